@@ -1,0 +1,5 @@
+"""`python -m imgfind` runs the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""Walk folders and yield the image files in them; a bad entry is a warning, never a stop."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat as statmod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from .model import FileStat
+
+#: Extensions picked up by the crawl (case-insensitive). The real format is read from the
+#: content, so a PNG named .jpg is still indexed correctly.
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif",
+    ".tiff", ".webp", ".ico", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".jp2", ".j2k",
+    ".jpf", ".jpx", ".pcx", ".sgi", ".dds", ".icns", ".psd", ".avif", ".heic", ".heif",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlOptions:
+    """Which files a crawl picks: exclusions, hidden files, symbolic links."""
+
+    exclude: tuple[str, ...] = ()
+    hidden: bool = False
+    follow_symlinks: bool = False
+
+
+def is_image_name(name: bytes) -> bool:
+    return os.path.splitext(name)[1].lower().decode("ascii", "replace") in IMAGE_EXTENSIONS
+
+
+def _excluded(path: bytes, name: bytes, options: CrawlOptions) -> bool:
+    if not options.exclude:
+        return False
+    spath, sname = os.fsdecode(path), os.fsdecode(name)
+    return any(fnmatch.fnmatch(sname, g) or fnmatch.fnmatch(spath, g) for g in options.exclude)
+
+
+def walk(roots: Sequence[bytes], options: CrawlOptions,
+         warn: Callable[[bytes, str], None] = lambda _path, _msg: None) -> Iterator[FileStat]:
+    """Yield a FileStat for every image file under *roots* (absolute, fsencoded paths).
+
+    A root may be a single file, which is taken whatever its extension. Folders are walked
+    iteratively (no recursion limit), in sorted order so that runs are reproducible. Symbolic
+    links are skipped unless ``follow_symlinks``; then each folder is entered at most once, so
+    a link loop ends. FIFOs, sockets and devices are never opened.
+    """
+    seen_dirs: set[tuple[int, int]] = set()
+    for root in roots:
+        try:
+            st = os.stat(root)
+        except OSError as exc:
+            warn(root, exc.strerror or str(exc))
+            continue
+        if statmod.S_ISREG(st.st_mode):
+            yield FileStat(root, st.st_size, st.st_mtime_ns)
+            continue
+        if not statmod.S_ISDIR(st.st_mode):
+            warn(root, "not a file or folder")
+            continue
+        yield from _walk_dir(root, st, options, seen_dirs, warn)
+
+
+def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
+              seen_dirs: set[tuple[int, int]], warn: Callable[[bytes, str], None]) -> Iterator[FileStat]:
+    stack = [root]
+    seen_dirs.add((root_stat.st_dev, root_stat.st_ino))
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            warn(folder, exc.strerror or str(exc))
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            if not options.hidden and name.startswith(b"."):
+                continue
+            if _excluded(entry.path, name, options):
+                continue
+            try:
+                if entry.is_symlink() and not options.follow_symlinks:
+                    continue
+                if entry.is_dir(follow_symlinks=options.follow_symlinks):
+                    st = entry.stat(follow_symlinks=True)
+                    key = (st.st_dev, st.st_ino)
+                    if key not in seen_dirs:
+                        seen_dirs.add(key)
+                        subdirs.append(entry.path)
+                    continue
+                if not is_image_name(name):
+                    continue
+                st = entry.stat(follow_symlinks=options.follow_symlinks)
+            except OSError as exc:
+                warn(entry.path, exc.strerror or str(exc))
+                continue
+            if statmod.S_ISREG(st.st_mode):
+                yield FileStat(entry.path, st.st_size, st.st_mtime_ns)
+        stack.extend(reversed(subdirs))

@@ -1,0 +1,19 @@
+"""imgfind's exceptions: the library raises these, the CLI turns them into one-line errors."""
+
+from __future__ import annotations
+
+
+class ImgfindError(Exception):
+    """Base class for every error imgfind raises on purpose; its message is for the user."""
+
+
+class DecodeError(ImgfindError):
+    """A file could not be read as an image (missing, unreadable, corrupt, not an image)."""
+
+
+class StoreError(ImgfindError):
+    """The index database cannot be opened, read or written."""
+
+
+class SchemaError(StoreError):
+    """The index database was written by a newer imgfind, or is not an imgfind index."""

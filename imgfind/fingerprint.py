@@ -1,0 +1,298 @@
+"""Perceptual fingerprints of a decoded picture: pure functions over numpy arrays, no I/O.
+
+A fingerprint is a set of 64-bit integers. pHash and dHash follow imagehash's definitions
+(``imagehash.phash`` / ``imagehash.dhash`` on the same picture give the same bits; a test
+checks it), but pHash is computed here from the DCT directly so that the hashes of all eight
+rotations and mirror images come from one DCT: a horizontal flip negates the odd-column
+coefficients, a vertical flip the odd-row ones, and a transpose transposes the block.
+
+Each picture gets one or more *views*: the whole picture, and the picture with uniform borders
+(black bars, letterboxing, a white mat) trimmed away when it has any. Two files match when any
+view of one is near any view of the other, in any orientation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fftpack
+from PIL import Image
+
+#: Bump when any step below changes the bits: stored fingerprints of another recipe are
+#: recomputed on the next index instead of being compared with these.
+RECIPE_VERSION = 1
+
+HASH_SIZE = 8
+PHASH_SIZE = HASH_SIZE * 4  # imagehash's highfreq_factor=4: a 32x32 DCT
+THUMB_SIZE = 48  # stored greyscale thumbnail, used to verify candidate matches
+
+# The eight orientations (dihedral group D4) as (transpose, flip left-right, flip up-down),
+# applied in that order. Index 0 is the identity.
+ORIENTATIONS: tuple[tuple[bool, bool, bool], ...] = (
+    (False, False, False),
+    (False, True, False),
+    (False, False, True),
+    (False, True, True),
+    (True, False, False),
+    (True, True, False),
+    (True, False, True),
+    (True, True, True),
+)
+#: What orientation k does to a picture, in words.
+ORIENTATION_NAMES = (
+    "same orientation",
+    "mirrored",
+    "flipped upside down",
+    "rotated 180°",
+    "transposed",
+    "rotated 90° clockwise",
+    "rotated 90° counter-clockwise",
+    "transverse",
+)
+
+_ROW_SIGN = np.where(np.arange(HASH_SIZE) % 2, -1.0, 1.0)[:, None]  # (-1)^u
+_COL_SIGN = _ROW_SIGN.T  # (-1)^v
+_BITS = 1 << np.arange(63, -1, -1, dtype=np.uint64)  # MSB first, as imagehash's hex
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """Everything imgfind stores about a picture's content.
+
+    ``hashes`` is a uint64 array in HASH_LAYOUT order: the whole picture and its trimmed
+    view in all eight orientations, then the crop views (upright only). Search indexes the
+    upright hash of every view and queries with every orientation of the two primary views,
+    so a mirrored, rotated, bordered or slightly cropped copy still has a near hash.
+    """
+
+    phash: int  # upright pHash of the whole picture: what imagehash.phash would give
+    dhash: int  # upright dHash of the whole picture
+    hashes: np.ndarray  # uint64, N_HASHES, see HASH_LAYOUT
+    trim: tuple[float, float, float, float]  # trimmed box as fractions (left, top, right, bottom)
+    thumb: bytes  # THUMB_SIZE x THUMB_SIZE greyscale of the whole upright picture
+    flat: bool  # too little detail to tell apart from other flat pictures
+
+
+def bits_to_int(bits: np.ndarray) -> int:
+    """Pack a boolean array into an int, first element as the most significant bit."""
+    flat = np.asarray(bits, dtype=bool).ravel()
+    return int(np.bitwise_or.reduce(_BITS[-flat.size:][flat], initial=np.uint64(0)))
+
+
+def hamming(a: int, b: int) -> int:
+    """Return the number of differing bits between two 64-bit fingerprints."""
+    return ((a ^ b) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
+
+
+def to_hex(value: int) -> str:
+    return f"{value & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+def resample(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a uint8 grey array with LANCZOS, as imagehash does (size is (width, height))."""
+    return np.asarray(Image.fromarray(gray, "L").resize(size, Image.Resampling.LANCZOS))
+
+
+def dct_block(gray: np.ndarray) -> np.ndarray:
+    """Return the low-frequency HASH_SIZE x HASH_SIZE block of the picture's 32x32 DCT."""
+    pixels = resample(gray, (PHASH_SIZE, PHASH_SIZE))
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
+    return dct[:HASH_SIZE, :HASH_SIZE]
+
+
+def oriented_blocks(block: np.ndarray) -> list[np.ndarray]:
+    """Return the DCT block of the picture in each of the 8 ORIENTATIONS."""
+    out = []
+    for transpose, flip_lr, flip_ud in ORIENTATIONS:
+        b = block.T if transpose else block
+        if flip_lr:
+            b = b * _COL_SIGN
+        if flip_ud:
+            b = b * _ROW_SIGN
+        out.append(b)
+    return out
+
+
+def phash_from_block(block: np.ndarray) -> int:
+    return bits_to_int(block > np.median(block))
+
+
+def phashes(gray: np.ndarray) -> tuple[int, ...]:
+    """Return the pHash of the picture in each of the 8 ORIENTATIONS, from one DCT."""
+    return tuple(phash_from_block(b) for b in oriented_blocks(dct_block(gray)))
+
+
+def dhash(gray: np.ndarray) -> int:
+    pixels = resample(gray, (HASH_SIZE + 1, HASH_SIZE)).astype(np.int16)
+    return bits_to_int(pixels[:, 1:] > pixels[:, :-1])
+
+
+def dhashes(gray: np.ndarray) -> tuple[int, ...]:
+    """Return the dHash of the picture in each of the 8 ORIENTATIONS.
+
+    dHash has no transform-domain shortcut, so each orientation is hashed from a small
+    oriented copy (the 8 resamples of a <=256 px picture cost well under a millisecond).
+    """
+    small = resample(gray, (4 * (HASH_SIZE + 1), 4 * (HASH_SIZE + 1))) if max(gray.shape) > 64 else gray
+    return (dhash(gray),) + tuple(dhash(orient(small, k)) for k in range(1, N_ORIENT))
+
+
+def orient(gray: np.ndarray, k: int) -> np.ndarray:
+    """Apply ORIENTATIONS[k] to a picture (the pixel-space twin of oriented_blocks)."""
+    transpose, flip_lr, flip_ud = ORIENTATIONS[k]
+    a = gray.T if transpose else gray
+    if flip_lr:
+        a = a[:, ::-1]
+    if flip_ud:
+        a = a[::-1, :]
+    return np.ascontiguousarray(a)
+
+
+# ----------------------------------------------------------------------------- borders
+#: A border line may differ from the border colour by this much (JPEG ringing, noise).
+BORDER_TOLERANCE = 14
+#: ... in at most this fraction of its pixels.
+BORDER_OUTLIERS = 0.02
+#: Never trim more than this fraction of a side's length from one edge.
+BORDER_MAX = 0.35
+#: Trims smaller than this fraction of the side are ignored (one-pixel JPEG fringes).
+BORDER_MIN = 0.015
+
+
+def trim_box(gray: np.ndarray) -> tuple[int, int, int, int]:
+    """Return the (left, top, right, bottom) box left after removing uniform borders.
+
+    A border is a run of edge rows or columns that are all (but a few outlier pixels) within
+    BORDER_TOLERANCE of one colour; runs of different colours are peeled one after another
+    (a black frame inside a white mat). A side is left alone when trimming it would remove
+    more than BORDER_MAX of the picture: a legitimately dark sky stays part of the picture.
+    """
+    rows, cols = gray.shape
+    top, bottom, left, right = 0, rows, 0, cols
+    g = gray.astype(np.int16)
+    for _ in range(4):  # a few peels: frame inside a mat inside a letterbox
+        changed = False
+        region = g[top:bottom, left:right]
+        n_top = _uniform_run(region)
+        n_bottom = _uniform_run(region[::-1])
+        n_left = _uniform_run(region.T)
+        n_right = _uniform_run(region.T[::-1])
+        if n_top + n_bottom < region.shape[0] - 8 and (n_top or n_bottom):
+            top, bottom = top + n_top, bottom - n_bottom
+            changed = True
+        if n_left + n_right < region.shape[1] - 8 and (n_left or n_right):
+            left, right = left + n_left, right - n_right
+            changed = True
+        if not changed:
+            break
+    if top > rows * BORDER_MAX or rows - bottom > rows * BORDER_MAX:
+        top, bottom = 0, rows
+    if left > cols * BORDER_MAX or cols - right > cols * BORDER_MAX:
+        left, right = 0, cols
+    if max(top, rows - bottom) < rows * BORDER_MIN:
+        top, bottom = 0, rows
+    if max(left, cols - right) < cols * BORDER_MIN:
+        left, right = 0, cols
+    return left, top, right, bottom
+
+
+def _uniform_run(a: np.ndarray) -> int:
+    """Count leading rows of *a* that are uniform and of the first row's colour."""
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        return 0
+    colour = np.median(a[0])
+    limit = int(a.shape[0] * BORDER_MAX) + 1
+    close = np.abs(a[:limit] - colour) <= BORDER_TOLERANCE
+    good = close.mean(axis=1) >= 1.0 - BORDER_OUTLIERS
+    if not good[0]:
+        return 0
+    bad = np.flatnonzero(~good)
+    return int(bad[0]) if bad.size else int(good.size)
+
+
+# ----------------------------------------------------------------------------- flatness
+#: Pictures whose 32x32 thumbnail has less contrast than this (standard deviation of grey
+#: levels) are "flat": blank pages, solid fills, near-black frames. Their pHash is mostly
+#: noise, so they match only pictures that are pixel-for-pixel nearly the same.
+FLAT_STD = 6.0
+
+
+#: Crop views, as fractions cut from (left, top, right, bottom) of the trimmed picture: 5% all
+#: round, 10% off each side, and centre bands that change the aspect ratio the way re-framing
+#: for another screen does (16:10 -> 4:3, 3:2 -> 1:1). A copy cropped by a few percent, or
+#: re-framed, is near one of them.
+CROP_VIEWS = (
+    (0.05, 0.05, 0.05, 0.05),
+    (0.10, 0.0, 0.0, 0.0),
+    (0.0, 0.10, 0.0, 0.0),
+    (0.0, 0.0, 0.10, 0.0),
+    (0.0, 0.0, 0.0, 0.10),
+    (0.08, 0.0, 0.08, 0.0),
+    (0.16, 0.0, 0.16, 0.0),
+    (0.0, 0.08, 0.0, 0.08),
+    (0.0, 0.16, 0.0, 0.16),
+)
+PRIMARY_VIEWS = 2  # whole picture, trimmed picture
+N_ORIENT = len(ORIENTATIONS)
+N_PHASH = PRIMARY_VIEWS * N_ORIENT + len(CROP_VIEWS)
+#: Layout of Fingerprint.hashes: pHash of the primary views in every orientation, pHash of the
+#: crop views (upright), then dHash of the primary views in every orientation. dHash is the
+#: second channel because it is local: an overlaid logo flips a few of its bits, while it moves
+#: every DCT coefficient pHash is made of.
+N_HASHES = N_PHASH + PRIMARY_VIEWS * N_ORIENT
+HASH_VIEW = np.array([v for v in range(PRIMARY_VIEWS) for _ in range(N_ORIENT)]
+                     + [PRIMARY_VIEWS + i for i in range(len(CROP_VIEWS))]
+                     + [v for v in range(PRIMARY_VIEWS) for _ in range(N_ORIENT)])
+HASH_ORIENT = np.array(list(range(N_ORIENT)) * PRIMARY_VIEWS + [0] * len(CROP_VIEWS)
+                       + list(range(N_ORIENT)) * PRIMARY_VIEWS)
+#: Positions of the hashes that go into the search index (upright, every view) and of those
+#: a query is made of (every orientation of the primary views), per channel.
+INDEXED = np.flatnonzero(HASH_ORIENT[:N_PHASH] == 0)
+QUERYING = np.arange(PRIMARY_VIEWS * N_ORIENT)
+DHASH_INDEXED = N_PHASH + np.flatnonzero(HASH_ORIENT[N_PHASH:] == 0)
+DHASH_QUERYING = N_PHASH + np.arange(PRIMARY_VIEWS * N_ORIENT)
+
+
+def view_boxes(trim: tuple[float, float, float, float]) -> list[tuple[float, float, float, float]]:
+    """Return every view's box as fractions (left, top, right, bottom) of the whole picture."""
+    left, top, right, bottom = trim
+    w, h = right - left, bottom - top
+    boxes = [(0.0, 0.0, 1.0, 1.0), trim]
+    for cl, ct, cr, cb in CROP_VIEWS:
+        boxes.append((left + cl * w, top + ct * h, right - cr * w, bottom - cb * h))
+    return boxes
+
+
+def _pixel_box(box: tuple[float, float, float, float], rows: int, cols: int) -> tuple[int, int, int, int]:
+    left, top, right, bottom = box
+    l, t = int(round(left * cols)), int(round(top * rows))
+    r, b = max(l + 1, int(round(right * cols))), max(t + 1, int(round(bottom * rows)))
+    return l, t, r, b
+
+
+def crop(gray: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Cut a fractional box out of a picture (at least one pixel)."""
+    l, t, r, b = _pixel_box(box, *gray.shape)
+    return gray[t:b, l:r]
+
+
+def compute(gray: np.ndarray) -> Fingerprint:
+    """Fingerprint an upright greyscale picture (uint8, rows x cols)."""
+    rows, cols = gray.shape
+    left, top, right, bottom = trim_box(gray)
+    trim = (left / cols, top / rows, right / cols, bottom / rows)
+    hashes = np.zeros(N_HASHES, dtype=np.uint64)
+    boxes = view_boxes(trim)
+    whole = phashes(gray)
+    hashes[:N_ORIENT] = whole
+    trimmed = gray if trim == (0.0, 0.0, 1.0, 1.0) else crop(gray, trim)
+    hashes[N_ORIENT:2 * N_ORIENT] = whole if trimmed is gray else phashes(trimmed)
+    for i, box in enumerate(boxes[PRIMARY_VIEWS:]):
+        hashes[2 * N_ORIENT + i] = phash_from_block(dct_block(crop(gray, box)))
+    dwhole = dhashes(gray)
+    hashes[N_PHASH:N_PHASH + N_ORIENT] = dwhole
+    hashes[N_PHASH + N_ORIENT:] = dwhole if trimmed is gray else dhashes(trimmed)
+    thumb = resample(gray, (THUMB_SIZE, THUMB_SIZE))
+    flat = float(crop(thumb, trim).std()) < FLAT_STD
+    return Fingerprint(int(whole[0]), int(dwhole[0]), hashes, trim, thumb.tobytes(), flat)

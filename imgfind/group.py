@@ -1,0 +1,50 @@
+"""Turn matching pairs into duplicate groups, and pick each group's likely original. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .model import FileRecord
+
+
+def components(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Return the connected components (size >= 2) of the graph on 0..n-1 with these edges.
+
+    Union-find with path halving; the output is deterministic whatever the order of the
+    pairs: members sorted ascending, groups sorted by their smallest member.
+    """
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            if ra < rb:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+    groups: dict[int, list[int]] = {}
+    for x in range(n):
+        groups.setdefault(find(x), []).append(x)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def original_key(record: FileRecord) -> tuple:
+    """Sort key that puts the likely original first.
+
+    The original is usually the copy with the most pixels; among equals, the one whose file
+    says who took it (camera or EXIF date), then the largest file (least recompressed), then
+    the oldest, then the path so that ties are deterministic.
+    """
+    meta = record.metadata
+    has_origin = bool(meta.get("taken") or meta.get("camera_model") or meta.get("artist"))
+    return (-record.pixels, not has_origin, -record.bytes, record.mtime_ns, record.path)
+
+
+def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:
+    return sorted(records, key=original_key)

@@ -1,0 +1,298 @@
+"""The Index facade: update from folders, query by image, group duplicates.
+
+This is the Python API the CLI calls; it raises ImgfindError subclasses and never prints.
+Stages: crawl -> compare with the store -> fingerprint in worker processes -> save in batched
+transactions (the main process is the only SQLite writer) -> remove what disappeared.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .analyse import analyse, analyse_batch
+from .crawl import CrawlOptions, walk
+from .errors import DecodeError, ImgfindError
+from .fingerprint import HASH_ORIENT, INDEXED, ORIENTATION_NAMES, QUERYING, THUMB_SIZE
+from .group import components, order_members, original_key
+from .match import DEFAULT_PRESET, INVERSE, PRESETS, Rule, Side, find_pairs
+from .model import (FileRecord, FileStat, Fingerprinted, Group, IndexStats, Match, Member,
+                    display)
+from .store import Prints, Store
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How an index run behaves; passed explicitly, never global."""
+
+    jobs: int | None = None  # worker processes; None = every core
+    crawl: CrawlOptions = field(default_factory=CrawlOptions)
+    batch_files: int = 16  # files per worker task
+    commit_every: int = 512  # results per transaction
+    commit_seconds: float = 2.0  # ... or this often, whichever comes first
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """The answer to one reverse image search."""
+
+    path: str
+    width: int
+    height: int
+    bytes: int
+    format: str
+    metadata: dict[str, str]
+    matches: tuple[Match, ...]
+    original: str  # the likely original among the query and its matches
+
+
+def default_rule() -> Rule:
+    return PRESETS[DEFAULT_PRESET]
+
+
+def _abs(path: str | os.PathLike[str] | bytes) -> bytes:
+    return os.fsencode(os.path.abspath(os.fsencode(path)))
+
+
+class Index:
+    """An imgfind index on disk. ``Index.open(path)`` creates it on first use."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], settings: Settings | None = None, *,
+             readonly: bool = False) -> Index:
+        return cls(Store(path, readonly=readonly), settings or Settings())
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ update
+    def update(self, roots: Sequence[str | os.PathLike[str]], *,
+               on_total: Callable[[int], None] | None = None,
+               on_progress: Progress | None = None) -> IndexStats:
+        """Bring the index up to date with the files under *roots*.
+
+        Unchanged files (same size and mtime, current recipe) are not decoded again; changed
+        ones are re-fingerprinted; files under a root that are gone are removed. Results are
+        committed in batches, so an interrupted run keeps everything committed so far.
+
+        Raises:
+            ImgfindError: a root does not exist.
+        """
+        abs_roots = [_abs(r) for r in roots]
+        for root in abs_roots:
+            if not os.path.lexists(root):
+                raise ImgfindError(f"no such file or folder: {display(root)}")
+        warnings: list[str] = []
+        failed_dirs: list[bytes] = []
+
+        def warn(path: bytes, message: str) -> None:
+            warnings.append(f"{display(path)}: {message}")
+            failed_dirs.append(path.rstrip(b"/") + b"/")
+
+        stats = list(walk(abs_roots, self.settings.crawl, warn))
+        known = self.store.known_under(abs_roots)
+        todo: list[FileStat] = []
+        new = changed = unchanged = 0
+        seen = set()
+        for st in stats:
+            seen.add(st.path)
+            k = known.get(st.path)
+            if k is None:
+                new += 1
+                todo.append(st)
+            elif k.is_current(st):
+                unchanged += 1
+            else:
+                changed += 1
+                todo.append(st)
+        gone = [k.id for p, k in known.items() if p not in seen
+                and not any(p.startswith(d) for d in failed_dirs)]
+        if on_total:
+            on_total(len(todo))
+        problems: list[tuple[str, str]] = []
+        for result in self._save_all(self._fingerprint(todo), on_progress):
+            if result.error is not None:
+                problems.append((display(result.stat.path), result.error))
+        with self.store.transaction():
+            removed = self.store.delete(gone)
+        return IndexStats(new, changed, unchanged, removed, len(problems), tuple(problems),
+                          tuple(warnings))
+
+    def _fingerprint(self, todo: list[FileStat]) -> Iterator[Fingerprinted]:
+        """Yield results in input order, from worker processes when there is enough work."""
+        jobs = self.settings.jobs or os.cpu_count() or 1
+        size = self.settings.batch_files
+        if jobs <= 1 or len(todo) <= size:
+            yield from (analyse(st) for st in todo)
+            return
+        batches = (todo[i:i + size] for i in range(0, len(todo), size))
+        pool = ProcessPoolExecutor(max_workers=jobs)
+        pending: deque[Future[list[Fingerprinted]]] = deque()
+        try:
+            for batch in batches:  # a bounded window keeps memory flat on huge crawls
+                pending.append(pool.submit(analyse_batch, batch))
+                if len(pending) >= 4 * jobs:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _save_all(self, results: Iterable[Fingerprinted], on_progress: Progress | None
+                  ) -> Iterator[Fingerprinted]:
+        batch: list[Fingerprinted] = []
+        last = time.monotonic()
+        for r in results:
+            batch.append(r)
+            if len(batch) >= self.settings.commit_every or time.monotonic() - last > self.settings.commit_seconds:
+                self._commit(batch, on_progress)
+                yield from batch
+                batch, last = [], time.monotonic()
+        if batch:
+            self._commit(batch, on_progress)
+            yield from batch
+
+    def _commit(self, batch: list[Fingerprinted], on_progress: Progress | None) -> None:
+        with self.store.transaction():
+            self.store.save(batch)
+        if on_progress:
+            on_progress(len(batch))
+
+    # ------------------------------------------------------------------ search
+    def _side(self, under: Sequence[str | os.PathLike[str]] | None = None) -> tuple[Prints, Side]:
+        ids = self.store.ids_under([_abs(p) for p in under]) if under else None
+        prints = self.store.load_prints(ids)
+        return prints, Side(prints.ids, prints.hashes, prints.trims, prints.flat,
+                            lambda want: self.store.thumbs(want.tolist()))
+
+    def query(self, image: str | os.PathLike[str], rule: Rule | None = None, *,
+              limit: int | None = None) -> QueryResult:
+        """Find every indexed copy of *image* (which is fingerprinted, not stored).
+
+        Raises:
+            DecodeError: *image* cannot be read as an image.
+        """
+        return self.query_many([image], rule, limit=limit)[0]
+
+    def query_many(self, images: Sequence[str | os.PathLike[str]], rule: Rule | None = None, *,
+                   limit: int | None = None) -> list[QueryResult]:
+        rule = rule or default_rule()
+        prepared = []
+        for image in images:
+            path = _abs(image)
+            if os.path.isdir(path):
+                raise DecodeError(f"{display(path)}: is a folder; query takes image files")
+            st = _stat(path)
+            result = analyse(st)
+            if result.fingerprint is None or result.info is None:
+                raise DecodeError(f"{display(path)}: {result.error}")
+            prepared.append(result)
+        prints, index_side = self._side()
+        fps = [r.fingerprint for r in prepared]
+        q_ids = -np.arange(1, len(fps) + 1, dtype=np.int64)
+        thumbs = {int(i): np.frombuffer(fp.thumb, np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
+                  for i, fp in zip(q_ids, fps)}
+        query_side = Side(q_ids, np.stack([fp.hashes for fp in fps]),
+                          np.array([fp.trim for fp in fps], dtype=np.float32),
+                          np.array([fp.flat for fp in fps]),
+                          lambda want: {int(i): thumbs[int(i)] for i in want})
+        pairs = find_pairs(query_side, index_side, rule, same=False)
+        records = self.store.records(int(prints.ids[p.b]) for p in pairs)
+        out = []
+        for qrow, result in enumerate(prepared):
+            info = result.info
+            assert info is not None
+            qpath = display(result.stat.path)
+            mine = [p for p in pairs if p.a == qrow]
+            matches = []
+            for p in mine:
+                rec = records[int(prints.ids[p.b])]
+                if rec.path == qpath:
+                    continue  # the query file itself, already indexed
+                matches.append((p, rec))
+            matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
+            if limit is not None:
+                matches = matches[:limit]
+            q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
+                               info.height, info.format, info.metadata)
+            best = min([q_rec] + [rec for _, rec in matches], key=original_key)
+            out.append(QueryResult(
+                qpath, info.width, info.height, result.stat.size, info.format, info.metadata,
+                tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
+                            rec.pixels > q_rec.pixels, rec.path == best.path)
+                      for p, rec in matches),
+                best.path))
+        return out
+
+    def groups(self, rule: Rule | None = None, *,
+               under: Sequence[str | os.PathLike[str]] | None = None) -> list[Group]:
+        """Return groups of copies among the indexed files (only those under *under*, if given)."""
+        rule = rule or default_rule()
+        prints, side = self._side(under)
+        pairs = find_pairs(side, side, rule, same=True)
+        comps = components(len(prints), ((p.a, p.b) for p in pairs))
+        records = self.store.records(int(prints.ids[r]) for comp in comps for r in comp)
+        row_of = {int(i): r for r, i in enumerate(prints.ids)}
+        groups = []
+        for comp in comps:
+            members = order_members([records[int(prints.ids[r])] for r in comp])
+            rows = np.array([row_of[m.id] for m in members])
+            dist, orient = _distance_matrix(prints.hashes[rows])
+            groups.append(Group(
+                tuple(Member(m, int(dist[0, j]), ORIENTATION_NAMES[int(orient[0, j])])
+                      for j, m in enumerate(members)),
+                int(dist.max())))
+        groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
+        return groups
+
+    def problems(self) -> list[tuple[str, str]]:
+        return self.store.problems()
+
+
+def _stat(path: bytes) -> FileStat:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DecodeError(f"{display(path)}: no such file") from None
+    except OSError as exc:
+        raise DecodeError(f"{display(path)}: {exc.strerror or exc}") from None
+    return FileStat(path, st.st_size, st.st_mtime_ns)
+
+
+def _distance_matrix(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest pHash distance (and its orientation) between every two rows, either way."""
+    q = hashes[:, QUERYING]  # (k, 16)
+    i = hashes[:, INDEXED]  # (k, 7)
+    k = len(hashes)
+    dist = np.zeros((k, k), dtype=np.int64)
+    orient = np.zeros((k, k), dtype=np.int64)
+    q_orient = HASH_ORIENT[QUERYING]
+    for a in range(k):
+        d = np.bitwise_count(q[a][None, :, None] ^ i[:, None, :]).reshape(k, -1)  # (k, 16*7)
+        best = d.argmin(axis=1)
+        dist[a] = d[np.arange(k), best]
+        orient[a] = q_orient[best // i.shape[1]]
+    both = np.minimum(dist, dist.T)
+    # found from b's side (a ~ g(b)) means b ~ g^-1(a)
+    orient = np.where(dist <= dist.T, orient, np.asarray(INVERSE)[orient.T])
+    np.fill_diagonal(both, 0)
+    np.fill_diagonal(orient, 0)
+    return both, orient

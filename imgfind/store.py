@@ -1,0 +1,298 @@
+"""The SQLite index: schema, migrations, and every read and write imgfind makes.
+
+This is the only module that imports sqlite3. Paths are stored as BLOBs (``os.fsencode``) so
+that names which are not valid UTF-8 survive; 64-bit fingerprints are stored as SQLite's
+signed 64-bit integers and converted back on read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import __version__
+from .errors import SchemaError, StoreError
+from .fingerprint import N_HASHES, RECIPE_VERSION, THUMB_SIZE, Fingerprint
+from .model import FileRecord, FileStat, Fingerprinted, display
+
+#: Bump with a migration below whenever the schema changes.
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x696D6766  # "imgf": marks the file as an imgfind index
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    id         INTEGER PRIMARY KEY,
+    path       BLOB NOT NULL UNIQUE,
+    size       INTEGER NOT NULL,
+    mtime_ns   INTEGER NOT NULL,
+    indexed_at REAL NOT NULL,
+    recipe     INTEGER,          -- fingerprint recipe version, NULL when unreadable
+    error      TEXT,             -- why the file could not be fingerprinted
+    format     TEXT,
+    width      INTEGER,
+    height     INTEGER,
+    mode       TEXT,
+    frames     INTEGER,
+    metadata   TEXT              -- JSON: creator, copyright, dates, camera
+);
+CREATE TABLE IF NOT EXISTS prints (
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+    phash   INTEGER NOT NULL,    -- upright pHash of the whole picture (signed 64-bit)
+    dhash   INTEGER NOT NULL,    -- upright dHash of the whole picture (signed 64-bit)
+    hashes  BLOB NOT NULL,       -- uint64 little-endian, fingerprint.HASH_LAYOUT
+    trim    TEXT NOT NULL,       -- trimmed box as 4 fractions "l t r b"
+    flat    INTEGER NOT NULL,
+    thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes
+);
+"""
+
+
+def to_signed(value: int) -> int:
+    """Map an unsigned 64-bit int onto SQLite's signed 64-bit range."""
+    value &= 0xFFFF_FFFF_FFFF_FFFF
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def to_unsigned(value: int) -> int:
+    return value & 0xFFFF_FFFF_FFFF_FFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the store remembers of a file, enough to decide whether to look at it again."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    recipe: int | None
+    error: str | None
+
+    def is_current(self, stat: FileStat) -> bool:
+        """True when the file need not be decoded again."""
+        if self.size != stat.size or self.mtime_ns != stat.mtime_ns:
+            return False
+        # An unreadable file is retried only when it changes; a readable one also when the
+        # fingerprint recipe changed.
+        return self.error is not None or self.recipe == RECIPE_VERSION
+
+
+@dataclass(slots=True)
+class Prints:
+    """All fingerprints of the index as arrays, row i describing ``ids[i]``."""
+
+    ids: np.ndarray  # int64
+    hashes: np.ndarray  # uint64, (n, N_HASHES)
+    trims: np.ndarray  # float32, (n, 4)
+    flat: np.ndarray  # bool
+    phash: np.ndarray  # uint64: upright pHash of the whole picture
+    dhash: np.ndarray  # uint64
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class Store:
+    """An open index database. Use as a context manager, or call ``close``."""
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False, timeout: float = 60.0):
+        self.path = os.fspath(path)
+        try:
+            if readonly:
+                uri = "file:" + _uri_path(self.path) + "?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+            else:
+                parent = os.path.dirname(os.path.abspath(self.path))
+                os.makedirs(parent, exist_ok=True)
+                self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._check_and_migrate(readonly)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open index {self.path}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot open index {self.path}: {exc.strerror or exc}") from None
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_and_migrate(self, readonly: bool) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.path} was written by a newer imgfind (schema {version}, this one reads "
+                f"up to {SCHEMA_VERSION}); upgrade imgfind or use another --db")
+        if tables and app_id != APPLICATION_ID:
+            raise SchemaError(f"{self.path} is an SQLite database but not an imgfind index")
+        if version == SCHEMA_VERSION:
+            return
+        if readonly:
+            raise StoreError(f"{self.path} is not an imgfind index yet; run 'imgfind index DIR' first")
+        # WAL lets query and dedupe read while an index run writes.
+        self.db.execute("PRAGMA journal_mode = WAL")
+        with self.transaction():
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._set_meta({"created_at": str(time.time()), "created_by": __version__})
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    def _set_meta(self, values: dict[str, str]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items())
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta"))
+
+    # ------------------------------------------------------------------ reads
+    def known_under(self, roots: Iterable[bytes]) -> dict[bytes, Known]:
+        """Return what is stored for every file under the given roots (files or folders)."""
+        out: dict[bytes, Known] = {}
+        for root in roots:
+            for row in self._rows_under(root, "id, size, mtime_ns, recipe, error"):
+                out[row[0]] = Known(*row[1:])
+        return out
+
+    def _rows_under(self, root: bytes, columns: str) -> Iterator[tuple]:
+        prefix = root.rstrip(b"/") + b"/"
+        upper = prefix[:-1] + b"0"  # b"/" + 1: every path that starts with prefix sorts below
+        sql = f"SELECT path, {columns} FROM files WHERE path = ? OR (path >= ? AND path < ?)"
+        return self.db.execute(sql, (root, prefix, upper))
+
+    def ids_under(self, roots: Iterable[bytes]) -> set[int]:
+        ids: set[int] = set()
+        for root in roots:
+            ids.update(row[1] for row in self._rows_under(root, "id"))
+        return ids
+
+    def load_prints(self, ids: set[int] | None = None) -> Prints:
+        """Load every readable file's fingerprints (or only ``ids``) into numpy arrays."""
+        rows = self.db.execute(
+            "SELECT p.file_id, p.hashes, p.trim, p.flat, p.phash, p.dhash FROM prints p "
+            "JOIN files f ON f.id = p.file_id WHERE f.recipe = ? ORDER BY f.path",
+            (RECIPE_VERSION,)).fetchall()
+        if ids is not None:
+            rows = [r for r in rows if r[0] in ids]
+        n = len(rows)
+        hashes = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u8").reshape(n, N_HASHES)
+        return Prints(
+            ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
+            hashes=hashes.astype(np.uint64),
+            trims=np.array([[float(x) for x in r[2].split()] for r in rows], dtype=np.float32).reshape(n, 4),
+            flat=np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=n),
+            phash=np.fromiter((r[4] for r in rows), dtype=np.int64, count=n).view(np.uint64),
+            dhash=np.fromiter((r[5] for r in rows), dtype=np.int64, count=n).view(np.uint64),
+        )
+
+    def thumbs(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """Return the stored thumbnails of the given files."""
+        out = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for file_id, blob in self.db.execute(
+                    f"SELECT file_id, thumb FROM prints WHERE file_id IN ({marks})", chunk):
+                out[file_id] = np.frombuffer(blob, dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
+        return out
+
+    def records(self, ids: Iterable[int]) -> dict[int, FileRecord]:
+        out = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                    "SELECT id, path, size, mtime_ns, width, height, format, metadata FROM files "
+                    f"WHERE id IN ({marks})", chunk):
+                out[row[0]] = FileRecord(row[0], display(row[1]), row[2], row[3], row[4] or 0,
+                                         row[5] or 0, row[6] or "", json.loads(row[7] or "{}"))
+        return out
+
+    def problems(self, roots: Iterable[bytes] | None = None) -> list[tuple[str, str]]:
+        """Return (path, reason) for every file that could not be fingerprinted."""
+        rows = self.db.execute("SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path")
+        return [(display(p), e) for p, e in rows]
+
+    def counts(self) -> dict[str, int]:
+        total, bad = self.db.execute(
+            "SELECT count(*), count(error) FROM files").fetchone()
+        return {"files": total, "unreadable": bad, "fingerprinted": total - bad}
+
+    # ------------------------------------------------------------------ writes
+    def save(self, results: Iterable[Fingerprinted]) -> None:
+        """Insert or replace the given results; call inside a transaction."""
+        now = time.time()
+        for r in results:
+            st, info, fp = r.stat, r.info, r.fingerprint
+            meta = json.dumps(info.metadata, ensure_ascii=False) if info and info.metadata else None
+            file_id = self.db.execute(
+                "INSERT INTO files(path, size, mtime_ns, indexed_at, recipe, error, format, width,"
+                " height, mode, frames, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+                " indexed_at=excluded.indexed_at, recipe=excluded.recipe, error=excluded.error,"
+                " format=excluded.format, width=excluded.width, height=excluded.height,"
+                " mode=excluded.mode, frames=excluded.frames, metadata=excluded.metadata "
+                "RETURNING id",
+                (st.path, st.size, st.mtime_ns, now, RECIPE_VERSION if fp else None, r.error,
+                 info.format if info else None, info.width if info else None,
+                 info.height if info else None, info.mode if info else None,
+                 info.frames if info else None, meta)).fetchone()[0]
+            if fp is None:
+                self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
+                continue
+            self.db.execute(
+                "INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim, flat, thumb)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (file_id, to_signed(fp.phash), to_signed(fp.dhash),
+                 fp.hashes.astype("<u8").tobytes(), " ".join(f"{x:.6f}" for x in fp.trim),
+                 int(fp.flat), fp.thumb))
+
+    def delete(self, ids: Iterable[int]) -> int:
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            self.db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        return len(id_list)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Ctrl-C included)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+
+
+def _uri_path(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(os.path.abspath(path))
