@@ -156,6 +156,9 @@ BORDER_TOLERANCE = 14
 BORDER_OUTLIERS = 0.02
 #: Never trim more than this fraction of a side's length from one edge.
 BORDER_MAX = 0.35
+#: A border must end in an edge: at least this fraction of the first picture rows after it
+#: differ from the border colour by more than the tolerance.
+BORDER_STEP = 0.25
 #: Trims smaller than this fraction of the side are ignored (one-pixel JPEG fringes).
 BORDER_MIN = 0.015
 
@@ -198,7 +201,12 @@ def trim_box(gray: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _uniform_run(a: np.ndarray) -> int:
-    """Count leading rows of *a* that are uniform and of the first row's colour."""
+    """Count leading rows of *a* that are uniform and of the first row's colour.
+
+    The run counts as a border only if it ends in a step: the picture after it must differ
+    clearly from the border colour. A sky or a wall that fades out towards the edge is
+    uniform too, but it is part of the picture and has no such edge.
+    """
     if a.shape[0] == 0 or a.shape[1] == 0:
         return 0
     colour = np.median(a[0])
@@ -208,7 +216,12 @@ def _uniform_run(a: np.ndarray) -> int:
     if not good[0]:
         return 0
     bad = np.flatnonzero(~good)
-    return int(bad[0]) if bad.size else int(good.size)
+    run = int(bad[0]) if bad.size else int(good.size)
+    after = a[run:run + 3]
+    if after.shape[0] == 0:
+        return 0
+    step = (np.abs(after - colour) > BORDER_TOLERANCE).mean(axis=1).max()
+    return run if step >= BORDER_STEP else 0
 
 
 # ----------------------------------------------------------------------------- flatness

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 from .model import FileRecord
@@ -34,16 +35,24 @@ def components(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
 
 
+#: Picture sizes closer than this ratio are treated as the same size.
+SIZE_STEP = 1.05
+
+
 def original_key(record: FileRecord) -> tuple:
     """Sort key that puts the likely original first.
 
-    The original is usually the copy with the most pixels; among equals, the one whose file
-    says who took it (camera or EXIF date), then the largest file (least recompressed), then
-    the oldest, then the path so that ties are deterministic.
+    The original is usually the copy with the most picture (pixels inside any added border);
+    among equals, the one whose file says who took it (camera, EXIF date, artist), then the
+    oldest (copies are made later), then the largest file (least recompressed), then the path
+    so that ties are deterministic.
     """
     meta = record.metadata
     has_origin = bool(meta.get("taken") or meta.get("camera_model") or meta.get("artist"))
-    return (-record.pixels, not has_origin, -record.bytes, record.mtime_ns, record.path)
+    # Border trimming is measured on a small working picture, so sizes within a few percent
+    # count as equal.
+    size_class = round(math.log(max(1, record.content_pixels)) / math.log(SIZE_STEP))
+    return (-size_class, not has_origin, record.mtime_ns, -record.bytes, record.path)
 
 
 def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:

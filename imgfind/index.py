@@ -231,13 +231,16 @@ class Index:
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
             if limit is not None:
                 matches = matches[:limit]
+            fp = result.fingerprint
+            assert fp is not None
+            l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
-                               info.height, info.format, info.metadata)
+                               info.height, info.format, info.metadata, (r - l) * (b - t))
             best = min([q_rec] + [rec for _, rec in matches], key=original_key)
             out.append(QueryResult(
                 qpath, info.width, info.height, result.stat.size, info.format, info.metadata,
                 tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
-                            rec.pixels > q_rec.pixels, rec.path == best.path)
+                            rec.content_pixels > q_rec.content_pixels, rec.path == best.path)
                       for p, rec in matches),
                 best.path))
         return out

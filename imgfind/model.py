@@ -70,10 +70,16 @@ class FileRecord:
     height: int
     format: str
     metadata: dict[str, str] = field(default_factory=dict)
+    content: float = 1.0  # fraction of the picture left after trimming uniform borders
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+    @property
+    def content_pixels(self) -> int:
+        """Pixels of the picture itself: a copy with a border added is not 'larger'."""
+        return round(self.pixels * self.content)
 
 
 @dataclass(frozen=True, slots=True)

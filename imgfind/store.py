@@ -156,7 +156,7 @@ class Store:
             self._set_meta({"created_at": str(time.time()), "created_by": __version__})
 
     def transaction(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self.db, self.path)
 
     def _set_meta(self, values: dict[str, str]) -> None:
         self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items())
@@ -223,10 +223,12 @@ class Store:
             chunk = id_list[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                    "SELECT id, path, size, mtime_ns, width, height, format, metadata FROM files "
-                    f"WHERE id IN ({marks})", chunk):
+                    "SELECT f.id, f.path, f.size, f.mtime_ns, f.width, f.height, f.format,"
+                    " f.metadata, p.trim FROM files f LEFT JOIN prints p ON p.file_id = f.id "
+                    f"WHERE f.id IN ({marks})", chunk):
                 out[row[0]] = FileRecord(row[0], display(row[1]), row[2], row[3], row[4] or 0,
-                                         row[5] or 0, row[6] or "", json.loads(row[7] or "{}"))
+                                         row[5] or 0, row[6] or "", json.loads(row[7] or "{}"),
+                                         _content(row[8]))
         return out
 
     def problems(self, roots: Iterable[bytes] | None = None) -> list[tuple[str, str]]:
@@ -277,19 +279,48 @@ class Store:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Ctrl-C included)."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Ctrl-C included).
 
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
+    SQLite errors inside (disk full, read-only file system, a lock held too long) become a
+    StoreError with SQLite's own reason; the transaction is rolled back, so the index keeps
+    everything committed before it.
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: str):
+        self.db, self.path = db, path
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write index {self.path}: {exc}") from None
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
         if exc_type is None:
-            self.db.execute("COMMIT")
-        else:
-            self.db.execute("ROLLBACK")
+            try:
+                self.db.execute("COMMIT")
+                return False
+            except sqlite3.Error as err:
+                self._rollback()
+                raise StoreError(f"cannot write index {self.path}: {err}") from None
+        self._rollback()
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot write index {self.path}: {exc}") from None
+        return False
+
+    def _rollback(self) -> None:
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _content(trim: str | None) -> float:
+    if not trim:
+        return 1.0
+    left, top, right, bottom = (float(x) for x in trim.split())
+    return max(0.0, right - left) * max(0.0, bottom - top)
 
 
 def _uri_path(path: str) -> str:

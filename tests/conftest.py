@@ -21,7 +21,11 @@ def make_image(path: Path | None = None, seed: int = 0, size: tuple[int, int] = 
     """A seeded, photo-like picture: a gradient with random shapes and some texture."""
     rng = np.random.default_rng(seed)
     w, h = size
-    base = Image.linear_gradient("L").resize(size).rotate(int(rng.integers(360)))
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w]
+    ramp = np.cos(angle) * xx / w + np.sin(angle) * yy / h
+    ramp = (ramp - ramp.min()) / (np.ptp(ramp) + 1e-9)
+    base = Image.fromarray((40 + 180 * ramp).astype(np.uint8), "L")
     im = Image.merge("RGB", [base, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), base])
     draw = ImageDraw.Draw(im)
     for _ in range(14):
