@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS prints (
     phash   INTEGER NOT NULL,    -- upright pHash of the whole picture (signed 64-bit)
     dhash   INTEGER NOT NULL,    -- upright dHash of the whole picture (signed 64-bit)
     hashes  BLOB NOT NULL,       -- uint64 little-endian, fingerprint.HASH_LAYOUT
-    trim    TEXT NOT NULL,       -- trimmed box as 4 fractions "l t r b"
+    trim    BLOB NOT NULL,       -- trimmed box: 4 float32 fractions (left, top, right, bottom)
     flat    INTEGER NOT NULL,
     thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes
 );
@@ -189,19 +189,19 @@ class Store:
         """Load every readable file's fingerprints (or only ``ids``) into numpy arrays."""
         rows = self.db.execute(
             "SELECT p.file_id, p.hashes, p.trim, p.flat, p.phash, p.dhash FROM prints p "
-            "JOIN files f ON f.id = p.file_id WHERE f.recipe = ? ORDER BY f.path",
+            "JOIN files f ON f.id = p.file_id WHERE f.recipe = ? ORDER BY p.file_id",
             (RECIPE_VERSION,)).fetchall()
         if ids is not None:
             rows = [r for r in rows if r[0] in ids]
         n = len(rows)
-        hashes = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u8").reshape(n, N_HASHES)
+        ids_col, hashes, trims, flat, phash, dhash = zip(*rows) if rows else ((),) * 6
         return Prints(
-            ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
-            hashes=hashes.astype(np.uint64),
-            trims=np.array([[float(x) for x in r[2].split()] for r in rows], dtype=np.float32).reshape(n, 4),
-            flat=np.fromiter((bool(r[3]) for r in rows), dtype=bool, count=n),
-            phash=np.fromiter((r[4] for r in rows), dtype=np.int64, count=n).view(np.uint64),
-            dhash=np.fromiter((r[5] for r in rows), dtype=np.int64, count=n).view(np.uint64),
+            ids=np.array(ids_col, dtype=np.int64),
+            hashes=np.frombuffer(b"".join(hashes), dtype="<u8").reshape(n, N_HASHES).astype(np.uint64),
+            trims=np.frombuffer(b"".join(trims), dtype="<f4").reshape(n, 4).astype(np.float32),
+            flat=np.array(flat, dtype=bool),
+            phash=np.array(phash, dtype=np.int64).view(np.uint64),
+            dhash=np.array(dhash, dtype=np.int64).view(np.uint64),
         )
 
     def thumbs(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
@@ -267,7 +267,7 @@ class Store:
                 "INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim, flat, thumb)"
                 " VALUES (?,?,?,?,?,?,?)",
                 (file_id, to_signed(fp.phash), to_signed(fp.dhash),
-                 fp.hashes.astype("<u8").tobytes(), " ".join(f"{x:.6f}" for x in fp.trim),
+                 fp.hashes.astype("<u8").tobytes(), np.array(fp.trim, dtype="<f4").tobytes(),
                  int(fp.flat), fp.thumb))
 
     def delete(self, ids: Iterable[int]) -> int:
@@ -316,10 +316,10 @@ class _Transaction:
             pass
 
 
-def _content(trim: str | None) -> float:
+def _content(trim: bytes | None) -> float:
     if not trim:
         return 1.0
-    left, top, right, bottom = (float(x) for x in trim.split())
+    left, top, right, bottom = (float(x) for x in np.frombuffer(trim, dtype="<f4"))
     return max(0.0, right - left) * max(0.0, bottom - top)
 
 

@@ -1,0 +1,124 @@
+"""Decoding: every Pillow mode becomes upright 8-bit grey; bad files become DecodeError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_image, save_exif_rotated
+from PIL import Image, ImageOps
+
+from imgfind.decode import WORK_SIZE, open_for_hash
+from imgfind.errors import DecodeError
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_matches_pillow_exif_transpose(tmp_path, orientation):
+    im = make_image(None, seed=1, size=(200, 120))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.png"
+    im.save(path, exif=exif.tobytes())
+    decoded = open_for_hash(path)
+    with Image.open(path) as raw:
+        upright = ImageOps.exif_transpose(raw).convert("L")
+    assert decoded.gray.shape == (upright.height, upright.width)
+    assert (decoded.width, decoded.height) == upright.size
+    assert np.abs(decoded.gray.astype(int) - np.asarray(upright, dtype=int)).mean() < 2
+
+
+def test_exif_rotated_jpeg_is_upright(tmp_path):
+    im = make_image(None, seed=2, size=(300, 200))
+    save_exif_rotated(im, tmp_path / "r.jpg")
+    d = open_for_hash(tmp_path / "r.jpg")
+    assert d.orientation == 6 and (d.width, d.height) == (300, 200)
+
+
+def test_large_jpeg_is_decoded_small(tmp_path):
+    make_image(tmp_path / "big.jpg", seed=3, size=(2400, 1600))
+    d = open_for_hash(tmp_path / "big.jpg")
+    assert (d.width, d.height) == (2400, 1600)
+    assert max(d.gray.shape) <= WORK_SIZE
+
+
+def _modes():
+    rgb = make_image(None, seed=4, size=(64, 48))
+    l8 = rgb.convert("L")
+    arr16 = (np.asarray(l8, dtype=np.uint16) * 257)
+    yield "RGB", rgb, "png"
+    yield "L", l8, "png"
+    yield "CMYK", rgb.convert("CMYK"), "jpeg"
+    yield "P+transparency", rgb.convert("P"), "png"
+    yield "RGBA", rgb.convert("RGBA"), "png"
+    yield "LA", l8.convert("LA"), "png"
+    yield "I;16", Image.frombytes("I;16", (64, 48), arr16.astype("<u2").tobytes()), "png"
+    yield "I", Image.fromarray(arr16.astype(np.int32)), "tiff"
+    yield "F", Image.fromarray(np.asarray(l8, dtype=np.float32) / 255.0), "tiff"
+    yield "1", l8.convert("1"), "png"
+    yield "LAB", rgb.convert("LAB"), "tiff"
+
+
+@pytest.mark.parametrize("name,im,fmt", list(_modes()), ids=[m[0] for m in _modes()])
+def test_every_mode_decodes_to_similar_grey(tmp_path, name, im, fmt):
+    path = tmp_path / f"img.{fmt}"
+    if name == "P+transparency":
+        im.info["transparency"] = 0
+        im.save(path, transparency=0)
+    else:
+        im.save(path)
+    d = open_for_hash(path)
+    assert d.gray.dtype == np.uint8 and d.gray.shape == (48, 64)
+    if name not in ("1", "P+transparency"):
+        reference = np.asarray(make_image(None, seed=4, size=(64, 48)).convert("L"), dtype=int)
+        # same picture up to a contrast change (wide modes are scaled to 8 bits)
+        assert np.corrcoef(d.gray.ravel(), reference.ravel())[0, 1] > 0.9, name
+
+
+def test_animated_gif_uses_first_frame(tmp_path):
+    frames = [make_image(None, seed=s, size=(64, 48)).convert("P") for s in (5, 6)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    d = open_for_hash(tmp_path / "a.gif")
+    assert d.frames == 2
+    first = np.asarray(frames[0].convert("L"), dtype=int)
+    assert np.abs(d.gray.astype(int) - first).mean() < 3
+
+
+def test_png_named_jpg_is_read_by_content(tmp_path):
+    make_image(tmp_path / "really-a-png.jpg", seed=7, fmt="PNG")
+    assert open_for_hash(tmp_path / "really-a-png.jpg").format == "PNG"
+
+
+def test_exif_metadata_is_collected(tmp_path):
+    exif = Image.Exif()
+    exif[0x013B] = "Ada Lovelace"
+    exif[0x8298] = "(c) 2024 Ada"
+    exif[0x0110] = "Camera X"
+    make_image(tmp_path / "m.jpg", seed=8, exif=exif.tobytes())
+    meta = open_for_hash(tmp_path / "m.jpg").metadata
+    assert meta["artist"] == "Ada Lovelace" and meta["copyright"] == "(c) 2024 Ada"
+    assert meta["camera_model"] == "Camera X"
+
+
+@pytest.mark.parametrize("content,reason", [
+    (b"", "not an image"),
+    (b"hello, this is text", "not an image"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "cannot decode"),
+])
+def test_bad_files_raise_decode_error(tmp_path, content, reason):
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(DecodeError) as err:
+        open_for_hash(path)
+    assert "\n" not in str(err.value)
+
+
+def test_truncated_jpeg_raises(tmp_path):
+    make_image(tmp_path / "t.jpg", seed=9, size=(400, 300))
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[: len(data) // 3])
+    with pytest.raises(DecodeError):
+        open_for_hash(tmp_path / "t.jpg")
+
+
+def test_missing_file_raises(tmp_path):
+    with pytest.raises(DecodeError, match="not found"):
+        open_for_hash(tmp_path / "nope.jpg")

@@ -1,0 +1,63 @@
+"""Grouping: union-find components equal brute-force components, deterministically."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings, strategies as st
+
+from imgfind.group import components, order_members
+from imgfind.model import FileRecord
+
+
+def brute_components(n, pairs):
+    adj = {i: set() for i in range(n)}
+    for a, b in pairs:
+        adj[a].add(b)
+        adj[b].add(a)
+    seen, out = set(), []
+    for start in range(n):
+        if start in seen:
+            continue
+        stack, comp = [start], []
+        seen.add(start)
+        while stack:
+            x = stack.pop()
+            comp.append(x)
+            for y in adj[x] - seen:
+                seen.add(y)
+                stack.append(y)
+        if len(comp) > 1:
+            out.append(sorted(comp))
+    return sorted(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60))))
+def test_components_equal_brute_force_and_ignore_order(case):
+    n, pairs = case
+    pairs = [(a, b) for a, b in pairs if a != b]
+    expected = brute_components(n, pairs)
+    assert components(n, pairs) == expected
+    shuffled = pairs[:]
+    random.Random(0).shuffle(shuffled)
+    assert components(n, [(b, a) for a, b in shuffled]) == expected
+
+
+def rec(i, w, h, size=1000, mtime=0, meta=None, content=1.0):
+    return FileRecord(i, f"/p/{i}.jpg", size, mtime, w, h, "JPEG", meta or {}, content)
+
+
+def test_original_is_the_largest_picture_not_the_largest_canvas():
+    bordered = rec(1, 1200, 800, mtime=5, content=0.7)  # a border added later around it
+    original = rec(2, 1000, 667)
+    small = rec(3, 500, 333)
+    assert [r.id for r in order_members([small, bordered, original])][0] == 2
+
+
+def test_among_equal_sizes_camera_exif_then_oldest_wins():
+    a = rec(1, 1000, 667, mtime=5)
+    b = rec(2, 1000, 667, mtime=9, meta={"camera_model": "X"})
+    c = rec(3, 1000, 667, mtime=1)
+    assert [r.id for r in order_members([a, b, c])] == [2, 3, 1]

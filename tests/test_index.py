@@ -1,0 +1,116 @@
+"""The Index API: incremental updates, serial == parallel, resuming after an interruption."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import make_image
+
+from imgfind import Index, Settings
+from imgfind.errors import ImgfindError
+from imgfind.store import Store
+
+
+def prints_of(db):
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT f.path, f.size, p.phash, p.dhash, p.hashes, p.thumb FROM files f "
+                       "JOIN prints p ON p.file_id = f.id ORDER BY f.path").fetchall()
+    con.close()
+    return rows
+
+
+@pytest.fixture
+def many(tmp_path):
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(60):
+        make_image(d / f"img{i:03d}.jpg", seed=100 + i, size=(200, 150))
+    return d
+
+
+def test_serial_and_parallel_runs_store_identical_fingerprints(tmp_path, many):
+    serial, parallel = str(tmp_path / "s.db"), str(tmp_path / "p.db")
+    with Index.open(serial, Settings(jobs=1)) as idx:
+        idx.update([many])
+    with Index.open(parallel, Settings(jobs=2, batch_files=4)) as idx:
+        stats = idx.update([many])
+    assert stats.new == 60
+    assert prints_of(serial) == prints_of(parallel)
+
+
+def test_update_reports_progress_and_totals(tmp_path, many):
+    seen = []
+    with Index.open(str(tmp_path / "i.db")) as idx:
+        idx.update([many], on_total=seen.append, on_progress=seen.append)
+    assert seen[0] == 60 and sum(seen[1:]) == 60
+
+
+def test_missing_root_raises_before_any_work(tmp_path):
+    with Index.open(str(tmp_path / "i.db")) as idx, pytest.raises(ImgfindError):
+        idx.update([tmp_path / "nope"])
+
+
+def test_recipe_change_refingerprints(tmp_path, many):
+    db = str(tmp_path / "i.db")
+    with Index.open(db) as idx:
+        idx.update([many])
+    con = sqlite3.connect(db)
+    con.execute("UPDATE files SET recipe = 0")
+    con.commit()
+    con.close()
+    with Index.open(db) as idx:
+        stats = idx.update([many])
+    assert stats.changed == 60 and stats.unchanged == 0
+
+
+def test_interrupted_index_resumes_without_redoing_committed_work(tmp_path):
+    d = tmp_path / "big"
+    d.mkdir()
+    for i in range(400):
+        make_image(d / f"{i:04d}.png", seed=i, size=(400, 300))
+    db = str(tmp_path / "i.db")
+    cmd = [sys.executable, "-m", "imgfind", "--db", db, "-q", "index", str(d), "--jobs", "1"]
+    proc = subprocess.Popen(cmd)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until at least one batch is committed
+        time.sleep(0.2)
+        if os.path.exists(db):
+            try:
+                with Store(db, readonly=True) as s:
+                    if s.counts()["files"] > 0:
+                        break
+            except Exception:
+                pass
+    proc.kill()
+    proc.wait()
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    done = con.execute("SELECT count(*) FROM files").fetchone()[0]
+    con.close()
+    assert 0 < done < 400
+    out = subprocess.run([sys.executable, "-m", "imgfind", "--db", db, "index", str(d)],
+                         capture_output=True, text=True, check=True).stderr
+    assert f"{400 - done} new, 0 changed, {done} unchanged" in out
+    reference = str(tmp_path / "ref.db")
+    with Index.open(reference) as idx:
+        idx.update([d])
+    assert prints_of(db) == prints_of(reference)
+
+
+def test_groups_under_a_folder_only(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    make_image(a / "x.jpg", seed=1)
+    make_image(a / "y.png", seed=1)
+    make_image(b / "z.png", seed=1)
+    with Index.open(str(tmp_path / "i.db")) as idx:
+        idx.update([a, b])
+        assert len(idx.groups()[0].members) == 3
+        assert [len(g.members) for g in idx.groups(under=[b])] == []
+        assert [len(g.members) for g in idx.groups(under=[a])] == [2]

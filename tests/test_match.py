@@ -1,0 +1,77 @@
+"""Matching mechanisms, each on generated pictures: what must match and what must not."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_image
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
+
+from imgfind import Index
+
+
+def family(tmp_path, variants):
+    d = tmp_path / "lib"
+    d.mkdir()
+    base = make_image(None, seed=21, size=(480, 320))
+    base.save(d / "original.jpg", quality=95)
+    for name, im in variants(base).items():
+        im.save(d / name)
+    for s in (40, 41, 42):  # unrelated pictures that must stay out of every group
+        make_image(d / f"other{s}.jpg", seed=s, size=(480, 320))
+    with Index.open(str(tmp_path / "i.db")) as idx:
+        idx.update([d])
+        groups = idx.groups()
+        q = idx.query(d / "original.jpg")
+    return groups, q
+
+
+def logo(im):
+    im = im.convert("RGBA")
+    layer = Image.new("RGBA", im.size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).rounded_rectangle((20, 20, 130, 70), radius=10, fill=(200, 30, 30, 160))
+    return Image.alpha_composite(im, layer).convert("RGB")
+
+
+VARIANTS = {
+    "mirrored": lambda b: {"v.jpg": b.transpose(Image.Transpose.FLIP_LEFT_RIGHT)},
+    "rotated 90": lambda b: {"v.jpg": b.transpose(Image.Transpose.ROTATE_90)},
+    "rotated 180": lambda b: {"v.jpg": b.transpose(Image.Transpose.ROTATE_180)},
+    "flipped": lambda b: {"v.jpg": b.transpose(Image.Transpose.FLIP_TOP_BOTTOM)},
+    "black border": lambda b: {"v.png": ImageOps.expand(b, border=(40, 26), fill=(0, 0, 0))},
+    "white letterbox": lambda b: {"v.png": ImageOps.expand(b, border=(0, 60), fill=(255, 255, 255))},
+    "crop 8% of one side": lambda b: {"v.jpg": b.crop((38, 0, 480, 320))},
+    "crop 4% all round": lambda b: {"v.jpg": b.crop((19, 13, 461, 307))},
+    "logo": lambda b: {"v.jpg": logo(b)},
+    "brighter": lambda b: {"v.jpg": ImageEnhance.Brightness(b).enhance(1.2)},
+    "half size": lambda b: {"v.jpg": b.resize((240, 160), Image.Resampling.LANCZOS)},
+    "stretched": lambda b: {"v.jpg": b.resize((600, 320), Image.Resampling.BICUBIC)},
+}
+
+
+@pytest.mark.parametrize("edit", sorted(VARIANTS))
+def test_edited_copy_matches_and_nothing_else_does(tmp_path, edit):
+    groups, q = family(tmp_path, VARIANTS[edit])
+    assert len(groups) == 1, edit
+    names = sorted(m.file.path.rsplit("/", 1)[1] for m in groups[0].members)
+    assert names[0] == "original.jpg" and names[1].startswith("v."), names
+    assert len(names) == 2
+    assert [m.file.path.rsplit("/", 1)[1] for m in q.matches][0].startswith("v.")
+
+
+def test_relation_names_the_orientation(tmp_path):
+    groups, q = family(tmp_path, VARIANTS["rotated 90"])
+    assert q.matches[0].relation == "rotated 90° counter-clockwise"
+
+
+def test_flat_pictures_do_not_match_everything(tmp_path):
+    d = tmp_path / "flat"
+    d.mkdir()
+    for i, grey in enumerate((10, 60, 120, 200, 250)):
+        Image.new("RGB", (200, 150), (grey, grey, grey)).save(d / f"flat{i}.png")
+    Image.new("RGB", (100, 75), (120, 120, 120)).save(d / "flat-copy.png")
+    make_image(d / "photo.jpg", seed=3)
+    with Index.open(str(tmp_path / "i.db")) as idx:
+        idx.update([d])
+        groups = idx.groups()
+    assert [sorted(m.file.path.rsplit("/", 1)[1] for m in g.members) for g in groups] == [
+        ["flat-copy.png", "flat2.png"]]
