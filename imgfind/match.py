@@ -134,7 +134,18 @@ def _candidates(query: Side, index: Side, q_cols: np.ndarray, i_cols: np.ndarray
                 ) -> tuple[np.ndarray, ...]:
     """Search one hash channel; positions come back as columns of the hash layout."""
     engine = make_engine(index.hashes[:, i_cols].reshape(-1))
-    qi, ii, dist = engine.find_many(query.hashes[:, q_cols].reshape(-1), threshold)
+    # Many query hashes repeat (a picture without borders has equal whole and trimmed views;
+    # symmetric pictures repeat across orientations): search each distinct value once.
+    unique, inverse = np.unique(query.hashes[:, q_cols].reshape(-1), return_inverse=True)
+    ui, ii, dist = engine.find_many(unique, threshold)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(unique))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    reps = counts[ui]
+    first = np.repeat(starts[ui], reps)
+    offset = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    qi = order[first + offset]
+    ii, dist = np.repeat(ii, reps), np.repeat(dist, reps)
     qa, qpos = np.divmod(qi.astype(np.int64), len(q_cols))
     ib, ipos = np.divmod(ii.astype(np.int64), len(i_cols))
     return qa, q_cols[qpos], ib, i_cols[ipos], dist.astype(np.int64)
