@@ -139,8 +139,10 @@ class Index:
     def _fingerprint(self, todo: list[FileStat]) -> Iterator[Fingerprinted]:
         """Yield results in input order, from worker processes when there is enough work."""
         jobs = self.settings.jobs or os.cpu_count() or 1
-        size = self.settings.batch_files
-        if jobs <= 1 or len(todo) <= size:
+        # Small runs get smaller batches so that every worker has work (48 files in batches
+        # of 16 would be 3 tasks for 2 workers).
+        size = max(1, min(self.settings.batch_files, -(-len(todo) // (4 * jobs))))
+        if jobs <= 1 or len(todo) < 2 * jobs:
             yield from (analyse(st) for st in todo)
             return
         batches = (todo[i:i + size] for i in range(0, len(todo), size))

@@ -130,10 +130,22 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool) -> list[Pair
     return out
 
 
+#: At most this many distinct alignments (views x orientation) are verified per pair,
+#: nearest hashes first.
+MAX_ALIGNMENTS = 6
+
+#: Up to this many query hashes are answered by a plain scan of the index.
+BRUTE_QUERIES = 256
+
+
 def _candidates(query: Side, index: Side, q_cols: np.ndarray, i_cols: np.ndarray, threshold: int
                 ) -> tuple[np.ndarray, ...]:
     """Search one hash channel; positions come back as columns of the hash layout."""
-    engine = make_engine(index.hashes[:, i_cols].reshape(-1))
+    values = index.hashes[:, i_cols].reshape(-1)
+    n_queries = len(query) * len(q_cols)
+    # A handful of queries (reverse search of a few images) is answered fastest by scanning:
+    # building multi-index tables over millions of hashes costs more than the scan.
+    engine = make_engine(values, "brute" if n_queries <= BRUTE_QUERIES else "auto")
     # Many query hashes repeat (a picture without borders has equal whole and trimmed views;
     # symmetric pictures repeat across orientations): search each distinct value once.
     unique, inverse = np.unique(query.hashes[:, q_cols].reshape(-1), return_inverse=True)
@@ -179,13 +191,22 @@ def _decide(query: Side, index: Side, rule: Rule, qa: np.ndarray, qpos: np.ndarr
             if best is None or d < best[1]:
                 best = (0.0, d, orient_ab)
             continue
+        # Without borders the trimmed view is the whole view: same alignment, same answer.
+        if qview == 1 and not _trimmed(query, row_q):
+            qview = 0
+        if iview == 1 and not _trimmed(index, row_i):
+            iview = 0
         key = (row_q, qview, orient, iview)
         if key in tried:
             continue
+        if len(tried) >= MAX_ALIGNMENTS:
+            break
         tried.add(key)
         sim = similarity(fpmod.orient(query.view(row_q, qview), orient), index.view(row_i, iview))
         if best is None or sim > best[0] or (sim == best[0] and d < best[1]):
             best = (sim, d, orient_ab)
+        if sim >= rule.min_similarity:
+            break  # alignments come nearest first; the first that verifies decides
     if best is None:
         return None
     sim, _, orient_ab = best

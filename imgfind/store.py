@@ -51,8 +51,13 @@ CREATE TABLE IF NOT EXISTS prints (
     dhash   INTEGER NOT NULL,    -- upright dHash of the whole picture (signed 64-bit)
     hashes  BLOB NOT NULL,       -- uint64 little-endian, fingerprint.HASH_LAYOUT
     trim    BLOB NOT NULL,       -- trimmed box: 4 float32 fractions (left, top, right, bottom)
-    flat    INTEGER NOT NULL,
-    thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes
+    flat    INTEGER NOT NULL
+);
+-- Thumbnails apart from the hashes: loading every fingerprint then reads a few hundred
+-- bytes per file, not kilobytes. Thumbnails are read only for candidate pairs.
+CREATE TABLE IF NOT EXISTS thumbs (
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+    thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes, row-major
 );
 """
 
@@ -212,7 +217,7 @@ class Store:
             chunk = id_list[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for file_id, blob in self.db.execute(
-                    f"SELECT file_id, thumb FROM prints WHERE file_id IN ({marks})", chunk):
+                    f"SELECT file_id, thumb FROM thumbs WHERE file_id IN ({marks})", chunk):
                 out[file_id] = np.frombuffer(blob, dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
         return out
 
@@ -262,13 +267,16 @@ class Store:
                  info.frames if info else None, meta)).fetchone()[0]
             if fp is None:
                 self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
+                self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
                 continue
             self.db.execute(
-                "INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim, flat, thumb)"
-                " VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim, flat)"
+                " VALUES (?,?,?,?,?,?)",
                 (file_id, to_signed(fp.phash), to_signed(fp.dhash),
                  fp.hashes.astype("<u8").tobytes(), np.array(fp.trim, dtype="<f4").tobytes(),
-                 int(fp.flat), fp.thumb))
+                 int(fp.flat)))
+            self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
+                            (file_id, fp.thumb))
 
     def delete(self, ids: Iterable[int]) -> int:
         id_list = list(ids)
