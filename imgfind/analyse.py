@@ -6,6 +6,9 @@ a bad file, so any executor (a process pool today, a Dask cluster tomorrow) can 
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 from collections.abc import Sequence
 
 from . import fingerprint
@@ -23,6 +26,10 @@ def analyse(stat: FileStat) -> Fingerprinted:
         decoded = open_for_hash(stat.path)
     except DecodeError as exc:
         return Fingerprinted(stat, None, None, str(exc))
+    if decoded.size >= 0 and (decoded.size, decoded.mtime_ns) != (stat.size, stat.mtime_ns):
+        # Replaced or rewritten since the crawl: record the stat of what was actually read, so
+        # the stored size/mtime always describe the stored fingerprint.
+        stat = FileStat(stat.path, decoded.size, decoded.mtime_ns)
     info = ImageInfo(decoded.format, decoded.width, decoded.height, decoded.mode,
                      decoded.frames, decoded.orientation, decoded.metadata)
     if min(decoded.gray.shape) < 1:
@@ -35,7 +42,32 @@ def analyse(stat: FileStat) -> Fingerprinted:
 
 def analyse_batch(stats: Sequence[FileStat]) -> list[Fingerprinted]:
     """Analyse a batch of files in order (one task per batch keeps pickling overhead low)."""
+    exit_with_parent()
     return [analyse(s) for s in stats]
+
+
+_watching = False
+
+
+def exit_with_parent() -> None:
+    """In a worker process, end it as soon as the process that started it is gone.
+
+    Meant as the pool's ``initializer`` (it is also called, idempotently, by analyse_batch);
+    in the main process it does nothing. Without this, a ``kill -9`` of ``imgfind index``
+    leaves its pool workers behind for good: one blocks writing a result nobody reads, the
+    others wait on the queue's lock.
+    """
+    global _watching
+    parent = multiprocessing.parent_process()
+    if _watching or parent is None:
+        return
+    _watching = True
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's sentinel pipe closes: it has exited
+        os._exit(1)
+
+    threading.Thread(target=watch, name="imgfind-exit-with-parent", daemon=True).start()
 
 
 def fingerprint_file(path: str | bytes) -> fingerprint.Fingerprint:

@@ -123,7 +123,7 @@ def make_rule(threshold: int | None, similarity: str | None) -> tuple[Rule, str 
     preset = similarity or DEFAULT_PRESET
     rule = PRESETS[preset]
     if threshold is not None:
-        rule = Rule(threshold, rule.min_similarity)
+        rule = Rule(threshold, rule.min_similarity, rule.min_window)
     return rule, preset
 
 

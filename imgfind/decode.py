@@ -7,7 +7,9 @@ everything else is box-reduced right after decoding. The result is never upsampl
 
 from __future__ import annotations
 
+import io
 import os
+import stat as statmod
 import struct
 import warnings
 from dataclasses import dataclass
@@ -48,24 +50,35 @@ class Decoded:
     orientation: int  # EXIF Orientation as stored (1 when absent or invalid)
     frames: int
     metadata: dict[str, str]  # who made it and when, as the file says (EXIF, PNG text)
+    size: int = -1  # bytes and mtime of the file actually read (fstat of the open file)
+    mtime_ns: int = -1
 
 
 def open_for_hash(path: str | os.PathLike[str] | bytes) -> Decoded:
     """Decode *path* into a :class:`Decoded`.
+
+    Only a regular file is ever read: a FIFO, socket or device (say a file replaced by one
+    between the crawl and the decode) is refused before it is opened, and the descriptor is
+    opened non-blocking and checked again, so a decode can never hang on a pipe.
 
     Raises:
         DecodeError: the file is missing, unreadable, not an image, corrupt, truncated or too
             large to decode safely. The message is one line, fit for a log.
     """
     try:
-        with warnings.catch_warnings():
+        with _open_regular(path) as fp, warnings.catch_warnings():
+            # Pillow's own warnings (odd EXIF, ...) would reach stderr unattributed, once per
+            # worker; the bomb warning is turned into a refusal instead.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                return _decode(im)
+            st = os.fstat(fp.fileno())
+            with Image.open(fp) as im:
+                return _decode(im, st.st_size, st.st_mtime_ns)
     except Image.DecompressionBombError as exc:
         raise DecodeError(f"refused: too many pixels ({exc})") from None
     except Image.DecompressionBombWarning:
-        raise DecodeError(f"refused: more than {MAX_PIXELS:,} pixels (decompression bomb?)") from None
+        raise DecodeError(
+            f"refused: more than {MAX_PIXELS:,} pixels (decompression bomb?)") from None
     except UnidentifiedImageError:
         raise DecodeError("not an image, or a format Pillow cannot read") from None
     except FileNotFoundError:
@@ -76,13 +89,43 @@ def open_for_hash(path: str | os.PathLike[str] | bytes) -> Decoded:
         raise DecodeError("is a directory") from None
     except MemoryError:
         raise DecodeError("out of memory while decoding") from None
+    except RecursionError:
+        raise DecodeError("cannot decode: structure nested too deeply") from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
-            ZeroDivisionError, struct.error) as exc:
-        # Pillow's plugins raise all of these for corrupt or truncated files.
+            ArithmeticError, struct.error, NotImplementedError) as exc:
+        # Pillow's plugins raise all of these for corrupt or truncated files (the DDS plugin
+        # raises NotImplementedError for unknown pixel formats: found by the torture fuzzer).
         raise DecodeError(_one_line(exc)) from None
 
 
+def _open_regular(path: str | os.PathLike[str] | bytes) -> io.BufferedReader:
+    """Open *path* for reading only if it is a regular file (checked before and after open)."""
+    mode = os.stat(path).st_mode
+    if not statmod.S_ISREG(mode):
+        raise DecodeError(_not_regular(mode))  # never opened: opening a device can act
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not statmod.S_ISREG(mode):
+            raise DecodeError(_not_regular(mode))
+        return open(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _not_regular(mode: int) -> str:
+    if statmod.S_ISDIR(mode):
+        return "is a directory"
+    kind = ("a FIFO" if statmod.S_ISFIFO(mode) else "a socket" if statmod.S_ISSOCK(mode)
+            else "a device" if statmod.S_ISCHR(mode) or statmod.S_ISBLK(mode) else "special")
+    return f"not a regular file ({kind}); not read"
+
+
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:  # from the OS: no errno, no path in the text
+        return f"cannot read: {exc.strerror}"
     text = str(exc).strip().splitlines()
     reason = text[0] if text else type(exc).__name__
     if "truncated" in reason.lower() or "broken data stream" in reason.lower():
@@ -90,7 +133,7 @@ def _one_line(exc: BaseException) -> str:
     return f"cannot decode: {reason}"
 
 
-def _decode(im: Image.Image) -> Decoded:
+def _decode(im: Image.Image, size: int = -1, mtime_ns: int = -1) -> Decoded:
     fmt = im.format or "?"
     mode = im.mode
     frames = getattr(im, "n_frames", 1) or 1
@@ -109,7 +152,7 @@ def _decode(im: Image.Image) -> Decoded:
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     gray = _apply_orientation(gray, orientation)
-    return Decoded(gray, width, height, fmt, mode, orientation, frames, metadata)
+    return Decoded(gray, width, height, fmt, mode, orientation, frames, metadata, size, mtime_ns)
 
 
 def _orientation(im: Image.Image) -> int:
@@ -175,11 +218,15 @@ def _reduce(im: Image.Image) -> Image.Image:
     return im
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def _to_gray(im: Image.Image) -> np.ndarray:
     """Flatten any Pillow mode to 8-bit grey, compositing transparency on a fixed background."""
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        arr = np.asarray(im, dtype=np.float32)
+        # NaN and infinities (F) have no grey value: NaN counts as 0, infinities clip.
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=_F32_MAX, neginf=0.0)
         if mode.startswith("I;16"):
             arr = arr / 257.0
         else:

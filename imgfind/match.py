@@ -4,8 +4,10 @@ Two stages. Candidates come from the search engine: a pair is a candidate when t
 some primary view of one file (whole or border-trimmed, in any of the 8 orientations) is within
 ``threshold`` bits of the upright pHash of some view of the other (whole, trimmed or cropped).
 Then, unless the rule says otherwise, each candidate is verified: the two views are cut from
-the stored thumbnails, aligned (same orientation), and compared by normalised correlation over
-the whole view and over its centre. pHash bits say "the coarse layout agrees"; the correlation
+the stored thumbnails, aligned (same orientation), and compared twice: by normalised
+correlation at 24 px (``similarity``), and by the worst local agreement at 48 px
+(``window_similarity``), which rejects a different picture inside an identical frame. pHash
+bits say "the coarse layout agrees"; the correlation
 says "the grey levels agree too", which rejects the unrelated pictures whose hashes collide.
 Flat pictures (blank pages, solid fills) have meaningless hashes and match only each other, and
 only when their thumbnails are nearly equal.
@@ -13,6 +15,7 @@ only when their thumbnails are nearly equal.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +24,7 @@ from PIL import Image
 
 from . import fingerprint as fpmod
 from .fingerprint import (DHASH_INDEXED, DHASH_QUERYING, HASH_ORIENT, HASH_VIEW, INDEXED,
-                          QUERYING, THUMB_SIZE)
+                          PRIMARY_VIEWS, QUERYING, THUMB_SIZE)
 from .search import make_engine
 
 VERIFY_SIZE = 24  # views are compared at this resolution
@@ -35,13 +38,14 @@ class Rule:
 
     threshold: int  # pHash Hamming distance for candidates (0..64)
     min_similarity: float | None  # verification: minimum correlation; None = pHash alone
+    min_window: float = 0.40  # verification: minimum local agreement (window_similarity)
 
 
 #: Named operating points. "normal" is the default, calibrated on ../shared/bench (README).
 PRESETS: dict[str, Rule] = {
-    "strict": Rule(6, 0.95),
-    "normal": Rule(8, 0.90),
-    "loose": Rule(10, 0.85),
+    "strict": Rule(8, 0.85, 0.45),
+    "normal": Rule(10, 0.80, 0.40),
+    "loose": Rule(10, 0.80, 0.35),
 }
 DEFAULT_PRESET = "normal"
 
@@ -71,7 +75,7 @@ class Side:
         self.ids, self.hashes, self.trims, self.flat = ids, hashes, trims, flat
         self._load = load_thumbs
         self._thumbs: dict[int, np.ndarray] = {}
-        self._views: dict[tuple[int, int], np.ndarray] = {}
+        self._views: dict[tuple[int, int, int], np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -79,12 +83,12 @@ class Side:
     def thumb(self, row: int) -> np.ndarray:
         return self._thumbs[int(self.ids[row])]
 
-    def view(self, row: int, view: int) -> np.ndarray:
-        """Return a view's pixels, standardised (cached: many pairs share a view)."""
-        key = (row, view)
+    def view(self, row: int, view: int, size: int = 0) -> np.ndarray:
+        """Return a view's pixels as float32 (cached: many pairs share a view)."""
+        key = (row, view, size)
         cached = self._views.get(key)
         if cached is None:
-            cached = _view(self, row, view).astype(np.float32)
+            cached = _view(self, row, view, size or VERIFY_SIZE).astype(np.float32)
             self._views[key] = cached
         return cached
 
@@ -105,20 +109,44 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool) -> list[Pair
     channels = [(QUERYING, INDEXED)]
     if rule.min_similarity is not None:  # verified rules also take dHash candidates
         channels.append((DHASH_QUERYING, DHASH_INDEXED))
-    found = [_candidates(query, index, q_cols, i_cols, rule.threshold) for q_cols, i_cols in channels]
-    qa, qpos, ib, ipos, dist = (np.concatenate(parts) for parts in zip(*found))
-    keep = qa != ib if same else np.ones(len(qa), dtype=bool)
-    qa, qpos, ib, ipos, dist = qa[keep], qpos[keep], ib[keep], ipos[keep], dist[keep]
-    # In dedupe a pair is found from both sides; group by the unordered pair, keeping for each
-    # candidate which file played the query role.
-    lo = np.minimum(qa, ib) if same else qa
-    hi = np.maximum(qa, ib) if same else ib
-    order = np.lexsort((dist, hi, lo))
-    qa, qpos, ib, ipos, dist, lo, hi = (x[order] for x in (qa, qpos, ib, ipos, dist, lo, hi))
+    if not same:
+        # Reverse search also needs the other direction: the query may be a crop of an
+        # indexed picture (then one of the query's crop views is near an indexed whole view).
+        channels.append((INDEXED[PRIMARY_VIEWS:], QUERYING))
+    searches = []
+    for q_cols, i_cols in channels:
+        values = index.hashes[:, i_cols].reshape(-1)
+        # A handful of queries (reverse search of a few images) is answered fastest by a
+        # scan: building multi-index tables over millions of hashes costs more than it saves.
+        few = len(query) * len(q_cols) <= BRUTE_QUERIES
+        searches.append((q_cols, i_cols, make_engine(values, "brute" if few else "auto")))
+    # Query rows go in chunks sized so that even a huge threshold (every hash near every
+    # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
+    per_pair = MAX_ALIGNMENTS if rule.min_similarity is not None else 1
+    chunk = _chunk_rows(len(query), len(index) * len(INDEXED), len(QUERYING), rule.threshold)
+    parts = []
+    for lo_row in range(0, len(query), chunk):
+        rows = slice(lo_row, min(len(query), lo_row + chunk))
+        found = [_candidates(engine, query.hashes[rows], lo_row, q_cols, i_cols, rule.threshold)
+                 for q_cols, i_cols, engine in searches]
+        parts.append(_best_per_pair(tuple(np.concatenate(p) for p in zip(*found)), same, per_pair))
+    qa, qpos, ib, ipos, dist, lo, hi = _best_per_pair(
+        tuple(np.concatenate(p) for p in zip(*[x[:5] for x in parts])), same, per_pair)
+    out: list[PairMatch] = []
+    if rule.min_similarity is None:
+        # The plain pHash rule needs no pictures: decide every pair at once from its nearest
+        # alignment, and send only pairs with a flat picture through the slow path.
+        flat = query.flat[qa] | index.flat[ib]
+        g = np.where(HASH_ORIENT[ipos] == 0, HASH_ORIENT[qpos],
+                     np.asarray(INVERSE)[HASH_ORIENT[ipos]])
+        g = np.where(qa == lo, g, np.asarray(INVERSE)[g])
+        out = [PairMatch(int(x), int(y), int(d), int(o), None)
+               for x, y, d, o in zip(lo[~flat], hi[~flat], dist[~flat], g[~flat])]
+        keep = flat
+        qa, qpos, ib, ipos, dist, lo, hi = (x[keep] for x in (qa, qpos, ib, ipos, dist, lo, hi))
     if len(qa) and (rule.min_similarity is not None or query.flat.any() or index.flat.any()):
         query.prefetch(qa if not same else np.concatenate([qa, ib]))
         index.prefetch(ib)
-    out: list[PairMatch] = []
     bounds = np.flatnonzero((np.diff(lo) != 0) | (np.diff(hi) != 0)) + 1
     for s, e in zip(np.r_[0, bounds], np.r_[bounds, len(lo)]):
         if s == e:
@@ -132,24 +160,51 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool) -> list[Pair
 
 #: At most this many distinct alignments (views x orientation) are verified per pair,
 #: nearest hashes first.
-MAX_ALIGNMENTS = 6
+MAX_ALIGNMENTS = 12
 
 #: Up to this many query hashes are answered by a plain scan of the index.
 BRUTE_QUERIES = 256
 
 
-def _candidates(query: Side, index: Side, q_cols: np.ndarray, i_cols: np.ndarray, threshold: int
-                ) -> tuple[np.ndarray, ...]:
-    """Search one hash channel; positions come back as columns of the hash layout."""
-    values = index.hashes[:, i_cols].reshape(-1)
-    n_queries = len(query) * len(q_cols)
-    # A handful of queries (reverse search of a few images) is answered fastest by scanning:
-    # building multi-index tables over millions of hashes costs more than the scan.
-    engine = make_engine(values, "brute" if n_queries <= BRUTE_QUERIES else "auto")
+def _chunk_rows(n_rows: int, n_values: int, per_row: int, threshold: int) -> int:
+    """How many query rows to search at once so that one chunk yields ~4M matches at most."""
+    # Share of uniformly random 64-bit pairs within the threshold; real hashes cluster, so
+    # this is an underestimate, but it only has to tell 10 bits (tiny) from 32 (half).
+    share = sum(math.comb(64, k) for k in range(threshold + 1)) / 2.0 ** 64
+    expected = per_row * max(1.0, n_values * share)
+    return max(1, min(n_rows, int(4_000_000 / expected)))
+
+
+def _best_per_pair(found: tuple[np.ndarray, ...], same: bool, keep: int) -> tuple[np.ndarray, ...]:
+    """Drop self-pairs (dedupe) and keep the *keep* nearest alignments of every pair.
+
+    Returns (qa, qpos, ib, ipos, dist, lo, hi) sorted by pair, then distance; lo/hi name the
+    unordered pair, since dedupe finds a pair from both of its files.
+    """
+    qa, qpos, ib, ipos, dist = found
+    if same:
+        ok = qa != ib
+        qa, qpos, ib, ipos, dist = qa[ok], qpos[ok], ib[ok], ipos[ok], dist[ok]
+    lo = np.minimum(qa, ib) if same else qa
+    hi = np.maximum(qa, ib) if same else ib
+    order = np.lexsort((dist, hi, lo))
+    cols = [x[order] for x in (qa, qpos, ib, ipos, dist, lo, hi)]
+    lo, hi = cols[5], cols[6]
+    new = np.ones(len(lo), dtype=bool)
+    new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    starts = np.flatnonzero(new)
+    rank = np.arange(len(lo)) - np.repeat(starts, np.diff(np.append(starts, len(lo))))
+    best = rank < keep
+    return tuple(x[best] for x in cols)
+
+
+def _candidates(engine: object, hashes: np.ndarray, row_offset: int, q_cols: np.ndarray,
+                i_cols: np.ndarray, threshold: int) -> tuple[np.ndarray, ...]:
+    """Search one hash channel for some query rows; positions are columns of the layout."""
     # Many query hashes repeat (a picture without borders has equal whole and trimmed views;
     # symmetric pictures repeat across orientations): search each distinct value once.
-    unique, inverse = np.unique(query.hashes[:, q_cols].reshape(-1), return_inverse=True)
-    ui, ii, dist = engine.find_many(unique, threshold)
+    unique, inverse = np.unique(hashes[:, q_cols].reshape(-1), return_inverse=True)
+    ui, ii, dist = engine.find_many(unique, threshold)  # type: ignore[attr-defined]
     order = np.argsort(inverse, kind="stable")
     counts = np.bincount(inverse, minlength=len(unique))
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -160,7 +215,7 @@ def _candidates(query: Side, index: Side, q_cols: np.ndarray, i_cols: np.ndarray
     ii, dist = np.repeat(ii, reps), np.repeat(dist, reps)
     qa, qpos = np.divmod(qi.astype(np.int64), len(q_cols))
     ib, ipos = np.divmod(ii.astype(np.int64), len(i_cols))
-    return qa, q_cols[qpos], ib, i_cols[ipos], dist.astype(np.int64)
+    return qa + row_offset, q_cols[qpos], ib, i_cols[ipos], dist.astype(np.int64)
 
 
 def _decide(query: Side, index: Side, rule: Rule, qa: np.ndarray, qpos: np.ndarray,
@@ -177,12 +232,14 @@ def _decide(query: Side, index: Side, rule: Rule, qa: np.ndarray, qpos: np.ndarr
     tried: set[tuple[int, int, int, int]] = set()
     for row_q, q, row_i, i, d in zip(qa.tolist(), qpos.tolist(), ib.tolist(), ipos.tolist(),
                                      dist.tolist()):
-        qview, orient = int(HASH_VIEW[q]), int(HASH_ORIENT[q])
-        iview = int(HASH_VIEW[i])
-        # A bordered picture is compared by its content: its whole view (border included)
-        # would match every other picture with the same frame.
-        if (qview == 0 and _trimmed(query, row_q)) or (iview == 0 and _trimmed(index, row_i)):
-            continue
+        qview, iview = int(HASH_VIEW[q]), int(HASH_VIEW[i])
+        # One side's hash is upright; the other's orientation g says g(query) ~ index. An
+        # oriented hash on the index side (query mode's reverse channel) means the inverse.
+        i_orient = int(HASH_ORIENT[i])
+        orient = int(HASH_ORIENT[q]) if i_orient == 0 else INVERSE[i_orient]
+        # The whole view of a bordered picture is verified too (trimming is not stable under
+        # brightness edits: a dark margin is trimmed in one copy and not in another); a
+        # different picture in the same frame fails window_similarity.
         if row_q != a:  # found from b's side: b ~ g(a) reads as a ~ g^-1(b)
             orient_ab = INVERSE[orient]
         else:
@@ -203,6 +260,13 @@ def _decide(query: Side, index: Side, rule: Rule, qa: np.ndarray, qpos: np.ndarr
             break
         tried.add(key)
         sim = similarity(fpmod.orient(query.view(row_q, qview), orient), index.view(row_i, iview))
+        if sim >= rule.min_similarity:
+            # Only alignments that pass both tests count; the local test costs more, so it
+            # runs second.
+            win = window_similarity(fpmod.orient(query.view(row_q, qview, WINDOW_SIZE), orient),
+                                    index.view(row_i, iview, WINDOW_SIZE))
+            if win < rule.min_window:
+                sim = min(sim, rule.min_similarity - 1e-6)
         if best is None or sim > best[0] or (sim == best[0] and d < best[1]):
             best = (sim, d, orient_ab)
         if sim >= rule.min_similarity:
@@ -217,22 +281,22 @@ def _decide(query: Side, index: Side, rule: Rule, qa: np.ndarray, qpos: np.ndarr
     return PairMatch(a, b, d_min, orient_ab, round(sim, 4))
 
 
-def _view(side: Side, row: int, view: int) -> np.ndarray:
-    """Cut view *view* of a row's thumbnail and bring it to VERIFY_SIZE square."""
+def _view(side: Side, row: int, view: int, size: int = VERIFY_SIZE) -> np.ndarray:
+    """Cut view *view* of a row's thumbnail and bring it to *size* square."""
     box = fpmod.view_boxes(tuple(float(x) for x in side.trims[row]))[view]
     part = fpmod.crop(side.thumb(row), box)
     return np.asarray(Image.fromarray(np.ascontiguousarray(part), "L")
-                      .resize((VERIFY_SIZE, VERIFY_SIZE), Image.Resampling.BILINEAR))
+                      .resize((size, size), Image.Resampling.BILINEAR))
 
 
 #: Verification splits the aligned views into GRID x GRID blocks and ignores the
 #: IGNORED_BLOCKS worst ones: an overlaid logo or caption changes a corner, not the picture.
-import os as _os
-GRID = int(_os.environ.get("IMGFIND_GRID", 4))
-IGNORED_BLOCKS = int(_os.environ.get("IMGFIND_IGN", 1))
-FLAT_BLOCK = float(_os.environ.get("IMGFIND_FLATB", 3.0))
-FLAT_WEIGHT = float(_os.environ.get("IMGFIND_FLATW", 0.25))
-MODE = _os.environ.get("IMGFIND_MODE", "both")
+GRID = 4
+IGNORED_BLOCKS = 1
+#: Blocks whose grey levels vary less than this (std, 0-255) count as flat.
+FLAT_BLOCK = 3.0
+#: Blocks flat in both views say little about a match and weigh this much.
+FLAT_WEIGHT = 0.25
 
 
 def _trimmed(side: Side, row: int) -> bool:
@@ -288,11 +352,43 @@ def block_similarity(x: np.ndarray, y: np.ndarray) -> float:
 
 def similarity(x: np.ndarray, y: np.ndarray) -> float:
     """How alike two aligned greyscale views (same size, raw grey levels) are, in [-1, 1]."""
-    if MODE == "global":
-        return robust_similarity(x, y)
-    if MODE == "block":
-        return block_similarity(x, y)
     return min(robust_similarity(x, y), block_similarity(x, y))
+
+
+#: Local verification: views at WINDOW_SIZE px, each scaled to zero mean and unit contrast (so
+#: that brightness, contrast and gamma edits do not turn blocks "flat" in one copy only), are cut
+#: into WINDOW_GRID x WINDOW_GRID blocks, each block scored on its own (correlation; two flat
+#: blocks score 1 when their levels are close, a block flat in one view only scores 0), and the
+#: score is the WORST mean over
+#: any WINDOW_SPAN x WINDOW_SPAN square of blocks (~14% of the area). A different picture in
+#: an identical frame (screenshots, slides, same border) disagrees over one large region and
+#: scores near 0; a logo, caption or watermark spoils a few blocks of any window, not all.
+WINDOW_SIZE = 48
+WINDOW_GRID = 8
+WINDOW_SPAN = 3
+WINDOW_FLAT = 0.06  # a block is flat below this standard deviation (units of the view's)
+WINDOW_CLOSE = 0.32  # two flat blocks agree when their means are this close (same units)
+
+
+def window_similarity(x: np.ndarray, y: np.ndarray) -> float:
+    """Worst local agreement of two aligned views (WINDOW_SIZE square, raw grey levels)."""
+    g, n = WINDOW_GRID, x.shape[0] // WINDOW_GRID
+    x = (x - x.mean()) / max(float(x.std()), 1e-3)
+    y = (y - y.mean()) / max(float(y.std()), 1e-3)
+    bx = x[:g * n, :g * n].reshape(g, n, g, n).transpose(0, 2, 1, 3).reshape(g * g, n * n)
+    by = y[:g * n, :g * n].reshape(g, n, g, n).transpose(0, 2, 1, 3).reshape(g * g, n * n)
+    mx, my = bx.mean(axis=1), by.mean(axis=1)
+    cx, cy = bx - mx[:, None], by - my[:, None]
+    vx, vy = (cx * cx).sum(axis=1), (cy * cy).sum(axis=1)
+    den = np.sqrt(vx * vy)
+    corr = np.where(den > 1e-9, (cx * cy).sum(axis=1) / np.maximum(den, 1e-9), 0.0)
+    flat_x, flat_y = vx < WINDOW_FLAT ** 2 * n * n, vy < WINDOW_FLAT ** 2 * n * n
+    close = (np.abs(mx - my) < WINDOW_CLOSE).astype(np.float64)
+    score = np.where(flat_x & flat_y, close, np.where(flat_x | flat_y, 0.0, corr)).reshape(g, g)
+    c = np.pad(score, ((1, 0), (1, 0))).cumsum(axis=0).cumsum(axis=1)
+    w = WINDOW_SPAN
+    win = c[w:, w:] - c[:-w, w:] - c[w:, :-w] + c[:-w, :-w]
+    return float(win.min()) / (w * w)
 
 
 def pair_distance(ha: np.ndarray, hb: np.ndarray) -> tuple[int, int]:

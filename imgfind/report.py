@@ -26,11 +26,12 @@ def describe_rule(rule: Rule, preset: str | None) -> str:
     if rule.min_similarity is None:
         return f"pHash distance <= {rule.threshold} bits"
     name = f"{preset}: " if preset else ""
-    return f"{name}pHash distance <= {rule.threshold} bits, verified similarity >= {rule.min_similarity:.2f}"
+    return f"{name}pHash distance <= {rule.threshold} bits, verified similarity >= {rule.min_similarity:.2f}, local >= {rule.min_window:.2f}"
 
 
 def _rule_json(rule: Rule, preset: str | None) -> dict:
     return {"threshold": rule.threshold, "min_similarity": rule.min_similarity,
+            "min_window": rule.min_window,
             "similarity": preset}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from imgfind.cli import cli
 
@@ -36,7 +36,9 @@ def make_image(path: Path | None = None, seed: int = 0, size: tuple[int, int] = 
             draw.rectangle((x0, y0, x1, y1), fill=colour)
         else:
             draw.ellipse((x0, y0, x1, y1), fill=colour)
-    noise = rng.normal(0, 6, (h, w, 3))
+    # Photos are smooth at the scale fingerprints look at: soften the edges, add fine grain.
+    im = im.filter(ImageFilter.GaussianBlur(max(1.0, min(w, h) / 160)))
+    noise = rng.normal(0, 3, (h, w, 3))
     im = Image.fromarray(np.clip(np.asarray(im, dtype=np.float32) + noise, 0, 255).astype(np.uint8))
     if path is not None:
         im.save(path, format=fmt, **save)

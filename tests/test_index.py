@@ -18,8 +18,9 @@ from imgfind.store import Store
 
 def prints_of(db):
     con = sqlite3.connect(db)
-    rows = con.execute("SELECT f.path, f.size, p.phash, p.dhash, p.hashes, p.thumb FROM files f "
-                       "JOIN prints p ON p.file_id = f.id ORDER BY f.path").fetchall()
+    rows = con.execute("SELECT f.path, f.size, p.phash, p.dhash, p.hashes, t.thumb FROM files f "
+                       "JOIN prints p ON p.file_id = f.id JOIN thumbs t ON t.file_id = f.id "
+                       "ORDER BY f.path").fetchall()
     con.close()
     return rows
 
