@@ -52,7 +52,9 @@ def original_key(record: FileRecord) -> tuple:
     # Border trimming is measured on a small working picture, so sizes within a few percent
     # count as equal.
     size_class = round(math.log(max(1, record.content_pixels)) / math.log(SIZE_STEP))
-    return (-size_class, not has_origin, record.mtime_ns, -record.bytes, record.path)
+    # Copies made within the same minute (a download, a checkout) are equally old.
+    minute = record.mtime_ns // 60_000_000_000
+    return (-size_class, not has_origin, minute, -record.bytes, record.path)
 
 
 def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:

@@ -23,10 +23,13 @@ def test_every_command_has_help_and_is_documented(name):
     assert f"### `imgfind {name}" in README
 
 
-def _normalise(text: str) -> str:
+def _normalise(text: str) -> list[list[str]]:
+    """Blocks of lines, each block sorted: file order inside a group may follow mtimes."""
     text = text.replace(str(ROOT), SHOWN_ROOT)
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", "<mtime>", text)
-    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+    blocks = [[line.rstrip() for line in b.splitlines() if line.strip()]
+              for b in re.split(r"\n\s*\n", text.strip())]
+    return sorted(sorted(b) for b in blocks)
 
 
 def _console_examples():
