@@ -19,9 +19,10 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import DecodeError
 
-#: The working picture's long side. Fingerprints are computed from 32x32 resamples of it, so
-#: 256 leaves room for border trimming and crop views while keeping decode cheap.
-WORK_SIZE = 256
+#: The working picture's long side. Fingerprints are 32x32 resamples of it (and of its crop
+#: views), thumbnails 48x48: 128 is enough for both, and halves decode+resize time against
+#: 256 (bench dev pool, 2207 images: 7.1 s vs 14.0 s to index, same accuracy within 1 pair).
+WORK_SIZE = 128
 
 #: JPEG draft request: libjpeg picks the largest 1/2, 1/4 or 1/8 scale that stays at least
 #: this big, so the working picture is never upsampled.

@@ -151,7 +151,7 @@ def orient(gray: np.ndarray, k: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- borders
 #: A border line may differ from the border colour by this much (JPEG ringing, noise).
-BORDER_TOLERANCE = 14
+BORDER_TOLERANCE = 8
 #: ... in at most this fraction of its pixels.
 BORDER_OUTLIERS = 0.02
 #: Never trim more than this fraction of a side's length from one edge.

@@ -13,7 +13,7 @@ from imgfind.errors import DecodeError
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_matches_pillow_exif_transpose(tmp_path, orientation):
-    im = make_image(None, seed=1, size=(200, 120))
+    im = make_image(None, seed=1, size=(120, 72))
     exif = Image.Exif()
     exif[0x0112] = orientation
     path = tmp_path / f"o{orientation}.png"
