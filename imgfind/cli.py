@@ -131,6 +131,14 @@ def _settings(exclude: Sequence[str], hidden: bool, follow_symlinks: bool, jobs:
     return Settings(jobs=jobs, crawl=CrawlOptions(tuple(exclude), hidden, follow_symlinks))
 
 
+#: C0 controls and DEL shown escaped, so that one problem is one line whatever the name.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+
+
+def one_line(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
 def _run_index(obj: Context, idx: Index, paths: Sequence[str]) -> IndexStats:
     bar = None
     if not obj.quiet and sys.stderr.isatty():
@@ -150,9 +158,9 @@ def _run_index(obj: Context, idx: Index, paths: Sequence[str]) -> IndexStats:
             bar.close()
     if obj.verbose:
         for path, reason in stats.problems:
-            click.echo(f"unreadable: {path}: {reason}", err=True)
+            click.echo(f"unreadable: {one_line(path)}: {reason}", err=True)
         for warning in stats.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {one_line(warning)}", err=True)
     hint = " (-v to list)" if (stats.unreadable or stats.warnings) and not obj.verbose else ""
     obj.say(f"indexed: {stats.new} new, {stats.changed} changed, {stats.unchanged} unchanged, "
             f"{stats.removed} removed, {stats.unreadable} unreadable"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analyse import analyse, analyse_batch
+from .analyse import analyse, analyse_batch, exit_with_parent
 from .crawl import CrawlOptions, walk
 from .errors import DecodeError, ImgfindError
 from .fingerprint import HASH_ORIENT, INDEXED, ORIENTATION_NAMES, QUERYING, THUMB_SIZE
@@ -146,7 +146,7 @@ class Index:
             yield from (analyse(st) for st in todo)
             return
         batches = (todo[i:i + size] for i in range(0, len(todo), size))
-        pool = ProcessPoolExecutor(max_workers=jobs)
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=exit_with_parent)
         pending: deque[Future[list[Fingerprinted]]] = deque()
         try:
             for batch in batches:  # a bounded window keeps memory flat on huge crawls

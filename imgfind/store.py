@@ -111,9 +111,14 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False, timeout: float = 60.0):
         self.path = os.fspath(path)
+        self.timeout = timeout
         try:
             if readonly:
                 uri = "file:" + _uri_path(self.path) + "?mode=ro"
+                if _read_only_fs(self.path):
+                    # A WAL index needs a -shm file that cannot be created here; nothing can
+                    # write the file either, so reading it as immutable is safe.
+                    uri += "&immutable=1"
                 self.db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
             else:
                 parent = os.path.dirname(os.path.abspath(self.path))
@@ -122,7 +127,8 @@ class Store:
             self.db.execute("PRAGMA foreign_keys = ON")
             self._check_and_migrate(readonly)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open index {self.path}: {exc}") from None
+            why = " (read-only file system)" if _read_only_fs(self.path) else ""
+            raise StoreError(f"cannot open index {self.path}: {exc}{why}") from None
         except OSError as exc:
             raise StoreError(f"cannot open index {self.path}: {exc.strerror or exc}") from None
 
@@ -136,29 +142,58 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _header(self) -> tuple[int, int, int]:
+        """user_version, application_id and table count, read from one snapshot."""
+        own = not self.db.in_transaction
+        if own:
+            self.db.execute("BEGIN")
+        try:
+            return (self.db.execute("PRAGMA user_version").fetchone()[0],
+                    self.db.execute("PRAGMA application_id").fetchone()[0],
+                    self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        finally:
+            if own:
+                self.db.execute("COMMIT")
+
     def _check_and_migrate(self, readonly: bool) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
-        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        version, app_id, tables = self._header()
+        self._check_header(version, app_id, tables)
+        if version < SCHEMA_VERSION:
+            if readonly:
+                raise StoreError(f"{self.path} is not an imgfind index yet; "
+                                 "run 'imgfind index DIR' first")
+            with self.transaction():
+                version, app_id, tables = self._header()  # another process may have made it
+                self._check_header(version, app_id, tables)
+                if version < SCHEMA_VERSION:
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                    self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    self._set_meta({"created_at": str(time.time()), "created_by": __version__})
+        if not readonly:
+            self._use_wal()
+
+    def _use_wal(self) -> None:
+        """WAL lets query and dedupe read while an index run writes. Switching needs the
+        file to itself, and SQLite does not wait for that: retry while others hold it."""
+        deadline = time.monotonic() + self.timeout
+        while self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _check_header(self, version: int, app_id: int, tables: int) -> None:
         if version > SCHEMA_VERSION:
             raise SchemaError(
                 f"{self.path} was written by a newer imgfind (schema {version}, this one reads "
                 f"up to {SCHEMA_VERSION}); upgrade imgfind or use another --db")
         if tables and app_id != APPLICATION_ID:
             raise SchemaError(f"{self.path} is an SQLite database but not an imgfind index")
-        if version == SCHEMA_VERSION:
-            return
-        if readonly:
-            raise StoreError(f"{self.path} is not an imgfind index yet; run 'imgfind index DIR' first")
-        # WAL lets query and dedupe read while an index run writes.
-        self.db.execute("PRAGMA journal_mode = WAL")
-        with self.transaction():
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
-            self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self._set_meta({"created_at": str(time.time()), "created_by": __version__})
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.db, self.path)
@@ -335,3 +370,10 @@ def _uri_path(path: str) -> str:
     from urllib.parse import quote
 
     return quote(os.path.abspath(path))
+
+
+def _read_only_fs(path: str) -> bool:
+    try:
+        return bool(os.statvfs(os.path.dirname(os.path.abspath(path))).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

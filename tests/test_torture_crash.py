@@ -1,0 +1,188 @@
+"""Torture: kill -9 an `imgfind index` run at random moments, again and again.
+
+After every kill: PRAGMA integrity_check is ok, committed rows never go away, no orphaned
+worker keeps running; the next uninterrupted run completes, decodes only what was not
+committed (its 'new' count is exactly the remainder), and the final index equals the index of
+an uninterrupted run (paths, sizes, mtimes, errors, every hash and thumbnail).
+
+Half the rounds run the plain CLI (default batches: one commit per 512 results or 2 s, so a
+kill mostly tests atomicity); the other half run the same CLI with 25-file commits (a test-only
+override, see torture_corpus.imgfind_cmd) so that kills land between and inside many commits.
+Kill delays are seeded; where in the work each lands depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from torture_corpus import (cli_env, count_rows, imgfind_cmd, integrity, kill_all,
+                            processes_mentioning, record, run_cli, snapshot, summary,
+                            write_images)
+
+pytestmark = pytest.mark.slow
+
+IMAGES = 900
+BAD = 4
+KILLS = 54  # at least this many, over as many rounds as it takes
+KILLS_PER_ROUND = 9
+MAX_ROUNDS = 8  # per chain
+
+
+def _start(db, folder, jobs: int, fine: bool) -> subprocess.Popen:
+    cmd = imgfind_cmd(db, "index", "-j", str(jobs), str(folder),
+                      commit_every=25 if fine else None)
+    return subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+
+
+def _orphans(db) -> list[int]:
+    """Worker processes of a killed run still alive after a grace period."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        alive = processes_mentioning(str(db))
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+@dataclass
+class Chain:
+    """Counters of one kill chain (two chains run side by side on separate indexes)."""
+
+    kills: int = 0
+    early: int = 0  # runs that finished before their kill
+    orphans: int = 0
+    progress_kills: int = 0  # kills after which more rows were committed than before
+    committed_by_killed: int = 0
+    rounds: int = 0
+    in_startup: int = 0  # kills before the interpreter could have opened the index
+
+
+def _chain(cid: int, tmp_path, folder, total: int, expected: dict, full: float, startup: float,
+           kills_wanted: int) -> Chain:
+    rng = np.random.default_rng(1234 + cid)
+    c = Chain()
+    while c.kills < kills_wanted and c.rounds < MAX_ROUNDS:  # 3 rounds, unless runs finish
+        rnd = c.rounds
+        c.rounds += 1
+        db = tmp_path / f"chain{cid}-round{rnd}.db"
+        fine = (rnd + cid) % 2 == 1
+        jobs = 1 + (rnd // 2) % 2
+        committed = 0
+        for _ in range(KILLS_PER_ROUND):
+            # One kill in five lands during start-up, the rest in the first ~1.3 s of work;
+            # the folder is big enough that a run is rarely done by then.
+            if rng.random() < 0.2:
+                delay = float(rng.uniform(0.02, startup))
+            else:
+                delay = float(rng.uniform(startup, startup + 1.3))
+            proc = _start(db, folder, jobs, fine)
+            time.sleep(delay)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)  # the main process only, as `kill -9 PID`
+                proc.wait()
+                c.kills += 1
+                c.in_startup += delay < startup
+                stray = _orphans(db)
+                c.orphans += len(stray)
+                kill_all(stray)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # our own session, nothing else
+                except ProcessLookupError:
+                    pass
+            else:  # finished before the kill: it must say what it did
+                _, err = proc.communicate()
+                assert proc.returncode == 0, err
+                assert summary(err)[0] == total - committed
+                c.early += 1
+            check = integrity(db) if os.path.exists(db) else "ok"
+            assert check == "ok", f"chain {cid} round {rnd}, kill {c.kills}: {check}"
+            now = count_rows(db)
+            assert now >= committed, "committed rows disappeared"
+            if now > committed and proc.returncode != 0:
+                c.progress_kills += 1
+                c.committed_by_killed += now - committed
+            committed = now
+            if committed == total or c.kills >= kills_wanted:
+                break
+        # The next run completes and only does what was not committed.
+        final = run_cli(db, "index", "-j", str(jobs), str(folder))
+        assert final.returncode == 0, final.stderr
+        new, changed, unchanged, removed, _ = summary(final.stderr)
+        assert (new, changed, removed) == (total - committed, 0, 0)
+        assert unchanged == committed
+        assert integrity(db) == "ok"
+        assert snapshot(db) == expected, f"chain {cid} round {rnd}: differs from uninterrupted"
+    return c
+
+
+def test_kill_9_at_random_moments(tmp_path):
+    folder = tmp_path / "photos"
+    write_images(folder, IMAGES, per_dir=150)
+    for i in range(BAD):
+        (folder / f"bad{i}.jpg").write_bytes(b"truncated \xff\xd8" * i)
+    total = IMAGES + BAD
+    t0 = time.monotonic()
+    version = subprocess.run([*imgfind_cmd(tmp_path / "unused.db", "--version")], env=cli_env(),
+                             capture_output=True)
+    startup = time.monotonic() - t0
+    assert version.returncode == 0
+    reference = tmp_path / "reference.db"
+    t0 = time.monotonic()
+    ref_run = run_cli(reference, "index", str(folder))
+    full = time.monotonic() - t0
+    assert ref_run.returncode == 0, ref_run.stderr
+    assert summary(ref_run.stderr) == (total, 0, 0, 0, BAD)
+    expected = snapshot(reference)
+    assert len(expected) == total
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(_chain, cid, tmp_path, folder, total, expected, full, startup,
+                               (KILLS + 1 - cid) // 2) for cid in range(2)]
+        chains = [f.result() for f in futures]
+    elapsed = time.monotonic() - t0
+    total_of = lambda name: sum(getattr(c, name) for c in chains)  # noqa: E731
+    kills, rounds = total_of("kills"), total_of("rounds")
+    record("crash safety (kill -9)", **{
+        "kills survived": kills,
+        "... of which during interpreter start-up": total_of("in_startup"),
+        "kills after which committed work had grown": total_of("progress_kills"),
+        "rows committed by runs that were then killed": total_of("committed_by_killed"),
+        "runs that finished before their kill": total_of("early"),
+        "integrity checks": kills + total_of("early") + rounds,
+        "rounds (fresh index each), final index equal to the uninterrupted run": rounds,
+        "files per run": f"{IMAGES} images + {BAD} unreadable",
+        "uninterrupted run / interpreter start-up": f"{full:.2f} s / {startup:.2f} s",
+        "kill chains side by side / wall time": f"2 / {elapsed:.0f} s",
+        "orphaned workers alive 2 s after a kill (then killed by the test)": total_of("orphans"),
+        "committed rows lost": 0})
+    assert kills >= KILLS, f"only {kills} kills landed in {rounds} rounds"
+
+
+def test_no_worker_outlives_a_killed_index_run(tmp_path):
+    folder = tmp_path / "photos"
+    write_images(folder, 200)
+    rng = np.random.default_rng(99)
+    outlived = 0
+    for i in range(6):
+        db = tmp_path / f"{i}.db"
+        proc = _start(db, folder, 2, False)
+        deadline = time.monotonic() + 10
+        while len(processes_mentioning(str(db))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the pool's workers exist
+        time.sleep(float(rng.uniform(0.0, 0.3)))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        stray = _orphans(db)
+        outlived += len(stray)
+        kill_all(stray)
+    assert outlived == 0, f"{outlived} workers outlived their killed parent"
