@@ -45,19 +45,22 @@ def test_components_equal_brute_force_and_ignore_order(case):
     assert components(n, [(b, a) for a, b in shuffled]) == expected
 
 
+MINUTE = 60 * 10**9
+
+
 def rec(i, w, h, size=1000, mtime=0, meta=None, content=1.0):
     return FileRecord(i, f"/p/{i}.jpg", size, mtime, w, h, "JPEG", meta or {}, content)
 
 
 def test_original_is_the_largest_picture_not_the_largest_canvas():
-    bordered = rec(1, 1200, 800, mtime=5, content=0.7)  # a border added later around it
+    bordered = rec(1, 1200, 800, mtime=5 * MINUTE, content=0.7)  # a border added later around it
     original = rec(2, 1000, 667)
     small = rec(3, 500, 333)
     assert [r.id for r in order_members([small, bordered, original])][0] == 2
 
 
 def test_among_equal_sizes_camera_exif_then_oldest_wins():
-    a = rec(1, 1000, 667, mtime=5)
-    b = rec(2, 1000, 667, mtime=9, meta={"camera_model": "X"})
-    c = rec(3, 1000, 667, mtime=1)
+    a = rec(1, 1000, 667, mtime=5 * MINUTE)
+    b = rec(2, 1000, 667, mtime=9 * MINUTE, meta={"camera_model": "X"})
+    c = rec(3, 1000, 667, mtime=1 * MINUTE)
     assert [r.id for r in order_members([a, b, c])] == [2, 3, 1]

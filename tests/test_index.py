@@ -75,11 +75,13 @@ def test_interrupted_index_resumes_without_redoing_committed_work(tmp_path):
     for i in range(400):
         make_image(d / f"{i:04d}.png", seed=i, size=(400, 300))
     db = str(tmp_path / "i.db")
-    cmd = [sys.executable, "-m", "imgfind", "--db", db, "-q", "index", str(d), "--jobs", "1"]
-    proc = subprocess.Popen(cmd)
+    # Small commits, so that the kill lands between batches whatever the machine's speed.
+    script = ("import sys; from imgfind import Index, Settings; "
+              "Index.open(sys.argv[1], Settings(jobs=1, commit_every=5)).update([sys.argv[2]])")
+    proc = subprocess.Popen([sys.executable, "-c", script, db, str(d)])
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until at least one batch is committed
-        time.sleep(0.2)
+        time.sleep(0.05)
         if os.path.exists(db):
             try:
                 with Store(db, readonly=True) as s:
