@@ -68,6 +68,7 @@ class Index:
     def __init__(self, store: Store, settings: Settings):
         self.store = store
         self.settings = settings
+        self._whole: tuple[int, Prints, Side] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], settings: Settings | None = None, *,
@@ -180,10 +181,20 @@ class Index:
 
     # ------------------------------------------------------------------ search
     def _side(self, under: Sequence[str | os.PathLike[str]] | None = None) -> tuple[Prints, Side]:
-        ids = self.store.ids_under([_abs(p) for p in under]) if under else None
-        prints = self.store.load_prints(ids)
-        return prints, Side(prints.ids, prints.hashes, prints.trims, prints.flat,
-                            lambda want: self.store.thumbs(want.tolist()))
+        """The index's fingerprints as a search side; the whole index is kept between calls
+        (with its search engines and thumbnails) until the store's generation changes."""
+        if under:
+            prints = self.store.load_prints(self.store.ids_under([_abs(p) for p in under]))
+            return prints, self._make_side(prints)
+        generation = self.store.generation()
+        if self._whole is None or self._whole[0] != generation:
+            prints = self.store.load_prints()
+            self._whole = (generation, prints, self._make_side(prints))
+        return self._whole[1], self._whole[2]
+
+    def _make_side(self, prints: Prints) -> Side:
+        return Side(prints.ids, prints.hashes, prints.trims, prints.flat,
+                    lambda want: self.store.thumbs(want.tolist()))
 
     def query(self, image: str | os.PathLike[str], rule: Rule | None = None, *,
               limit: int | None = None) -> QueryResult:

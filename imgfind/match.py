@@ -25,7 +25,7 @@ from PIL import Image
 from . import fingerprint as fpmod
 from .fingerprint import (DHASH_INDEXED, DHASH_QUERYING, HASH_ORIENT, HASH_VIEW, INDEXED,
                           PRIMARY_VIEWS, QUERYING, THUMB_SIZE)
-from .search import make_engine
+from .search import Engine, make_engine
 
 VERIFY_SIZE = 24  # views are compared at this resolution
 #: The inverse of each orientation: only the two quarter turns are not their own inverse.
@@ -76,6 +76,7 @@ class Side:
         self._load = load_thumbs
         self._thumbs: dict[int, np.ndarray] = {}
         self._views: dict[tuple[int, int, int], np.ndarray] = {}
+        self._engines: dict[bytes, Engine] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -91,6 +92,13 @@ class Side:
             cached = _view(self, row, view, size or VERIFY_SIZE).astype(np.float32)
             self._views[key] = cached
         return cached
+
+    def engine(self, cols: np.ndarray) -> Engine:
+        """The search engine over these hash columns, built once: later queries reuse it."""
+        key = np.asarray(cols).tobytes()
+        if key not in self._engines:
+            self._engines[key] = make_engine(self.hashes[:, cols].reshape(-1))
+        return self._engines[key]
 
     def prefetch(self, rows: np.ndarray) -> None:
         want = [int(i) for i in np.unique(self.ids[rows]) if int(i) not in self._thumbs]
@@ -113,13 +121,9 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool) -> list[Pair
         # Reverse search also needs the other direction: the query may be a crop of an
         # indexed picture (then one of the query's crop views is near an indexed whole view).
         channels.append((INDEXED[PRIMARY_VIEWS:], QUERYING))
-    searches = []
-    for q_cols, i_cols in channels:
-        values = index.hashes[:, i_cols].reshape(-1)
-        # A handful of queries (reverse search of a few images) is answered fastest by a
-        # scan: building multi-index tables over millions of hashes costs more than it saves.
-        few = len(query) * len(q_cols) <= BRUTE_QUERIES
-        searches.append((q_cols, i_cols, make_engine(values, "brute" if few else "auto")))
+    # The engine scans for a few queries and builds its multi-index tables once the scans
+    # have cost as much as building them would; kept on the Side, later queries reuse them.
+    searches = [(q_cols, i_cols, index.engine(i_cols)) for q_cols, i_cols in channels]
     # Query rows go in chunks sized so that even a huge threshold (every hash near every
     # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
     per_pair = MAX_ALIGNMENTS if rule.min_similarity is not None else 1
@@ -161,10 +165,6 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool) -> list[Pair
 #: At most this many distinct alignments (views x orientation) are verified per pair,
 #: nearest hashes first.
 MAX_ALIGNMENTS = 12
-
-#: Up to this many query hashes are answered by a plain scan of the index.
-BRUTE_QUERIES = 256
-
 
 def _chunk_rows(n_rows: int, n_values: int, per_row: int, threshold: int) -> int:
     """How many query rows to search at once so that one chunk yields ~4M matches at most."""

@@ -225,14 +225,68 @@ class Store:
             ids.update(row[1] for row in self._rows_under(root, "id"))
         return ids
 
+    def generation(self) -> int:
+        """A counter bumped by every write: equal generations mean equal fingerprints."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump_generation(self) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES ('generation', '1') ON CONFLICT(key)"
+                        " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    @property
+    def prints_cache(self) -> str:
+        return self.path + "-prints.npz"
+
     def load_prints(self, ids: set[int] | None = None) -> Prints:
-        """Load every readable file's fingerprints (or only ``ids``) into numpy arrays."""
+        """Load every readable file's fingerprints (or only ``ids``) into numpy arrays.
+
+        Reading a million rows through sqlite3 takes seconds, so the arrays are also kept in a
+        sidecar file (``INDEX-prints.npz``) tagged with the store's generation; it is used only
+        while the generation and the recipe still match, and rewritten otherwise.
+        """
+        self.db.execute("BEGIN")  # one snapshot for the generation and the rows
+        try:
+            generation = self.generation()
+            prints = self._cached_prints(generation)
+            if prints is None:
+                prints = self._read_prints()
+                self._write_cache(prints, generation)
+        finally:
+            self.db.execute("COMMIT")
+        if ids is not None:
+            keep = np.isin(prints.ids, np.fromiter(ids, dtype=np.int64, count=len(ids)))
+            prints = Prints(*(getattr(prints, f)[keep] for f in Prints.__slots__))
+        return prints
+
+    def _cached_prints(self, generation: int) -> Prints | None:
+        try:
+            with np.load(self.prints_cache) as z:
+                if (int(z["generation"]) != generation or int(z["recipe"]) != RECIPE_VERSION
+                        or z["hashes"].shape[1:] != (N_HASHES,)):
+                    return None
+                return Prints(*(z[f] for f in Prints.__slots__))
+        except (OSError, ValueError, KeyError, EOFError):
+            return None
+
+    def _write_cache(self, prints: Prints, generation: int) -> None:
+        tmp = f"{self.prints_cache}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, generation=generation, recipe=RECIPE_VERSION,
+                         **{k: getattr(prints, k) for k in Prints.__slots__})
+            os.replace(tmp, self.prints_cache)
+        except OSError:  # a read-only or full disk only costs the next reader some time
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+    def _read_prints(self) -> Prints:
         rows = self.db.execute(
             "SELECT p.file_id, p.hashes, p.trim, p.flat, p.phash, p.dhash FROM prints p "
             "JOIN files f ON f.id = p.file_id WHERE f.recipe = ? ORDER BY p.file_id",
             (RECIPE_VERSION,)).fetchall()
-        if ids is not None:
-            rows = [r for r in rows if r[0] in ids]
         n = len(rows)
         ids_col, hashes, trims, flat, phash, dhash = zip(*rows) if rows else ((),) * 6
         return Prints(
@@ -284,6 +338,7 @@ class Store:
     # ------------------------------------------------------------------ writes
     def save(self, results: Iterable[Fingerprinted]) -> None:
         """Insert or replace the given results; call inside a transaction."""
+        self._bump_generation()
         now = time.time()
         for r in results:
             st, info, fp = r.stat, r.info, r.fingerprint
@@ -315,6 +370,8 @@ class Store:
 
     def delete(self, ids: Iterable[int]) -> int:
         id_list = list(ids)
+        if id_list:
+            self._bump_generation()
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
             self.db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)

@@ -117,3 +117,22 @@ def test_groups_under_a_folder_only(tmp_path):
         assert len(idx.groups()[0].members) == 3
         assert [len(g.members) for g in idx.groups(under=[b])] == []
         assert [len(g.members) for g in idx.groups(under=[a])] == [2]
+
+
+def test_prints_cache_follows_every_change(tmp_path):
+    d = tmp_path / "lib"
+    d.mkdir()
+    make_image(d / "a.jpg", seed=1)
+    db = str(tmp_path / "i.db")
+    with Index.open(db) as idx:
+        idx.update([d])
+        assert idx.groups() == []
+        assert os.path.exists(db + "-prints.npz")
+        make_image(d / "b.png", seed=1)  # a copy arrives: the cached arrays must not hide it
+        idx.update([d])
+        assert len(idx.groups()) == 1
+    (d / "b.png").unlink()
+    with Index.open(db) as idx:  # a new process-like open sees the removal too
+        idx.update([d])
+        assert idx.groups() == []
+        assert len(idx.store.load_prints()) == 1
