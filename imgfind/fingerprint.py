@@ -21,7 +21,7 @@ from PIL import Image
 
 #: Bump when any step below changes the bits: stored fingerprints of another recipe are
 #: recomputed on the next index instead of being compared with these.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 
 HASH_SIZE = 8
 PHASH_SIZE = HASH_SIZE * 4  # imagehash's highfreq_factor=4: a 32x32 DCT
@@ -245,6 +245,8 @@ CROP_VIEWS = (
     (0.16, 0.0, 0.16, 0.0),
     (0.0, 0.08, 0.0, 0.08),
     (0.0, 0.16, 0.0, 0.16),
+    (0.34, 0.0, 0.34, 0.0),
+    (0.0, 0.34, 0.0, 0.34),
 )
 PRIMARY_VIEWS = 2  # whole picture, trimmed picture
 N_ORIENT = len(ORIENTATIONS)

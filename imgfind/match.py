@@ -222,9 +222,11 @@ def _decide(query: Side, index: Side, rule: Rule, qa: np.ndarray, qpos: np.ndarr
             ib: np.ndarray, ipos: np.ndarray, dist: np.ndarray, a: int, b: int) -> PairMatch | None:
     """Decide one pair (a, b) from its candidate alignments (query row, view, index row, view)."""
     d_min, _ = pair_distance(query.hashes[qa[0]], index.hashes[ib[0]])
-    if query.flat[qa[0]] or index.flat[ib[0]]:
-        if not (query.flat[qa[0]] and index.flat[ib[0]]):
-            return None
+    if query.flat[qa[0]] != index.flat[ib[0]] and rule.min_similarity is None:
+        return None
+    # A flat picture next to a detailed one is verified like any pair (darkening a dull
+    # picture can make it flat); verification rejects a flat picture against a detailed one.
+    if query.flat[qa[0]] and index.flat[ib[0]]:
         diff = float(np.abs(_view(query, int(qa[0]), 1).astype(np.float32)
                             - _view(index, int(ib[0]), 1).astype(np.float32)).mean())
         return PairMatch(a, b, d_min, 0, None) if diff <= FLAT_MAX_DIFF else None
@@ -297,6 +299,11 @@ IGNORED_BLOCKS = 1
 FLAT_BLOCK = 3.0
 #: Blocks flat in both views say little about a match and weigh this much.
 FLAT_WEIGHT = 0.25
+#: Verification needs at least this much block weight left once blown-out blocks are dropped.
+MIN_KNOWN_WEIGHT = 4.0
+#: A flat block this close to black or white counts as blown out too (highlights compressed by
+#: clipping in one colour channel before the grey conversion).
+BLOWN_MARGIN = 15.0
 
 
 def _trimmed(side: Side, row: int) -> bool:
@@ -346,12 +353,66 @@ def block_similarity(x: np.ndarray, y: np.ndarray) -> float:
     close = np.abs(bx.mean(axis=1) - by.mean(axis=1)) < 16
     score = np.where(both_flat, close.astype(np.float64), np.where(flat_x | flat_y, 0.0, corr))
     weight = np.where(both_flat, FLAT_WEIGHT, 1.0)
-    keep = np.argsort(score)[IGNORED_BLOCKS:]
+    # A block blown out (clipped flat) in one view only says nothing: the edit erased it.
+    n = x.shape[0] // GRID
+    blown_x = _saturated(x, GRID, n) | flat_x & ((bx.mean(axis=1) >= CLIP_HIGH - BLOWN_MARGIN)
+                                                 | (bx.mean(axis=1) <= CLIP_LOW + BLOWN_MARGIN))
+    blown_y = _saturated(y, GRID, n) | flat_y & ((by.mean(axis=1) >= CLIP_HIGH - BLOWN_MARGIN)
+                                                 | (by.mean(axis=1) <= CLIP_LOW + BLOWN_MARGIN))
+    weight = np.where(blown_x ^ blown_y, 0.0, weight)
+    keep = np.argsort(np.where(weight > 0, score, np.inf))[IGNORED_BLOCKS:]
+    if weight[keep].sum() < MIN_KNOWN_WEIGHT:
+        return 0.0
     return float((score[keep] * weight[keep]).sum() / weight[keep].sum())
+
+
+#: Grey levels at or beyond these count as clipped (a brightened copy's highlights at 255, a
+#: darkened copy's shadows at 0): a clipped pixel says only "at least this bright".
+CLIP_LOW, CLIP_HIGH = 5.0, 250.0
+#: Photometric alignment maps one view's grey levels onto the other's only for contrast
+#: ratios within this range (x1/2.5 .. x2.5); beyond it the views are left as they are.
+MAX_GAIN = 2.5
+#: ... and only for edits that scale grey levels (exposure, brightness: y = gain * x + offset
+#: with a small offset). An arbitrary gain and offset would make two different pictures in one
+#: frame agree by clipping both to black or white.
+MAX_OFFSET = 20.0
+
+
+def photometric_align(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Undo a global brightness/contrast edit between two aligned views, clipping included.
+
+    The gain and offset are fitted (mean and contrast) on the pixels clipped in neither view;
+    the view with fewer clipped pixels (else the duller one) is mapped onto the other's grey
+    scale and clipped to 0..255 the way the edited copy was, so a highlight blown to 255 in one
+    copy meets a mapped 255 in the other instead of reading as disagreement.
+    """
+    ux = (x > CLIP_LOW) & (x < CLIP_HIGH)
+    uy = (y > CLIP_LOW) & (y < CLIP_HIGH)
+    both = ux & uy
+    if np.count_nonzero(both) < 16:
+        return x, y
+    # Median and interquartile range: a logo or caption on one copy moves them little.
+    xs, ys = np.sort(x[both]), np.sort(y[both])
+    at = [len(xs) // 4, len(xs) // 2, 3 * len(xs) // 4]
+    qx, qy = xs[at], ys[at]
+    sx, sy = float(qx[2] - qx[0]), float(qy[2] - qy[0])
+    if sx < 1.0 or sy < 1.0 or not 1 / MAX_GAIN <= sx / sy <= MAX_GAIN:
+        return x, y
+    cx, cy = 1.0 - np.count_nonzero(ux) / ux.size, 1.0 - np.count_nonzero(uy) / uy.size
+    if abs(cx - cy) > 0.01 and cx > cy or abs(cx - cy) <= 0.01 and sx >= sy:
+        gain, offset = sx / sy, float(qx[1]) - sx / sy * float(qy[1])
+        if abs(offset) > MAX_OFFSET * gain:
+            return x, y
+        return x, np.clip(y * gain + offset, 0, 255)
+    gain, offset = sy / sx, float(qy[1]) - sy / sx * float(qx[1])
+    if abs(offset) > MAX_OFFSET * gain:
+        return x, y
+    return np.clip(x * gain + offset, 0, 255), y
 
 
 def similarity(x: np.ndarray, y: np.ndarray) -> float:
     """How alike two aligned greyscale views (same size, raw grey levels) are, in [-1, 1]."""
+    x, y = photometric_align(x, y)
     return min(robust_similarity(x, y), block_similarity(x, y))
 
 
@@ -373,6 +434,10 @@ WINDOW_CLOSE = 0.32  # two flat blocks agree when their means are this close (sa
 def window_similarity(x: np.ndarray, y: np.ndarray) -> float:
     """Worst local agreement of two aligned views (WINDOW_SIZE square, raw grey levels)."""
     g, n = WINDOW_GRID, x.shape[0] // WINDOW_GRID
+    x, y = photometric_align(x, y)
+    # A block blown out (clipped flat) in one view only says nothing: the edit erased it.
+    sat_x, sat_y = _saturated(x, g, n), _saturated(y, g, n)
+    known = (~(sat_x ^ sat_y)).astype(np.float64)
     x = (x - x.mean()) / max(float(x.std()), 1e-3)
     y = (y - y.mean()) / max(float(y.std()), 1e-3)
     bx = x[:g * n, :g * n].reshape(g, n, g, n).transpose(0, 2, 1, 3).reshape(g * g, n * n)
@@ -384,11 +449,31 @@ def window_similarity(x: np.ndarray, y: np.ndarray) -> float:
     corr = np.where(den > 1e-9, (cx * cy).sum(axis=1) / np.maximum(den, 1e-9), 0.0)
     flat_x, flat_y = vx < WINDOW_FLAT ** 2 * n * n, vy < WINDOW_FLAT ** 2 * n * n
     close = (np.abs(mx - my) < WINDOW_CLOSE).astype(np.float64)
-    score = np.where(flat_x & flat_y, close, np.where(flat_x | flat_y, 0.0, corr)).reshape(g, g)
-    c = np.pad(score, ((1, 0), (1, 0))).cumsum(axis=0).cumsum(axis=1)
+    score = np.where(flat_x & flat_y, close, np.where(flat_x | flat_y, 0.0, corr)) * known
     w = WINDOW_SPAN
-    win = c[w:, w:] - c[:-w, w:] - c[w:, :-w] + c[:-w, :-w]
-    return float(win.min()) / (w * w)
+    total = _window_sums(score.reshape(g, g), w)
+    count = _window_sums(known.reshape(g, g), w)
+    if known.all():
+        return float(total.min()) / (w * w)
+    valid = count >= WINDOW_MIN_KNOWN
+    if not valid.any():
+        return float(score.sum() / max(known.sum(), 1.0)) if known.sum() >= WINDOW_MIN_KNOWN else 0.0
+    return float((total[valid] / count[valid]).min())
+
+
+#: A window needs this many blocks not blown out in one view only to be judged.
+WINDOW_MIN_KNOWN = 5
+
+
+def _saturated(x: np.ndarray, g: int, n: int) -> np.ndarray:
+    """Blocks (g x g of n px) at least 90% clipped to black or white."""
+    clipped = ((x <= CLIP_LOW) | (x >= CLIP_HIGH))[:g * n, :g * n]
+    return clipped.reshape(g, n, g, n).mean(axis=(1, 3)).reshape(g * g) >= 0.9
+
+
+def _window_sums(a: np.ndarray, w: int) -> np.ndarray:
+    c = np.pad(a, ((1, 0), (1, 0))).cumsum(axis=0).cumsum(axis=1)
+    return c[w:, w:] - c[:-w, w:] - c[w:, :-w] + c[:-w, :-w]
 
 
 def pair_distance(ha: np.ndarray, hb: np.ndarray) -> tuple[int, int]:
