@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fftpack
 from PIL import Image
 
 #: Bump when any step below changes the bits: stored fingerprints of another recipe are
@@ -94,11 +93,17 @@ def resample(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(gray, "L").resize(size, Image.Resampling.LANCZOS))
 
 
+#: The first HASH_SIZE rows of the unnormalised DCT-II matrix (scipy.fftpack.dct's default):
+#: only the low frequencies are ever used, so two small products replace a full 2-D DCT, and
+#: scipy's import (a fifth of a second at every start) is not needed.
+_DCT = 2.0 * np.cos(np.pi * np.arange(HASH_SIZE)[:, None] * (2 * np.arange(PHASH_SIZE) + 1)
+                    / (2 * PHASH_SIZE))
+
+
 def dct_block(gray: np.ndarray) -> np.ndarray:
     """Return the low-frequency HASH_SIZE x HASH_SIZE block of the picture's 32x32 DCT."""
-    pixels = resample(gray, (PHASH_SIZE, PHASH_SIZE))
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
-    return dct[:HASH_SIZE, :HASH_SIZE]
+    pixels = resample(gray, (PHASH_SIZE, PHASH_SIZE)).astype(np.float64)
+    return _DCT @ pixels @ _DCT.T
 
 
 def oriented_blocks(block: np.ndarray) -> list[np.ndarray]:
