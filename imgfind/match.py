@@ -24,7 +24,7 @@ from PIL import Image
 
 from . import fingerprint as fpmod
 from .fingerprint import (DHASH_INDEXED, DHASH_QUERYING, HASH_ORIENT, HASH_VIEW, INDEXED,
-                          PRIMARY_VIEWS, QUERYING, THUMB_SIZE)
+                          PRIMARY_VIEWS, QUERYING)
 from .search import Engine, make_engine
 
 VERIFY_SIZE = 24  # views are compared at this resolution
@@ -165,6 +165,7 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool) -> list[Pair
 #: At most this many distinct alignments (views x orientation) are verified per pair,
 #: nearest hashes first.
 MAX_ALIGNMENTS = 12
+
 
 def _chunk_rows(n_rows: int, n_values: int, per_row: int, threshold: int) -> int:
     """How many query rows to search at once so that one chunk yields ~4M matches at most."""

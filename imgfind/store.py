@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from .errors import SchemaError, StoreError
-from .fingerprint import N_HASHES, RECIPE_VERSION, THUMB_SIZE, Fingerprint
+from .fingerprint import N_HASHES, RECIPE_VERSION, THUMB_SIZE
 from .model import FileRecord, FileStat, Fingerprinted, display
 
 #: Bump with a migration below whenever the schema changes.
