@@ -77,6 +77,7 @@ class Side:
         self._thumbs: dict[int, np.ndarray] = {}
         self._views: dict[tuple[int, int, int], np.ndarray] = {}
         self._engines: dict[bytes, Engine] = {}
+        self._scans: dict[bytes, int] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -93,11 +94,22 @@ class Side:
             self._views[key] = cached
         return cached
 
-    def engine(self, cols: np.ndarray) -> Engine:
-        """The search engine over these hash columns, built once: later queries reuse it."""
+    def engine(self, cols: np.ndarray, n_queries: int) -> Engine:
+        """The search engine over these hash columns.
+
+        A few queries (one reverse search from the shell) are answered by a scan: building
+        multi-index tables over millions of hashes costs seconds. Once this side has been
+        searched a few times (a program querying an open Index), the tables are built, kept
+        and reused, and each later query takes microseconds.
+        """
         key = np.asarray(cols).tobytes()
-        if key not in self._engines:
-            self._engines[key] = make_engine(self.hashes[:, cols].reshape(-1))
+        if key in self._engines:
+            return self._engines[key]
+        values = self.hashes[:, cols].reshape(-1)
+        self._scans[key] = self._scans.get(key, 0) + 1
+        if n_queries <= SCAN_QUERIES and self._scans[key] <= SCANS_BEFORE_TABLES:
+            return make_engine(values, "brute")
+        self._engines[key] = make_engine(values)
         return self._engines[key]
 
     def prefetch(self, rows: np.ndarray) -> None:
@@ -123,7 +135,8 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool) -> list[Pair
         channels.append((INDEXED[PRIMARY_VIEWS:], QUERYING))
     # The engine scans for a few queries and builds its multi-index tables once the scans
     # have cost as much as building them would; kept on the Side, later queries reuse them.
-    searches = [(q_cols, i_cols, index.engine(i_cols)) for q_cols, i_cols in channels]
+    searches = [(q_cols, i_cols, index.engine(i_cols, len(query) * len(q_cols)))
+                for q_cols, i_cols in channels]
     # Query rows go in chunks sized so that even a huge threshold (every hash near every
     # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
     per_pair = MAX_ALIGNMENTS if rule.min_similarity is not None else 1
@@ -161,6 +174,10 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool) -> list[Pair
             out.append(match)
     return out
 
+
+#: Searches of up to SCAN_QUERIES hashes scan the index, the first SCANS_BEFORE_TABLES times.
+SCAN_QUERIES = 512
+SCANS_BEFORE_TABLES = 2
 
 #: At most this many distinct alignments (views x orientation) are verified per pair,
 #: nearest hashes first.
