@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
 
 from .model import FileRecord
@@ -39,13 +40,14 @@ def components(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
 SIZE_STEP = 1.05
 
 
-def original_key(record: FileRecord) -> tuple:
+def original_key(record: FileRecord, name_root: bool = False) -> tuple:
     """Sort key that puts the likely original first.
 
     The original is usually the copy with the most picture (pixels inside any added border);
     among equals, the one whose file says who took it (camera, EXIF date, artist), then the
-    oldest (copies are made later), then the largest file (least recompressed), then the path
-    so that ties are deterministic.
+    one without an added border, then the oldest (copies are made later), then the one whose
+    name the others extend (``photo.jpg`` before ``photo-small.jpg`` or ``photo (1).jpg``),
+    then the largest file (least recompressed), then the path so that ties are deterministic.
     """
     meta = record.metadata
     has_origin = bool(meta.get("taken") or meta.get("camera_model") or meta.get("artist"))
@@ -54,8 +56,16 @@ def original_key(record: FileRecord) -> tuple:
     size_class = round(math.log(max(1, record.content_pixels)) / math.log(SIZE_STEP))
     # Copies made within the same minute (a download, a checkout) are equally old.
     minute = record.mtime_ns // 60_000_000_000
-    return (-size_class, not has_origin, minute, -record.bytes, record.path)
+    # A copy with a border added has its picture measured after trimming, which is a little
+    # uncertain: it must be a size class larger to count as larger.
+    bordered = record.content < 0.98
+    size_class -= bordered
+    return (-size_class, not has_origin, bordered, minute, not name_root, -record.bytes, record.path)
 
 
 def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:
-    return sorted(records, key=original_key)
+    """Sort a group's files with the likely original first (see original_key)."""
+    stems = [os.path.splitext(os.path.basename(r.path))[0] for r in records]
+    roots = [any(o != s and o.startswith(s) for o in stems) for s in stems]
+    keyed = sorted(zip(records, roots), key=lambda rr: original_key(rr[0], rr[1]))
+    return [r for r, _ in keyed]

@@ -20,7 +20,7 @@ from .analyse import analyse, analyse_batch, exit_with_parent
 from .crawl import CrawlOptions, walk
 from .errors import DecodeError, ImgfindError
 from .fingerprint import HASH_ORIENT, INDEXED, ORIENTATION_NAMES, QUERYING, THUMB_SIZE
-from .group import components, order_members, original_key
+from .group import components, order_members
 from .match import DEFAULT_PRESET, INVERSE, PRESETS, Rule, Side, find_pairs
 from .model import (FileRecord, FileStat, Fingerprinted, Group, IndexStats, Match, Member,
                     display)
@@ -249,7 +249,7 @@ class Index:
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
-            best = min([q_rec] + [rec for _, rec in matches], key=original_key)
+            best = order_members([q_rec] + [rec for _, rec in matches])[0]
             out.append(QueryResult(
                 qpath, info.width, info.height, result.stat.size, info.format, info.metadata,
                 tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,

@@ -64,3 +64,10 @@ def test_among_equal_sizes_camera_exif_then_oldest_wins():
     b = rec(2, 1000, 667, mtime=9 * MINUTE, meta={"camera_model": "X"})
     c = rec(3, 1000, 667, mtime=1 * MINUTE)
     assert [r.id for r in order_members([a, b, c])] == [2, 3, 1]
+
+
+def test_copies_named_after_the_original_come_after_it():
+    copy = FileRecord(1, "/p/photo (1).jpg", 2000, 0, 1000, 667, "JPEG", {}, 1.0)
+    original = FileRecord(2, "/p/photo.jpg", 1000, 0, 1000, 667, "JPEG", {}, 1.0)
+    bordered = FileRecord(3, "/p/framed.png", 9000, 0, 1100, 767, "PNG", {}, 0.79)
+    assert [r.id for r in order_members([copy, bordered, original])] == [2, 1, 3]
