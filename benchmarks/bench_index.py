@@ -33,7 +33,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -44,6 +43,8 @@ import textwrap
 import time
 from multiprocessing import Pool
 from pathlib import Path
+
+from machine import versions
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -357,23 +358,6 @@ def reindex_bench(work: Path, files: int, seed: int, repeat: int, first: str) ->
 
 
 # ----------------------------------------------------------------------------- report
-def versions() -> dict:
-    import numpy
-    import PIL
-
-    cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"python": platform.python_version(), "pillow": PIL.__version__,
-            "numpy": numpy.__version__, "cpus": os.cpu_count(), "cpu_model": cpu,
-            "machine": platform.machine()}
-
-
 def render(result: dict) -> str:
     lines = ["| folder | files | imgfind CLI img/s (wall) | imgfind in-process img/s | "
              "imagehash loop img/s (work) | imagededup img/s (work / wall) | "

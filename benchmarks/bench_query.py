@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,12 +38,13 @@ import textwrap
 import time
 from pathlib import Path
 
+from machine import versions
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from imgfind import fingerprint as fpmod  # noqa: E402
 from imgfind.fingerprint import N_HASHES, N_ORIENT, N_PHASH, Fingerprint  # noqa: E402
 from imgfind.model import FileStat, Fingerprinted, ImageInfo  # noqa: E402
 
@@ -251,22 +251,6 @@ PROFILE_LOAD = textwrap.dedent("""
 """)
 
 
-def versions() -> dict:
-    import PIL
-
-    cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"python": platform.python_version(), "pillow": PIL.__version__,
-            "numpy": np.__version__, "cpus": os.cpu_count(), "cpu_model": cpu,
-            "machine": platform.machine()}
-
-
 def _status(value: float, target: float) -> str:
     return "met" if value < target else f"MISSED ({value / target:.1f}x over)"
 
@@ -398,6 +382,7 @@ def main() -> None:
     for label in ("inprocess", "groups"):
         if result.get(label, {}).get("profile"):
             print(f"\n### cProfile of one {label} call (top 25, cumulative)\n\n```\n{result[label]['profile']}\n```")
+
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .bktree import hamming  # noqa: F401  (re-exported: the one Hamming distance)
+
 #: Bump when any step below changes the bits: stored fingerprints of another recipe are
 #: recomputed on the next index instead of being compared with these.
 RECIPE_VERSION = 2
@@ -77,11 +79,6 @@ def bits_to_int(bits: np.ndarray) -> int:
     """Pack a boolean array into an int, first element as the most significant bit."""
     flat = np.asarray(bits, dtype=bool).ravel()
     return int(np.bitwise_or.reduce(_BITS[-flat.size:][flat], initial=np.uint64(0)))
-
-
-def hamming(a: int, b: int) -> int:
-    """Return the number of differing bits between two 64-bit fingerprints."""
-    return ((a ^ b) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
 
 
 def to_hex(value: int) -> str:

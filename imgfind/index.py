@@ -19,9 +19,9 @@ import numpy as np
 from .analyse import analyse, analyse_batch, exit_with_parent
 from .crawl import CrawlOptions, walk
 from .errors import DecodeError, ImgfindError
-from .fingerprint import HASH_ORIENT, INDEXED, ORIENTATION_NAMES, QUERYING, THUMB_SIZE
+from .fingerprint import ORIENTATION_NAMES, THUMB_SIZE
 from .group import components, order_members
-from .match import DEFAULT_PRESET, INVERSE, PRESETS, Rule, Side, find_pairs
+from .match import DEFAULT_PRESET, PRESETS, Rule, Side, distance_matrix, find_pairs
 from .model import (FileRecord, FileStat, Fingerprinted, Group, IndexStats, Match, Member,
                     display)
 from .store import Prints, Store
@@ -271,7 +271,7 @@ class Index:
         for comp in comps:
             members = order_members([records[int(prints.ids[r])] for r in comp])
             rows = np.array([row_of[m.id] for m in members])
-            dist, orient = _distance_matrix(prints.hashes[rows])
+            dist, orient = distance_matrix(prints.hashes[rows])
             groups.append(Group(
                 tuple(Member(m, int(dist[0, j]), ORIENTATION_NAMES[int(orient[0, j])])
                       for j, m in enumerate(members)),
@@ -291,24 +291,3 @@ def _stat(path: bytes) -> FileStat:
     except OSError as exc:
         raise DecodeError(f"{display(path)}: {exc.strerror or exc}") from None
     return FileStat(path, st.st_size, st.st_mtime_ns)
-
-
-def _distance_matrix(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest pHash distance (and its orientation) between every two rows, either way."""
-    q = hashes[:, QUERYING]  # (k, 16)
-    i = hashes[:, INDEXED]  # (k, 7)
-    k = len(hashes)
-    dist = np.zeros((k, k), dtype=np.int64)
-    orient = np.zeros((k, k), dtype=np.int64)
-    q_orient = HASH_ORIENT[QUERYING]
-    for a in range(k):
-        d = np.bitwise_count(q[a][None, :, None] ^ i[:, None, :]).reshape(k, -1)  # (k, 16*7)
-        best = d.argmin(axis=1)
-        dist[a] = d[np.arange(k), best]
-        orient[a] = q_orient[best // i.shape[1]]
-    both = np.minimum(dist, dist.T)
-    # found from b's side (a ~ g(b)) means b ~ g^-1(a)
-    orient = np.where(dist <= dist.T, orient, np.asarray(INVERSE)[orient.T])
-    np.fill_diagonal(both, 0)
-    np.fill_diagonal(orient, 0)
-    return both, orient

@@ -239,7 +239,7 @@ def _candidates(engine: object, hashes: np.ndarray, row_offset: int, q_cols: np.
 def _decide(query: Side, index: Side, rule: Rule, qa: np.ndarray, qpos: np.ndarray,
             ib: np.ndarray, ipos: np.ndarray, dist: np.ndarray, a: int, b: int) -> PairMatch | None:
     """Decide one pair (a, b) from its candidate alignments (query row, view, index row, view)."""
-    d_min, _ = pair_distance(query.hashes[qa[0]], index.hashes[ib[0]])
+    d_min = pair_distance(query.hashes[qa[0]], index.hashes[ib[0]])
     if query.flat[qa[0]] != index.flat[ib[0]] and rule.min_similarity is None:
         return None
     # A flat picture next to a detailed one is verified like any pair (darkening a dull
@@ -494,14 +494,28 @@ def _window_sums(a: np.ndarray, w: int) -> np.ndarray:
     return c[w:, w:] - c[:-w, w:] - c[w:, :-w] + c[:-w, :-w]
 
 
-def pair_distance(ha: np.ndarray, hb: np.ndarray) -> tuple[int, int]:
-    """Return (smallest pHash distance, orientation) between two files' hash rows, both ways."""
-    best = (65, 0)
-    for q, i in ((ha, hb), (hb, ha)):
-        d = np.bitwise_count(q[QUERYING][:, None] ^ i[INDEXED][None, :])
-        k = int(np.argmin(d))
-        qpos = k // len(INDEXED)
-        cand = (int(d.flat[k]), int(HASH_ORIENT[QUERYING[qpos]]))
-        if cand[0] < best[0]:
-            best = cand
-    return best
+def distance_matrix(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest pHash distance between every two rows of hash layouts, over all views and
+    orientations either way, and the orientation g with column ~ g(row)."""
+    q = hashes[:, QUERYING]
+    i = hashes[:, INDEXED]
+    k = len(hashes)
+    dist = np.zeros((k, k), dtype=np.int64)
+    orient = np.zeros((k, k), dtype=np.int64)
+    q_orient = HASH_ORIENT[QUERYING]
+    for a in range(k):
+        d = np.bitwise_count(q[a][None, :, None] ^ i[:, None, :]).reshape(k, -1)
+        best = d.argmin(axis=1)
+        dist[a] = d[np.arange(k), best]
+        orient[a] = q_orient[best // i.shape[1]]
+    both = np.minimum(dist, dist.T)
+    # found from b's side (a ~ g(b)) means b ~ g^-1(a)
+    orient = np.where(dist <= dist.T, orient, np.asarray(INVERSE)[orient.T])
+    np.fill_diagonal(both, 0)
+    np.fill_diagonal(orient, 0)
+    return both, orient
+
+
+def pair_distance(ha: np.ndarray, hb: np.ndarray) -> int:
+    """Smallest pHash distance between two files' hash rows (see distance_matrix)."""
+    return int(distance_matrix(np.stack([ha, hb]))[0][0, 1])
