@@ -9,31 +9,53 @@ from collections.abc import Iterable, Sequence
 from .model import FileRecord
 
 
-def components(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
-    """Return the connected components (size >= 2) of the graph on 0..n-1 with these edges.
+class Links:
+    """Which of the items 0..n-1 are already connected (union-find with path halving).
 
-    Union-find with path halving; the output is deterministic whatever the order of the
-    pairs: members sorted ascending, groups sorted by their smallest member.
+    Dedupe only needs connected components, so a candidate pair whose files are already
+    linked through verified pairs need not be verified itself: in a family of k copies that
+    is k - 1 verifications instead of k(k - 1)/2.
     """
-    parent = list(range(n))
 
-    def find(x: int) -> int:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        parent = self.parent
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    for a, b in pairs:
-        ra, rb = find(a), find(b)
+    def linked(self, a: int, b: int) -> bool:
+        return self.find(a) == self.find(b)
+
+    def link(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
         if ra != rb:
             if ra < rb:
-                parent[rb] = ra
+                self.parent[rb] = ra
             else:
-                parent[ra] = rb
-    groups: dict[int, list[int]] = {}
-    for x in range(n):
-        groups.setdefault(find(x), []).append(x)
-    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+                self.parent[ra] = rb
+
+    def components(self) -> list[list[int]]:
+        """The components of two or more items: members ascending, by smallest member."""
+        groups: dict[int, list[int]] = {}
+        for x in range(len(self.parent)):
+            groups.setdefault(self.find(x), []).append(x)
+        return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def components(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Return the connected components (size >= 2) of the graph on 0..n-1 with these edges.
+
+    The output is deterministic whatever the order of the pairs: members sorted ascending,
+    groups sorted by their smallest member.
+    """
+    links = Links(n)
+    for a, b in pairs:
+        links.link(a, b)
+    return links.components()
 
 
 #: Picture sizes closer than this ratio are treated as the same size.

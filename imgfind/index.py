@@ -20,7 +20,7 @@ from .analyse import analyse, analyse_batch, exit_with_parent
 from .crawl import CrawlOptions, walk
 from .errors import DecodeError, ImgfindError
 from .fingerprint import ORIENTATION_NAMES, THUMB_SIZE
-from .group import components, order_members
+from .group import Links, order_members
 from .match import DEFAULT_PRESET, PRESETS, Rule, Side, distance_matrix, find_pairs
 from .model import (FileRecord, FileStat, Fingerprinted, Group, IndexStats, Match, Member,
                     display)
@@ -263,8 +263,9 @@ class Index:
         """Return groups of copies among the indexed files (only those under *under*, if given)."""
         rule = rule or default_rule()
         prints, side = self._side(under)
-        pairs = find_pairs(side, side, rule, same=True)
-        comps = components(len(prints), ((p.a, p.b) for p in pairs))
+        links = Links(len(prints))
+        find_pairs(side, side, rule, same=True, links=links)
+        comps = links.components()
         records = self.store.records(int(prints.ids[r]) for comp in comps for r in comp)
         row_of = {int(i): r for r, i in enumerate(prints.ids)}
         groups = []

@@ -45,6 +45,10 @@ VARIANTS = {
     "brighter": lambda b: {"v.jpg": ImageEnhance.Brightness(b).enhance(1.2)},
     "half size": lambda b: {"v.jpg": b.resize((240, 160), Image.Resampling.LANCZOS)},
     "stretched": lambda b: {"v.jpg": b.resize((600, 320), Image.Resampling.BICUBIC)},
+    "mirrored and cropped 10%": lambda b: {
+        "v.jpg": b.transpose(Image.Transpose.FLIP_LEFT_RIGHT).crop((0, 0, 432, 320))},
+    "rotated 180 and cropped 12% at the top": lambda b: {
+        "v.jpg": b.transpose(Image.Transpose.ROTATE_180).crop((0, 38, 480, 320))},
 }
 
 
@@ -75,3 +79,34 @@ def test_flat_pictures_do_not_match_everything(tmp_path):
         groups = idx.groups()
     assert [sorted(m.file.path.rsplit("/", 1)[1] for m in g.members) for g in groups] == [
         ["flat-copy.png", "flat2.png"]]
+
+
+def test_dedupe_verifies_less_but_groups_the_same(tmp_path):
+    """Groups skip pairs already linked; the groups equal those of verifying every pair."""
+    from imgfind.group import components
+    from imgfind.match import find_pairs
+
+    d = tmp_path / "lib"
+    d.mkdir()
+    for seed in (5, 6):
+        base = make_image(None, seed=seed, size=(400, 300))
+        for i, scale in enumerate((1.0, 0.8, 0.6, 0.5, 0.4)):
+            size = (int(400 * scale), int(300 * scale))
+            base.resize(size, Image.Resampling.LANCZOS).save(d / f"s{seed}-{i}.jpg", quality=90)
+        ImageEnhance.Brightness(base).enhance(1.15).save(d / f"s{seed}-bright.jpg")
+    make_image(d / "other.jpg", seed=9, size=(400, 300))
+    with Index.open(str(tmp_path / "i.db")) as idx:
+        idx.update([d])
+        groups = idx.groups()
+        prints, side = idx._side()
+        every = find_pairs(side, side, idx_rule(), same=True)
+    by_path = {int(i): r for r, i in enumerate(prints.ids)}
+    grouped = sorted(sorted(by_path[m.file.id] for m in g.members) for g in groups)
+    assert grouped == sorted(components(len(prints), ((p.a, p.b) for p in every)))
+    assert [len(g) for g in grouped] == [6, 6]
+    assert len(every) == 2 * 15  # every pair of each family verifies, without links
+
+
+def idx_rule():
+    from imgfind.index import default_rule
+    return default_rule()
