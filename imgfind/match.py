@@ -27,7 +27,7 @@ from .fingerprint import (DHASH_INDEXED, DHASH_QUERYING, HASH_ORIENT, HASH_VIEW,
                           PRIMARY_VIEWS, QUERYING)
 from .group import Links
 from . import verify
-from .search import Engine, _ranges, make_engine
+from .search import Engine, MultiIndexHash, _ranges, make_engine
 
 VERIFY_SIZE = 24  # views are compared at this resolution
 #: The inverse of each orientation: only the two quarter turns are not their own inverse.
@@ -96,23 +96,26 @@ class Side:
             self._views[key] = cached
         return cached
 
-    def engine(self, cols: np.ndarray, n_queries: int) -> Engine:
-        """The search engine over these hash columns.
+    def engine(self, cols: np.ndarray, n_queries: int, k: int, *, build: bool = False) -> Engine:
+        """The search engine over these hash columns, for batches of *n_queries* at *k*.
 
         A few queries (one reverse search from the shell) are answered by a scan: building
-        multi-index tables over millions of hashes costs seconds. Once this side has been
-        searched a few times (a program querying an open Index), the tables are built, kept
-        and reused, and each later query takes microseconds.
+        multi-index tables over millions of hashes costs about a second. Once this side has
+        been searched a few times (a program querying an open Index), or with *build*
+        (``Index.warm``), the tables are built, kept and reused, and a query takes
+        milliseconds.
         """
         key = np.asarray(cols).tobytes()
-        if key in self._engines:
-            return self._engines[key]
-        values = self.hashes[:, cols].reshape(-1)
-        self._scans[key] = self._scans.get(key, 0) + 1
-        if n_queries <= SCAN_QUERIES and self._scans[key] <= SCANS_BEFORE_TABLES:
-            return make_engine(values, "brute")
-        self._engines[key] = make_engine(values)
-        return self._engines[key]
+        engine = self._engines.get(key)
+        if engine is None:
+            values = self.hashes[:, cols].reshape(-1)
+            self._scans[key] = self._scans.get(key, 0) + 1
+            if not build and n_queries <= SCAN_QUERIES and self._scans[key] <= SCANS_BEFORE_TABLES:
+                return make_engine(values, "brute")
+            engine = self._engines[key] = make_engine(values)
+        if isinstance(engine, MultiIndexHash):
+            engine.prepare(k, n_queries)  # builds nothing the second time
+        return engine
 
     def forget(self) -> None:
         """Drop loaded thumbnails and views (their memory grows with every pair decided)."""
@@ -136,7 +139,7 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
     """
     if len(query) == 0 or len(index) == 0:
         return []
-    searches = [(q_cols, i_cols, k, index.engine(i_cols, len(query) * len(q_cols)))
+    searches = [(q_cols, i_cols, k, index.engine(i_cols, len(query) * len(q_cols), k))
                 for q_cols, i_cols, k in channels(rule, same)]
     # Query rows go in chunks sized so that even a huge threshold (every hash near every
     # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
@@ -331,11 +334,10 @@ def channels(rule: Rule, same: bool) -> list[tuple[np.ndarray, np.ndarray, int]]
 
     The plain pHash rule compares every primary view in every orientation with every view
     at the one threshold. Verified rules also take upright dHash candidates, and look for
-    turned copies among the crop views a little closer (TURNED_CROP_MARGIN). Reverse search also
-    needs the other direction: the query may be a crop of an indexed picture (then one of
-    the query's crop views is near an indexed whole view).
+    turned copies among the crop views a little closer (TURNED_CROP_MARGIN).
     """
     t = rule.threshold
+    turned = t - TURNED_CROP_MARGIN if rule.min_similarity is not None else t
     # Primary and crop views are searched apart (two engines, never one over both), so each
     # part can have its own threshold and the index holds each hash once.
     if rule.min_similarity is None:
@@ -344,10 +346,21 @@ def channels(rule: Rule, same: bool) -> list[tuple[np.ndarray, np.ndarray, int]]
         # dHash is a second opinion on upright copies (it survives some tone edits that move
         # pHash); turned copies come from pHash alone.
         out = [(QUERYING, _PRIMARY, t), (_UPRIGHT, _CROPS, t),
-               (_TURNED, _CROPS, t - TURNED_CROP_MARGIN), (_DHASH_UPRIGHT, DHASH_INDEXED, t)]
+               (_TURNED, _CROPS, turned), (_DHASH_UPRIGHT, DHASH_INDEXED, t)]
     if not same:
-        out.append((_CROPS, QUERYING, t))
-    return [(q, i, k) for q, i, k in out if k >= 0]
+        # A reverse search also looks the other way, which dedupe gets from its symmetry: an
+        # indexed file may be a crop of the query (then one of the query's crop views is
+        # near that file's whole view), turned copies again 2 bits closer.
+        out += [(_CROPS, _PRIMARY, t), (_CROPS, _TURNED, turned)]
+    # Channels into the same engine at the same threshold are one search (a call has a fixed
+    # cost of about a millisecond at 10^6 files).
+    merged: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray, int]] = {}
+    for q, i, k in out:
+        key = (i.tobytes(), k)
+        if k >= 0:
+            q0 = merged[key][0] if key in merged else q[:0]
+            merged[key] = (np.concatenate([q0, q[~np.isin(q, q0)]]), i, k)
+    return list(merged.values())
 
 
 #: Searches of up to SCAN_QUERIES hashes scan the index, the first SCANS_BEFORE_TABLES times.

@@ -26,7 +26,8 @@ def describe_rule(rule: Rule, preset: str | None) -> str:
     if rule.min_similarity is None:
         return f"pHash distance <= {rule.threshold} bits"
     name = f"{preset}: " if preset else ""
-    return f"{name}pHash distance <= {rule.threshold} bits, verified similarity >= {rule.min_similarity:.2f}, local >= {rule.min_window:.2f}"
+    return (f"{name}pHash distance <= {rule.threshold} bits, verified similarity >= "
+            f"{rule.min_similarity:.2f}, local >= {rule.min_window:.2f}")
 
 
 def _rule_json(rule: Rule, preset: str | None) -> dict:
