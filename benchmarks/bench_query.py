@@ -212,13 +212,28 @@ INPROC_QUERY = textwrap.dedent("""
     t0 = time.perf_counter()
     idx.warm()
     out["warm_s"] = time.perf_counter() - t0
-    times = []
+    # Time the query photo's decoding and fingerprinting inside each query (a wrapper around
+    # the analyse() that Index.query calls), to tell it from the search.
+    import imgfind.index as index_module
+    spent = []
+    def timed_analyse(st, _analyse=index_module.analyse):
+        t = time.perf_counter()
+        try:
+            return _analyse(st)
+        finally:
+            spent.append(time.perf_counter() - t)
+    index_module.analyse = timed_analyse
+    times, rest = [], []
     for _ in range(3):
         for im in images[1:] + images[:1]:
+            spent.clear()
             t0 = time.perf_counter()
             r = idx.query(im)
             times.append(time.perf_counter() - t0)
+            rest.append(times[-1] - sum(spent))
+    index_module.analyse = timed_analyse.__defaults__[0]
     out["query_s"] = times
+    out["query_rest_ms_median"] = statistics.median(rest) * 1000
     # The part of a query that is not search: decoding and fingerprinting the query photo.
     fp_times = []
     for im in images * 3:
@@ -327,13 +342,14 @@ def render(r: dict) -> str:
     if q:
         med = q["query_ms_median"]
         per = q["query_many_ms_per_image"]
-        search = med - q["fingerprint_query_ms_median"]
+        search = q["query_rest_ms_median"]
         lines += [f"| `Index.open` (readonly) | {q['open_s'] * 1000:.1f} ms | | |",
                   f"| first `Index.query` in a process (scans, builds nothing) | {q['first_query_s']:.2f} s | | |",
                   f"| `Index.warm()` (loads the index, builds the search tables) | {q['warm_s']:.2f} s | | |",
                   f"| later `Index.query` (median of {len(q['query_s'])}) | {med:,.1f} ms | | |",
-                  f"| ... of which decoding and fingerprinting the query photo | {q['fingerprint_query_ms_median']:,.1f} ms | | |",
-                  f"| ... the rest: search, verification, records | {search:,.1f} ms | < {QUERY_TARGET_MS:.0f} ms | {_status(search, QUERY_TARGET_MS)} |",
+                  f"| ... of which decoding and fingerprinting the query photo | {med - search:,.1f} ms | | |",
+                  f"| ... the rest: search, verification, records (median) | {search:,.1f} ms | < {QUERY_TARGET_MS:.0f} ms | {_status(search, QUERY_TARGET_MS)} |",
+                  f"| decoding and fingerprinting the same photos alone (median) | {q['fingerprint_query_ms_median']:,.1f} ms | | |",
                   f"| search and verification alone (`match.find_pairs`, median of {4 * q['query_many_n']}) | {q['find_pairs_ms_median']:,.1f} ms | < {QUERY_TARGET_MS:.0f} ms | {_status(q['find_pairs_ms_median'], QUERY_TARGET_MS)} |",
                   f"| `Index.query_many` of {q['query_many_n']} images, per image | {per:,.1f} ms | | |",
                   f"| in-process query peak RSS | {q['peak_rss_mb']:,.0f} MB | | |"]
@@ -430,7 +446,7 @@ def main() -> None:
         q = inproc(args.profile != "never")  # profiles one extra query at the end
         q["query_ms_median"] = statistics.median(q["query_s"]) * 1000
         q["query_many_ms_per_image"] = q["query_many_s"] / q["query_many_n"] * 1000
-        missed = q["query_ms_median"] - q["fingerprint_query_ms_median"] >= QUERY_TARGET_MS or result.get("e2e", {}).get("median_s", 0) >= E2E_TARGET_S
+        missed = q["query_rest_ms_median"] >= QUERY_TARGET_MS or result.get("e2e", {}).get("median_s", 0) >= E2E_TARGET_S
         if not missed and args.profile == "auto":
             q.pop("profile", None)
         if "profile" in q or args.profile == "always":

@@ -1,7 +1,7 @@
 """Write benchmarks/RESULTS.md from the JSON files in benchmarks/results/ (runs nothing).
 
-Tables come from index.json (bench_index.py), query.json (bench_query.py) and search.json
-(bench_search.py, re-rendered as it is). Hand-written notes below the ``<!-- notes -->`` line of
+Tables come from index.json (bench_index.py), query.json and query-*.json (bench_query.py)
+and search.json (bench_search.py, re-rendered as it is). Hand-written notes below the ``<!-- notes -->`` line of
 an existing RESULTS.md are kept.
 
 Usage::
@@ -47,7 +47,9 @@ def main() -> None:
            f"median of {m['repeat']} runs, seed {m['seed']}).", "",
            "\"wall\" is the whole process from the shell (interpreter start and imports included); "
            "\"work\" leaves out interpreter start and imports (imagededup's torch import alone "
-           "takes seconds). imgfind's ratios are always computed from its CLI wall time.", "",
+           "takes seconds). The ratio columns divide imgfind's CLI wall rate by imagededup's; the "
+           "target column compares like with like (in-process work against imagededup's work, "
+           "CLI wall against imagededup's wall) and shows the strictest mix too.", "",
            bench_index.render(index), "",
            "## Query and dedupe on a 10^6-file index", "",
            f"Command: `{query['meta']['command']}` ({query['meta']['date']}).", ""]
@@ -60,6 +62,11 @@ def main() -> None:
         if prof:
             out += [f"<details><summary>cProfile of one {label} call</summary>", "", "```",
                     prof.strip(), "```", "", "</details>", ""]
+    for extra in sorted(args.results.glob("query-*.json")):
+        more = json.loads(extra.read_text())
+        out += [f"## More runs of bench_query ({extra.name})", "",
+                f"Command: `{more['meta']['command']}` ({more['meta']['date']}).", "",
+                bench_query.render(more), ""]
     sm = search["meta"]
     out += ["## Search engines (re-rendered from results/search.json, not re-run)", "",
             f"Command: `{sm['command']}` ({sm['date']}).", "",

@@ -12,6 +12,7 @@ import pytest
 from conftest import make_image
 
 from imgfind import Index, Settings
+from imgfind.index import default_rule
 from imgfind.errors import ImgfindError
 from imgfind.store import Store
 
@@ -136,3 +137,26 @@ def test_prints_cache_follows_every_change(tmp_path):
         idx.update([d])
         assert idx.groups() == []
         assert len(idx.store.load_prints()) == 1
+
+
+def test_warm_builds_every_query_engine_and_changes_no_answer(tmp_path):
+    from conftest import EXAMPLES
+
+    from imgfind.match import channels
+    from imgfind.search import MultiIndexHash
+
+    db = str(tmp_path / "i.db")
+    with Index.open(db) as idx:
+        idx.update([EXAMPLES])
+    query = EXAMPLES / "nuthatch-small.jpg"
+    with Index.open(db) as cold:
+        expected = [(m.file.path, m.distance, m.similarity) for m in cold.query(query).matches]
+    with Index.open(db) as idx:
+        idx.warm()
+        _, side = idx._side()
+        wanted = {i.tobytes() for _, i, _ in channels(default_rule(), same=False)}
+        assert set(side._engines) == wanted
+        # Few hashes: scanning beats tables, and warm() must not force them.
+        assert not any(isinstance(e, MultiIndexHash) for e in side._engines.values())
+        got = [(m.file.path, m.distance, m.similarity) for m in idx.query(query).matches]
+    assert got == expected and len(got) >= 2

@@ -7,6 +7,7 @@ from conftest import make_image
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from imgfind import Index
+from imgfind.index import default_rule
 
 
 def family(tmp_path, variants):
@@ -99,14 +100,9 @@ def test_dedupe_verifies_less_but_groups_the_same(tmp_path):
         idx.update([d])
         groups = idx.groups()
         prints, side = idx._side()
-        every = find_pairs(side, side, idx_rule(), same=True)
-    by_path = {int(i): r for r, i in enumerate(prints.ids)}
-    grouped = sorted(sorted(by_path[m.file.id] for m in g.members) for g in groups)
+        every = find_pairs(side, side, default_rule(), same=True)
+    row_of = {int(i): r for r, i in enumerate(prints.ids)}
+    grouped = sorted(sorted(row_of[m.file.id] for m in g.members) for g in groups)
     assert grouped == sorted(components(len(prints), ((p.a, p.b) for p in every)))
     assert [len(g) for g in grouped] == [6, 6]
     assert len(every) == 2 * 15  # every pair of each family verifies, without links
-
-
-def idx_rule():
-    from imgfind.index import default_rule
-    return default_rule()
