@@ -108,7 +108,7 @@ class Side:
         key = np.asarray(cols).tobytes()
         engine = self._engines.get(key)
         if engine is None:
-            values = self.hashes[:, cols].reshape(-1)
+            values = self.columns(cols)
             self._scans[key] = self._scans.get(key, 0) + 1
             if not build and n_queries <= SCAN_QUERIES and self._scans[key] <= SCANS_BEFORE_TABLES:
                 return make_engine(values, "brute")
@@ -116,6 +116,16 @@ class Side:
         if isinstance(engine, MultiIndexHash):
             engine.prepare(k, n_queries)  # builds nothing the second time
         return engine
+
+    def columns(self, cols: np.ndarray) -> np.ndarray:
+        """The hashes of these columns for every row, column after column (item = position of
+        the column in *cols* x rows + row): a range of columns of a memory-mapped index is a
+        view, not a copy."""
+        by_column = self.hashes.T
+        cols = np.asarray(cols)
+        if len(cols) and np.array_equal(cols, np.arange(cols[0], cols[0] + len(cols))):
+            return by_column[int(cols[0]):int(cols[0]) + len(cols)].reshape(-1)
+        return by_column[cols].reshape(-1)
 
     def forget(self) -> None:
         """Drop loaded thumbnails and views (their memory grows with every pair decided)."""
@@ -148,7 +158,7 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
     parts = []
     for lo_row in range(0, len(query), chunk):
         rows = slice(lo_row, min(len(query), lo_row + chunk))
-        found = [_candidates(engine, query.hashes[rows], lo_row, q_cols, i_cols, k)
+        found = [_candidates(engine, query.hashes[rows], lo_row, q_cols, i_cols, k, len(index))
                  for q_cols, i_cols, k, engine in searches]
         parts.append(_best_per_pair(tuple(np.concatenate(p) for p in zip(*found)), same, per_pair))
     qa, qpos, ib, ipos, dist, lo, hi = _best_per_pair(
@@ -406,8 +416,11 @@ def _best_per_pair(found: tuple[np.ndarray, ...], same: bool, keep: int) -> tupl
 
 
 def _candidates(engine: object, hashes: np.ndarray, row_offset: int, q_cols: np.ndarray,
-                i_cols: np.ndarray, threshold: int) -> tuple[np.ndarray, ...]:
-    """Search one hash channel for some query rows; positions are columns of the layout."""
+                i_cols: np.ndarray, threshold: int, n_index: int) -> tuple[np.ndarray, ...]:
+    """Search one hash channel for some query rows; positions are columns of the layout.
+
+    The engine holds the index side's columns one after the other (Side.columns).
+    """
     # Many query hashes repeat (a picture without borders has equal whole and trimmed views;
     # symmetric pictures repeat across orientations): search each distinct value once.
     unique, inverse = np.unique(hashes[:, q_cols].reshape(-1), return_inverse=True)
@@ -421,7 +434,7 @@ def _candidates(engine: object, hashes: np.ndarray, row_offset: int, q_cols: np.
     qi = order[first + offset]
     ii, dist = np.repeat(ii, reps), np.repeat(dist, reps)
     qa, qpos = np.divmod(qi.astype(np.int64), len(q_cols))
-    ib, ipos = np.divmod(ii.astype(np.int64), len(i_cols))
+    ipos, ib = np.divmod(ii.astype(np.int64), n_index)
     return qa + row_offset, q_cols[qpos], ib, i_cols[ipos], dist.astype(np.int64)
 
 
