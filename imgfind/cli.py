@@ -7,10 +7,11 @@ Results go to stdout; progress, warnings and summaries go to stderr. Exit codes:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -227,14 +228,41 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
         imgfind dedupe --threshold 6 --format paths
     """
     rule, preset = make_rule(threshold, similarity)
-    if paths:
-        with obj.open(_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
-            _run_index(obj, idx, paths)
-            groups = idx.groups(rule, under=paths)
-    else:
-        with obj.open(readonly=True) as idx:
-            groups = idx.groups(rule)
+    with _match_progress(obj) as on_progress:
+        if paths:
+            with obj.open(_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
+                _run_index(obj, idx, paths)
+                groups = idx.groups(rule, under=paths, on_progress=on_progress)
+        else:
+            with obj.open(readonly=True) as idx:
+                groups = idx.groups(rule, on_progress=on_progress)
     render_groups(groups, fmt, sys.stdout, rule, preset)
+
+
+@contextlib.contextmanager
+def _match_progress(obj: Context) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on stderr for the search and verification stages (a terminal only)."""
+    if obj.quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            unit = "files" if stage == "searching" else "pairs"
+            bars[stage] = tqdm(total=total, unit=unit, desc=stage, file=sys.stderr, leave=False)
+        bar = bars[stage]
+        bar.update(done - bar.n)
+
+    try:
+        yield on_progress
+    finally:
+        for bar in bars.values():
+            bar.close()
 
 
 @cli.command("info")

@@ -67,6 +67,9 @@ class PairMatch:
 
 
 ThumbLoader = Callable[[np.ndarray], dict[int, np.ndarray]]
+#: Told (stage, done, total) as the work advances: stage "searching" counts query rows,
+#: "verifying" counts candidate pairs.
+Progress = Callable[[str, int, int], None]
 
 
 class Side:
@@ -139,7 +142,7 @@ class Side:
 
 
 def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
-               links: Links | None = None) -> list[PairMatch]:
+               links: Links | None = None, progress: Progress | None = None) -> list[PairMatch]:
     """Return verified matches between query rows and index rows.
 
     With ``same`` the two sides are one set (dedupe): self-pairs are dropped and each pair is
@@ -155,12 +158,16 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
     # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
     per_pair = MAX_ALIGNMENTS if rule.min_similarity is not None else 1
     chunk = _chunk_rows(len(query), len(index) * len(INDEXED), len(QUERYING), rule.threshold)
+    # ... and in at least about PROGRESS_STEPS chunks on large indexes, so progress can be told.
+    chunk = min(chunk, max(PROGRESS_MIN_ROWS, -(-len(query) // PROGRESS_STEPS)))
     parts = []
     for lo_row in range(0, len(query), chunk):
         rows = slice(lo_row, min(len(query), lo_row + chunk))
         found = [_candidates(engine, query.hashes[rows], lo_row, q_cols, i_cols, k, len(index))
                  for q_cols, i_cols, k, engine in searches]
         parts.append(_best_per_pair(tuple(np.concatenate(p) for p in zip(*found)), same, per_pair))
+        if progress:
+            progress("searching", rows.stop, len(query))
     qa, qpos, ib, ipos, dist, lo, hi = _best_per_pair(
         tuple(np.concatenate(p) for p in zip(*[x[:5] for x in parts])), same, per_pair)
     out: list[PairMatch] = []
@@ -176,13 +183,17 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
         keep = flat
         qa, qpos, ib, ipos, dist, lo, hi = (x[keep] for x in (qa, qpos, ib, ipos, dist, lo, hi))
     if len(qa) and (rule.min_similarity is not None or query.flat.any() or index.flat.any()):
-        out += _decide_all(query, index, rule, (qa, qpos, ib, ipos, dist, lo, hi), same, links)
+        out += _decide_all(query, index, rule, (qa, qpos, ib, ipos, dist, lo, hi), same, links,
+                           progress)
     if links is not None:
         for p in out:
             links.link(p.a, p.b)
     return out
 
 
+#: Searches go in at least this many chunks of at least PROGRESS_MIN_ROWS query rows.
+PROGRESS_STEPS = 50
+PROGRESS_MIN_ROWS = 2048
 #: Thumbnails are loaded for this many pairs at a time, so memory stays flat on huge indexes.
 DECIDE_BATCH = 4096
 #: Candidate pairs are verified this many at a time (one numpy batch); between batches,
@@ -191,7 +202,7 @@ VERIFY_BATCH = 256
 
 
 def _decide_all(query: Side, index: Side, rule: Rule, found: tuple[np.ndarray, ...], same: bool,
-                links: Links | None) -> list[PairMatch]:
+                links: Links | None, progress: Progress | None) -> list[PairMatch]:
     """Decide every candidate pair from its alignments (rows sorted by pair, then distance)."""
     qa, qpos, ib, ipos, dist, lo, hi = found
     bounds = np.flatnonzero((np.diff(lo) != 0) | (np.diff(hi) != 0)) + 1
@@ -232,6 +243,8 @@ def _decide_all(query: Side, index: Side, rule: Rule, found: tuple[np.ndarray, .
                 out.append(match)
                 if links is not None:
                     links.link(match.a, match.b)
+        if progress:
+            progress("verifying", b0 + len(batch_starts), len(starts))
     return out
 
 

@@ -13,6 +13,7 @@ import sqlite3
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 from dataclasses import dataclass
 
 import numpy as np
@@ -262,12 +263,14 @@ class Store:
 
     def _cached_prints(self, generation: int) -> Prints | None:
         try:
-            with np.load(self.prints_cache) as z:
+            # One open file for the tag, the small arrays and the mapping: a writer replacing
+            # the sidecar meanwhile cannot mix two generations.
+            with open(self.prints_cache, "rb") as f, np.load(f) as z:
                 if (int(z["generation"]) != generation or int(z["recipe"]) != RECIPE_VERSION
                         or z.zip.getinfo("hashes_by_column.npy").compress_type != zipfile.ZIP_STORED):
                     return None
-                small = {f: z[f] for f in Prints.__slots__ if f != "hashes"}
-            by_column = _map_member(self.prints_cache, "hashes_by_column.npy")
+                small = {k: z[k] for k in Prints.__slots__ if k != "hashes"}
+                by_column = _map_member(f, z.zip.getinfo("hashes_by_column.npy"))
             if by_column.shape != (N_HASHES, len(small["ids"])):
                 return None
             return Prints(hashes=by_column.T, **small)
@@ -444,24 +447,19 @@ def _read_only_fs(path: str) -> bool:
         return False
 
 
-def _map_member(path: str, name: str) -> np.ndarray:
-    """Memory-map an array stored uncompressed in an .npz file (np.load would copy it).
+def _map_member(f: BinaryIO, info: zipfile.ZipInfo) -> np.ndarray:
+    """Memory-map an array stored uncompressed in an open .npz file (np.load would copy it).
 
     A query against a million files reads a fraction of the hashes; mapping the page cache
     instead of copying 344 MB into fresh memory is most of what keeps it near a second.
     """
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo(name)
-    with open(path, "rb") as f:
-        f.seek(info.header_offset)
-        local = f.read(30)  # the member's local header: its name and extra field lengths vary
-        start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(
-            local[28:30], "little")
-        f.seek(start)
-        major, _ = np.lib.format.read_magic(f)
-        read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                       else np.lib.format.read_array_header_2_0)
-        shape, fortran, dtype = read_header(f)
-        offset = f.tell()
-    order = "F" if fortran else "C"
-    return np.memmap(path, dtype=dtype, mode="r", shape=shape, offset=offset, order=order)
+    f.seek(info.header_offset)
+    local = f.read(30)  # the member's local header; its name and extra field lengths vary
+    f.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+           + int.from_bytes(local[28:30], "little"))
+    major, _ = np.lib.format.read_magic(f)
+    read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                   else np.lib.format.read_array_header_2_0)
+    shape, fortran, dtype = read_header(f)
+    return np.memmap(f, dtype=dtype, mode="r", shape=shape, offset=f.tell(),
+                     order="F" if fortran else "C")

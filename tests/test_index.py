@@ -160,3 +160,32 @@ def test_warm_builds_every_query_engine_and_changes_no_answer(tmp_path):
         assert not any(isinstance(e, MultiIndexHash) for e in side._engines.values())
         got = [(m.file.path, m.distance, m.similarity) for m in idx.query(query).matches]
     assert got == expected and len(got) >= 2
+
+
+def test_groups_reports_progress_of_both_stages(tmp_path):
+    from conftest import EXAMPLES
+
+    with Index.open(str(tmp_path / "i.db")) as idx:
+        idx.update([EXAMPLES])
+        calls = []
+        groups = idx.groups(on_progress=lambda *call: calls.append(call))
+    stages = {stage: (done, total) for stage, done, total in calls}
+    assert stages["searching"] == (20, 20)
+    done, total = stages["verifying"]
+    assert done == total > 0 and groups
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)  # searching, then verifying
+
+
+def test_prints_come_back_memory_mapped_and_equal(tmp_path):
+    import numpy as np
+    from conftest import EXAMPLES
+
+    db = str(tmp_path / "i.db")
+    with Index.open(db) as idx:
+        idx.update([EXAMPLES])
+    with Store(db) as store:
+        fresh = store.load_prints()  # read through SQLite, then written to the sidecar
+        mapped = store.load_prints()
+    assert isinstance(mapped.hashes.base, np.memmap)
+    for field in ("ids", "hashes", "trims", "flat", "phash", "dhash"):
+        assert np.array_equal(getattr(fresh, field), getattr(mapped, field)), field
