@@ -243,18 +243,14 @@ INPROC_QUERY = textwrap.dedent("""
         fp_times.append(time.perf_counter() - t0)
     out["fingerprint_query_ms_median"] = statistics.median(fp_times) * 1000
     # The search proper: candidates from every channel, verification, for a fingerprinted query.
-    import numpy as np
-    from imgfind.fingerprint import THUMB_SIZE
-    from imgfind.index import default_rule
-    from imgfind.match import Side, find_pairs
+    from imgfind.index import default_rule, query_side
+    from imgfind.match import find_pairs
     _, whole = idx._side()
     sides = []
     for im in images:
         st = os.stat(im)
         fp = analyse(FileStat(os.fsencode(im), st.st_size, st.st_mtime_ns)).fingerprint
-        thumbs = {-1: np.frombuffer(fp.thumb, np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)}
-        sides.append(Side(np.array([-1]), fp.hashes[None, :], np.array([fp.trim], np.float32),
-                          np.array([fp.flat]), lambda want, t=thumbs: t))
+        sides.append(query_side([fp]))
     search_times = []
     for side in sides * 4:
         t0 = time.perf_counter()

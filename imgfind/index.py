@@ -19,7 +19,7 @@ import numpy as np
 from .analyse import analyse, analyse_batch, exit_with_parent
 from .crawl import CrawlOptions, walk
 from .errors import DecodeError, ImgfindError
-from .fingerprint import ORIENTATION_NAMES, THUMB_SIZE
+from .fingerprint import ORIENTATION_NAMES, THUMB_SIZE, Fingerprint
 from .group import Links, order_members
 from .match import DEFAULT_PRESET, PRESETS, Rule, Side, channels, distance_matrix, find_pairs
 from .match import Progress as MatchProgress
@@ -234,14 +234,7 @@ class Index:
             prepared.append(result)
         prints, index_side = self._side()
         fps = [r.fingerprint for r in prepared]
-        q_ids = -np.arange(1, len(fps) + 1, dtype=np.int64)
-        thumbs = {int(i): np.frombuffer(fp.thumb, np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
-                  for i, fp in zip(q_ids, fps)}
-        query_side = Side(q_ids, np.stack([fp.hashes for fp in fps]),
-                          np.array([fp.trim for fp in fps], dtype=np.float32),
-                          np.array([fp.flat for fp in fps]),
-                          lambda want: {int(i): thumbs[int(i)] for i in want})
-        pairs = find_pairs(query_side, index_side, rule, same=False)
+        pairs = find_pairs(query_side(fps), index_side, rule, same=False)
         records = self.store.records(int(prints.ids[p.b]) for p in pairs)
         out = []
         for qrow, result in enumerate(prepared):
@@ -301,6 +294,17 @@ class Index:
 
     def problems(self) -> list[tuple[str, str]]:
         return self.store.problems()
+
+
+def query_side(fps: Sequence[Fingerprint]) -> Side:
+    """Fingerprints that are not in the index (query images) as a search side, ids -1, -2, ..."""
+    ids = -np.arange(1, len(fps) + 1, dtype=np.int64)
+    thumbs = {int(i): np.frombuffer(fp.thumb, np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
+              for i, fp in zip(ids, fps)}
+    return Side(ids, np.stack([fp.hashes for fp in fps]),
+                np.array([fp.trim for fp in fps], dtype=np.float32),
+                np.array([fp.flat for fp in fps]),
+                lambda want: {int(i): thumbs[int(i)] for i in want})
 
 
 def _stat(path: bytes) -> FileStat:

@@ -9,11 +9,13 @@ read-only tests need the mount and are skipped without it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -144,44 +146,43 @@ def _digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
-def test_read_only_file_system(photos, tmp_path):
-    folder, expected = photos
+@contextlib.contextmanager
+def _read_only_index(folder: Path) -> Iterator[Path]:
+    """An index of *folder* on a small file system that is then remounted read-only."""
     point = _mount("16m")
     if point is None:
         pytest.skip("mount refused: a read-only file system cannot be made here")
     try:
         db = point / "index.db"
         assert run_cli(db, "index", str(folder)).returncode == 0
-        extra = tmp_path / "extra"
-        write_images(extra, 3, start=5000)
         _remount(point, "ro")
-        before = _digest(point)
+        yield db
+    finally:
+        _umount(point)
+
+
+def test_read_only_file_system(photos, tmp_path):
+    folder, expected = photos
+    extra = tmp_path / "extra"
+    write_images(extra, 3, start=5000)
+    with _read_only_index(folder) as db:
+        before = _digest(db.parent)
         # Writing is refused in one clear line, exit 1, nothing touched.
         done = run_cli(db, "index", str(extra))
         assert done.returncode == 1, done.stderr
         assert "Traceback" not in done.stderr
         last = done.stderr.strip().splitlines()[-1]
         assert last.startswith("Error: cannot ") and "index" in last, last
-        assert _digest(point) == before
+        assert _digest(db.parent) == before
         record("disk full and read-only", **{"index on a read-only file system": last})
-    finally:
-        _umount(point)
 
 
 def test_query_on_a_read_only_file_system(photos):
     folder, _ = photos
-    point = _mount("16m")
-    if point is None:
-        pytest.skip("mount refused")
-    try:
-        db = point / "index.db"
-        assert run_cli(db, "index", str(folder)).returncode == 0
-        _remount(point, "ro")
+    with _read_only_index(folder) as db:
         probe = next(folder.rglob("img000004.jpg"))
         done = run_cli(db, "query", str(probe))
         record("disk full and read-only", **{"query on a read-only file system":
                                              done.stderr.strip() or "works"})
         assert done.returncode == 0, done.stderr
         assert os.path.basename(probe) in done.stdout
-    finally:
-        _umount(point)
