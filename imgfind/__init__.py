@@ -9,14 +9,13 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .errors import DecodeError, ImgfindError, SchemaError, StoreError  # noqa: E402
-from .index import Index, QueryResult, Settings  # noqa: E402
-from .match import PRESETS, Rule  # noqa: E402
-from .analyse import fingerprint_file  # noqa: E402
+from ._version import __version__
+from .analyse import fingerprint_file
+from .errors import DecodeError, ImgfindError, SchemaError, StoreError
+from .index import Index, Settings
+from .model import PRESETS, Fingerprint, QueryResult, Rule
 
 __all__ = [
-    "DecodeError", "ImgfindError", "Index", "PRESETS", "QueryResult", "Rule", "SchemaError",
+    "DecodeError", "Fingerprint", "ImgfindError", "Index", "PRESETS", "QueryResult", "Rule", "SchemaError",
     "Settings", "StoreError", "__version__", "fingerprint_file",
 ]

@@ -12,12 +12,10 @@ import threading
 from collections.abc import Sequence
 
 from . import fingerprint
-from .decode import open_for_hash
+from .decode import Decoded, open_for_hash
 from .errors import DecodeError
-from .model import FileStat, Fingerprinted, ImageInfo
-
-#: Pictures smaller than this on either side carry too little to fingerprint usefully.
-MIN_SIDE = 8
+from .model import FileStat, Fingerprint, Fingerprinted, ImageInfo
+from .recipe import MIN_SIDE
 
 
 def analyse(stat: FileStat) -> Fingerprinted:
@@ -34,10 +32,19 @@ def analyse(stat: FileStat) -> Fingerprinted:
                      decoded.frames, decoded.orientation, decoded.metadata)
     if min(decoded.gray.shape) < 1:
         return Fingerprinted(stat, info, None, "image has no pixels")
+    return Fingerprinted(stat, info, fingerprint_decoded(decoded), None)
+
+
+def fingerprint_decoded(decoded: Decoded) -> Fingerprint:
+    """The one way from a decoded file to its fingerprint (index, query, info and the API).
+
+    A picture smaller than MIN_SIDE on either side is marked flat: too few pixels to tell it
+    apart from other small pictures.
+    """
     fp = fingerprint.compute(decoded.gray)
     if min(decoded.width, decoded.height) < MIN_SIDE and not fp.flat:
-        fp = fingerprint.Fingerprint(fp.phash, fp.dhash, fp.hashes, fp.trim, fp.thumb, True)
-    return Fingerprinted(stat, info, fp, None)
+        fp = Fingerprint(fp.phash, fp.dhash, fp.hashes, fp.trim, fp.thumb, True)
+    return fp
 
 
 def analyse_batch(stats: Sequence[FileStat]) -> list[Fingerprinted]:
@@ -70,10 +77,10 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, name="imgfind-exit-with-parent", daemon=True).start()
 
 
-def fingerprint_file(path: str | bytes) -> fingerprint.Fingerprint:
+def fingerprint_file(path: str | bytes) -> Fingerprint:
     """Fingerprint one image file (nothing is stored).
 
     Raises:
         DecodeError: the file cannot be read as an image.
     """
-    return fingerprint.compute(open_for_hash(path).gray)
+    return fingerprint_decoded(open_for_hash(path))

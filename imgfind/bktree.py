@@ -20,20 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-MASK64 = (1 << 64) - 1
-
-
-def hamming(a: int, b: int) -> int:
-    """Return the number of differing bits in the low 64 bits of ``a`` and ``b``.
-
-    Masking makes a signed value (as SQLite stores it) and its unsigned twin the same.
-
-    >>> hamming(0b1010, 0b0110)
-    2
-    >>> hamming(-1, (1 << 64) - 1)
-    0
-    """
-    return ((a ^ b) & MASK64).bit_count()
+from .bits import MASK64, hamming  # noqa: F401  (hamming: re-exported for callers of the tree)
 
 
 class BKTree:

@@ -17,12 +17,11 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
+from ._version import __version__
 from .crawl import CrawlOptions
 from .errors import ImgfindError
 from .index import Index, Settings
-from .match import DEFAULT_PRESET, PRESETS, Rule
-from .model import IndexStats
+from .model import DEFAULT_PRESET, PRESETS, IndexStats, Rule
 from .report import FORMATS, render_groups, render_queries
 
 EXIT_OK = 0
@@ -124,7 +123,7 @@ def make_rule(threshold: int | None, similarity: str | None) -> tuple[Rule, str 
     preset = similarity or DEFAULT_PRESET
     rule = PRESETS[preset]
     if threshold is not None:
-        rule = Rule(threshold, rule.min_similarity, rule.min_window)
+        rule = Rule(threshold, rule.min_similarity, rule.min_window, preset)
     return rule, preset
 
 

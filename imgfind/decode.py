@@ -18,18 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import DecodeError
-
-#: The working picture's long side. Fingerprints are 32x32 resamples of it (and of its crop
-#: views), thumbnails 48x48: 128 is enough for both, and halves decode+resize time against
-#: 256 (bench dev pool, 2207 images: 7.1 s vs 14.0 s to index, same accuracy within 1 pair).
-WORK_SIZE = 128
-
-#: JPEG draft request: libjpeg picks the largest 1/2, 1/4 or 1/8 scale that stays at least
-#: this big, so the working picture is never upsampled.
-DRAFT_SIZE = (WORK_SIZE, WORK_SIZE)
-
-#: The background transparent pixels are composited on before hashing (a logo on a white page).
-ALPHA_BACKGROUND = 255
+from .recipe import ALPHA_BACKGROUND, DRAFT_SIZE, WORK_SIZE
 
 #: EXIF Orientation tag.
 ORIENTATION_TAG = 0x0112

@@ -13,76 +13,27 @@ view of one is near any view of the other, in any orientation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PIL import Image
 
-from .bktree import hamming  # noqa: F401  (re-exported: the one Hamming distance)
-
-#: Bump when any step below changes the bits: stored fingerprints of another recipe are
-#: recomputed on the next index instead of being compared with these.
-RECIPE_VERSION = 2
-
-HASH_SIZE = 8
-PHASH_SIZE = HASH_SIZE * 4  # imagehash's highfreq_factor=4: a 32x32 DCT
-THUMB_SIZE = 48  # stored greyscale thumbnail, used to verify candidate matches
-
-# The eight orientations (dihedral group D4) as (transpose, flip left-right, flip up-down),
-# applied in that order. Index 0 is the identity.
-ORIENTATIONS: tuple[tuple[bool, bool, bool], ...] = (
-    (False, False, False),
-    (False, True, False),
-    (False, False, True),
-    (False, True, True),
-    (True, False, False),
-    (True, True, False),
-    (True, False, True),
-    (True, True, True),
-)
-#: What orientation k does to a picture, in words.
-ORIENTATION_NAMES = (
-    "same orientation",
-    "mirrored",
-    "flipped upside down",
-    "rotated 180°",
-    "transposed",
-    "rotated 90° clockwise",
-    "rotated 90° counter-clockwise",
-    "transverse",
-)
+from .layout import (CROP_VIEWS, apply_orientation, N_HASHES, N_ORIENT, N_PHASH, ORIENTATIONS, PRIMARY_VIEWS,
+                     view_boxes)
+from .model import Fingerprint
+from .recipe import (BORDER_MAX, BORDER_MIN, BORDER_OUTLIERS, BORDER_STEP, BORDER_TOLERANCE,
+                     FLAT_STD, HASH_SIZE, PHASH_SIZE, THUMB_SIZE)
 
 _ROW_SIGN = np.where(np.arange(HASH_SIZE) % 2, -1.0, 1.0)[:, None]  # (-1)^u
 _COL_SIGN = _ROW_SIGN.T  # (-1)^v
 _BITS = 1 << np.arange(63, -1, -1, dtype=np.uint64)  # MSB first, as imagehash's hex
 
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """Everything imgfind stores about a picture's content.
-
-    ``hashes`` is a uint64 array in HASH_LAYOUT order: the whole picture and its trimmed
-    view in all eight orientations, then the crop views (upright only). Search indexes the
-    upright hash of every view and queries with every orientation of the two primary views,
-    so a mirrored, rotated, bordered or slightly cropped copy still has a near hash.
-    """
-
-    phash: int  # upright pHash of the whole picture: what imagehash.phash would give
-    dhash: int  # upright dHash of the whole picture
-    hashes: np.ndarray  # uint64, N_HASHES, see HASH_LAYOUT
-    trim: tuple[float, float, float, float]  # trimmed box as fractions (left, top, right, bottom)
-    thumb: bytes  # THUMB_SIZE x THUMB_SIZE greyscale of the whole upright picture
-    flat: bool  # too little detail to tell apart from other flat pictures
+__all__ = ["Fingerprint", "CROP_VIEWS", "N_HASHES", "N_PHASH", "THUMB_SIZE", "compute", "crop",
+           "dct_block", "dhash", "dhashes", "orient", "phashes", "trim_box"]
 
 
 def bits_to_int(bits: np.ndarray) -> int:
     """Pack a boolean array into an int, first element as the most significant bit."""
     flat = np.asarray(bits, dtype=bool).ravel()
     return int(np.bitwise_or.reduce(_BITS[-flat.size:][flat], initial=np.uint64(0)))
-
-
-def to_hex(value: int) -> str:
-    return f"{value & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
 def resample(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -142,29 +93,10 @@ def dhashes(gray: np.ndarray) -> tuple[int, ...]:
 
 def orient(gray: np.ndarray, k: int) -> np.ndarray:
     """Apply ORIENTATIONS[k] to a picture (the pixel-space twin of oriented_blocks)."""
-    transpose, flip_lr, flip_ud = ORIENTATIONS[k]
-    a = gray.T if transpose else gray
-    if flip_lr:
-        a = a[:, ::-1]
-    if flip_ud:
-        a = a[::-1, :]
-    return np.ascontiguousarray(a)
+    return np.ascontiguousarray(apply_orientation(gray, k))
 
 
 # ----------------------------------------------------------------------------- borders
-#: A border line may differ from the border colour by this much (JPEG ringing, noise).
-BORDER_TOLERANCE = 8
-#: ... in at most this fraction of its pixels.
-BORDER_OUTLIERS = 0.02
-#: Never trim more than this fraction of a side's length from one edge.
-BORDER_MAX = 0.35
-#: A border must end in an edge: at least this fraction of the first picture rows after it
-#: differ from the border colour by more than the tolerance.
-BORDER_STEP = 0.25
-#: Trims smaller than this fraction of the side are ignored (one-pixel JPEG fringes).
-BORDER_MIN = 0.015
-
-
 def trim_box(gray: np.ndarray) -> tuple[int, int, int, int]:
     """Return the (left, top, right, bottom) box left after removing uniform borders.
 
@@ -224,61 +156,6 @@ def _uniform_run(a: np.ndarray) -> int:
         return 0
     step = (np.abs(after - colour) > BORDER_TOLERANCE).mean(axis=1).max()
     return run if step >= BORDER_STEP else 0
-
-
-# ----------------------------------------------------------------------------- flatness
-#: Pictures whose 32x32 thumbnail has less contrast than this (standard deviation of grey
-#: levels) are "flat": blank pages, solid fills, near-black frames. Their pHash is mostly
-#: noise, so they match only pictures that are pixel-for-pixel nearly the same.
-FLAT_STD = 6.0
-
-
-#: Crop views, as fractions cut from (left, top, right, bottom) of the trimmed picture: 5% all
-#: round, 10% off each side, and centre bands that change the aspect ratio the way re-framing
-#: for another screen does (16:10 -> 4:3, 3:2 -> 1:1). A copy cropped by a few percent, or
-#: re-framed, is near one of them.
-CROP_VIEWS = (
-    (0.05, 0.05, 0.05, 0.05),
-    (0.10, 0.0, 0.0, 0.0),
-    (0.0, 0.10, 0.0, 0.0),
-    (0.0, 0.0, 0.10, 0.0),
-    (0.0, 0.0, 0.0, 0.10),
-    (0.08, 0.0, 0.08, 0.0),
-    (0.16, 0.0, 0.16, 0.0),
-    (0.0, 0.08, 0.0, 0.08),
-    (0.0, 0.16, 0.0, 0.16),
-    (0.34, 0.0, 0.34, 0.0),
-    (0.0, 0.34, 0.0, 0.34),
-)
-PRIMARY_VIEWS = 2  # whole picture, trimmed picture
-N_ORIENT = len(ORIENTATIONS)
-N_PHASH = PRIMARY_VIEWS * N_ORIENT + len(CROP_VIEWS)
-#: Layout of Fingerprint.hashes: pHash of the primary views in every orientation, pHash of the
-#: crop views (upright), then dHash of the primary views in every orientation. dHash is the
-#: second channel because it is local: an overlaid logo flips a few of its bits, while it moves
-#: every DCT coefficient pHash is made of.
-N_HASHES = N_PHASH + PRIMARY_VIEWS * N_ORIENT
-HASH_VIEW = np.array([v for v in range(PRIMARY_VIEWS) for _ in range(N_ORIENT)]
-                     + [PRIMARY_VIEWS + i for i in range(len(CROP_VIEWS))]
-                     + [v for v in range(PRIMARY_VIEWS) for _ in range(N_ORIENT)])
-HASH_ORIENT = np.array(list(range(N_ORIENT)) * PRIMARY_VIEWS + [0] * len(CROP_VIEWS)
-                       + list(range(N_ORIENT)) * PRIMARY_VIEWS)
-#: Positions of the hashes that go into the search index (upright, every view) and of those
-#: a query is made of (every orientation of the primary views), per channel.
-INDEXED = np.flatnonzero(HASH_ORIENT[:N_PHASH] == 0)
-QUERYING = np.arange(PRIMARY_VIEWS * N_ORIENT)
-DHASH_INDEXED = N_PHASH + np.flatnonzero(HASH_ORIENT[N_PHASH:] == 0)
-DHASH_QUERYING = N_PHASH + np.arange(PRIMARY_VIEWS * N_ORIENT)
-
-
-def view_boxes(trim: tuple[float, float, float, float]) -> list[tuple[float, float, float, float]]:
-    """Return every view's box as fractions (left, top, right, bottom) of the whole picture."""
-    left, top, right, bottom = trim
-    w, h = right - left, bottom - top
-    boxes = [(0.0, 0.0, 1.0, 1.0), trim]
-    for cl, ct, cr, cb in CROP_VIEWS:
-        boxes.append((left + cl * w, top + ct * h, right - cr * w, bottom - cb * h))
-    return boxes
 
 
 def _pixel_box(box: tuple[float, float, float, float], rows: int, cols: int) -> tuple[int, int, int, int]:

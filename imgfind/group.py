@@ -82,7 +82,7 @@ def original_key(record: FileRecord, name_root: bool = False) -> tuple:
     # uncertain: it must be a size class larger to count as larger.
     bordered = record.content < 0.98
     size_class -= bordered
-    return (-size_class, not has_origin, bordered, minute, not name_root, -record.bytes, record.path)
+    return (-size_class, not has_origin, bordered, minute, not name_root, -record.size, record.path)
 
 
 def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:

@@ -19,12 +19,13 @@ import numpy as np
 from .analyse import analyse, analyse_batch, exit_with_parent
 from .crawl import CrawlOptions, walk
 from .errors import DecodeError, ImgfindError
-from .fingerprint import ORIENTATION_NAMES, THUMB_SIZE, Fingerprint
 from .group import Links, order_members
-from .match import DEFAULT_PRESET, PRESETS, Rule, Side, channels, distance_matrix, find_pairs
+from .layout import ORIENTATION_NAMES, distance_matrix
+from .match import Side, channels, find_pairs
 from .match import Progress as MatchProgress
-from .model import (FileRecord, FileStat, Fingerprinted, Group, IndexStats, Match, Member,
-                    display)
+from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
+                    Group, IndexStats, Match, Member, QueryResult, Rule, display)
+from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
 Progress = Callable[[int], None]
@@ -43,21 +44,8 @@ class Settings:
     commit_seconds: float = 2.0  # ... or this often, whichever comes first
 
 
-@dataclass(frozen=True, slots=True)
-class QueryResult:
-    """The answer to one reverse image search."""
-
-    path: str
-    width: int
-    height: int
-    bytes: int
-    format: str
-    metadata: dict[str, str]
-    matches: tuple[Match, ...]
-    original: str  # the likely original among the query and its matches
-
-
 def default_rule() -> Rule:
+    """Return the rule used when none is given: the default preset."""
     return PRESETS[DEFAULT_PRESET]
 
 

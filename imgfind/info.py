@@ -6,7 +6,8 @@ import os
 
 from .decode import open_for_hash
 from .errors import DecodeError
-from .fingerprint import compute, to_hex
+from .analyse import fingerprint_decoded
+from .bits import to_hex
 
 
 def describe(path: str | os.PathLike[str]) -> dict:
@@ -23,12 +24,12 @@ def describe(path: str | os.PathLike[str]) -> dict:
         decoded = open_for_hash(path)
     except DecodeError as exc:
         raise DecodeError(f"{os.fsdecode(path)}: {exc}") from None
-    fp = compute(decoded.gray)
+    fp = fingerprint_decoded(decoded)
     left, top, right, bottom = fp.trim
     return {
         "path": os.path.abspath(os.fsdecode(path)),
         "format": decoded.format,
-        "bytes": size,
+        "bytes": size,  # key kept as printed since version 1
         "mode": decoded.mode,
         "width": decoded.width,
         "height": decoded.height,

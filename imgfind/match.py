@@ -23,47 +23,21 @@ import numpy as np
 from PIL import Image
 
 from . import fingerprint as fpmod
-from .fingerprint import (DHASH_INDEXED, DHASH_QUERYING, HASH_ORIENT, HASH_VIEW, INDEXED,
-                          PRIMARY_VIEWS, QUERYING)
-from .group import Links
 from . import verify
+from .group import Links
+from .layout import (CROPS, DHASH_INDEXED, DHASH_UPRIGHT, HASH_VIEW, INDEXED,
+                     PRIMARY, QUERYING, TURNED, UPRIGHT, distance_matrix, invert, pair_distance,
+                     relative, view_boxes)
+from .model import DEFAULT_PRESET, PRESETS, PairMatch, Rule
 from .search import Engine, MultiIndexHash, _ranges, make_engine
 
+__all__ = ["DEFAULT_PRESET", "PRESETS", "PairMatch", "Rule", "Side", "channels", "distance_matrix",
+           "find_pairs", "pair_distance"]
+
 VERIFY_SIZE = 24  # views are compared at this resolution
-#: The inverse of each orientation: only the two quarter turns are not their own inverse.
-INVERSE = (0, 1, 2, 3, 4, 6, 5, 7)
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """How near two pictures must be to count as copies."""
-
-    threshold: int  # pHash Hamming distance for candidates (0..64)
-    min_similarity: float | None  # verification: minimum correlation; None = pHash alone
-    min_window: float = 0.40  # verification: minimum local agreement (window_similarity)
-
-
-#: Named operating points. "normal" is the default, calibrated on ../shared/bench (README).
-PRESETS: dict[str, Rule] = {
-    "strict": Rule(8, 0.85, 0.45),
-    "normal": Rule(10, 0.80, 0.40),
-    "loose": Rule(10, 0.80, 0.35),
-}
-DEFAULT_PRESET = "normal"
 
 #: Flat pictures match only when their thumbnails differ by at most this much on average.
 FLAT_MAX_DIFF = 6.0
-
-
-@dataclass(frozen=True, slots=True)
-class PairMatch:
-    """A verified pair: rows a and b of the two print sets, and how b relates to a."""
-
-    a: int
-    b: int
-    distance: int
-    orientation: int  # b looks like a transformed by fingerprint.ORIENTATIONS[orientation]
-    similarity: float | None
 
 
 ThumbLoader = Callable[[np.ndarray], dict[int, np.ndarray]]
@@ -156,7 +130,7 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
                 for q_cols, i_cols, k in channels(rule, same)]
     # Query rows go in chunks sized so that even a huge threshold (every hash near every
     # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
-    per_pair = MAX_ALIGNMENTS if rule.min_similarity is not None else 1
+    per_pair = MAX_ALIGNMENTS if rule.verified else 1
     chunk = _chunk_rows(len(query), len(index) * len(INDEXED), len(QUERYING), rule.threshold)
     # ... and in at least about PROGRESS_STEPS chunks on large indexes, so progress can be told.
     chunk = min(chunk, max(PROGRESS_MIN_ROWS, -(-len(query) // PROGRESS_STEPS)))
@@ -171,18 +145,17 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
     qa, qpos, ib, ipos, dist, lo, hi = _best_per_pair(
         tuple(np.concatenate(p) for p in zip(*[x[:5] for x in parts])), same, per_pair)
     out: list[PairMatch] = []
-    if rule.min_similarity is None:
+    if not rule.verified:
         # The plain pHash rule needs no pictures: decide every pair at once from its nearest
         # alignment, and send only pairs with a flat picture through the slow path.
         flat = query.flat[qa] | index.flat[ib]
-        g = np.where(HASH_ORIENT[ipos] == 0, HASH_ORIENT[qpos],
-                     np.asarray(INVERSE)[HASH_ORIENT[ipos]])
-        g = np.where(qa == lo, g, np.asarray(INVERSE)[g])
+        g = relative(qpos, ipos)
+        g = np.where(qa == lo, g, invert(g))
         out = [PairMatch(int(x), int(y), int(d), int(o), None)
                for x, y, d, o in zip(lo[~flat], hi[~flat], dist[~flat], g[~flat])]
         keep = flat
         qa, qpos, ib, ipos, dist, lo, hi = (x[keep] for x in (qa, qpos, ib, ipos, dist, lo, hi))
-    if len(qa) and (rule.min_similarity is not None or query.flat.any() or index.flat.any()):
+    if len(qa) and (rule.verified or query.flat.any() or index.flat.any()):
         out += _decide_all(query, index, rule, (qa, qpos, ib, ipos, dist, lo, hi), same, links,
                            progress)
     if links is not None:
@@ -233,7 +206,7 @@ def _decide_all(query: Side, index: Side, rule: Rule, found: tuple[np.ndarray, .
                     match = _decide_flat(query, index, a, b, row_q, row_i)
                     if match is not None:
                         out.append(match)
-                elif rule.min_similarity is not None:
+                elif rule.verified:
                     # A flat picture next to a detailed one is verified like any pair
                     # (darkening a dull picture can make it flat); verification rejects a
                     # flat picture against a detailed one.
@@ -262,12 +235,9 @@ def _alignments(query: Side, index: Side, qa: np.ndarray, qpos: np.ndarray, ib: 
     tried: set[tuple[int, int, int, int]] = set()
     for row_q, q, row_i, i in zip(qa.tolist(), qpos.tolist(), ib.tolist(), ipos.tolist()):
         qview, iview = int(HASH_VIEW[q]), int(HASH_VIEW[i])
-        # One side's hash is upright; the other's orientation g says g(query) ~ index. An
-        # oriented hash on the index side (query mode's reverse channel) means the inverse.
-        i_orient = int(HASH_ORIENT[i])
-        orient = int(HASH_ORIENT[q]) if i_orient == 0 else INVERSE[i_orient]
+        orient = int(relative(q, i))
         # found from b's side: b ~ g(a) reads as a ~ g^-1(b)
-        orient_ab = INVERSE[orient] if row_q != a else orient
+        orient_ab = int(invert(orient)) if row_q != a else orient
         # Without borders the trimmed view is the whole view: same alignment, same answer.
         # (The whole view of a bordered picture is verified too: trimming is not stable under
         # brightness edits; a different picture in the same frame fails window_similarity.)
@@ -339,12 +309,6 @@ def _decide_flat(query: Side, index: Side, a: int, b: int, row_q: int, row_i: in
     return PairMatch(a, b, pair_distance(query.hashes[row_q], index.hashes[row_i]), 0, None)
 
 
-#: Upright and turned/mirrored hash columns of the primary views (whole, trimmed).
-_UPRIGHT = QUERYING[HASH_ORIENT[QUERYING] == 0]
-_TURNED = QUERYING[HASH_ORIENT[QUERYING] != 0]
-_PRIMARY = INDEXED[:PRIMARY_VIEWS]
-_CROPS = INDEXED[PRIMARY_VIEWS:]
-_DHASH_UPRIGHT = DHASH_QUERYING[HASH_ORIENT[DHASH_QUERYING] == 0]
 #: Verified rules look for a turned or mirrored copy among the crop views this many bits
 #: closer than the rule's threshold. Seven orientations against eleven crop views would be
 #: most of the search work; at 2 bits closer it is a fifth of it (benchmarks/RESULTS.md), and
@@ -360,21 +324,21 @@ def channels(rule: Rule, same: bool) -> list[tuple[np.ndarray, np.ndarray, int]]
     turned copies among the crop views a little closer (TURNED_CROP_MARGIN).
     """
     t = rule.threshold
-    turned = t - TURNED_CROP_MARGIN if rule.min_similarity is not None else t
+    turned = t - TURNED_CROP_MARGIN if rule.verified else t
     # Primary and crop views are searched apart (two engines, never one over both), so each
     # part can have its own threshold and the index holds each hash once.
-    if rule.min_similarity is None:
-        out = [(QUERYING, _PRIMARY, t), (QUERYING, _CROPS, t)]
+    if not rule.verified:
+        out = [(QUERYING, PRIMARY, t), (QUERYING, CROPS, t)]
     else:
         # dHash is a second opinion on upright copies (it survives some tone edits that move
         # pHash); turned copies come from pHash alone.
-        out = [(QUERYING, _PRIMARY, t), (_UPRIGHT, _CROPS, t),
-               (_TURNED, _CROPS, turned), (_DHASH_UPRIGHT, DHASH_INDEXED, t)]
+        out = [(QUERYING, PRIMARY, t), (UPRIGHT, CROPS, t),
+               (TURNED, CROPS, turned), (DHASH_UPRIGHT, DHASH_INDEXED, t)]
     if not same:
         # A reverse search also looks the other way, which dedupe gets from its symmetry: an
         # indexed file may be a crop of the query (then one of the query's crop views is
         # near that file's whole view), turned copies again 2 bits closer.
-        out += [(_CROPS, _PRIMARY, t), (_CROPS, _TURNED, turned)]
+        out += [(CROPS, PRIMARY, t), (CROPS, TURNED, turned)]
     # Channels into the same engine at the same threshold are one search (a call has a fixed
     # cost of about a millisecond at 10^6 files).
     merged: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray, int]] = {}
@@ -453,7 +417,7 @@ def _candidates(engine: object, hashes: np.ndarray, row_offset: int, q_cols: np.
 
 def _view(side: Side, row: int, view: int, size: int = VERIFY_SIZE) -> np.ndarray:
     """Cut view *view* of a row's thumbnail and bring it to *size* square."""
-    box = fpmod.view_boxes(tuple(float(x) for x in side.trims[row]))[view]
+    box = view_boxes(tuple(float(x) for x in side.trims[row]))[view]
     part = fpmod.crop(side.thumb(row), box)
     return np.asarray(Image.fromarray(np.ascontiguousarray(part), "L")
                       .resize((size, size), Image.Resampling.BILINEAR))
@@ -462,30 +426,3 @@ def _view(side: Side, row: int, view: int, size: int = VERIFY_SIZE) -> np.ndarra
 def _trimmed(side: Side, row: int) -> bool:
     t = side.trims[row]
     return bool(t[0] > 0 or t[1] > 0 or t[2] < 1 or t[3] < 1)
-
-
-def distance_matrix(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest pHash distance between every two rows of hash layouts, over all views and
-    orientations either way, and the orientation g with column ~ g(row)."""
-    q = hashes[:, QUERYING]
-    i = hashes[:, INDEXED]
-    k = len(hashes)
-    dist = np.zeros((k, k), dtype=np.int64)
-    orient = np.zeros((k, k), dtype=np.int64)
-    q_orient = HASH_ORIENT[QUERYING]
-    for a in range(k):
-        d = np.bitwise_count(q[a][None, :, None] ^ i[:, None, :]).reshape(k, -1)
-        best = d.argmin(axis=1)
-        dist[a] = d[np.arange(k), best]
-        orient[a] = q_orient[best // i.shape[1]]
-    both = np.minimum(dist, dist.T)
-    # found from b's side (a ~ g(b)) means b ~ g^-1(a)
-    orient = np.where(dist <= dist.T, orient, np.asarray(INVERSE)[orient.T])
-    np.fill_diagonal(both, 0)
-    np.fill_diagonal(orient, 0)
-    return both, orient
-
-
-def pair_distance(ha: np.ndarray, hb: np.ndarray) -> int:
-    """Smallest pHash distance between two files' hash rows (see distance_matrix)."""
-    return int(distance_matrix(np.stack([ha, hb]))[0][0, 1])

@@ -1,16 +1,79 @@
-"""The records that flow between imgfind's stages: plain frozen dataclasses, no behaviour."""
+"""The records that cross module boundaries: frozen dataclasses, no numpy import.
+
+Fingerprints, match rules and their presets, candidate and verified pairs, file records,
+query results, groups and the report header all live here, so every stage speaks one
+vocabulary. Arrays inside records (``Fingerprint.hashes``) are typed for readers only.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .fingerprint import Fingerprint
+if TYPE_CHECKING:  # numpy is only named in annotations here, never imported
+    import numpy as np
 
 
 def display(path: bytes) -> str:
     """Return a stored (bytes) path as str; undecodable bytes survive as surrogate escapes."""
     return os.fsdecode(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """Everything imgfind stores about a picture's content.
+
+    ``hashes`` is a uint64 array in the hash layout (see layout.py): the whole picture and its
+    trimmed view in all eight orientations, then the crop views (upright only), then dHash.
+    """
+
+    phash: int  # upright pHash of the whole picture: what imagehash.phash would give
+    dhash: int  # upright dHash of the whole picture
+    hashes: np.ndarray  # uint64, (layout.N_HASHES,)
+    trim: tuple[float, float, float, float]  # trimmed box as fractions (left, top, right, bottom)
+    thumb: bytes  # THUMB_SIZE x THUMB_SIZE greyscale of the whole upright picture, row-major
+    flat: bool  # too little detail to tell apart from other flat pictures
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How near two pictures must be to count as copies.
+
+    A rule is *plain* (``min_similarity`` None: a pHash distance within ``threshold`` bits
+    decides) or *verified* (candidates within ``threshold`` are checked on their thumbnails).
+    ``name`` is the preset the rule comes from, if any (shown in reports).
+    """
+
+    threshold: int  # pHash Hamming distance for candidates (0..64)
+    min_similarity: float | None  # verification: minimum correlation; None = pHash alone
+    min_window: float = 0.40  # verification: minimum local agreement (window_similarity)
+    name: str | None = field(default=None, compare=False)
+
+    @property
+    def verified(self) -> bool:
+        """True when candidates are verified on thumbnails, False for the plain pHash rule."""
+        return self.min_similarity is not None
+
+
+#: Named operating points. "normal" is the default, calibrated on ../shared/bench (README).
+PRESETS: dict[str, Rule] = {
+    "strict": Rule(8, 0.85, 0.45, "strict"),
+    "normal": Rule(10, 0.80, 0.40, "normal"),
+    "loose": Rule(10, 0.80, 0.35, "loose"),
+}
+DEFAULT_PRESET = "normal"
+
+
+@dataclass(frozen=True, slots=True)
+class PairMatch:
+    """A decided pair: rows a and b of the two fingerprint sets, and how b relates to a."""
+
+    a: int
+    b: int
+    distance: int  # layout.pair_distance of the two rows
+    orientation: int  # b looks like a transformed by layout.ORIENTATIONS[orientation]
+    similarity: float | None  # verified similarity (None: plain rule, or two flat pictures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +127,7 @@ class FileRecord:
 
     id: int
     path: str
-    bytes: int
+    size: int  # bytes
     mtime_ns: int
     width: int
     height: int
@@ -109,3 +172,26 @@ class Group:
 
     members: tuple[Member, ...]
     max_distance: int  # largest distance between any two members
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """The answer to one reverse image search."""
+
+    path: str
+    width: int
+    height: int
+    size: int  # bytes
+    format: str
+    metadata: dict[str, str]
+    matches: tuple[Match, ...]
+    original: str  # the likely original among the query and its matches
+
+
+@dataclass(frozen=True, slots=True)
+class ReportHeader:
+    """What a report says about itself: document format, program version, the rule used."""
+
+    format: str  # e.g. "imgfind-dedupe/1"
+    version: str
+    rule: Rule

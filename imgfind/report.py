@@ -14,16 +14,14 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from . import __version__
-from .index import QueryResult
-from .match import Rule
-from .model import FileRecord, Group
+from ._version import __version__
+from .model import FileRecord, Group, QueryResult, Rule
 
 FORMATS = ("text", "paths", "json", "csv")
 
 
 def describe_rule(rule: Rule, preset: str | None) -> str:
-    if rule.min_similarity is None:
+    if not rule.verified:
         return f"pHash distance <= {rule.threshold} bits"
     name = f"{preset}: " if preset else ""
     return (f"{name}pHash distance <= {rule.threshold} bits, verified similarity >= "
@@ -37,7 +35,7 @@ def _rule_json(rule: Rule, preset: str | None) -> dict:
 
 
 def _file_json(rec: FileRecord) -> dict:
-    return {"path": rec.path, "width": rec.width, "height": rec.height, "bytes": rec.bytes,
+    return {"path": rec.path, "width": rec.width, "height": rec.height, "bytes": rec.size,
             "format": rec.format, "mtime": _iso(rec.mtime_ns), "metadata": rec.metadata}
 
 
@@ -93,7 +91,7 @@ def render_groups(groups: Sequence[Group], fmt: str, out: TextIO, rule: Rule,
             for i, m in enumerate(g.members):
                 f = m.file
                 w.writerow([gi, f.path, m.distance, m.relation, int(i == 0), f.width, f.height,
-                            f.bytes, _iso(f.mtime_ns)])
+                            f.size, _iso(f.mtime_ns)])
     else:
         n_files = sum(len(g.members) for g in groups)
         out.write(f"# {len(groups)} groups, {n_files} files ({describe_rule(rule, preset)})\n")
@@ -103,7 +101,7 @@ def render_groups(groups: Sequence[Group], fmt: str, out: TextIO, rule: Rule,
                 f = m.file
                 tag = "original" if i == 0 else f"d={m.distance:<2}"
                 rel = "" if m.relation == "same orientation" else f" ({m.relation})"
-                out.write(f"  {tag:>8}  {f.width}x{f.height}  {_size(f.bytes):>9}  "
+                out.write(f"  {tag:>8}  {f.width}x{f.height}  {_size(f.size):>9}  "
                           f"{_iso(f.mtime_ns)}  {f.path}{rel}\n")
 
 
@@ -115,7 +113,7 @@ def render_queries(results: Sequence[QueryResult], fmt: str, out: TextIO, rule: 
             "format": "imgfind-query/1",
             "version": __version__,
             **_rule_json(rule, preset),
-            "queries": [{"path": r.path, "width": r.width, "height": r.height, "bytes": r.bytes,
+            "queries": [{"path": r.path, "width": r.width, "height": r.height, "bytes": r.size,
                          "format": r.format, "metadata": r.metadata, "original": r.original,
                          "matches": len(r.matches)} for r in results],
             "matches": [{"query": r.path, **_file_json(m.file), "distance": m.distance,
@@ -140,13 +138,13 @@ def render_queries(results: Sequence[QueryResult], fmt: str, out: TextIO, rule: 
                 f = m.file
                 w.writerow([r.path, f.path, m.distance, m.relation,
                             "" if m.similarity is None else m.similarity, f.width, f.height,
-                            f.bytes, _iso(f.mtime_ns), int(m.larger), int(m.likely_original),
+                            f.size, _iso(f.mtime_ns), int(m.larger), int(m.likely_original),
                             _creator(f.metadata)])
     else:
         for i, r in enumerate(results):
             if i:
                 out.write("\n")
-            out.write(f"# {r.path}  {r.width}x{r.height}  {_size(r.bytes)}: "
+            out.write(f"# {r.path}  {r.width}x{r.height}  {_size(r.size)}: "
                       f"{len(r.matches)} matches ({describe_rule(rule, preset)})\n")
             creator = _creator(r.metadata)
             if creator:
@@ -162,7 +160,7 @@ def render_queries(results: Sequence[QueryResult], fmt: str, out: TextIO, rule: 
                 who = _creator(f.metadata)
                 if who:
                     notes.append(who)
-                out.write(f"  d={m.distance:<2}  {f.width}x{f.height}  {_size(f.bytes):>9}  "
+                out.write(f"  d={m.distance:<2}  {f.width}x{f.height}  {_size(f.size):>9}  "
                           f"{_iso(f.mtime_ns)}  {f.path}  [{', '.join(notes)}]\n")
             if r.matches and r.original == r.path:
                 out.write("  the query itself looks like the original (most pixels)\n")

@@ -30,7 +30,8 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from imgfind.bktree import MASK64, BKTree
+from imgfind.bits import MASK64, as_uint64
+from imgfind.bktree import BKTree
 
 Matches = tuple[np.ndarray, np.ndarray]
 Triples = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -75,21 +76,7 @@ class Engine(Protocol):
         ...
 
 
-def as_fingerprints(values: np.ndarray | Iterable[int]) -> np.ndarray:
-    """Return ``values`` as a contiguous ``uint64`` array.
-
-    Signed 64-bit arrays are reinterpreted (two's complement, as SQLite stores them), and
-    Python ints are masked to 64 bits, so a value and its signed twin are the same item.
-    """
-    if isinstance(values, np.ndarray):
-        if values.dtype == np.uint64:
-            return np.ascontiguousarray(values)
-        if values.dtype == np.int64:
-            return np.ascontiguousarray(values).view(np.uint64)
-        if values.dtype.kind in "iu":
-            return values.astype(np.int64).view(np.uint64)
-        raise TypeError(f"fingerprints must be an integer array, not {values.dtype}")
-    return np.fromiter((int(v) & MASK64 for v in values), dtype=np.uint64)
+as_fingerprints = as_uint64
 
 
 def make_engine(values: np.ndarray | Iterable[int], kind: str = "auto") -> Engine:

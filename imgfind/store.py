@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
+from .bits import to_signed, to_unsigned  # noqa: F401  (to_unsigned: the read side of to_signed)
 from .errors import SchemaError, StoreError
-from .fingerprint import N_HASHES, RECIPE_VERSION, THUMB_SIZE
+from .layout import N_HASHES
 from .model import FileRecord, FileStat, Fingerprinted, display
+from .recipe import RECIPE_VERSION, THUMB_SIZE
 
 #: Bump with a migration below whenever the schema changes.
 SCHEMA_VERSION = 1
@@ -62,16 +64,6 @@ CREATE TABLE IF NOT EXISTS thumbs (
     thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes, row-major
 );
 """
-
-
-def to_signed(value: int) -> int:
-    """Map an unsigned 64-bit int onto SQLite's signed 64-bit range."""
-    value &= 0xFFFF_FFFF_FFFF_FFFF
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def to_unsigned(value: int) -> int:
-    return value & 0xFFFF_FFFF_FFFF_FFFF
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,188 @@
+"""The hash layout and the orientation algebra: which hash column is which view and orientation.
+
+A fingerprint's ``hashes`` is one uint64 row of :data:`N_HASHES` columns:
+
+* columns ``0 .. 15``: pHash of the two primary views (0 = whole picture, 1 = border-trimmed)
+  in each of the 8 orientations, view-major (column ``8 * view + orientation``);
+* columns ``16 .. 26``: pHash of the 11 crop views (:data:`CROP_VIEWS`), upright only;
+* columns ``27 .. 42``: dHash of the two primary views in each orientation, as for pHash.
+
+:data:`HASH_VIEW` and :data:`HASH_ORIENT` give each column's view and orientation. Search
+indexes the upright hash of every view and queries with every orientation of the primary
+views (:data:`INDEXED`, :data:`QUERYING` and their dHash twins), so a mirrored, rotated,
+bordered or slightly cropped copy still has a near hash.
+
+Orientations are the dihedral group D4, numbered as in :data:`ORIENTATIONS`; 0 is identity.
+:func:`compose` and :func:`invert` are its multiplication and inverse; :func:`relative` says
+how one file relates to another from the two hash columns that matched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# The eight orientations as (transpose, flip left-right, flip up-down), applied in that order.
+ORIENTATIONS: tuple[tuple[bool, bool, bool], ...] = (
+    (False, False, False),
+    (False, True, False),
+    (False, False, True),
+    (False, True, True),
+    (True, False, False),
+    (True, True, False),
+    (True, False, True),
+    (True, True, True),
+)
+#: What orientation k does to a picture, in words.
+ORIENTATION_NAMES = (
+    "same orientation",
+    "mirrored",
+    "flipped upside down",
+    "rotated 180°",
+    "transposed",
+    "rotated 90° clockwise",
+    "rotated 90° counter-clockwise",
+    "transverse",
+)
+N_ORIENT = len(ORIENTATIONS)
+
+
+def apply_orientation(a: np.ndarray, k: int) -> np.ndarray:
+    """Apply ORIENTATIONS[k] to a 2-D array (a view, not a copy)."""
+    transpose, flip_lr, flip_ud = ORIENTATIONS[k]
+    a = a.T if transpose else a
+    if flip_lr:
+        a = a[:, ::-1]
+    if flip_ud:
+        a = a[::-1, :]
+    return a
+
+
+def _compose_table() -> tuple[tuple[int, ...], ...]:
+    probe = np.arange(6).reshape(2, 3)  # no symmetry: every orientation moves it differently
+    shapes = [apply_orientation(probe, k) for k in range(N_ORIENT)]
+    table = []
+    for g in range(N_ORIENT):
+        row = []
+        for h in range(N_ORIENT):
+            both = apply_orientation(apply_orientation(probe, h), g)
+            row.append(next(k for k, s in enumerate(shapes)
+                            if s.shape == both.shape and np.array_equal(s, both)))
+        table.append(tuple(row))
+    return tuple(table)
+
+
+#: COMPOSE[g][h] is the orientation "h, then g".
+COMPOSE = _compose_table()
+#: INVERSE[g] undoes g: only the two quarter turns (5 and 6) are not their own inverse.
+INVERSE: tuple[int, ...] = tuple(next(k for k in range(N_ORIENT) if COMPOSE[k][g] == 0)
+                                 for g in range(N_ORIENT))
+_INVERSE = np.array(INVERSE, dtype=np.int64)
+
+
+def compose(g: int, h: int) -> int:
+    """Return the orientation that applies *h* and then *g*."""
+    return COMPOSE[g][h]
+
+
+def invert(g: int | np.ndarray) -> int | np.ndarray:
+    """Return the orientation that undoes *g* (element-wise for an array)."""
+    if isinstance(g, np.ndarray):
+        return _INVERSE[g]
+    return INVERSE[g]
+
+
+#: Crop views, as fractions cut from (left, top, right, bottom) of the trimmed picture: 5% all
+#: round, 10% off each side, and centre bands that change the aspect ratio the way re-framing
+#: for another screen does (16:10 -> 4:3, 3:2 -> 1:1). A copy cropped by a few percent, or
+#: re-framed, is near one of them.
+CROP_VIEWS = (
+    (0.05, 0.05, 0.05, 0.05),
+    (0.10, 0.0, 0.0, 0.0),
+    (0.0, 0.10, 0.0, 0.0),
+    (0.0, 0.0, 0.10, 0.0),
+    (0.0, 0.0, 0.0, 0.10),
+    (0.08, 0.0, 0.08, 0.0),
+    (0.16, 0.0, 0.16, 0.0),
+    (0.0, 0.08, 0.0, 0.08),
+    (0.0, 0.16, 0.0, 0.16),
+    (0.34, 0.0, 0.34, 0.0),
+    (0.0, 0.34, 0.0, 0.34),
+)
+PRIMARY_VIEWS = 2  # whole picture, trimmed picture
+WHOLE, TRIMMED = 0, 1
+N_PHASH = PRIMARY_VIEWS * N_ORIENT + len(CROP_VIEWS)
+N_HASHES = N_PHASH + PRIMARY_VIEWS * N_ORIENT
+#: The view (0 whole, 1 trimmed, 2.. crop views) and the orientation of every hash column.
+HASH_VIEW = np.array([v for v in range(PRIMARY_VIEWS) for _ in range(N_ORIENT)]
+                     + [PRIMARY_VIEWS + i for i in range(len(CROP_VIEWS))]
+                     + [v for v in range(PRIMARY_VIEWS) for _ in range(N_ORIENT)])
+HASH_ORIENT = np.array(list(range(N_ORIENT)) * PRIMARY_VIEWS + [0] * len(CROP_VIEWS)
+                       + list(range(N_ORIENT)) * PRIMARY_VIEWS)
+#: Columns that go into the search index (upright, every view) and those a query is made of
+#: (every orientation of the primary views), per channel.
+INDEXED = np.flatnonzero(HASH_ORIENT[:N_PHASH] == 0)
+QUERYING = np.arange(PRIMARY_VIEWS * N_ORIENT)
+DHASH_INDEXED = N_PHASH + np.flatnonzero(HASH_ORIENT[N_PHASH:] == 0)
+DHASH_QUERYING = N_PHASH + np.arange(PRIMARY_VIEWS * N_ORIENT)
+#: Upright and turned/mirrored pHash columns of the primary views; primary and crop views'
+#: indexed columns; upright dHash columns of the primary views.
+UPRIGHT = QUERYING[HASH_ORIENT[QUERYING] == 0]
+TURNED = QUERYING[HASH_ORIENT[QUERYING] != 0]
+PRIMARY = INDEXED[:PRIMARY_VIEWS]
+CROPS = INDEXED[PRIMARY_VIEWS:]
+DHASH_UPRIGHT = DHASH_QUERYING[HASH_ORIENT[DHASH_QUERYING] == 0]
+
+
+def relative(q_col: int | np.ndarray, i_col: int | np.ndarray) -> int | np.ndarray:
+    """Return g such that g(query view) ~ index view, from the two hash columns that matched.
+
+    One side's hash is upright; the other's orientation g says g(query) ~ index. An oriented
+    hash on the index side (a reverse search's channel) means the inverse. Works element-wise
+    on arrays of columns.
+    """
+    q, i = HASH_ORIENT[q_col], HASH_ORIENT[i_col]
+    if isinstance(q, np.ndarray):
+        return np.where(i == 0, q, _INVERSE[i])
+    return int(q) if int(i) == 0 else INVERSE[int(i)]
+
+
+def view_boxes(trim: tuple[float, float, float, float]) -> list[tuple[float, float, float, float]]:
+    """Return every view's box as fractions (left, top, right, bottom) of the whole picture."""
+    left, top, right, bottom = trim
+    w, h = right - left, bottom - top
+    boxes = [(0.0, 0.0, 1.0, 1.0), trim]
+    for cl, ct, cr, cb in CROP_VIEWS:
+        boxes.append((left + cl * w, top + ct * h, right - cr * w, bottom - cb * h))
+    return boxes
+
+
+def distance_matrix(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest pHash distance between every two rows of hashes, and how they relate.
+
+    *hashes* is (k, N_HASHES) uint64. Returns two (k, k) int64 arrays: the smallest distance
+    over all views and orientations either way (the diagonal is 0), and the orientation g
+    with column ~ g(row).
+    """
+    q = hashes[:, QUERYING]
+    i = hashes[:, INDEXED]
+    k = len(hashes)
+    dist = np.zeros((k, k), dtype=np.int64)
+    orient = np.zeros((k, k), dtype=np.int64)
+    q_orient = HASH_ORIENT[QUERYING]
+    for a in range(k):
+        d = np.bitwise_count(q[a][None, :, None] ^ i[:, None, :]).reshape(k, -1)
+        best = d.argmin(axis=1)
+        dist[a] = d[np.arange(k), best]
+        orient[a] = q_orient[best // i.shape[1]]
+    both = np.minimum(dist, dist.T)
+    # found from b's side (a ~ g(b)) means b ~ g^-1(a)
+    orient = np.where(dist <= dist.T, orient, _INVERSE[orient.T])
+    np.fill_diagonal(both, 0)
+    np.fill_diagonal(orient, 0)
+    return both, orient
+
+
+def pair_distance(ha: np.ndarray, hb: np.ndarray) -> int:
+    """The one distance of a pair of files: the smallest pHash distance between their hash
+    rows over all views and orientations (see :func:`distance_matrix`)."""
+    return int(distance_matrix(np.stack([ha, hb]))[0][0, 1])

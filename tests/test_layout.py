@@ -1,0 +1,66 @@
+"""The hash layout and orientation algebra: group laws, columns, pair distance."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, strategies as st
+
+from imgfind import layout as L
+
+orientations = st.integers(0, L.N_ORIENT - 1)
+
+
+def test_inverse_table_is_the_known_one():
+    # Only the two quarter turns are not their own inverse.
+    assert L.INVERSE == (0, 1, 2, 3, 4, 6, 5, 7)
+
+
+@given(orientations, orientations, orientations)
+def test_compose_is_a_group_law(g, h, k):
+    assert L.compose(g, L.compose(h, k)) == L.compose(L.compose(g, h), k)
+    assert L.compose(g, 0) == L.compose(0, g) == g
+    assert L.compose(g, L.invert(g)) == 0 == L.compose(L.invert(g), g)
+
+
+@given(orientations, orientations)
+def test_compose_matches_applying_orientations(g, h):
+    a = np.arange(12).reshape(3, 4)
+    both = L.apply_orientation(L.apply_orientation(a, h), g)
+    assert np.array_equal(both, L.apply_orientation(a, L.compose(g, h)))
+
+
+def test_columns():
+    assert L.N_HASHES == 43 and L.N_PHASH == 27
+    assert (L.HASH_ORIENT[L.INDEXED] == 0).all() and (L.HASH_ORIENT[L.DHASH_INDEXED] == 0).all()
+    assert L.HASH_VIEW[L.PRIMARY].tolist() == [0, 1]
+    assert L.HASH_VIEW[L.CROPS].tolist() == list(range(2, 2 + len(L.CROP_VIEWS)))
+    assert sorted(L.UPRIGHT.tolist() + L.TURNED.tolist()) == L.QUERYING.tolist()
+    assert (L.HASH_ORIENT[L.DHASH_UPRIGHT] == 0).all() and (L.DHASH_UPRIGHT >= L.N_PHASH).all()
+
+
+def test_relative_orientation_of_two_columns():
+    upright = int(L.PRIMARY[0])
+    rotated = 5  # whole view, rotated 90° clockwise
+    assert L.relative(rotated, upright) == 5  # query column oriented: that orientation
+    assert L.relative(upright, rotated) == 6  # index column oriented: its inverse
+    q = np.array([rotated, upright])
+    i = np.array([upright, rotated])
+    assert L.relative(q, i).tolist() == [5, 6]
+
+
+def test_view_boxes():
+    boxes = L.view_boxes((0.1, 0.0, 0.9, 1.0))
+    assert boxes[0] == (0.0, 0.0, 1.0, 1.0) and boxes[1] == (0.1, 0.0, 0.9, 1.0)
+    assert len(boxes) == L.PRIMARY_VIEWS + len(L.CROP_VIEWS)
+    assert np.allclose(boxes[2], (0.14, 0.05, 0.86, 0.95))
+
+
+def test_pair_distance_is_smallest_over_views_and_orientations():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**63, L.N_HASHES, dtype=np.int64).astype(np.uint64)
+    b = rng.integers(0, 2**63, L.N_HASHES, dtype=np.int64).astype(np.uint64)
+    b[L.PRIMARY[0]] = a[3] ^ np.uint64(0b111)  # b's whole view is 3 bits from a turned by 3
+    dist, orient = L.distance_matrix(np.stack([a, b]))
+    assert L.pair_distance(a, b) == dist[0, 1] == dist[1, 0] == 3
+    assert orient[0, 1] == 3 and orient[1, 0] == L.INVERSE[3]
+    assert dist[0, 0] == 0
