@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -29,7 +28,7 @@ from .layout import (CROPS, DHASH_INDEXED, DHASH_UPRIGHT, HASH_VIEW, INDEXED,
                      PRIMARY, QUERYING, TURNED, UPRIGHT, distance_matrix, invert, pair_distance,
                      relative, view_boxes)
 from .model import DEFAULT_PRESET, PRESETS, PairMatch, Rule
-from .search import Engine, MultiIndexHash, _ranges, make_engine
+from .search import Engine, MultiIndexHash, make_engine, ranges
 
 __all__ = ["DEFAULT_PRESET", "PRESETS", "PairMatch", "Rule", "Side", "channels", "distance_matrix",
            "find_pairs", "pair_distance"]
@@ -188,7 +187,7 @@ def _decide_all(query: Side, index: Side, rule: Rule, found: tuple[np.ndarray, .
     for b0 in range(0, len(starts), DECIDE_BATCH):
         batch_starts = starts[b0:b0 + DECIDE_BATCH]
         batch_ends = ends[b0:b0 + DECIDE_BATCH]
-        rows = _ranges(batch_starts, batch_ends - batch_starts)
+        rows = ranges(batch_starts, batch_ends - batch_starts)
         query.forget()
         index.forget()
         query.prefetch(qa[rows] if not same else np.concatenate([qa[rows], ib[rows]]))

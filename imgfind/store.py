@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._version import __version__
-from .bits import to_signed, to_unsigned  # noqa: F401  (to_unsigned: the read side of to_signed)
+from .bits import to_signed
 from .errors import SchemaError, StoreError
 from .layout import N_HASHES
 from .model import FileRecord, FileStat, Fingerprinted, display

@@ -34,3 +34,11 @@ def test_as_uint64_reinterprets_signed_and_masks_ints():
     assert as_uint64(np.array([1, 2], dtype=np.int32)).dtype == np.uint64
     with pytest.raises(TypeError):
         as_uint64(np.array([1.5]))
+
+
+def test_doctests():
+    import doctest
+
+    from imgfind import bits
+
+    assert doctest.testmod(bits).failed == 0

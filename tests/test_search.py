@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgfind.bktree import MASK64, hamming
+from imgfind.bits import MASK64, hamming
 from imgfind.search import (
     BKTreeEngine,
     BruteForce,

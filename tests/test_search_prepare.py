@@ -102,7 +102,7 @@ def test_results_are_exact_when_candidates_are_split_into_blocks(
 ) -> None:
     # A tiny block size forces every loop over query blocks and candidate chunks to run
     # many times, as a batch of thousands of queries does at 10^7 values.
-    monkeypatch.setattr(search, "_BLOCK", 64)
+    monkeypatch.setattr(search.arrays, "BLOCK", 64)
     values = clustered(20_000, seed=6)
     mih, brute = MultiIndexHash(values, substrings=4), BruteForce(values)
     mih.prepare(8)

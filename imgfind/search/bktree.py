@@ -1,4 +1,4 @@
-"""A BK-tree over unique 64-bit integers: near-neighbour search by Hamming distance.
+"""The BK-tree, the small reference engine: near-neighbour search by Hamming distance.
 
 A BK-tree stores each value as a node whose children are keyed by their distance to it.
 The triangle inequality lets a search for everything within ``k`` of a query skip every
@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .bits import MASK64, hamming  # noqa: F401  (hamming: re-exported for callers of the tree)
+import numpy as np
+
+from ..bits import MASK64, as_uint64
+from .arrays import Duplicates, Matches, Triples, empty_triples
 
 
 class BKTree:
@@ -113,3 +116,38 @@ class BKTree:
             result.extend((i, j, d) for d, j in self.find(value, k) if j > i)
         result.sort()
         return result
+
+
+class BKTreeEngine:
+    """A BK-tree over the distinct values; one Python-level tree walk per query."""
+
+    def __init__(self, values: np.ndarray | Iterable[int]) -> None:
+        self._dups = Duplicates(as_uint64(values))
+        # The distinct values are inserted in order, so tree index == distinct-value index.
+        self._tree = BKTree(self._dups.unique.tolist())
+
+    def __len__(self) -> int:
+        return self._dups.n_items
+
+    def find(self, query: int, k: int) -> Matches:
+        _, items, dists = self.find_many(np.array([int(query) & MASK64], np.uint64), k)
+        return items, dists
+
+    def find_many(self, queries: np.ndarray, k: int) -> Triples:
+        qids: list[int] = []
+        uids: list[int] = []
+        dists: list[int] = []
+        for qi, query in enumerate(as_uint64(queries).tolist()):
+            for d, uid in self._tree.find(query, k):
+                qids.append(qi)
+                uids.append(uid)
+                dists.append(d)
+        return self._dups.matches(
+            np.array(qids, np.int64), np.array(uids, np.int64), np.array(dists, np.uint8)
+        )
+
+    def pairs(self, k: int) -> Triples:
+        if k < 0:
+            return empty_triples()
+        found = np.array(self._tree.pairs(k), np.int64).reshape(-1, 3)
+        return self._dups.pairs(found[:, 0], found[:, 1], found[:, 2].astype(np.uint8))

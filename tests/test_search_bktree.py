@@ -9,8 +9,9 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgfind import bktree
-from imgfind.bktree import MASK64, BKTree, hamming
+from imgfind.search import bktree
+from imgfind.bits import MASK64, hamming
+from imgfind.search.bktree import BKTree
 
 BITS = st.integers(min_value=0, max_value=63)
 U64 = st.integers(min_value=0, max_value=MASK64)

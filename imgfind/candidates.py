@@ -1,0 +1,210 @@
+"""The candidate stage: which hash columns are searched against which, at which radius, and the
+pairs of rows those searches find.
+
+A pair is a candidate when the pHash of some primary view of one file (whole or border-trimmed,
+in any of the 8 orientations) is within the rule's threshold of the upright pHash of some view
+of the other (whole, trimmed or cropped); verified rules add upright dHash. Each search is a
+:class:`Channel`; what they find is one :class:`Candidates` record of parallel arrays, sorted
+by pair and then distance, at most a few alignments per pair. Another candidate source (local
+features, say) produces the same record and the decision stage takes it as it is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .layout import (CROPS, DHASH_INDEXED, DHASH_UPRIGHT, INDEXED, PRIMARY, QUERYING, TURNED,
+                     UPRIGHT)
+from .model import Rule
+from .search import Engine
+from .side import Side
+
+#: Verified rules look for a turned or mirrored copy among the crop views this many bits
+#: closer than the rule's threshold. Seven orientations against eleven crop views would be
+#: most of the search work; at 2 bits closer it is a fifth of it (benchmarks/RESULTS.md), and
+#: a turned-and-cropped copy is still found (README, "Matching").
+TURNED_CROP_MARGIN = 2
+#: At most this many distinct alignments (views x orientation) are kept per pair for a
+#: verified rule, nearest hashes first (a plain rule keeps the nearest one).
+MAX_ALIGNMENTS = 12
+#: Searches go in at least this many chunks of at least PROGRESS_MIN_ROWS query rows.
+PROGRESS_STEPS = 50
+PROGRESS_MIN_ROWS = 2048
+
+#: Told (stage, done, total) as the work advances: stage "searching" counts query rows,
+#: "verifying" counts candidate pairs.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One search: these query-side hash columns against these index-side columns, within
+    ``radius`` bits. ``name`` says what it is for (shown in benchmarks and tests)."""
+
+    query_cols: np.ndarray  # int64 layout columns
+    index_cols: np.ndarray  # int64 layout columns; one engine per distinct set
+    radius: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Candidate alignments: row j says query row ``q_row[j]``'s column ``q_col[j]`` is
+    ``distance[j]`` bits from index row ``i_row[j]``'s column ``i_col[j]``.
+
+    ``a`` and ``b`` name the unordered pair (in dedupe, where both sides are one set, ``a`` is
+    the smaller row; in a reverse search ``a`` is the query row, ``b`` the index row). Every
+    array is int64 and as long as the others.
+    """
+
+    q_row: np.ndarray
+    q_col: np.ndarray
+    i_row: np.ndarray
+    i_col: np.ndarray
+    distance: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.q_row)
+
+    def take(self, which: np.ndarray) -> Candidates:
+        """Return the rows selected by an index or boolean array."""
+        return Candidates(*(getattr(self, f.name)[which] for f in fields(self)))
+
+    def pair_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (starts, ends) of each pair's run of rows (rows are sorted by pair)."""
+        lo, hi = self.a, self.b
+        bounds = np.flatnonzero((np.diff(lo) != 0) | (np.diff(hi) != 0)) + 1
+        return np.r_[0, bounds], np.r_[bounds, len(lo)]
+
+
+def channels(rule: Rule, same: bool) -> list[Channel]:
+    """The searches that make candidates.
+
+    The plain pHash rule compares every primary view in every orientation with every view
+    at the one threshold. Verified rules also take upright dHash candidates, and look for
+    turned copies among the crop views a little closer (TURNED_CROP_MARGIN). Channels into
+    the same index columns at the same radius are merged into one search.
+    """
+    t = rule.threshold
+    turned = t - TURNED_CROP_MARGIN if rule.verified else t
+    # Primary and crop views are searched apart (two engines, never one over both), so each
+    # part can have its own threshold and the index holds each hash once.
+    if not rule.verified:
+        out = [Channel(QUERYING, PRIMARY, t, "primary"), Channel(QUERYING, CROPS, t, "crops")]
+    else:
+        # dHash is a second opinion on upright copies (it survives some tone edits that move
+        # pHash); turned copies come from pHash alone.
+        out = [Channel(QUERYING, PRIMARY, t, "primary"), Channel(UPRIGHT, CROPS, t, "crops"),
+               Channel(TURNED, CROPS, turned, "turned crops"),
+               Channel(DHASH_UPRIGHT, DHASH_INDEXED, t, "dhash")]
+    if not same:
+        # A reverse search also looks the other way, which dedupe gets from its symmetry: an
+        # indexed file may be a crop of the query (then one of the query's crop views is
+        # near that file's whole view), turned copies again 2 bits closer.
+        out += [Channel(CROPS, PRIMARY, t, "query crops"),
+                Channel(CROPS, TURNED, turned, "query crops, turned")]
+    # Channels into the same engine at the same threshold are one search (a call has a fixed
+    # cost of about a millisecond at 10^6 files).
+    merged: dict[tuple[bytes, int], Channel] = {}
+    for ch in out:
+        key = (ch.index_cols.tobytes(), ch.radius)
+        if ch.radius >= 0:
+            if key in merged:
+                old = merged[key]
+                q0 = old.query_cols
+                merged[key] = Channel(np.concatenate([q0, ch.query_cols[~np.isin(ch.query_cols, q0)]]),
+                                      ch.index_cols, ch.radius, f"{old.name} + {ch.name}")
+            else:
+                merged[key] = ch
+    return list(merged.values())
+
+
+def find_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
+                    progress: Progress | None = None) -> Candidates:
+    """Search every channel for every query row; keep the best alignments of each pair.
+
+    With ``same`` the two sides are one set (dedupe): self-pairs are dropped and a pair found
+    from both of its files is one pair.
+    """
+    searches = [(ch, index.engine(ch.index_cols, len(query) * len(ch.query_cols), ch.radius))
+                for ch in channels(rule, same)]
+    # Query rows go in chunks sized so that even a huge threshold (every hash near every
+    # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
+    per_pair = MAX_ALIGNMENTS if rule.verified else 1
+    chunk = _chunk_rows(len(query), len(index) * len(INDEXED), len(QUERYING), rule.threshold)
+    # ... and in at least about PROGRESS_STEPS chunks on large indexes, so progress can be told.
+    chunk = min(chunk, max(PROGRESS_MIN_ROWS, -(-len(query) // PROGRESS_STEPS)))
+    parts = []
+    for lo_row in range(0, len(query), chunk):
+        rows = slice(lo_row, min(len(query), lo_row + chunk))
+        found = [search_channel(engine, query.hashes[rows], lo_row, ch, len(index))
+                 for ch, engine in searches]
+        parts.append(best_per_pair(tuple(np.concatenate(p) for p in zip(*found)), same, per_pair))
+        if progress:
+            progress("searching", rows.stop, len(query))
+    hits = tuple(np.concatenate([getattr(p, name) for p in parts])
+                 for name in ("q_row", "q_col", "i_row", "i_col", "distance"))
+    return best_per_pair(hits, same, per_pair)
+
+
+def _chunk_rows(n_rows: int, n_values: int, per_row: int, threshold: int) -> int:
+    """How many query rows to search at once so that one chunk yields ~4M matches at most."""
+    # Share of uniformly random 64-bit pairs within the threshold; real hashes cluster, so
+    # this is an underestimate, but it only has to tell 10 bits (tiny) from 32 (half).
+    share = sum(math.comb(64, k) for k in range(threshold + 1)) / 2.0 ** 64
+    expected = per_row * max(1.0, n_values * share)
+    return max(1, min(n_rows, int(4_000_000 / expected)))
+
+
+def best_per_pair(hits: tuple[np.ndarray, ...], same: bool, keep: int) -> Candidates:
+    """Drop self-pairs (dedupe) and keep the *keep* nearest alignments of every pair.
+
+    *hits* is (q_row, q_col, i_row, i_col, distance); the result is sorted by pair, then
+    distance, with ties broken by rows and columns (never by the channels' order).
+    """
+    qa, qpos, ib, ipos, dist = hits
+    if same:
+        ok = qa != ib
+        qa, qpos, ib, ipos, dist = qa[ok], qpos[ok], ib[ok], ipos[ok], dist[ok]
+    lo = np.minimum(qa, ib) if same else qa
+    hi = np.maximum(qa, ib) if same else ib
+    order = np.lexsort((ipos, qpos, ib, qa, dist, hi, lo))
+    cols = [x[order] for x in (qa, qpos, ib, ipos, dist, lo, hi)]
+    lo, hi = cols[5], cols[6]
+    new = np.ones(len(lo), dtype=bool)
+    new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    starts = np.flatnonzero(new)
+    rank = np.arange(len(lo)) - np.repeat(starts, np.diff(np.append(starts, len(lo))))
+    best = rank < keep
+    return Candidates(*(x[best] for x in cols))
+
+
+def search_channel(engine: Engine, hashes: np.ndarray, row_offset: int, channel: Channel,
+                   n_index: int) -> tuple[np.ndarray, ...]:
+    """Search one channel for some query rows (*hashes*, starting at row *row_offset*).
+
+    The engine holds the index side's columns one after the other (Side.columns). Returns
+    (q_row, q_col, i_row, i_col, distance), int64, columns as layout columns.
+    """
+    q_cols, i_cols = channel.query_cols, channel.index_cols
+    # Many query hashes repeat (a picture without borders has equal whole and trimmed views;
+    # symmetric pictures repeat across orientations): search each distinct value once.
+    unique, inverse = np.unique(hashes[:, q_cols].reshape(-1), return_inverse=True)
+    ui, ii, dist = engine.find_many(unique, channel.radius)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(unique))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    reps = counts[ui]
+    first = np.repeat(starts[ui], reps)
+    offset = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    qi = order[first + offset]
+    ii, dist = np.repeat(ii, reps), np.repeat(dist, reps)
+    qa, qpos = np.divmod(qi.astype(np.int64), len(q_cols))
+    ipos, ib = np.divmod(ii.astype(np.int64), n_index)
+    return qa + row_offset, q_cols[qpos], ib, i_cols[ipos], dist.astype(np.int64)

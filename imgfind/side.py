@@ -1,0 +1,102 @@
+"""A set of fingerprints as the matching stages see it: hash rows, their search engines, and
+thumbnails loaded on demand (the index from the store, or query files fingerprinted in memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from .fingerprint import crop
+from .layout import view_boxes
+from .search import Engine, MultiIndexHash, make_engine
+
+#: Loads thumbnails by id: (ids) -> {id: (THUMB_SIZE, THUMB_SIZE) uint8}.
+ThumbLoader = Callable[[np.ndarray], dict[int, np.ndarray]]
+
+#: Searches of up to SCAN_QUERIES hashes scan the index, the first SCANS_BEFORE_TABLES times.
+SCAN_QUERIES = 512
+SCANS_BEFORE_TABLES = 2
+
+
+class Side:
+    """One set of fingerprints (the index, or the query files) with lazily loaded thumbnails."""
+
+    def __init__(self, ids: np.ndarray, hashes: np.ndarray, trims: np.ndarray, flat: np.ndarray,
+                 load_thumbs: ThumbLoader):
+        self.ids, self.hashes, self.trims, self.flat = ids, hashes, trims, flat
+        self._load = load_thumbs
+        self._thumbs: dict[int, np.ndarray] = {}
+        self._views: dict[tuple[int, int, int], np.ndarray] = {}
+        self._engines: dict[bytes, Engine] = {}
+        self._scans: dict[bytes, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def thumb(self, row: int) -> np.ndarray:
+        return self._thumbs[int(self.ids[row])]
+
+    def view(self, row: int, view: int, size: int) -> np.ndarray:
+        """Return a view's pixels as float32 (cached: many pairs share a view)."""
+        key = (row, view, size)
+        cached = self._views.get(key)
+        if cached is None:
+            cached = self.pixels(row, view, size).astype(np.float32)
+            self._views[key] = cached
+        return cached
+
+    def engine(self, cols: np.ndarray, n_queries: int, k: int, *, build: bool = False) -> Engine:
+        """The search engine over these hash columns, for batches of *n_queries* at *k*.
+
+        A few queries (one reverse search from the shell) are answered by a scan: building
+        multi-index tables over millions of hashes costs about a second. Once this side has
+        been searched a few times (a program querying an open Index), or with *build*
+        (``Index.warm``), the tables are built, kept and reused, and a query takes
+        milliseconds.
+        """
+        key = np.asarray(cols).tobytes()
+        engine = self._engines.get(key)
+        if engine is None:
+            values = self.columns(cols)
+            self._scans[key] = self._scans.get(key, 0) + 1
+            if not build and n_queries <= SCAN_QUERIES and self._scans[key] <= SCANS_BEFORE_TABLES:
+                return make_engine(values, "brute")
+            engine = self._engines[key] = make_engine(values)
+        if isinstance(engine, MultiIndexHash):
+            engine.prepare(k, n_queries)  # builds nothing the second time
+        return engine
+
+    def columns(self, cols: np.ndarray) -> np.ndarray:
+        """The hashes of these columns for every row, column after column (item = position of
+        the column in *cols* x rows + row): a range of columns of a memory-mapped index is a
+        view, not a copy."""
+        by_column = self.hashes.T
+        cols = np.asarray(cols)
+        if len(cols) and np.array_equal(cols, np.arange(cols[0], cols[0] + len(cols))):
+            return by_column[int(cols[0]):int(cols[0]) + len(cols)].reshape(-1)
+        return by_column[cols].reshape(-1)
+
+    def forget(self) -> None:
+        """Drop loaded thumbnails and views (their memory grows with every pair decided)."""
+        self._thumbs.clear()
+        self._views.clear()
+
+    def prefetch(self, rows: np.ndarray) -> None:
+        want = [int(i) for i in np.unique(self.ids[rows]) if int(i) not in self._thumbs]
+        if want:
+            self._thumbs.update(self._load(np.array(want)))
+
+    def pixels(self, row: int, view: int, size: int) -> np.ndarray:
+        """Cut view *view* of a row's thumbnail and bring it to *size* square (uint8)."""
+        box = view_boxes(tuple(float(x) for x in self.trims[row]))[view]
+        part = crop(self.thumb(row), box)
+        return np.asarray(Image.fromarray(np.ascontiguousarray(part), "L")
+                          .resize((size, size), Image.Resampling.BILINEAR))
+
+    def trimmed(self, row: int) -> bool:
+        """True when the row's picture has a border trimmed away (its views 0 and 1 differ)."""
+        t = self.trims[row]
+        return bool(t[0] > 0 or t[1] > 0 or t[2] < 1 or t[3] < 1)
