@@ -171,9 +171,11 @@ class Index:
             on_progress(len(batch))
 
     # ------------------------------------------------------------------ search
-    def _side(self, under: Sequence[str | os.PathLike[str]] | None = None) -> tuple[Prints, Side]:
-        """The index's fingerprints as a search side; the whole index is kept between calls
-        (with its search engines and thumbnails) until the store's generation changes."""
+    def search_side(self, under: Sequence[str | os.PathLike[str]] | None = None
+                    ) -> tuple[Prints, Side]:
+        """Return the index's fingerprints (all, or those under *under*) as arrays and as a
+        search side; the whole index is kept between calls (with its search engines and
+        thumbnails) until the store's generation changes."""
         if under:
             prints = self.store.load_prints(self.store.ids_under([_abs(p) for p in under]))
             return prints, self._make_side(prints)
@@ -194,9 +196,9 @@ class Index:
         this one takes milliseconds. Without it, the first few queries scan the index (a
         one-shot query should not pay for tables) and the tables come after.
         """
-        _, side = self._side()
-        for _, i_cols, k in channels(rule or default_rule(), same=False):
-            side.engine(i_cols, WARM_QUERIES, k, build=True)
+        _, side = self.search_side()
+        for channel in channels(rule or default_rule(), same=False):
+            side.engine(channel.index_cols, WARM_QUERIES, channel.radius, build=True)
 
     def query(self, image: str | os.PathLike[str], rule: Rule | None = None, *,
               limit: int | None = None) -> QueryResult:
@@ -220,7 +222,7 @@ class Index:
             if result.fingerprint is None or result.info is None:
                 raise DecodeError(f"{display(path)}: {result.error}")
             prepared.append(result)
-        prints, index_side = self._side()
+        prints, index_side = self.search_side()
         fps = [r.fingerprint for r in prepared]
         pairs = find_pairs(query_side(fps), index_side, rule, same=False)
         records = self.store.records(int(prints.ids[p.b]) for p in pairs)
@@ -262,7 +264,7 @@ class Index:
         10^6 files.
         """
         rule = rule or default_rule()
-        prints, side = self._side(under)
+        prints, side = self.search_side(under)
         links = Links(len(prints))
         find_pairs(side, side, rule, same=True, links=links, progress=on_progress)
         comps = links.components()

@@ -36,6 +36,11 @@ class Side:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def engines(self) -> dict[bytes, Engine]:
+        """The engines built and kept so far, by their index columns (``cols.tobytes()``)."""
+        return dict(self._engines)
+
     def thumb(self, row: int) -> np.ndarray:
         return self._thumbs[int(self.ids[row])]
 

@@ -153,11 +153,11 @@ def test_warm_builds_every_query_engine_and_changes_no_answer(tmp_path):
         expected = [(m.file.path, m.distance, m.similarity) for m in cold.query(query).matches]
     with Index.open(db) as idx:
         idx.warm()
-        _, side = idx._side()
-        wanted = {i.tobytes() for _, i, _ in channels(default_rule(), same=False)}
-        assert set(side._engines) == wanted
+        _, side = idx.search_side()
+        wanted = {ch.index_cols.tobytes() for ch in channels(default_rule(), same=False)}
+        assert set(side.engines) == wanted
         # Few hashes: scanning beats tables, and warm() must not force them.
-        assert not any(isinstance(e, MultiIndexHash) for e in side._engines.values())
+        assert not any(isinstance(e, MultiIndexHash) for e in side.engines.values())
         got = [(m.file.path, m.distance, m.similarity) for m in idx.query(query).matches]
     assert got == expected and len(got) >= 2
 

@@ -99,7 +99,7 @@ def test_dedupe_verifies_less_but_groups_the_same(tmp_path):
     with Index.open(str(tmp_path / "i.db")) as idx:
         idx.update([d])
         groups = idx.groups()
-        prints, side = idx._side()
+        prints, side = idx.search_side()
         every = find_pairs(side, side, default_rule(), same=True)
     row_of = {int(i): r for r, i in enumerate(prints.ids)}
     grouped = sorted(sorted(row_of[m.file.id] for m in g.members) for g in groups)
