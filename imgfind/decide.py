@@ -107,7 +107,9 @@ def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: 
                     # (darkening a dull picture can make it flat); verification rejects a
                     # flat picture against a detailed one.
                     tasks.append((a, b, alignments(query, index, cands.take(slice(s, e)), a)))
-            for match in verify_alignments(query, index, rule, tasks):
+            # Under the plain rule a flat picture next to a detailed one makes no task: flat
+            # pictures match only each other (README), so there may be nothing to verify.
+            for match in verify_alignments(query, index, rule, tasks) if tasks else ():
                 out.append(match)
                 if links is not None:
                     links.link(match.a, match.b)
@@ -149,10 +151,17 @@ def verify_alignments(query: Side, index: Side, rule: Rule,
     """Verify pairs (a, b, alignments); a pair matches by its first alignment that passes.
 
     Two rounds: every pair's nearest alignment, then all the others of the pairs still
-    undecided, so a true copy (which usually passes at once) costs one alignment.
+    undecided, so a true copy (which usually passes at once) costs one alignment. No tasks,
+    no pairs.
+
+    Raises:
+        ValueError: *rule* is the plain rule (nothing to verify against) and there are tasks.
     """
+    if not tasks:
+        return []
     min_sim = rule.min_similarity
-    assert min_sim is not None
+    if min_sim is None:
+        raise ValueError("verify_alignments needs a verified rule (min_similarity is None)")
     passed: dict[int, tuple[int, float]] = {}  # task -> (alignment, similarity)
     for first_round in (True, False):
         todo = [(t, k) for t, (_, _, aligns) in enumerate(tasks) if t not in passed

@@ -228,8 +228,9 @@ class Index:
         records = self.store.records(int(prints.ids[p.b]) for p in pairs)
         out = []
         for qrow, result in enumerate(prepared):
-            info = result.info
-            assert info is not None
+            info, fp = result.info, result.fingerprint
+            if info is None or fp is None:  # analyse gives both or an error, checked above
+                raise ImgfindError(f"{display(result.stat.path)}: no fingerprint ({result.error})")
             qpath = display(result.stat.path)
             mine = [p for p in pairs if p.a == qrow]
             matches = []
@@ -241,8 +242,6 @@ class Index:
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
             if limit is not None:
                 matches = matches[:limit]
-            fp = result.fingerprint
-            assert fp is not None
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
