@@ -22,7 +22,8 @@ from .crawl import CrawlOptions
 from .errors import ImgfindError
 from .index import Index, Settings
 from .model import DEFAULT_PRESET, PRESETS, IndexStats, Rule
-from .report import FORMATS, render_groups, render_queries
+from .report import FORMATS, one_line, plural, render_groups, render_queries
+from .report.text import render_facts, render_status
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -32,11 +33,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def default_db() -> str:
-    """The per-user data directory's index (XDG on Linux), created on first use."""
-    if sys.platform.startswith("linux") or "bsd" in sys.platform:
-        base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-        return os.path.join(base, "imgfind", "index.db")
-    return os.path.join(click.get_app_dir("imgfind"), "index.db")
+    """The index in the per-user data folder, created on first use: on Linux
+    ``$XDG_DATA_HOME/imgfind/index.db`` (``~/.local/share/imgfind/index.db``), on macOS
+    ``~/Library/Application Support/imgfind``, on Windows ``%LOCALAPPDATA%\\imgfind``."""
+    from platformdirs import user_data_dir
+
+    return os.path.join(user_data_dir("imgfind", appauthor=False), "index.db")
 
 
 class Context:
@@ -56,6 +58,33 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+def _override(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """An option callback that sets *attr* of the group's Context when given after the command."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None and value is not False:
+            obj = ctx.find_object(Context)
+            if obj is not None:
+                setattr(obj, attr, value)
+
+    return callback
+
+
+def group_options(fn: F) -> F:
+    """Accept --db, -q and -v after the command too (``imgfind status -v``); they win over the
+    same options given before it."""
+    for decorator in reversed((
+        click.option("--db", metavar="PATH", default=None, expose_value=False,
+                     callback=_override("db"), help="Index database file (as before the command)."),
+        click.option("-q", "--quiet", is_flag=True, default=False, expose_value=False,
+                     callback=_override("quiet"), help="No progress or summary on stderr."),
+        click.option("-v", "--verbose", is_flag=True, default=False, expose_value=False,
+                     callback=_override("verbose"), help="List unreadable files and warnings."),
+    )):
+        fn = decorator(fn)
+    return fn
 
 
 def user_errors(fn: F) -> F:
@@ -109,34 +138,41 @@ def match_options(fn: F) -> F:
                      help="Plain pHash Hamming distance (0-64), no verification step."),
         click.option("-s", "--similarity", type=click.Choice(sorted(PRESETS)), default=None,
                      help=f"Calibrated decision preset [default: {DEFAULT_PRESET}]."),
-        click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
-                     show_default=True, help="Output format."),
+        click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
+                     help="Output format [default: text; paths with -0]."),
+        click.option("-0", "--null", is_flag=True,
+                     help="With paths: end every path with NUL, not a newline (xargs -0)."),
     )):
         fn = decorator(fn)
     return fn
 
 
-def make_rule(threshold: int | None, similarity: str | None) -> tuple[Rule, str | None]:
-    """--threshold alone is a plain pHash rule; a preset verifies (with --threshold if given)."""
+def output_format(fmt: str | None, null: bool) -> str:
+    """-0 alone means NUL-separated paths; with another format it is a usage error."""
+    if null and fmt not in (None, "paths"):
+        raise click.UsageError("-0/--null goes with --format paths")
+    return fmt or ("paths" if null else "text")
+
+
+def render_notes(notes: Sequence[str]) -> None:
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
+
+
+def make_rule(threshold: int | None, similarity: str | None) -> Rule:
+    """--threshold alone is a plain pHash rule; a preset verifies (with --threshold if given).
+    The rule carries its preset's name (Rule.name), which reports show."""
     if threshold is not None and similarity is None:
-        return Rule(threshold, None), None
+        return Rule(threshold, None)
     preset = similarity or DEFAULT_PRESET
     rule = PRESETS[preset]
     if threshold is not None:
         rule = Rule(threshold, rule.min_similarity, rule.min_window, preset)
-    return rule, preset
+    return rule
 
 
 def _settings(exclude: Sequence[str], hidden: bool, follow_symlinks: bool, jobs: int | None) -> Settings:
     return Settings(jobs=jobs, crawl=CrawlOptions(tuple(exclude), hidden, follow_symlinks))
-
-
-#: C0 controls and DEL shown escaped, so that one problem is one line whatever the name.
-_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
-
-
-def one_line(text: str) -> str:
-    return text.translate(_ESCAPES)
 
 
 def _run_index(obj: Context, idx: Index, paths: Sequence[str]) -> IndexStats:
@@ -158,19 +194,20 @@ def _run_index(obj: Context, idx: Index, paths: Sequence[str]) -> IndexStats:
             bar.close()
     if obj.verbose:
         for path, reason in stats.problems:
-            click.echo(f"unreadable: {one_line(path)}: {reason}", err=True)
+            click.echo(f"unreadable: {one_line(path)}: {one_line(reason)}", err=True)
         for warning in stats.warnings:
             click.echo(f"warning: {one_line(warning)}", err=True)
     hint = " (-v to list)" if (stats.unreadable or stats.warnings) and not obj.verbose else ""
     obj.say(f"indexed: {stats.new} new, {stats.changed} changed, {stats.unchanged} unchanged, "
             f"{stats.removed} removed, {stats.unreadable} unreadable"
-            + (f", {len(stats.warnings)} warnings" if stats.warnings else "") + hint)
+            + (f", {plural(len(stats.warnings), 'warning')}" if stats.warnings else "") + hint)
     return stats
 
 
 @cli.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @crawl_options
+@group_options
 @pass_ctx
 @user_errors
 def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hidden: bool,
@@ -188,33 +225,36 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
 
 
 @cli.command("query")
-@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.argument("images", nargs=-1, required=True, type=click.Path(readable=False))
 @match_options
 @click.option("-k", "--limit", type=click.IntRange(1), default=None, help="At most K matches per image.")
+@group_options
 @pass_ctx
 @user_errors
 def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, similarity: str | None,
-              fmt: str, limit: int | None) -> None:
+              fmt: str | None, null: bool, limit: int | None) -> None:
     """Reverse image search: list every indexed copy of IMAGES, nearest first.
 
     \b
     Example:
         imgfind query photo.jpg --limit 10 --format json
     """
-    rule, preset = make_rule(threshold, similarity)
+    fmt = output_format(fmt, null)
+    rule = make_rule(threshold, similarity)
     with obj.open(readonly=True) as idx:
         results = idx.query_many(images, rule, limit=limit)
-    render_queries(results, fmt, sys.stdout, rule, preset)
+    render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
 
 
 @cli.command("dedupe")
 @click.argument("paths", nargs=-1, type=click.Path())
 @match_options
 @crawl_options
+@group_options
 @pass_ctx
 @user_errors
 def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, similarity: str | None,
-               fmt: str, exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool,
+               fmt: str | None, null: bool, exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool,
                jobs: int | None) -> None:
     """Print groups of duplicates and near-duplicates (read-only: touches no file).
 
@@ -225,8 +265,10 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
     Example:
         imgfind dedupe ~/Downloads
         imgfind dedupe --threshold 6 --format paths
+        imgfind dedupe ~/Downloads -0 | xargs -0 ls -l
     """
-    rule, preset = make_rule(threshold, similarity)
+    fmt = output_format(fmt, null)
+    rule = make_rule(threshold, similarity)
     with _match_progress(obj) as on_progress:
         if paths:
             with obj.open(_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
@@ -235,7 +277,7 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
         else:
             with obj.open(readonly=True) as idx:
                 groups = idx.groups(rule, on_progress=on_progress)
-    render_groups(groups, fmt, sys.stdout, rule, preset)
+    render_notes(render_groups(groups, fmt, sys.stdout, rule, null=null))
 
 
 @contextlib.contextmanager
@@ -265,9 +307,10 @@ def _match_progress(obj: Context) -> Iterator[Callable[[str, int, int], None] | 
 
 
 @cli.command("info")
-@click.argument("image", type=click.Path())
+@click.argument("image", type=click.Path(readable=False))
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
+@group_options
 @user_errors
 def info_cmd(image: str, fmt: str) -> None:
     """Show an image's format, size, fingerprints and main EXIF fields.
@@ -282,15 +325,11 @@ def info_cmd(image: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(facts, indent=1, ensure_ascii=True))
         return
-    for key, value in facts.items():
-        if isinstance(value, dict):
-            for k, v in value.items():
-                click.echo(f"{key + '.' + k:<18} {v}")
-        else:
-            click.echo(f"{key:<18} {value}")
+    render_facts(facts, sys.stdout)
 
 
 @cli.command("status")
+@group_options
 @pass_ctx
 @user_errors
 def status_cmd(obj: Context) -> None:
@@ -301,14 +340,8 @@ def status_cmd(obj: Context) -> None:
         imgfind status
     """
     with obj.open(readonly=True) as idx:
-        counts = idx.store.counts()
-        click.echo(f"index:         {os.path.abspath(obj.db)}")
-        click.echo(f"files:         {counts['files']}")
-        click.echo(f"fingerprinted: {counts['fingerprinted']}")
-        click.echo(f"unreadable:    {counts['unreadable']}")
-        if obj.verbose:
-            for path, reason in idx.problems():
-                click.echo(f"  {path}: {reason}")
+        render_status(os.path.abspath(obj.db), idx.store.counts(),
+                      idx.problems() if obj.verbose else None, sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -62,6 +62,8 @@ def open_for_hash(path: str | os.PathLike[str] | bytes) -> Decoded:
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             st = os.fstat(fp.fileno())
+            if st.st_size == 0:  # Pillow would call it "not an image": say what it is
+                raise DecodeError("empty file")
             with Image.open(fp) as im:
                 return _decode(im, st.st_size, st.st_mtime_ns)
     except Image.DecompressionBombError as exc:

@@ -28,7 +28,8 @@ def test_every_command_has_help_and_is_documented(name):
 def _normalise(text: str) -> list[list[str]]:
     """Blocks of lines, each block sorted: file order inside a group may follow mtimes."""
     text = text.replace(str(Path.cwd()), SHOWN_ROOT).replace(str(ROOT), SHOWN_ROOT)
-    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", "<mtime>", text)
+    # Local times with their UTC offset: the offset is the machine's, the shape is checked.
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", "<mtime>", text)
     blocks = [[line.rstrip() for line in b.splitlines() if line.strip()]
               for b in re.split(r"\n\s*\n", text.strip())]
     return sorted(sorted(b) for b in blocks)

@@ -173,8 +173,8 @@ def build_bad_corpus(root: Path) -> list[Case]:
         put(rel, encode(im, fmt, **save), kind, "indexed")
 
     # Not images at all.
-    put("empty/zero.jpg", b"", "zero-byte file", "unreadable", "not an image")
-    put("empty/zero.png", b"", "zero-byte file", "unreadable", "not an image")
+    put("empty/zero.jpg", b"", "zero-byte file", "unreadable", "empty file")
+    put("empty/zero.png", b"", "zero-byte file", "unreadable", "empty file")
     rng = np.random.default_rng(5)
     for ext in ("jpg", "png", "gif", "webp", "tif", "bmp", "dds", "psd"):
         put(f"random/noise.{ext}", rng.bytes(4096), "random bytes, image extension",
@@ -268,7 +268,7 @@ def build_bad_corpus(root: Path) -> list[Case]:
     # Hostile names.
     good = encode(base, "PNG")
     put(b"names/\xff\xfe-latin1-\xe9t\xe9.png", good, "hostile name", "indexed")
-    put(b"names/bad-utf8-\xc3\x28.jpg", b"", "hostile name", "unreadable", "not an image")
+    put(b"names/bad-utf8-\xc3\x28.jpg", b"", "hostile name", "unreadable", "empty file")
     put("names/new\nline.png", good, "hostile name", "indexed")
     put("names/carriage\rreturn\ttab.png", good, "hostile name", "indexed")
     put("names/-rf.png", good, "hostile name", "indexed")

@@ -1,0 +1,60 @@
+"""The JSON format: the whole report as one versioned document.
+
+``"format": "imgfind-dedupe/1"`` / ``"imgfind-query/1"``: keys may be added within a version,
+never renamed or removed (so a file's size stays ``bytes`` here although records call it
+``size``). Names are raw; a name that is not valid UTF-8 keeps its bytes as ``\\udcXX``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TextIO
+
+from ..model import FileRecord, Group, QueryResult, ReportHeader
+from .words import iso_time
+
+
+def header_json(header: ReportHeader) -> dict:
+    """Return the document's opening keys: format, version and the rule."""
+    rule = header.rule
+    return {"format": header.format, "version": header.version, "threshold": rule.threshold,
+            "min_similarity": rule.min_similarity, "min_window": rule.min_window,
+            "similarity": rule.name}
+
+
+def file_json(rec: FileRecord) -> dict:
+    """Return one file's keys (``mtime`` local ISO 8601 with its UTC offset)."""
+    return {"path": rec.path, "width": rec.width, "height": rec.height, "bytes": rec.size,
+            "format": rec.format, "mtime": iso_time(rec.mtime_ns), "metadata": rec.metadata}
+
+
+def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) -> None:
+    doc = {
+        **header_json(header),
+        "groups": [{
+            "max_distance": g.max_distance,
+            "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
+                       "original": i == 0} for i, m in enumerate(g.members)],
+        } for g in groups],
+    }
+    _dump(doc, out)
+
+
+def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: TextIO) -> None:
+    doc = {
+        **header_json(header),
+        "queries": [{"path": r.path, "width": r.width, "height": r.height, "bytes": r.size,
+                     "format": r.format, "metadata": r.metadata, "original": r.original,
+                     "matches": len(r.matches)} for r in results],
+        "matches": [{"query": r.path, **file_json(m.file), "distance": m.distance,
+                     "relation": m.relation, "similarity": m.similarity,
+                     "larger": m.larger, "original": m.likely_original}
+                    for r in results for m in r.matches],
+    }
+    _dump(doc, out)
+
+
+def _dump(doc: dict, out: TextIO) -> None:
+    json.dump(doc, out, indent=1)
+    out.write("\n")

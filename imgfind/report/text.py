@@ -1,0 +1,74 @@
+"""The text format: what people read on a terminal. Every name and metadata value is shown
+through words.one_line, so no control character from a file reaches the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TextIO
+
+from ..model import Group, QueryResult, ReportHeader
+from .words import creator, describe_rule, human_size, iso_time, one_line, plural
+
+
+def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) -> None:
+    """Write a ``# N groups, M files (rule)`` line, then one block per group, original first."""
+    n_files = sum(len(g.members) for g in groups)
+    out.write(f"# {plural(len(groups), 'group')}, {plural(n_files, 'file')} "
+              f"({describe_rule(header.rule)})\n")
+    for gi, g in enumerate(groups, 1):
+        out.write(f"\ngroup {gi}: {plural(len(g.members), 'file')}, "
+                  f"max distance {g.max_distance}\n")
+        for i, m in enumerate(g.members):
+            f = m.file
+            tag = "original" if i == 0 else f"d={m.distance:<2}"
+            rel = "" if m.relation == "same orientation" else f" ({m.relation})"
+            out.write(f"  {tag:>8}  {f.width}x{f.height}  {human_size(f.size):>9}  "
+                      f"{iso_time(f.mtime_ns)}  {one_line(f.path)}{rel}\n")
+
+
+def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: TextIO) -> None:
+    """Write, per query, a ``# path WxH size: N matches (rule)`` line and one line per match."""
+    for i, r in enumerate(results):
+        if i:
+            out.write("\n")
+        out.write(f"# {one_line(r.path)}  {r.width}x{r.height}  {human_size(r.size)}: "
+                  f"{plural(len(r.matches), 'match', 'matches')} ({describe_rule(header.rule)})\n")
+        said = creator(r.metadata)
+        if said:
+            out.write(f"#   the file says: {one_line(said)}\n")
+        for m in r.matches:
+            f = m.file
+            notes = []
+            if m.relation != "same orientation":
+                notes.append(m.relation)
+            notes.append("larger" if m.larger else "smaller or same size")
+            if m.likely_original:
+                notes.append("likely original")
+            who = creator(f.metadata)
+            if who:
+                notes.append(one_line(who))
+            out.write(f"  d={m.distance:<2}  {f.width}x{f.height}  {human_size(f.size):>9}  "
+                      f"{iso_time(f.mtime_ns)}  {one_line(f.path)}  [{', '.join(notes)}]\n")
+        if r.matches and r.original == r.path:
+            out.write("  the query itself looks like the original (most pixels)\n")
+
+
+def render_facts(facts: Mapping[str, object], out: TextIO) -> None:
+    """Write ``key value`` lines (nested mappings as ``key.sub``): what ``imgfind info`` shows."""
+    for key, value in facts.items():
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                out.write(f"{one_line(key + '.' + str(k)):<18} {one_line(str(v))}\n")
+        else:
+            out.write(f"{key:<18} {one_line(str(value))}\n")
+
+
+def render_status(db: str, counts: Mapping[str, int], problems: Sequence[tuple[str, str]] | None,
+                  out: TextIO) -> None:
+    """Write where the index is and what it holds; *problems* (path, reason), if given, after."""
+    out.write(f"index:         {one_line(db)}\n")
+    out.write(f"files:         {counts['files']}\n")
+    out.write(f"fingerprinted: {counts['fingerprinted']}\n")
+    out.write(f"unreadable:    {counts['unreadable']}\n")
+    for path, reason in problems or ():
+        out.write(f"  {one_line(path)}: {one_line(reason)}\n")

@@ -1,0 +1,144 @@
+"""The report renderers (text, paths, json, csv) on hand-built records: no index, no disk."""
+
+from __future__ import annotations
+
+import csv
+import doctest
+import io
+import json
+import re
+
+import pytest
+
+from imgfind import report
+from imgfind.model import PRESETS, FileRecord, Group, Match, Member, QueryResult, Rule
+from imgfind.report import words
+
+T = 1_700_000_000 * 10**9
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d"
+
+
+def rec(i: int, path: str, size: int = 2048, meta: dict | None = None) -> FileRecord:
+    return FileRecord(i, path, size, T, 640, 480, "JPEG", meta or {})
+
+
+def groups() -> list[Group]:
+    return [
+        Group((Member(rec(1, "/p/a.jpg"), 0, "same orientation"),
+               Member(rec(2, "/p/a\x1b[2J.jpg"), 3, "mirrored"),
+               Member(rec(3, "/p/x\nvictim.jpg"), 5, "same orientation")), 6),
+        Group((Member(rec(4, "/p/b.png", 1), 0, "same orientation"),
+               Member(rec(5, "/p/b.jpg"), 1, "same orientation")), 1),
+    ]
+
+
+def results() -> list[QueryResult]:
+    artist = {"artist": "Eve\x1b]0;owned\x07"}
+    m = Match(rec(7, "/p/copy.jpg", meta=artist), 2, "rotated 90° clockwise", 0.93, True, True)
+    return [QueryResult("/q/probe.png", 320, 240, 1000, "PNG", artist, (m,), "/p/copy.jpg"),
+            QueryResult("/q/none.png", 10, 10, 5, "PNG", {}, (), "/q/none.png")]
+
+
+def render(fn, items, fmt: str, rule: Rule = PRESETS["normal"], **kw) -> tuple[str, list[str]]:
+    out = io.StringIO()
+    notes = fn(items, fmt, out, rule, **kw)
+    return out.getvalue(), notes
+
+
+def test_text_groups_escape_names_count_in_words_and_show_offsets():
+    text, notes = render(report.render_groups, groups(), "text")
+    assert notes == []
+    assert text.startswith("# 2 groups, 5 files (normal: pHash distance <= 10 bits")
+    assert "group 2: 2 files, max distance 1" in text
+    assert "/p/a\\x1b[2J.jpg (mirrored)" in text and "/p/x\\nvictim.jpg" in text
+    assert "\x1b" not in text and "victim.jpg\n" not in text.replace("x\\nvictim.jpg\n", "")
+    assert len(re.findall(ISO, text)) == 5
+    one, _ = render(report.render_groups, groups()[1:], "text", Rule(6, None))
+    assert one.startswith("# 1 group, 2 files (pHash distance <= 6 bits)")
+
+
+def test_text_queries_escape_metadata_and_say_one_match():
+    text, _ = render(report.render_queries, results(), "text")
+    assert "/q/probe.png  320x240  1000 B: 1 match (normal:" in text
+    assert "/q/none.png  10x10  5 B: 0 matches" in text
+    assert "the file says: Eve\\x1b]0;owned\\x07" in text
+    assert "[rotated 90° clockwise, larger, likely original, Eve\\x1b]0;owned\\x07]" in text
+    assert "\x1b" not in text and "\x07" not in text
+
+
+def test_paths_escape_a_newline_and_say_so_or_keep_bytes_with_null():
+    text, notes = render(report.render_groups, groups(), "paths")
+    assert text.split("\n") == ["/p/a.jpg", "/p/a\\x1b[2J.jpg", "/p/x\\nvictim.jpg", "",
+                                "/p/b.png", "/p/b.jpg", ""]
+    assert notes == ["2 names with control characters shown escaped; use -0/--null for names "
+                     "byte for byte"]
+    raw, notes = render(report.render_groups, groups(), "paths", null=True)
+    assert notes == []
+    assert raw.split("\0") == ["/p/a.jpg", "/p/a\x1b[2J.jpg", "/p/x\nvictim.jpg", "",
+                               "/p/b.png", "/p/b.jpg", ""]
+    q, _ = render(report.render_queries, results(), "paths")
+    assert q == "/p/copy.jpg\n\n"  # an empty record between the two queries
+
+
+def test_json_groups_keep_their_keys_and_header():
+    text, _ = render(report.render_groups, groups(), "json")
+    doc = json.loads(text)
+    assert {k: doc[k] for k in ("format", "threshold", "min_similarity", "min_window",
+                                "similarity")} == {
+        "format": "imgfind-dedupe/1", "threshold": 10, "min_similarity": 0.8,
+        "min_window": 0.4, "similarity": "normal"}
+    first = doc["groups"][0]["files"][1]
+    assert first["path"] == "/p/a\x1b[2J.jpg"  # raw: JSON escapes it itself
+    assert first["bytes"] == 2048 and first["relation"] == "mirrored" and not first["original"]
+    assert set(first) >= {"path", "width", "height", "bytes", "format", "mtime", "metadata",
+                          "distance", "relation", "original"}
+    assert re.fullmatch(ISO, first["mtime"])
+
+
+def test_json_queries_list_queries_and_matches():
+    doc = json.loads(render(report.render_queries, results(), "json", Rule(6, None))[0])
+    assert doc["format"] == "imgfind-query/1" and doc["similarity"] is None
+    assert [q["matches"] for q in doc["queries"]] == [1, 0]
+    (match,) = doc["matches"]
+    assert match["query"] == "/q/probe.png" and match["similarity"] == 0.93
+    assert match["larger"] is True and match["original"] is True
+
+
+def test_csv_rows_one_per_file_and_per_match():
+    rows = list(csv.reader(io.StringIO(render(report.render_groups, groups(), "csv")[0])))
+    assert rows[0] == ["group", "path", "distance", "relation", "original", "width", "height",
+                       "bytes", "mtime"]
+    assert [r[:5] for r in rows[1:3]] == [["1", "/p/a.jpg", "0", "same orientation", "1"],
+                                          ["1", "/p/a\x1b[2J.jpg", "3", "mirrored", "0"]]
+    assert rows[3][1] == "/p/x\nvictim.jpg" and len(rows) == 6
+    q = list(csv.reader(io.StringIO(render(report.render_queries, results(), "csv")[0])))
+    assert q[1][0:3] == ["/q/probe.png", "/p/copy.jpg", "2"] and q[1][-1] == "Eve\x1b]0;owned\x07"
+    assert len(q) == 2
+
+
+def test_null_goes_with_paths_only_and_formats_are_checked():
+    with pytest.raises(ValueError, match="-0/--null"):
+        render(report.render_groups, groups(), "json", null=True)
+    with pytest.raises(ValueError, match="unknown format"):
+        render(report.render_queries, results(), "yaml")
+
+
+def test_words_doctests_and_helpers():
+    assert doctest.testmod(words).failed == 0
+    assert words.human_size(1536) == "1.5 KB" and words.human_size(10) == "10 B"
+    assert re.fullmatch(ISO, words.iso_time(T))
+    assert words.one_line("tab\there\r\x7f") == "tab\\there\\r\\x7f"
+    assert words.creator({"artist": "Ann", "camera_make": "X", "camera_model": "Y",
+                          "taken": "2020"}) == "Ann; X Y; taken 2020"
+
+
+def test_report_imports_records_not_the_index():
+    """report renders what it is given: it imports model and itself, never index or store."""
+    import ast
+    from pathlib import Path
+
+    for path in Path(report.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.module in (None, "words", "model", "_version", *report.FORMATS), (
+                    path.name, node.module)
