@@ -37,16 +37,16 @@ PROGRESS_MIN_ROWS = 2048
 
 #: Told (stage, done, total) as the work advances: stage "searching" counts query rows,
 #: "verifying" counts candidate pairs.
-Progress = Callable[[str, int, int], None]
+StageProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """One search: these query-side hash columns against these index-side columns, within
+    """One search: these query-side hash columns against these library-side columns, within
     ``radius`` bits. ``name`` says what it is for (shown in benchmarks and tests)."""
 
     query_cols: np.ndarray  # int64 layout columns
-    index_cols: np.ndarray  # int64 layout columns; one engine per distinct set
+    library_cols: np.ndarray  # int64 layout columns; one engine per distinct set
     radius: int
     name: str
 
@@ -54,10 +54,10 @@ class Channel:
 @dataclass(frozen=True, slots=True)
 class Candidates:
     """Candidate alignments: row j says query row ``q_row[j]``'s column ``q_col[j]`` is
-    ``distance[j]`` bits from index row ``i_row[j]``'s column ``i_col[j]``.
+    ``distance[j]`` bits from library row ``i_row[j]``'s column ``i_col[j]``.
 
     ``a`` and ``b`` name the unordered pair (in dedupe, where both sides are one set, ``a`` is
-    the smaller row; in a reverse search ``a`` is the query row, ``b`` the index row). Every
+    the smaller row; in a reverse search ``a`` is the query row, ``b`` the library row). Every
     array is int64 and as long as the others.
     """
 
@@ -113,26 +113,26 @@ def channels(rule: Rule, same: bool) -> list[Channel]:
     # cost of about a millisecond at 10^6 files).
     merged: dict[tuple[bytes, int], Channel] = {}
     for ch in out:
-        key = (ch.index_cols.tobytes(), ch.radius)
+        key = (ch.library_cols.tobytes(), ch.radius)
         if ch.radius >= 0:
             if key in merged:
                 old = merged[key]
                 q0 = old.query_cols
                 merged[key] = Channel(np.concatenate([q0, ch.query_cols[~np.isin(ch.query_cols, q0)]]),
-                                      ch.index_cols, ch.radius, f"{old.name} + {ch.name}")
+                                      ch.library_cols, ch.radius, f"{old.name} + {ch.name}")
             else:
                 merged[key] = ch
     return list(merged.values())
 
 
 def find_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
-                    progress: Progress | None = None) -> Candidates:
+                    progress: StageProgress | None = None) -> Candidates:
     """Search every channel for every query row; keep the best alignments of each pair.
 
     With ``same`` the two sides are one set (dedupe): self-pairs are dropped and a pair found
     from both of its files is one pair.
     """
-    searches = [(ch, index.engine(ch.index_cols, len(query) * len(ch.query_cols), ch.radius))
+    searches = [(ch, index.engine(ch.library_cols, len(query) * len(ch.query_cols), ch.radius))
                 for ch in channels(rule, same)]
     # Query rows go in chunks sized so that even a huge threshold (every hash near every
     # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
@@ -189,10 +189,10 @@ def search_channel(engine: Engine, hashes: np.ndarray, row_offset: int, channel:
                    n_index: int) -> tuple[np.ndarray, ...]:
     """Search one channel for some query rows (*hashes*, starting at row *row_offset*).
 
-    The engine holds the index side's columns one after the other (Side.columns). Returns
+    The engine holds the library side's columns one after the other (Side.columns). Returns
     (q_row, q_col, i_row, i_col, distance), int64, columns as layout columns.
     """
-    q_cols, i_cols = channel.query_cols, channel.index_cols
+    q_cols, i_cols = channel.query_cols, channel.library_cols
     # Many query hashes repeat (a picture without borders has equal whole and trimmed views;
     # symmetric pictures repeat across orientations): search each distinct value once.
     unique, inverse = np.unique(hashes[:, q_cols].reshape(-1), return_inverse=True)

@@ -25,10 +25,6 @@ from .model import DEFAULT_PRESET, PRESETS, IndexStats, Rule
 from .report import FORMATS, one_line, plural, render_groups, render_queries
 from .report.text import render_facts, render_status
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 

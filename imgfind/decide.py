@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import verify
-from .candidates import MAX_ALIGNMENTS, Candidates, Progress
+from .candidates import MAX_ALIGNMENTS, Candidates, StageProgress
 from .fingerprint import orient
 from .group import Links
 from .layout import HASH_VIEW, TRIMMED, WHOLE, invert, pair_distance, relative
@@ -38,7 +38,7 @@ VERIFY_BATCH = 256
 
 class Alignment(NamedTuple):
     """View ``view_q`` of query row ``row_q`` turned by ``orient`` should look like view
-    ``view_i`` of index row ``row_i``; then pair member b is ``orient_ab`` of member a."""
+    ``view_i`` of library row ``row_i``; then pair member b is ``orient_ab`` of member a."""
 
     row_q: int
     view_q: int
@@ -49,7 +49,7 @@ class Alignment(NamedTuple):
 
 
 def decide(query: Side, index: Side, rule: Rule, cands: Candidates, *, same: bool,
-           links: Links | None = None, progress: Progress | None = None) -> list[PairMatch]:
+           links: Links | None = None, progress: StageProgress | None = None) -> list[PairMatch]:
     """Return the candidate pairs that match under *rule*.
 
     With ``links`` (dedupe, when only the groups matter), pairs are decided nearest first and
@@ -72,7 +72,7 @@ def decide(query: Side, index: Side, rule: Rule, cands: Candidates, *, same: boo
 
 
 def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: bool,
-                 links: Links | None, progress: Progress | None) -> list[PairMatch]:
+                 links: Links | None, progress: StageProgress | None) -> list[PairMatch]:
     """Decide every candidate pair from its alignments (rows sorted by pair, then distance)."""
     qa, ib, lo, hi = cands.q_row, cands.i_row, cands.a, cands.b
     starts, ends = cands.pair_bounds()

@@ -22,13 +22,14 @@ from .errors import DecodeError, ImgfindError
 from .group import Links, order_members
 from .layout import ORIENTATION_NAMES, distance_matrix
 from .match import Side, channels, find_pairs
-from .match import Progress as MatchProgress
+from .match import StageProgress
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
                     Group, IndexStats, Match, Member, QueryResult, Rule, display)
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
-Progress = Callable[[int], None]
+#: Told how many more files were fingerprinted and saved (one call per committed batch).
+FileProgress = Callable[[int], None]
 #: Index.warm builds the tables best for a query's batch of about this many hashes.
 WARM_QUERIES = 16
 
@@ -78,7 +79,7 @@ class Index:
     # ------------------------------------------------------------------ update
     def update(self, roots: Sequence[str | os.PathLike[str]], *,
                on_total: Callable[[int], None] | None = None,
-               on_progress: Progress | None = None) -> IndexStats:
+               on_progress: FileProgress | None = None) -> IndexStats:
         """Bring the index up to date with the files under *roots*.
 
         Unchanged files (same size and mtime, current recipe) are not decoded again; changed
@@ -150,7 +151,7 @@ class Index:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _save_all(self, results: Iterable[Fingerprinted], on_progress: Progress | None
+    def _save_all(self, results: Iterable[Fingerprinted], on_progress: FileProgress | None
                   ) -> Iterator[Fingerprinted]:
         batch: list[Fingerprinted] = []
         last = time.monotonic()
@@ -164,7 +165,7 @@ class Index:
             self._commit(batch, on_progress)
             yield from batch
 
-    def _commit(self, batch: list[Fingerprinted], on_progress: Progress | None) -> None:
+    def _commit(self, batch: list[Fingerprinted], on_progress: FileProgress | None) -> None:
         with self.store.transaction():
             self.store.save(batch)
         if on_progress:
@@ -198,7 +199,7 @@ class Index:
         """
         _, side = self.search_side()
         for channel in channels(rule or default_rule(), same=False):
-            side.engine(channel.index_cols, WARM_QUERIES, channel.radius, build=True)
+            side.engine(channel.library_cols, WARM_QUERIES, channel.radius, build=True)
 
     def query(self, image: str | os.PathLike[str], rule: Rule | None = None, *,
               limit: int | None = None) -> QueryResult:
@@ -222,9 +223,9 @@ class Index:
             if result.fingerprint is None or result.info is None:
                 raise DecodeError(f"{display(path)}: {result.error}")
             prepared.append(result)
-        prints, index_side = self.search_side()
+        prints, library_side = self.search_side()
         fps = [r.fingerprint for r in prepared]
-        pairs = find_pairs(query_side(fps), index_side, rule, same=False)
+        pairs = find_pairs(query_side(fps), library_side, rule, same=False)
         records = self.store.records(int(prints.ids[p.b]) for p in pairs)
         out = []
         for qrow, result in enumerate(prepared):
@@ -256,7 +257,7 @@ class Index:
 
     def groups(self, rule: Rule | None = None, *,
                under: Sequence[str | os.PathLike[str]] | None = None,
-               on_progress: MatchProgress | None = None) -> list[Group]:
+               on_progress: StageProgress | None = None) -> list[Group]:
         """Return groups of copies among the indexed files (only those under *under*, if given).
 
         *on_progress* is told (stage, done, total) while searching and verifying: minutes at

@@ -137,7 +137,7 @@ def relative(q_col: int | np.ndarray, i_col: int | np.ndarray) -> int | np.ndarr
     """Return g such that g(query view) ~ index view, from the two hash columns that matched.
 
     One side's hash is upright; the other's orientation g says g(query) ~ index. An oriented
-    hash on the index side (a reverse search's channel) means the inverse. Works element-wise
+    hash on the library side (a reverse search's channel) means the inverse. Works element-wise
     on arrays of columns.
     """
     q, i = HASH_ORIENT[q_col], HASH_ORIENT[i_col]

@@ -7,18 +7,18 @@ candidate pairs -> PairMatch). side.py holds a set of fingerprints as both stage
 
 from __future__ import annotations
 
-from .candidates import Channel, Candidates, Progress, channels, find_candidates
+from .candidates import Channel, Candidates, StageProgress, channels, find_candidates
 from .decide import decide
 from .group import Links
 from .model import PairMatch, Rule
 from .side import Side
 
-__all__ = ["Candidates", "Channel", "PairMatch", "Progress", "Side", "channels", "find_pairs"]
+__all__ = ["Candidates", "Channel", "PairMatch", "Side", "StageProgress", "channels", "find_pairs"]
 
 
 def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
-               links: Links | None = None, progress: Progress | None = None) -> list[PairMatch]:
-    """Return the matching pairs between query rows and index rows.
+               links: Links | None = None, progress: StageProgress | None = None) -> list[PairMatch]:
+    """Return the matching pairs between query rows and library rows.
 
     With ``same`` the two sides are one set (dedupe): self-pairs are dropped and each pair is
     reported once with a < b. With ``links`` (dedupe, when only the groups matter), pairs are

@@ -12,17 +12,17 @@ from imgfind.model import PRESETS, Rule
 def test_plain_rule_searches_primary_and_crop_views_at_its_threshold():
     chans = channels(Rule(8, None), same=True)
     assert all(isinstance(c, Channel) and c.radius == 8 for c in chans)
-    assert [c.index_cols.tolist() for c in chans] == [PRIMARY.tolist(), CROPS.tolist()]
+    assert [c.library_cols.tolist() for c in chans] == [PRIMARY.tolist(), CROPS.tolist()]
 
 
 def test_verified_rule_adds_dhash_and_looks_for_turned_crops_closer():
     chans = channels(PRESETS["normal"], same=True)
     by_name = {c.name: c for c in chans}
-    assert by_name["dhash"].index_cols.tolist() == DHASH_INDEXED.tolist()
+    assert by_name["dhash"].library_cols.tolist() == DHASH_INDEXED.tolist()
     assert by_name["turned crops"].radius == 8
     # a reverse search also looks from the query's crops; same engine, same radius: merged
     reverse = channels(PRESETS["normal"], same=False)
-    assert len({(c.index_cols.tobytes(), c.radius) for c in reverse}) == len(reverse)
+    assert len({(c.library_cols.tobytes(), c.radius) for c in reverse}) == len(reverse)
     assert any("query crops" in c.name for c in reverse)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -294,6 +295,15 @@ class MultiIndexHash:
 
     def __len__(self) -> int:
         return self._dups.n_items
+
+    @property
+    def tables(self) -> Mapping[tuple[int, int], _Table]:
+        """The substring tables built so far, by (first bit, width in bits); read-only.
+
+        Tables are built by prepare() or by a large enough batch of queries; a table has
+        ``dense`` (direct-address) and ``perm`` (None when it shares the sorted values).
+        """
+        return MappingProxyType(self._tables)
 
     def _plan(self, k: int, queries: int | None) -> Plan | None:
         if self._substrings is not None:
