@@ -1,55 +1,16 @@
-"""Shared fixtures: pictures made on the fly with Pillow, a fresh index path, a CLI runner."""
+"""Shared fixtures: a fresh index path, a CLI runner, a folder of pictures and copies.
+
+Helpers (make_image, invoke, ...) live in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageDraw, ImageFilter, ImageOps
-
-from imgfind.cli import cli
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "photos"
-
-
-def make_image(path: Path | None = None, seed: int = 0, size: tuple[int, int] = (320, 240),
-               fmt: str | None = None, **save: object) -> Image.Image:
-    """A seeded, photo-like picture: a gradient with random shapes and some texture."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    angle = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:h, 0:w]
-    ramp = np.cos(angle) * xx / w + np.sin(angle) * yy / h
-    ramp = (ramp - ramp.min()) / (np.ptp(ramp) + 1e-9)
-    base = Image.fromarray((40 + 180 * ramp).astype(np.uint8), "L")
-    im = Image.merge("RGB", [base, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), base])
-    draw = ImageDraw.Draw(im)
-    for _ in range(14):
-        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
-        x1, y1 = x0 + int(rng.integers(w // 8, w // 2)), y0 + int(rng.integers(h // 8, h // 2))
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        if rng.random() < 0.5:
-            draw.rectangle((x0, y0, x1, y1), fill=colour)
-        else:
-            draw.ellipse((x0, y0, x1, y1), fill=colour)
-    # Photos are smooth at the scale fingerprints look at: soften the edges, add fine grain.
-    im = im.filter(ImageFilter.GaussianBlur(max(1.0, min(w, h) / 160)))
-    noise = rng.normal(0, 3, (h, w, 3))
-    im = Image.fromarray(np.clip(np.asarray(im, dtype=np.float32) + noise, 0, 255).astype(np.uint8))
-    if path is not None:
-        im.save(path, format=fmt, **save)
-    return im
-
-
-def save_exif_rotated(im: Image.Image, path: Path) -> None:
-    """Store the pixels rotated 90° counter-clockwise with Orientation=6 (upright when honoured)."""
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    im.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif.tobytes())
+from helpers import make_image, save_exif_rotated
+from PIL import Image, ImageOps
 
 
 @pytest.fixture
@@ -78,18 +39,3 @@ def photo_dir(tmp_path: Path) -> Path:
     ImageOps.expand(a, border=24, fill=(0, 0, 0)).save(d / "a-border.png")
     (d / "broken.jpg").write_bytes(b"not an image")
     return d
-
-
-def invoke(runner: CliRunner, db: str, *args: str, ok: bool = True):
-    result = runner.invoke(cli, ["--db", db, *args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.stderr + result.stdout
-    return result
-
-
-def invoke_json(runner: CliRunner, db: str, *args: str) -> dict:
-    return json.loads(invoke(runner, db, *args, "--format", "json").stdout)
-
-
-def group_names(doc: dict) -> list[list[str]]:
-    return sorted(sorted(os.path.basename(f["path"]) for f in g["files"]) for g in doc["groups"])

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import group_names, invoke, invoke_json, make_image
+from helpers import group_names, invoke, invoke_json, make_image
 
 from imgfind.cli import cli
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import make_image
+from helpers import make_image
 
 from imgfind.crawl import CrawlOptions, walk
 

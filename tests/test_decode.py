@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_image, save_exif_rotated
+from helpers import make_image, save_exif_rotated
 from PIL import Image, ImageOps
 
 from imgfind.decode import WORK_SIZE, open_for_hash

@@ -5,7 +5,7 @@ from __future__ import annotations
 import imagehash
 import numpy as np
 import pytest
-from conftest import make_image
+from helpers import make_image
 from PIL import Image, ImageOps
 
 from imgfind import fingerprint as F

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import make_image
+from helpers import make_image
 
 from imgfind import Index, Settings
 from imgfind.index import default_rule
@@ -70,6 +70,7 @@ def test_recipe_change_refingerprints(tmp_path, many):
     assert stats.changed == 60 and stats.unchanged == 0
 
 
+@pytest.mark.slow  # about 37 s on a shared 2-core machine: 400 pictures indexed twice
 def test_interrupted_index_resumes_without_redoing_committed_work(tmp_path):
     d = tmp_path / "big"
     d.mkdir()
@@ -140,7 +141,7 @@ def test_prints_cache_follows_every_change(tmp_path):
 
 
 def test_warm_builds_every_query_engine_and_changes_no_answer(tmp_path):
-    from conftest import EXAMPLES
+    from helpers import EXAMPLES
 
     from imgfind.match import channels
     from imgfind.search import MultiIndexHash
@@ -154,7 +155,7 @@ def test_warm_builds_every_query_engine_and_changes_no_answer(tmp_path):
     with Index.open(db) as idx:
         idx.warm()
         _, side = idx.search_side()
-        wanted = {ch.index_cols.tobytes() for ch in channels(default_rule(), same=False)}
+        wanted = {ch.library_cols.tobytes() for ch in channels(default_rule(), same=False)}
         assert set(side.engines) == wanted
         # Few hashes: scanning beats tables, and warm() must not force them.
         assert not any(isinstance(e, MultiIndexHash) for e in side.engines.values())
@@ -163,7 +164,7 @@ def test_warm_builds_every_query_engine_and_changes_no_answer(tmp_path):
 
 
 def test_groups_reports_progress_of_both_stages(tmp_path):
-    from conftest import EXAMPLES
+    from helpers import EXAMPLES
 
     with Index.open(str(tmp_path / "i.db")) as idx:
         idx.update([EXAMPLES])
@@ -178,7 +179,7 @@ def test_groups_reports_progress_of_both_stages(tmp_path):
 
 def test_prints_come_back_memory_mapped_and_equal(tmp_path):
     import numpy as np
-    from conftest import EXAMPLES
+    from helpers import EXAMPLES
 
     db = str(tmp_path / "i.db")
     with Index.open(db) as idx:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_image
+from helpers import make_image
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from imgfind import Index

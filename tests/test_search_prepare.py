@@ -48,14 +48,14 @@ def test_prepared_tables_give_brute_force_answers(k: int) -> None:
     mih.prepare(k)
     # At this size the cost model does choose tables for every k here; check it did,
     # or the test would only compare brute force with itself.
-    built = dict(mih._tables)
+    built = dict(mih.tables)
     assert built
     for count in (1, 8, 16, 200):
         queries = queries_near(values, count, seed=count)
         assert_same(mih.find_many(queries, k), brute.find_many(queries, k))
     for query in queries_near(values, 3, seed=7).tolist():
         assert_same(mih.find(query, k), brute.find(query, k))
-    assert mih._tables.keys() == built.keys()  # small batches used the prepared tables
+    assert mih.tables.keys() == built.keys()  # small batches used the prepared tables
 
 
 def test_other_thresholds_stay_exact_after_prepare() -> None:
@@ -72,12 +72,12 @@ def test_prepare_is_idempotent_and_accepts_edge_cases() -> None:
     values = clustered(20_000, seed=3)
     mih = MultiIndexHash(values)
     mih.prepare(6)
-    tables = dict(mih._tables)
+    tables = dict(mih.tables)
     mih.prepare(6)
-    assert all(mih._tables[key] is table for key, table in tables.items())
+    assert all(mih.tables[key] is table for key, table in tables.items())
     mih.prepare(-1)
     mih.prepare(6, queries=0)
-    assert mih._tables.keys() == tables.keys()
+    assert mih.tables.keys() == tables.keys()
     for size in (0, 1, 2):
         tiny = MultiIndexHash(values[:size])
         tiny.prepare(10)
@@ -90,9 +90,9 @@ def test_prepared_dense_three_table_layout_is_exact() -> None:
     values = clustered(300_000, seed=4)
     mih, brute = MultiIndexHash(values, substrings=3), BruteForce(values)
     mih.prepare(10)
-    assert sorted(mih._tables) == [(0, 22), (22, 21), (43, 21)]
-    assert all(table.dense for table in mih._tables.values())
-    assert mih._tables[(43, 21)].perm is None
+    assert sorted(mih.tables) == [(0, 22), (22, 21), (43, 21)]
+    assert all(table.dense for table in mih.tables.values())
+    assert mih.tables[(43, 21)].perm is None
     queries = np.concatenate((queries_near(values, 16, seed=5), values[:4]))
     assert_same(mih.find_many(queries, 10), brute.find_many(queries, 10))
 

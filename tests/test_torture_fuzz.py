@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from torture_corpus import encode, exif_bytes, record, tiny_image
+from torture_corpus import encode, exif_bytes, record, render_report, tiny_image
 
 from imgfind.analyse import analyse
 from imgfind.model import FileStat
@@ -113,9 +113,15 @@ def test_hypothesis_mutants_never_raise(tmp_path, name, seed, cut):
     check(tmp_path / "mutant", data)
 
 
-def test_hypothesis_figures():
+def test_hypothesis_figures_are_in_the_torture_report():
+    """The figures are printed (pytest -s) and rendered by the run itself, never committed."""
     record("fuzzing", **{"hypothesis examples (fast, derandomized)": FAST_EXAMPLES,
                          "seed formats/modes": len(SEEDS)})
+    report = render_report()
+    assert report.startswith("# Torture suite figures")
+    assert "## fuzzing" in report
+    assert f"- hypothesis examples (fast, derandomized): {FAST_EXAMPLES}" in report
+    assert f"- seed formats/modes: {len(SEEDS)}" in report
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import make_image
+from helpers import make_image
 from PIL import Image
 
 from imgfind import verify
