@@ -39,7 +39,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from multiprocessing import Pool
 from pathlib import Path
@@ -169,85 +168,22 @@ def imgfind_startup() -> float:
     return wall
 
 
-INPROC_UPDATE = textwrap.dedent("""
-    import json, sys, time
-    t0 = time.perf_counter()
-    from imgfind.index import Index
-    t1 = time.perf_counter()
-    with Index.open(sys.argv[2]) as idx:
-        stats = idx.update([sys.argv[1]])
-    t2 = time.perf_counter()
-    print(json.dumps({"import_s": t1 - t0, "work_s": t2 - t1, "n": stats.new}))
-""")
-
-PLAIN_LOOP = textwrap.dedent("""
-    import json, os, sys, time
-    t0 = time.perf_counter()
-    import imagehash
-    from PIL import Image
-    t1 = time.perf_counter()
-    folder = sys.argv[1]
-    files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
-    hashes = [str(imagehash.phash(Image.open(p))) for p in files]
-    t2 = time.perf_counter()
-    print(json.dumps({"import_s": t1 - t0, "work_s": t2 - t1, "n": len(hashes)}))
-""")
-
-IMAGEDEDUP = textwrap.dedent("""
-    import json, logging, os, sys, time, types
-    t0 = time.perf_counter()
-    try:
-        import torchvision  # noqa: F401
-    except Exception:  # noqa: BLE001
-        # PyPI's torchvision wheel links CUDA torch; with the CPU torch wheel its import fails.
-        # imagededup imports it only for its CNN method; PHash never touches it, so stand-ins
-        # let the import chain finish without changing what is measured.
-        class _Stub(types.ModuleType):
-            def __getattr__(self, name):
-                if name.startswith("__"):
-                    raise AttributeError(name)
-                return _Stub(f"{self.__name__}.{name}")
-            def __call__(self, *a, **k):
-                return self
-        for mod in ("torchvision", "torchvision.models", "torchvision.transforms",
-                    "torchvision.models.vision_transformer"):
-            sys.modules[mod] = _Stub(mod)
-        os.environ["IMAGEDEDUP_TORCHVISION_STUB"] = "1"
-    from imagededup.methods import PHash
-    t1 = time.perf_counter()
-    logging.disable(logging.CRITICAL)
-    enc = PHash(verbose=False).encode_images(image_dir=sys.argv[1])
-    t2 = time.perf_counter()
-    print(json.dumps({"import_s": t1 - t0, "work_s": t2 - t1, "n": len(enc)}))
-""")
-
-FLOOR = textwrap.dedent("""
-    import json, os, sys, time
-    from multiprocessing import Pool
-    from PIL import Image
-
-    def decode(p):
-        im = Image.open(p)
-        im.draft('L', (256, 256))
-        im.load()
-        return im.size
-
-    if __name__ == '__main__':
-        folder, jobs = sys.argv[1], int(sys.argv[2])
-        files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
-        t0 = time.perf_counter()
-        with Pool(jobs) as pool:
-            sizes = pool.map(decode, files, chunksize=1)
-        t1 = time.perf_counter()
-        print(json.dumps({"import_s": 0.0, "work_s": t1 - t0, "n": len(sizes)}))
-""")
+CHILDREN = Path(__file__).resolve().parent / "children.py"
+IMAGEDEDUP_CHILD = Path(__file__).resolve().parent / "imagededup_child.py"
 
 
-def run_script(python: str, script: str, *args: str, env: dict[str, str] | None = None) -> dict:
-    wall, out, _ = run_child([python, "-c", script, *args], env)
+def run_child_program(python: str, argv: list[str], env: dict[str, str] | None = None) -> dict:
+    """Run one child program (children.py NAME ARGS, or another script) in a fresh process;
+    return its JSON line with the whole process's wall time added (``wall_s``)."""
+    wall, out, _ = run_child([python, *argv], env)
     result = json.loads(out.strip().splitlines()[-1])
     result["wall_s"] = wall
     return result
+
+
+def run_script(name: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    """Run children.NAME(*args) under this interpreter in a fresh process."""
+    return run_child_program(sys.executable, [str(CHILDREN), name, *args], env)
 
 
 def median_runs(fn, repeat: int) -> dict:
@@ -448,14 +384,14 @@ def main() -> None:
             def inproc() -> dict:
                 for suffix in ("", "-wal", "-shm"):
                     Path(str(tmp / "ip.db") + suffix).unlink(missing_ok=True)
-                return run_script(sys.executable, INPROC_UPDATE, str(folder), str(tmp / "ip.db"),
+                return run_script("inproc_update", str(folder), str(tmp / "ip.db"),
                                   env=env_with_repo())
             ip = median_runs(inproc, args.repeat)
             row["imgfind_inprocess"] = {**ip, "img_s": n / ip["work_s"]}
-            loop = median_runs(lambda: run_script(sys.executable, PLAIN_LOOP, str(folder)), args.repeat)
+            loop = median_runs(lambda: run_script("plain_loop", str(folder)), args.repeat)
             row["plain_loop"] = {**loop, "img_s_work": n / loop["work_s"], "img_s_wall": n / loop["wall_s"]}
             if have_ded:
-                ded = median_runs(lambda: run_script(ded_py, IMAGEDEDUP, str(folder)), args.repeat)
+                ded = median_runs(lambda: run_child_program(ded_py, [str(IMAGEDEDUP_CHILD), str(folder)]), args.repeat)
                 row["imagededup"] = {**ded, "img_s_work": n / ded["work_s"], "img_s_wall": n / ded["wall_s"]}
                 if name in TARGETS:
                     # Like for like: work against work (no interpreter start or imports on
@@ -475,7 +411,7 @@ def main() -> None:
                 ok = row["imgfind_cli"]["img_s"] >= row["plain_loop"]["img_s_work"]
                 row["target"] = f">= plain loop: {'met' if ok else 'MISSED'}"
             if name == "jpeg-12mp":
-                fl = median_runs(lambda: run_script(sys.executable, FLOOR, str(folder), str(jobs)), args.repeat)
+                fl = median_runs(lambda: run_script("floor", str(folder), str(jobs)), args.repeat)
                 img_s = n / fl["work_s"]
                 result["floor"] = {**fl, "jobs": jobs, "img_s": img_s,
                                    "ratio_cli": row["imgfind_cli"]["img_s"] / img_s,

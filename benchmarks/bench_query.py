@@ -3,7 +3,7 @@ process, and ``Index.groups()`` (dedupe), on a synthetic 10^6-file index; and ``
 of a 1,000-picture library of real photos (part ``small``).
 
 The index is built through ``imgfind.store.Store.save`` (the code path ``imgfind index`` uses)
-from synthetic records with the real hash layout (``imgfind.fingerprint.N_HASHES``):
+from synthetic records with the real hash layout (``imgfind.layout.N_HASHES``):
 
 * ``--dup-fraction`` of the files (default 20%) are copies, in clusters of 2 to 5 files; each
   hash of a copy is its cluster centre's with 1 to 3 random bits flipped, so copies are within
@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -46,7 +45,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from imgfind.fingerprint import N_HASHES, N_ORIENT, N_PHASH, Fingerprint  # noqa: E402
+from imgfind.layout import N_HASHES, N_ORIENT, N_PHASH  # noqa: E402
+from imgfind.model import Fingerprint  # noqa: E402
 from imgfind.model import FileStat, Fingerprinted, ImageInfo  # noqa: E402
 
 BENCH_CACHE = Path(os.path.expanduser("~/.cache/imgfind-bench"))
@@ -195,129 +195,7 @@ def run_child(argv: list[str], timeout: float | None = None) -> tuple[float, str
         return wall, out.read().decode(), usage.ru_maxrss / 1024
 
 
-INPROC_QUERY = textwrap.dedent("""
-    import cProfile, io, json, os, pstats, resource, statistics, sys, time
-    from imgfind.analyse import analyse
-    from imgfind.index import Index
-    from imgfind.model import FileStat
-    db, images, profile = sys.argv[1], sys.argv[2:-1], sys.argv[-1] == "1"
-    out = {}
-    t0 = time.perf_counter()
-    idx = Index.open(db, readonly=True)
-    out["open_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    first = idx.query(images[0])
-    out["first_query_s"] = time.perf_counter() - t0
-    out["first_matches"] = len(first.matches)
-    t0 = time.perf_counter()
-    idx.warm()
-    out["warm_s"] = time.perf_counter() - t0
-    # Time the query photo's decoding and fingerprinting inside each query (a wrapper around
-    # the analyse() that Index.query calls), to tell it from the search.
-    import imgfind.index as index_module
-    spent = []
-    def timed_analyse(st, _analyse=index_module.analyse):
-        t = time.perf_counter()
-        try:
-            return _analyse(st)
-        finally:
-            spent.append(time.perf_counter() - t)
-    index_module.analyse = timed_analyse
-    times, rest = [], []
-    for _ in range(3):
-        for im in images[1:] + images[:1]:
-            spent.clear()
-            t0 = time.perf_counter()
-            r = idx.query(im)
-            times.append(time.perf_counter() - t0)
-            rest.append(times[-1] - sum(spent))
-    index_module.analyse = timed_analyse.__defaults__[0]
-    out["query_s"] = times
-    out["query_rest_ms_median"] = statistics.median(rest) * 1000
-    # The part of a query that is not search: decoding and fingerprinting the query photo.
-    fp_times = []
-    for im in images * 3:
-        st = os.stat(im)
-        t0 = time.perf_counter()
-        analyse(FileStat(os.fsencode(im), st.st_size, st.st_mtime_ns))
-        fp_times.append(time.perf_counter() - t0)
-    out["fingerprint_query_ms_median"] = statistics.median(fp_times) * 1000
-    # The search proper: candidates from every channel, verification, for a fingerprinted query.
-    from imgfind.index import default_rule, query_side
-    from imgfind.match import find_pairs
-    _, whole = idx._side()
-    sides = []
-    for im in images:
-        st = os.stat(im)
-        fp = analyse(FileStat(os.fsencode(im), st.st_size, st.st_mtime_ns)).fingerprint
-        sides.append(query_side([fp]))
-    search_times = []
-    for side in sides * 4:
-        t0 = time.perf_counter()
-        find_pairs(side, whole, default_rule(), same=False)
-        search_times.append(time.perf_counter() - t0)
-    out["find_pairs_ms_median"] = statistics.median(search_times) * 1000
-    t0 = time.perf_counter()
-    many = idx.query_many(images)
-    out["query_many_s"] = time.perf_counter() - t0
-    out["query_many_n"] = len(many)
-    out["matches"] = [len(r.matches) for r in many]
-    if profile:
-        prof = cProfile.Profile()
-        prof.enable()
-        idx.query(images[0])
-        prof.disable()
-        s = io.StringIO()
-        pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(25)
-        out["profile"] = s.getvalue()
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(out))
-""")
-
-INPROC_GROUPS = textwrap.dedent("""
-    import cProfile, io, json, pstats, resource, sys, time
-    from imgfind.index import Index
-    db, profile = sys.argv[1], sys.argv[2] == "1"
-    out = {}
-    idx = Index.open(db, readonly=True)
-    prof = cProfile.Profile() if profile else None
-    if prof:
-        prof.enable()
-    t0 = time.perf_counter()
-    groups = idx.groups()
-    out["groups_s"] = time.perf_counter() - t0
-    if prof:
-        prof.disable()
-        s = io.StringIO()
-        pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(25)
-        out["profile"] = s.getvalue()
-    out["groups"] = len(groups)
-    out["files_in_groups"] = sum(len(g.members) for g in groups)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(out))
-""")
-
-PROFILE_LOAD = textwrap.dedent("""
-    import json, statistics, sys, time
-    from imgfind.index import Index, default_rule
-    from imgfind.match import channels
-    from imgfind.search import make_engine
-    idx = Index.open(sys.argv[1], readonly=True)
-    out = {}
-    t0 = time.perf_counter(); prints = idx.store.load_prints(); out["load_prints_s"] = time.perf_counter() - t0
-    for n, (q_cols, i_cols, k) in enumerate(channels(default_rule(), same=False)):
-        q = prints.hashes[-1:, q_cols].reshape(-1)
-        t0 = time.perf_counter()
-        eng = make_engine(prints.hashes[:, i_cols].reshape(-1))
-        eng.prepare(k, 16)
-        out[f"channel{n}_{len(q_cols)}x{len(i_cols)}_k{k}_build_s"] = time.perf_counter() - t0
-        runs = []
-        for _ in range(20):
-            t0 = time.perf_counter(); eng.find_many(q, k); runs.append(time.perf_counter() - t0)
-        out[f"channel{n}_{len(q_cols)}x{len(i_cols)}_k{k}_find_s"] = statistics.median(runs)
-        del eng
-    print(json.dumps(out))
-""")
+CHILDREN = str(Path(__file__).resolve().parent / "children.py")  # the in-process programs
 
 
 def _status(value: float, target: float) -> str:
@@ -393,7 +271,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "query.json")
     args = ap.parse_args()
 
-    from imgfind.match import DEFAULT_PRESET, PRESETS
+    from imgfind.model import DEFAULT_PRESET, PRESETS
 
     args.cache.mkdir(parents=True, exist_ok=True)
     stored = query_images(STORED_QUERIES)
@@ -434,7 +312,7 @@ def main() -> None:
         print(f"e2e: {result['e2e']['median_s']:.2f} s", file=sys.stderr)
 
     def inproc(profile: bool) -> dict:
-        _, out, _ = run_child([sys.executable, "-c", INPROC_QUERY, str(db), *map(str, images),
+        _, out, _ = run_child([sys.executable, CHILDREN, "inproc_query", str(db), *map(str, images),
                                "1" if profile else "0"])
         return json.loads(out.strip().splitlines()[-1])
 
@@ -446,13 +324,13 @@ def main() -> None:
         if not missed and args.profile == "auto":
             q.pop("profile", None)
         if "profile" in q or args.profile == "always":
-            _, out, _ = run_child([sys.executable, "-c", PROFILE_LOAD, str(db)])
+            _, out, _ = run_child([sys.executable, CHILDREN, "profile_load", str(db)])
             result["breakdown"] = json.loads(out.strip().splitlines()[-1])
         result["inprocess"] = q
         print(f"in-process: {q['query_ms_median']:.1f} ms", file=sys.stderr)
     if "groups" in parts:
         try:
-            _, out, _ = run_child([sys.executable, "-c", INPROC_GROUPS, str(db),
+            _, out, _ = run_child([sys.executable, CHILDREN, "inproc_groups", str(db),
                                    "1" if args.profile == "always" else "0"], args.groups_timeout)
             result["groups"] = json.loads(out.strip().splitlines()[-1])
         except Timeout as exc:
