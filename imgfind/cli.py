@@ -319,3 +319,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         except (AttributeError, ValueError):
             pass
     cli.main(args=list(argv) if argv is not None else None, prog_name="imgfind")
+
+
+from . import cli_act  # noqa: E402,F401  apply, undo, ignore, report; dedupe's --plan/--keep/...
