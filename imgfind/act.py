@@ -145,6 +145,12 @@ def _trash_dirs(path: str) -> list[str]:
     home = os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"),
                         "Trash")
     dirs = [home]
+    try:  # send2trash reads XDG_DATA_HOME once, when imported: look where it looked
+        from send2trash import plat_other  # noqa: PLC0415
+
+        dirs.insert(0, plat_other.HOMETRASH)
+    except (ImportError, AttributeError):
+        pass
     top = os.path.dirname(path)
     while not os.path.ismount(top) and top != os.path.dirname(top):
         top = os.path.dirname(top)
