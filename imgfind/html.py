@@ -70,7 +70,7 @@ function render(){
       card.appendChild(el('div','name',f.path));
       const facts=el('div','facts');
       const lines=[f.width+'×'+f.height+' '+f.format, size(f.bytes),
-        (f.taken?'taken '+f.taken:'file '+new Date(f.mtime_ns/1e6).toISOString().slice(0,19).replace('T',' ')),
+        (f.taken?'taken '+f.taken:'file '+new Date(Number(f.mtime_ns)/1e6).toISOString().slice(0,19).replace('T',' ')),
         'distance '+(f.distance===null?'?':f.distance)+' · similarity '+(f.similarity===null?'?':f.similarity.toFixed(3)),
         f.relation];
       for(const l of lines){facts.appendChild(el('div',null,l));}
@@ -105,7 +105,9 @@ function buildPlan(){
 }
 window.imgfindBuildPlan=buildPlan;
 document.getElementById('download').onclick=()=>{
-  const blob=new Blob([JSON.stringify(buildPlan(),null,1)+'\n'],{type:'application/json'});
+  // mtime_ns travels as a string (nanoseconds exceed a double's 53 bits) and leaves as digits
+  const text=JSON.stringify(buildPlan(),null,1).replace(/"mtime_ns": "(\d+)"/g,'"mtime_ns": $1');
+  const blob=new Blob([text+'\n'],{type:'application/json'});
   const a=document.createElement('a'); a.href=URL.createObjectURL(blob); a.download='plan.json';
   document.body.appendChild(a); a.click(); a.remove();
 };
@@ -124,6 +126,9 @@ def _script_json(doc: Any) -> str:
 
 def render(plan_doc: dict[str, Any], title: str = "imgfind duplicates") -> str:
     """The whole report as one HTML string (UTF-8 when written)."""
+    plan_doc = {**plan_doc, "groups": [
+        {**g, "files": [{**f, "mtime_ns": str(f["mtime_ns"])} for f in g["files"]]}
+        for g in plan_doc.get("groups", [])]}
     n = len(plan_doc.get("groups", []))
     files = sum(len(g["files"]) for g in plan_doc.get("groups", []))
     removed = sum(1 for g in plan_doc.get("groups", []) for f in g["files"] if f["action"] == "remove")
