@@ -167,11 +167,11 @@ def make_rule(threshold: int | None, similarity: str | None) -> Rule:
     return rule
 
 
-def _settings(exclude: Sequence[str], hidden: bool, follow_symlinks: bool, jobs: int | None) -> Settings:
+def make_settings(exclude: Sequence[str], hidden: bool, follow_symlinks: bool, jobs: int | None) -> Settings:
     return Settings(jobs=jobs, crawl=CrawlOptions(tuple(exclude), hidden, follow_symlinks))
 
 
-def _run_index(obj: Context, idx: Index, paths: Sequence[str]) -> IndexStats:
+def run_index(obj: Context, idx: Index, paths: Sequence[str]) -> IndexStats:
     bar = None
     if not obj.quiet and sys.stderr.isatty():
         from tqdm import tqdm
@@ -216,8 +216,8 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
     Example:
         imgfind index ~/Photos ~/Downloads --exclude '*.tmp'
     """
-    with obj.open(_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
-        _run_index(obj, idx, paths)
+    with obj.open(make_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
+        run_index(obj, idx, paths)
 
 
 @cli.command("query")
@@ -265,10 +265,10 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
     """
     fmt = output_format(fmt, null)
     rule = make_rule(threshold, similarity)
-    with _match_progress(obj) as on_progress:
+    with match_progress(obj) as on_progress:
         if paths:
-            with obj.open(_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
-                _run_index(obj, idx, paths)
+            with obj.open(make_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
+                run_index(obj, idx, paths)
                 groups = idx.groups(rule, under=paths, on_progress=on_progress)
         else:
             with obj.open(readonly=True) as idx:
@@ -277,7 +277,7 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
 
 
 @contextlib.contextmanager
-def _match_progress(obj: Context) -> Iterator[Callable[[str, int, int], None] | None]:
+def match_progress(obj: Context) -> Iterator[Callable[[str, int, int], None] | None]:
     """A progress bar on stderr for the search and verification stages (a terminal only)."""
     if obj.quiet or not sys.stderr.isatty():
         yield None
@@ -348,3 +348,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         except (AttributeError, ValueError):
             pass
     cli.main(args=list(argv) if argv is not None else None, prog_name="imgfind")
+
+
+from . import cli_act  # noqa: E402,F401  apply, undo, ignore, report; dedupe's --plan/--keep/...

@@ -1,0 +1,74 @@
+"""Turn duplicate groups into a plan: keep rules, content keys and per-pair evidence.
+
+Reads the index's fingerprints (never decodes a picture; JPEG headers only for the
+``quality`` rule) and returns a plan.Plan. The evidence of each file (distance, similarity,
+relation) is measured directly against the kept file with the matching stages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from .keep import choose, under
+from .layout import ORIENTATION_NAMES
+from .match import Side, find_pairs
+from .model import Group, Rule
+from .pair import content_key
+from .plan import Plan, PlanFile, PlanGroup
+from .quality import jpeg_quality
+
+
+def _sub(side: Side, rows: list[int]) -> Side:
+    return Side(side.ids[rows], side.hashes[rows], side.trims[rows], side.flat[rows], side._load)
+
+
+def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule: Rule,
+               keep_rules: Sequence[str], references: Sequence[str] = (),
+               preset: str | None = None) -> Plan:
+    """A plan for *groups*, whose files' fingerprints are rows of *side* (``row_of[file id]``).
+
+    Raises:
+        ValueError: an unknown keep rule.
+    """
+    refs = tuple(os.path.abspath(r) for r in references)
+    out = []
+    all_dirs = []
+    for g in groups:
+        files = [m.file for m in g.members]
+        quality = {}
+        if "quality" in keep_rules:
+            quality = {f.path: q for f in files if (q := jpeg_quality(f.path)) is not None}
+        decision = choose(files, keep_rules, refs, quality)
+        kept = decision.kept
+        others = [f for f in files if f.path != kept.path]
+        k_row = row_of[kept.id]
+        o_rows = [row_of[f.id] for f in others]
+        evidence = {}
+        for p in find_pairs(_sub(side, [k_row]), _sub(side, o_rows), rule, same=False):
+            if p.b not in evidence or p.distance < evidence[p.b].distance:
+                evidence[p.b] = p
+        entries = []
+        for j, f in enumerate([kept] + others):
+            row = row_of[f.id]
+            ev = evidence.get(j - 1) if j else None
+            dist = 0 if not j else (ev.distance if ev else None)
+            ref = under(f.path, refs)
+            entries.append(PlanFile(
+                f.path, "keep" if (not j or ref) else "remove", f.size, f.mtime_ns,
+                content_key(side.hashes[row]), f.width, f.height, f.format,
+                f.metadata.get("taken", ""), dist,
+                1.0 if not j else (ev.similarity if ev else None),
+                "kept" if not j else (ORIENTATION_NAMES[ev.orientation] if ev else "through another copy"),
+                ref))
+            all_dirs.append(os.path.dirname(f.path))
+        out.append(PlanGroup(kept.path, decision.rule, tuple(entries)))
+    base = os.path.commonpath(all_dirs) if all_dirs else "/"
+    return Plan(tuple(out), preset, tuple(keep_rules), refs, base)
+
+
+def group_rows(side: Side) -> dict[int, int]:
+    """File id -> row of *side*."""
+    return {int(i): r for r, i in enumerate(np.asarray(side.ids))}
