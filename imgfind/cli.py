@@ -2,99 +2,26 @@
 
 Results go to stdout; progress, warnings and summaries go to stderr. Exit codes: 0 success
 (whether or not anything matched), 1 an error the user can fix (one line, ``Error: ...``),
-2 a usage error.
+2 a usage error. The finding commands are here; the acting ones (apply, undo, ignore, report)
+in cli_act.py; what both share in cli_common.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from functools import wraps
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 import click
 
+from . import cli_act
 from ._version import __version__
-from .crawl import CrawlOptions
-from .errors import ImgfindError
-from .index import Index, Settings
-from .model import DEFAULT_PRESET, PRESETS, IndexStats, Rule
-from .report import FORMATS, one_line, plural, render_groups, render_queries
+from .cli_common import (Context, crawl_options, default_db, group_options, make_rule, make_settings,
+                         match_options, match_progress, output_format, pass_ctx, render_notes,
+                         run_index, user_errors)
+from .report import render_groups, render_queries
 from .report.text import render_facts, render_status
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def default_db() -> str:
-    """The index in the per-user data folder, created on first use: on Linux
-    ``$XDG_DATA_HOME/imgfind/index.db`` (``~/.local/share/imgfind/index.db``), on macOS
-    ``~/Library/Application Support/imgfind``, on Windows ``%LOCALAPPDATA%\\imgfind``."""
-    from platformdirs import user_data_dir
-
-    return os.path.join(user_data_dir("imgfind", appauthor=False), "index.db")
-
-
-class Context:
-    """What the group options decide, handed to every command."""
-
-    def __init__(self, db: str, quiet: bool, verbose: bool):
-        self.db, self.quiet, self.verbose = db, quiet, verbose
-
-    def say(self, message: str) -> None:
-        if not self.quiet:
-            click.echo(message, err=True)
-
-    def open(self, settings: Settings | None = None, *, readonly: bool = False) -> Index:
-        if readonly and not os.path.exists(self.db):
-            raise ImgfindError(f"no index at {self.db}; run 'imgfind index DIR' first")
-        return Index.open(self.db, settings, readonly=readonly)
-
-
-pass_ctx = click.make_pass_decorator(Context)
-
-
-def _override(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
-    """An option callback that sets *attr* of the group's Context when given after the command."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        if value is not None and value is not False:
-            obj = ctx.find_object(Context)
-            if obj is not None:
-                setattr(obj, attr, value)
-
-    return callback
-
-
-def group_options(fn: F) -> F:
-    """Accept --db, -q and -v after the command too (``imgfind status -v``); they win over the
-    same options given before it."""
-    for decorator in reversed((
-        click.option("--db", metavar="PATH", default=None, expose_value=False,
-                     callback=_override("db"), help="Index database file (as before the command)."),
-        click.option("-q", "--quiet", is_flag=True, default=False, expose_value=False,
-                     callback=_override("quiet"), help="No progress or summary on stderr."),
-        click.option("-v", "--verbose", is_flag=True, default=False, expose_value=False,
-                     callback=_override("verbose"), help="List unreadable files and warnings."),
-    )):
-        fn = decorator(fn)
-    return fn
-
-
-def user_errors(fn: F) -> F:
-    """Turn imgfind's own exceptions into Click's one-line 'Error: ...' with exit 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ImgfindError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", envvar="IMGFIND_DB", default=default_db, show_default="per-user data dir",
@@ -113,91 +40,6 @@ def cli(ctx: click.Context, db: str, quiet: bool, verbose: bool) -> None:
         imgfind dedupe --threshold 6
     """
     ctx.obj = Context(db, quiet, verbose)
-
-
-def crawl_options(fn: F) -> F:
-    for decorator in reversed((
-        click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
-                     help="Skip files and folders whose name or path matches (repeatable)."),
-        click.option("--hidden", is_flag=True, help="Include hidden files and folders."),
-        click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links."),
-        click.option("-j", "--jobs", type=click.IntRange(1, 512), default=None,
-                     help="Worker processes [default: all cores]."),
-    )):
-        fn = decorator(fn)
-    return fn
-
-
-def match_options(fn: F) -> F:
-    for decorator in reversed((
-        click.option("-t", "--threshold", type=click.IntRange(0, 64), default=None,
-                     help="Plain pHash Hamming distance (0-64), no verification step."),
-        click.option("-s", "--similarity", type=click.Choice(sorted(PRESETS)), default=None,
-                     help=f"Calibrated decision preset [default: {DEFAULT_PRESET}]."),
-        click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
-                     help="Output format [default: text; paths with -0]."),
-        click.option("-0", "--null", is_flag=True,
-                     help="With paths: end every path with NUL, not a newline (xargs -0)."),
-    )):
-        fn = decorator(fn)
-    return fn
-
-
-def output_format(fmt: str | None, null: bool) -> str:
-    """-0 alone means NUL-separated paths; with another format it is a usage error."""
-    if null and fmt not in (None, "paths"):
-        raise click.UsageError("-0/--null goes with --format paths")
-    return fmt or ("paths" if null else "text")
-
-
-def render_notes(notes: Sequence[str]) -> None:
-    for note in notes:
-        click.echo(f"warning: {note}", err=True)
-
-
-def make_rule(threshold: int | None, similarity: str | None) -> Rule:
-    """--threshold alone is a plain pHash rule; a preset verifies (with --threshold if given).
-    The rule carries its preset's name (Rule.name), which reports show."""
-    if threshold is not None and similarity is None:
-        return Rule(threshold, None)
-    preset = similarity or DEFAULT_PRESET
-    rule = PRESETS[preset]
-    if threshold is not None:
-        rule = Rule(threshold, rule.min_similarity, rule.min_window, preset)
-    return rule
-
-
-def make_settings(exclude: Sequence[str], hidden: bool, follow_symlinks: bool, jobs: int | None) -> Settings:
-    return Settings(jobs=jobs, crawl=CrawlOptions(tuple(exclude), hidden, follow_symlinks))
-
-
-def run_index(obj: Context, idx: Index, paths: Sequence[str]) -> IndexStats:
-    bar = None
-    if not obj.quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, unit="img", desc="indexing", file=sys.stderr, leave=False)
-
-    def on_total(n: int) -> None:
-        if bar is not None:
-            bar.total = n
-            bar.refresh()
-
-    try:
-        stats = idx.update(paths, on_total=on_total, on_progress=bar.update if bar else None)
-    finally:
-        if bar is not None:
-            bar.close()
-    if obj.verbose:
-        for path, reason in stats.problems:
-            click.echo(f"unreadable: {one_line(path)}: {one_line(reason)}", err=True)
-        for warning in stats.warnings:
-            click.echo(f"warning: {one_line(warning)}", err=True)
-    hint = " (-v to list)" if (stats.unreadable or stats.warnings) and not obj.verbose else ""
-    obj.say(f"indexed: {stats.new} new, {stats.changed} changed, {stats.unchanged} unchanged, "
-            f"{stats.removed} removed, {stats.unreadable} unreadable"
-            + (f", {plural(len(stats.warnings), 'warning')}" if stats.warnings else "") + hint)
-    return stats
 
 
 @cli.command("index")
@@ -222,7 +64,7 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
 
 @cli.command("query")
 @click.argument("images", nargs=-1, required=True, type=click.Path(readable=False))
-@match_options
+@match_options()
 @click.option("-k", "--limit", type=click.IntRange(1), default=None, help="At most K matches per image.")
 @group_options
 @pass_ctx
@@ -244,13 +86,16 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
 
 @cli.command("dedupe")
 @click.argument("paths", nargs=-1, type=click.Path())
-@match_options
+@match_options(cli_act.DEDUPE_FORMATS)
+@cli_act.plan_options
 @crawl_options
 @group_options
 @pass_ctx
 @user_errors
 def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, similarity: str | None,
-               fmt: str | None, null: bool, exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool,
+               fmt: str | None, null: bool, plan_path: str | None, keep: tuple[str, ...],
+               reference: tuple[str, ...], against: str | None, unique: bool,
+               exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool,
                jobs: int | None) -> None:
     """Print groups of duplicates and near-duplicates (read-only: touches no file).
 
@@ -265,41 +110,21 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
     """
     fmt = output_format(fmt, null)
     rule = make_rule(threshold, similarity)
+    settings = make_settings(exclude, hidden, follow_symlinks, jobs)
+    if cli_act.acting(obj, fmt, plan_path, keep, reference, against, unique):
+        # keep rules, a plan, another folder to compare with, or remembered decisions
+        cli_act.dedupe_act(obj, paths, rule, fmt, settings, plan_path=plan_path, keep=keep,
+                           reference=reference, against=against, unique=unique)
+        return
     with match_progress(obj) as on_progress:
         if paths:
-            with obj.open(make_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
+            with obj.open(settings) as idx:
                 run_index(obj, idx, paths)
                 groups = idx.groups(rule, under=paths, on_progress=on_progress)
         else:
             with obj.open(readonly=True) as idx:
                 groups = idx.groups(rule, on_progress=on_progress)
     render_notes(render_groups(groups, fmt, sys.stdout, rule, null=null))
-
-
-@contextlib.contextmanager
-def match_progress(obj: Context) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A progress bar on stderr for the search and verification stages (a terminal only)."""
-    if obj.quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from tqdm import tqdm
-
-    bars: dict[str, tqdm] = {}
-
-    def on_progress(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            for bar in bars.values():
-                bar.close()
-            unit = "files" if stage == "searching" else "pairs"
-            bars[stage] = tqdm(total=total, unit=unit, desc=stage, file=sys.stderr, leave=False)
-        bar = bars[stage]
-        bar.update(done - bar.n)
-
-    try:
-        yield on_progress
-    finally:
-        for bar in bars.values():
-            bar.close()
 
 
 @cli.command("info")
@@ -340,6 +165,10 @@ def status_cmd(obj: Context) -> None:
                       idx.problems() if obj.verbose else None, sys.stdout)
 
 
+for _command in cli_act.COMMANDS:
+    cli.add_command(_command)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: names that are not UTF-8 are written back as their own bytes."""
     for stream in (sys.stdout, sys.stderr):
@@ -348,6 +177,3 @@ def main(argv: Sequence[str] | None = None) -> None:
         except (AttributeError, ValueError):
             pass
     cli.main(args=list(argv) if argv is not None else None, prog_name="imgfind")
-
-
-from . import cli_act  # noqa: E402,F401  apply, undo, ignore, report; dedupe's --plan/--keep/...

@@ -1,9 +1,8 @@
-"""The acting commands: `apply`, `undo`, `ignore`, `report`, and dedupe's acting options.
+"""The acting commands: `apply`, `undo`, `ignore`, `report`, and what `dedupe` does with
+--plan, --keep, --reference, --against, --unique and --format html.
 
-cli.py imports this module at its end. Besides registering four commands on the group, it
-adds to `dedupe` the options --plan, --keep, --reference, --against, --unique and the html
-format, and wraps dedupe's callback: with none of them set and no remembered "not a
-duplicate" pair, dedupe runs exactly as before.
+cli.py adds COMMANDS to its group and routes dedupe here when ``acting`` says so: with none of
+those options and no remembered "not a duplicate" pair, dedupe only reports, as before.
 """
 
 from __future__ import annotations
@@ -19,16 +18,46 @@ import click
 from . import act as act_mod
 from . import ignore as ignore_mod
 from . import plan as plan_mod
-from .cli import (Context, match_progress, run_index, make_settings, cli, crawl_options, dedupe_cmd,
-                  make_rule, match_options, one_line, pass_ctx, user_errors)
+from .cli_common import (Context, crawl_options, group_options, make_rule, make_settings,
+                         match_progress, pass_ctx, render_notes, run_index, user_errors)
 from .errors import ImgfindError
+from .report import FORMATS, one_line, render_groups
 from .keep import RULE_NAMES, parse_rules
 from .match import find_pairs
 from .model import Group, Rule
 from .planner import build_plan, group_rows
-from .report import render_groups
 
-ACT_OPTIONS = ("plan_path", "keep", "reference", "against", "unique")
+#: dedupe's formats: the report formats and the HTML report.
+DEDUPE_FORMATS = (*FORMATS, "html")
+
+
+def plan_options(fn: Any) -> Any:
+    """dedupe's acting options: --plan, --keep, --reference, --against, --unique."""
+    for decorator in reversed((
+        click.option("--plan", "plan_path", metavar="FILE", default=None,
+                     help="Write a plan (JSON) for 'imgfind apply': the kept file of each group "
+                          "and what to do with the others."),
+        click.option("--keep", multiple=True, metavar="RULES",
+                     help="Ordered keep rules, comma-separated: " + ", ".join(RULE_NAMES)
+                          + " [default: resolution,lossless-format,quality,size,oldest,"
+                          "shortest-path]."),
+        click.option("--reference", multiple=True, type=click.Path(), metavar="DIR",
+                     help="Files under DIR are preferred as kept and never modified (repeatable)."),
+        click.option("--against", type=click.Path(), metavar="DIR",
+                     help="List files under PATHS that have a copy under DIR."),
+        click.option("--unique", is_flag=True,
+                     help="With --against: list files under PATHS with no copy under DIR."),
+    )):
+        fn = decorator(fn)
+    return fn
+
+
+def acting(obj: Context, fmt: str, plan_path: str | None, keep: Sequence[str],
+           reference: Sequence[str], against: str | None, unique: bool) -> bool:
+    """Does this dedupe need the acting path (a plan, keep rules, html, --against, or
+    remembered "not a duplicate" pairs to honour)?"""
+    return bool(plan_path or keep or reference or against or unique or fmt == "html"
+                or ignore_mod.keyset(obj.db))
 
 
 def _keep_rules(keep: Sequence[str]) -> tuple[str, ...]:
@@ -115,13 +144,11 @@ def _against(obj: Context, paths: Sequence[str], against: str, unique: bool, rul
     obj.say(f"{len(rows)} of {len(prints_a)} files {what} {against}")
 
 
-def _dedupe_act(obj: Context, *, paths: tuple[str, ...], threshold: int | None,
-                similarity: str | None, fmt: str, exclude: tuple[str, ...], hidden: bool,
-                follow_symlinks: bool, jobs: int | None, plan_path: str | None,
-                keep: tuple[str, ...], reference: tuple[str, ...], against: str | None,
-                unique: bool) -> None:
-    rule, preset = make_rule(threshold, similarity)
-    settings = make_settings(exclude, hidden, follow_symlinks, jobs)
+def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, settings: Any, *,
+               plan_path: str | None, keep: Sequence[str], reference: Sequence[str],
+               against: str | None, unique: bool) -> None:
+    """dedupe with keep rules, a plan, html, --against/--unique, or remembered decisions."""
+    preset = rule.name
     if unique and not against:
         raise click.UsageError("--unique goes with --against")
     if against:
@@ -139,51 +166,13 @@ def _dedupe_act(obj: Context, *, paths: tuple[str, ...], threshold: int | None,
     elif fmt == "text" and (keep or reference or plan_path):
         _render_plan_text(plan)
     else:
-        render_groups(groups, fmt, sys.stdout, rule, preset)
+        render_notes(render_groups(groups, fmt, sys.stdout, rule))
 
 
-def _install_dedupe_options() -> None:
-    """Add the acting options to `dedupe` and route to _dedupe_act when they are used."""
-    new = [
-        click.Option(["--plan", "plan_path"], metavar="FILE", default=None,
-                     help="Write a plan (JSON) for 'imgfind apply': the kept file of each group "
-                          "and what to do with the others."),
-        click.Option(["--keep"], multiple=True, metavar="RULES",
-                     help="Ordered keep rules, comma-separated: " + ", ".join(RULE_NAMES)
-                          + " [default: resolution,lossless-format,quality,size,oldest,"
-                          "shortest-path]."),
-        click.Option(["--reference"], multiple=True, type=click.Path(), metavar="DIR",
-                     help="Files under DIR are preferred as kept and never modified (repeatable)."),
-        click.Option(["--against"], type=click.Path(), metavar="DIR",
-                     help="List files under PATHS that have a copy under DIR."),
-        click.Option(["--unique"], is_flag=True,
-                     help="With --against: list files under PATHS with no copy under DIR."),
-    ]
-    fmt = next(p for p in dedupe_cmd.params if p.name == "fmt")
-    assert isinstance(fmt.type, click.Choice)
-    fmt.type = click.Choice([*fmt.type.choices, "html"])
-    fmt.help = (fmt.help or "") + " html: a report to open in a browser."
-    dedupe_cmd.params.extend(new)
-    original = dedupe_cmd.callback
-    assert original is not None
-
-    @pass_ctx
-    @user_errors
-    def callback(obj: Context, **kwargs: Any) -> Any:
-        extra = {k: kwargs.pop(k) for k in ACT_OPTIONS}
-        if (not any(extra.values()) and kwargs["fmt"] != "html"
-                and not ignore_mod.keyset(obj.db)):
-            return click.get_current_context().invoke(original, **kwargs)
-        return _dedupe_act(obj, **kwargs, **extra)
-
-    dedupe_cmd.callback = callback
-
-
-_install_dedupe_options()
 
 
 # ----------------------------------------------------------------------------- report
-@cli.command("report")
+@click.command("report")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-o", "--output", required=True, metavar="FILE", help="The HTML file to write.")
 @click.option("--keep", multiple=True, metavar="RULES", help="Ordered keep rules (see dedupe).")
@@ -194,6 +183,7 @@ _install_dedupe_options()
 @click.option("-s", "--similarity", type=click.Choice(["strict", "normal", "loose"]), default=None,
               help="Calibrated decision preset.")
 @crawl_options
+@group_options
 @pass_ctx
 @user_errors
 def report_cmd(obj: Context, paths: tuple[str, ...], output: str, keep: tuple[str, ...],
@@ -209,15 +199,15 @@ def report_cmd(obj: Context, paths: tuple[str, ...], output: str, keep: tuple[st
     """
     from .html import render  # noqa: PLC0415
 
-    rule, preset = make_rule(threshold, similarity)
-    _, plan = _groups_and_plan(obj, paths, rule, preset, keep, reference,
+    rule = make_rule(threshold, similarity)
+    _, plan = _groups_and_plan(obj, paths, rule, rule.name, keep, reference,
                                make_settings(exclude, hidden, follow_symlinks, jobs))
     _write_atomic(output, render(plan_mod.to_json(plan)))
     obj.say(f"report: {len(plan.groups)} groups -> {output}")
 
 
 # ----------------------------------------------------------------------------- apply
-@cli.command("apply")
+@click.command("apply")
 @click.argument("plan_file", metavar="PLAN", type=click.Path())
 @click.option("--trash", "method", flag_value="trash", default=True,
               help="Move removed files to the desktop trash [default].")
@@ -232,6 +222,7 @@ def report_cmd(obj: Context, paths: tuple[str, ...], output: str, keep: tuple[st
 @click.option("--merge-metadata", is_flag=True,
               help="First copy capture time, GPS, keywords, creator, rating the kept file lacks.")
 @click.option("-y", "--yes", is_flag=True, help="Act. Without it, only print what would be done.")
+@group_options
 @pass_ctx
 @user_errors
 def apply_cmd(obj: Context, plan_file: str, method: str, move_to: str | None,
@@ -254,7 +245,7 @@ def apply_cmd(obj: Context, plan_file: str, method: str, move_to: str | None,
         method = "move"
     plan = plan_mod.load(plan_file)
     if not yes:
-        click.echo(f"# dry run: nothing is changed (add --yes to act)")
+        click.echo("# dry run: nothing is changed (add --yes to act)")
     out = act_mod.apply(plan, obj.db, method, yes=yes, move_to=move_to,
                         merge_metadata=merge_metadata, say=lambda s: click.echo(one_line(s)))
     verb = {"trash": "trashed", "move": "moved", "hardlink": "hard-linked",
@@ -266,10 +257,11 @@ def apply_cmd(obj: Context, plan_file: str, method: str, move_to: str | None,
             + ("" if yes else "; run again with --yes to act"))
 
 
-@cli.command("undo")
+@click.command("undo")
 @click.option("--list", "list_", is_flag=True, help="Show the applies recorded, oldest first.")
 @click.option("--purge", is_flag=True,
               help="Delete the originals held for undoing links and merges (frees their space).")
+@group_options
 @pass_ctx
 @user_errors
 def undo_cmd(obj: Context, list_: bool, purge: bool) -> None:
@@ -296,10 +288,11 @@ def undo_cmd(obj: Context, list_: bool, purge: bool) -> None:
     obj.say(f"undone: {len(report) - bad} steps, {bad} could not be undone")
 
 
-@cli.command("ignore")
+@click.command("ignore")
 @click.argument("files", nargs=-1, type=click.Path())
 @click.option("--list", "list_", is_flag=True, help="Show the pairs marked as not duplicates.")
 @click.option("--remove", is_flag=True, help="Forget that FILE_A and FILE_B are not duplicates.")
+@group_options
 @pass_ctx
 @user_errors
 def ignore_cmd(obj: Context, files: tuple[str, ...], list_: bool, remove: bool) -> None:
@@ -327,3 +320,7 @@ def ignore_cmd(obj: Context, files: tuple[str, ...], list_: bool, remove: bool) 
     new = ignore_mod.add(obj.db, keys[0], keys[1], os.path.abspath(files[0]),
                          os.path.abspath(files[1]))
     obj.say("remembered: not duplicates" if new else "already remembered")
+
+
+#: The acting commands, for cli.py's group.
+COMMANDS = (report_cmd, apply_cmd, undo_cmd, ignore_cmd)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import invoke, make_image
+from helpers import invoke, make_image
 from imgfind import plan as plan_mod
 from imgfind.keep import choose, parse_rules
 from imgfind.model import FileRecord

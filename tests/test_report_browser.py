@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import invoke, make_image
+from helpers import invoke, make_image
 from imgfind import html as html_mod
 from imgfind import plan as plan_mod
 

@@ -1,0 +1,207 @@
+"""What every imgfind command shares: the Context, option decorators, error mapping, the
+rule and settings built from options, and the progress bars. Commands live in cli.py (finding)
+and cli_act.py (acting); both import from here, so neither imports the other's module back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from .crawl import CrawlOptions
+from .errors import ImgfindError
+from .index import Index, Settings
+from .model import DEFAULT_PRESET, PRESETS, IndexStats, Rule
+from .report import FORMATS, one_line, plural
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def default_db() -> str:
+    """The index in the per-user data folder, created on first use: on Linux
+    ``$XDG_DATA_HOME/imgfind/index.db`` (``~/.local/share/imgfind/index.db``), on macOS
+    ``~/Library/Application Support/imgfind``, on Windows ``%LOCALAPPDATA%\\imgfind``."""
+    from platformdirs import user_data_dir
+
+    return os.path.join(user_data_dir("imgfind", appauthor=False), "index.db")
+
+
+class Context:
+    """What the group options decide, handed to every command."""
+
+    def __init__(self, db: str, quiet: bool, verbose: bool):
+        self.db, self.quiet, self.verbose = db, quiet, verbose
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def open(self, settings: Settings | None = None, *, readonly: bool = False) -> Index:
+        if readonly and not os.path.exists(self.db):
+            raise ImgfindError(f"no index at {self.db}; run 'imgfind index DIR' first")
+        return Index.open(self.db, settings, readonly=readonly)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _override(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """An option callback that sets *attr* of the group's Context when given after the command."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None and value is not False:
+            obj = ctx.find_object(Context)
+            if obj is not None:
+                setattr(obj, attr, value)
+
+    return callback
+
+
+def group_options(fn: F) -> F:
+    """Accept --db, -q and -v after the command too (``imgfind status -v``); they win over the
+    same options given before it."""
+    for decorator in reversed((
+        click.option("--db", metavar="PATH", default=None, expose_value=False,
+                     callback=_override("db"), help="Index database file (as before the command)."),
+        click.option("-q", "--quiet", is_flag=True, default=False, expose_value=False,
+                     callback=_override("quiet"), help="No progress or summary on stderr."),
+        click.option("-v", "--verbose", is_flag=True, default=False, expose_value=False,
+                     callback=_override("verbose"), help="List unreadable files and warnings."),
+    )):
+        fn = decorator(fn)
+    return fn
+
+
+def user_errors(fn: F) -> F:
+    """Turn imgfind's own exceptions into Click's one-line 'Error: ...' with exit 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ImgfindError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def crawl_options(fn: F) -> F:
+    for decorator in reversed((
+        click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
+                     help="Skip files and folders whose name or path matches (repeatable)."),
+        click.option("--hidden", is_flag=True, help="Include hidden files and folders."),
+        click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links."),
+        click.option("-j", "--jobs", type=click.IntRange(1, 512), default=None,
+                     help="Worker processes [default: all cores]."),
+    )):
+        fn = decorator(fn)
+    return fn
+
+
+def match_options(formats: Sequence[str] = FORMATS) -> Callable[[F], F]:
+    """--threshold, --similarity, --format (one of *formats*) and -0."""
+    return lambda fn: _match_options(fn, formats)
+
+
+def _match_options(fn: F, formats: Sequence[str]) -> F:
+    for decorator in reversed((
+        click.option("-t", "--threshold", type=click.IntRange(0, 64), default=None,
+                     help="Plain pHash Hamming distance (0-64), no verification step."),
+        click.option("-s", "--similarity", type=click.Choice(sorted(PRESETS)), default=None,
+                     help=f"Calibrated decision preset [default: {DEFAULT_PRESET}]."),
+        click.option("-f", "--format", "fmt", type=click.Choice(formats), default=None,
+                     help="Output format [default: text; paths with -0]."),
+        click.option("-0", "--null", is_flag=True,
+                     help="With paths: end every path with NUL, not a newline (xargs -0)."),
+    )):
+        fn = decorator(fn)
+    return fn
+
+
+def output_format(fmt: str | None, null: bool) -> str:
+    """-0 alone means NUL-separated paths; with another format it is a usage error."""
+    if null and fmt not in (None, "paths"):
+        raise click.UsageError("-0/--null goes with --format paths")
+    return fmt or ("paths" if null else "text")
+
+
+def render_notes(notes: Sequence[str]) -> None:
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
+
+
+def make_rule(threshold: int | None, similarity: str | None) -> Rule:
+    """--threshold alone is a plain pHash rule; a preset verifies (with --threshold if given).
+    The rule carries its preset's name (Rule.name), which reports show."""
+    if threshold is not None and similarity is None:
+        return Rule(threshold, None)
+    preset = similarity or DEFAULT_PRESET
+    rule = PRESETS[preset]
+    if threshold is not None:
+        rule = Rule(threshold, rule.min_similarity, rule.min_window, preset)
+    return rule
+
+
+def make_settings(exclude: Sequence[str], hidden: bool, follow_symlinks: bool, jobs: int | None) -> Settings:
+    return Settings(jobs=jobs, crawl=CrawlOptions(tuple(exclude), hidden, follow_symlinks))
+
+
+def run_index(obj: Context, idx: Index, paths: Sequence[str]) -> IndexStats:
+    bar = None
+    if not obj.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="img", desc="indexing", file=sys.stderr, leave=False)
+
+    def on_total(n: int) -> None:
+        if bar is not None:
+            bar.total = n
+            bar.refresh()
+
+    try:
+        stats = idx.update(paths, on_total=on_total, on_progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if obj.verbose:
+        for path, reason in stats.problems:
+            click.echo(f"unreadable: {one_line(path)}: {one_line(reason)}", err=True)
+        for warning in stats.warnings:
+            click.echo(f"warning: {one_line(warning)}", err=True)
+    hint = " (-v to list)" if (stats.unreadable or stats.warnings) and not obj.verbose else ""
+    obj.say(f"indexed: {stats.new} new, {stats.changed} changed, {stats.unchanged} unchanged, "
+            f"{stats.removed} removed, {stats.unreadable} unreadable"
+            + (f", {plural(len(stats.warnings), 'warning')}" if stats.warnings else "") + hint)
+    return stats
+
+
+@contextlib.contextmanager
+def match_progress(obj: Context) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on stderr for the search and verification stages (a terminal only)."""
+    if obj.quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            unit = "files" if stage == "searching" else "pairs"
+            bars[stage] = tqdm(total=total, unit=unit, desc=stage, file=sys.stderr, leave=False)
+        bar = bars[stage]
+        bar.update(done - bar.n)
+
+    try:
+        yield on_progress
+    finally:
+        for bar in bars.values():
+            bar.close()
