@@ -35,8 +35,23 @@ def _rule_json(rule: Rule, preset: str | None) -> dict:
 
 
 def _file_json(rec: FileRecord) -> dict:
-    return {"path": rec.path, "width": rec.width, "height": rec.height, "bytes": rec.size,
-            "format": rec.format, "mtime": _iso(rec.mtime_ns), "metadata": rec.metadata}
+    out = {"path": rec.path, "width": rec.width, "height": rec.height, "bytes": rec.size,
+           "format": rec.format, "mtime": _iso(rec.mtime_ns), "metadata": rec.metadata,
+           "present": rec.present, "state": rec.state}
+    if rec.same_file_as is not None:
+        out["same_file_as"] = rec.same_file_as
+    return out
+
+
+def _listed(rec: FileRecord) -> bool:
+    """True when a path belongs in --format paths: a file on disk now, under its first name
+    (scripts act on these paths: a gone file or a second name of one file must not be there)."""
+    return rec.present and rec.same_file_as is None
+
+
+def _mark(rec: FileRecord) -> str:
+    """Text-format note for a file that is not on disk now ("" when it is)."""
+    return "" if rec.present else f"  [{rec.state}]"
 
 
 def _iso(mtime_ns: int) -> str:
@@ -78,11 +93,12 @@ def render_groups(groups: Sequence[Group], fmt: str, out: TextIO, rule: Rule,
         json.dump(doc, out, indent=1)
         out.write("\n")
     elif fmt == "paths":
-        for i, g in enumerate(groups):
+        shown = [[m.file.path for m in g.members if _listed(m.file)] for g in groups]
+        for i, paths in enumerate(p for p in shown if len(p) > 1):
             if i:
                 out.write("\n")
-            for m in g.members:
-                out.write(m.file.path + "\n")
+            for path in paths:
+                out.write(path + "\n")
     elif fmt == "csv":
         w = csv.writer(out, lineterminator="\n")
         w.writerow(["group", "path", "distance", "relation", "original", "width", "height",
@@ -102,7 +118,7 @@ def render_groups(groups: Sequence[Group], fmt: str, out: TextIO, rule: Rule,
                 tag = "original" if i == 0 else f"d={m.distance:<2}"
                 rel = "" if m.relation == "same orientation" else f" ({m.relation})"
                 out.write(f"  {tag:>8}  {f.width}x{f.height}  {_size(f.size):>9}  "
-                          f"{_iso(f.mtime_ns)}  {f.path}{rel}\n")
+                          f"{_iso(f.mtime_ns)}  {f.path}{rel}{_mark(f)}\n")
 
 
 # ----------------------------------------------------------------------------- query
@@ -128,7 +144,8 @@ def render_queries(results: Sequence[QueryResult], fmt: str, out: TextIO, rule: 
             if i and len(results) > 1:
                 out.write("\n")
             for m in r.matches:
-                out.write(m.file.path + "\n")
+                if _listed(m.file):
+                    out.write(m.file.path + "\n")
     elif fmt == "csv":
         w = csv.writer(out, lineterminator="\n")
         w.writerow(["query", "path", "distance", "relation", "similarity", "width", "height",
@@ -151,7 +168,7 @@ def render_queries(results: Sequence[QueryResult], fmt: str, out: TextIO, rule: 
                 out.write(f"#   the file says: {creator}\n")
             for m in r.matches:
                 f = m.file
-                notes = []
+                notes = [] if f.present else [f.state]
                 if m.relation != "same orientation":
                     notes.append(m.relation)
                 notes.append("larger" if m.larger else "smaller or same size")
