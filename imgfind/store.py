@@ -120,8 +120,8 @@ def _store_error(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
             f"the index {path} is damaged ({text}); rebuild it: delete it (with its -wal and "
             f"-shm files) and run 'imgfind index DIR' again")
     if name.startswith("SQLITE_FULL") or "disk is full" in text:
-        return StoreError(f"the disk holding the index {path} is full (no space left): "
-                          "free some space and try again")
+        return StoreError(f"cannot {doing} index {path}: {text}; the disk holding it is full "
+                          "(no space left): free some space and try again")
     why = " (read-only file system)" if _read_only_fs(path) else ""
     return StoreError(f"cannot {doing} index {path}: {text}{why}")
 
