@@ -340,7 +340,7 @@ def main() -> None:
     if "small" in parts:
         lib = small_library(args.cache)
         small_db = args.cache / f"{lib.name}.db"
-        for suffix in ("", "-wal", "-shm", "-prints.npz"):
+        for suffix in ("", "-wal", "-shm", "-prints.npy", "-prints.json"):
             Path(str(small_db) + suffix).unlink(missing_ok=True)
         cli = [sys.executable, "-m", "imgfind", "--db", str(small_db)]
         index_s, _, _ = run_child(cli + ["-q", "index", str(lib)])

@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 
 from . import fingerprint
 from .decode import Decoded, open_for_hash
@@ -26,8 +27,10 @@ def analyse(stat: FileStat) -> Fingerprinted:
         return Fingerprinted(stat, None, None, str(exc))
     if decoded.size >= 0 and (decoded.size, decoded.mtime_ns) != (stat.size, stat.mtime_ns):
         # Replaced or rewritten since the crawl: record the stat of what was actually read, so
-        # the stored size/mtime always describe the stored fingerprint.
-        stat = FileStat(stat.path, decoded.size, decoded.mtime_ns)
+        # the stored size/mtime always describe the stored fingerprint. Its inode and ctime
+        # are not known from the decode: stored as unknown, filled in by the next run.
+        stat = replace(stat, size=decoded.size, mtime_ns=decoded.mtime_ns, dev=0, ino=0,
+                       ctime_ns=0)
     info = ImageInfo(decoded.format, decoded.width, decoded.height, decoded.mode,
                      decoded.frames, decoded.orientation, decoded.metadata)
     if min(decoded.gray.shape) < 1:

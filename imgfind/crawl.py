@@ -39,16 +39,30 @@ def _excluded(path: bytes, name: bytes, options: CrawlOptions) -> bool:
     return any(fnmatch.fnmatch(sname, g) or fnmatch.fnmatch(spath, g) for g in options.exclude)
 
 
+def file_stat(path: bytes, st: os.stat_result) -> FileStat:
+    """The FileStat of *path* from its stat: change key and identity."""
+    return FileStat(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_ctime_ns)
+
+
 def walk(roots: Sequence[bytes], options: CrawlOptions,
          warn: Callable[[bytes, str], None] = lambda _path, _msg: None) -> Iterator[FileStat]:
     """Yield a FileStat for every image file under *roots* (absolute, fsencoded paths).
 
-    A root may be a single file, which is taken whatever its extension. Folders are walked
-    iteratively (no recursion limit), in sorted order so that runs are reproducible. Symbolic
-    links are skipped unless ``follow_symlinks``; then each folder is entered at most once, so
-    a link loop ends. FIFOs, sockets and devices are never opened.
+    A root may be a single file, which is taken whatever its extension; a root is followed
+    if it is a symbolic link. Folders are walked iteratively (no recursion limit), in sorted
+    order so that runs are reproducible. Symbolic links are skipped unless ``follow_symlinks``.
+
+    One file is yielded once, under the first name that reaches it: a (device, inode) already
+    yielded is skipped, whether reached again by a hard link, a followed symbolic link, a
+    root given twice, a root inside another root, or a folder reached by two names (a
+    symlinked or bind-mounted alias). Each folder is entered at most once, so a link loop
+    ends. With ``follow_symlinks``, files reached through a symbolic link to a file come
+    last, so that a file seen both directly and through a link keeps its own name. FIFOs,
+    sockets and devices are never opened.
     """
     seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    linked: list[tuple[bytes, os.stat_result]] = []
     for root in roots:
         try:
             st = os.stat(root)
@@ -56,16 +70,26 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
             warn(root, exc.strerror or str(exc))
             continue
         if statmod.S_ISREG(st.st_mode):
-            yield FileStat(root, st.st_size, st.st_mtime_ns)
+            if (st.st_dev, st.st_ino) not in seen_files:
+                seen_files.add((st.st_dev, st.st_ino))
+                yield file_stat(root, st)
             continue
         if not statmod.S_ISDIR(st.st_mode):
             warn(root, "not a file or folder")
             continue
-        yield from _walk_dir(root, st, options, seen_dirs, warn)
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            continue  # the same folder again, or one already walked inside another root
+        yield from _walk_dir(root, st, options, seen_dirs, seen_files, linked, warn)
+    for path, st in linked:
+        if (st.st_dev, st.st_ino) not in seen_files:
+            seen_files.add((st.st_dev, st.st_ino))
+            yield file_stat(path, st)
 
 
 def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
-              seen_dirs: set[tuple[int, int]], warn: Callable[[bytes, str], None]) -> Iterator[FileStat]:
+              seen_dirs: set[tuple[int, int]], seen_files: set[tuple[int, int]],
+              linked: list[tuple[bytes, os.stat_result]],
+              warn: Callable[[bytes, str], None]) -> Iterator[FileStat]:
     stack = [root]
     seen_dirs.add((root_stat.st_dev, root_stat.st_ino))
     while stack:
@@ -84,7 +108,8 @@ def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
             if _excluded(entry.path, name, options):
                 continue
             try:
-                if entry.is_symlink() and not options.follow_symlinks:
+                is_link = entry.is_symlink()
+                if is_link and not options.follow_symlinks:
                     continue
                 if entry.is_dir(follow_symlinks=options.follow_symlinks):
                     st = entry.stat(follow_symlinks=True)
@@ -99,6 +124,11 @@ def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
             except OSError as exc:
                 warn(entry.path, exc.strerror or str(exc))
                 continue
-            if statmod.S_ISREG(st.st_mode):
-                yield FileStat(entry.path, st.st_size, st.st_mtime_ns)
+            if not statmod.S_ISREG(st.st_mode):
+                continue
+            if is_link:
+                linked.append((entry.path, st))
+            elif (st.st_dev, st.st_ino) not in seen_files:
+                seen_files.add((st.st_dev, st.st_ino))
+                yield file_stat(entry.path, st)
         stack.extend(reversed(subdirs))

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .analyse import analyse, analyse_batch, exit_with_parent
-from .crawl import CrawlOptions, walk
+from .analyse import analyse, analyse_batch
+from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
 from .group import Links, order_members
+from .indexer import Executor, batches_for, default_executor, diff
 from .layout import ORIENTATION_NAMES, distance_matrix
 from .match import Side, channels, find_pairs
 from .match import StageProgress
+from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
-                    Group, IndexStats, Match, Member, QueryResult, Rule, display)
+                    Group, IndexStats, Known, Match, Member, QueryResult, Rule, display)
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
@@ -43,6 +43,9 @@ class Settings:
     batch_files: int = 16  # files per worker task
     commit_every: int = 512  # results per transaction
     commit_seconds: float = 2.0  # ... or this often, whichever comes first
+    #: Where files are fingerprinted (indexer.Executor); None: worker processes on this
+    #: machine when there is enough work, else this process.
+    executor: Executor | None = field(default=None, compare=False)
 
 
 def default_rule() -> Rule:
@@ -82,8 +85,10 @@ class Index:
                on_progress: FileProgress | None = None) -> IndexStats:
         """Bring the index up to date with the files under *roots*.
 
-        Unchanged files (same size and mtime, current recipe) are not decoded again; changed
-        ones are re-fingerprinted; files under a root that are gone are removed. Results are
+        The crawl is compared with the store by ``indexer.diff``: unchanged files (same size,
+        mtime, inode and ctime, current recipe) are not decoded again; a file already stored
+        under another name (a hard link, an aliased folder) is not stored twice; changed
+        ones are re-fingerprinted by the executor; files under a root that are gone are removed. Results are
         committed in batches, so an interrupted run keeps everything committed so far.
 
         Raises:
@@ -102,54 +107,51 @@ class Index:
 
         stats = list(walk(abs_roots, self.settings.crawl, warn))
         known = self.store.known_under(abs_roots)
-        todo: list[FileStat] = []
-        new = changed = unchanged = 0
-        seen = set()
-        for st in stats:
-            seen.add(st.path)
-            k = known.get(st.path)
-            if k is None:
-                new += 1
-                todo.append(st)
-            elif k.is_current(st):
-                unchanged += 1
-            else:
-                changed += 1
-                todo.append(st)
-        gone = [k.id for p, k in known.items() if p not in seen
-                and not any(p.startswith(d) for d in failed_dirs)]
+        plan = diff(stats, known, elsewhere=self._aliases_elsewhere(stats, known),
+                    kept=lambda p: any(p.startswith(d) for d in failed_dirs))
+        todo = plan.todo
         if on_total:
             on_total(len(todo))
+        with self.store.transaction():
+            self.store.remember_roots(_root_devices(abs_roots))
+            if plan.refresh:
+                self.store.refresh(plan.refresh)
         problems: list[tuple[str, str]] = []
         for result in self._save_all(self._fingerprint(todo), on_progress):
             if result.error is not None:
                 problems.append((display(result.stat.path), result.error))
         with self.store.transaction():
-            removed = self.store.delete(gone)
-        return IndexStats(new, changed, unchanged, removed, len(problems), tuple(problems),
-                          tuple(warnings))
+            removed = self.store.delete(plan.gone)
+        return IndexStats(len(plan.new), len(plan.changed),
+                          len(plan.unchanged) + len(plan.aliases), removed, len(problems),
+                          tuple(problems), tuple(warnings))
+
+    def _aliases_elsewhere(self, stats: list[FileStat], known: dict[bytes, Known]
+                           ) -> dict[tuple[int, int], Known]:
+        """Stored files outside *known* that are the file of a crawled path not stored yet
+        (same device and inode) and whose stored path still reaches that file on disk."""
+        fresh = [st for st in stats if st.path not in known and st.ino]
+        out: dict[tuple[int, int], Known] = {}
+        for identity, rows in self.store.known_by_identity(st.identity for st in fresh).items():
+            for k in rows:
+                if k.path in known:
+                    continue
+                try:
+                    st = os.stat(k.path)
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) == identity:
+                    out[identity] = k
+                    break
+        return out
 
     def _fingerprint(self, todo: list[FileStat]) -> Iterator[Fingerprinted]:
-        """Yield results in input order, from worker processes when there is enough work."""
+        """Yield results from the executor (``Settings.executor``, or worker processes when
+        there is enough work for them)."""
         jobs = self.settings.jobs or os.cpu_count() or 1
-        # Small runs get smaller batches so that every worker has work (48 files in batches
-        # of 16 would be 3 tasks for 2 workers).
-        size = max(1, min(self.settings.batch_files, -(-len(todo) // (4 * jobs))))
-        if jobs <= 1 or len(todo) < 2 * jobs:
-            yield from (analyse(st) for st in todo)
-            return
-        batches = (todo[i:i + size] for i in range(0, len(todo), size))
-        pool = ProcessPoolExecutor(max_workers=jobs, initializer=exit_with_parent)
-        pending: deque[Future[list[Fingerprinted]]] = deque()
-        try:
-            for batch in batches:  # a bounded window keeps memory flat on huge crawls
-                pending.append(pool.submit(analyse_batch, batch))
-                if len(pending) >= 4 * jobs:
-                    yield from pending.popleft().result()
-            while pending:
-                yield from pending.popleft().result()
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        executor = self.settings.executor or default_executor(jobs, len(todo))
+        for results in executor.map_batches(analyse_batch, batches_for(todo, jobs, self.settings.batch_files)):
+            yield from results
 
     def _save_all(self, results: Iterable[Fingerprinted], on_progress: FileProgress | None
                   ) -> Iterator[Fingerprinted]:
@@ -223,30 +225,39 @@ class Index:
             if result.fingerprint is None or result.info is None:
                 raise DecodeError(f"{display(path)}: {result.error}")
             prepared.append(result)
-        prints, library_side = self.search_side()
-        fps = [r.fingerprint for r in prepared]
-        pairs = find_pairs(query_side(fps), library_side, rule, same=False)
-        records = self.store.records(int(prints.ids[p.b]) for p in pairs)
+        with self.store.snapshot():  # one state of the index for the whole answer
+            prints, library_side = self.search_side()
+            fps = [r.fingerprint for r in prepared]
+            pairs = find_pairs(query_side(fps), library_side, rule, same=False)
+            records = self.store.records(int(prints.ids[p.b]) for p in pairs)
+            roots = self.store.roots()
+        disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
         out = []
         for qrow, result in enumerate(prepared):
-            info, fp = result.info, result.fingerprint
+            info = result.info
+            fp = result.fingerprint
             if info is None or fp is None:  # analyse gives both or an error, checked above
                 raise ImgfindError(f"{display(result.stat.path)}: no fingerprint ({result.error})")
             qpath = display(result.stat.path)
+            q_identity = (result.stat.dev, result.stat.ino)
             mine = [p for p in pairs if p.a == qrow]
             matches = []
             for p in mine:
-                rec = records[int(prints.ids[p.b])]
-                if rec.path == qpath:
-                    continue  # the query file itself, already indexed
-                matches.append((p, rec))
+                rec = records.get(int(prints.ids[p.b]))
+                if rec is None:
+                    continue  # removed by an index run meanwhile
+                now = disk[os.fsencode(rec.path)]
+                if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
+                    continue  # the query file itself, already indexed (under this or another name)
+                matches.append((p, replace(rec, state=now.state) if not now.state == PRESENT else rec))
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
             if limit is not None:
                 matches = matches[:limit]
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
-            best = order_members([q_rec] + [rec for _, rec in matches])[0]
+            # The likely original is the query or a match that is on disk now.
+            best = order_members([q_rec] + [rec for _, rec in matches if rec.present])[0]
             out.append(QueryResult(
                 qpath, info.width, info.height, result.stat.size, info.format, info.metadata,
                 tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
@@ -260,30 +271,84 @@ class Index:
                on_progress: StageProgress | None = None) -> list[Group]:
         """Return groups of copies among the indexed files (only those under *under*, if given).
 
+        Every member is looked at on disk (``presence.look``): members that are gone are
+        marked ``state="missing"``, those under an indexed root that is not there now
+        ``"unavailable"``; a second name of a file already in the group (a hard link, a path
+        through a symbolic link) is marked ``same_file_as`` with the relation "same file
+        (...)". The likely original (``members[0]``) is a present file whenever the group
+        has one; a group left with fewer than two distinct files that are present or
+        unavailable is dropped.
+
         *on_progress* is told (stage, done, total) while searching and verifying: minutes at
         10^6 files.
         """
         rule = rule or default_rule()
-        prints, side = self.search_side(under)
-        links = Links(len(prints))
-        find_pairs(side, side, rule, same=True, links=links, progress=on_progress)
-        comps = links.components()
-        records = self.store.records(int(prints.ids[r]) for comp in comps for r in comp)
+        with self.store.snapshot():  # one state of the index, whatever an index run writes
+            prints, side = self.search_side(under)
+            links = Links(len(prints))
+            find_pairs(side, side, rule, same=True, links=links, progress=on_progress)
+            comps = links.components()
+            records = self.store.records(int(prints.ids[r]) for comp in comps for r in comp)
+            roots = self.store.roots()
+        disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
         row_of = {int(i): r for r, i in enumerate(prints.ids)}
         groups = []
         for comp in comps:
-            members = order_members([records[int(prints.ids[r])] for r in comp])
-            rows = np.array([row_of[m.id] for m in members])
+            found = [records[i] for i in (int(prints.ids[r]) for r in comp) if i in records]
+            members = _arrange(found, disk)
+            if members is None:
+                continue
+            rows = np.array([row_of[m.id] for m, _ in members])
             dist, orient = distance_matrix(prints.hashes[rows])
             groups.append(Group(
-                tuple(Member(m, int(dist[0, j]), ORIENTATION_NAMES[int(orient[0, j])])
-                      for j, m in enumerate(members)),
+                tuple(Member(m, int(dist[0, j]), relation or ORIENTATION_NAMES[int(orient[0, j])])
+                      for j, (m, relation) in enumerate(members)),
                 int(dist.max())))
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
 
     def problems(self) -> list[tuple[str, str]]:
         return self.store.problems()
+
+
+def _arrange(records: list[FileRecord], disk: dict[bytes, OnDisk]
+             ) -> list[tuple[FileRecord, str | None]] | None:
+    """Order a group's records for display and mark what the disk says about each.
+
+    Present files first (likely original first, group.order_members), then unavailable, then
+    missing ones. A present record whose (device, inode) an earlier one already has is a
+    second name of that file: kept with the relation "same file (...)". Returns None when
+    fewer than two distinct files are present or unavailable (no group left to show).
+    """
+    by_state: dict[str, list[FileRecord]] = {PRESENT: [], UNAVAILABLE: [], MISSING: []}
+    for rec in records:
+        by_state[disk[os.fsencode(rec.path)].state].append(rec)
+    out: list[tuple[FileRecord, str | None]] = []
+    first_name: dict[tuple[int, int], FileRecord] = {}
+    for rec in order_members(by_state[PRESENT]):
+        identity = disk[os.fsencode(rec.path)].identity or (-1, rec.id)
+        other = first_name.get(identity)
+        if other is None:
+            first_name[identity] = rec
+            out.append((rec, None))
+        else:
+            out.append((replace(rec, same_file_as=other.path),
+                        link_kind(os.fsencode(rec.path), os.fsencode(other.path))))
+    for state in (UNAVAILABLE, MISSING):
+        out.extend((replace(rec, state=state), None) for rec in order_members(by_state[state]))
+    if len(first_name) + len(by_state[UNAVAILABLE]) < 2:
+        return None
+    return out
+
+
+def _root_devices(roots: Sequence[bytes]) -> list[tuple[bytes, int]]:
+    out = []
+    for root in roots:
+        try:
+            out.append((root, os.stat(root).st_dev))
+        except OSError:
+            pass
+    return out
 
 
 def query_side(fps: Sequence[Fingerprint]) -> Side:
@@ -304,4 +369,4 @@ def _stat(path: bytes) -> FileStat:
         raise DecodeError(f"{display(path)}: no such file") from None
     except OSError as exc:
         raise DecodeError(f"{display(path)}: {exc.strerror or exc}") from None
-    return FileStat(path, st.st_size, st.st_mtime_ns)
+    return file_stat(path, st)

@@ -83,6 +83,32 @@ class FileStat:
     path: bytes  # absolute, os.fsencode'd: lossless for names that are not UTF-8
     size: int
     mtime_ns: int
+    dev: int = 0  # st_dev and st_ino: which file this is, whatever name reached it
+    ino: int = 0  # (0: not known, e.g. a FileStat made by hand)
+    ctime_ns: int = 0  # changes with a chmod or a rewrite whose mtime was restored
+
+    @property
+    def identity(self) -> tuple[int, int]:
+        """(device, inode): one file reached by several paths has one identity."""
+        return (self.dev, self.ino)
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the index remembers of a file, enough to decide whether to read it again.
+
+    ``dev``, ``ino`` and ``ctime_ns`` are None for rows written before schema 2.
+    """
+
+    id: int
+    path: bytes
+    size: int
+    mtime_ns: int
+    recipe: int | None  # recipe version of its fingerprint; None when it was unreadable
+    error: str | None  # why it could not be fingerprinted
+    dev: int | None = None
+    ino: int | None = None
+    ctime_ns: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +160,14 @@ class FileRecord:
     format: str
     metadata: dict[str, str] = field(default_factory=dict)
     content: float = 1.0  # fraction of the picture left after trimming uniform borders
+    #: On disk when the result was made: "present", "missing" (deleted, or no longer a file)
+    #: or "unavailable" (its indexed root is not there: an unplugged drive; the row is kept).
+    state: str = "present"
+    same_file_as: str | None = None  # this name reaches the file of that path (a link)
+
+    @property
+    def present(self) -> bool:
+        return self.state == "present"
 
     @property
     def pixels(self) -> int:

@@ -7,26 +7,36 @@ signed 64-bit integers and converted back on read.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import sqlite3
+import stat as statmod
+import tempfile
 import time
-import zipfile
-from collections.abc import Iterable, Iterator
-from typing import BinaryIO
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import numpy as np
 
+from . import prints_cache
 from ._version import __version__
 from .bits import to_signed
 from .errors import SchemaError, StoreError
 from .layout import N_HASHES
-from .model import FileRecord, FileStat, Fingerprinted, display
+from .model import FileRecord, FileStat, Fingerprinted, Known, display
+from .prints_cache import Owner, Prints
 from .recipe import RECIPE_VERSION, THUMB_SIZE
 
+__all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
+
 #: Bump with a migration below whenever the schema changes.
-SCHEMA_VERSION = 1
+#: 2: files.dev, files.ino, files.ctime_ns (identity and change key), the roots table, and
+#:    meta identity / write_token (what the sidecar must match).
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x696D6766  # "imgf": marks the file as an imgfind index
 
 SCHEMA = """
@@ -47,8 +57,12 @@ CREATE TABLE IF NOT EXISTS files (
     height     INTEGER,
     mode       TEXT,
     frames     INTEGER,
-    metadata   TEXT              -- JSON: creator, copyright, dates, camera
+    metadata   TEXT,             -- JSON: creator, copyright, dates, camera
+    dev        INTEGER,          -- st_dev, st_ino: which file (NULL: written before schema 2)
+    ino        INTEGER,
+    ctime_ns   INTEGER           -- with size, mtime and ino: the change key
 );
+CREATE INDEX IF NOT EXISTS files_identity ON files(ino, dev);
 CREATE TABLE IF NOT EXISTS prints (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     phash   INTEGER NOT NULL,    -- upright pHash of the whole picture (signed 64-bit)
@@ -63,72 +77,130 @@ CREATE TABLE IF NOT EXISTS thumbs (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes, row-major
 );
+-- The folders and files given to 'imgfind index': a file whose root is not there now (an
+-- unplugged drive) is "unavailable", not "missing".
+CREATE TABLE IF NOT EXISTS roots (
+    path       BLOB PRIMARY KEY,
+    dev        INTEGER NOT NULL,
+    indexed_at REAL NOT NULL
+);
 """
 
+#: Schema 1 -> 2, run in one transaction by the first writer that opens an old index. Old
+#: rows get no identity; the next index run fills it in without decoding them again.
+MIGRATE_1_TO_2 = """
+ALTER TABLE files ADD COLUMN dev INTEGER;
+ALTER TABLE files ADD COLUMN ino INTEGER;
+ALTER TABLE files ADD COLUMN ctime_ns INTEGER;
+"""
 
-@dataclass(frozen=True, slots=True)
-class Known:
-    """What the store remembers of a file, enough to decide whether to look at it again."""
-
-    id: int
-    size: int
-    mtime_ns: int
-    recipe: int | None
-    error: str | None
-
-    def is_current(self, stat: FileStat) -> bool:
-        """True when the file need not be decoded again."""
-        if self.size != stat.size or self.mtime_ns != stat.mtime_ns:
-            return False
-        # An unreadable file is retried only when it changes; a readable one also when the
-        # fingerprint recipe changed.
-        return self.error is not None or self.recipe == RECIPE_VERSION
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(slots=True)
-class Prints:
-    """All fingerprints of the index as arrays, row i describing ``ids[i]``."""
+def _guarded(fn: F) -> F:
+    """Map any sqlite3 error raised by a Store method to one StoreError, once, here."""
 
-    ids: np.ndarray  # int64
-    hashes: np.ndarray  # uint64, (n, N_HASHES)
-    trims: np.ndarray  # float32, (n, 4)
-    flat: np.ndarray  # bool
-    phash: np.ndarray  # uint64: upright pHash of the whole picture
-    dhash: np.ndarray  # uint64
+    @functools.wraps(fn)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path, "read") from None
 
-    def __len__(self) -> int:
-        return len(self.ids)
+    return wrapper  # type: ignore[return-value]
+
+
+def _store_error(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
+    """The one wording of a SQLite failure: damaged index, full disk, or SQLite's reason."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text \
+            or "not a database" in text:
+        return StoreError(
+            f"the index {path} is damaged ({text}); rebuild it: delete it (with its -wal and "
+            f"-shm files) and run 'imgfind index DIR' again")
+    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+        return StoreError(f"cannot {doing} index {path}: {text}; the disk holding it is full "
+                          "(no space left): free some space and try again")
+    why = " (read-only file system)" if _read_only_fs(path) else ""
+    return StoreError(f"cannot {doing} index {path}: {text}{why}")
 
 
 class Store:
-    """An open index database. Use as a context manager, or call ``close``."""
+    """An open index database. Use as a context manager, or call ``close``.
+
+    Every public method raises StoreError (never sqlite3.Error): "damaged" with a rebuild
+    command for a corrupt file, "full" for a full disk, SQLite's reason otherwise.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False, timeout: float = 60.0):
         self.path = os.fspath(path)
         self.timeout = timeout
+        self.readonly = readonly
+        self.version = SCHEMA_VERSION
+        self._copy_dir: str | None = None
+        _check_db_path(self.path, create=not readonly)
         try:
             if readonly:
-                uri = "file:" + _uri_path(self.path) + "?mode=ro"
-                if _read_only_fs(self.path):
-                    # A WAL index needs a -shm file that cannot be created here; nothing can
-                    # write the file either, so reading it as immutable is safe.
-                    uri += "&immutable=1"
-                self.db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+                self.db = self._connect_readonly()
             else:
                 parent = os.path.dirname(os.path.abspath(self.path))
                 os.makedirs(parent, exist_ok=True)
                 self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self.db.execute("PRAGMA foreign_keys = ON")
             self._check_and_migrate(readonly)
-        except sqlite3.DatabaseError as exc:
-            why = " (read-only file system)" if _read_only_fs(self.path) else ""
-            raise StoreError(f"cannot open index {self.path}: {exc}{why}") from None
+        except sqlite3.Error as exc:
+            self._close_quietly()
+            raise _store_error(exc, self.path, "open") from None
         except OSError as exc:
+            self._close_quietly()
             raise StoreError(f"cannot open index {self.path}: {exc.strerror or exc}") from None
+        except StoreError:
+            self._close_quietly()
+            raise
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        uri = "file:" + _uri_path(self.path) + "?mode=ro"
+        if not _read_only_fs(self.path):
+            return sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+        wal = self.path + "-wal"
+        if _size(wal) <= 0:
+            # A WAL index needs a -shm file that cannot be created here; nothing can write
+            # the file either, and no committed change waits in a -wal: immutable is safe.
+            return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=self.timeout,
+                                   isolation_level=None)
+        if os.path.exists(self.path + "-shm"):
+            return sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+        # Committed rows wait in the -wal (the last writer was killed) and SQLite cannot read
+        # them without a -shm it could create: read a private copy of the index and its WAL.
+        need = _size(self.path) + _size(wal)
+        scratch = tempfile.gettempdir()
+        if shutil.disk_usage(scratch).free < need + (16 << 20):
+            raise StoreError(
+                f"the index {self.path} is on a read-only file system and committed changes "
+                f"wait in its -wal file; there is no room in {scratch} to read them from a copy")
+        self._copy_dir = tempfile.mkdtemp(prefix="imgfind-ro-")
+        copy = os.path.join(self._copy_dir, "index.db")
+        shutil.copyfile(self.path, copy)
+        shutil.copyfile(wal, copy + "-wal")
+        db = sqlite3.connect(copy, timeout=self.timeout, isolation_level=None)
+        db.execute("PRAGMA query_only = ON")
+        return db
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        self.db.close()
+        self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        db = getattr(self, "db", None)
+        if db is not None:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+        if self._copy_dir is not None:
+            shutil.rmtree(self._copy_dir, ignore_errors=True)
+            self._copy_dir = None
 
     def __enter__(self) -> Store:
         return self
@@ -138,36 +210,48 @@ class Store:
 
     def _header(self) -> tuple[int, int, int]:
         """user_version, application_id and table count, read from one snapshot."""
-        own = not self.db.in_transaction
-        if own:
-            self.db.execute("BEGIN")
-        try:
+        with self.snapshot():
             return (self.db.execute("PRAGMA user_version").fetchone()[0],
                     self.db.execute("PRAGMA application_id").fetchone()[0],
                     self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-        finally:
-            if own:
-                self.db.execute("COMMIT")
 
     def _check_and_migrate(self, readonly: bool) -> None:
         version, app_id, tables = self._header()
         self._check_header(version, app_id, tables)
+        self.version = version
         if version < SCHEMA_VERSION:
             if readonly:
+                if version >= 1:
+                    return  # an older index is read as it is; the next index run upgrades it
                 raise StoreError(f"{self.path} is not an imgfind index yet; "
                                  "run 'imgfind index DIR' first")
             with self.transaction():
                 version, app_id, tables = self._header()  # another process may have made it
                 self._check_header(version, app_id, tables)
-                if version < SCHEMA_VERSION:
+                if version == 1:
+                    self._migrate_1_to_2()
+                elif version < SCHEMA_VERSION:
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
                             self.db.execute(statement)
                     self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                     self._set_meta({"created_at": str(time.time()), "created_by": __version__})
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                if "identity" not in self.meta():
+                    self._set_meta({"identity": uuid.uuid4().hex})
+                self._bump_generation()
+            self.version = SCHEMA_VERSION
         if not readonly:
             self._use_wal()
+
+    def _migrate_1_to_2(self) -> None:
+        for statement in MIGRATE_1_TO_2.split(";"):
+            if statement.strip():
+                self.db.execute(statement)
+        for statement in SCHEMA.split(";"):  # the new index and table
+            if statement.strip():
+                self.db.execute(statement)
+        self._set_meta({"upgraded_to_2_by": __version__})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
@@ -190,21 +274,72 @@ class Store:
             raise SchemaError(f"{self.path} is an SQLite database but not an imgfind index")
 
     def transaction(self) -> _Transaction:
+        """BEGIN IMMEDIATE ... COMMIT as a context manager (see _Transaction)."""
         return _Transaction(self.db, self.path)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Make every read inside one snapshot of the index (a read transaction; WAL lets an
+        index run write meanwhile). Nests: inside a transaction it does nothing."""
+        own = not self.db.in_transaction
+        if own:
+            try:
+                self.db.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path, "read") from None
+        try:
+            yield
+        except BaseException:
+            if own:
+                self._end_quietly()
+            raise
+        if own and self.db.in_transaction:
+            # SQLite may have ended the transaction itself (a full disk rolls back): then
+            # there is nothing to end.
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._end_quietly()
+                raise _store_error(exc, self.path, "read") from None
+
+    def _end_quietly(self) -> None:
+        """End a read transaction after an error; the first error is the one reported."""
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
     def _set_meta(self, values: dict[str, str]) -> None:
         self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items())
 
+    @_guarded
     def meta(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta"))
 
     # ------------------------------------------------------------------ reads
+    @_guarded
     def known_under(self, roots: Iterable[bytes]) -> dict[bytes, Known]:
         """Return what is stored for every file under the given roots (files or folders)."""
         out: dict[bytes, Known] = {}
-        for root in roots:
-            for row in self._rows_under(root, "id, size, mtime_ns, recipe, error"):
-                out[row[0]] = Known(*row[1:])
+        with self.snapshot():
+            for root in roots:
+                for row in self._rows_under(root, _KNOWN_COLUMNS):
+                    out[row[0]] = _known(row[1:])
+        return out
+
+    @_guarded
+    def known_by_identity(self, identities: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[Known]]:
+        """Return the stored files with each (device, inode), whatever their path."""
+        out: dict[tuple[int, int], list[Known]] = {}
+        if self.version < 2:
+            return out
+        with self.snapshot():
+            for dev, ino in identities:
+                rows = self.db.execute(f"SELECT path, {_KNOWN_COLUMNS} FROM files "
+                                       "WHERE ino = ? AND dev = ?", (ino, dev)).fetchall()
+                if rows:
+                    out[(dev, ino)] = [_known(r[1:]) for r in rows]
         return out
 
     def _rows_under(self, root: bytes, columns: str) -> Iterator[tuple]:
@@ -213,77 +348,64 @@ class Store:
         sql = f"SELECT path, {columns} FROM files WHERE path = ? OR (path >= ? AND path < ?)"
         return self.db.execute(sql, (root, prefix, upper))
 
+    @_guarded
     def ids_under(self, roots: Iterable[bytes]) -> set[int]:
         ids: set[int] = set()
-        for root in roots:
-            ids.update(row[1] for row in self._rows_under(root, "id"))
+        with self.snapshot():
+            for root in roots:
+                ids.update(row[1] for row in self._rows_under(root, "id"))
         return ids
 
+    @_guarded
+    def roots(self) -> dict[bytes, int]:
+        """The roots given to index runs, with the device each was on: {path: st_dev}."""
+        if self.version < 2:
+            return {}
+        return {bytes(p): d for p, d in self.db.execute("SELECT path, dev FROM roots")}
+
+    @_guarded
     def generation(self) -> int:
         """A counter bumped by every write: equal generations mean equal fingerprints."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else 0
 
     def _bump_generation(self) -> None:
+        """Count a write and draw a new write token (what a sidecar must match: a backup
+        restored later has an older token that no sidecar written since carries)."""
         self.db.execute("INSERT INTO meta(key, value) VALUES ('generation', '1') ON CONFLICT(key)"
                         " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        self._set_meta({"write_token": uuid.uuid4().hex})
+
+    def _owner(self) -> Owner | None:
+        meta = self.meta()
+        if "identity" not in meta:  # an index from before schema 2, read-only: no sidecar
+            return None
+        return Owner(meta["identity"], meta.get("write_token", ""),
+                     int(meta.get("generation", 0)), RECIPE_VERSION)
 
     @property
     def prints_cache(self) -> str:
-        return self.path + "-prints.npz"
+        """The sidecar's arrays file (see prints_cache)."""
+        return prints_cache.paths(self.path)[0]
 
+    @_guarded
     def load_prints(self, ids: set[int] | None = None) -> Prints:
         """Load every readable file's fingerprints (or only ``ids``) into numpy arrays.
 
         Reading a million rows through sqlite3 takes seconds, so the arrays are also kept in a
-        sidecar file (``INDEX-prints.npz``) tagged with the store's generation; it is used only
-        while the generation and the recipe still match, and rewritten otherwise.
+        sidecar (prints_cache) that names the index and its state; it is used only when it
+        belongs to this index in this state, and rewritten otherwise.
         """
-        self.db.execute("BEGIN")  # one snapshot for the generation and the rows
-        try:
-            generation = self.generation()
-            prints = self._cached_prints(generation)
+        with self.snapshot():  # one snapshot for the tag and the rows
+            owner = self._owner()
+            prints = prints_cache.load(self.path, owner) if owner else None
             if prints is None:
                 prints = self._read_prints()
-                self._write_cache(prints, generation)
-        finally:
-            self.db.execute("COMMIT")
+                if owner is not None:
+                    prints_cache.save(self.path, prints, owner)
         if ids is not None:
-            keep = np.isin(prints.ids, np.fromiter(ids, dtype=np.int64, count=len(ids)))
-            prints = Prints(*(getattr(prints, f)[keep] for f in Prints.__slots__))
+            prints = prints.subset(np.isin(prints.ids, np.fromiter(ids, dtype=np.int64, count=len(ids))))
         return prints
-
-    def _cached_prints(self, generation: int) -> Prints | None:
-        try:
-            # One open file for the tag, the small arrays and the mapping: a writer replacing
-            # the sidecar meanwhile cannot mix two generations.
-            with open(self.prints_cache, "rb") as f, np.load(f) as z:
-                if (int(z["generation"]) != generation or int(z["recipe"]) != RECIPE_VERSION
-                        or z.zip.getinfo("hashes_by_column.npy").compress_type != zipfile.ZIP_STORED):
-                    return None
-                small = {k: z[k] for k in Prints.__slots__ if k != "hashes"}
-                by_column = _map_member(f, z.zip.getinfo("hashes_by_column.npy"))
-            if by_column.shape != (N_HASHES, len(small["ids"])):
-                return None
-            return Prints(hashes=by_column.T, **small)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            return None
-
-    def _write_cache(self, prints: Prints, generation: int) -> None:
-        tmp = f"{self.prints_cache}.{os.getpid()}.tmp"
-        small = {k: getattr(prints, k) for k in Prints.__slots__ if k != "hashes"}
-        try:
-            with open(tmp, "wb") as f:
-                # Hashes column by column: a search reads a few columns of a million rows,
-                # and a column range is one contiguous, memory-mapped slice (_map_member).
-                np.savez(f, generation=generation, recipe=RECIPE_VERSION,
-                         hashes_by_column=np.ascontiguousarray(prints.hashes.T), **small)
-            os.replace(tmp, self.prints_cache)
-        except OSError:  # a read-only or full disk only costs the next reader some time
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
     def _read_prints(self) -> Prints:
         rows = self.db.execute(
@@ -301,8 +423,9 @@ class Store:
             dhash=np.array(dhash, dtype=np.int64).view(np.uint64),
         )
 
+    @_guarded
     def thumbs(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
-        """Return the stored thumbnails of the given files."""
+        """Return the stored thumbnails of the given files (ids no longer stored are left out)."""
         out = {}
         id_list = list(ids)
         for start in range(0, len(id_list), 500):
@@ -313,7 +436,9 @@ class Store:
                 out[file_id] = np.frombuffer(blob, dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
         return out
 
+    @_guarded
     def records(self, ids: Iterable[int]) -> dict[int, FileRecord]:
+        """Return the stored records of the given files (ids no longer stored are left out)."""
         out = {}
         id_list = list(ids)
         for start in range(0, len(id_list), 500):
@@ -328,11 +453,13 @@ class Store:
                                          _content(row[8]))
         return out
 
+    @_guarded
     def problems(self, roots: Iterable[bytes] | None = None) -> list[tuple[str, str]]:
         """Return (path, reason) for every file that could not be fingerprinted."""
         rows = self.db.execute("SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path")
         return [(display(p), e) for p, e in rows]
 
+    @_guarded
     def counts(self) -> dict[str, int]:
         total, bad = self.db.execute(
             "SELECT count(*), count(error) FROM files").fetchone()
@@ -348,16 +475,18 @@ class Store:
             meta = json.dumps(info.metadata, ensure_ascii=False) if info and info.metadata else None
             file_id = self.db.execute(
                 "INSERT INTO files(path, size, mtime_ns, indexed_at, recipe, error, format, width,"
-                " height, mode, frames, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                " height, mode, frames, metadata, dev, ino, ctime_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
                 " indexed_at=excluded.indexed_at, recipe=excluded.recipe, error=excluded.error,"
                 " format=excluded.format, width=excluded.width, height=excluded.height,"
-                " mode=excluded.mode, frames=excluded.frames, metadata=excluded.metadata "
+                " mode=excluded.mode, frames=excluded.frames, metadata=excluded.metadata,"
+                " dev=excluded.dev, ino=excluded.ino, ctime_ns=excluded.ctime_ns "
                 "RETURNING id",
                 (st.path, st.size, st.mtime_ns, now, RECIPE_VERSION if fp else None, r.error,
                  info.format if info else None, info.width if info else None,
                  info.height if info else None, info.mode if info else None,
-                 info.frames if info else None, meta)).fetchone()[0]
+                 info.frames if info else None, meta, *_identity(st))).fetchone()[0]
             if fp is None:
                 self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
                 self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
@@ -371,6 +500,19 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
                             (file_id, fp.thumb))
 
+    def refresh(self, stats: Iterable[FileStat]) -> None:
+        """Record the identity and ctime of unchanged files (rows from before schema 2);
+        call inside a transaction. Their fingerprints stay."""
+        self._bump_generation()
+        self.db.executemany("UPDATE files SET dev = ?, ino = ?, ctime_ns = ? WHERE path = ?",
+                            ((*_identity(st), st.path) for st in stats))
+
+    def remember_roots(self, roots: Iterable[tuple[bytes, int]]) -> None:
+        """Record indexed roots as (path, st_dev); call inside a transaction."""
+        now = time.time()
+        self.db.executemany("INSERT OR REPLACE INTO roots(path, dev, indexed_at) VALUES (?,?,?)",
+                            ((p, d, now) for p, d in roots))
+
     def delete(self, ids: Iterable[int]) -> int:
         id_list = list(ids)
         if id_list:
@@ -381,12 +523,26 @@ class Store:
         return len(id_list)
 
 
+_KNOWN_COLUMNS = "id, path, size, mtime_ns, recipe, error, dev, ino, ctime_ns"
+
+
+def _known(row: tuple) -> Known:
+    return Known(row[0], bytes(row[1]), *row[2:])
+
+
+def _identity(st: FileStat) -> tuple[int | None, int | None, int | None]:
+    if not st.ino:
+        return (None, None, None)
+    return (st.dev, st.ino, st.ctime_ns)
+
+
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Ctrl-C included).
 
-    SQLite errors inside (disk full, read-only file system, a lock held too long) become a
-    StoreError with SQLite's own reason; the transaction is rolled back, so the index keeps
-    everything committed before it.
+    SQLite errors inside (disk full, read-only file system, a lock held too long) become one
+    StoreError with the first error's reason (SQLite rolls back a transaction by itself on a
+    full disk; the COMMIT that would then fail is not attempted, so it cannot hide the
+    cause); the index keeps everything committed before it.
     """
 
     def __init__(self, db: sqlite3.Connection, path: str):
@@ -396,19 +552,20 @@ class _Transaction:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write index {self.path}: {exc}") from None
+            raise _store_error(exc, self.path, "write") from None
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
         if exc_type is None:
             try:
-                self.db.execute("COMMIT")
+                if self.db.in_transaction:
+                    self.db.execute("COMMIT")
                 return False
             except sqlite3.Error as err:
                 self._rollback()
-                raise StoreError(f"cannot write index {self.path}: {err}") from None
+                raise _store_error(err, self.path, "write") from None
         self._rollback()
         if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"cannot write index {self.path}: {exc}") from None
+            raise _store_error(exc, self.path, "write") from None
         return False
 
     def _rollback(self) -> None:
@@ -427,9 +584,10 @@ def _content(trim: bytes | None) -> float:
 
 
 def _uri_path(path: str) -> str:
+    """The path part of a file: URI, from the path's bytes (a name that is not UTF-8 too)."""
     from urllib.parse import quote
 
-    return quote(os.path.abspath(path))
+    return quote(os.fsencode(os.path.abspath(path)))
 
 
 def _read_only_fs(path: str) -> bool:
@@ -439,19 +597,47 @@ def _read_only_fs(path: str) -> bool:
         return False
 
 
-def _map_member(f: BinaryIO, info: zipfile.ZipInfo) -> np.ndarray:
-    """Memory-map an array stored uncompressed in an open .npz file (np.load would copy it).
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
 
-    A query against a million files reads a fraction of the hashes; mapping the page cache
-    instead of copying 344 MB into fresh memory is most of what keeps it near a second.
+
+_KINDS = ((statmod.S_ISFIFO, "a FIFO"), (statmod.S_ISCHR, "a character device"),
+          (statmod.S_ISBLK, "a block device"), (statmod.S_ISSOCK, "a socket"))
+
+
+def _check_db_path(path: str, *, create: bool) -> None:
+    """Refuse, before SQLite opens anything (a FIFO would block; nothing may be created
+    beside a device), a path that cannot be an index file.
+
+    Raises:
+        StoreError: the path is a folder, a FIFO, a device or a socket, or a file stands where
+            a folder of the path should be.
     """
-    f.seek(info.header_offset)
-    local = f.read(30)  # the member's local header; its name and extra field lengths vary
-    f.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little")
-           + int.from_bytes(local[28:30], "little"))
-    major, _ = np.lib.format.read_magic(f)
-    read_header = (np.lib.format.read_array_header_1_0 if major == 1
-                   else np.lib.format.read_array_header_2_0)
-    shape, fortran, dtype = read_header(f)
-    return np.memmap(f, dtype=dtype, mode="r", shape=shape, offset=f.tell(),
-                     order="F" if fortran else "C")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except NotADirectoryError:
+        st = None
+    except OSError as exc:
+        raise StoreError(f"cannot open index {path}: {exc.strerror or exc}") from None
+    if st is not None:
+        if statmod.S_ISDIR(st.st_mode):
+            raise StoreError(f"--db {path} is a folder; it must name an index file")
+        if not statmod.S_ISREG(st.st_mode):
+            kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+            raise StoreError(f"--db {path} is {kind}; it must name an index file")
+        return
+    parent = os.path.dirname(os.path.abspath(path))
+    while parent and not os.path.lexists(parent):
+        up = os.path.dirname(parent)
+        if up == parent:
+            break
+        parent = up
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise StoreError(f"--db {path}: {parent} is a file, not a folder")
+    if not create:
+        raise StoreError(f"no index at {path}; run 'imgfind index DIR' first")

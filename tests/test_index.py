@@ -129,7 +129,7 @@ def test_prints_cache_follows_every_change(tmp_path):
     with Index.open(db) as idx:
         idx.update([d])
         assert idx.groups() == []
-        assert os.path.exists(db + "-prints.npz")
+        assert os.path.exists(db + "-prints.npy")
         make_image(d / "b.png", seed=1)  # a copy arrives: the cached arrays must not hide it
         idx.update([d])
         assert len(idx.groups()) == 1

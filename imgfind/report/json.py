@@ -25,8 +25,12 @@ def header_json(header: ReportHeader) -> dict:
 
 def file_json(rec: FileRecord) -> dict:
     """Return one file's keys (``mtime`` local ISO 8601 with its UTC offset)."""
-    return {"path": rec.path, "width": rec.width, "height": rec.height, "bytes": rec.size,
-            "format": rec.format, "mtime": iso_time(rec.mtime_ns), "metadata": rec.metadata}
+    out = {"path": rec.path, "width": rec.width, "height": rec.height, "bytes": rec.size,
+           "format": rec.format, "mtime": iso_time(rec.mtime_ns), "metadata": rec.metadata,
+           "present": rec.present, "state": rec.state}
+    if rec.same_file_as is not None:
+        out["same_file_as"] = rec.same_file_as
+    return out
 
 
 def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..model import Group, QueryResult
+from ..model import FileRecord, Group, QueryResult
 from .words import has_control, one_line
 
 
@@ -31,12 +31,20 @@ def write_lists(lists: Sequence[Sequence[str]], out: TextIO, *, null: bool = Fal
     return escaped
 
 
+def listed(rec: FileRecord) -> bool:
+    """Does a path belong in a paths listing? Only a file on disk now, under its first name:
+    scripts act on these paths, so a gone file or a second name of one file is left out."""
+    return rec.present and rec.same_file_as is None
+
+
 def render_groups(groups: Sequence[Group], out: TextIO, *, null: bool = False) -> int:
     """Write each group's paths, original first; return how many names were escaped."""
-    return write_lists([[m.file.path for m in g.members] for g in groups], out, null=null)
+    shown = [[m.file.path for m in g.members if listed(m.file)] for g in groups]
+    return write_lists([paths for paths in shown if len(paths) > 1], out, null=null)
 
 
 def render_queries(results: Sequence[QueryResult], out: TextIO, *, null: bool = False) -> int:
     """Write each query's matches, an empty record between queries; return how many names
     were escaped."""
-    return write_lists([[m.file.path for m in r.matches] for r in results], out, null=null)
+    return write_lists([[m.file.path for m in r.matches if listed(m.file)] for r in results],
+                       out, null=null)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from ..model import Group, QueryResult, ReportHeader
+from ..model import FileRecord, Group, QueryResult, ReportHeader
 from .words import creator, describe_rule, human_size, iso_time, one_line, plural
 
 
@@ -23,7 +23,12 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
             tag = "original" if i == 0 else f"d={m.distance:<2}"
             rel = "" if m.relation == "same orientation" else f" ({m.relation})"
             out.write(f"  {tag:>8}  {f.width}x{f.height}  {human_size(f.size):>9}  "
-                      f"{iso_time(f.mtime_ns)}  {one_line(f.path)}{rel}\n")
+                      f"{iso_time(f.mtime_ns)}  {one_line(f.path)}{rel}{_mark(f)}\n")
+
+
+def _mark(rec: FileRecord) -> str:
+    """A note for a file that is not on disk now ("" when it is)."""
+    return "" if rec.present else f"  [{rec.state}]"
 
 
 def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: TextIO) -> None:
@@ -38,7 +43,7 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
             out.write(f"#   the file says: {one_line(said)}\n")
         for m in r.matches:
             f = m.file
-            notes = []
+            notes = [] if f.present else [f.state]
             if m.relation != "same orientation":
                 notes.append(m.relation)
             notes.append("larger" if m.larger else "smaller or same size")

@@ -1,0 +1,225 @@
+"""The sidecar cache of an index's hash arrays: one .npy file numpy memory-maps, plus a tag.
+
+Reading a million fingerprints through sqlite3 takes seconds, and a query reads a few hash
+columns of them. So the arrays of the whole index are also kept beside it:
+
+* ``INDEX-prints.npy``: one uint64 array of shape (N_HASHES + 6, n), written by ``np.save``
+  and opened with ``np.load(mmap_mode="r")``. Rows 0..N_HASHES-1 are the hash columns (so a
+  column range is one contiguous, memory-mapped slice), then ids (int64 bits), phash, dhash,
+  flat (0/1) and the trimmed boxes (4 float32 per file, packed into two rows).
+* ``INDEX-prints.json``: the tag. It names the index the arrays belong to (a random identity
+  stored in the index's meta table at creation), the index's write token (a random value the
+  store changes in every write transaction, so that a database restored from a backup does
+  not match a sidecar written after the backup, as a counter would), its generation, the
+  recipe, the row count and a CRC-32 of the arrays. A sidecar whose tag differs in anything,
+  or whose arrays do not match the tag's checksum (a writer replaced one file between the
+  reader's two opens), is ignored; the caller reads the database and writes a new one.
+
+Writers write ``<name>.<pid>.tmp`` (``O_EXCL``) and rename it into place; temporary files
+left by writers that were killed (pid not running, or older than an hour) are removed by the
+next writer. A read-only or full disk never fails a command: it only costs the next reader
+the time to read the database.
+
+This module does not import sqlite3: the store passes in what the tag must match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .layout import N_HASHES
+
+#: Bump when the file layout above changes: an older sidecar is then simply rebuilt.
+CACHE_FORMAT = 1
+#: A temporary file this old is a dead writer's even if its pid was reused since.
+STALE_SECONDS = 3600
+#: Rows of the hash columns read for the checksum: enough to catch a mixed or damaged file,
+#: few enough that a query against a million files does not read all 344 MB of hashes.
+CHECKSUM_HASH_ROWS = 4096
+
+_IDS, _PHASH, _DHASH, _FLAT, _TRIMS = range(N_HASHES, N_HASHES + 5)
+N_ROWS = N_HASHES + 6  # the trims take two rows
+
+
+@dataclass(slots=True)
+class Prints:
+    """All fingerprints of the index as arrays, row i describing ``ids[i]``."""
+
+    ids: np.ndarray  # int64, (n,)
+    hashes: np.ndarray  # uint64, (n, N_HASHES); a transposed memory map when from the cache
+    trims: np.ndarray  # float32, (n, 4): left, top, right, bottom as fractions
+    flat: np.ndarray  # bool, (n,)
+    phash: np.ndarray  # uint64, (n,): upright pHash of the whole picture
+    dhash: np.ndarray  # uint64, (n,)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, keep: np.ndarray) -> Prints:
+        """The rows where the boolean mask *keep* is true (copies)."""
+        return Prints(*(getattr(self, f)[keep] for f in Prints.__slots__))
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """What identifies the state of an index the arrays were read from (from its meta table)."""
+
+    identity: str  # random, set once when the index is created (or upgraded to schema 2)
+    write_token: str  # random, changed by every write transaction
+    generation: int  # counts write transactions
+    recipe: int  # fingerprint recipe version of the rows
+
+
+def paths(index_path: str) -> tuple[str, str]:
+    """Return the (arrays, tag) file names of the sidecar of the index at *index_path*."""
+    return index_path + "-prints.npy", index_path + "-prints.json"
+
+
+def checksum(packed: np.ndarray) -> int:
+    """CRC-32 of the per-file rows (ids, phash, dhash, flat, trims) and of up to
+    CHECKSUM_HASH_ROWS files' hash columns spread over the index. *packed* is the
+    (N_ROWS, n) array as stored."""
+    n = packed.shape[1]
+    crc = zlib.crc32(np.ascontiguousarray(packed[N_HASHES:]).data)
+    step = max(1, n // CHECKSUM_HASH_ROWS)
+    return zlib.crc32(np.ascontiguousarray(packed[:N_HASHES, ::step]).data, crc)
+
+
+def pack(prints: Prints) -> np.ndarray:
+    """Return the (N_ROWS, n) uint64 array the sidecar stores for *prints*."""
+    n = len(prints)
+    out = np.empty((N_ROWS, n), dtype=np.uint64)
+    out[:N_HASHES] = prints.hashes.T
+    out[_IDS] = prints.ids.astype(np.int64).view(np.uint64)
+    out[_PHASH] = prints.phash
+    out[_DHASH] = prints.dhash
+    out[_FLAT] = prints.flat.astype(np.uint64)
+    trims = np.ascontiguousarray(prints.trims.astype(np.float32).T)  # (4, n)
+    out[_TRIMS:] = trims.reshape(-1).view(np.uint64).reshape(2, n)
+    return out
+
+
+def unpack(packed: np.ndarray) -> Prints:
+    """Inverse of pack: the hashes stay a view of *packed* (a memory map), the rest is copied."""
+    n = packed.shape[1]
+    trims = np.ascontiguousarray(packed[_TRIMS:]).reshape(-1).view(np.float32).reshape(4, n)
+    return Prints(ids=np.array(packed[_IDS]).view(np.int64), hashes=packed[:N_HASHES].T,
+                  trims=np.ascontiguousarray(trims.T), flat=np.array(packed[_FLAT]) != 0,
+                  phash=np.array(packed[_PHASH]), dhash=np.array(packed[_DHASH]))
+
+
+def load(index_path: str, owner: Owner) -> Prints | None:
+    """Return the cached arrays when the sidecar belongs to *owner*'s state, else None.
+
+    Never raises for a missing, foreign, stale, truncated or garbled sidecar.
+    """
+    arrays_path, tag_path = paths(index_path)
+    try:
+        with open(tag_path, encoding="utf-8") as f:
+            tag = json.load(f)
+        if not isinstance(tag, dict) or tag.get("format") != CACHE_FORMAT:
+            return None
+        if any(tag.get(k) != v for k, v in asdict(owner).items()):
+            return None
+        packed = np.load(arrays_path, mmap_mode="r", allow_pickle=False)
+        if (packed.dtype != np.uint64 or packed.ndim != 2 or packed.shape[0] != N_ROWS
+                or packed.shape[1] != tag.get("rows") or checksum(packed) != tag.get("checksum")):
+            return None
+        return unpack(packed)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def save(index_path: str, prints: Prints, owner: Owner) -> None:
+    """Write the sidecar for *prints*, read from the index in state *owner*.
+
+    The arrays are renamed into place first and the tag last; a reader that pairs a tag with
+    the other writer's arrays sees a checksum mismatch. Errors (read-only or full disk) are
+    swallowed: the sidecar is only a cache.
+    """
+    arrays_path, tag_path = paths(index_path)
+    remove_stale(index_path)
+    packed = pack(prints)
+    tag = {"format": CACHE_FORMAT, **asdict(owner), "rows": len(prints),
+           "checksum": checksum(packed)}
+    for final, write in ((arrays_path, lambda f: np.save(f, packed, allow_pickle=False)),
+                         (tag_path, lambda f: f.write(json.dumps(tag).encode()))):
+        if not _write_replace(final, write):
+            return
+    _unlink(index_path + "-prints.npz")  # the zip sidecar of imgfind before schema 2
+
+
+def _write_replace(final: str, write) -> bool:
+    tmp = f"{final}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:  # our own leftover (same pid, an earlier interrupted write)
+        _unlink(tmp)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError:
+            return False
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, final)
+        return True
+    except OSError:
+        _unlink(tmp)
+        return False
+
+
+def remove_stale(index_path: str) -> list[str]:
+    """Remove the sidecar's temporary files (``<index>-prints*.<pid>.tmp``) whose writer is
+    gone: its pid is not running, or the file is older than STALE_SECONDS. Returns their names."""
+    folder = os.path.dirname(os.path.abspath(index_path))
+    prefix = os.path.basename(index_path) + "-prints"
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid_text = name[:-len(".tmp")].rpartition(".")[2]
+        if not pid_text.isdigit():
+            continue
+        full = os.path.join(folder, name)
+        try:
+            old = now - os.lstat(full).st_mtime > STALE_SECONDS
+        except OSError:
+            continue
+        if old or not _alive(int(pid_text)):
+            if _unlink(full):
+                removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def _unlink(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
