@@ -14,6 +14,7 @@ from helpers import make_image
 
 from imgfind.analyse import analyse
 from imgfind.errors import StoreError
+from imgfind.indexer import is_current
 from imgfind.model import FileStat
 from imgfind.store import Store
 
@@ -60,9 +61,9 @@ def test_known_files_are_current_until_they_change(saved):
     with Store(db) as store:
         known = store.known_under([root])
         a = stat_of(paths[0])
-        assert known[a.path].is_current(a)
+        assert is_current(known[a.path], a)
         os.utime(paths[0], ns=(a.mtime_ns + 10**9, a.mtime_ns + 10**9))
-        assert not known[a.path].is_current(stat_of(paths[0]))
+        assert not is_current(known[a.path], stat_of(paths[0]))
         before = store.generation()
         with store.transaction():
             assert store.delete([known[a.path].id]) == 1
