@@ -29,7 +29,7 @@ def analyse(stat: FileStat) -> Fingerprinted:
         # the stored size/mtime always describe the stored fingerprint.
         stat = FileStat(stat.path, decoded.size, decoded.mtime_ns)
     info = ImageInfo(decoded.format, decoded.width, decoded.height, decoded.mode,
-                     decoded.frames, decoded.orientation, decoded.metadata)
+                     decoded.frames, decoded.orientation, decoded.metadata, decoded.warning)
     if min(decoded.gray.shape) < 1:
         return Fingerprinted(stat, info, None, "image has no pixels")
     return Fingerprinted(stat, info, fingerprint_decoded(decoded), None)

@@ -8,15 +8,13 @@ import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from .decoders import REGISTRY, Registry
 from .model import FileStat
 
-#: Extensions picked up by the crawl (case-insensitive). The real format is read from the
-#: content, so a PNG named .jpg is still indexed correctly.
-IMAGE_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif",
-    ".tiff", ".webp", ".ico", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".jp2", ".j2k",
-    ".jpf", ".jpx", ".pcx", ".sgi", ".dds", ".icns", ".psd", ".avif", ".heic", ".heif",
-})
+#: Extensions picked up by the crawl (case-insensitive): those some installed decoder reads
+#: (imgfind.decoders). The real format is read from the content, so a PNG named .jpg is still
+#: indexed correctly.
+IMAGE_EXTENSIONS = REGISTRY.extensions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +26,13 @@ class CrawlOptions:
     follow_symlinks: bool = False
 
 
-def is_image_name(name: bytes) -> bool:
-    return os.path.splitext(name)[1].lower().decode("ascii", "replace") in IMAGE_EXTENSIONS
+def _extension(name: bytes) -> str:
+    return os.path.splitext(name)[1].lower().decode("ascii", "replace")
+
+
+def is_image_name(name: bytes, registry: Registry = REGISTRY) -> bool:
+    """True when some decoder of *registry* reads files with this name's extension."""
+    return _extension(name) in registry.extensions()
 
 
 def _excluded(path: bytes, name: bytes, options: CrawlOptions) -> bool:
@@ -40,8 +43,13 @@ def _excluded(path: bytes, name: bytes, options: CrawlOptions) -> bool:
 
 
 def walk(roots: Sequence[bytes], options: CrawlOptions,
-         warn: Callable[[bytes, str], None] = lambda _path, _msg: None) -> Iterator[FileStat]:
+         warn: Callable[[bytes, str], None] = lambda _path, _msg: None,
+         skip: Callable[[bytes, str], None] = lambda _path, _why: None) -> Iterator[FileStat]:
     """Yield a FileStat for every image file under *roots* (absolute, fsencoded paths).
+
+    ``warn(path, message)`` is called for an entry that cannot be read; ``skip(path, why)``
+    for a file of a known image format that no installed decoder reads (``why``: "no decoder
+    for .heic (install pillow-heif)"), which is not yielded.
 
     A root may be a single file, which is taken whatever its extension. Folders are walked
     iteratively (no recursion limit), in sorted order so that runs are reproducible. Symbolic
@@ -61,11 +69,12 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
         if not statmod.S_ISDIR(st.st_mode):
             warn(root, "not a file or folder")
             continue
-        yield from _walk_dir(root, st, options, seen_dirs, warn)
+        yield from _walk_dir(root, st, options, seen_dirs, warn, skip)
 
 
 def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
-              seen_dirs: set[tuple[int, int]], warn: Callable[[bytes, str], None]) -> Iterator[FileStat]:
+              seen_dirs: set[tuple[int, int]], warn: Callable[[bytes, str], None],
+              skip: Callable[[bytes, str], None]) -> Iterator[FileStat]:
     stack = [root]
     seen_dirs.add((root_stat.st_dev, root_stat.st_ino))
     while stack:
@@ -94,6 +103,9 @@ def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
                         subdirs.append(entry.path)
                     continue
                 if not is_image_name(name):
+                    why = REGISTRY.skip_reason(_extension(name))
+                    if why is not None:
+                        skip(entry.path, why)
                     continue
                 st = entry.stat(follow_symlinks=options.follow_symlinks)
             except OSError as exc:

@@ -96,6 +96,7 @@ class ImageInfo:
     frames: int
     orientation: int
     metadata: dict[str, str] = field(default_factory=dict)  # EXIF/PNG text: creator, dates
+    warning: str | None = None  # read, but not entirely: "truncated: 98% of the rows decoded"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from .bits import to_signed
 from .errors import SchemaError, StoreError
 from .layout import N_HASHES
 from .model import FileRecord, FileStat, Fingerprinted, display
-from .recipe import RECIPE_VERSION, THUMB_SIZE
+from .recipe import THUMB_SIZE, recipe_id
 
 #: Bump with a migration below whenever the schema changes.
 SCHEMA_VERSION = 1
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS files (
     size       INTEGER NOT NULL,
     mtime_ns   INTEGER NOT NULL,
     indexed_at REAL NOT NULL,
-    recipe     INTEGER,          -- fingerprint recipe version, NULL when unreadable
+    recipe     INTEGER,          -- recipe.recipe_id() (text, e.g. "3 pillow=13.0.0"), NULL when unreadable
     error      TEXT,             -- why the file could not be fingerprinted
     format     TEXT,
     width      INTEGER,
@@ -73,7 +73,7 @@ class Known:
     id: int
     size: int
     mtime_ns: int
-    recipe: int | None
+    recipe: int | str | None  # recipe.recipe_id() (an int from indexes before it)
     error: str | None
 
     def is_current(self, stat: FileStat) -> bool:
@@ -82,7 +82,7 @@ class Known:
             return False
         # An unreadable file is retried only when it changes; a readable one also when the
         # fingerprint recipe changed.
-        return self.error is not None or self.recipe == RECIPE_VERSION
+        return self.error is not None or self.recipe == recipe_id()
 
 
 @dataclass(slots=True)
@@ -258,7 +258,7 @@ class Store:
             # One open file for the tag, the small arrays and the mapping: a writer replacing
             # the sidecar meanwhile cannot mix two generations.
             with open(self.prints_cache, "rb") as f, np.load(f) as z:
-                if (int(z["generation"]) != generation or int(z["recipe"]) != RECIPE_VERSION
+                if (int(z["generation"]) != generation or str(z["recipe"]) != recipe_id()
                         or z.zip.getinfo("hashes_by_column.npy").compress_type != zipfile.ZIP_STORED):
                     return None
                 small = {k: z[k] for k in Prints.__slots__ if k != "hashes"}
@@ -276,7 +276,7 @@ class Store:
             with open(tmp, "wb") as f:
                 # Hashes column by column: a search reads a few columns of a million rows,
                 # and a column range is one contiguous, memory-mapped slice (_map_member).
-                np.savez(f, generation=generation, recipe=RECIPE_VERSION,
+                np.savez(f, generation=generation, recipe=recipe_id(),
                          hashes_by_column=np.ascontiguousarray(prints.hashes.T), **small)
             os.replace(tmp, self.prints_cache)
         except OSError:  # a read-only or full disk only costs the next reader some time
@@ -289,7 +289,7 @@ class Store:
         rows = self.db.execute(
             "SELECT p.file_id, p.hashes, p.trim, p.flat, p.phash, p.dhash FROM prints p "
             "JOIN files f ON f.id = p.file_id WHERE f.recipe = ? ORDER BY p.file_id",
-            (RECIPE_VERSION,)).fetchall()
+            (recipe_id(),)).fetchall()
         n = len(rows)
         ids_col, hashes, trims, flat, phash, dhash = zip(*rows) if rows else ((),) * 6
         return Prints(
@@ -354,7 +354,7 @@ class Store:
                 " format=excluded.format, width=excluded.width, height=excluded.height,"
                 " mode=excluded.mode, frames=excluded.frames, metadata=excluded.metadata "
                 "RETURNING id",
-                (st.path, st.size, st.mtime_ns, now, RECIPE_VERSION if fp else None, r.error,
+                (st.path, st.size, st.mtime_ns, now, recipe_id() if fp else None, r.error,
                  info.format if info else None, info.width if info else None,
                  info.height if info else None, info.mode if info else None,
                  info.frames if info else None, meta)).fetchone()[0]
