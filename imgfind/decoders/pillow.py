@@ -91,6 +91,9 @@ class PillowDecoder:
             return _decode_file(fp, st, truncated=True)
         except DecodeError:
             raise
+        except Image.DecompressionBombError:
+            raise DecodeError(f"refused: more than the limit of {MAX_PIXELS:,} decoded pixels"
+                              " (decompression bomb?)") from None
         except UnidentifiedImageError:
             raise DecodeError("not an image, or a format Pillow cannot read") from None
         except MemoryError:
@@ -131,13 +134,18 @@ def heif_decoder() -> PillowDecoder | None:
 
 # ----------------------------------------------------------------------------- decoding
 @contextlib.contextmanager
-def _pillow_limits(truncated: bool) -> Iterator[None]:
-    """Pillow's own bomb check off (ours counts decoded pixels), truncated loads as asked.
+def _pillow_limits(truncated: bool, scale: int) -> Iterator[None]:
+    """Pillow's own bomb check at our limit times *scale*, truncated loads as asked.
 
-    Both are module globals of Pillow: set for the decode and restored after it.
+    Pillow refuses (DecompressionBombError) above twice MAX_IMAGE_PIXELS, at open and for
+    every frame a plugin sets up; it is set so that it refuses above MAX_PIXELS * scale, where
+    *scale* is the most a format reduces while decoding (64 for a JPEG's 1/8 draft, else 1):
+    our own check on the pixels really decoded (check_cost) does the rest. Both settings are
+    module globals of Pillow: set for the decode and restored after it.
     """
     saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
-    Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = None, truncated
+    Image.MAX_IMAGE_PIXELS = (MAX_PIXELS * scale + 1) // 2
+    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
     try:
         with warnings.catch_warnings():
             # Pillow's own warnings (odd EXIF, ...) would reach stderr unattributed.
@@ -153,7 +161,9 @@ def _is_truncation(exc: BaseException) -> bool:
 
 
 def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
-    with _pillow_limits(truncated), Image.open(fp) as im:
+    scale = 64 if fp.read(2) == b"\xff\xd8" else 1  # a JPEG can be decoded at 1/8 scale
+    fp.seek(0)
+    with _pillow_limits(truncated, scale), Image.open(fp) as im:
         fmt = im.format or "?"
         mode = im.mode
         frames = getattr(im, "n_frames", 1) or 1
