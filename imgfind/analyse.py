@@ -32,7 +32,7 @@ def analyse(stat: FileStat) -> Fingerprinted:
         stat = replace(stat, size=decoded.size, mtime_ns=decoded.mtime_ns, dev=0, ino=0,
                        ctime_ns=0)
     info = ImageInfo(decoded.format, decoded.width, decoded.height, decoded.mode,
-                     decoded.frames, decoded.orientation, decoded.metadata)
+                     decoded.frames, decoded.orientation, decoded.metadata, decoded.warning)
     if min(decoded.gray.shape) < 1:
         return Fingerprinted(stat, info, None, "image has no pixels")
     return Fingerprinted(stat, info, fingerprint_decoded(decoded), None)

@@ -8,15 +8,13 @@ import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from .decoders import REGISTRY, Registry
 from .model import FileStat
 
-#: Extensions picked up by the crawl (case-insensitive). The real format is read from the
-#: content, so a PNG named .jpg is still indexed correctly.
-IMAGE_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif",
-    ".tiff", ".webp", ".ico", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".jp2", ".j2k",
-    ".jpf", ".jpx", ".pcx", ".sgi", ".dds", ".icns", ".psd", ".avif", ".heic", ".heif",
-})
+#: Extensions picked up by the crawl (case-insensitive): those some installed decoder reads
+#: (imgfind.decoders). The real format is read from the content, so a PNG named .jpg is still
+#: indexed correctly.
+IMAGE_EXTENSIONS = REGISTRY.extensions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +26,13 @@ class CrawlOptions:
     follow_symlinks: bool = False
 
 
-def is_image_name(name: bytes) -> bool:
-    return os.path.splitext(name)[1].lower().decode("ascii", "replace") in IMAGE_EXTENSIONS
+def _extension(name: bytes) -> str:
+    return os.path.splitext(name)[1].lower().decode("ascii", "replace")
+
+
+def is_image_name(name: bytes, registry: Registry = REGISTRY) -> bool:
+    """True when some decoder of *registry* reads files with this name's extension."""
+    return _extension(name) in registry.extensions()
 
 
 def _excluded(path: bytes, name: bytes, options: CrawlOptions) -> bool:
@@ -45,7 +48,8 @@ def file_stat(path: bytes, st: os.stat_result) -> FileStat:
 
 
 def walk(roots: Sequence[bytes], options: CrawlOptions,
-         warn: Callable[[bytes, str], None] = lambda _path, _msg: None) -> Iterator[FileStat]:
+         warn: Callable[[bytes, str], None] = lambda _path, _msg: None,
+         skip: Callable[[bytes, str], None] = lambda _path, _why: None) -> Iterator[FileStat]:
     """Yield a FileStat for every image file under *roots* (absolute, fsencoded paths).
 
     A root may be a single file, which is taken whatever its extension; a root is followed
@@ -79,7 +83,7 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
             continue
         if (st.st_dev, st.st_ino) in seen_dirs:
             continue  # the same folder again, or one already walked inside another root
-        yield from _walk_dir(root, st, options, seen_dirs, seen_files, linked, warn)
+        yield from _walk_dir(root, st, options, seen_dirs, seen_files, linked, warn, skip)
     for path, st in linked:
         if (st.st_dev, st.st_ino) not in seen_files:
             seen_files.add((st.st_dev, st.st_ino))
@@ -89,7 +93,8 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
 def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
               seen_dirs: set[tuple[int, int]], seen_files: set[tuple[int, int]],
               linked: list[tuple[bytes, os.stat_result]],
-              warn: Callable[[bytes, str], None]) -> Iterator[FileStat]:
+              warn: Callable[[bytes, str], None],
+              skip: Callable[[bytes, str], None]) -> Iterator[FileStat]:
     stack = [root]
     seen_dirs.add((root_stat.st_dev, root_stat.st_ino))
     while stack:
@@ -119,6 +124,9 @@ def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
                         subdirs.append(entry.path)
                     continue
                 if not is_image_name(name):
+                    why = REGISTRY.skip_reason(_extension(name))
+                    if why is not None:
+                        skip(entry.path, why)
                     continue
                 st = entry.stat(follow_symlinks=options.follow_symlinks)
             except OSError as exc:

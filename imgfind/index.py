@@ -105,7 +105,14 @@ class Index:
             warnings.append(f"{display(path)}: {message}")
             failed_dirs.append(path.rstrip(b"/") + b"/")
 
-        stats = list(walk(abs_roots, self.settings.crawl, warn))
+        skipped: dict[str, int] = {}
+
+        def skip(_path: bytes, why: str) -> None:
+            skipped[why] = skipped.get(why, 0) + 1
+
+        stats = list(walk(abs_roots, self.settings.crawl, warn, skip))
+        warnings.extend(f"{n} {'file' if n == 1 else 'files'} skipped: {why}"
+                        for why, n in sorted(skipped.items()))
         known = self.store.known_under(abs_roots)
         plan = diff(stats, known, elsewhere=self._aliases_elsewhere(stats, known),
                     kept=lambda p: any(p.startswith(d) for d in failed_dirs))
@@ -120,6 +127,8 @@ class Index:
         for result in self._save_all(self._fingerprint(todo), on_progress):
             if result.error is not None:
                 problems.append((display(result.stat.path), result.error))
+            elif result.info is not None and result.info.warning:
+                warnings.append(f"{display(result.stat.path)}: {result.info.warning}")
         with self.store.transaction():
             removed = self.store.delete(plan.gone)
         return IndexStats(len(plan.new), len(plan.changed),

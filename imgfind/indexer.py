@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from .model import FileStat, Known
-from .recipe import RECIPE_VERSION
+from .recipe import recipe_id
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -67,7 +67,7 @@ def is_current(known: Known, stat: FileStat) -> bool:
         return False
     if known.ino is not None and stat.ino and (known.ino, known.ctime_ns) != (stat.ino, stat.ctime_ns):
         return False
-    return known.error is not None or known.recipe == RECIPE_VERSION
+    return known.error is not None or known.recipe == recipe_id()
 
 
 def diff(stats: Iterable[FileStat], known: Mapping[bytes, Known], *,

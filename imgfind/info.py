@@ -41,4 +41,5 @@ def describe(path: str | os.PathLike[str]) -> dict:
                    f"trimmed to {left:.3f} {top:.3f} {right:.3f} {bottom:.3f}",
         "flat": fp.flat,
         "metadata": decoded.metadata,
+        **({"warning": decoded.warning} if decoded.warning else {}),
     }

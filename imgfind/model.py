@@ -104,7 +104,7 @@ class Known:
     path: bytes
     size: int
     mtime_ns: int
-    recipe: int | None  # recipe version of its fingerprint; None when it was unreadable
+    recipe: int | str | None  # recipe.recipe_id() of its fingerprint (an int before it); None: unreadable
     error: str | None  # why it could not be fingerprinted
     dev: int | None = None
     ino: int | None = None
@@ -122,6 +122,7 @@ class ImageInfo:
     frames: int
     orientation: int
     metadata: dict[str, str] = field(default_factory=dict)  # EXIF/PNG text: creator, dates
+    warning: str | None = None  # read, but not entirely: "truncated: 98% of the rows decoded"
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,7 @@ class Owner:
     identity: str  # random, set once when the index is created (or upgraded to schema 2)
     write_token: str  # random, changed by every write transaction
     generation: int  # counts write transactions
-    recipe: int  # fingerprint recipe version of the rows
+    recipe: str  # recipe.recipe_id() of the rows
 
 
 def paths(index_path: str) -> tuple[str, str]:

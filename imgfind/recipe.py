@@ -1,18 +1,19 @@
 """The fingerprint recipe: every constant that changes hash bits, and the version that names them.
 
-A stored fingerprint carries :data:`RECIPE_VERSION`; an index run re-fingerprints every file
+A stored fingerprint carries :func:`recipe_id` (:data:`RECIPE_VERSION` plus the version of
+the libraries that make the pixels, :func:`libraries`); an index run re-fingerprints every file
 whose stored recipe differs, so hashes made by two recipes are never compared. Change any
-constant below (or the code in decode.py / fingerprint.py that uses them) and bump
-RECIPE_VERSION in the same commit. The Pillow version is recorded in the index's meta table
-(:func:`libraries`): its resampling filters make the working picture, so an upgrade can move
-bits too.
+constant below (or the code in decoders/ or fingerprint.py that uses them) and bump
+RECIPE_VERSION in the same commit; a Pillow upgrade changes the identity by itself.
 """
 
 from __future__ import annotations
 
+import functools
+
 #: Bump when any step of decoding or fingerprinting changes the bits: stored fingerprints of
 #: another recipe are recomputed on the next index instead of being compared with these.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 
 # ----------------------------------------------------------------------------- decoding
 #: The working picture's long side. Fingerprints are 32x32 resamples of it (and of its crop
@@ -22,8 +23,21 @@ WORK_SIZE = 128
 #: JPEG draft request: libjpeg picks the largest 1/2, 1/4 or 1/8 scale that stays at least
 #: this big, so the working picture is never upsampled.
 DRAFT_SIZE = (WORK_SIZE, WORK_SIZE)
-#: The background transparent pixels are composited on before hashing (a logo on a white page).
-ALPHA_BACKGROUND = 255
+#: JPEGs of at most this many pixels are decoded at full size, like a lossless copy of them
+#: (PNG, BMP, TIFF, WebP), so that the two are the same picture bit for bit; larger ones are
+#: decoded at reduced scale in the DCT domain (Image.draft), 4-8x cheaper but not the same
+#: pixels as a box reduction of the full picture, so a lossless copy of a JPEG can be a bit or
+#: two of pHash away. 0: every JPEG is drafted. Measured on the bench's dev pool (2207 images,
+#: mostly 1.4-1.9 MP): 4 MP here costs 45% more indexing CPU and one more false link, so the
+#: exact path is off; the default rule matches such copies anyway (verified, not by distance).
+JPEG_EXACT_PIXELS = 0
+#: Transparent pixels are composited on white (a logo on a white page), unless the opaque
+#: pixels are lighter on average (alpha-weighted mean grey) than this: then on black, so
+#: that a white drawing on a transparent background stays a drawing.
+ALPHA_LIGHT_INK = 160
+#: An animation (GIF, APNG, WebP) is fingerprinted by the mean of this many frames sampled
+#: evenly over it (near-uniform frames, such as a fade from black, left out).
+ANIMATION_SAMPLES = 5
 #: Pictures smaller than this on either side carry too little to fingerprint usefully: they
 #: are stored as flat.
 MIN_SIDE = 8
@@ -54,8 +68,25 @@ FLAT_STD = 6.0
 
 
 def libraries() -> dict[str, str]:
-    """Return the versions of the libraries whose code makes the pixels that are hashed."""
-    import PIL
-    import numpy
+    """Return the versions of the libraries whose code makes the pixels that are hashed.
 
-    return {"pillow": PIL.__version__, "numpy": numpy.__version__}
+    Pillow only: its decoders (and the libjpeg, libpng, libwebp it bundles) and its
+    resampling filters make every pixel that is hashed. numpy is left out on purpose: its part
+    is float64 arithmetic (the DCT) whose rounding differences between releases (~1e-13) do
+    not move a coefficient across the median, and listing it would re-fingerprint every file
+    at each numpy upgrade.
+    """
+    import PIL
+
+    return {"pillow": PIL.__version__}
+
+
+@functools.cache
+def recipe_id() -> str:
+    """The identity of the recipe: RECIPE_VERSION and the versions of :func:`libraries`.
+
+    Stored with every fingerprint (and with the sidecar cache): a fingerprint made under
+    another identity (a new recipe, or a Pillow upgrade) is recomputed on the next index.
+    Example: ``"3 pillow=13.0.0"``.
+    """
+    return " ".join([str(RECIPE_VERSION), *(f"{k}={v}" for k, v in sorted(libraries().items()))])

@@ -29,7 +29,7 @@ from .errors import SchemaError, StoreError
 from .layout import N_HASHES
 from .model import FileRecord, FileStat, Fingerprinted, Known, display
 from .prints_cache import Owner, Prints
-from .recipe import RECIPE_VERSION, THUMB_SIZE
+from .recipe import THUMB_SIZE, recipe_id
 
 __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS files (
     size       INTEGER NOT NULL,
     mtime_ns   INTEGER NOT NULL,
     indexed_at REAL NOT NULL,
-    recipe     INTEGER,          -- fingerprint recipe version, NULL when unreadable
+    recipe     INTEGER,          -- recipe.recipe_id() (text, e.g. "3 pillow=13.0.0"), NULL when unreadable
     error      TEXT,             -- why the file could not be fingerprinted
     format     TEXT,
     width      INTEGER,
@@ -381,7 +381,7 @@ class Store:
         if "identity" not in meta:  # an index from before schema 2, read-only: no sidecar
             return None
         return Owner(meta["identity"], meta.get("write_token", ""),
-                     int(meta.get("generation", 0)), RECIPE_VERSION)
+                     int(meta.get("generation", 0)), recipe_id())
 
     @property
     def prints_cache(self) -> str:
@@ -411,7 +411,7 @@ class Store:
         rows = self.db.execute(
             "SELECT p.file_id, p.hashes, p.trim, p.flat, p.phash, p.dhash FROM prints p "
             "JOIN files f ON f.id = p.file_id WHERE f.recipe = ? ORDER BY p.file_id",
-            (RECIPE_VERSION,)).fetchall()
+            (recipe_id(),)).fetchall()
         n = len(rows)
         ids_col, hashes, trims, flat, phash, dhash = zip(*rows) if rows else ((),) * 6
         return Prints(
@@ -483,7 +483,7 @@ class Store:
                 " mode=excluded.mode, frames=excluded.frames, metadata=excluded.metadata,"
                 " dev=excluded.dev, ino=excluded.ino, ctime_ns=excluded.ctime_ns "
                 "RETURNING id",
-                (st.path, st.size, st.mtime_ns, now, RECIPE_VERSION if fp else None, r.error,
+                (st.path, st.size, st.mtime_ns, now, recipe_id() if fp else None, r.error,
                  info.format if info else None, info.width if info else None,
                  info.height if info else None, info.mode if info else None,
                  info.frames if info else None, meta, *_identity(st))).fetchone()[0]

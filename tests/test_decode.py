@@ -73,13 +73,16 @@ def test_every_mode_decodes_to_similar_grey(tmp_path, name, im, fmt):
         assert np.corrcoef(d.gray.ravel(), reference.ravel())[0, 1] > 0.9, name
 
 
-def test_animated_gif_uses_first_frame(tmp_path):
+def test_animated_gif_is_the_mean_of_its_frames(tmp_path):
+    # Was test_animated_gif_uses_first_frame: issue 11 section 4 asks for a representative
+    # picture instead (two animations fading in from black were one group).
     frames = [make_image(None, seed=s, size=(64, 48)).convert("P") for s in (5, 6)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
     d = open_for_hash(tmp_path / "a.gif")
     assert d.frames == 2
-    first = np.asarray(frames[0].convert("L"), dtype=int)
-    assert np.abs(d.gray.astype(int) - first).mean() < 3
+    first, second = (np.asarray(f.convert("L"), dtype=float) for f in frames)
+    assert np.abs(d.gray.astype(int) - (first + second) / 2).mean() < 3
+    assert np.abs(d.gray.astype(int) - first).mean() > 10
 
 
 def test_png_named_jpg_is_read_by_content(tmp_path):
@@ -122,3 +125,54 @@ def test_truncated_jpeg_raises(tmp_path):
 def test_missing_file_raises(tmp_path):
     with pytest.raises(DecodeError, match="not found"):
         open_for_hash(tmp_path / "nope.jpg")
+
+
+def test_banded_conversion_is_the_same_as_converting_the_whole_picture(monkeypatch):
+    from imgfind.decoders import pillow
+
+    im = make_image(None, seed=11, size=(1000, 700)).convert("P")
+    whole = pillow.working_gray(im)
+    monkeypatch.setattr(pillow, "BAND_PIXELS", 1000 * 7)  # bands of a few rows
+    assert (pillow.working_gray(im) == whole).all()
+    reference = np.asarray(im.convert("L").reduce(3), dtype=np.uint8)  # factor 1000 // 256
+    small = Image.fromarray(reference)
+    small.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
+    assert np.abs(whole.astype(int) - np.asarray(small, dtype=int)).max() <= 1
+
+
+@pytest.mark.parametrize("ink,background", [(255, 0), (0, 255), (40, 255)])
+def test_transparency_is_composited_against_the_ink(tmp_path, ink, background):
+    im = Image.new("LA", (200, 200), (0, 0))
+    im.paste((ink, 255), (50, 50, 150, 150))
+    im.save(tmp_path / "a.png")
+    gray = open_for_hash(tmp_path / "a.png").gray
+    assert gray[0, 0] == background and abs(int(gray[64, 64]) - ink) <= 1
+
+
+def test_bomb_is_refused_quoting_the_limit_on_decoded_pixels(tmp_path):
+    from imgfind.decoders.pillow import MAX_PIXELS
+
+    Image.new("L", (1, 1)).save(tmp_path / "x.png")
+    data = bytearray((tmp_path / "x.png").read_bytes())
+    import struct
+    import zlib
+
+    data[16:24] = struct.pack(">II", 10000, 10000)  # IHDR width, height: 100 MP
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    (tmp_path / "x.png").write_bytes(bytes(data))
+    with pytest.raises(DecodeError, match=f"refused: more than the limit of {MAX_PIXELS:,}"):
+        open_for_hash(tmp_path / "x.png")
+
+
+def test_truncated_file_with_most_rows_is_read_with_a_warning(tmp_path):
+    make_image(tmp_path / "t.jpg", seed=9, size=(400, 300))
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[: int(len(data) * 0.97)])
+    d = open_for_hash(tmp_path / "t.jpg")
+    assert d.warning is not None and d.warning.startswith("truncated: ")
+    assert open_for_hash(_intact(tmp_path)).warning is None
+
+
+def _intact(tmp_path):
+    make_image(tmp_path / "i.jpg", seed=9, size=(400, 300))
+    return tmp_path / "i.jpg"

@@ -1,0 +1,433 @@
+"""The default decoder: Pillow, asked for as few pixels as each format can give.
+
+Cost model (what "too large" means): a decode is refused when the picture it must hold in
+memory, after any reduction the format does while decoding, has more than
+:data:`MAX_PIXELS` pixels. A JPEG is decoded at up to 1/8 scale in the DCT domain
+(``Image.draft``), so a 100-megapixel JPEG costs 1.6 MP; a PNG has to be decoded at full
+size. At most 4 bytes a pixel, one decode holds at most ~340 MiB of pixels; everything after
+the decode (conversion, compositing) works on bands of rows or on the reduced picture. A
+decode above :data:`BIG_DECODE_BYTES` also takes a machine-wide lock (``flock``), so however
+many workers run (and however many runs), one big picture is decoded at a time.
+
+Other steps: transparency is composited at working size from premultiplied planes, on a
+background chosen against the ink (recipe.ALPHA_LIGHT_INK); an animation is the mean of a few
+sampled frames (recipe.ANIMATION_SAMPLES); a file whose data ends early is decoded as far as it
+goes and accepted, with a warning, when at least :data:`TRUNCATED_MIN_ROWS` of its rows
+are there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import struct
+import tempfile
+import warnings
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from ..errors import DecodeError
+from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS,
+                      WORK_SIZE)
+from . import Decoded
+
+#: EXIF Orientation tag.
+ORIENTATION_TAG = 0x0112
+#: Most pixels one decode may hold (after a JPEG's reduced-scale decode): Pillow's own default.
+MAX_PIXELS = 89_478_485
+#: Decodes holding more bytes than this take the machine-wide big-decode lock.
+BIG_DECODE_BYTES = 64 * 2**20
+#: Rows handled at once when compositing or converting a large picture (bounds the copies).
+BAND_PIXELS = 2**21
+#: A truncated file is read when at least this fraction of its rows was decoded.
+TRUNCATED_MIN_ROWS = 0.90
+#: Formats whose multi-frame files are animations (not pages or stereo pairs).
+ANIMATED = frozenset({"GIF", "PNG", "WEBP", "AVIF", "FLI"})
+
+#: Extensions read by Pillow when its build reads the format (the content decides the format).
+WANTED_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif",
+    ".tiff", ".webp", ".ico", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".jp2", ".j2k",
+    ".jpf", ".jpx", ".pcx", ".sgi", ".dds", ".icns", ".psd", ".avif",
+})
+
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+
+
+class PillowDecoder:
+    """Pillow's formats; also the registry's default (it reads by content)."""
+
+    name = "pillow"
+
+    def __init__(self, extra_extensions: frozenset[str] = frozenset(), name: str = "pillow"):
+        self.name = name
+        self._extra = extra_extensions
+        self._extensions: frozenset[str] | None = None
+
+    def extensions(self) -> frozenset[str]:
+        if self._extensions is None:
+            Image.init()
+            readable = {e for e, f in Image.registered_extensions().items() if f in Image.OPEN}
+            self._extensions = frozenset(WANTED_EXTENSIONS & readable) | self._extra
+        return self._extensions
+
+    def sniff(self, head: bytes) -> bool:
+        return False  # the default: chosen by extension or as the last resort, never first
+
+    def decode(self, fp: BinaryIO, st: os.stat_result) -> Decoded:
+        try:
+            try:
+                return _decode_file(fp, st, truncated=False)
+            except (OSError, SyntaxError, EOFError) as exc:
+                if not _is_truncation(exc):
+                    raise
+            fp.seek(0)
+            return _decode_file(fp, st, truncated=True)
+        except DecodeError:
+            raise
+        except Image.DecompressionBombError:
+            raise DecodeError(f"refused: more than the limit of {MAX_PIXELS:,} decoded pixels"
+                              " (decompression bomb?)") from None
+        except UnidentifiedImageError:
+            raise DecodeError("not an image, or a format Pillow cannot read") from None
+        except MemoryError:
+            raise DecodeError("out of memory while decoding") from None
+        except RecursionError:
+            raise DecodeError("cannot decode: structure nested too deeply") from None
+        except (PermissionError, FileNotFoundError, IsADirectoryError):
+            raise
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
+                ArithmeticError, struct.error, NotImplementedError) as exc:
+            # Pillow's plugins raise all of these for corrupt or truncated files (the DDS plugin
+            # raises NotImplementedError for unknown pixel formats: found by the torture fuzzer).
+            raise DecodeError(_one_line(exc)) from None
+
+
+PILLOW = PillowDecoder()
+
+
+def heif_decoder() -> PillowDecoder | None:
+    """A decoder for HEIF/HEIC through pillow-heif's Pillow plugin, when it is installed."""
+    if importlib.util.find_spec("pillow_heif") is None:
+        return None
+
+    class HeifDecoder(PillowDecoder):
+        def sniff(self, head: bytes) -> bool:
+            from . import HEIF_MAGIC
+
+            return any(head[o:o + len(m)] == m for o, m in HEIF_MAGIC)
+
+        def decode(self, fp: BinaryIO, st: os.stat_result) -> Decoded:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+            return super().decode(fp, st)
+
+    return HeifDecoder(frozenset({".heic", ".heif", ".hif"}), "pillow-heif")
+
+
+# ----------------------------------------------------------------------------- decoding
+@contextlib.contextmanager
+def _pillow_limits(truncated: bool, scale: int) -> Iterator[None]:
+    """Pillow's own bomb check at our limit times *scale*, truncated loads as asked.
+
+    Pillow refuses (DecompressionBombError) above twice MAX_IMAGE_PIXELS, at open and for
+    every frame a plugin sets up; it is set so that it refuses above MAX_PIXELS * scale, where
+    *scale* is the most a format reduces while decoding (64 for a JPEG's 1/8 draft, else 1):
+    our own check on the pixels really decoded (check_cost) does the rest. Both settings are
+    module globals of Pillow: set for the decode and restored after it.
+    """
+    saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+    Image.MAX_IMAGE_PIXELS = (MAX_PIXELS * scale + 1) // 2
+    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own warnings (odd EXIF, ...) would reach stderr unattributed.
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
+def _is_truncation(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "truncated" in text or "broken data stream" in text or isinstance(exc, EOFError)
+
+
+def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
+    scale = 64 if fp.read(2) == b"\xff\xd8" else 1  # a JPEG can be decoded at 1/8 scale
+    fp.seek(0)
+    with _pillow_limits(truncated, scale), Image.open(fp) as im:
+        fmt = im.format or "?"
+        mode = im.mode
+        frames = getattr(im, "n_frames", 1) or 1
+        width, height = im.size
+        if width < 1 or height < 1:
+            raise DecodeError("image has no pixels")
+        orientation = _orientation(im)
+        metadata = _metadata(im)
+        if fmt == "JPEG" and width * height > JPEG_EXACT_PIXELS:
+            im.draft("L" if mode in ("L", "RGB", "YCbCr") else mode, DRAFT_SIZE)
+        cost = check_cost(im, width, height)
+        with _big_decode(cost):
+            im.load()
+            warning = None
+            if truncated:
+                rows = _rows_present(im)
+                if rows < TRUNCATED_MIN_ROWS:
+                    raise DecodeError(f"corrupt or truncated: only {rows:.0%} of the rows are there")
+                warning = f"truncated: {rows:.0%} of the rows decoded"
+            if frames > 1 and fmt in ANIMATED and getattr(im, "is_animated", False):
+                gray = _animation(im, frames)
+            else:
+                gray = working_gray(im)
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    gray = _apply_orientation(gray, orientation)
+    return Decoded(gray, width, height, fmt, mode, orientation, frames, metadata,
+                   st.st_size, st.st_mtime_ns, warning)
+
+
+def check_cost(im: Image.Image, width: int, height: int) -> int:
+    """Bytes the decode of *im* (at its draft scale) will hold; refuse it above MAX_PIXELS.
+
+    Raises:
+        DecodeError: ``refused: WxH decodes to N pixels, more than the limit of MAX_PIXELS``.
+    """
+    w, h = im.size  # after draft(): the pixels the decoder will really produce
+    if w * h > MAX_PIXELS:
+        scaled = "" if (w, h) == (width, height) else f" (at {w}x{h})"
+        raise DecodeError(f"refused: {width}x{height}{scaled} is more than the limit of "
+                          f"{MAX_PIXELS:,} decoded pixels (decompression bomb?)")
+    bpp = 1 if im.mode in ("1", "L", "P") else 2 if im.mode.startswith("I;16") else 4
+    return w * h * bpp
+
+
+@contextlib.contextmanager
+def _big_decode(cost: int) -> Iterator[None]:
+    """Hold the machine-wide big-decode lock while a decode above BIG_DECODE_BYTES runs."""
+    if cost <= BIG_DECODE_BYTES:
+        yield
+        return
+    path = os.path.join(tempfile.gettempdir(), f"imgfind-{os.getuid()}-big-decode.lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError:  # no writable temp dir: decode unlocked rather than not at all
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        yield
+    finally:
+        os.close(fd)
+
+
+def _rows_present(im: Image.Image) -> float:
+    """Fraction of rows a truncated decode filled: trailing rows that are all one value, the
+    value of the last pixel (grey 128 for a JPEG, 0 for a PNG), are the ones never decoded."""
+    w, h = im.size
+    fill = np.asarray(im.crop((w - 1, h - 1, w, h)))[0, 0]
+    band = max(1, BAND_PIXELS // max(w, 1))
+    bottom = h
+    while bottom > 0:
+        top = max(0, bottom - band)
+        rows = np.asarray(im.crop((0, top, w, bottom)))
+        same = (rows == fill).reshape(rows.shape[0], -1).all(axis=1)
+        if same.all():
+            bottom = top
+            continue
+        last = int(np.flatnonzero(~same)[-1])
+        return (top + last + 1) / h
+    return 0.0
+
+
+def _animation(im: Image.Image, frames: int) -> np.ndarray:
+    """The mean of ANIMATION_SAMPLES frames sampled evenly, near-uniform ones left out."""
+    picks = sorted({round(i * (frames - 1) / (ANIMATION_SAMPLES - 1)) for i in range(ANIMATION_SAMPLES)})
+    grays = []
+    for i in picks:
+        im.seek(i)
+        im.load()
+        grays.append(working_gray(im))
+    grays = [g for g in grays if g.shape == grays[0].shape]
+    detailed = [g for g in grays if g.std() >= FLAT_STD] or grays
+    return np.rint(np.mean(detailed, axis=0)).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- working picture
+def working_gray(im: Image.Image) -> np.ndarray:
+    """Flatten a loaded picture of any mode to 8-bit grey of long side <= WORK_SIZE.
+
+    Shape (rows, cols), uint8. Never holds a full-size copy of a picture in another mode:
+    L/RGB/CMYK/... are box-reduced by Pillow first; palette, 1-bit and transparent pictures
+    are converted band by band and box-reduced as they go.
+    """
+    factor = max(im.size) // (2 * WORK_SIZE)
+    mode = im.mode
+    if mode in _ALPHA_MODES or (mode == "P" and "transparency" in im.info):
+        gray = _composited(im, max(factor, 1))
+    elif mode in ("P", "1"):
+        grey = _banded(im, max(factor, 1), alpha=False)[0]
+        gray = Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8), "L")
+    else:
+        if factor >= 2:
+            try:
+                im = im.reduce(factor)
+            except ValueError:  # modes reduce() does not support
+                pass
+        gray = _simple_gray(im)
+    if max(gray.size) > WORK_SIZE:
+        gray.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
+    return np.asarray(gray, dtype=np.uint8)
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _simple_gray(im: Image.Image) -> Image.Image:
+    mode = im.mode
+    if mode in _WIDE_MODES:
+        # NaN and infinities (F) have no grey value: NaN counts as 0, infinities clip.
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=_F32_MAX, neginf=0.0)
+        if mode.startswith("I;16"):
+            arr = arr / 257.0
+        else:
+            top = float(arr.max()) if arr.size else 0.0
+            if top > 255.0:
+                arr = arr * (255.0 / top)
+            elif mode == "F" and 0.0 < top <= 1.0:
+                arr = arr * 255.0
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+    if mode == "LAB":
+        return im.getchannel(0)
+    if mode not in ("L", "RGB"):
+        im = im.convert("RGB")
+    return im.convert("L")
+
+
+def _banded(im: Image.Image, factor: int, alpha: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grey (premultiplied by alpha when *alpha*) and alpha, box-reduced by *factor*.
+
+    Float32 arrays of shape (ceil(h/factor), ceil(w/factor)); grey in 0..255, alpha in 0..1.
+    The picture is converted a band of rows at a time (bands are whole multiples of
+    *factor*, so the reduction is the same as of the whole picture).
+    """
+    w, h = im.size
+    band = max(factor, (BAND_PIXELS // max(w, 1)) // factor * factor)
+    grays, alphas = [], []
+    for top in range(0, h, band):
+        part = im.crop((0, top, w, min(h, top + band)))
+        if alpha:
+            part = part.convert("RGBA")
+            a = np.asarray(part.getchannel("A"), dtype=np.float32) / 255.0
+            g = np.asarray(part.convert("L"), dtype=np.float32) * a
+            alphas.append(_box(a, factor))
+        else:
+            g = np.asarray(part.convert("L"), dtype=np.float32)
+        grays.append(_box(g, factor))
+    return np.vstack(grays), (np.vstack(alphas) if alpha else None)
+
+
+def _box(arr: np.ndarray, factor: int) -> np.ndarray:
+    """Box-reduce a float32 plane by *factor* (Pillow's reduce: edge boxes are partial)."""
+    if factor < 2:
+        return arr
+    return np.asarray(Image.fromarray(arr, "F").reduce(factor), dtype=np.float32)
+
+
+def _composited(im: Image.Image, factor: int) -> Image.Image:
+    """Composite a transparent picture at working size on a background against its ink.
+
+    Box reduction is linear, so reducing premultiplied grey and alpha and compositing after
+    is compositing at full size and reducing after, at a fraction of the memory.
+    """
+    gray, alpha = _banded(im, factor, alpha=True)
+    covered = float(alpha.sum())
+    ink = float(gray.sum()) / covered if covered > 0 else 0.0
+    background = 0.0 if ink > ALPHA_LIGHT_INK else 255.0
+    out = gray + background * (1.0 - alpha)
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), "L")
+
+
+def _apply_orientation(gray: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn the stored pixels upright as EXIF Orientation 1..8 says (same as exif_transpose)."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1, :],
+        5: lambda a: a.T,
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].T,
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(gray)) if op else gray
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:  # from the OS: no errno, no path in the text
+        return f"cannot read: {exc.strerror}"
+    text = str(exc).strip().splitlines()
+    reason = text[0] if text else type(exc).__name__
+    if "truncated" in reason.lower() or "broken data stream" in reason.lower():
+        return f"corrupt or truncated: {reason}"
+    return f"cannot decode: {reason}"
+
+
+# ----------------------------------------------------------------------------- metadata
+def _orientation(im: Image.Image) -> int:
+    """Read the EXIF Orientation; a missing, malformed or out-of-range tag counts as 1."""
+    try:
+        value = im.getexif().get(ORIENTATION_TAG, 1)
+    except Exception:  # noqa: BLE001 - hostile EXIF must never stop a decode
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+#: EXIF tags worth showing: who made the picture, with what, and when.
+EXIF_FIELDS = {
+    0x013B: "artist", 0x8298: "copyright", 0x010F: "camera_make", 0x0110: "camera_model",
+    0x0131: "software", 0x0132: "modified", 0x010E: "description",
+}
+EXIF_IFD_FIELDS = {0x9003: "taken", 0x9004: "digitized", 0xA430: "owner"}
+EXIF_IFD = 0x8769
+PNG_TEXT_FIELDS = {"Author": "artist", "Copyright": "copyright", "Creation Time": "taken",
+                   "Software": "software", "Description": "description", "Title": "title"}
+MAX_FIELD = 200
+
+
+def _metadata(im: Image.Image) -> dict[str, str]:
+    """Collect creator, copyright, camera and dates from EXIF or PNG text, never failing."""
+    out: dict[str, str] = {}
+    try:
+        exif = im.getexif()
+        items = [(EXIF_FIELDS, exif)]
+        try:
+            items.append((EXIF_IFD_FIELDS, exif.get_ifd(EXIF_IFD)))
+        except Exception:  # noqa: BLE001 - a broken sub-IFD only loses these fields
+            pass
+        for fields, table in items:
+            for tag, name in fields.items():
+                value = table.get(tag)
+                if value is not None:
+                    out[name] = _clean(value)
+    except Exception:  # noqa: BLE001 - hostile EXIF must never stop a decode
+        pass
+    for key, name in PNG_TEXT_FIELDS.items():
+        value = im.info.get(key) if isinstance(im.info, dict) else None
+        if isinstance(value, (str, bytes)) and name not in out:
+            out[name] = _clean(value)
+    return {k: v for k, v in out.items() if v}
+
+
+def _clean(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = " ".join(str(value).replace("\x00", " ").split())
+    return text[:MAX_FIELD]
