@@ -113,9 +113,11 @@ def test_fingerprints_of_another_recipe_identity_are_recomputed(tmp_path, monkey
     with Index.open(tmp_path / "i.db") as idx:
         assert idx.update([tmp_path]).new == 1
         assert idx.update([tmp_path]).unchanged == 1
+    import imgfind.indexer
     import imgfind.store
 
-    monkeypatch.setattr(imgfind.store, "recipe_id", lambda: "3 pillow=99.0")  # a Pillow upgrade
+    for module in (imgfind.store, imgfind.indexer):  # a Pillow upgrade, as both modules see it
+        monkeypatch.setattr(module, "recipe_id", lambda: "3 pillow=99.0")
     with Index.open(tmp_path / "i.db") as idx:
         stats = idx.update([tmp_path])
         assert (stats.changed, stats.unchanged) == (1, 0)

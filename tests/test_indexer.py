@@ -10,7 +10,7 @@ from imgfind import Index, Settings
 from imgfind.indexer import (InlineExecutor, Plan, ProcessExecutor, batches_for,
                              default_executor, diff, is_current)
 from imgfind.model import FileStat, Known
-from imgfind.recipe import RECIPE_VERSION
+from imgfind.recipe import RECIPE_VERSION, recipe_id
 
 
 def st(path: bytes, size: int = 10, mtime: int = 100, ino: int = 1, ctime: int = 100,
@@ -19,9 +19,10 @@ def st(path: bytes, size: int = 10, mtime: int = 100, ino: int = 1, ctime: int =
 
 
 def known(file_id: int, path: bytes, size: int = 10, mtime: int = 100, ino: int | None = 1,
-          ctime: int | None = 100, dev: int | None = 7, recipe: int | None = RECIPE_VERSION,
+          ctime: int | None = 100, dev: int | None = 7, recipe: int | str | None = None,
           error: str | None = None) -> Known:
-    return Known(file_id, path, size, mtime, recipe, error, dev, ino, ctime)
+    return Known(file_id, path, size, mtime, recipe_id() if recipe is None and error is None else recipe,
+                 error, dev, ino, ctime)
 
 
 def test_new_changed_unchanged_gone():
