@@ -69,7 +69,7 @@ def original_key(record: FileRecord, name_root: bool = False) -> tuple:
     among equals, the one whose file says who took it (camera, EXIF date, artist), then the
     one without an added border, then the oldest (copies are made later), then the one whose
     name the others extend (``photo.jpg`` before ``photo-small.jpg`` or ``photo (1).jpg``),
-    then the largest file (least recompressed), then the path so that ties are deterministic.
+    then the least recompressed copy (``fidelity``), then the path so that ties are deterministic.
     """
     meta = record.metadata
     has_origin = bool(meta.get("taken") or meta.get("camera_model") or meta.get("artist"))
@@ -82,7 +82,25 @@ def original_key(record: FileRecord, name_root: bool = False) -> tuple:
     # uncertain: it must be a size class larger to count as larger.
     bordered = record.content < 0.98
     size_class -= bordered
-    return (-size_class, not has_origin, bordered, minute, not name_root, -record.size, record.path)
+    return (-size_class, not has_origin, bordered, minute, not name_root, fidelity(record),
+            record.path)
+
+
+#: Formats that keep every pixel as decoded.
+LOSSLESS_FORMATS = frozenset({"PNG", "BMP", "TIFF", "PPM", "QOI"})
+
+
+def fidelity(record: FileRecord) -> tuple[int, int]:
+    """Sort key of how little a copy was recompressed, least first: a lossless file, then a
+    JPEG by its estimated quality (from its quantisation tables, recorded at index time as
+    ``metadata["jpeg_quality"]``), then other formats by file size. File size is the last
+    resort only: it counts metadata too, so junk EXIF would make a copy look better."""
+    if record.format in LOSSLESS_FORMATS:
+        return (0, 0)
+    quality = record.metadata.get("jpeg_quality", "")
+    if quality.isdigit():
+        return (1, -int(quality))
+    return (2, -record.size)
 
 
 def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:

@@ -26,9 +26,14 @@ def jpeg_quality(path: str | os.PathLike[str]) -> int | None:
         with Image.open(path) as im:
             if im.format != "JPEG":
                 return None
-            tables = getattr(im, "quantization", None) or {}
+            return quality_from_tables(getattr(im, "quantization", None) or {})
     except (OSError, ValueError, SyntaxError):
         return None
+
+
+def quality_from_tables(tables: dict) -> int | None:
+    """The quality (1-100) whose IJG scaling of Annex K's luminance table is nearest the
+    file's table 0 (Pillow's ``Image.quantization``), or None without one."""
     luma = tables.get(0)
     if not luma:
         return None

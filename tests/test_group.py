@@ -71,3 +71,18 @@ def test_copies_named_after_the_original_come_after_it():
     original = FileRecord(2, "/p/photo.jpg", 1000, 0, 1000, 667, "JPEG", {}, 1.0)
     bordered = FileRecord(3, "/p/framed.png", 9000, 0, 1100, 767, "PNG", {}, 0.79)
     assert [r.id for r in order_members([copy, bordered, original])] == [2, 1, 3]
+
+
+def test_least_recompressed_copy_is_the_original_whatever_its_metadata_weighs():
+    """Two copies alike in pixels, time and name: the higher JPEG quality wins, even when the
+    other file is larger because of junk metadata (file size is only the last resort)."""
+    q92 = FileRecord(1, "/p/b.jpg", 10_000, 0, 800, 600, "JPEG", {"jpeg_quality": "92"})
+    q70_padded = FileRecord(2, "/p/a.jpg", 90_000, 0, 800, 600, "JPEG", {"jpeg_quality": "70"})
+    assert order_members([q70_padded, q92])[0] is q92
+    # Without a quality (another lossy format), size still decides; same quality: the path.
+    web_small = FileRecord(3, "/p/c.webp", 5_000, 0, 800, 600, "WEBP", {})
+    web_big = FileRecord(4, "/p/d.webp", 7_000, 0, 800, 600, "WEBP", {})
+    assert order_members([web_small, web_big])[0] is web_big
+    twin_a = FileRecord(5, "/p/a.jpg", 10_000, 0, 800, 600, "JPEG", {"jpeg_quality": "90"})
+    twin_b = FileRecord(6, "/p/b.jpg", 99_000, 0, 800, 600, "JPEG", {"jpeg_quality": "90"})
+    assert order_members([twin_b, twin_a])[0] is twin_a

@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import DecodeError
+from ..quality import quality_from_tables
 from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS,
                       WORK_SIZE)
 from . import Decoded
@@ -423,6 +424,15 @@ def _metadata(im: Image.Image) -> dict[str, str]:
         value = im.info.get(key) if isinstance(im.info, dict) else None
         if isinstance(value, (str, bytes)) and name not in out:
             out[name] = _clean(value)
+    if im.format == "JPEG":
+        # How much the picture was compressed, read from its tables (the likely original is
+        # the least recompressed copy; file size would count metadata too).
+        try:
+            quality = quality_from_tables(getattr(im, "quantization", None) or {})
+        except (TypeError, ValueError):
+            quality = None
+        if quality is not None:
+            out["jpeg_quality"] = str(quality)
     return {k: v for k, v in out.items() if v}
 
 
