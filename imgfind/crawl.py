@@ -67,6 +67,7 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int]] = set()
     linked: list[tuple[bytes, os.stat_result]] = []
+    hard: dict[tuple[int, int], list[tuple[bytes, os.stat_result]]] = {}
     for root in roots:
         try:
             st = os.stat(root)
@@ -83,7 +84,14 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
             continue
         if (st.st_dev, st.st_ino) in seen_dirs:
             continue  # the same folder again, or one already walked inside another root
-        yield from _walk_dir(root, st, options, seen_dirs, seen_files, linked, warn, skip)
+        yield from _walk_dir(root, st, options, seen_dirs, seen_files, linked, hard, warn, skip)
+    # A file with several hard links is yielded once, under its plainest name: the shortest
+    # (``a.jpg`` rather than ``a-hard.jpg`` or ``copy of a.jpg``), then the first in order.
+    for identity, names in hard.items():
+        if identity not in seen_files:
+            seen_files.add(identity)
+            path, st = min(names, key=lambda n: (len(os.path.basename(n[0])), n[0]))
+            yield file_stat(path, st)
     for path, st in linked:
         if (st.st_dev, st.st_ino) not in seen_files:
             seen_files.add((st.st_dev, st.st_ino))
@@ -93,6 +101,7 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
 def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
               seen_dirs: set[tuple[int, int]], seen_files: set[tuple[int, int]],
               linked: list[tuple[bytes, os.stat_result]],
+              hard: dict[tuple[int, int], list[tuple[bytes, os.stat_result]]],
               warn: Callable[[bytes, str], None],
               skip: Callable[[bytes, str], None]) -> Iterator[FileStat]:
     stack = [root]
@@ -136,6 +145,8 @@ def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
                 continue
             if is_link:
                 linked.append((entry.path, st))
+            elif st.st_nlink > 1:  # more names may follow: choose one at the end
+                hard.setdefault((st.st_dev, st.st_ino), []).append((entry.path, st))
             elif (st.st_dev, st.st_ino) not in seen_files:
                 seen_files.add((st.st_dev, st.st_ino))
                 yield file_stat(entry.path, st)

@@ -71,3 +71,12 @@ def test_missing_root_is_a_warning(tmp_path):
     found = []
     result = list(walk([os.fsencode(tmp_path / "gone")], CrawlOptions(), lambda p, m: found.append(m)))
     assert result == [] and found
+
+
+def test_a_file_with_hard_links_is_yielded_once_under_its_plainest_name(tmp_path):
+    make_image(tmp_path / "a.jpg")
+    os.link(tmp_path / "a.jpg", tmp_path / "a-hard.jpg")  # sorts before a.jpg
+    os.link(tmp_path / "a.jpg", tmp_path / "zz copy of a.jpg")
+    make_image(tmp_path / "b.jpg", seed=2)
+    found = [os.path.basename(s.path) for s in walk([os.fsencode(tmp_path)], CrawlOptions())]
+    assert sorted(found) == [b"a.jpg", b"b.jpg"]
