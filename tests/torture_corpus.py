@@ -419,8 +419,8 @@ def imgfind_cmd(db: str | os.PathLike[str], *args: str, commit_every: int | None
     """
     if commit_every is None:
         return [sys.executable, "-m", "imgfind", "--db", os.fspath(db), *args]
-    code = ("import functools, sys, imgfind.cli as c; "
-            f"c.Settings = functools.partial(c.Settings, commit_every={commit_every}, "
+    code = ("import functools, sys, imgfind.cli_common as o, imgfind.cli as c; "
+            f"o.Settings = functools.partial(o.Settings, commit_every={commit_every}, "
             "commit_seconds=0.02); c.main(sys.argv[1:])")
     return [sys.executable, "-c", code, "--db", os.fspath(db), *args]
 
