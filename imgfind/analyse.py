@@ -44,9 +44,9 @@ def fingerprint_decoded(decoded: Decoded) -> Fingerprint:
     A picture smaller than MIN_SIDE on either side is marked flat: too few pixels to tell it
     apart from other small pictures.
     """
-    fp = fingerprint.compute(decoded.gray)
+    fp = fingerprint.compute(decoded.gray, decoded.chroma)
     if min(decoded.width, decoded.height) < MIN_SIDE and not fp.flat:
-        fp = Fingerprint(fp.phash, fp.dhash, fp.hashes, fp.trim, fp.thumb, True)
+        fp = Fingerprint(fp.phash, fp.dhash, fp.hashes, fp.trim, fp.thumb, True, fp.colour)
     return fp
 
 

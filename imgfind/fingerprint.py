@@ -20,14 +20,15 @@ from .layout import (CROP_VIEWS, apply_orientation, N_HASHES, N_ORIENT, N_PHASH,
                      view_boxes)
 from .model import Fingerprint
 from .recipe import (BORDER_MAX, BORDER_MIN, BORDER_OUTLIERS, BORDER_STEP, BORDER_TOLERANCE,
-                     FLAT_STD, HASH_SIZE, PHASH_SIZE, THUMB_SIZE)
+                     COLOUR_SIZE, FLAT_STD, HASH_SIZE, PHASH_SIZE, THUMB_SIZE)
 
 _ROW_SIGN = np.where(np.arange(HASH_SIZE) % 2, -1.0, 1.0)[:, None]  # (-1)^u
 _COL_SIGN = _ROW_SIGN.T  # (-1)^v
 _BITS = 1 << np.arange(63, -1, -1, dtype=np.uint64)  # MSB first, as imagehash's hex
 
 __all__ = ["Fingerprint", "CROP_VIEWS", "N_HASHES", "N_PHASH", "THUMB_SIZE", "compute", "crop",
-           "dct_block", "dhash", "dhashes", "orient", "phashes", "trim_box"]
+           "dct_block", "dhash", "dhashes", "orient", "phashes", "stored_thumb", "thumb_parts",
+           "trim_box"]
 
 
 def bits_to_int(bits: np.ndarray) -> int:
@@ -171,8 +172,25 @@ def crop(gray: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray
     return gray[t:b, l:r]
 
 
-def compute(gray: np.ndarray) -> Fingerprint:
-    """Fingerprint an upright greyscale picture (uint8, rows x cols)."""
+def stored_thumb(fp: Fingerprint) -> bytes:
+    """The thumbnail blob as stored: the grey rows, then the colour signature (if any)."""
+    return fp.thumb + fp.colour
+
+
+def thumb_parts(blob: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split a stored thumbnail (rows x THUMB_SIZE, uint8) into the grey thumbnail
+    (THUMB_SIZE square) and the (2, COLOUR_SIZE, COLOUR_SIZE) colour signature (None when
+    the picture had no colour, or was stored before it had one)."""
+    grey = blob[:THUMB_SIZE]
+    rest = blob[THUMB_SIZE:].reshape(-1)
+    if rest.size < 2 * COLOUR_SIZE * COLOUR_SIZE:
+        return grey, None
+    return grey, rest[:2 * COLOUR_SIZE * COLOUR_SIZE].reshape(2, COLOUR_SIZE, COLOUR_SIZE)
+
+
+def compute(gray: np.ndarray, chroma: np.ndarray | None = None) -> Fingerprint:
+    """Fingerprint an upright greyscale picture (uint8, rows x cols); *chroma* is its colour
+    signature (uint8 (2, COLOUR_SIZE, COLOUR_SIZE): Cb, Cr) when it has colour."""
     rows, cols = gray.shape
     left, top, right, bottom = trim_box(gray)
     trim = (left / cols, top / rows, right / cols, bottom / rows)
@@ -189,4 +207,5 @@ def compute(gray: np.ndarray) -> Fingerprint:
     hashes[N_PHASH + N_ORIENT:] = dwhole if trimmed is gray else dhashes(trimmed)
     thumb = resample(gray, (THUMB_SIZE, THUMB_SIZE))
     flat = float(crop(thumb, trim).std()) < FLAT_STD
-    return Fingerprint(int(whole[0]), int(dwhole[0]), hashes, trim, thumb.tobytes(), flat)
+    colour = b"" if chroma is None else np.ascontiguousarray(chroma, dtype=np.uint8).tobytes()
+    return Fingerprint(int(whole[0]), int(dwhole[0]), hashes, trim, thumb.tobytes(), flat, colour)

@@ -34,6 +34,14 @@ class Fingerprint:
     trim: tuple[float, float, float, float]  # trimmed box as fractions (left, top, right, bottom)
     thumb: bytes  # THUMB_SIZE x THUMB_SIZE greyscale of the whole upright picture, row-major
     flat: bool  # too little detail to tell apart from other flat pictures
+    #: Cb, Cr of the upright picture at recipe.COLOUR_SIZE^2 (uint8, 2 * COLOUR_SIZE^2 bytes,
+    #: Cb plane then Cr plane), or b"" for a picture stored without colour (greyscale modes).
+    #: Stored after the thumbnail (fingerprint.stored_thumb / thumb_parts).
+    colour: bytes = b""
+
+
+#: The default rule's colour threshold (Rule.min_colour; verify.colour_similarity scores).
+MIN_COLOUR = 0.90
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,9 @@ class Rule:
     min_similarity: float | None  # verification: minimum correlation; None = pHash alone
     min_window: float = 0.40  # verification: minimum local agreement (window_similarity)
     name: str | None = field(default=None, compare=False)
+    #: verification: minimum colour-layout agreement (verify.colour_similarity) when both
+    #: views have colour
+    min_colour: float = MIN_COLOUR
 
     @property
     def verified(self) -> bool:
@@ -74,6 +85,9 @@ class PairMatch:
     distance: int  # layout.pair_distance of the two rows
     orientation: int  # b looks like a transformed by layout.ORIENTATIONS[orientation]
     similarity: float | None  # verified similarity (None: plain rule, or two flat pictures)
+    #: the checks the pair passed ("hash", "similarity", "texture", "frame", "window",
+    #: "colour", "flat", "flat_colour", ...), in the order they were made
+    checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +204,7 @@ class Match:
     similarity: float | None  # verified similarity of aligned thumbnails (None: not verified)
     larger: bool  # more pixels than the query
     likely_original: bool = False
+    checks: tuple[str, ...] = ()  # the checks the pair passed (PairMatch.checks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +214,10 @@ class Member:
     file: FileRecord
     distance: int
     relation: str
+    #: verified similarity to the group's first file (None for the first itself, or a flat
+    #: picture matched on its thumbnail) and the checks that pair passed (PairMatch.checks)
+    similarity: float | None = None
+    checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import functools
 
 #: Bump when any step of decoding or fingerprinting changes the bits: stored fingerprints of
 #: another recipe are recomputed on the next index instead of being compared with these.
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4  # 4: the colour signature is stored after the thumbnail (issue 10)
 
 # ----------------------------------------------------------------------------- decoding
 #: The working picture's long side. Fingerprints are 32x32 resamples of it (and of its crop
@@ -46,6 +46,11 @@ MIN_SIDE = 8
 HASH_SIZE = 8
 PHASH_SIZE = HASH_SIZE * 4  # imagehash's highfreq_factor=4: a 32x32 DCT
 THUMB_SIZE = 48  # stored greyscale thumbnail, used to verify candidate matches
+#: Side of the colour signature: Cb and Cr of the upright picture box-averaged to
+#: COLOUR_SIZE x COLOUR_SIZE (288 bytes, stored as 6 more thumbnail rows after the grey ones).
+#: Used to reject a different colour layout (verify.colour_similarity) and flat fills of
+#: another colour (verify.flat_colour_match).
+COLOUR_SIZE = 12
 
 # ----------------------------------------------------------------------------- borders
 #: A border line may differ from the border colour by this much (JPEG ringing, noise).

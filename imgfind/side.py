@@ -9,11 +9,12 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from .fingerprint import crop
+from .fingerprint import crop, thumb_parts
 from .layout import view_boxes
 from .search import Engine, MultiIndexHash, make_engine
 
-#: Loads thumbnails by id: (ids) -> {id: (THUMB_SIZE, THUMB_SIZE) uint8}.
+#: Loads thumbnails by id: (ids) -> {id: (rows, THUMB_SIZE) uint8}, the stored blob: the grey
+#: thumbnail's THUMB_SIZE rows, then the colour signature's (fingerprint.thumb_parts).
 ThumbLoader = Callable[[np.ndarray], dict[int, np.ndarray]]
 
 #: Searches of up to SCAN_QUERIES hashes scan the index, the first SCANS_BEFORE_TABLES times.
@@ -29,7 +30,7 @@ class Side:
         self.ids, self.hashes, self.trims, self.flat = ids, hashes, trims, flat
         self._load = load_thumbs
         self._thumbs: dict[int, np.ndarray] = {}
-        self._views: dict[tuple[int, int, int], np.ndarray] = {}
+        self._views: dict[tuple[int, int, int], np.ndarray | None] = {}
         self._engines: dict[bytes, Engine] = {}
         self._scans: dict[bytes, int] = {}
 
@@ -42,7 +43,31 @@ class Side:
         return dict(self._engines)
 
     def thumb(self, row: int) -> np.ndarray:
-        return self._thumbs[int(self.ids[row])]
+        """The grey thumbnail (THUMB_SIZE square, uint8) of a row (prefetched)."""
+        return thumb_parts(self._thumbs[int(self.ids[row])])[0]
+
+    def colour(self, row: int) -> np.ndarray | None:
+        """The colour signature (2, COLOUR_SIZE, COLOUR_SIZE) uint8 of a row, None if grey."""
+        return thumb_parts(self._thumbs[int(self.ids[row])])[1]
+
+    def colour_view(self, row: int, view: int, size: int) -> np.ndarray | None:
+        """A view's colour signature at *size* square, float32 (2, size, size); None if the
+        picture has no colour (cached as the grey views are)."""
+        key = (row, view, -size)
+        if key not in self._views:
+            c = self.colour(row)
+            self._views[key] = None if c is None else self.colour_pixels(row, view, size, c)
+        return self._views[key]
+
+    def colour_pixels(self, row: int, view: int, size: int, chroma: np.ndarray) -> np.ndarray:
+        """Cut view *view* out of a row's colour signature and bring it to *size* square."""
+        box = view_boxes(tuple(float(x) for x in self.trims[row]))[view]
+        out = []
+        for c in chroma:
+            part = crop(c, box)
+            out.append(np.asarray(Image.fromarray(np.ascontiguousarray(part), "L")
+                                  .resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32))
+        return np.stack(out)
 
     def view(self, row: int, view: int, size: int) -> np.ndarray:
         """Return a view's pixels as float32 (cached: many pairs share a view)."""

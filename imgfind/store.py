@@ -26,6 +26,7 @@ from . import prints_cache
 from ._version import __version__
 from .bits import to_signed
 from .errors import SchemaError, StoreError
+from .fingerprint import stored_thumb
 from .layout import N_HASHES
 from .model import FileRecord, FileStat, Fingerprinted, Known, display
 from .prints_cache import Owner, Prints
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS prints (
 -- bytes per file, not kilobytes. Thumbnails are read only for candidate pairs.
 CREATE TABLE IF NOT EXISTS thumbs (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
-    thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes, row-major
+    thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes, row-major, + colour signature
 );
 -- The folders and files given to 'imgfind index': a file whose root is not there now (an
 -- unplugged drive) is "unavailable", not "missing".
@@ -425,7 +426,9 @@ class Store:
 
     @_guarded
     def thumbs(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
-        """Return the stored thumbnails of the given files (ids no longer stored are left out)."""
+        """Return the stored thumbnails of the given files (ids no longer stored are left out):
+        THUMB_SIZE columns, the grey rows then the colour signature's (fingerprint.thumb_parts
+        splits them)."""
         out = {}
         id_list = list(ids)
         for start in range(0, len(id_list), 500):
@@ -433,7 +436,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             for file_id, blob in self.db.execute(
                     f"SELECT file_id, thumb FROM thumbs WHERE file_id IN ({marks})", chunk):
-                out[file_id] = np.frombuffer(blob, dtype=np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
+                out[file_id] = np.frombuffer(blob, dtype=np.uint8).reshape(-1, THUMB_SIZE)
         return out
 
     @_guarded
@@ -498,7 +501,7 @@ class Store:
                  fp.hashes.astype("<u8").tobytes(), np.array(fp.trim, dtype="<f4").tobytes(),
                  int(fp.flat)))
             self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
-                            (file_id, fp.thumb))
+                            (file_id, stored_thumb(fp)))
 
     def refresh(self, stats: Iterable[FileStat]) -> None:
         """Record the identity and ctime of unchanged files (rows from before schema 2);

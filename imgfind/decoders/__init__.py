@@ -35,6 +35,9 @@ class Decoded:
     size: int = -1  # bytes and mtime of the file actually read (fstat of the open file)
     mtime_ns: int = -1
     warning: str | None = None  # read, but not entirely (e.g. "truncated: 97% of rows decoded")
+    #: uint8 (2, recipe.COLOUR_SIZE, recipe.COLOUR_SIZE): Cb and Cr of the upright picture
+    #: squashed to a square (box-averaged); None for pictures stored without colour.
+    chroma: np.ndarray | None = None
 
 
 class Decoder(Protocol):

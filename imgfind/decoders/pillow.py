@@ -33,8 +33,8 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import DecodeError
 from ..quality import quality_from_tables
-from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS,
-                      WORK_SIZE)
+from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DRAFT_SIZE, FLAT_STD,
+                      JPEG_EXACT_PIXELS, WORK_SIZE)
 from . import Decoded
 
 #: EXIF Orientation tag.
@@ -174,7 +174,10 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
         orientation = _orientation(im)
         metadata = _metadata(im)
         if fmt == "JPEG" and width * height > JPEG_EXACT_PIXELS:
-            im.draft("L" if mode in ("L", "RGB", "YCbCr") else mode, DRAFT_SIZE)
+            # A colour JPEG is decoded to YCbCr (no colour conversion): Y is the grey picture
+            # libjpeg's greyscale output would be, Cb and Cr give the colour signature.
+            im.draft("L" if mode == "L" else "YCbCr" if mode in ("RGB", "YCbCr") else mode,
+                     DRAFT_SIZE)
         cost = check_cost(im, width, height)
         with _big_decode(cost):
             im.load()
@@ -185,14 +188,16 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
                     raise DecodeError(f"corrupt or truncated: only {rows:.0%} of the rows are there")
                 warning = f"truncated: {rows:.0%} of the rows decoded"
             if frames > 1 and fmt in ANIMATED and getattr(im, "is_animated", False):
-                gray = _animation(im, frames)
+                gray, chroma = _animation(im, frames)
             else:
-                gray = working_gray(im)
+                gray, chroma = working_gray(im), working_chroma(im)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     gray = _apply_orientation(gray, orientation)
+    if chroma is not None:
+        chroma = np.stack([_apply_orientation(c, orientation) for c in chroma])
     return Decoded(gray, width, height, fmt, mode, orientation, frames, metadata,
-                   st.st_size, st.st_mtime_ns, warning)
+                   st.st_size, st.st_mtime_ns, warning, chroma)
 
 
 def check_cost(im: Image.Image, width: int, height: int) -> int:
@@ -248,17 +253,22 @@ def _rows_present(im: Image.Image) -> float:
     return 0.0
 
 
-def _animation(im: Image.Image, frames: int) -> np.ndarray:
-    """The mean of ANIMATION_SAMPLES frames sampled evenly, near-uniform ones left out."""
+def _animation(im: Image.Image, frames: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The mean of ANIMATION_SAMPLES frames sampled evenly, near-uniform ones left out: grey,
+    and the colour signature (the mean of the same frames' signatures; None if any is grey)."""
     picks = sorted({round(i * (frames - 1) / (ANIMATION_SAMPLES - 1)) for i in range(ANIMATION_SAMPLES)})
-    grays = []
+    sampled = []
     for i in picks:
         im.seek(i)
         im.load()
-        grays.append(working_gray(im))
-    grays = [g for g in grays if g.shape == grays[0].shape]
-    detailed = [g for g in grays if g.std() >= FLAT_STD] or grays
-    return np.rint(np.mean(detailed, axis=0)).astype(np.uint8)
+        sampled.append((working_gray(im), working_chroma(im)))
+    sampled = [gc for gc in sampled if gc[0].shape == sampled[0][0].shape]
+    detailed = [gc for gc in sampled if gc[0].std() >= FLAT_STD] or sampled
+    gray = np.rint(np.mean([g for g, _ in detailed], axis=0)).astype(np.uint8)
+    chromas = [c for _, c in detailed]
+    if any(c is None for c in chromas):
+        return gray, None
+    return gray, np.rint(np.mean(chromas, axis=0)).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------- working picture
@@ -305,8 +315,8 @@ def _simple_gray(im: Image.Image) -> Image.Image:
             elif mode == "F" and 0.0 < top <= 1.0:
                 arr = arr * 255.0
         return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
-    if mode == "LAB":
-        return im.getchannel(0)
+    if mode in ("LAB", "YCbCr"):
+        return im.getchannel(0)  # YCbCr: a colour JPEG drafted without colour conversion
     if mode not in ("L", "RGB"):
         im = im.convert("RGB")
     return im.convert("L")
@@ -354,6 +364,57 @@ def _composited(im: Image.Image, factor: int) -> Image.Image:
     background = 0.0 if ink > ALPHA_LIGHT_INK else 255.0
     out = gray + background * (1.0 - alpha)
     return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), "L")
+
+
+#: Modes that carry no colour: their pictures get no colour signature.
+_GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+
+
+def working_chroma(im: Image.Image) -> np.ndarray | None:
+    """Cb and Cr of a loaded picture at COLOUR_SIZE^2 (box-averaged), uint8 (2, n, n).
+
+    None for a picture without colour (greyscale modes, a greyscale palette) or one whose
+    mode Pillow cannot turn into colour. Transparency is composited on white: a grey background
+    adds no chroma, so the signature is the same on the black background working_gray may pick.
+    Like working_gray, never holds a full-size copy in another mode: L/RGB/CMYK/... are
+    box-reduced by Pillow first, palette and transparent pictures converted band by band.
+    """
+    mode = im.mode
+    if mode in _GREY_MODES or (mode == "P" and im.palette is not None and im.palette.mode == "L"):
+        return None
+    factor = max(im.size) // (2 * WORK_SIZE)
+    try:
+        if mode == "P" or mode in _ALPHA_MODES:
+            im = _banded_rgb(im, max(factor, 1))
+        else:
+            if factor >= 2:
+                try:
+                    im = im.reduce(factor)
+                except ValueError:  # modes reduce() does not support
+                    pass
+            if mode == "LAB":
+                im = im.convert("RGB")  # Pillow's LAB->RGB is approximate; colour only
+            elif mode not in ("RGB", "YCbCr"):
+                im = im.convert("RGB")
+        small = im.resize((COLOUR_SIZE, COLOUR_SIZE), Image.Resampling.BOX)
+        ycc = np.asarray(small if small.mode == "YCbCr" else small.convert("YCbCr"), dtype=np.uint8)
+    except (ValueError, OSError):
+        return None
+    return np.ascontiguousarray(ycc[:, :, 1:].transpose(2, 0, 1))
+
+
+def _banded_rgb(im: Image.Image, factor: int) -> Image.Image:
+    """A palette or transparent picture as RGB composited on white, box-reduced by *factor*,
+    converted a band of rows at a time (bands are whole multiples of *factor*)."""
+    w, h = im.size
+    band = max(factor, (BAND_PIXELS // max(w, 1)) // factor * factor)
+    parts = []
+    for top in range(0, h, band):
+        part = im.crop((0, top, w, min(h, top + band))).convert("RGBA")
+        white = Image.new("RGBA", part.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(white, part).convert("RGB")
+        parts.append(np.asarray(rgb.reduce(factor) if factor >= 2 else rgb, dtype=np.uint8))
+    return Image.fromarray(np.ascontiguousarray(np.vstack(parts)), "RGB")
 
 
 def _apply_orientation(gray: np.ndarray, orientation: int) -> np.ndarray:
