@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import verify
-from .candidates import MAX_ALIGNMENTS, Candidates, StageProgress
+from .candidates import MAX_ALIGNMENTS, Candidates, StageProgress, channels
 from .fingerprint import orient
 from .group import Links
 from .layout import HASH_VIEW, TRIMMED, WHOLE, invert, pair_distance, relative
@@ -162,30 +162,81 @@ def verify_alignments(query: Side, index: Side, rule: Rule,
     min_sim = rule.min_similarity
     if min_sim is None:
         raise ValueError("verify_alignments needs a verified rule (min_similarity is None)")
-    passed: dict[int, tuple[int, float]] = {}  # task -> (alignment, similarity)
+    passed: dict[int, tuple[int, float, bool, bool]] = {}  # task -> (alignment, similarity,
+    # colour judged, passed on its colour layout alone)
     for first_round in (True, False):
         todo = [(t, k) for t, (_, _, aligns) in enumerate(tasks) if t not in passed
                 for k in (range(1) if first_round else range(1, len(aligns)))]
         if not todo:
             continue
         picked = [tasks[t][2][k] for t, k in todo]
-        sims = verify.similarity(*aligned_views(query, index, picked, VERIFY_SIZE))
+        xs, ys = aligned_views(query, index, picked, VERIFY_SIZE)
+        sims = verify.similarity(xs, ys)
         ok = np.flatnonzero(sims >= min_sim)
-        # Only alignments that pass both tests count; the local test costs more: second.
+        # Evidence that grows as texture shrinks; a shared frame counts for nothing.
+        colour_only = np.zeros(len(picked), bool)
+        if len(ok):
+            tex_ok, colour_only[ok] = verify.texture_evidence(xs[ok], ys[ok], sims[ok])
+            ok = ok[tex_ok]
+        if len(ok):
+            ok = ok[verify.frame_evidence(xs[ok], ys[ok], min_sim)]
+        # Only alignments that pass every test count; the local test costs more: after those.
         if len(ok):
             wins = verify.window_similarity(*aligned_views(query, index, [picked[j] for j in ok],
                                                            verify.WINDOW_SIZE))
-            for j in ok[wins >= rule.min_window].tolist():
+            ok = ok[wins >= rule.min_window]
+        if len(ok):
+            colour_ok, coloured, proven = colour_check(query, index, [picked[j] for j in ok], rule)
+            for j, c_ok, judged, by_colour in zip(ok.tolist(), colour_ok.tolist(), coloured.tolist(),
+                                                  proven.tolist()):
+                if not c_ok or colour_only[j] and not by_colour:
+                    continue
                 t, k = todo[j]
                 if t not in passed or k < passed[t][0]:
-                    passed[t] = (k, float(sims[j]))
+                    passed[t] = (k, float(sims[j]), judged, bool(colour_only[j]))
     out = []
-    for t, (k, sim) in sorted(passed.items()):
+    for t, (k, sim, judged, by_colour) in sorted(passed.items()):
         a, b, aligns = tasks[t]
         row_q, row_i = aligns[0].row_q, aligns[0].row_i
+        checks = (("hash", "similarity", "texture", "frame", "window") + (("colour",) if judged else ())
+                  + (("smooth: colour layout instead of detail",) if by_colour else ()))
         out.append(PairMatch(a, b, pair_distance(query.hashes[row_q], index.hashes[row_i]),
-                             aligns[k].orient_ab, round(sim, 4)))
+                             aligns[k].orient_ab, round(sim, 4), checks))
     return out
+
+
+def colour_check(query: Side, index: Side, aligns: list[Alignment], rule: Rule
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Colour verification of alignments: (passed, judged, proven), bool arrays per alignment.
+
+    Judged only when both views have colour (a greyscale copy passes unjudged); then the
+    colour layouts must agree up to a global hue rotation and saturation change
+    (verify.colour_similarity >= rule.min_colour). *proven*: judged and agreeing closely
+    enough (verify.COLOUR_ONLY_MIN) to be a pure gradient's only evidence.
+    """
+    score, judged = colour_scores(query, index, aligns)
+    return ~judged | (score >= rule.min_colour), judged, judged & (score >= verify.COLOUR_ONLY_MIN)
+
+
+def colour_scores(query: Side, index: Side, aligns: list[Alignment]) -> tuple[np.ndarray, np.ndarray]:
+    """verify.colour_similarity of each alignment's colour views (verify.COLOUR_VIEW px):
+    (score, judged) per alignment; score 1.0 and judged False where either picture has no
+    colour."""
+    n = len(aligns)
+    score, judged = np.ones(n), np.zeros(n, bool)
+    size = verify.COLOUR_VIEW
+    both = []
+    for j, al in enumerate(aligns):
+        cq = query.colour_view(al.row_q, al.view_q, size)
+        ci = index.colour_view(al.row_i, al.view_i, size)
+        if cq is not None and ci is not None:
+            both.append((j, np.stack([orient(c, al.orient) for c in cq]), ci))
+    if both:
+        s, ok = verify.colour_similarity(np.stack([x for _, x, _ in both]),
+                                         np.stack([y for _, _, y in both]))
+        idx = np.array([j for j, _, _ in both])
+        score[idx], judged[idx] = s, ok
+    return score, judged
 
 
 def aligned_views(query: Side, index: Side, aligns: list[Alignment], size: int
@@ -203,4 +254,67 @@ def decide_flat(query: Side, index: Side, a: int, b: int, row_q: int, row_i: int
                         - index.pixels(row_i, TRIMMED, VERIFY_SIZE).astype(np.float32)).mean())
     if diff > FLAT_MAX_DIFF:
         return None
-    return PairMatch(a, b, pair_distance(query.hashes[row_q], index.hashes[row_i]), 0, None)
+    # Flat pictures carry no structure: their colours must agree too (a red, a green and a
+    # grey fill can have the same grey level).
+    if not verify.flat_colour_match(query.colour(row_q), index.colour(row_i)):
+        return None
+    return PairMatch(a, b, pair_distance(query.hashes[row_q], index.hashes[row_i]), 0, None,
+                     ("flat", "flat_colour"))
+
+
+def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]]
+                 ) -> dict[tuple[int, int], PairMatch]:
+    """Verify given pairs of rows of one side directly, whatever found them (dedupe's star
+    groups check each member against its group's first file). Returns the pairs that pass,
+    keyed as given; PairMatch.a/b are the pair as given (b looks like orientation(a)).
+
+    Each pair is tried in its MAX_ALIGNMENTS nearest alignments among those the candidate
+    search would have found (the rule's channels and radii, either way), with the same tests
+    as decide; two flat pictures as flat pictures. Under the plain rule only flat pairs can
+    pass (nothing else is verified).
+    """
+    out: dict[tuple[int, int], PairMatch] = {}
+    for b0 in range(0, len(pairs), DECIDE_BATCH):
+        batch = pairs[b0:b0 + DECIDE_BATCH]
+        side.forget()
+        side.prefetch(np.array(sorted({r for p in batch for r in p}), dtype=np.int64))
+        tasks = []
+        for a, b in batch:
+            if side.flat[a] and side.flat[b]:
+                m = decide_flat(side, side, a, b, a, b)
+                if m is not None:
+                    out[(a, b)] = m
+                continue
+            if not rule.verified:
+                continue
+            rows = pair_candidates(side, rule, a, b)
+            if not len(rows):
+                continue
+            tasks.append((a, b, alignments(side, side, rows, a)))
+        for v0 in range(0, len(tasks), VERIFY_BATCH):
+            for m in verify_alignments(side, side, rule, tasks[v0:v0 + VERIFY_BATCH]):
+                out[(m.a, m.b)] = m
+    return out
+
+
+def pair_candidates(side: Side, rule: Rule, a: int, b: int) -> Candidates:
+    """The hash alignments of rows a and b either way that the candidate search would have
+    found (the rule's channels, each within its own radius), nearest first. A pair the search
+    could not have proposed has none: the hash test is part of the evidence, for a star
+    group's member as for any pair."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    for ch in channels(rule, True):
+        q_cols, i_cols = ch.query_cols, ch.library_cols
+        for x, y in ((a, b), (b, a)):
+            d = np.bitwise_count(side.hashes[x, q_cols][:, None] ^ side.hashes[y, i_cols][None, :])
+            qi, ii = np.divmod(np.arange(d.size), len(i_cols))
+            near = d.reshape(-1) <= ch.radius
+            n = int(near.sum())
+            parts.append((np.full(n, x), q_cols[qi[near]], np.full(n, y), i_cols[ii[near]],
+                          d.reshape(-1)[near]))
+    q_row, q_col, i_row, i_col, dist = (np.concatenate([p[f] for p in parts]).astype(np.int64)
+                                        for f in range(5))
+    order = np.lexsort((i_col, q_col, i_row, dist))
+    n = len(order)
+    return Candidates(q_row[order], q_col[order], i_row[order], i_col[order], dist[order],
+                      np.full(n, a, np.int64), np.full(n, b, np.int64))

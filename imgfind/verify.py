@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .model import MIN_COLOUR as _MIN_COLOUR
+
 #: Verification splits the aligned views into GRID x GRID blocks and ignores the
 #: IGNORED_BLOCKS worst ones: an overlaid logo or caption changes a corner, not the picture.
 GRID = 4
@@ -224,3 +226,235 @@ def window_similarity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     n_known = known.sum(axis=1)
     fallback = np.where(n_known >= WINDOW_MIN_KNOWN, score.sum(axis=1) / np.maximum(n_known, 1.0), 0.0)
     return np.where(all_known, plain, np.where(valid.any(axis=1), ratio, fallback))
+
+
+# ----------------------------------------------------------------------------- colour
+#: Colour verification compares the two views' chroma (Cb, Cr around neutral 128) at
+#: COLOUR_VIEW px, as complex numbers z = Cb + i Cr. A global hue rotation multiplies every z
+#: by e^(i theta) and a saturation change by a real factor, so the score is the modulus of the
+#: complex correlation |sum conj(zx) zy| / sqrt(sum |zx|^2 sum |zy|^2): 1 for any hue rotation
+#: and saturation change of the same colour layout, lower for a different one.
+COLOUR_VIEW = 8
+#: A view counts as coloured when its chroma's rms is at least this (0-255 units): a greyscale
+#: copy (rms ~0-2 after JPEG) is not compared, a faint tint (rms < 6) says too little.
+COLOUR_PRESENT = 6.0
+#: The COLOUR_IGNORED cells (of COLOUR_VIEW^2) that disagree most are left out, as the grey test
+#: leaves out its worst block: an overlaid logo changes a corner's colour, not the picture's.
+COLOUR_IGNORED = 4
+
+
+def colour_presence(c: np.ndarray) -> np.ndarray:
+    """RMS chroma of (pairs, 2, s, s) Cb/Cr views (0..255, neutral 128), per pair."""
+    d = c.astype(np.float64) - 128.0
+    return np.sqrt((d * d).sum(axis=1).mean(axis=(1, 2)))
+
+
+def colour_similarity(cx: np.ndarray, cy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hue-rotation- and saturation-invariant agreement of aligned chroma views, per pair.
+
+    Returns (score, judged): judged only where both views have colour (COLOUR_PRESENT); the
+    score is 1.0 where not judged (a greyscale copy says nothing about colour).
+    """
+    zx = (cx[:, 0].astype(np.float64) - 128.0) + 1j * (cx[:, 1].astype(np.float64) - 128.0)
+    zy = (cy[:, 0].astype(np.float64) - 128.0) + 1j * (cy[:, 1].astype(np.float64) - 128.0)
+    zx, zy = zx.reshape(len(zx), -1), zy.reshape(len(zy), -1)
+    # The best complex gain (hue rotation x saturation) maps x onto y; the cells it fits worst
+    # are dropped, then the correlation is taken over the rest.
+    gain = (np.conj(zx) * zy).sum(axis=1) / np.maximum((np.abs(zx) ** 2).sum(axis=1), 1e-9)
+    resid = np.abs(zy - gain[:, None] * zx) ** 2
+    keep = np.ones(zx.shape, bool)
+    np.put_along_axis(keep, np.argsort(resid, axis=1)[:, zx.shape[1] - COLOUR_IGNORED:], False, axis=1)
+    num = np.abs((np.conj(zx) * zy * keep).sum(axis=1))
+    den = np.sqrt((np.abs(zx) ** 2 * keep).sum(axis=1) * (np.abs(zy) ** 2 * keep).sum(axis=1))
+    judged = (colour_presence(cx) >= COLOUR_PRESENT) & (colour_presence(cy) >= COLOUR_PRESENT)
+    score = np.where(den > 1e-9, num / np.maximum(den, 1e-9), 1.0)
+    # The mean colour carries most of the energy, so the correlation above says little about
+    # the layout of hues. Tone edits (gamma, brightness, contrast) change each cell's
+    # saturation differently but hardly its hue; a hue shift turns every hue alike. So: after
+    # the best global rotation, how far apart are the two views' hues, cell by cell
+    # (circular spread, each cell weighted by |zx| |zy| so near-grey cells say little)?
+    prod = np.conj(zx) * zy
+    turn = np.exp(-1j * np.angle((prod * keep).sum(axis=1)))
+    dev = np.abs(np.angle(prod * turn[:, None]))
+    keep2 = np.ones(zx.shape, bool)
+    np.put_along_axis(keep2, np.argsort(dev * (np.abs(prod) > 0), axis=1)[:, zx.shape[1] - COLOUR_IGNORED:],
+                      False, axis=1)
+    resultant = np.abs((prod * keep2).sum(axis=1)) / np.maximum((np.abs(prod) * keep2).sum(axis=1), 1e-9)
+    spread = np.degrees(np.sqrt(-2.0 * np.log(np.clip(resultant, 1e-9, 1.0))))
+    hue = MIN_COLOUR + (1.0 - MIN_COLOUR) * (1.0 - spread / MAX_HUE_SPREAD)
+    score = np.minimum(score, hue)
+    return np.where(judged, score, 1.0), judged
+
+
+#: The colour threshold the default rule uses (model.Rule.min_colour), and the circular spread
+#: (degrees) of the cell-by-cell hue differences after the best global rotation that scores
+#: like it: a larger spread is a different layout of hues.
+MIN_COLOUR = _MIN_COLOUR
+MAX_HUE_SPREAD = 20.0
+#: When the colour layout is a pair's only evidence (a pure gradient, texture_evidence), it must
+#: agree twice as closely: a hue spread of at most half MAX_HUE_SPREAD (score 0.95). The legit
+#: colour edits of 40 wallpapers (brightness, contrast, gamma, saturation, hue shift, JPEG)
+#: scored 0.969 and above.
+COLOUR_ONLY_MIN = MIN_COLOUR + (1.0 - MIN_COLOUR) / 2
+
+
+#: Two flat pictures (fills) are the same only if their colours are too: mean Cb and Cr within
+#: this distance (0-255 units), and both coloured or both grey.
+FLAT_COLOUR_DIFF = 8.0
+
+
+def flat_colour_match(cx: np.ndarray | None, cy: np.ndarray | None) -> bool:
+    """Do two flat pictures' colour signatures (2, s, s) say the same fill colour?
+
+    A picture with no colour signature is grey: it matches only a grey signature. A flat
+    picture carries no structure, so a greyscale copy of a red fill cannot be told from a grey
+    fill: no evidence, no match.
+    """
+    def mean(c: np.ndarray | None) -> np.ndarray:
+        if c is None:
+            return np.zeros(2)
+        return c.reshape(2, -1).astype(np.float64).mean(axis=1) - 128.0
+    mx, my = mean(cx), mean(cy)
+    return bool(np.hypot(*(mx - my)) <= FLAT_COLOUR_DIFF)
+
+
+# ----------------------------------------------------------------------------- texture
+#: A smooth picture (gradient, soft shapes, sky) correlates highly with any other of the same
+#: coarse layout once brightness is aligned: its grey levels are nearly a smooth surface, and
+#: two smooth surfaces agree by construction. The evidence is in what the surface does not
+#: explain: the detail. Each view is fitted with a quadratic surface (6 terms); its texture is
+#: the share of its grey variance the surface leaves (0 = a pure gradient).
+_SURFACE_CACHE: dict[int, np.ndarray] = {}
+
+
+def _surface_basis(size: int) -> np.ndarray:
+    """Orthonormal basis (size*size, 6) of the quadratic surfaces on a size x size grid."""
+    basis = _SURFACE_CACHE.get(size)
+    if basis is None:
+        v = (np.arange(size) - (size - 1) / 2) / size
+        yy, xx = np.meshgrid(v, v, indexing="ij")
+        raw = np.stack([np.ones_like(xx), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1).reshape(-1, 6)
+        basis = _SURFACE_CACHE[size] = np.linalg.qr(raw)[0]
+    return basis
+
+
+def detail(x: np.ndarray) -> np.ndarray:
+    """(pairs, s, s) views minus their best quadratic surface, flattened (pairs, s*s)."""
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    q = _surface_basis(x.shape[1])
+    return flat - (flat @ q) @ q.T
+
+
+def texture(x: np.ndarray) -> np.ndarray:
+    """Share of each view's grey variance that no quadratic surface explains, per pair."""
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    var = ((flat - flat.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    res = (detail(x) ** 2).sum(axis=1)
+    return np.where(var > 1e-9, res / np.maximum(var, 1e-9), 0.0)
+
+
+def detail_similarity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Correlation of the aligned views' detail (what their quadratic surfaces leave), per
+    pair, over all but the worst GRID x GRID block (a logo or caption)."""
+    x, y = photometric_align(x, y)
+    s = x.shape[1]
+    dx, dy = detail(x).reshape(x.shape), detail(y).reshape(y.shape)
+    return robust_similarity(dx.astype(np.float32), dy.astype(np.float32))
+
+
+#: Evidence grows as texture shrinks: a pair whose views leave a share t of their grey variance
+#: to detail (texture, min over the two views) needs a similarity of at least 1 - TEXTURE_K * t
+#: (besides the rule's own minimum). Two smooth pictures of the same coarse layout correlate
+#: about as much as their surfaces do, so the less detail, the closer to 1 a copy must be.
+#: TEXTURE_K = 2 makes the rule bite only below t = 0.1 (10% detail), where 1 - 2t exceeds the
+#: default 0.80; calibrated on the dev pool (no copy lost) and the smooth pool.
+TEXTURE_K = 2.0
+#: A pure gradient (t below SMOOTH_TEXTURE) may still prove itself by its detail alone (a logo,
+#: the JPEG structure of the same source) correlating at least MIN_DETAIL, or else by its colour
+#: layout (decide.verify_alignments: both in colour, colour_similarity passing). No candidate pair of
+#: different pictures on the dev and smooth pools had t below 0.02.
+SMOOTH_TEXTURE = 0.02
+MIN_DETAIL = 0.8
+
+
+def texture_evidence(x: np.ndarray, y: np.ndarray, sims: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Is the similarity of aligned views (VERIFY_SIZE px, raw grey) evidence enough, given
+    how little texture they have? (TEXTURE_K, SMOOTH_TEXTURE, MIN_DETAIL.)
+
+    Returns (ok, colour_only) per pair: colour_only marks pure gradients with no grey
+    evidence, which pass only if their colour layouts agree.
+    """
+    ax, ay = photometric_align(x, y)
+    t = np.minimum(texture(ax), texture(ay))
+    ok = sims >= 1.0 - TEXTURE_K * t
+    smooth = ~ok & (t < SMOOTH_TEXTURE)
+    colour_only = np.zeros(len(x), bool)
+    if smooth.any():
+        detail_ok = detail_similarity(x[smooth], y[smooth]) >= MIN_DETAIL
+        ok[smooth] = True
+        colour_only[np.flatnonzero(smooth)[~detail_ok]] = True
+    return ok, colour_only
+
+
+# ----------------------------------------------------------------------------- shared frame
+#: A different picture inside an identical frame (an application window, a phone's status bar,
+#: a template): the pixels (at VERIFY_SIZE px) that are the same in both views, within
+#: SHARED_DIFF grey levels as stored (JPEG and resampling noise at 24 px), are the frame. When
+#: they cover at least SHARED_MIN of the picture and leave at least REST_MIN differing, the
+#: frame counts for nothing: the differing region alone must pass the similarity test and the
+#: texture rule. (A true copy either differs a little everywhere or nowhere.)
+SHARED_DIFF = 6.0
+SHARED_MIN = 0.15
+FRAME_EDGE = 0.9
+REST_MIN = 0.15
+
+
+def _region_texture(v: np.ndarray, m: np.ndarray) -> float:
+    """Share of a view's variance over the pixels *m* that a quadratic surface leaves."""
+    q = _surface_basis(v.shape[0])[m.reshape(-1)]
+    z = v.reshape(-1)[m.reshape(-1)].astype(np.float64)
+    var = ((z - z.mean()) ** 2).sum()
+    if var <= 1e-9:
+        return 0.0
+    coef = np.linalg.lstsq(q, z, rcond=None)[0]
+    return float(((z - q @ coef) ** 2).sum() / var)
+
+
+def _erode(m: np.ndarray) -> np.ndarray:
+    """The pixels of mask *m* whose 8 neighbours are all in it too: a region's inside, without
+    the pixels resampling blends with the frame around it (they agree as frame does)."""
+    pad = np.pad(m, 1)
+    out = m.copy()
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            out &= pad[1 + dy:1 + dy + m.shape[0], 1 + dx:1 + dx + m.shape[1]]
+    return out
+
+
+def frame_evidence(x: np.ndarray, y: np.ndarray, min_sim: float) -> np.ndarray:
+    """False for pairs whose agreement is a shared frame around differing content, per pair."""
+    # Raw grey levels: an identical frame is identical as stored, while brightness alignment
+    # (fitted over frame and content together) would move it. Pixel by pixel, so that the
+    # frame's edge around the content counts as frame, not as agreeing detail.
+    ax, ay = x, y
+    shared = (np.abs(ax - ay) <= SHARED_DIFF).reshape(len(x), -1)
+    share = shared.mean(axis=1)
+    out = np.ones(len(x), bool)
+    for p in np.flatnonzero((share >= SHARED_MIN) & (share <= 1.0 - REST_MIN)):
+        sp = shared[p].reshape(x.shape[1:])
+        # A frame reaches the picture's edge: one whole outer row or column is shared (a title
+        # or status bar, a side panel, a mat). Scattered agreement (a hue-shifted copy whose
+        # grey levels moved only in places) is no frame.
+        if max(sp[0].mean(), sp[-1].mean(), sp[:, 0].mean(), sp[:, -1].mean()) < FRAME_EDGE:
+            continue
+        m = _erode(~sp)
+        if m.sum() < REST_MIN * m.size / 2:
+            continue
+        a, b = ax[p][m].astype(np.float64), ay[p][m].astype(np.float64)
+        a, b = a - a.mean(), b - b.mean()
+        den = np.sqrt((a * a).sum() * (b * b).sum())
+        corr = float((a * b).sum() / den) if den > 1e-9 else 0.0
+        t = min(_region_texture(ax[p], m), _region_texture(ay[p], m))
+        out[p] = corr >= max(min_sim, 1.0 - TEXTURE_K * t)
+    return out
