@@ -17,7 +17,9 @@ import numpy as np
 from .analyse import analyse, analyse_batch
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
-from .group import Links, order_members
+from .decide import verify_pairs
+from .fingerprint import stored_thumb
+from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .layout import ORIENTATION_NAMES, distance_matrix
 from .match import Side, channels, find_pairs
@@ -270,7 +272,8 @@ class Index:
             out.append(QueryResult(
                 qpath, info.width, info.height, result.stat.size, info.format, info.metadata,
                 tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
-                            rec.content_pixels > q_rec.content_pixels, rec.path == best.path)
+                            rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
+                            p.checks)
                       for p, rec in matches),
                 best.path))
         return out
@@ -295,23 +298,39 @@ class Index:
         with self.store.snapshot():  # one state of the index, whatever an index run writes
             prints, side = self.search_side(under)
             links = Links(len(prints))
-            find_pairs(side, side, rule, same=True, links=links, progress=on_progress)
+            found = find_pairs(side, side, rule, same=True, links=links, progress=on_progress)
             comps = links.components()
             records = self.store.records(int(prints.ids[r]) for comp in comps for r in comp)
             roots = self.store.roots()
-        disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
-        row_of = {int(i): r for r, i in enumerate(prints.ids)}
+            disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
+            row_of = {int(i): r for r, i in enumerate(prints.ids)}
+            arranged: dict[int, tuple[FileRecord, str | None]] = {}  # row -> (record, relation)
+            ordered = []
+            for comp in comps:
+                found_recs = [records[i] for i in (int(prints.ids[r]) for r in comp) if i in records]
+                members = _arrange(found_recs, disk)
+                if members is None:
+                    continue
+                rows = [row_of[m.id] for m, _ in members]
+                arranged.update(zip(rows, members))
+                ordered.append(rows)
+            # Stars, not chains: every member verified against its group's first file (the
+            # thumbnails are read in the same snapshot as the hashes).
+            stars, evidence = star_components(
+                ordered, found, rule, lambda rule_, pairs: verify_pairs(side, rule_, pairs),
+                side.hashes)
         groups = []
-        for comp in comps:
-            found = [records[i] for i in (int(prints.ids[r]) for r in comp) if i in records]
-            members = _arrange(found, disk)
-            if members is None:
+        for star in stars:
+            members = [arranged[r] for r in star]
+            if not _viable(members):
                 continue
-            rows = np.array([row_of[m.id] for m, _ in members])
+            rows = np.array(star)
             dist, orient = distance_matrix(prints.hashes[rows])
+            ev = [None] + [evidence.get((star[0], r)) for r in star[1:]]
             groups.append(Group(
-                tuple(Member(m, int(dist[0, j]), relation or ORIENTATION_NAMES[int(orient[0, j])])
-                      for j, (m, relation) in enumerate(members)),
+                tuple(Member(m, int(dist[0, j]), relation or ORIENTATION_NAMES[int(orient[0, j])],
+                             None if e is None else e.similarity, () if e is None else e.checks)
+                      for j, ((m, relation), e) in enumerate(zip(members, ev))),
                 int(dist.max())))
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
@@ -350,6 +369,12 @@ def _arrange(records: list[FileRecord], disk: dict[bytes, OnDisk]
     return out
 
 
+def _viable(members: list[tuple[FileRecord, str | None]]) -> bool:
+    """A star group is shown when at least two distinct files of it are present or unavailable
+    (as _arrange asks of a whole component): not a second name, not missing."""
+    return sum(1 for m, _ in members if m.same_file_as is None and m.state != MISSING) >= 2
+
+
 def _root_devices(roots: Sequence[bytes]) -> list[tuple[bytes, int]]:
     out = []
     for root in roots:
@@ -363,7 +388,7 @@ def _root_devices(roots: Sequence[bytes]) -> list[tuple[bytes, int]]:
 def query_side(fps: Sequence[Fingerprint]) -> Side:
     """Fingerprints that are not in the index (query images) as a search side, ids -1, -2, ..."""
     ids = -np.arange(1, len(fps) + 1, dtype=np.int64)
-    thumbs = {int(i): np.frombuffer(fp.thumb, np.uint8).reshape(THUMB_SIZE, THUMB_SIZE)
+    thumbs = {int(i): np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE)
               for i, fp in zip(ids, fps)}
     return Side(ids, np.stack([fp.hashes for fp in fps]),
                 np.array([fp.trim for fp in fps], dtype=np.float32),

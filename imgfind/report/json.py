@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..model import FileRecord, Group, QueryResult, ReportHeader
+from ..model import FileRecord, Group, Member, QueryResult, ReportHeader
 from .words import iso_time
 
 
@@ -33,13 +33,25 @@ def file_json(rec: FileRecord) -> dict:
     return out
 
 
+def evidence_json(m: Member, i: int) -> dict:
+    """Why a group member is in its group: its own verified similarity to the group's first
+    file, the checks that pair passed, and how it relates to the first (the first: none).
+    Keys ``similarity`` and ``evidence`` {against, similarity, checks, relation}."""
+    if i == 0:
+        return {"similarity": None, "evidence": None}
+    return {"similarity": m.similarity,
+            "evidence": {"against": "first file", "similarity": m.similarity,
+                         "checks": list(m.checks), "relation": m.relation}}
+
+
 def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) -> None:
     doc = {
         **header_json(header),
         "groups": [{
             "max_distance": g.max_distance,
             "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
-                       "original": i == 0} for i, m in enumerate(g.members)],
+                       "original": i == 0, **evidence_json(m, i)}
+                      for i, m in enumerate(g.members)],
         } for g in groups],
     }
     _dump(doc, out)
@@ -53,7 +65,9 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                      "matches": len(r.matches)} for r in results],
         "matches": [{"query": r.path, **file_json(m.file), "distance": m.distance,
                      "relation": m.relation, "similarity": m.similarity,
-                     "larger": m.larger, "original": m.likely_original}
+                     "larger": m.larger, "original": m.likely_original,
+                     "evidence": {"similarity": m.similarity, "checks": list(m.checks),
+                                  "relation": m.relation}}
                     for r in results for m in r.matches],
     }
     _dump(doc, out)
