@@ -149,3 +149,24 @@ def test_json_shows_each_members_own_evidence_against_the_first(runner, db, phot
     q = invoke_json(runner, db, "query", str(photo_dir / "a.jpg"))
     assert q["matches"] and all(m["path"] and "similarity" in m["evidence"]["checks"]
                                 for m in q["matches"])
+
+
+def test_a_star_member_is_verified_only_through_hashes_the_search_accepts(tmp_path):
+    """Checking a member against its group's first file is verification as for any pair: the
+    hash test included. Two files whose hashes are far apart (an unrelated wallpaper of the same
+    soft layout) must not be verified through alignments the search would never propose."""
+    from dataclasses import replace
+
+    from imgfind.analyse import fingerprint_file
+    from imgfind.index import default_rule, query_side
+    from imgfind.decide import verify_pairs
+
+    a = tmp_path / "a.png"
+    make_image(a, seed=3, size=(400, 300)).convert("RGB").save(tmp_path / "b.jpg", quality=85)
+    fa, fb = fingerprint_file(str(a)), fingerprint_file(str(tmp_path / "b.jpg"))
+    rule = default_rule()
+    assert (0, 1) in verify_pairs(query_side([fa, fb]), rule, [(0, 1)])
+    # The same pictures, every hash of one moved 16 bits away (beyond the rule's threshold, yet
+    # still the nearest alignment): no candidate, no verification.
+    far = replace(fb, hashes=fb.hashes ^ np.uint64(0xFFFF))
+    assert verify_pairs(query_side([fa, far]), rule, [(0, 1)]) == {}
