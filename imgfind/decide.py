@@ -6,8 +6,13 @@ its thumbnails: the pair's distinct alignments (which view of each file, turned 
 out, aligned, and compared twice (verify.py): by correlation at VERIFY_SIZE px
 (``similarity``) and by the worst local agreement at verify.WINDOW_SIZE px
 (``window_similarity``), which rejects a different picture inside an identical frame.
-Flat pictures (blank pages, solid fills) have meaningless hashes and match only each other,
-when their thumbnails are nearly equal. Another verifier (geometric, on local features)
+Then the checks of issue 10 (verify.py): evidence that grows as texture shrinks
+(``texture_evidence``), a shared frame that counts for nothing (``frame_evidence``), and the
+colour layout up to a global hue rotation when both pictures have colour (``colour_check``).
+Each PairMatch lists the checks it passed. Flat pictures (blank pages, solid fills) have
+meaningless hashes and match only each other, when their thumbnails and mean colours are
+nearly equal. :func:`verify_pairs` verifies given pairs (a star group's members against its
+first file) through the alignments the candidate search would have found. Another verifier (geometric, on local features)
 takes the same Candidates and returns the same PairMatch records.
 """
 

@@ -10,6 +10,12 @@ block, and a block-by-block correlation where each block counts alike however du
 ``window_similarity`` (48 px) is the local test: the worst agreement over any window of
 about 14% of the picture, which rejects a different picture inside an identical frame.
 Both first undo a global brightness/contrast edit (``photometric_align``).
+
+Evidence for pictures the scores above cannot tell apart (issue 10): ``colour_similarity``
+(chroma layouts up to a global hue rotation and saturation change, (pairs, 2, s, s) Cb/Cr
+views), ``flat_colour_match`` (fills), ``texture_evidence`` (a smooth picture needs a higher
+similarity, a pure gradient its detail or its colour) and ``frame_evidence`` (the content
+inside an identical frame must pass on its own).
 """
 
 from __future__ import annotations
