@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import verify
-from .candidates import MAX_ALIGNMENTS, Candidates, StageProgress, channels
+from .candidates import MAX_ALIGNMENTS, Candidates, Channel, StageProgress, channels
 from .fingerprint import orient
 from .group import Links
 from .layout import HASH_VIEW, TRIMMED, WHOLE, invert, pair_distance, relative
@@ -279,6 +279,7 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]]
     pass (nothing else is verified).
     """
     out: dict[tuple[int, int], PairMatch] = {}
+    chans = channels(rule, True)
     for b0 in range(0, len(pairs), DECIDE_BATCH):
         batch = pairs[b0:b0 + DECIDE_BATCH]
         side.forget()
@@ -292,7 +293,7 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]]
                 continue
             if not rule.verified:
                 continue
-            rows = pair_candidates(side, rule, a, b)
+            rows = pair_candidates(side, chans, a, b)
             if not len(rows):
                 continue
             tasks.append((a, b, alignments(side, side, rows, a)))
@@ -302,13 +303,14 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]]
     return out
 
 
-def pair_candidates(side: Side, rule: Rule, a: int, b: int) -> Candidates:
+def pair_candidates(side: Side, chans: list[Channel], a: int, b: int) -> Candidates:
     """The hash alignments of rows a and b either way that the candidate search would have
-    found (the rule's channels, each within its own radius), nearest first. A pair the search
+    found (*chans*: the rule's ``channels(rule, True)``, each within its own radius), nearest
+    first. A pair the search
     could not have proposed has none: the hash test is part of the evidence, for a star
     group's member as for any pair."""
     parts: list[tuple[np.ndarray, ...]] = []
-    for ch in channels(rule, True):
+    for ch in chans:
         q_cols, i_cols = ch.query_cols, ch.library_cols
         for x, y in ((a, b), (b, a)):
             d = np.bitwise_count(side.hashes[x, q_cols][:, None] ^ side.hashes[y, i_cols][None, :])

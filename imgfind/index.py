@@ -291,6 +291,11 @@ class Index:
         has one; a group left with fewer than two distinct files that are present or
         unavailable is dropped.
 
+        Groups are stars (group.star_components): every member is verified directly against
+        the group's first file, so one weak link cannot merge two families; members that fail
+        form groups of their own. Each member carries its own ``similarity`` to the first and
+        the ``checks`` that pair passed.
+
         *on_progress* is told (stage, done, total) while searching and verifying: minutes at
         10^6 files.
         """
