@@ -17,12 +17,11 @@ import numpy as np
 from .analyse import analyse, analyse_batch
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
-from .decide import verify_pairs
 from .fingerprint import stored_thumb
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .layout import ORIENTATION_NAMES, distance_matrix
-from .match import Side, channels, find_pairs
+from .match import Side, channels, find_pairs, verify_pairs
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,

@@ -8,12 +8,13 @@ candidate pairs -> PairMatch). side.py holds a set of fingerprints as both stage
 from __future__ import annotations
 
 from .candidates import Channel, Candidates, StageProgress, channels, find_candidates
-from .decide import decide
+from .decide import decide, verify_pairs
 from .group import Links
 from .model import PairMatch, Rule
 from .side import Side
 
-__all__ = ["Candidates", "Channel", "PairMatch", "Side", "StageProgress", "channels", "find_pairs"]
+__all__ = ["Candidates", "Channel", "PairMatch", "Side", "StageProgress", "channels", "find_pairs",
+           "verify_pairs"]
 
 
 def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
