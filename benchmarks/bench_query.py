@@ -135,6 +135,9 @@ def build_db(db: Path, n: int, dup_fraction: float, seed: int, queries: list[Pat
                 records.append(Fingerprinted(st, r.info, r.fingerprint, None))
         with store.transaction():
             store.save(records)
+            # The files are not on disk: as a library on an unplugged drive, its root is
+            # recorded (on no device), so results keep them, marked "unavailable".
+            store.remember_roots([(b"/library", -1)])
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     tmp.rename(db)
     return time.perf_counter() - started
