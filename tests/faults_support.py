@@ -14,11 +14,9 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 from click.testing import CliRunner
-from PIL import Image, ImageDraw, ImageFilter
+from helpers import make_image
 
 from imgfind.cli import cli
 
@@ -29,32 +27,8 @@ CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 ABSENT_WORDS = ("missing", "gone", "deleted", "unavailable", "not found", "offline")
 
 
-def photo(path: Path | None = None, seed: int = 0, size: tuple[int, int] = (320, 240),
-          fmt: str | None = None, **save: object) -> Image.Image:
-    """A seeded, photo-like picture: a gradient, random shapes, soft edges, fine grain."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    angle = rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:h, 0:w]
-    ramp = np.cos(angle) * xx / w + np.sin(angle) * yy / h
-    ramp = (ramp - ramp.min()) / (np.ptp(ramp) + 1e-9)
-    base = Image.fromarray((40 + 180 * ramp).astype(np.uint8), "L")
-    im = Image.merge("RGB", [base, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), base])
-    draw = ImageDraw.Draw(im)
-    for _ in range(14):
-        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
-        x1, y1 = x0 + int(rng.integers(w // 8, w // 2)), y0 + int(rng.integers(h // 8, h // 2))
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        if rng.random() < 0.5:
-            draw.rectangle((x0, y0, x1, y1), fill=colour)
-        else:
-            draw.ellipse((x0, y0, x1, y1), fill=colour)
-    im = im.filter(ImageFilter.GaussianBlur(max(1.0, min(w, h) / 160)))
-    noise = rng.normal(0, 3, (h, w, 3))
-    im = Image.fromarray(np.clip(np.asarray(im, dtype=np.float32) + noise, 0, 255).astype(np.uint8))
-    if path is not None:
-        im.save(path, format=fmt, **save)
-    return im
+#: A seeded, photo-like picture (the suite's one picture maker, tests/helpers.py).
+photo = make_image
 
 
 # ----------------------------------------------------------------------------- running

@@ -19,32 +19,9 @@ from pathlib import Path
 
 import pytest
 from faults_support import cli_run, ok, one_error_line, photo, sub_run, text
-from PIL import Image
 
 
-# ----------------------------------------------------------------------------- flat pictures
-@pytest.fixture
-def blanks(tmp_path) -> Path:
-    d = tmp_path / "blanks"
-    d.mkdir()
-    Image.new("RGB", (320, 240), "white").save(d / "white1.png")
-    Image.new("RGB", (320, 240), "white").save(d / "white2.png")
-    Image.new("RGB", (640, 480), "white").save(d / "white-big.jpg")
-    Image.new("L", (200, 200), 0).save(d / "black.png")
-    Image.new("RGB", (300, 300), (128, 128, 128)).save(d / "grey.bmp")
-    photo(d / "photo.jpg", seed=1)
-    return d
-
-
-@pytest.mark.parametrize("threshold", ["0", "6", "12"])
-def test_plain_threshold_with_blank_images_has_no_traceback(tmp_path, blanks, threshold):
-    """`imgfind dedupe --threshold 6` (the help's own example) with two blank images."""
-    db = str(tmp_path / "i.db")
-    ok(cli_run("--db", db, "dedupe", str(blanks), "--threshold", threshold))
-    ok(cli_run("--db", db, "dedupe", "--threshold", threshold, "--format", "json"))
-    ok(cli_run("--db", db, "query", str(blanks / "white1.png"), "--threshold", threshold))
-    ok(cli_run("--db", db, "query", str(blanks / "black.png"), "--threshold", threshold,
-               "--format", "json"))
+# (Blank pictures with the plain --threshold rule: tests/test_faults_plain_rule.py.)
 
 
 # ----------------------------------------------------------------------------- a damaged index
