@@ -32,7 +32,7 @@ def report(runner, db, tmp_path: Path) -> tuple[Path, Path]:
     for seed in (1, 2):
         im = make_image(d / f"photo{seed}.png", seed=seed)
         im.save(d / f"copy{seed}.jpg", quality=80)
-    (d / f"copy1.jpg").rename(d / EVIL)
+    (d / "copy1.jpg").rename(d / EVIL)
     out = tmp_path / "report.html"
     invoke(runner, db, "report", str(d), "-o", str(out), "--keep", "lossless-format")
     return out, d
