@@ -94,7 +94,8 @@ def split_groups(groups: Sequence[Group], side: Side, row_of: dict[int, int], ru
     *side* holds the fingerprints the groups were made from, *row_of* maps a file id to its
     row. Within such a group the pairs are decided again (each pair, no shortcut through
     links), ignored pairs are dropped, and members are placed greedily, best first, into the
-    first part they match directly and have no ignored pair with. Parts of one file vanish.
+    first part whose first file they match directly and with none of whose members they have
+    an ignored pair. Parts of one file vanish.
     """
     if not ignored:
         return list(groups)
@@ -115,7 +116,9 @@ def split_groups(groups: Sequence[Group], side: Side, row_of: dict[int, int], ru
         parts: list[list[int]] = []
         for i in range(len(rows)):
             for part in parts:
-                if (any((min(i, j), max(i, j)) in edges for j in part)
+                # a star, as groups are: a member joins a part whose first file it matches
+                # directly (never through another member), and has no ignored pair in it
+                if ((min(i, part[0]), max(i, part[0])) in edges
                         and not any((i, j) in bad or (j, i) in bad for j in part)):
                     part.append(i)
                     break
