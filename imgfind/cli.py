@@ -162,7 +162,8 @@ def status_cmd(obj: Context) -> None:
     """
     with obj.open(readonly=True) as idx:
         render_status(os.path.abspath(obj.db), idx.store.counts(),
-                      idx.problems() if obj.verbose else None, sys.stdout)
+                      idx.problems() if obj.verbose else None, sys.stdout,
+                      idx.store.last_indexed())
 
 
 for _command in cli_act.COMMANDS:

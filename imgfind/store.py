@@ -56,8 +56,6 @@ CREATE TABLE IF NOT EXISTS files (
     format     TEXT,
     width      INTEGER,
     height     INTEGER,
-    mode       TEXT,
-    frames     INTEGER,
     metadata   TEXT,             -- JSON: creator, copyright, dates, camera
     dev        INTEGER,          -- st_dev, st_ino: which file (NULL: written before schema 2)
     ino        INTEGER,
@@ -94,6 +92,8 @@ ALTER TABLE files ADD COLUMN dev INTEGER;
 ALTER TABLE files ADD COLUMN ino INTEGER;
 ALTER TABLE files ADD COLUMN ctime_ns INTEGER;
 """
+#: Columns of schema 1 that nothing read; dropped where SQLite can (3.35+), else left empty.
+DROPPED_IN_2 = ("mode", "frames")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -249,6 +249,11 @@ class Store:
         for statement in MIGRATE_1_TO_2.split(";"):
             if statement.strip():
                 self.db.execute(statement)
+        for column in DROPPED_IN_2:
+            try:
+                self.db.execute(f"ALTER TABLE files DROP COLUMN {column}")
+            except sqlite3.OperationalError:  # SQLite before 3.35: the column stays, unused
+                pass
         for statement in SCHEMA.split(";"):  # the new index and table
             if statement.strip():
                 self.db.execute(statement)
@@ -464,9 +469,15 @@ class Store:
 
     @_guarded
     def counts(self) -> dict[str, int]:
+        """Files, unreadable and fingerprinted counts."""
         total, bad = self.db.execute(
             "SELECT count(*), count(error) FROM files").fetchone()
         return {"files": total, "unreadable": bad, "fingerprinted": total - bad}
+
+    @_guarded
+    def last_indexed(self) -> float | None:
+        """When a file was last (re)fingerprinted, seconds since the epoch; None when empty."""
+        return self.db.execute("SELECT max(indexed_at) FROM files").fetchone()[0]
 
     # ------------------------------------------------------------------ writes
     def save(self, results: Iterable[Fingerprinted]) -> None:
@@ -478,18 +489,17 @@ class Store:
             meta = json.dumps(info.metadata, ensure_ascii=False) if info and info.metadata else None
             file_id = self.db.execute(
                 "INSERT INTO files(path, size, mtime_ns, indexed_at, recipe, error, format, width,"
-                " height, mode, frames, metadata, dev, ino, ctime_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                " height, metadata, dev, ino, ctime_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
                 " indexed_at=excluded.indexed_at, recipe=excluded.recipe, error=excluded.error,"
                 " format=excluded.format, width=excluded.width, height=excluded.height,"
-                " mode=excluded.mode, frames=excluded.frames, metadata=excluded.metadata,"
+                " metadata=excluded.metadata,"
                 " dev=excluded.dev, ino=excluded.ino, ctime_ns=excluded.ctime_ns "
                 "RETURNING id",
                 (st.path, st.size, st.mtime_ns, now, recipe_id() if fp else None, r.error,
                  info.format if info else None, info.width if info else None,
-                 info.height if info else None, info.mode if info else None,
-                 info.frames if info else None, meta, *_identity(st))).fetchone()[0]
+                 info.height if info else None, meta, *_identity(st))).fetchone()[0]
             if fp is None:
                 self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
                 self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -190,6 +191,7 @@ def test_status(runner, db, photo_dir):
     invoke(runner, db, "index", str(photo_dir))
     out = invoke(runner, db, "-v", "status").stdout
     assert "files:         9" in out and "broken.jpg" in out
+    assert re.search(r"last indexed:  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", out), out
 
 
 def test_non_utf8_name_survives(runner, db, tmp_path):

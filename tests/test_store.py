@@ -59,9 +59,9 @@ def _v1_index(path, folder) -> None:
     con.executescript(V1_SCHEMA)
     con.execute("PRAGMA application_id = 1768777574")
     con.execute("PRAGMA user_version = 1")
-    cols = "id, path, size, mtime_ns, indexed_at, recipe, error, format, width, height, mode, frames, metadata"
-    con.executemany(f"INSERT INTO files({cols}) VALUES ({','.join('?' * 13)})",
-                    donor.execute(f"SELECT {cols} FROM files"))
+    cols = "id, path, size, mtime_ns, indexed_at, recipe, error, format, width, height, metadata"
+    con.executemany(f"INSERT INTO files({cols}, mode, frames) VALUES ({','.join('?' * 13)})",
+                    donor.execute(f"SELECT {cols}, 'RGB', 1 FROM files"))  # schema 1 filled both
     con.executemany("INSERT INTO prints VALUES (?,?,?,?,?,?)", donor.execute("SELECT * FROM prints"))
     con.executemany("INSERT INTO thumbs VALUES (?,?)", donor.execute("SELECT * FROM thumbs"))
     con.execute("INSERT INTO meta VALUES ('generation', '4')")
@@ -98,7 +98,10 @@ def test_a_schema_1_index_is_read_as_is_and_upgraded_by_the_next_writer(tmp_path
     assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     rows = con.execute("SELECT path, dev, ino, ctime_ns FROM files").fetchall()
     roots = con.execute("SELECT path FROM roots").fetchall()
+    columns = {row[1] for row in con.execute("PRAGMA table_info(files)")}
     con.close()
+    if sqlite3.sqlite_version_info >= (3, 35):  # DROP COLUMN: schema 1's unread columns go
+        assert not columns & {"mode", "frames"}, columns
     for path, dev, ino, ctime in rows:
         st = os.stat(path)
         assert (dev, ino, ctime) == (st.st_dev, st.st_ino, st.st_ctime_ns)

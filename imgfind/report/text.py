@@ -69,11 +69,14 @@ def render_facts(facts: Mapping[str, object], out: TextIO) -> None:
 
 
 def render_status(db: str, counts: Mapping[str, int], problems: Sequence[tuple[str, str]] | None,
-                  out: TextIO) -> None:
-    """Write where the index is and what it holds; *problems* (path, reason), if given, after."""
+                  out: TextIO, last_indexed: float | None = None) -> None:
+    """Write where the index is, what it holds and when a file was last fingerprinted
+    (*last_indexed*, seconds since the epoch); *problems* (path, reason), if given, after."""
     out.write(f"index:         {one_line(db)}\n")
     out.write(f"files:         {counts['files']}\n")
     out.write(f"fingerprinted: {counts['fingerprinted']}\n")
     out.write(f"unreadable:    {counts['unreadable']}\n")
+    if last_indexed is not None:
+        out.write(f"last indexed:  {iso_time(int(last_indexed * 1e9))}\n")
     for path, reason in problems or ():
         out.write(f"  {one_line(path)}: {one_line(reason)}\n")
