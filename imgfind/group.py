@@ -82,17 +82,19 @@ def original_key(record: FileRecord, name_root: bool = False) -> tuple:
     """
     meta = record.metadata
     has_origin = bool(meta.get("taken") or meta.get("camera_model") or meta.get("artist"))
-    # Border trimming is measured on a small working picture, so sizes within a few percent
-    # count as equal.
-    size_class = round(math.log(max(1, record.content_pixels)) / math.log(SIZE_STEP))
     # Copies made within the same minute (a download, a checkout) are equally old.
     minute = record.mtime_ns // 60_000_000_000
-    # A copy with a border added has its picture measured after trimming, which is a little
-    # uncertain: it must be a size class larger to count as larger.
-    bordered = record.content < 0.98
-    size_class -= bordered
-    return (-size_class, not has_origin, bordered, minute, not name_root, fidelity(record),
-            record.path)
+    return (-size_class(record), not has_origin, record.content < 0.98, minute, not name_root,
+            fidelity(record), record.path)
+
+
+def size_class(record: FileRecord) -> int:
+    """How much picture a copy holds, in steps of SIZE_STEP (5%) of its pixels inside any
+    added border: border trimming is measured on a small working picture, so sizes within a
+    few percent count as equal, and a bordered copy (measured less surely) counts one step
+    smaller. Ours, calibrated on the bundled examples and ../shared/bench's bordered edits."""
+    steps = round(math.log(max(1, record.content_pixels)) / math.log(SIZE_STEP))
+    return steps - (record.content < 0.98)
 
 
 #: Formats that keep every pixel as decoded.

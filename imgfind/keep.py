@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .group import size_class
 from .model import FileRecord
 
 #: Formats whose files keep every pixel as it was made (a PNG beats a JPEG of the same picture).
@@ -44,7 +45,7 @@ def _taken(rec: FileRecord) -> str:
 def _rule_key(name: str, quality: Mapping[str, int]) -> Callable[[FileRecord], object]:
     """The sort key of one rule: smaller is better."""
     if name == "resolution":
-        return lambda r: -r.content_pixels
+        return lambda r: -size_class(r)  # the picture's pixels, within a few percent
     if name == "lossless-format":
         return lambda r: r.format.upper() not in LOSSLESS
     if name == "quality":
