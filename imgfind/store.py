@@ -120,11 +120,22 @@ def _store_error(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
         return StoreError(
             f"the index {path} is damaged ({text}); rebuild it: delete it (with its -wal and "
             f"-shm files) and run 'imgfind index DIR' again")
-    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+    # SQLite says "disk I/O error" when the disk fills while it creates its -wal or -shm
+    # file: ask the file system.
+    if name.startswith("SQLITE_FULL") or "disk is full" in text or (
+            (name.startswith("SQLITE_IOERR") or "disk I/O error" in text) and _disk_full(path)):
         return StoreError(f"cannot {doing} index {path}: {text}; the disk holding it is full "
                           "(no space left): free some space and try again")
     why = " (read-only file system)" if _read_only_fs(path) else ""
     return StoreError(f"cannot {doing} index {path}: {text}{why}")
+
+
+def _disk_full(path: str) -> bool:
+    """True when the file system holding *path* has no free block left."""
+    try:
+        return os.statvfs(os.path.dirname(os.path.abspath(path)) or ".").f_bavail == 0
+    except (OSError, AttributeError, ValueError):  # AttributeError: no statvfs on Windows
+        return False
 
 
 class Store:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +70,24 @@ def invoke_json(runner: CliRunner, db: str, *args: str) -> dict:
 
 def group_names(doc: dict) -> list[list[str]]:
     return sorted(sorted(os.path.basename(f["path"]) for f in g["files"]) for g in doc["groups"])
+
+
+def mount_tmpfs(size: str) -> Path | None:
+    """Mount a fresh tmpfs of *size* (e.g. "400k") on a new folder; None where mounting is
+    refused (not root, no mount). Undo with ``umount``."""
+    point = Path(tempfile.mkdtemp(prefix="imgfind-fs-"))
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
+                               str(point)], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        done = None
+    if done is None or done.returncode != 0:
+        point.rmdir()
+        return None
+    return point
+
+
+def umount(point: Path) -> None:
+    """Unmount a folder made by ``mount_tmpfs`` and remove it."""
+    subprocess.run(["umount", str(point)], capture_output=True, timeout=10)
+    point.rmdir()

@@ -13,11 +13,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 from faults_support import cli_run, group_names, json_doc, ok, photo, status_count, sub_run, text
+from helpers import mount_tmpfs, umount
 from PIL import Image
 
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
@@ -129,19 +129,6 @@ def test_temporary_sidecar_files_of_killed_writers_are_cleaned(tmp_path):
     assert left == [], f"temporary files of killed writers stay for good: {left}"
 
 
-def _mount_tmpfs(size: str) -> Path | None:
-    point = Path(tempfile.mkdtemp(prefix="imgfind-ro-"))
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
-                               str(point)], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        done = None
-    if done is None or done.returncode != 0:
-        point.rmdir()
-        return None
-    return point
-
-
 # The last writer ends without closing the index cleanly (as after kill -9): another
 # connection is held open so that closing does not checkpoint, then the process exits at once.
 _KILLED_WRITER = """
@@ -172,7 +159,7 @@ def test_read_only_index_is_read_with_its_committed_wal(tmp_path):
     assert done.returncode == 0, text(done.stderr)
     assert os.path.getsize(str(db) + "-wal") > 0, "precondition: committed rows in the WAL"
 
-    point = _mount_tmpfs("32m")
+    point = mount_tmpfs("32m")
     if point is None:
         pytest.skip("mount refused: a read-only file system cannot be made here")
     try:
@@ -190,5 +177,4 @@ def test_read_only_index_is_read_with_its_committed_wal(tmp_path):
         groups = [g for g in text(dd.stdout).split("\n\n") if g.strip()]
         assert len(groups) == 10, f"committed groups lost on a read-only mount: {len(groups)}"
     finally:
-        subprocess.run(["umount", str(point)], capture_output=True, timeout=10)
-        point.rmdir()
+        umount(point)

@@ -13,12 +13,12 @@ import re
 import sqlite3
 import stat
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 from faults_support import cli_run, ok, one_error_line, photo, sub_run, text
+from helpers import mount_tmpfs, umount
 
 
 # (Blank pictures with the plain --threshold rule: tests/test_faults_plain_rule.py.)
@@ -136,19 +136,6 @@ def test_db_that_cannot_be_an_index_is_one_error_line(tmp_path, kind, command):
 
 
 # ----------------------------------------------------------------------------- a full disk
-def _mount_tmpfs(size: str) -> Path | None:
-    point = Path(tempfile.mkdtemp(prefix="imgfind-full-"))
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
-                               str(point)], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        done = None
-    if done is None or done.returncode != 0:
-        point.rmdir()
-        return None
-    return point
-
-
 def test_full_disk_says_the_disk_is_full(tmp_path):
     """Every command on an index whose disk is full names the cause (no space), never SQLite's
     'cannot commit - no transaction is active'."""
@@ -156,7 +143,7 @@ def test_full_disk_says_the_disk_is_full(tmp_path):
     folder.mkdir()
     for i in range(160):
         photo(folder / f"p{i:03d}.png", seed=i, size=(64, 48))
-    point = _mount_tmpfs("400k")
+    point = mount_tmpfs("400k")
     if point is None:
         pytest.skip("mount refused: a full disk needs a real small file system")
     try:
@@ -185,8 +172,7 @@ def test_full_disk_says_the_disk_is_full(tmp_path):
                 line = one_error_line(done.returncode, err)
                 assert re.search(r"full|no space", line, re.I), (args, line)
     finally:
-        subprocess.run(["umount", str(point)], capture_output=True, timeout=10)
-        point.rmdir()
+        umount(point)
 
 
 # ----------------------------------------------------------------------------- races

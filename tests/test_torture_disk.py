@@ -14,11 +14,11 @@ import hashlib
 import os
 import sqlite3
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import mount_tmpfs, umount
 from torture_corpus import count_rows, integrity, record, run_cli, snapshot, summary, write_images
 
 from imgfind.errors import StoreError
@@ -27,24 +27,6 @@ from imgfind.index import Index, Settings
 pytestmark = pytest.mark.slow
 
 IMAGES = 240
-
-
-def _mount(size: str) -> Path | None:
-    point = Path(tempfile.mkdtemp(prefix="imgfind-fs-"))
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
-                               str(point)], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        done = None
-    if done is None or done.returncode != 0:
-        point.rmdir()
-        return None
-    return point
-
-
-def _umount(point: Path) -> None:
-    subprocess.run(["umount", str(point)], capture_output=True, timeout=10)
-    point.rmdir()
 
 
 def _remount(point: Path, options: str) -> None:
@@ -64,14 +46,14 @@ def photos(tmp_path_factory):
 
 @pytest.fixture
 def small_fs():
-    point = _mount("400k")
+    point = mount_tmpfs("400k")
     if point is None:
         yield None
         return
     try:
         yield point
     finally:
-        _umount(point)
+        umount(point)
 
 
 def test_disk_full_mid_run_is_a_clear_error_and_keeps_committed_work(
@@ -122,7 +104,7 @@ def test_disk_full_mid_run_is_a_clear_error_and_keeps_committed_work(
 
 def test_disk_full_when_creating_the_index(photos):
     folder, _ = photos
-    point = _mount("8k")
+    point = mount_tmpfs("8k")
     if point is None:
         pytest.skip("mount refused: creation on a full disk needs a real file system")
     try:
@@ -139,7 +121,7 @@ def test_disk_full_when_creating_the_index(photos):
             con.close()
         record("disk full and read-only", **{"creating an index on a full disk": last})
     finally:
-        _umount(point)
+        umount(point)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -149,7 +131,7 @@ def _digest(folder: Path) -> dict[str, str]:
 @contextlib.contextmanager
 def _read_only_index(folder: Path) -> Iterator[Path]:
     """An index of *folder* on a small file system that is then remounted read-only."""
-    point = _mount("16m")
+    point = mount_tmpfs("16m")
     if point is None:
         pytest.skip("mount refused: a read-only file system cannot be made here")
     try:
@@ -158,7 +140,7 @@ def _read_only_index(folder: Path) -> Iterator[Path]:
         _remount(point, "ro")
         yield db
     finally:
-        _umount(point)
+        umount(point)
 
 
 def test_read_only_file_system(photos, tmp_path):
