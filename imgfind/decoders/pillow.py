@@ -190,7 +190,7 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
             if frames > 1 and fmt in ANIMATED and getattr(im, "is_animated", False):
                 gray, chroma = _animation(im, frames)
             else:
-                gray, chroma = working_gray(im), working_chroma(im)
+                gray, chroma = _working_pictures(im)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     gray = _apply_orientation(gray, orientation)
@@ -261,7 +261,7 @@ def _animation(im: Image.Image, frames: int) -> tuple[np.ndarray, np.ndarray | N
     for i in picks:
         im.seek(i)
         im.load()
-        sampled.append((working_gray(im), working_chroma(im)))
+        sampled.append(_working_pictures(im))
     sampled = [gc for gc in sampled if gc[0].shape == sampled[0][0].shape]
     detailed = [gc for gc in sampled if gc[0].std() >= FLAT_STD] or sampled
     gray = np.rint(np.mean([g for g, _ in detailed], axis=0)).astype(np.uint8)
@@ -272,6 +272,19 @@ def _animation(im: Image.Image, frames: int) -> tuple[np.ndarray, np.ndarray | N
 
 
 # ----------------------------------------------------------------------------- working picture
+def _working_pictures(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """The grey working picture and the colour signature, from one box reduction of *im*
+    (both would otherwise reduce the full picture each; the result is the same, since after
+    one reduction by max(size) // (2 * WORK_SIZE) no second one is due)."""
+    factor = max(im.size) // (2 * WORK_SIZE)
+    if factor >= 2 and im.mode not in ("P", "1") and im.mode not in _ALPHA_MODES:
+        try:
+            im = im.reduce(factor)
+        except ValueError:  # modes reduce() does not support
+            pass
+    return working_gray(im), working_chroma(im)
+
+
 def working_gray(im: Image.Image) -> np.ndarray:
     """Flatten a loaded picture of any mode to 8-bit grey of long side <= WORK_SIZE.
 
