@@ -109,7 +109,7 @@ def _render_plan_text(plan: plan_mod.Plan) -> None:
 
 
 def _against(obj: Context, paths: Sequence[str], against: str, unique: bool, rule: Rule,
-             fmt: str, settings: Any) -> None:
+             fmt: str, settings: Any, null: bool = False) -> None:
     if not paths:
         raise click.UsageError("--against needs the folders to check: dedupe A --against B")
     with obj.open(settings) as idx:
@@ -134,7 +134,11 @@ def _against(obj: Context, paths: Sequence[str], against: str, unique: bool, rul
         click.echo(json.dumps({"format": "imgfind-against/1", "unique": unique, "files": doc},
                               indent=1))
         return
-    for r in rows:
+    if null:  # -0: each path byte for byte, ended by NUL
+        for r in rows:
+            sys.stdout.write(recs[int(prints_a.ids[r])].path + "\0")
+        sys.stdout.flush()
+    for r in [] if null else rows:
         path = one_line(recs[int(prints_a.ids[r])].path)
         if unique or fmt == "paths":
             click.echo(path)
@@ -145,6 +149,7 @@ def _against(obj: Context, paths: Sequence[str], against: str, unique: bool, rul
 
 
 def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, settings: Any, *,
+               null: bool = False,
                plan_path: str | None, keep: Sequence[str], reference: Sequence[str],
                against: str | None, unique: bool) -> None:
     """dedupe with keep rules, a plan, html, --against/--unique, or remembered decisions."""
@@ -152,7 +157,7 @@ def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, setting
     if unique and not against:
         raise click.UsageError("--unique goes with --against")
     if against:
-        _against(obj, paths, against, unique, rule, fmt, settings)
+        _against(obj, paths, against, unique, rule, fmt, settings, null)
         return
     groups, plan = _groups_and_plan(obj, paths, rule, preset, keep, reference, settings)
     if plan_path:
@@ -166,7 +171,7 @@ def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, setting
     elif fmt == "text" and (keep or reference or plan_path):
         _render_plan_text(plan)
     else:
-        render_notes(render_groups(groups, fmt, sys.stdout, rule))
+        render_notes(render_groups(groups, fmt, sys.stdout, rule, null=null))
 
 
 

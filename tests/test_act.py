@@ -350,3 +350,18 @@ def test_kill_during_apply_leaves_done_or_untouched_and_undo_works(runner, db, t
     invoke(runner, db, "undo")
     assert {p: sha(p) for p in d.rglob("*") if p.is_file()} == before
     assert not any(p.is_file() for p in moved.rglob("*"))
+
+
+def test_null_separated_paths_hold_with_remembered_decisions(runner, db, tmp_path) -> None:
+    """-0 goes through the acting path too (dedupe honours ignored pairs there)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for seed in (1, 2, 3):
+        make_image(lib / f"p{seed}.png", seed=seed)
+        make_image(lib / f"p{seed}-copy.jpg", seed=seed)
+    invoke(runner, db, "index", str(lib))
+    invoke(runner, db, "ignore", str(lib / "p1.png"), str(lib / "p1-copy.jpg"))
+    out = invoke(runner, db, "dedupe", "-0").stdout
+    assert "\n" not in out and out.endswith("\0"), repr(out)
+    names = sorted(os.path.basename(p) for p in out.split("\0") if p)
+    assert names == ["p2-copy.jpg", "p2.png", "p3-copy.jpg", "p3.png"], names
