@@ -217,18 +217,21 @@ def colour_check(query: Side, index: Side, aligns: list[Alignment], rule: Rule
     Judged only when both views have colour (a greyscale copy passes unjudged); then the
     colour layouts must agree up to a global hue rotation and saturation change
     (verify.colour_similarity >= rule.min_colour). *proven*: judged and agreeing closely
-    enough (verify.COLOUR_ONLY_MIN) to be a pure gradient's only evidence.
+    enough (verify.COLOUR_ONLY_MIN) and in hue itself (verify.COLOUR_ONLY_MAX_TURN) to be a
+    pure gradient's only evidence.
     """
-    score, judged = colour_scores(query, index, aligns)
-    return ~judged | (score >= rule.min_colour), judged, judged & (score >= verify.COLOUR_ONLY_MIN)
+    score, judged, turn = colour_scores(query, index, aligns)
+    proven = judged & (score >= verify.COLOUR_ONLY_MIN) & (turn <= verify.COLOUR_ONLY_MAX_TURN)
+    return ~judged | (score >= rule.min_colour), judged, proven
 
 
-def colour_scores(query: Side, index: Side, aligns: list[Alignment]) -> tuple[np.ndarray, np.ndarray]:
-    """verify.colour_similarity of each alignment's colour views (verify.COLOUR_VIEW px):
-    (score, judged) per alignment; score 1.0 and judged False where either picture has no
-    colour."""
+def colour_scores(query: Side, index: Side, aligns: list[Alignment]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """verify.colour_similarity and verify.hue_turn of each alignment's colour views
+    (verify.COLOUR_VIEW px): (score, judged, turn in degrees) per alignment; score 1.0, judged
+    False and turn 0 where either picture has no colour."""
     n = len(aligns)
-    score, judged = np.ones(n), np.zeros(n, bool)
+    score, judged, turn = np.ones(n), np.zeros(n, bool), np.zeros(n)
     size = verify.COLOUR_VIEW
     both = []
     for j, al in enumerate(aligns):
@@ -241,7 +244,9 @@ def colour_scores(query: Side, index: Side, aligns: list[Alignment]) -> tuple[np
                                          np.stack([y for _, _, y in both]))
         idx = np.array([j for j, _, _ in both])
         score[idx], judged[idx] = s, ok
-    return score, judged
+        turn[idx] = verify.hue_turn(np.stack([x for _, x, _ in both]),
+                                    np.stack([y for _, _, y in both]))
+    return score, judged, turn
 
 
 def aligned_views(query: Side, index: Side, aligns: list[Alignment], size: int

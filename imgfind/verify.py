@@ -304,6 +304,21 @@ MAX_HUE_SPREAD = 20.0
 COLOUR_ONLY_MIN = MIN_COLOUR + (1.0 - MIN_COLOUR) / 2
 
 
+#: A pure gradient has no detail to tell a hue-shifted copy from another gradient of the same
+#: course in other colours (a blue sky and an orange one): when colour is its only evidence,
+#: the two must also agree in hue itself, within this global rotation (degrees).
+COLOUR_ONLY_MAX_TURN = MAX_HUE_SPREAD
+
+
+def hue_turn(cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """The global hue rotation (degrees, 0..180) that best maps each pair's chroma views
+    (pairs, 2, s, s; 0..255, neutral 128) onto each other: the angle of sum(conj(zx) zy)."""
+    zx = (cx[:, 0].astype(np.float64) - 128.0) + 1j * (cx[:, 1].astype(np.float64) - 128.0)
+    zy = (cy[:, 0].astype(np.float64) - 128.0) + 1j * (cy[:, 1].astype(np.float64) - 128.0)
+    prod = (np.conj(zx) * zy).reshape(len(zx), -1).sum(axis=1)
+    return np.abs(np.degrees(np.angle(prod)))
+
+
 #: Two flat pictures (fills) are the same only if their colours are too: mean Cb and Cr within
 #: this distance (0-255 units), and both coloured or both grey.
 FLAT_COLOUR_DIFF = 8.0

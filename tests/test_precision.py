@@ -170,3 +170,28 @@ def test_a_star_member_is_verified_only_through_hashes_the_search_accepts(tmp_pa
     # still the nearest alignment): no candidate, no verification.
     far = replace(fb, hashes=fb.hashes ^ np.uint64(0xFFFF))
     assert verify_pairs(query_side([fa, far]), rule, [(0, 1)]) == {}
+
+
+def vertical(size: tuple[int, int], top: tuple[int, int, int], bottom: tuple[int, int, int]
+             ) -> Image.Image:
+    """A sky-like vertical gradient from *top* to *bottom*, with faint JPEG-survivable grain."""
+    w, h = size
+    t = np.linspace(0.0, 1.0, h)[:, None, None]
+    rgb = (1 - t) * np.array(top, float) + t * np.array(bottom, float)
+    rgb = np.repeat(rgb, w, axis=1) + np.random.default_rng(0).normal(0, 1.0, (h, w, 3))
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
+def test_pure_gradients_that_differ_by_a_hue_turn_are_not_one_picture(tmp_path):
+    """A blue sky and an orange one of the same course: colour is their only evidence, and a
+    hue-rotation-invariant colour check cannot tell them apart, so hue itself must agree. A
+    brightened copy of the blue sky still matches it."""
+    folder = tmp_path / "skies"
+    folder.mkdir()
+    blue = vertical((800, 600), (40, 90, 200), (235, 240, 250))
+    blue.save(folder / "sky-blue.jpg", quality=90)
+    vertical((800, 600), (200, 110, 30), (250, 240, 225)).save(folder / "sky-orange.jpg", quality=90)
+    ImageEnhance.Brightness(blue).enhance(1.1).save(folder / "sky-blue-bright.jpg", quality=90)
+    groups = _groups(tmp_path, folder)
+    assert not any({"sky-blue.jpg", "sky-orange.jpg"} <= g for g in groups), groups
+    assert any({"sky-blue.jpg", "sky-blue-bright.jpg"} <= g for g in groups), groups
