@@ -112,8 +112,6 @@ class Index:
             skipped[why] = skipped.get(why, 0) + 1
 
         stats = list(walk(abs_roots, self.settings.crawl, warn, skip))
-        warnings.extend(f"{n} {'file' if n == 1 else 'files'} skipped: {why}"
-                        for why, n in sorted(skipped.items()))
         known = self.store.known_under(abs_roots)
         plan = diff(stats, known, elsewhere=self._aliases_elsewhere(stats, known),
                     kept=lambda p: any(p.startswith(d) for d in failed_dirs))
@@ -134,7 +132,7 @@ class Index:
             removed = self.store.delete(plan.gone)
         return IndexStats(len(plan.new), len(plan.changed),
                           len(plan.unchanged) + len(plan.aliases), removed, len(problems),
-                          tuple(problems), tuple(warnings))
+                          tuple(problems), tuple(warnings), tuple(sorted(skipped.items())))
 
     def _aliases_elsewhere(self, stats: list[FileStat], known: dict[bytes, Known]
                            ) -> dict[tuple[int, int], Known]:

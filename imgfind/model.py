@@ -151,7 +151,9 @@ class Fingerprinted:
 
 @dataclass(frozen=True, slots=True)
 class IndexStats:
-    """What one ``Index.update`` did; ``problems`` lists (path, reason) for unreadable files."""
+    """What one ``Index.update`` did; ``problems`` lists (path, reason) for unreadable files,
+    ``skipped`` (reason, count) for files of a known image format that no installed decoder
+    reads (the reason names the extra to install)."""
 
     new: int = 0
     changed: int = 0
@@ -160,6 +162,7 @@ class IndexStats:
     unreadable: int = 0
     problems: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

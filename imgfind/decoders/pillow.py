@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import importlib
 import importlib.util
 import os
 import struct
@@ -35,7 +37,7 @@ from ..errors import DecodeError
 from ..quality import quality_from_tables
 from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DRAFT_SIZE, FLAT_STD,
                       JPEG_EXACT_PIXELS, WORK_SIZE)
-from . import Decoded
+from . import Decoded, Missing
 
 #: EXIF Orientation tag.
 ORIENTATION_TAG = 0x0112
@@ -113,24 +115,67 @@ class PillowDecoder:
 PILLOW = PillowDecoder()
 
 
-def heif_decoder() -> PillowDecoder | None:
-    """A decoder for HEIF/HEIC through pillow-heif's Pillow plugin, when it is installed."""
-    if importlib.util.find_spec("pillow_heif") is None:
+class PluginDecoder(PillowDecoder):
+    """A format read through a Pillow plugin that registers itself on import (pillow-heif's
+    ``register_heif_opener``, pillow-jxl-plugin's ``import pillow_jxl``): Pillow's pipeline
+    after the plugin has opened the file."""
+
+    def __init__(self, module: str, extensions: frozenset[str],
+                 magic: tuple[tuple[int, bytes], ...], name: str):
+        super().__init__(extensions, name)
+        self._module = module
+        self._magic = magic
+
+    def extensions(self) -> frozenset[str]:
+        return self._extra
+
+    def sniff(self, head: bytes) -> bool:
+        return any(head[o:o + len(m)] == m for o, m in self._magic)
+
+    def decode(self, fp: BinaryIO, st: os.stat_result) -> Decoded:
+        _register_plugin(self._module)
+        return super().decode(fp, st)
+
+
+@functools.cache
+def _register_plugin(module: str) -> None:
+    """Import the plugin *module* once per process (workers too): it registers with Pillow."""
+    mod = importlib.import_module(module)
+    register = getattr(mod, "register_heif_opener", None)
+    if register is not None:
+        register()
+
+
+def plugin_decoder(module: str, extensions: frozenset[str], magic: tuple[tuple[int, bytes], ...],
+                   name: str) -> PluginDecoder | None:
+    """A decoder through the Pillow plugin *module*, or None when it is not installed."""
+    if importlib.util.find_spec(module) is None:
         return None
+    return PluginDecoder(module, extensions, magic, name)
 
-    class HeifDecoder(PillowDecoder):
-        def sniff(self, head: bytes) -> bool:
-            from . import HEIF_MAGIC
 
-            return any(head[o:o + len(m)] == m for o, m in HEIF_MAGIC)
+#: Why Pillow may not read a format it usually reads: its build lacks the library.
+_PILLOW_FEATURES = {
+    "AVIF": ("avif", "Pillow built without AVIF: pip install -U 'Pillow>=11.3'"),
+    "WEBP": ("webp", "Pillow built without WebP"),
+    "JPEG2000": ("jpg_2000", "Pillow built without OpenJPEG"),
+}
 
-        def decode(self, fp: BinaryIO, st: os.stat_result) -> Decoded:
-            import pillow_heif
 
-            pillow_heif.register_heif_opener()
-            return super().decode(fp, st)
-
-    return HeifDecoder(frozenset({".heic", ".heif", ".hif"}), "pillow-heif")
+def unreadable_by_pillow() -> list[Missing]:
+    """The wanted extensions this Pillow cannot read, each with the reason (for the crawl's
+    summary: such files are counted and named, not skipped silently)."""
+    Image.init()
+    registered = Image.registered_extensions()
+    readable = PILLOW.extensions()
+    out = []
+    by_format: dict[str, set[str]] = {}
+    for ext in sorted(WANTED_EXTENSIONS - readable):
+        by_format.setdefault(registered.get(ext, ext.lstrip(".").upper()), set()).add(ext)
+    for fmt, exts in sorted(by_format.items()):
+        hint = _PILLOW_FEATURES.get(fmt, (None, f"this Pillow cannot read {fmt}"))[1]
+        out.append(Missing(frozenset(exts), (), hint))
+    return out
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -272,6 +317,12 @@ def _animation(im: Image.Image, frames: int) -> tuple[np.ndarray, np.ndarray | N
 
 
 # ----------------------------------------------------------------------------- working picture
+def decode_picture(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The grey working picture and colour signature of an upright uint8 (rows, cols, 3)
+    RGB array decoded by another library (rawpy): the same steps as a file Pillow reads."""
+    return _working_pictures(Image.fromarray(np.ascontiguousarray(rgb), "RGB"))
+
+
 def _working_pictures(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """The grey working picture and the colour signature, from one box reduction of *im*
     (both would otherwise reduce the full picture each; the result is the same, since after
@@ -479,21 +530,10 @@ MAX_FIELD = 200
 
 def _metadata(im: Image.Image) -> dict[str, str]:
     """Collect creator, copyright, camera and dates from EXIF or PNG text, never failing."""
-    out: dict[str, str] = {}
     try:
-        exif = im.getexif()
-        items = [(EXIF_FIELDS, exif)]
-        try:
-            items.append((EXIF_IFD_FIELDS, exif.get_ifd(EXIF_IFD)))
-        except Exception:  # noqa: BLE001 - a broken sub-IFD only loses these fields
-            pass
-        for fields, table in items:
-            for tag, name in fields.items():
-                value = table.get(tag)
-                if value is not None:
-                    out[name] = _clean(value)
+        out = exif_fields(im.getexif())
     except Exception:  # noqa: BLE001 - hostile EXIF must never stop a decode
-        pass
+        out = {}
     for key, name in PNG_TEXT_FIELDS.items():
         value = im.info.get(key) if isinstance(im.info, dict) else None
         if isinstance(value, (str, bytes)) and name not in out:
@@ -507,6 +547,25 @@ def _metadata(im: Image.Image) -> dict[str, str]:
             quality = None
         if quality is not None:
             out["jpeg_quality"] = str(quality)
+    return {k: v for k, v in out.items() if v}
+
+
+def exif_fields(exif: Image.Exif) -> dict[str, str]:
+    """Creator, copyright, camera and dates from an EXIF (or TIFF IFD0) table, never failing."""
+    out: dict[str, str] = {}
+    try:
+        items = [(EXIF_FIELDS, exif)]
+        try:
+            items.append((EXIF_IFD_FIELDS, exif.get_ifd(EXIF_IFD)))
+        except Exception:  # noqa: BLE001 - a broken sub-IFD only loses these fields
+            pass
+        for fields, table in items:
+            for tag, name in fields.items():
+                value = table.get(tag)
+                if value is not None:
+                    out[name] = _clean(value)
+    except Exception:  # noqa: BLE001 - hostile EXIF must never stop a decode
+        pass
     return {k: v for k, v in out.items() if v}
 
 
