@@ -20,7 +20,7 @@ from ._version import __version__
 from .cli_common import (Context, crawl_options, default_db, group_options, make_rule, make_settings,
                          match_options, match_progress, output_format, pass_ctx, render_notes,
                          run_index, user_errors)
-from .report import render_groups, render_queries
+from .report import one_line, render_groups, render_queries
 from .report.text import render_facts, render_status
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,21 +66,44 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
 @click.argument("images", nargs=-1, required=True, type=click.Path(readable=False))
 @match_options()
 @click.option("-k", "--limit", type=click.IntRange(1), default=None, help="At most K matches per image.")
+@click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="SECONDS",
+              help="Give up on an image URL not downloaded within this time.")
+@click.option("--max-size", type=click.FloatRange(0.001), default=50.0, show_default=True, metavar="MIB",
+              help="Refuse an image URL (or stdin) larger than this.")
 @group_options
 @pass_ctx
 @user_errors
 def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, similarity: str | None,
-              fmt: str | None, null: bool, limit: int | None) -> None:
+              fmt: str | None, null: bool, limit: int | None, timeout: float, max_size: float) -> None:
     """Reverse image search: list every indexed copy of IMAGES, nearest first.
+
+    IMAGES are image files, folders of query images (one result block per image), http(s)
+    URLs of images (downloaded, within --timeout and --max-size) or - for standard input.
 
     \b
     Example:
         imgfind query photo.jpg --limit 10 --format json
+        imgfind query https://example.com/logo.png
+        imgfind query ~/Desktop/queries --format csv
+        curl -s https://example.com/a.jpg | imgfind query -
     """
+    from .sources import gathered
+
     fmt = output_format(fmt, null)
     rule = make_rule(threshold, similarity)
-    with obj.open(readonly=True) as idx:
-        results = idx.query_many(images, rule, limit=limit)
+    skipped: list[str] = []
+
+    def skip(name: str, why: str) -> None:
+        skipped.append(f"{name}: {why}")
+
+    with gathered(images, stdin=getattr(sys.stdin, "buffer", None), max_bytes=int(max_size * 2**20),
+                  timeout=timeout, skip=skip) as got:
+        with obj.open(readonly=True) as idx:
+            results = idx.query_many([q.path for q in got.images], rule, limit=limit,
+                                     names=[q.name for q in got.images],
+                                     skip=skip if got.batch else None)
+    for line in skipped:
+        obj.say(f"skipped: {one_line(line)}")
     render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
 
 

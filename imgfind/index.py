@@ -221,18 +221,38 @@ class Index:
         return self.query_many([image], rule, limit=limit)[0]
 
     def query_many(self, images: Sequence[str | os.PathLike[str]], rule: Rule | None = None, *,
-                   limit: int | None = None) -> list[QueryResult]:
+                   limit: int | None = None, names: Sequence[str | None] | None = None,
+                   skip: Callable[[str, str], None] | None = None) -> list[QueryResult]:
+        """Reverse search for each of *images* (files); one QueryResult each, in order.
+
+        *names*, when given, are what each query is called in the results (a URL or "(stdin)"
+        for a downloaded or piped image saved to a temporary file); None keeps the path. With
+        *skip*, an image that cannot be read is reported to ``skip(name, reason)`` and left
+        out (a batch goes on); without, it raises.
+
+        Raises:
+            DecodeError: an image is a folder or cannot be read, and *skip* is None.
+        """
         rule = rule or default_rule()
         prepared = []
-        for image in images:
+        labels: list[str | None] = []
+        for i, image in enumerate(images):
             path = _abs(image)
-            if os.path.isdir(path):
-                raise DecodeError(f"{display(path)}: is a folder; query takes image files")
-            st = _stat(path)
-            result = analyse(st)
-            if result.fingerprint is None or result.info is None:
-                raise DecodeError(f"{display(path)}: {result.error}")
+            label = names[i] if names is not None else None
+            shown = label if label is not None else display(path)
+            try:
+                if os.path.isdir(path):
+                    raise DecodeError("is a folder; query takes image files")
+                result = analyse(_stat(path))
+                if result.fingerprint is None or result.info is None:
+                    raise DecodeError(str(result.error))
+            except DecodeError as exc:
+                if skip is None:
+                    raise DecodeError(f"{shown}: {exc}") from None
+                skip(shown, str(exc))
+                continue
             prepared.append(result)
+            labels.append(label)
         with self.store.snapshot():  # one state of the index for the whole answer
             prints, library_side = self.search_side()
             fps = [r.fingerprint for r in prepared]
@@ -250,13 +270,17 @@ class Index:
             q_identity = (result.stat.dev, result.stat.ino)
             mine = [p for p in pairs if p.a == qrow]
             matches = []
+            same_file = None
             for p in mine:
                 rec = records.get(int(prints.ids[p.b]))
                 if rec is None:
                     continue  # removed by an index run meanwhile
                 now = disk[os.fsencode(rec.path)]
                 if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
-                    continue  # the query file itself, already indexed (under this or another name)
+                    # the query file itself, already indexed (under this or another name)
+                    if same_file is None or rec.path == qpath:
+                        same_file = rec.path
+                    continue
                 matches.append((p, replace(rec, state=now.state) if not now.state == PRESENT else rec))
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
             if limit is not None:
@@ -266,13 +290,15 @@ class Index:
                                info.height, info.format, info.metadata, (r - l) * (b - t))
             # The likely original is the query or a match that is on disk now.
             best = order_members([q_rec] + [rec for _, rec in matches if rec.present])[0]
+            shown = labels[qrow] if labels[qrow] is not None else qpath
+            original = shown if best.path == qpath else best.path
             out.append(QueryResult(
-                qpath, info.width, info.height, result.stat.size, info.format, info.metadata,
+                shown, info.width, info.height, result.stat.size, info.format, info.metadata,
                 tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
                             rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                             p.checks)
                       for p, rec in matches),
-                best.path))
+                original, same_file))
         return out
 
     def groups(self, rule: Rule | None = None, *,

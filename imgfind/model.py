@@ -243,6 +243,9 @@ class QueryResult:
     metadata: dict[str, str]
     matches: tuple[Match, ...]
     original: str  # the likely original among the query and its matches
+    #: The indexed path that is this very file (the query itself, or another name of it: a
+    #: hard link, an aliased folder), left out of the matches; None when it is not indexed.
+    same_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
         **header_json(header),
         "queries": [{"path": r.path, "width": r.width, "height": r.height, "bytes": r.size,
                      "format": r.format, "metadata": r.metadata, "original": r.original,
-                     "matches": len(r.matches)} for r in results],
+                     "matches": len(r.matches), "same_file": r.same_file} for r in results],
         "matches": [{"query": r.path, **file_json(m.file), "distance": m.distance,
                      "relation": m.relation, "similarity": m.similarity,
                      "larger": m.larger, "original": m.likely_original,

@@ -41,6 +41,9 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
         said = creator(r.metadata)
         if said:
             out.write(f"#   the file says: {one_line(said)}\n")
+        if r.same_file is not None and r.same_file != r.path:
+            out.write(f"#   the same file as indexed {one_line(r.same_file)} (another name for it, "
+                      "such as a hard link; not listed as a match)\n")
         for m in r.matches:
             f = m.file
             notes = [] if f.present else [f.state]
