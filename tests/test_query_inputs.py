@@ -312,3 +312,14 @@ def test_a_hard_link_of_an_indexed_file_says_so(tmp_path, indexed, runner):
     assert doc["queries"][0]["same_file"] == str(lib / "a.jpg") and doc["matches"] == []
     doc = json.loads(invoke(runner, db, "query", str(lib / "other.jpg"), "--format", "json").stdout)
     assert doc["queries"][0]["same_file"] == str(lib / "other.jpg")
+
+
+# ----------------------------------------------------------------------------- info alignment
+def test_info_values_start_in_one_column(tmp_path, runner):
+    """A long key (metadata.jpeg_quality) no longer pushes its value out of the column."""
+    make_image(tmp_path / "q.jpg", seed=45, quality=90)
+    out = invoke(runner, str(tmp_path / "i.db"), "info", str(tmp_path / "q.jpg")).stdout
+    lines = out.splitlines()
+    assert any(line.startswith("metadata.jpeg_quality ") for line in lines)
+    starts = {len(line) - len(line.split(None, 1)[1]) for line in lines}
+    assert len(starts) == 1, out

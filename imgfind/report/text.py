@@ -62,13 +62,18 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
 
 
 def render_facts(facts: Mapping[str, object], out: TextIO) -> None:
-    """Write ``key value`` lines (nested mappings as ``key.sub``): what ``imgfind info`` shows."""
+    """Write ``key value`` lines (nested mappings as ``key.sub``): what ``imgfind info`` shows.
+
+    Values start in one column: after the longest key, and never before column 19."""
+    rows: list[tuple[str, str]] = []
     for key, value in facts.items():
         if isinstance(value, Mapping):
-            for k, v in value.items():
-                out.write(f"{one_line(key + '.' + str(k)):<18} {one_line(str(v))}\n")
+            rows.extend((one_line(key + "." + str(k)), one_line(str(v))) for k, v in value.items())
         else:
-            out.write(f"{key:<18} {one_line(str(value))}\n")
+            rows.append((one_line(key), one_line(str(value))))
+    width = max([18, *(len(k) for k, _ in rows)])
+    for key, value in rows:
+        out.write(f"{key:<{width}} {value}\n")
 
 
 def render_status(db: str, counts: Mapping[str, int], problems: Sequence[tuple[str, str]] | None,
