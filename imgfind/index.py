@@ -425,10 +425,11 @@ def query_side(fps: Sequence[Fingerprint]) -> Side:
 
 
 def _stat(path: bytes) -> FileStat:
+    """The FileStat of *path*; DecodeError (the reason alone, no path) when it cannot be."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise DecodeError(f"{display(path)}: no such file") from None
+        raise DecodeError("no such file") from None
     except OSError as exc:
-        raise DecodeError(f"{display(path)}: {exc.strerror or exc}") from None
+        raise DecodeError(str(exc.strerror or exc)) from None
     return file_stat(path, st)

@@ -276,6 +276,8 @@ def test_one_query_keeps_its_json_shape(tmp_path, indexed, runner):
 def test_an_unreadable_named_file_is_still_an_error(tmp_path, indexed, runner):
     (tmp_path / "broken.jpg").write_bytes(b"nope")
     assert "broken.jpg" in _fail(runner, indexed[0], str(tmp_path / "broken.jpg"))
+    missing = str(tmp_path / "missing.jpg")
+    assert _fail(runner, indexed[0], missing) == f"Error: {missing}: no such file"
 
 
 def test_an_empty_folder_is_an_error(tmp_path, indexed, runner):
