@@ -134,8 +134,11 @@ class Registry:
                 return d
         ext = os.fsdecode(os.path.splitext(os.fsencode(name))[1]).lower()
         for m in self.missing:
-            if m.sniff(head) or ext in m.extensions:
-                return _refuse(f"no decoder for {ext or 'this format'} ({m.hint})")
+            if ext in m.extensions:
+                return _refuse(f"no decoder for {ext} ({m.hint})")
+            if m.sniff(head):  # by content, whatever the name says
+                kind = " ".join(sorted(m.extensions))
+                return _refuse(f"no decoder for this format ({kind} inside) ({m.hint})")
         for d in self.decoders:
             if ext in d.extensions():
                 return d
