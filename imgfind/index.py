@@ -160,6 +160,7 @@ class Index:
         there is enough work for them)."""
         jobs = self.settings.jobs or os.cpu_count() or 1
         executor = self.settings.executor or default_executor(jobs, len(todo))
+        jobs = getattr(executor, "workers", jobs)  # a cluster's threads, for the batch size
         for results in executor.map_batches(analyse_batch, batches_for(todo, jobs, self.settings.batch_files)):
             yield from results
 
