@@ -76,6 +76,29 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
         run_index(obj, idx, paths)
 
 
+@cli.command("merge")
+@click.argument("others", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--map", "maps", multiple=True, metavar="FROM=TO",
+              help="Rewrite the path prefix FROM of the other indexes' files to TO (repeatable).")
+@group_options
+@pass_ctx
+@user_errors
+def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> None:
+    """Merge indexes built elsewhere (OTHERS, index files) into this index.
+
+    They must use this imgfind's fingerprint recipe. For a file both hold, the newer record
+    wins. Files deleted since are dropped by the next 'imgfind index' of their folder.
+
+    \b
+    Example:
+        imgfind merge part-a.db part-b.db --map /mnt/a=/data/a
+    """
+    with obj.open() as idx:
+        for st in idx.merge(others, maps=maps):
+            obj.say(f"merged {st.source}: {st.added} added, {st.replaced} replaced, "
+                    f"{st.kept} kept (this index's record as new or newer)")
+
+
 @cli.command("query")
 @click.argument("images", nargs=-1, required=True, type=click.Path(readable=False))
 @match_options()

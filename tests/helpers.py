@@ -110,15 +110,15 @@ def dump_index(db: str | os.PathLike[str]) -> dict[bytes, tuple]:
     return {bytes(r[0]): tuple(r[1:]) for r in rows}
 
 
-def make_library(folder: Path, count: int, *, copies: int = 4, size: tuple[int, int] = (160, 120)
-                 ) -> list[Path]:
+def make_library(folder: Path, count: int, *, copies: int = 4, size: tuple[int, int] = (160, 120),
+                 seed: int = 1000) -> list[Path]:
     """*count* seeded pictures in *folder* (JPEG), the first *copies* also saved smaller (a
     near-duplicate each), and one file that is not an image: a small library to index."""
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for i in range(count):
         path = folder / f"p{i:03d}.jpg"
-        im = make_image(path, seed=1000 + i, size=size)
+        im = make_image(path, seed=seed + i, size=size)
         out.append(path)
         if i < copies:
             small = folder / f"p{i:03d}-small.jpg"
