@@ -99,6 +99,31 @@ def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> N
                     f"{st.kept} kept (this index's record as new or newer)")
 
 
+@cli.command("export")
+@click.option("--parquet", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the fingerprints to this Parquet file (needs imgfind[parquet]).")
+@click.option("--thumbs", is_flag=True, help="Include the stored thumbnails (for verifying "
+              "candidate pairs outside imgfind).")
+@group_options
+@pass_ctx
+@user_errors
+def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
+    """Export the index's fingerprints for a columnar engine (DuckDB, Spark, Dask).
+
+    One row per fingerprinted file: path, size, mtime, format, size in pixels, pHash, dHash,
+    every hash column, trimmed box (see docs/scale.md).
+
+    \b
+    Example:
+        imgfind export --parquet prints.parquet
+    """
+    from .export import write_parquet
+
+    with obj.open(readonly=True) as idx:
+        rows = write_parquet(idx.store.stored_files(), out, thumbs=thumbs)
+    obj.say(f"exported {rows} fingerprints to {out}")
+
+
 @cli.command("query")
 @click.argument("images", nargs=-1, required=True, type=click.Path(readable=False))
 @match_options()
