@@ -44,28 +44,28 @@ from imgfind.analyse import exit_with_parent  # noqa: E402
 DEFAULT_POOL = Path(os.path.expanduser("~/.cache/imgfind-bench/datasets/dev"))
 
 
-def run_once(folder: Path, executor, batch: int, workers: int) -> tuple[float, int]:
-    """Index *folder* into a fresh index; return (seconds, files indexed)."""
+def run_once(folders: list[Path], executor, batch: int, workers: int) -> tuple[float, int]:
+    """Index *folders* into a fresh index; return (seconds, files indexed)."""
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
         settings = Settings(jobs=workers, batch_files=batch, executor=executor)
         start = time.perf_counter()
         with Index.open(Path(tmp) / "i.db", settings) as idx:
-            stats = idx.update([folder])
+            stats = idx.update(folders)
         return time.perf_counter() - start, stats.new
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pool", type=Path, default=DEFAULT_POOL,
-                    help="folder of images (default: the bench's dev pool)")
+    ap.add_argument("--pool", type=Path, nargs="+", default=[DEFAULT_POOL],
+                    help="folders of images (default: the bench's dev pool)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch-sizes", default="4,16,64")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "dask.json")
     args = ap.parse_args()
-    if not args.pool.is_dir():
-        args.pool = ROOT / "examples" / "photos"
-        print(f"no bench pool; using {args.pool}", file=sys.stderr)
+    if not all(p.is_dir() for p in args.pool):
+        args.pool = [ROOT / "examples" / "photos"]
+        print(f"no bench pool; using {args.pool[0]}", file=sys.stderr)
 
     import dask
     import distributed
@@ -108,7 +108,7 @@ def main() -> None:
                        "command": "python3 " + " ".join([os.path.relpath(sys.argv[0], ROOT)]
                                                         + sys.argv[1:]),
                        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                       "load_average": os.getloadavg(), "pool": str(args.pool), "files": files,
+                       "load_average": os.getloadavg(), "pool": [str(p) for p in args.pool], "files": files,
                        "workers": args.workers, "repeat": args.repeat,
                        "cluster_startup_s": startup},
               "rows": rows}

@@ -124,8 +124,7 @@ class DaskExecutor:
         """Worker threads in the cluster now (at least 1)."""
         if self.client is None:
             return 1
-        info = self.client.scheduler_info()
-        return max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        return max(1, sum(self.client.nthreads().values()))
 
     # ------------------------------------------------------------------ the work
     def map_batches(self, fn: Callable[[Sequence[T]], R], batches: Iterable[Sequence[T]]
