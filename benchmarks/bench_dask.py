@@ -114,7 +114,7 @@ def main() -> None:
               "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    print(f"| batch (files/task) | process pool | LocalCluster | Dask overhead |")
+    print("| batch (files/task) | process pool | LocalCluster | Dask overhead |")
     print("|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['batch']} | {r['pool_s']:.1f} s ({r['pool_files_per_s']:.0f} files/s) | "

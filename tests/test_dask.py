@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from pathlib import Path
 
 import pytest
@@ -124,8 +123,8 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path, library, local_
             killed.append(pids[0])
 
     counting = Counting(DaskExecutor(client=client))
-    with Index.open(tmp_path / "d.db", Settings(executor=counting, batch_files=2,
-                                                 commit_every=1)) as idx:
+    settings = Settings(executor=counting, batch_files=2, commit_every=1)
+    with Index.open(tmp_path / "d.db", settings) as idx:
         idx.update([library], on_progress=on_progress)
     assert killed
     assert dump_index(tmp_path / "d.db") == local_dump
