@@ -7,14 +7,16 @@ they can open (a shared file system). Results stream back in the order they fini
 
 Worker death is Dask's to handle: the scheduler re-runs the tasks of a worker that died on
 another worker. A task that was running on ``allowed-failures + 1`` workers that died
-(``distributed.scheduler.allowed-failures``, 3 by default) fails with ``KilledWorker``: this
-module then isolates the culprit by running every file of that batch as a task of its own
-(an innocent batch that merely shared a dying worker succeeds that way); a single file that
-still kills workers is recorded through *on_poison* (for imgfind: unreadable, "crashed the
-decoder") and is never submitted again. Running the files alone rather than halving the
-batch costs a few milliseconds per file but at most one more round of worker deaths, which
-is what is slow (a restart is about a second), and which halving would repeat log2(batch)
-times.
+(``distributed.scheduler.allowed-failures``, 3 by default) fails with ``KilledWorker``. A
+worker runs more than one task at a time (threads, and tasks queued on it), so the task that
+failed may be innocent: this module then isolates the culprit by running every file of that
+batch alone, one after the other, once the rest of the run is done, with nothing else in
+flight. A file that still kills workers when it is the only task is the culprit: it is
+recorded through *on_poison* (for imgfind: unreadable, "crashed the worker that read it")
+and never submitted again; the innocent files of the batch succeed. Running the files one
+by one rather than halving the batch costs a few tens of milliseconds per file but one
+round of worker deaths (allowed-failures + 1), which is what is slow (a restart takes about
+a second) and which halving would repeat log2(batch) times.
 
 ``distributed`` is an optional dependency (``pip install 'imgfind[dask]'``); nothing here
 imports it before an executor is made.
@@ -131,9 +133,10 @@ class DaskExecutor:
                     ) -> Iterator[R]:
         """Yield ``fn(batch)`` for every batch, in the order batches finish.
 
-        A batch that fails with ``KilledWorker`` is split into single items and run again;
-        an item that fails alone is given to *on_poison* (or the error is raised). Any other
-        exception from *fn* is raised here. Closing the iterator cancels what is pending.
+        A batch that fails with ``KilledWorker`` is split into single items, run one at a
+        time with nothing else in flight after the other batches; an item that fails so is
+        given to *on_poison* (or ImgfindError is raised). Any other exception from *fn* is
+        raised here. Closing the iterator cancels what is pending.
         """
         distributed = _distributed()
         if self.client is None:
@@ -141,31 +144,41 @@ class DaskExecutor:
         client = self.client
         window = IN_FLIGHT_PER_THREAD * self.workers
         queue = iter(batches)
-        retry: list[Sequence[T]] = []  # items of killed batches, each to run alone
+        suspects: list[Sequence[T]] = []  # items of killed batches, to run alone
+        alone: Any = None  # the future of the one item running with nothing beside it
         done = distributed.as_completed()
         inflight: dict[Any, Sequence[T]] = {}  # future -> its batch (to split if it kills)
-        # pure=False: every submission is a task of its own; a resubmitted item is not
-        # mistaken for the failed task with the same arguments.
-        submit = lambda batch: client.submit(fn, batch, pure=False)  # noqa: E731
+
+        def submit(batch: Sequence[T]) -> Any:
+            # pure=False: every submission is a task of its own; a resubmitted item is not
+            # mistaken for the failed task with the same arguments.
+            future = client.submit(fn, batch, pure=False)
+            done.add(future)
+            inflight[future] = batch
+            return future
+
         try:
             while True:
-                while len(inflight) < window:
-                    batch = retry.pop() if retry else next(queue, None)
+                while alone is None and len(inflight) < window:
+                    batch = next(queue, None)
                     if batch is None:
                         break
-                    future = submit(batch)
-                    done.add(future)
-                    inflight[future] = batch
+                    submit(batch)
+                if not inflight and suspects:
+                    alone = submit(suspects.pop(0))
                 if not inflight:
                     return
                 future = next(done)
                 batch = inflight.pop(future)
+                was_alone, alone = future is alone, (None if future is alone else alone)
                 if future.status == "error":
                     exc = future.exception()
                     if not isinstance(exc, distributed.KilledWorker):
                         future.result()  # raises fn's own error as it is
-                    if len(batch) > 1:
-                        retry.extend([item] for item in batch)
+                    if not was_alone:
+                        # Workers running this batch died, but maybe for another task on
+                        # the same worker: run each file alone, once the rest is done.
+                        suspects.extend([item] for item in batch)
                         continue
                     self.poisoned.append(batch[0])
                     if self.on_poison is None:
