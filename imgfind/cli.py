@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 import click
 
@@ -20,6 +21,7 @@ from ._version import __version__
 from .cli_common import (Context, crawl_options, default_db, group_options, make_rule, make_settings,
                          match_options, match_progress, output_format, pass_ctx, render_notes,
                          run_index, user_errors)
+from .dask_executor import scheduler_executor
 from .report import one_line, render_groups, render_queries
 from .report.text import render_facts, render_status
 
@@ -45,11 +47,15 @@ def cli(ctx: click.Context, db: str, quiet: bool, verbose: bool) -> None:
 @cli.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @crawl_options
+@click.option("--scheduler", metavar="ADDRESS", envvar="IMGFIND_SCHEDULER", default=None,
+              help="Fingerprint on a Dask cluster: a scheduler address (tcp://host:8786), or "
+                   "local:N for N local worker processes (env IMGFIND_SCHEDULER; needs "
+                   "imgfind[dask]). The workers must see the same paths.")
 @group_options
 @pass_ctx
 @user_errors
 def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hidden: bool,
-              follow_symlinks: bool, jobs: int | None) -> None:
+              follow_symlinks: bool, jobs: int | None, scheduler: str | None) -> None:
     """Fingerprint the images under PATHS into the index (incremental).
 
     Unchanged files are skipped, changed ones re-read, vanished ones dropped.
@@ -57,9 +63,65 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
     \b
     Example:
         imgfind index ~/Photos ~/Downloads --exclude '*.tmp'
+        imgfind index /shared/photos --scheduler tcp://scheduler:8786
     """
-    with obj.open(make_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
+    settings = make_settings(exclude, hidden, follow_symlinks, jobs)
+    executor = scheduler_executor(scheduler)
+    if executor is None:
+        with obj.open(settings) as idx:
+            run_index(obj, idx, paths)
+        return
+    with executor, obj.open(replace(settings, executor=executor)) as idx:
+        obj.say(f"fingerprinting on Dask ({executor.workers} worker threads)")
         run_index(obj, idx, paths)
+
+
+@cli.command("merge")
+@click.argument("others", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--map", "maps", multiple=True, metavar="FROM=TO",
+              help="Rewrite the path prefix FROM of the other indexes' files to TO (repeatable).")
+@group_options
+@pass_ctx
+@user_errors
+def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> None:
+    """Merge indexes built elsewhere (OTHERS, index files) into this index.
+
+    They must use this imgfind's fingerprint recipe. For a file both hold, the newer record
+    wins. Files deleted since are dropped by the next 'imgfind index' of their folder.
+
+    \b
+    Example:
+        imgfind merge part-a.db part-b.db --map /mnt/a=/data/a
+    """
+    with obj.open() as idx:
+        for st in idx.merge(others, maps=maps):
+            obj.say(f"merged {st.source}: {st.added} added, {st.replaced} replaced, "
+                    f"{st.kept} kept (this index's record as new or newer)")
+
+
+@cli.command("export")
+@click.option("--parquet", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the fingerprints to this Parquet file (needs imgfind[parquet]).")
+@click.option("--thumbs", is_flag=True, help="Include the stored thumbnails (for verifying "
+              "candidate pairs outside imgfind).")
+@group_options
+@pass_ctx
+@user_errors
+def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
+    """Export the index's fingerprints for a columnar engine (DuckDB, Spark, Dask).
+
+    One row per fingerprinted file: path, size, mtime, format, size in pixels, pHash, dHash,
+    every hash column, trimmed box (see docs/scale.md).
+
+    \b
+    Example:
+        imgfind export --parquet prints.parquet
+    """
+    from .export import write_parquet
+
+    with obj.open(readonly=True) as idx:
+        rows = write_parquet(idx.store.stored_files(), out, thumbs=thumbs)
+    obj.say(f"exported {rows} fingerprints to {out}")
 
 
 @cli.command("query")

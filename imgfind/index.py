@@ -25,7 +25,8 @@ from .match import Side, channels, find_pairs, verify_pairs
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
-                    Group, IndexStats, Known, Match, Member, QueryResult, Rule, display)
+                    Group, IndexStats, Known, Match, Member, MergeStats, QueryResult, Rule,
+                    display)
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
@@ -158,6 +159,7 @@ class Index:
         there is enough work for them)."""
         jobs = self.settings.jobs or os.cpu_count() or 1
         executor = self.settings.executor or default_executor(jobs, len(todo))
+        jobs = getattr(executor, "workers", jobs)  # a cluster's threads, for the batch size
         for results in executor.map_batches(analyse_batch, batches_for(todo, jobs, self.settings.batch_files)):
             yield from results
 
@@ -180,6 +182,22 @@ class Index:
             self.store.save(batch)
         if on_progress:
             on_progress(len(batch))
+
+    # ------------------------------------------------------------------ merge
+    def merge(self, others: Sequence[str | os.PathLike[str]], *,
+              maps: Sequence[str] = ()) -> list[MergeStats]:
+        """Merge indexes built elsewhere into this one (merge.merge_all): *maps* are
+        ``FROM=TO`` path prefix rewrites; for a path both hold, the newer record wins.
+
+        Raises:
+            ImgfindError: a malformed map, an index that is missing, is this one, or holds
+                fingerprints of another recipe (checked before anything is copied).
+        """
+        from .merge import merge_all, parse_map
+
+        stats = merge_all(self.store, [os.fspath(o) for o in others], parse_map(maps))
+        self._whole = None
+        return stats
 
     # ------------------------------------------------------------------ search
     def search_side(self, under: Sequence[str | os.PathLike[str]] | None = None

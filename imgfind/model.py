@@ -166,6 +166,48 @@ class IndexStats:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFile:
+    """One file's row as the index stores it, fingerprint and thumbnail included (for merging
+    indexes and exporting them). The fingerprint fields are None for an unreadable file.
+
+    ``phash``/``dhash`` are unsigned 64-bit; ``hashes`` is the uint64 little-endian hash
+    columns (layout.N_HASHES of them), ``trim`` 4 float32 little-endian, ``thumb`` the stored
+    thumbnail bytes (fingerprint.stored_thumb).
+    """
+
+    path: bytes
+    size: int
+    mtime_ns: int
+    indexed_at: float  # seconds since the epoch
+    recipe: str | None
+    error: str | None
+    format: str | None
+    width: int | None
+    height: int | None
+    metadata: str | None  # JSON text
+    dev: int | None
+    ino: int | None
+    ctime_ns: int | None
+    phash: int | None = None
+    dhash: int | None = None
+    hashes: bytes | None = None
+    trim: bytes | None = None
+    flat: bool | None = None
+    thumb: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MergeStats:
+    """What one merge of another index did: files added, replaced (the other's record was
+    newer) and kept (this index's record was newer or the same)."""
+
+    source: str
+    added: int = 0
+    replaced: int = 0
+    kept: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     """An indexed image as the store knows it."""
 

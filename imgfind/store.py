@@ -24,11 +24,11 @@ import numpy as np
 
 from . import prints_cache
 from ._version import __version__
-from .bits import to_signed
+from .bits import to_signed, to_unsigned
 from .errors import SchemaError, StoreError
 from .fingerprint import stored_thumb
 from .layout import N_HASHES
-from .model import FileRecord, FileStat, Fingerprinted, Known, display
+from .model import FileRecord, FileStat, Fingerprinted, Known, StoredFile, display
 from .prints_cache import Owner, Prints
 from .recipe import THUMB_SIZE, recipe_id
 
@@ -490,7 +490,98 @@ class Store:
         """When a file was last (re)fingerprinted, seconds since the epoch; None when empty."""
         return self.db.execute("SELECT max(indexed_at) FROM files").fetchone()[0]
 
+    @_guarded
+    def recipes(self) -> set[str]:
+        """The fingerprint recipes of the stored fingerprints (recipe.recipe_id() values)."""
+        return {r for (r,) in self.db.execute(
+            "SELECT DISTINCT recipe FROM files WHERE recipe IS NOT NULL")}
+
+    def stored_files(self, chunk: int = 2000) -> Iterator[StoredFile]:
+        """Every stored file with its fingerprint and thumbnail, in row order, read *chunk*
+        rows at a time (memory stays flat at 10^6 files). One snapshot of the index."""
+        identity = "f.dev, f.ino, f.ctime_ns" if self.version >= 2 else "NULL, NULL, NULL"
+        sql = ("SELECT f.id, f.path, f.size, f.mtime_ns, f.indexed_at, f.recipe, f.error,"
+               f" f.format, f.width, f.height, f.metadata, {identity}, p.phash, p.dhash,"
+               " p.hashes, p.trim, p.flat, t.thumb FROM files f"
+               " LEFT JOIN prints p ON p.file_id = f.id LEFT JOIN thumbs t ON t.file_id = f.id"
+               " WHERE f.id > ? ORDER BY f.id LIMIT ?")
+        with self.snapshot():
+            last = -1
+            while True:
+                try:
+                    rows = self.db.execute(sql, (last, chunk)).fetchall()
+                except sqlite3.Error as exc:
+                    raise _store_error(exc, self.path, "read") from None
+                for r in rows:
+                    has = r[14] is not None
+                    yield StoredFile(
+                        bytes(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                        r[11], r[12], r[13], to_unsigned(r[14]) if has else None,
+                        to_unsigned(r[15]) if has else None,
+                        bytes(r[16]) if has else None, bytes(r[17]) if has else None,
+                        bool(r[18]) if has else None, bytes(r[19]) if r[19] is not None else None)
+                if len(rows) < chunk:
+                    return
+                last = rows[-1][0]
+
+    @_guarded
+    def root_rows(self) -> list[tuple[bytes, int, float]]:
+        """The roots table: (path, st_dev, indexed_at)."""
+        if self.version < 2:
+            return []
+        return [(bytes(p), d, t) for p, d, t in self.db.execute(
+            "SELECT path, dev, indexed_at FROM roots")]
+
     # ------------------------------------------------------------------ writes
+    def put_files(self, files: Iterable[StoredFile]) -> tuple[int, int, int]:
+        """Store rows from another index, the newer record winning for a path both hold:
+        the one with the later mtime, then the later indexing time (on a tie, this index's
+        stays). Call inside a transaction. Returns (added, replaced, kept)."""
+        self._bump_generation()
+        added = replaced = kept = 0
+        for f in files:
+            existed = self.db.execute("SELECT 1 FROM files WHERE path = ?", (f.path,)).fetchone()
+            row = self.db.execute(
+                "INSERT INTO files(path, size, mtime_ns, indexed_at, recipe, error, format, width,"
+                " height, metadata, dev, ino, ctime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+                " indexed_at=excluded.indexed_at, recipe=excluded.recipe, error=excluded.error,"
+                " format=excluded.format, width=excluded.width, height=excluded.height,"
+                " metadata=excluded.metadata, dev=excluded.dev, ino=excluded.ino,"
+                " ctime_ns=excluded.ctime_ns"
+                " WHERE (excluded.mtime_ns, excluded.indexed_at) > (files.mtime_ns, files.indexed_at) "
+                "RETURNING id",
+                (f.path, f.size, f.mtime_ns, f.indexed_at, f.recipe, f.error, f.format, f.width,
+                 f.height, f.metadata, f.dev, f.ino, f.ctime_ns)).fetchone()
+            if row is None:
+                kept += 1
+                continue
+            if existed:
+                replaced += 1
+            else:
+                added += 1
+            file_id = row[0]
+            if f.hashes is None or f.thumb is None:
+                self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
+                self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
+                continue
+            self.db.execute(
+                "INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim, flat)"
+                " VALUES (?,?,?,?,?,?)",
+                (file_id, to_signed(f.phash or 0), to_signed(f.dhash or 0), f.hashes, f.trim,
+                 int(bool(f.flat))))
+            self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
+                            (file_id, f.thumb))
+        return added, replaced, kept
+
+    def put_roots(self, roots: Iterable[tuple[bytes, int, float]]) -> None:
+        """Record roots (path, st_dev, indexed_at) from another index, the later one winning;
+        call inside a transaction."""
+        self.db.executemany(
+            "INSERT INTO roots(path, dev, indexed_at) VALUES (?,?,?) ON CONFLICT(path) DO UPDATE"
+            " SET dev=excluded.dev, indexed_at=excluded.indexed_at"
+            " WHERE excluded.indexed_at > roots.indexed_at", roots)
+
     def save(self, results: Iterable[Fingerprinted]) -> None:
         """Insert or replace the given results; call inside a transaction."""
         self._bump_generation()
