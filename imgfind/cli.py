@@ -8,20 +8,19 @@ in cli_act.py; what both share in cli_common.py.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
 
 import click
 
-from . import cli_act
+from . import cli_act, cli_answers
 from ._version import __version__
 from .cli_common import (Context, crawl_options, default_db, group_options, make_rule, make_settings,
                          match_options, match_progress, output_format, pass_ctx, render_notes,
                          run_index, user_errors)
 from .report import render_groups, render_queries
-from .report.text import render_facts, render_status
+from .report.text import render_status
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", envvar="IMGFIND_DB", default=default_db, show_default="per-user data dir",
@@ -66,11 +65,12 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
 @click.argument("images", nargs=-1, required=True, type=click.Path(readable=False))
 @match_options()
 @click.option("-k", "--limit", type=click.IntRange(1), default=None, help="At most K matches per image.")
+@cli_answers.sort_option
 @group_options
 @pass_ctx
 @user_errors
 def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, similarity: str | None,
-              fmt: str | None, null: bool, limit: int | None) -> None:
+              fmt: str | None, null: bool, limit: int | None, sort: str) -> None:
     """Reverse image search: list every indexed copy of IMAGES, nearest first.
 
     \b
@@ -80,7 +80,8 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
     fmt = output_format(fmt, null)
     rule = make_rule(threshold, similarity)
     with obj.open(readonly=True) as idx:
-        results = idx.query_many(images, rule, limit=limit)
+        results = idx.query_many(images, rule, limit=limit if sort == "distance" else None)
+        results = cli_answers.answer(idx, results, sort, limit)
     render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
 
 
@@ -127,28 +128,6 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
     render_notes(render_groups(groups, fmt, sys.stdout, rule, null=null))
 
 
-@cli.command("info")
-@click.argument("image", type=click.Path(readable=False))
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
-@group_options
-@user_errors
-def info_cmd(image: str, fmt: str) -> None:
-    """Show an image's format, size, fingerprints and main EXIF fields.
-
-    \b
-    Example:
-        imgfind info photo.jpg
-    """
-    from .info import describe
-
-    facts = describe(image)
-    if fmt == "json":
-        click.echo(json.dumps(facts, indent=1, ensure_ascii=True))
-        return
-    render_facts(facts, sys.stdout)
-
-
 @cli.command("status")
 @group_options
 @pass_ctx
@@ -166,7 +145,7 @@ def status_cmd(obj: Context) -> None:
                       idx.store.last_indexed())
 
 
-for _command in cli_act.COMMANDS:
+for _command in (*cli_act.COMMANDS, *cli_answers.COMMANDS):
     cli.add_command(_command)
 
 

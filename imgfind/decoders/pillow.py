@@ -33,6 +33,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import DecodeError
 from ..quality import quality_from_tables
+from .. import provenance
 from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DRAFT_SIZE, FLAT_STD,
                       JPEG_EXACT_PIXELS, WORK_SIZE)
 from . import Decoded
@@ -498,6 +499,9 @@ def _metadata(im: Image.Image) -> dict[str, str]:
         value = im.info.get(key) if isinstance(im.info, dict) else None
         if isinstance(value, (str, bytes)) and name not in out:
             out[name] = _clean(value)
+    # XMP, IPTC, GPS and the capture time (provenance.py); EXIF fields above win.
+    for key, value in provenance.read(im).items():
+        out.setdefault(key, value)
     if im.format == "JPEG":
         # How much the picture was compressed, read from its tables (the likely original is
         # the least recompressed copy; file size would count metadata too).

@@ -3,10 +3,12 @@ through words.one_line, so no control character from a file reaches the terminal
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from ..model import FileRecord, Group, QueryResult, ReportHeader
+from ..answers import credits_of, summarize
+from ..model import Answer, FileRecord, Group, QueryResult, ReportHeader
 from .words import creator, describe_rule, human_size, iso_time, one_line, plural
 
 
@@ -41,6 +43,8 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
         said = creator(r.metadata)
         if said:
             out.write(f"#   the file says: {one_line(said)}\n")
+        if r.matches:
+            _answer(summarize(r), r.path, out)
         for m in r.matches:
             f = m.file
             notes = [] if f.present else [f.state]
@@ -54,8 +58,72 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                 notes.append(one_line(who))
             out.write(f"  d={m.distance:<2}  {f.width}x{f.height}  {human_size(f.size):>9}  "
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}  [{', '.join(notes)}]\n")
+            credits = credits_of(f.metadata)
+            out.write(f"        made by: {one_line(_credit_line(credits))}\n")
+            for p in m.pages:
+                out.write(f"        on page: {one_line(p.url)}  \"{one_line(p.title)}\" ({one_line(p.how)})\n")
         if r.matches and r.original == r.path:
             out.write("  the query itself looks like the original (most pixels)\n")
+
+
+def _credit_line(credits: Mapping[str, str]) -> str:
+    parts = [f"{k} {v}" for k, v in credits.items() if k != "gps"] or ["no creator metadata"]
+    return "; ".join(parts + [f"GPS {credits.get('gps', 'no')}"])
+
+
+def _names(paths: Sequence[str], most: int = 3) -> str:
+    names = [os.path.basename(p) for p in paths[:most]]
+    return ", ".join(names) + (f" +{len(paths) - most}" if len(paths) > most else "")
+
+
+def _answer(a: Answer, query: str, out: TextIO) -> None:
+    """The summary of one reverse search (answers.summarize), as ``#`` lines."""
+    who = "the query itself" if a.biggest == query else one_line(a.biggest)
+    factor = "" if a.biggest == query else f", {a.factor:.2f}x the query's width and height"
+    out.write(f"#   biggest: {who} ({a.biggest_width}x{a.biggest_height}{factor})\n")
+    who = "the query itself" if a.original == query else one_line(a.original)
+    out.write(f"#   likely original: {who}: {one_line('; '.join(a.reasons))}\n")
+    if a.credits:
+        out.write("#   who made it:\n")
+        for c in a.credits:
+            out.write(f"#     {c.field}: {one_line(c.value)}  [{one_line(_names(c.paths))}]\n")
+    out.write(f"#   appears in {plural(len(a.places), 'folder')}:\n")
+    for folder, names in a.places:
+        out.write(f"#     {one_line(folder)}/: {one_line(', '.join(names))}\n")
+    if a.pages:
+        out.write(f"#   shown on {plural(len({p.url for p, _ in a.pages}), 'page')}:\n")
+        for p, shows in a.pages:
+            out.write(f"#     {one_line(p.url)}  \"{one_line(p.title)}\"  shows "
+                      f"{one_line(os.path.basename(shows))} ({one_line(p.how)})\n")
+
+
+def render_info(facts: Mapping[str, object], out: TextIO) -> None:
+    """Write what ``imgfind info`` shows: the file's facts (render_facts), then who made it and
+    what the index knows (copies, original, biggest, pages)."""
+    plain = {k: v for k, v in facts.items() if k not in ("index", "credits")}
+    render_facts(plain, out)
+    credits = facts.get("credits")
+    if isinstance(credits, Mapping):
+        out.write(f"{'made by':<18} {one_line(_credit_line(credits))}\n")
+    index = facts.get("index")
+    if not isinstance(index, Mapping):
+        out.write(f"{'index':<18} none (no index file)\n")
+        return
+    when = f" (fingerprinted {index['indexed_at']})" if index.get("indexed_at") else ""
+    out.write(f"{'indexed':<18} {'yes' + when if index.get('indexed') else 'no'}\n")
+    copies = index.get("copies") or []
+    out.write(f"{'copies':<18} {len(copies)}\n")
+    for c in copies:
+        out.write(f"  d={c['distance']:<2}  {c['width']}x{c['height']}  {one_line(c['path'])}"
+                  + ("" if c["relation"] == "same orientation" else f"  ({c['relation']})") + "\n")
+    if copies:
+        out.write(f"{'likely original':<18} {one_line(str(index['original']))}: "
+                  f"{one_line('; '.join(index['original_reasons']))}\n")
+        out.write(f"{'biggest':<18} {one_line(str(index['biggest']))} "
+                  f"({index['biggest_factor']:.2f}x this file)\n")
+    for p in index.get("pages") or []:
+        out.write(f"{'page':<18} {one_line(p['url'])}  \"{one_line(p['title'])}\"  shows "
+                  f"{one_line(os.path.basename(p['shows']))} ({one_line(p['how'])})\n")
 
 
 def render_facts(facts: Mapping[str, object], out: TextIO) -> None:
