@@ -125,8 +125,10 @@ class _Mapper:
         self.external = 0
         self.missing: list[str] = []
 
-    def local(self, url: str) -> str | None:
-        """The local path *url* stands for (existing or not), or None: another site."""
+    def local(self, url: str) -> list[str] | None:
+        """The local paths *url* may stand for, most likely first (existing or not), or
+        None: another site. A copy of the uploads folder alone is looked in too: its paths
+        start after ``wp-content/uploads/``."""
         u = urlsplit(url)
         if u.scheme not in ("http", "https", "") or u.netloc.lower() != self.base.netloc.lower():
             return None
@@ -134,38 +136,41 @@ class _Mapper:
         path = unquote(u.path)
         if not (path + "/").startswith(base_path) and path != base_path.rstrip("/"):
             return None
-        rel = posixpath.normpath(path[len(base_path):] or ".")
-        if rel.startswith("..") or rel == ".":
-            return None
-        candidate = os.path.join(self.files, *rel.split("/"))
-        if not os.path.isfile(candidate) and "/wp-content/uploads/" in path:
-            # A copy of the uploads folder alone: its paths start after wp-content/uploads/.
-            after = posixpath.normpath(path.split("/wp-content/uploads/", 1)[1])
-            alt = os.path.join(self.files, *after.split("/"))
-            if not after.startswith("..") and os.path.isfile(alt):
-                return alt
-        return candidate
+        out = []
+        for rel in (path[len(base_path):],
+                    *([path.split("/wp-content/uploads/", 1)[1]] if "/wp-content/uploads/" in path else [])):
+            rel = posixpath.normpath(rel or ".")
+            if not rel.startswith("..") and rel != ".":
+                out.append(os.path.join(self.files, *rel.split("/")))
+        return out or None
 
     def images(self, refs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
         out: list[tuple[str, str, str]] = []
         seen: set[tuple[str, str]] = set()
-        for url, how in refs:
-            path = self.local(url)
-            if path is None:
-                self.external += 1
-                continue
-            found = os.path.isfile(path)
-            if found and (path, how) not in seen:
+
+        def add(path: str, url: str, how: str) -> None:
+            if (path, how) not in seen:
                 seen.add((path, how))
                 out.append((path, url, how))
-            m = _WP_RESIZED.match(os.path.basename(path))
-            full = os.path.join(os.path.dirname(path), m["stem"] + m["ext"]) if m else None
-            if full and os.path.isfile(full):
-                key = (full, f"resized copy {url}")
-                if key not in seen:
-                    seen.add(key)
-                    out.append((full, url, f"resized copy {url}"))
-            elif not found:
+
+        for url, how in refs:
+            paths = self.local(url)
+            if paths is None:
+                self.external += 1
+                continue
+            found = False
+            for path in paths:
+                if os.path.isfile(path):
+                    add(path, url, how)
+                    found = True
+                m = _WP_RESIZED.match(os.path.basename(path))
+                full = os.path.join(os.path.dirname(path), m["stem"] + m["ext"]) if m else None
+                if full and os.path.isfile(full):
+                    add(full, url, f"resized copy {url}")
+                    found = True
+                if found:
+                    break
+            if not found:
                 self.missing.append(url)
         return out
 

@@ -104,3 +104,73 @@ def family(folder: Path, seed: int = 3) -> dict[str, Path]:
     im.resize((400, 300), Image.Resampling.LANCZOS).save(p, quality=85)
     paths["webp"] = p
     return paths
+
+
+def website(folder: Path, seed: int = 11) -> dict[str, Path]:
+    """A small static site under *folder*/site (base URL https://example.com/) and a
+    WordPress export *folder*/export.xml with its uploads copy *folder*/uploads:
+
+    - ``site/img/photo.jpg`` 800x600 and its WordPress-style resized copy
+      ``site/img/photo-300x225.jpg``; ``site/img/logo.png`` (another picture);
+      ``site/img/hero.jpg`` (a third)
+    - ``site/index.html`` "Home": <img src> of the resized copy, <a href> to the full size
+    - ``site/blog/post.html`` "Old post": srcset (root-relative and absolute), a style
+      attribute background-image (relative ../img/hero.jpg), a <style> url() of the logo, an
+      image on another site
+    - ``site/about/index.html`` "About": only the logo, through <base href>
+    - ``export.xml`` (WXR 1.2): a post "WP post" with <img> of ``photo-1024x768.jpg`` (no such
+      file: the full size ``uploads/2020/01/photo.jpg`` is there) and a page "WP page" with the
+      logo as featured image (_thumbnail_id of an attachment)
+    """
+    site = folder / "site"
+    (site / "img").mkdir(parents=True)
+    (site / "blog").mkdir()
+    (site / "about").mkdir()
+    photo = make_image(seed=seed, size=(800, 600))
+    photo.save(site / "img" / "photo.jpg", quality=92)
+    photo.resize((300, 225), Image.Resampling.LANCZOS).save(site / "img" / "photo-300x225.jpg")
+    make_image(site / "img" / "logo.png", seed=seed + 1, size=(200, 200))
+    make_image(site / "img" / "hero.jpg", seed=seed + 2, size=(640, 360))
+    (site / "index.html").write_text(
+        "<!doctype html><html><head><title>Home</title></head><body>"
+        '<a href="img/photo.jpg"><img src="img/photo-300x225.jpg" alt=""></a></body></html>')
+    (site / "blog" / "post.html").write_text(
+        "<html><head><title>Old post</title><style>.brand { background-image: "
+        'url("https://example.com/img/logo.png") }</style></head><body>'
+        '<div class="hero" style="background-image: url(\'../img/hero.jpg\')"></div>'
+        '<picture><source srcset="/img/photo-300x225.jpg 300w, https://example.com/img/photo.jpg 800w">'
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt=""></picture>'
+        '<img src="https://cdn.other.org/x.jpg"></body></html>')
+    (site / "about" / "index.html").write_text(
+        '<html><head><base href="https://example.com/img/"><title>About us</title></head>'
+        '<body><h1>About</h1><img src="logo.png"></body></html>')
+    uploads = folder / "uploads" / "2020" / "01"
+    uploads.mkdir(parents=True)
+    photo.save(uploads / "photo.jpg", quality=92)
+    make_image(uploads / "logo-wp.png", seed=seed + 1, size=(200, 200))
+    wxr = f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+ xmlns:wp="http://wordpress.org/export/1.2/">
+<channel><title>My blog</title><link>https://blog.example.org</link>
+<wp:base_site_url>https://blog.example.org</wp:base_site_url>
+<item><title>WP post</title><link>https://blog.example.org/2020/01/wp-post/</link>
+<wp:post_id>5</wp:post_id><wp:post_type>post</wp:post_type>
+<content:encoded><![CDATA[<p>Hello</p><img class="size-large"
+ src="https://blog.example.org/wp-content/uploads/2020/01/photo-1024x768.jpg"
+ srcset="https://blog.example.org/wp-content/uploads/2020/01/photo-1024x768.jpg 1024w" />]]></content:encoded>
+</item>
+<item><title>WP page</title><link>https://blog.example.org/about/</link>
+<wp:post_id>6</wp:post_id><wp:post_type>page</wp:post_type>
+<content:encoded><![CDATA[<p>No picture in the text</p>]]></content:encoded>
+<wp:postmeta><wp:meta_key>_thumbnail_id</wp:meta_key><wp:meta_value>7</wp:meta_value></wp:postmeta>
+</item>
+<item><title>logo-wp</title><wp:post_id>7</wp:post_id><wp:post_type>attachment</wp:post_type>
+<wp:attachment_url>https://blog.example.org/wp-content/uploads/2020/01/logo-wp.png</wp:attachment_url>
+</item>
+</channel></rss>
+"""
+    (folder / "export.xml").write_text(wxr)
+    return {"site": site, "photo": site / "img" / "photo.jpg", "resized": site / "img" / "photo-300x225.jpg",
+            "logo": site / "img" / "logo.png", "hero": site / "img" / "hero.jpg",
+            "export": folder / "export.xml", "uploads": folder / "uploads",
+            "wp_photo": uploads / "photo.jpg", "wp_logo": uploads / "logo-wp.png"}

@@ -60,8 +60,12 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}  [{', '.join(notes)}]\n")
             credits = credits_of(f.metadata)
             out.write(f"        made by: {one_line(_credit_line(credits))}\n")
+            on: dict[tuple[str, str], list[str]] = {}
             for p in m.pages:
-                out.write(f"        on page: {one_line(p.url)}  \"{one_line(p.title)}\" ({one_line(p.how)})\n")
+                on.setdefault((p.url, p.title), []).append(p.how)
+            for (url, title), hows in on.items():
+                out.write(f"        on page: {one_line(url)}  \"{one_line(title)}\" "
+                          f"({one_line(', '.join(hows))})\n")
         if r.matches and r.original == r.path:
             out.write("  the query itself looks like the original (most pixels)\n")
 
@@ -91,10 +95,13 @@ def _answer(a: Answer, query: str, out: TextIO) -> None:
     for folder, names in a.places:
         out.write(f"#     {one_line(folder)}/: {one_line(', '.join(names))}\n")
     if a.pages:
-        out.write(f"#   shown on {plural(len({p.url for p, _ in a.pages}), 'page')}:\n")
+        shown: dict[tuple[str, str, str], list[str]] = {}
         for p, shows in a.pages:
-            out.write(f"#     {one_line(p.url)}  \"{one_line(p.title)}\"  shows "
-                      f"{one_line(os.path.basename(shows))} ({one_line(p.how)})\n")
+            shown.setdefault((p.url, p.title, shows), []).append(p.how)
+        out.write(f"#   shown on {plural(len({p.url for p, _ in a.pages}), 'page')}:\n")
+        for (url, title, shows), hows in sorted(shown.items()):
+            out.write(f"#     {one_line(url)}  \"{one_line(title)}\"  shows "
+                      f"{one_line(os.path.basename(shows))} ({one_line(', '.join(hows))})\n")
 
 
 def render_info(facts: Mapping[str, object], out: TextIO) -> None:
