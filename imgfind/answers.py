@@ -108,14 +108,16 @@ def credits_of(meta: dict[str, str]) -> dict[str, str]:
 
 def query_record(r: QueryResult) -> FileRecord:
     """The query as a FileRecord (id -1), for comparing it with its matches."""
-    return FileRecord(-1, r.path, r.size, r.mtime_ns, r.width, r.height, r.format, r.metadata)
+    return FileRecord(-1, r.path, r.size, r.mtime_ns, r.width, r.height, r.format, r.metadata,
+                      r.content)
 
 
 def summarize(r: QueryResult) -> Answer:
     """The answer to one reverse search, from *r*'s records (see the module doc)."""
     q = query_record(r)
     copies = [q] + [m.file for m in r.matches]
-    biggest = max(copies, key=lambda c: (c.pixels, c is q))  # the query wins a tie
+    # Among equals: the likely original, then the query, then the nearest.
+    biggest = max(copies, key=lambda c: (c.pixels, c.path == r.original, c is q))
     factor = math.sqrt(biggest.pixels / q.pixels) if q.pixels else 1.0
     by_path = {c.path: c for c in copies}
     original = by_path.get(r.original, q)

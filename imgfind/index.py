@@ -276,7 +276,7 @@ class Index:
                             rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                             p.checks)
                       for p, rec in matches),
-                best.path, mtime_ns=result.stat.mtime_ns))
+                best.path, mtime_ns=result.stat.mtime_ns, content=q_rec.content))
         return out
 
     def groups(self, rule: Rule | None = None, *,

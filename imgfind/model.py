@@ -253,6 +253,7 @@ class QueryResult:
     original: str  # the likely original among the query and its matches
     pages: tuple[PageRef, ...] = ()  # web pages that show the query file itself (Index.with_pages)
     mtime_ns: int = 0  # the query file's modification time
+    content: float = 1.0  # fraction of the query's picture inside any added border
 
 
 @dataclass(frozen=True, slots=True)

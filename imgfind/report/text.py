@@ -126,8 +126,11 @@ def render_info(facts: Mapping[str, object], out: TextIO) -> None:
     if copies:
         out.write(f"{'likely original':<18} {one_line(str(index['original']))}: "
                   f"{one_line('; '.join(index['original_reasons']))}\n")
-        out.write(f"{'biggest':<18} {one_line(str(index['biggest']))} "
-                  f"({index['biggest_factor']:.2f}x this file)\n")
+        if index["biggest"] == facts.get("path"):
+            out.write(f"{'biggest':<18} this file itself\n")
+        else:
+            out.write(f"{'biggest':<18} {one_line(str(index['biggest']))} "
+                      f"({index['biggest_factor']:.2f}x this file's width and height)\n")
     for p in index.get("pages") or []:
         out.write(f"{'page':<18} {one_line(p['url'])}  \"{one_line(p['title'])}\"  shows "
                   f"{one_line(os.path.basename(p['shows']))} ({one_line(p['how'])})\n")
