@@ -113,11 +113,14 @@ def query_record(r: QueryResult) -> FileRecord:
 
 
 def summarize(r: QueryResult) -> Answer:
-    """The answer to one reverse search, from *r*'s records (see the module doc)."""
+    """The answer to one reverse search, from *r*'s records (see the module doc). The biggest
+    copy and the original's reasons consider the copies on disk now (and the query); places
+    and credits list every match, whatever its state."""
     q = query_record(r)
     copies = [q] + [m.file for m in r.matches]
+    here = [q] + [m.file for m in r.matches if m.file.present]  # what can be fetched now
     # Among equals: the likely original, then the query, then the nearest.
-    biggest = max(copies, key=lambda c: (c.pixels, c.path == r.original, c is q))
+    biggest = max(here, key=lambda c: (c.pixels, c.path == r.original, c is q))
     factor = math.sqrt(biggest.pixels / q.pixels) if q.pixels else 1.0
     by_path = {c.path: c for c in copies}
     original = by_path.get(r.original, q)
@@ -138,7 +141,7 @@ def summarize(r: QueryResult) -> Answer:
     pages = tuple((p, r.path) for p in r.pages) + tuple(
         (p, m.file.path) for m in r.matches for p in m.pages)
     return Answer(biggest.path, biggest.width, biggest.height, round(factor, 2), original.path,
-                  reasons(original, copies), places, credits, pages)
+                  reasons(original, here), places, credits, pages)
 
 
 def reasons(original: FileRecord, copies: Sequence[FileRecord]) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from .cli_common import (Context, crawl_options, default_db, group_options, make
 from .report import render_groups, render_queries
 from .report.text import render_status
 
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", envvar="IMGFIND_DB", default=default_db, show_default="per-user data dir",
               help="Index database file (env IMGFIND_DB).")

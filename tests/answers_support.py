@@ -148,7 +148,7 @@ def website(folder: Path, seed: int = 11) -> dict[str, Path]:
     uploads.mkdir(parents=True)
     photo.save(uploads / "photo.jpg", quality=92)
     make_image(uploads / "logo-wp.png", seed=seed + 1, size=(200, 200))
-    wxr = f"""<?xml version="1.0" encoding="UTF-8"?>
+    wxr = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
  xmlns:wp="http://wordpress.org/export/1.2/">
 <channel><title>My blog</title><link>https://blog.example.org</link>

@@ -44,7 +44,7 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
         if said:
             out.write(f"#   the file says: {one_line(said)}\n")
         if r.matches:
-            _answer(summarize(r), r.path, out)
+            _answer(summarize(r), r.path, {m.file.path: m.file.state for m in r.matches}, out)
         for m in r.matches:
             f = m.file
             notes = [] if f.present else [f.state]
@@ -75,12 +75,18 @@ def _credit_line(credits: Mapping[str, str]) -> str:
     return "; ".join(parts + [f"GPS {credits.get('gps', 'no')}"])
 
 
-def _names(paths: Sequence[str], most: int = 3) -> str:
-    names = [os.path.basename(p) for p in paths[:most]]
+def _names(paths: Sequence[str], states: Mapping[str, str], most: int = 3) -> str:
+    names = [_named(os.path.basename(p), p, states) for p in paths[:most]]
     return ", ".join(names) + (f" +{len(paths) - most}" if len(paths) > most else "")
 
 
-def _answer(a: Answer, query: str, out: TextIO) -> None:
+def _named(name: str, path: str, states: Mapping[str, str]) -> str:
+    """*name*, with the state of *path* when it is not on disk now (``photo.jpg [missing]``)."""
+    state = states.get(path, "present")
+    return name if state == "present" else f"{name} [{state}]"
+
+
+def _answer(a: Answer, query: str, states: Mapping[str, str], out: TextIO) -> None:
     """The summary of one reverse search (answers.summarize), as ``#`` lines."""
     who = "the query itself" if a.biggest == query else one_line(a.biggest)
     factor = "" if a.biggest == query else f", {a.factor:.2f}x the query's width and height"
@@ -90,10 +96,11 @@ def _answer(a: Answer, query: str, out: TextIO) -> None:
     if a.credits:
         out.write("#   who made it:\n")
         for c in a.credits:
-            out.write(f"#     {c.field}: {one_line(c.value)}  [{one_line(_names(c.paths))}]\n")
+            out.write(f"#     {c.field}: {one_line(c.value)}  [{one_line(_names(c.paths, states))}]\n")
     out.write(f"#   appears in {plural(len(a.places), 'folder')}:\n")
     for folder, names in a.places:
-        out.write(f"#     {one_line(folder)}/: {one_line(', '.join(names))}\n")
+        named = [_named(n, os.path.join(folder, n), states) for n in names]
+        out.write(f"#     {one_line(folder)}/: {one_line(', '.join(named))}\n")
     if a.pages:
         shown: dict[tuple[str, str, str], list[str]] = {}
         for p, shows in a.pages:
@@ -101,7 +108,8 @@ def _answer(a: Answer, query: str, out: TextIO) -> None:
         out.write(f"#   shown on {plural(len({p.url for p, _ in a.pages}), 'page')}:\n")
         for (url, title, shows), hows in sorted(shown.items()):
             out.write(f"#     {one_line(url)}  \"{one_line(title)}\"  shows "
-                      f"{one_line(os.path.basename(shows))} ({one_line(', '.join(hows))})\n")
+                      f"{one_line(_named(os.path.basename(shows), shows, states))} "
+                      f"({one_line(', '.join(hows))})\n")
 
 
 def render_info(facts: Mapping[str, object], out: TextIO) -> None:
