@@ -93,8 +93,8 @@ def iso_time(text: str) -> str:
         y, mo, d, h, mi, s, rest = m.groups()
         if y == "0000":
             return ""
-        offset = rest.strip() if re.fullmatch(r"\s*(Z|[+-]\d\d:?\d\d)?(\.\d+)?\s*", rest) else ""
-        offset = re.sub(r"^\.\d+", "", offset)
+        rest = re.sub(r"^\.\d+", "", rest)  # fractions of a second
+        offset = rest.strip() if re.fullmatch(r"\s*(Z|[+-]\d\d:?\d\d)?\s*", rest) else ""
         return f"{y}-{mo}-{d}T{h}:{mi}:{s or '00'}{offset}"
     if re.fullmatch(r"\d{4}(-\d\d){0,2}", text):
         return text

@@ -35,6 +35,30 @@ def test_exif_xmp_iptc_and_gps_are_recorded(tmp_path):
     assert small["captured"] == "2021-01-02T03:04:05" and small["xmp_tool"] == "GIMP 2.10"
 
 
+@pytest.mark.parametrize("fmt,save", [
+    ("WEBP", lambda packet: {"xmp": packet, "quality": 90}),
+    ("TIFF", lambda packet: {"tiffinfo": {700: packet}}),
+])
+def test_xmp_is_read_from_webp_and_tiff(tmp_path, fmt, save):
+    from answers_support import xmp_packet
+
+    path = tmp_path / f"x.{fmt.lower()}"
+    make_image(path, seed=6, fmt=fmt, **save(xmp_packet(creator="Kim", rights="CC0",
+                                                        created="2020-02-03T04:05:06+01:00")))
+    meta = open_for_hash(path).metadata
+    assert meta["xmp_creator"] == "Kim" and meta["xmp_rights"] == "CC0"
+    assert meta["captured"] == "2020-02-03T04:05:06+01:00"
+
+
+def test_capture_times_are_read_as_iso():
+    from imgfind.provenance import iso_time
+
+    assert iso_time("2019:05:01 14:03:09") == "2019-05-01T14:03:09"
+    assert iso_time("2019-05-01T14:03:09.25Z") == "2019-05-01T14:03:09Z"
+    assert iso_time("2019-05-01T14:03") == "2019-05-01T14:03:00"
+    assert iso_time("0000:00:00 00:00:00") == "" and iso_time("yesterday") == ""
+
+
 def test_a_hostile_xmp_packet_loses_only_its_fields(tmp_path):
     bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
             b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><x:xmpmeta xmlns:x="adobe:ns:meta/">'
@@ -280,3 +304,20 @@ def test_info_without_an_index_and_of_an_unreadable_file(tmp_path, runner):
     junk.write_bytes(b"not an image at all")
     bad = invoke(runner, db, "info", str(junk), ok=False)
     assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and str(junk) in bad.stderr
+
+
+def test_pages_map_encoded_names_and_never_leave_the_files_folder(tmp_path):
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    make_image(site / "img" / "my photo.jpg", seed=21)
+    make_image(tmp_path / "secret.jpg", seed=22)
+    (site / "p.html").write_text(
+        '<title>P</title><img src="img/my%20photo.jpg">'
+        '<img src="/img/..%2f..%2fsecret.jpg"><img src="/..%2fsecret.jpg">')
+    reading = pages_mod.read_site(str(site), "https://ex.com/")
+    (page,) = reading.pages
+    assert page.url == "https://ex.com/p.html" and page.title == "P"
+    assert [(os.path.basename(p), how) for p, _, how in page.images] == [("my photo.jpg", "img")]
+    # without a base URL, root-relative URLs are resolved against the folder, pages named by path
+    (page,) = pages_mod.read_site(str(site)).pages
+    assert page.url == str(site / "p.html") and len(page.images) == 1
