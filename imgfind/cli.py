@@ -141,7 +141,7 @@ def status_cmd(obj: Context) -> None:
         imgfind status
     """
     with obj.open(readonly=True) as idx:
-        render_status(os.path.abspath(obj.db), idx.store.counts(),
+        render_status(os.path.abspath(obj.db), {**idx.store.counts(), **idx.store.page_counts()},
                       idx.problems() if obj.verbose else None, sys.stdout,
                       idx.store.last_indexed())
 

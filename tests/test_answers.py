@@ -236,6 +236,12 @@ def test_pages_reads_a_wordpress_export(site, runner, db):
     assert '"WP post"  shows photo.jpg (resized copy' in out
 
 
+def test_status_counts_the_pages(site, runner, db):
+    assert "web pages" not in invoke(runner, db, "status").stdout
+    invoke(runner, db, "-q", "pages", str(site["site"]), "--base-url", "https://example.com/")
+    assert "web pages:     3 (9 image references; imgfind pages)" in invoke(runner, db, "status").stdout
+
+
 def test_reading_a_site_again_replaces_its_pages(site, runner, db):
     invoke(runner, db, "-q", "pages", str(site["site"]), "--base-url", "https://example.com/")
     (site["site"] / "index.html").write_text("<title>Home</title><p>no pictures now</p>")

@@ -59,7 +59,8 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
             out.write(f"  d={m.distance:<2}  {f.width}x{f.height}  {human_size(f.size):>9}  "
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}  [{', '.join(notes)}]\n")
             credits = credits_of(f.metadata)
-            out.write(f"        made by: {one_line(_credit_line(credits))}\n")
+            if len(credits) > 1 or credits["gps"] == "yes":  # not when the file says nothing
+                out.write(f"        made by: {one_line(_credit_line(credits))}\n")
             on: dict[tuple[str, str], list[str]] = {}
             for p in m.pages:
                 on.setdefault((p.url, p.title), []).append(p.how)
@@ -162,6 +163,9 @@ def render_status(db: str, counts: Mapping[str, int], problems: Sequence[tuple[s
     out.write(f"files:         {counts['files']}\n")
     out.write(f"fingerprinted: {counts['fingerprinted']}\n")
     out.write(f"unreadable:    {counts['unreadable']}\n")
+    if counts.get("pages"):
+        out.write(f"web pages:     {counts['pages']} ({plural(counts['page_images'], 'image reference')};"
+                  " imgfind pages)\n")
     if last_indexed is not None:
         out.write(f"last indexed:  {iso_time(int(last_indexed * 1e9))}\n")
     for path, reason in problems or ():
