@@ -300,6 +300,10 @@ class Store:
         for statement in SCHEMA[start:].split(";"):
             if statement.strip():
                 self.db.execute(statement)
+        if "metadata_since" not in self.meta():
+            # Files read before this lack the XMP, IPTC and GPS fields (provenance.py): the
+            # next index run reads them from the files' headers (stale_metadata).
+            self._set_meta({"metadata_since": repr(time.time())})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
@@ -552,6 +556,30 @@ class Store:
         """When *path* was last fingerprinted and why it could not be (None: not indexed)."""
         row = self.db.execute("SELECT indexed_at, error FROM files WHERE path = ?", (path,)).fetchone()
         return None if row is None else (row[0], row[1])
+
+    @_guarded
+    def stale_metadata(self, roots: Iterable[bytes]) -> list[bytes]:
+        """Readable files under *roots* whose metadata was recorded before the index was
+        upgraded to schema 3 (no XMP, IPTC or GPS fields yet); [] for an index made at 3."""
+        since = self.meta().get("metadata_since")
+        if since is None:
+            return []
+        out: list[bytes] = []
+        for root in roots:
+            out.extend(bytes(path) for path, at, error in self._rows_under(root, "indexed_at, error")
+                       if error is None and at < float(since))
+        return out
+
+    def set_metadata(self, items: Iterable[tuple[bytes, dict[str, str] | None]]) -> None:
+        """Store re-read metadata (None: keep what is there) and mark the files as read now;
+        call inside a transaction. Fingerprints are not touched."""
+        now = time.time()
+        for path, meta in items:
+            if meta is None:
+                self.db.execute("UPDATE files SET indexed_at = ? WHERE path = ?", (now, path))
+            else:
+                self.db.execute("UPDATE files SET metadata = ?, indexed_at = ? WHERE path = ?",
+                                (json.dumps(meta, ensure_ascii=False) if meta else None, now, path))
 
     @_guarded
     def known_paths(self, paths: Iterable[bytes]) -> set[bytes]:

@@ -278,6 +278,33 @@ def test_an_index_of_schema_2_gains_the_page_tables(tmp_path):
         assert store.version == 3
 
 
+def test_an_upgraded_index_reads_the_new_fields_once_without_fingerprinting_again(tmp_path, runner, db):
+    paths = family(tmp_path / "lib")
+    invoke(runner, db, "-q", "index", str(tmp_path / "lib"))
+    # As an index of schema 2 had it: EXIF fields only, no page tables.
+    con = sqlite3.connect(db)
+    for path, meta in con.execute("SELECT path, metadata FROM files").fetchall():
+        old = {k: v for k, v in json.loads(meta or "{}").items()
+               if not k.startswith(("xmp_", "iptc_")) and k not in ("gps", "captured")}
+        con.execute("UPDATE files SET metadata = ?, indexed_at = 1 WHERE path = ?",
+                    (json.dumps(old) if old else None, path))
+    con.executescript("DROP TABLE page_images; DROP TABLE pages; PRAGMA user_version = 2;")
+    con.commit()
+    con.close()
+    doc = invoke_json(runner, db, "query", str(paths["webp"]), "--format", "json")
+    cam = next(m for m in doc["matches"] if m["path"] == str(paths["camera"]))
+    assert "iptc_byline" not in cam["metadata"]
+    assert cam["captured"] == "2019-05-01T10:20:30"  # from the EXIF 'taken' of old rows
+    r = invoke(runner, db, "index", str(tmp_path / "lib"))
+    assert "0 new, 0 changed, 4 unchanged" in r.stderr
+    doc = invoke_json(runner, db, "query", str(paths["webp"]), "--format", "json")
+    by = {m["path"]: m for m in doc["matches"]}
+    assert by[str(paths["camera"])]["metadata"]["iptc_byline"] == "Ann Example (IPTC)"
+    assert by[str(paths["big"])]["metadata"]["xmp_creator"] == "Studio Web"
+    with Store(db) as store:
+        assert store.stale_metadata([os.fsencode(tmp_path / "lib")]) == []  # once
+
+
 # ----------------------------------------------------------------------------- info
 def test_info_shows_credits_copies_and_pages(site, runner, db):
     invoke(runner, db, "-q", "pages", str(site["site"]), "--base-url", "https://example.com/")

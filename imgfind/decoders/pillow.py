@@ -514,6 +514,18 @@ def _metadata(im: Image.Image) -> dict[str, str]:
     return {k: v for k, v in out.items() if v}
 
 
+def header_metadata(path: bytes | str) -> dict[str, str] | None:
+    """The metadata fields of the file at *path* as a decode records them (_metadata), read
+    from its header without decoding the picture; None when Pillow cannot open it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return _metadata(im)
+    except Exception:  # noqa: BLE001 - any unreadable file: keep what the index has
+        return None
+
+
 def _clean(value: object) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
