@@ -347,8 +347,9 @@ class Index:
 
     def _refresh_metadata(self, roots: Sequence[bytes]) -> None:
         """Files read before the index was upgraded to schema 3 get the XMP, IPTC and GPS
-        fields once, from their headers (no decode; fingerprints kept). Seconds per 10^4
-        files; committed in batches."""
+        fields once, from their headers (no decode; fingerprints kept), in this process,
+        committed in batches: about 5 ms per file (bench dev pool, 2207 files: 11.7 s against
+        1.5 s for an unchanged run)."""
         stale = self.store.stale_metadata(roots)
         if not stale:
             return
