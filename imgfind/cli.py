@@ -8,7 +8,6 @@ in cli_act.py; what both share in cli_common.py.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -16,14 +15,15 @@ from dataclasses import replace
 
 import click
 
-from . import cli_act
+from . import cli_act, cli_answers
 from ._version import __version__
 from .cli_common import (Context, crawl_options, default_db, group_options, make_rule, make_settings,
                          match_options, match_progress, output_format, pass_ctx, render_notes,
                          run_index, user_errors)
 from .dask_executor import scheduler_executor
 from .report import one_line, render_groups, render_queries
-from .report.text import render_facts, render_status
+from .report.text import render_status
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", envvar="IMGFIND_DB", default=default_db, show_default="per-user data dir",
@@ -132,11 +132,13 @@ def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
               help="Give up on an image URL not downloaded within this time.")
 @click.option("--max-size", type=click.FloatRange(0.001), default=50.0, show_default=True, metavar="MIB",
               help="Refuse an image URL (or stdin) larger than this.")
+@cli_answers.sort_option
 @group_options
 @pass_ctx
 @user_errors
 def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, similarity: str | None,
-              fmt: str | None, null: bool, limit: int | None, timeout: float, max_size: float) -> None:
+              fmt: str | None, null: bool, limit: int | None, timeout: float, max_size: float,
+              sort: str) -> None:
     """Reverse image search: list every indexed copy of IMAGES, nearest first.
 
     IMAGES are image files, folders of query images (one result block per image), http(s)
@@ -161,9 +163,11 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
     with gathered(images, stdin=getattr(sys.stdin, "buffer", None), max_bytes=int(max_size * 2**20),
                   timeout=timeout, skip=skip) as got:
         with obj.open(readonly=True) as idx:
-            results = idx.query_many([q.path for q in got.images], rule, limit=limit,
+            results = idx.query_many([q.path for q in got.images], rule,
+                                     limit=limit if sort == "distance" else None,
                                      names=[q.name for q in got.images],
                                      skip=skip if got.batch else None)
+            results = cli_answers.answer(idx, results, sort, limit)
     for line in skipped:
         obj.say(f"skipped: {one_line(line)}")
     render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
@@ -212,28 +216,6 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
     render_notes(render_groups(groups, fmt, sys.stdout, rule, null=null))
 
 
-@cli.command("info")
-@click.argument("image", type=click.Path(readable=False))
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
-@group_options
-@user_errors
-def info_cmd(image: str, fmt: str) -> None:
-    """Show an image's format, size, fingerprints and main EXIF fields.
-
-    \b
-    Example:
-        imgfind info photo.jpg
-    """
-    from .info import describe
-
-    facts = describe(image)
-    if fmt == "json":
-        click.echo(json.dumps(facts, indent=1, ensure_ascii=True))
-        return
-    render_facts(facts, sys.stdout)
-
-
 @cli.command("status")
 @group_options
 @pass_ctx
@@ -246,12 +228,12 @@ def status_cmd(obj: Context) -> None:
         imgfind status
     """
     with obj.open(readonly=True) as idx:
-        render_status(os.path.abspath(obj.db), idx.store.counts(),
+        render_status(os.path.abspath(obj.db), {**idx.store.counts(), **idx.store.page_counts()},
                       idx.problems() if obj.verbose else None, sys.stdout,
                       idx.store.last_indexed())
 
 
-for _command in cli_act.COMMANDS:
+for _command in (*cli_act.COMMANDS, *cli_answers.COMMANDS):
     cli.add_command(_command)
 
 

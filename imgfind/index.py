@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .analyse import analyse, analyse_batch
+from .answers import rank_originals, with_pages
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
 from .fingerprint import stored_thumb
@@ -25,7 +26,7 @@ from .match import Side, channels, find_pairs, verify_pairs
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
-                    Group, IndexStats, Known, Match, Member, MergeStats, QueryResult, Rule,
+                    Group, IndexStats, Known, Match, Member, MergeStats, QueryResult, Rule, SiteReading,
                     display)
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
@@ -131,6 +132,7 @@ class Index:
                 warnings.append(f"{display(result.stat.path)}: {result.info.warning}")
         with self.store.transaction():
             removed = self.store.delete(plan.gone)
+        self._refresh_metadata(abs_roots)
         return IndexStats(len(plan.new), len(plan.changed),
                           len(plan.unchanged) + len(plan.aliases), removed, len(problems),
                           tuple(problems), tuple(warnings), tuple(sorted(skipped.items())))
@@ -307,7 +309,7 @@ class Index:
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
             # The likely original is the query or a match that is on disk now.
-            best = order_members([q_rec] + [rec for _, rec in matches if rec.present])[0]
+            best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]
             shown = labels[qrow] if labels[qrow] is not None else qpath
             original = shown if best.path == qpath else best.path
             out.append(QueryResult(
@@ -316,7 +318,7 @@ class Index:
                             rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                             p.checks)
                       for p, rec in matches),
-                original, same_file))
+                original, same_file, mtime_ns=result.stat.mtime_ns, content=q_rec.content))
         return out
 
     def groups(self, rule: Rule | None = None, *,
@@ -383,6 +385,55 @@ class Index:
 
     def problems(self) -> list[tuple[str, str]]:
         return self.store.problems()
+
+    def _refresh_metadata(self, roots: Sequence[bytes]) -> None:
+        """Files read before the index was upgraded to schema 3 get the XMP, IPTC and GPS
+        fields once, from their headers (no decode; fingerprints kept), in this process,
+        committed in batches: about 5 ms per file (bench dev pool, 2207 files: 11.7 s against
+        1.5 s for an unchanged run)."""
+        stale = self.store.stale_metadata(roots)
+        if not stale:
+            return
+        from .decoders.pillow import header_metadata  # noqa: PLC0415
+
+        for start in range(0, len(stale), self.settings.commit_every):
+            chunk = stale[start:start + self.settings.commit_every]
+            read = [(path, header_metadata(path)) for path in chunk]
+            with self.store.transaction():
+                self.store.set_metadata(read)
+
+    # ------------------------------------------------------------------ web pages
+    def read_pages(self, source: str | os.PathLike[str], base_url: str | None = None,
+                   files: str | os.PathLike[str] | None = None) -> SiteReading:
+        """Read the pages of a local site copy (pages.read_site) and record which page shows
+        which image file, replacing what was recorded for *source* before.
+
+        Raises:
+            ImgfindError: *source* is missing or not readable as a site (pages.read_site).
+        """
+        from .pages import read_site  # noqa: PLC0415 - Beautiful Soup only for this command
+
+        reading = read_site(os.fsdecode(source), base_url,
+                            os.fsdecode(files) if files is not None else None)
+        with self.store.transaction():
+            self.store.save_pages(_abs(source), (
+                (p.url, p.title, os.fsencode(p.source),
+                 [(os.fsencode(path), url, how) for path, url, how in p.images])
+                for p in reading.pages))
+        return reading
+
+    def not_indexed(self, paths: Iterable[str]) -> list[str]:
+        """The given image paths that the index does not hold (to tell the user to index them)."""
+        wanted = list(dict.fromkeys(paths))
+        have = self.store.known_paths(os.fsencode(p) for p in wanted)
+        return [p for p in wanted if os.fsencode(p) not in have]
+
+    def with_pages(self, results: Sequence[QueryResult]) -> list[QueryResult]:
+        """Return *results* with the web pages that show the query and each match
+        (QueryResult.pages, Match.pages), as recorded by read_pages."""
+        wanted = [p for r in results for p in (r.path, *(m.file.path for m in r.matches))]
+        pages = self.store.pages_showing(wanted)
+        return [with_pages(r, pages) for r in results]
 
 
 def _arrange(records: list[FileRecord], disk: dict[bytes, OnDisk]

@@ -240,6 +240,16 @@ class FileRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PageRef:
+    """A web page that shows an image file (recorded by ``imgfind pages``)."""
+
+    url: str
+    title: str
+    how: str  # "img", "srcset", "css", "link", "meta", or "resized copy <url>" (WordPress)
+    image_url: str  # the URL the page uses for it
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     """One indexed file that matches a query, with how it relates to the query."""
 
@@ -250,6 +260,7 @@ class Match:
     larger: bool  # more pixels than the query
     likely_original: bool = False
     checks: tuple[str, ...] = ()  # the checks the pair passed (PairMatch.checks)
+    pages: tuple[PageRef, ...] = ()  # web pages that show this file (Index.with_pages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +299,9 @@ class QueryResult:
     #: The indexed path that is this very file (the query itself, or another name of it: a
     #: hard link, an aliased folder), left out of the matches; None when it is not indexed.
     same_file: str | None = None
+    pages: tuple[PageRef, ...] = ()  # web pages that show the query file itself (Index.with_pages)
+    mtime_ns: int = 0  # the query file's modification time
+    content: float = 1.0  # fraction of the query's picture inside any added border
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,3 +311,47 @@ class ReportHeader:
     format: str  # e.g. "imgfind-dedupe/1"
     version: str
     rule: Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """One statement of who made a picture, and which copies make it (answers.credits)."""
+
+    field: str  # "artist", "copyright", "creator (XMP)", "camera", "captured", "gps", ...
+    value: str
+    paths: tuple[str, ...]  # the copies whose metadata says it (the query included)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What one reverse search says about a picture (answers.summarize, from the records)."""
+
+    biggest: str  # the copy with the most pixels (the query or a match)
+    biggest_width: int
+    biggest_height: int
+    factor: float  # its linear scale against the query: sqrt(pixels / query pixels)
+    original: str  # the likely original (QueryResult.original)
+    reasons: tuple[str, ...]  # why that one, in words
+    places: tuple[tuple[str, tuple[str, ...]], ...]  # (folder, file names) of every match
+    credits: tuple[Credit, ...]  # who made it, as the copies' metadata says
+    pages: tuple[tuple[PageRef, str], ...]  # (web page, the copy it shows)
+
+
+@dataclass(frozen=True, slots=True)
+class SitePage:
+    """One web page read from a local site copy (pages.read_site): what it shows."""
+
+    url: str
+    title: str
+    source: str  # the local HTML or WXR file
+    images: tuple[tuple[str, str, str], ...]  # (local image path, URL used, how)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteReading:
+    """What reading a site found: its pages, and the references that lead to no local file."""
+
+    pages: tuple[SitePage, ...]
+    external: int = 0  # image URLs on another site (or outside the base URL)
+    missing: tuple[str, ...] = ()  # image URLs under the base URL with no local file
+    unreadable: tuple[tuple[str, str], ...] = ()  # (file, reason) of pages that could not be read

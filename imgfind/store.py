@@ -28,7 +28,7 @@ from .bits import to_signed, to_unsigned
 from .errors import SchemaError, StoreError
 from .fingerprint import stored_thumb
 from .layout import N_HASHES
-from .model import FileRecord, FileStat, Fingerprinted, Known, StoredFile, display
+from .model import FileRecord, FileStat, Fingerprinted, Known, PageRef, StoredFile, display
 from .prints_cache import Owner, Prints
 from .recipe import THUMB_SIZE, recipe_id
 
@@ -37,7 +37,8 @@ __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 #: Bump with a migration below whenever the schema changes.
 #: 2: files.dev, files.ino, files.ctime_ns (identity and change key), the roots table, and
 #:    meta identity / write_token (what the sidecar must match).
-SCHEMA_VERSION = 2
+#: 3: the pages and page_images tables (which web page shows which image file; ``imgfind pages``).
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x696D6766  # "imgf": marks the file as an imgfind index
 
 SCHEMA = """
@@ -83,6 +84,26 @@ CREATE TABLE IF NOT EXISTS roots (
     dev        INTEGER NOT NULL,
     indexed_at REAL NOT NULL
 );
+-- Web pages of a local site copy (imgfind pages) and the image files they show. Images are
+-- named by absolute path (BLOB, like files.path), not by files.id: pages may be read before
+-- or after the images are indexed, and a re-indexed file keeps its path.
+CREATE TABLE IF NOT EXISTS pages (
+    id         INTEGER PRIMARY KEY,
+    site       BLOB NOT NULL,      -- the source given to 'imgfind pages' (folder or WXR file)
+    url        TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    source     BLOB NOT NULL,      -- the local HTML or WXR file it was read from
+    indexed_at REAL NOT NULL,
+    UNIQUE (site, url)
+);
+CREATE TABLE IF NOT EXISTS page_images (
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    image   BLOB NOT NULL,         -- absolute path of the local file
+    url     TEXT NOT NULL,         -- the URL the page uses
+    how     TEXT NOT NULL,         -- img, srcset, css, link, meta, or "resized copy <url>"
+    PRIMARY KEY (page_id, image, how)
+);
+CREATE INDEX IF NOT EXISTS page_images_image ON page_images(image);
 """
 
 #: Schema 1 -> 2, run in one transaction by the first writer that opens an old index. Old
@@ -242,6 +263,8 @@ class Store:
                 self._check_header(version, app_id, tables)
                 if version == 1:
                     self._migrate_1_to_2()
+                if version in (1, 2):
+                    self._migrate_pages()
                 elif version < SCHEMA_VERSION:
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
@@ -269,6 +292,18 @@ class Store:
             if statement.strip():
                 self.db.execute(statement)
         self._set_meta({"upgraded_to_2_by": __version__})
+
+    def _migrate_pages(self) -> None:
+        """Schema 2 -> 3 for the web pages: add the pages and page_images tables (idempotent:
+        CREATE ... IF NOT EXISTS, nothing else changes)."""
+        start = SCHEMA.index("CREATE TABLE IF NOT EXISTS pages")
+        for statement in SCHEMA[start:].split(";"):
+            if statement.strip():
+                self.db.execute(statement)
+        if "metadata_since" not in self.meta():
+            # Files read before this lack the XMP, IPTC and GPS fields (provenance.py): the
+            # next index run reads them from the files' headers (stale_metadata).
+            self._set_meta({"metadata_since": repr(time.time())})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
@@ -532,6 +567,76 @@ class Store:
         return [(bytes(p), d, t) for p, d, t in self.db.execute(
             "SELECT path, dev, indexed_at FROM roots")]
 
+    def pages_showing(self, paths: Iterable[str]) -> dict[str, list[PageRef]]:
+        """Return, per image path, the web pages that show it (url order); {} for an index
+        without page tables (schema 2, read as it is)."""
+        if not self._has_table("page_images"):
+            return {}
+        out: dict[str, list[PageRef]] = {}
+        wanted = list(dict.fromkeys(paths))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for image, url, title, how, image_url in self.db.execute(
+                    "SELECT i.image, p.url, p.title, i.how, i.url FROM page_images i"
+                    f" JOIN pages p ON p.id = i.page_id WHERE i.image IN ({marks})"
+                    " ORDER BY p.url, i.how", [os.fsencode(p) for p in chunk]):
+                out.setdefault(display(image), []).append(PageRef(url, title, how, image_url))
+        return out
+
+    @_guarded
+    def page_counts(self) -> dict[str, int]:
+        """Pages and image references recorded ({} before schema 3)."""
+        if not self._has_table("pages"):
+            return {}
+        return {"pages": self.db.execute("SELECT count(*) FROM pages").fetchone()[0],
+                "page_images": self.db.execute("SELECT count(*) FROM page_images").fetchone()[0]}
+
+    @_guarded
+    def indexed_at(self, path: bytes) -> tuple[float, str | None] | None:
+        """When *path* was last fingerprinted and why it could not be (None: not indexed)."""
+        row = self.db.execute("SELECT indexed_at, error FROM files WHERE path = ?", (path,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    @_guarded
+    def stale_metadata(self, roots: Iterable[bytes]) -> list[bytes]:
+        """Readable files under *roots* whose metadata was recorded before the index was
+        upgraded to schema 3 (no XMP, IPTC or GPS fields yet); [] for an index made at 3."""
+        since = self.meta().get("metadata_since")
+        if since is None:
+            return []
+        out: list[bytes] = []
+        for root in roots:
+            out.extend(bytes(path) for path, at, error in self._rows_under(root, "indexed_at, error")
+                       if error is None and at < float(since))
+        return out
+
+    def set_metadata(self, items: Iterable[tuple[bytes, dict[str, str] | None]]) -> None:
+        """Store re-read metadata (None: keep what is there) and mark the files as read now;
+        call inside a transaction. Fingerprints are not touched."""
+        now = time.time()
+        for path, meta in items:
+            if meta is None:
+                self.db.execute("UPDATE files SET indexed_at = ? WHERE path = ?", (now, path))
+            else:
+                self.db.execute("UPDATE files SET metadata = ?, indexed_at = ? WHERE path = ?",
+                                (json.dumps(meta, ensure_ascii=False) if meta else None, now, path))
+
+    @_guarded
+    def known_paths(self, paths: Iterable[bytes]) -> set[bytes]:
+        """Which of *paths* are indexed files (fingerprinted or not)."""
+        out: set[bytes] = set()
+        wanted = list(paths)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            out.update(bytes(row[0]) for row in self.db.execute(
+                f"SELECT path FROM files WHERE path IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def _has_table(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)).fetchone() is not None
+
     # ------------------------------------------------------------------ writes
     def put_files(self, files: Iterable[StoredFile]) -> tuple[int, int, int]:
         """Store rows from another index, the newer record winning for a path both hold:
@@ -581,6 +686,21 @@ class Store:
             "INSERT INTO roots(path, dev, indexed_at) VALUES (?,?,?) ON CONFLICT(path) DO UPDATE"
             " SET dev=excluded.dev, indexed_at=excluded.indexed_at"
             " WHERE excluded.indexed_at > roots.indexed_at", roots)
+
+    def save_pages(self, site: bytes, pages: Iterable[tuple[str, str, bytes, Iterable[tuple[bytes, str, str]]]]
+                   ) -> None:
+        """Replace the pages recorded for *site* by *pages*: (url, title, source file,
+        [(image path, image url, how)]); call inside a transaction."""
+        self.db.execute("DELETE FROM pages WHERE site = ?", (site,))
+        now = time.time()
+        for url, title, source, images in pages:
+            page_id = self.db.execute(
+                "INSERT INTO pages(site, url, title, source, indexed_at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(site, url) DO UPDATE SET title=excluded.title RETURNING id",
+                (site, url, title, source, now)).fetchone()[0]
+            self.db.executemany(
+                "INSERT OR IGNORE INTO page_images(page_id, image, url, how) VALUES (?,?,?,?)",
+                ((page_id, image, image_url, how) for image, image_url, how in images))
 
     def save(self, results: Iterable[Fingerprinted]) -> None:
         """Insert or replace the given results; call inside a transaction."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import os
 import threading
 import time
@@ -323,5 +324,6 @@ def test_info_values_start_in_one_column(tmp_path, runner):
     out = invoke(runner, str(tmp_path / "i.db"), "info", str(tmp_path / "q.jpg")).stdout
     lines = out.splitlines()
     assert any(line.startswith("metadata.jpeg_quality ") for line in lines)
-    starts = {len(line) - len(line.split(None, 1)[1]) for line in lines}
+    # keys are words with dots, or two words ("made by"); the value follows after spaces
+    starts = {re.match(r"([a-z_.]+(?: [a-z]+(?= ))?) +", line).end() for line in lines}
     assert len(starts) == 1, out

@@ -35,6 +35,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import DecodeError
 from ..quality import quality_from_tables
+from .. import provenance
 from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DRAFT_SIZE, FLAT_STD,
                       JPEG_EXACT_PIXELS, WORK_SIZE)
 from . import Decoded, Missing
@@ -538,6 +539,9 @@ def _metadata(im: Image.Image) -> dict[str, str]:
         value = im.info.get(key) if isinstance(im.info, dict) else None
         if isinstance(value, (str, bytes)) and name not in out:
             out[name] = _clean(value)
+    # XMP, IPTC, GPS and the capture time (provenance.py); EXIF fields above win.
+    for key, value in provenance.read(im).items():
+        out.setdefault(key, value)
     if im.format == "JPEG":
         # How much the picture was compressed, read from its tables (the likely original is
         # the least recompressed copy; file size would count metadata too).
@@ -567,6 +571,18 @@ def exif_fields(exif: Image.Exif) -> dict[str, str]:
     except Exception:  # noqa: BLE001 - hostile EXIF must never stop a decode
         pass
     return {k: v for k, v in out.items() if v}
+
+
+def header_metadata(path: bytes | str) -> dict[str, str] | None:
+    """The metadata fields of the file at *path* as a decode records them (_metadata), read
+    from its header without decoding the picture; None when Pillow cannot open it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return _metadata(im)
+    except Exception:  # noqa: BLE001 - any unreadable file: keep what the index has
+        return None
 
 
 def _clean(value: object) -> str:

@@ -133,11 +133,19 @@ def _decode_raw(raw, fp: BinaryIO, st: os.stat_result) -> Decoded:  # noqa: ANN0
 
 def _tiff_metadata(fp: BinaryIO) -> dict[str, str]:
     """Camera, creator and dates from a TIFF-based raw's first IFD and its EXIF IFD (DNG,
-    NEF, CR2, ARW...), parsed by Pillow's EXIF reader; {} for other raws or broken tags."""
+    NEF, CR2, ARW...), with the XMP, IPTC and GPS fields a Pillow-read file gets
+    (pillow._metadata, when Pillow opens the container as a TIFF), else from Pillow's EXIF
+    reader alone; {} for other raws or broken tags."""
     from PIL import Image
 
-    from .pillow import exif_fields
+    from .pillow import _metadata, exif_fields
 
+    try:
+        fp.seek(0)
+        with Image.open(fp) as im:  # lazy: reads the tags, never the raw picture
+            return _metadata(im)
+    except Exception:  # noqa: BLE001 - not a TIFF Pillow opens: the tags alone below
+        pass
     try:
         fp.seek(0)
         data = fp.read(MAX_TAG_BYTES)
