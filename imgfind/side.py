@@ -12,6 +12,13 @@ from PIL import Image
 from .fingerprint import crop, thumb_parts
 from .layout import view_boxes
 from .search import Engine, MultiIndexHash, make_engine
+from .search import join as compiled
+
+#: Joins of at least this many query hashes against at least COMPILED_MIN_ITEMS hashes use the
+#: compiled engine (search/join.py) when numba is installed: below that the numpy engines
+#: answer in well under a second, and loading numba's kernels costs ~0.3 s.
+COMPILED_MIN_QUERIES = 50_000
+COMPILED_MIN_ITEMS = 20_000
 
 #: Loads thumbnails by id: (ids) -> {id: (rows, THUMB_SIZE) uint8}, the stored blob: the grey
 #: thumbnail's THUMB_SIZE rows, then the colour signature's (fingerprint.thumb_parts).
@@ -91,6 +98,10 @@ class Side:
         engine = self._engines.get(key)
         if engine is None:
             values = self.columns(cols)
+            if (n_queries >= COMPILED_MIN_QUERIES and len(values) >= COMPILED_MIN_ITEMS
+                    and compiled.available()):
+                engine = self._engines[key] = compiled.CompiledJoin(values)
+                return engine
             self._scans[key] = self._scans.get(key, 0) + 1
             if not build and n_queries <= SCAN_QUERIES and self._scans[key] <= SCANS_BEFORE_TABLES:
                 return make_engine(values, "brute")
