@@ -7,7 +7,10 @@ candidate pairs -> PairMatch). side.py holds a set of fingerprints as both stage
 
 from __future__ import annotations
 
-from .candidates import Channel, Candidates, StageProgress, channels, find_candidates
+import numpy as np
+
+from .candidates import (Channel, Candidates, StageProgress, channels, find_candidates,
+                         iter_candidates)
 from .decide import decide, verify_pairs
 from .group import Links
 from .model import PairMatch, Rule
@@ -28,9 +31,48 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
     """
     if len(query) == 0 or len(index) == 0:
         return []
+    if links is not None and rule.verified:
+        return _stream_pairs(query, index, rule, same, links, progress)
     cands = find_candidates(query, index, rule, same=same, progress=progress)
     out = decide(query, index, rule, cands, same=same, links=links, progress=progress)
     if links is not None:
         for p in out:
             links.link(p.a, p.b)
+    return out
+
+
+def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links,
+                  progress: StageProgress | None) -> list[PairMatch]:
+    """find_pairs for dedupe under a verified rule: candidates streamed in chunks bounded by
+    their hits, each decided (nearest first, linked pairs skipped) before the next is searched,
+    and pairs already linked dropped before they are sorted. Memory follows the chunk and the
+    pairs verified, not the candidate pairs: a family of k copies costs about k
+    verifications, not k^2/2 candidate rows. The components are those of find_candidates:
+    a pair is verified unless already linked, from either of its rows."""
+
+    # Component labels as an array, so a chunk's millions of hits are tested at once; a
+    # merge relabels the smaller component (n log n relabels in all).
+    label = np.arange(max(len(query), len(index)), dtype=np.int64)
+    members: dict[int, list[int]] = {}
+
+    def link(a: int, b: int) -> None:
+        la, lb = int(label[a]), int(label[b])
+        if la != lb:
+            ma, mb = members.pop(la, [la]), members.pop(lb, [lb])
+            if len(ma) < len(mb):
+                la, ma, mb = lb, mb, ma
+            label[mb] = la
+            ma.extend(mb)
+            members[la] = ma
+
+    def linked(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return label[a] == label[b]
+
+    out: list[PairMatch] = []
+    for cands in iter_candidates(query, index, rule, same=same, drop=linked, progress=progress):
+        if len(cands):
+            for p in decide(query, index, rule, cands, same=same, links=links):
+                links.link(p.a, p.b)
+                link(p.a, p.b)
+                out.append(p)
     return out

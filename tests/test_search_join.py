@@ -114,3 +114,18 @@ def test_candidates_through_the_compiled_join_are_those_of_the_numpy_engines(mon
     pairs = set(zip(got.a.tolist(), got.b.tolist()))
     for s in range(12):  # each picture meets its mirrored, turned and cropped copy
         assert {(4 * s, 4 * s + 1), (4 * s, 4 * s + 2), (4 * s, 4 * s + 3)} <= pairs
+
+
+def test_distance_matrix_compiled_equals_numpy(monkeypatch):
+    from imgfind import layout
+
+    rng = np.random.default_rng(3)
+    hashes = rng.integers(0, 2**64, (40, layout.N_HASHES), dtype=np.uint64)
+    hashes[1::2] = hashes[::2] ^ np.uint64(0b1011)  # near pairs
+    hashes[5] = hashes[4]  # equal rows: ties resolved as numpy's argmin does
+    monkeypatch.setattr(layout, "COMPILED_MIN_ROWS", 10**9)
+    want = layout.distance_matrix(hashes)
+    monkeypatch.setattr(layout, "COMPILED_MIN_ROWS", 2)
+    got = layout.distance_matrix(hashes)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert got[0][0, 1] <= 3

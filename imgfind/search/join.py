@@ -35,7 +35,7 @@ MAX_WIDTH = 24
 NS_PROBE = 12.0
 NS_CHECK = 1.5
 #: Queries per parallel block (a block writes its matches into its own slice of the output).
-BLOCK_QUERIES = 4096
+BLOCK_QUERIES = 4096  # as _kernels.BLOCK_QUERIES
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,90 +50,9 @@ def available() -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _kernels():
-    import numba as nb
+    from . import _kernels as k
 
-    m1 = np.uint64(0x5555555555555555)
-    m2 = np.uint64(0x3333333333333333)
-    m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
-    h01 = np.uint64(0x0101010101010101)
-
-    @nb.njit(inline="always")
-    def popcount(x):
-        x = x - ((x >> np.uint64(1)) & m1)
-        x = (x & m2) + ((x >> np.uint64(2)) & m2)
-        x = (x + (x >> np.uint64(4))) & m4
-        return (x * h01) >> np.uint64(56)
-
-    @nb.njit(parallel=True, cache=True, nogil=True)
-    def probe(queries, k, offsets, widths, radii, tab_values, tab_order, starts, start_base,
-              masks, mask_lo, mask_hi, cap, out_q, out_i, out_d, counts):
-        n = len(queries)
-        n_blocks = len(counts)
-        m = len(offsets)
-        kk = np.uint64(k)
-        for b in nb.prange(n_blocks):
-            pos = b * cap
-            end = pos + cap
-            found = 0
-            lo = b * BLOCK_QUERIES
-            hi = min(n, lo + BLOCK_QUERIES)
-            for q in range(lo, hi):
-                v = queries[q]
-                for j in range(m):
-                    off = np.uint64(offsets[j])
-                    mask = (np.uint64(1) << np.uint64(widths[j])) - np.uint64(1)
-                    key = (v >> off) & mask
-                    base = start_base[j]
-                    for t in range(mask_lo[j], mask_hi[j]):
-                        slot = base + np.int64(key ^ masks[t])
-                        s = starts[slot]
-                        e = starts[slot + 1]
-                        for p in range(s, e):
-                            x = v ^ tab_values[j, p]
-                            d = popcount(x)
-                            if d > kk:
-                                continue
-                            dup = False
-                            for jj in range(j):
-                                mm = (np.uint64(1) << np.uint64(widths[jj])) - np.uint64(1)
-                                if popcount((x >> np.uint64(offsets[jj])) & mm) <= np.uint64(radii[jj]):
-                                    dup = True
-                                    break
-                            if dup:
-                                continue
-                            if pos < end:
-                                out_q[pos] = q
-                                out_i[pos] = tab_order[j, p]
-                                out_d[pos] = np.uint8(d)
-                                pos += 1
-                            found += 1
-            counts[b] = found
-
-    @nb.njit(parallel=True, cache=True, nogil=True)
-    def brute(queries, items, k, cap, out_q, out_i, out_d, counts):
-        n = len(queries)
-        n_blocks = len(counts)
-        kk = np.uint64(k)
-        for b in nb.prange(n_blocks):
-            pos = b * cap
-            end = pos + cap
-            found = 0
-            lo = b * BLOCK_QUERIES
-            hi = min(n, lo + BLOCK_QUERIES)
-            for q in range(lo, hi):
-                v = queries[q]
-                for i in range(len(items)):
-                    d = popcount(v ^ items[i])
-                    if d <= kk:
-                        if pos < end:
-                            out_q[pos] = q
-                            out_i[pos] = i
-                            out_d[pos] = np.uint8(d)
-                            pos += 1
-                        found += 1
-            counts[b] = found
-
-    return probe, brute
+    return k.probe, k.brute, k.nearest
 
 
 def _ball(width: int, radius: int) -> np.ndarray:
@@ -223,7 +142,7 @@ class CompiledJoin:
         n_blocks = -(-len(queries) // BLOCK_QUERIES)
         if n_blocks == 0 or len(self.values) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.uint8)
-        probe, brute = _kernels()
+        probe, brute, _ = _kernels()
         table = self._table(k)
         cap = 4 * BLOCK_QUERIES
         while True:
@@ -258,3 +177,15 @@ class CompiledJoin:
         q, i, d = q[keep], i[keep], d[keep]
         order = np.lexsort((i, q))
         return q[order], i[order], d[order]
+
+
+def nearest_columns(q: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every two rows a, b of (k, Q) *q* and (k, I) *i* (uint64 hash columns): the
+    smallest Hamming distance between a column of q[a] and a column of i[b], and where
+    (``x * I + y``, first of equals in row-major order, as numpy's argmin). Two (k, k)
+    int64 arrays; compiled (needs numba), on every core."""
+    k = len(q)
+    dist = np.empty((k, k), np.int64)
+    best = np.empty((k, k), np.int64)
+    _kernels()[2](np.ascontiguousarray(as_uint64(q)), np.ascontiguousarray(as_uint64(i)), dist, best)
+    return dist, best
