@@ -201,6 +201,8 @@ def iter_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
             rows_at_once *= 2
         else:
             rows_at_once = max(1, int(STREAM_HITS / max(per_row, 1.0)))
+        # ... and in at least about PROGRESS_STEPS chunks, as find_candidates
+        rows_at_once = min(rows_at_once, max(PROGRESS_MIN_ROWS, -(-len(query) // PROGRESS_STEPS)))
 
 
 def _chunk_rows(n_rows: int, n_values: int, per_row: int, threshold: int) -> int:
