@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .candidates import (Channel, Candidates, StageProgress, channels, find_candidates,
-                         iter_candidates)
+from .candidates import (MAX_ALIGNMENTS, Channel, Candidates, StageProgress, best_per_pair,
+                         channels, find_candidates, iter_candidates)
 from .decide import decide, verify_pairs
 from .group import Links
 from .model import PairMatch, Rule
@@ -41,14 +41,21 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
     return out
 
 
+#: A dedupe collects candidate rows up to this many and decides them all at once (as
+#: find_candidates); beyond it (families of thousands of copies), chunk by chunk as they come.
+STREAM_MIN_ROWS = 3_000_000
+
+
 def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links,
                   progress: StageProgress | None) -> list[PairMatch]:
-    """find_pairs for dedupe under a verified rule: candidates streamed in chunks bounded by
-    their hits, each decided (nearest first, linked pairs skipped) before the next is searched,
-    and pairs already linked dropped before they are sorted. Memory follows the chunk and the
-    pairs verified, not the candidate pairs: a family of k copies costs about k
-    verifications, not k^2/2 candidate rows. The components are those of find_candidates:
-    a pair is verified unless already linked, from either of its rows."""
+    """find_pairs for dedupe under a verified rule: candidates searched in chunks bounded by
+    their hits. Up to STREAM_MIN_ROWS candidate rows, decided all at once exactly as
+    find_candidates + decide; past that, each chunk is decided (nearest first, linked pairs
+    skipped) before the next is searched, and pairs already linked are dropped before they
+    are sorted, so memory follows the chunk and the pairs verified, not the candidate pairs:
+    a family of k copies costs about k verifications, not k^2/2 candidate rows. Streamed, a
+    pair met from both of its rows is tried with each side's alignments in turn (never fewer
+    than find_candidates merges)."""
 
     # Component labels as an array, so a chunk's millions of hits are tested at once; a
     # merge relabels the smaller component (n log n relabels in all).
@@ -68,11 +75,42 @@ def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links
     def linked(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return label[a] == label[b]
 
+    # Until the candidates pass STREAM_MIN_ROWS rows they are only collected, and decided all
+    # at once as find_candidates' (the same pairs, alignments and order: libraries without
+    # huge families decide exactly as before); past it, each chunk is decided as it comes.
+    streaming = False
+    parts: list[Candidates] = []
+    held = 0
+
+    def drop(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return linked(a, b) if streaming else np.zeros(len(a), bool)
+
     out: list[PairMatch] = []
-    for cands in iter_candidates(query, index, rule, same=same, drop=linked, progress=progress):
-        if len(cands):
-            for p in decide(query, index, rule, cands, same=same, links=links):
-                links.link(p.a, p.b)
-                link(p.a, p.b)
-                out.append(p)
+
+    def decide_now(cands: Candidates) -> None:
+        for p in decide(query, index, rule, cands, same=same, links=links):
+            links.link(p.a, p.b)
+            link(p.a, p.b)
+            out.append(p)
+
+    for cands in iter_candidates(query, index, rule, same=same, drop=drop, progress=progress):
+        if streaming:
+            if len(cands):
+                decide_now(cands)
+            continue
+        parts.append(cands)
+        held += len(cands)
+        if held > STREAM_MIN_ROWS:
+            streaming = True
+            decide_now(merge(parts, same, rule))
+            parts = []
+    if parts:
+        decide_now(merge(parts, same, rule))
     return out
+
+
+def merge(parts: list[Candidates], same: bool, rule: Rule) -> Candidates:
+    """One Candidates record of several chunks' (each pair's best alignments over all)."""
+    hits = tuple(np.concatenate([getattr(p, name) for p in parts])
+                 for name in ("q_row", "q_col", "i_row", "i_col", "distance"))
+    return best_per_pair(hits, same, MAX_ALIGNMENTS if rule.verified else 1)
