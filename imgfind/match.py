@@ -43,7 +43,7 @@ def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
 
 #: A dedupe collects candidate rows up to this many and decides them all at once (as
 #: find_candidates); beyond it (families of thousands of copies), chunk by chunk as they come.
-STREAM_MIN_ROWS = 3_000_000
+STREAM_MIN_ROWS = 1_000_000
 
 
 def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links,
@@ -88,7 +88,7 @@ def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links
     out: list[PairMatch] = []
 
     def decide_now(cands: Candidates) -> None:
-        for p in decide(query, index, rule, cands, same=same, links=links):
+        for p in decide(query, index, rule, cands, same=same, links=links, progress=progress):
             links.link(p.a, p.b)
             link(p.a, p.b)
             out.append(p)
