@@ -31,7 +31,9 @@ from .arrays import Matches, Triples, sort_matches
 #: Widest substring table (direct-address: 2**width + 1 int32 bucket bounds = 64 MB).
 MAX_WIDTH = 24
 #: Cost model, in nanoseconds: a probe (one or two cache misses for its bucket bounds) and a
-#: candidate check (a sequential read, a popcount). Ours, measured on the 2-core bench machine.
+#: candidate check (a sequential read, a popcount). Ours, rough: on the 2-core bench machine
+#: (loaded) 16-bit and 21/22-bit layouts came within 10% of each other for 1.1M items at k=8,
+#: 13-bit ones 1.6x slower (benchmarks/RESULTS.md, "Scale on one machine").
 NS_PROBE = 12.0
 NS_CHECK = 1.5
 #: Queries per parallel block (a block writes its matches into its own slice of the output).
@@ -93,7 +95,7 @@ class CompiledJoin:
 
     def __init__(self, values: np.ndarray) -> None:
         self.values = np.ascontiguousarray(as_uint64(values))
-        self._tables: dict[int, tuple] = {}
+        self._tables: dict[tuple, tuple] = {}
         self.layout = None  # fixed (offsets, widths, radii) for benchmarks; None: plan()
 
     def __len__(self) -> int:
@@ -103,7 +105,7 @@ class CompiledJoin:
         layout = self.layout if self.layout is not None else plan(len(self.values), k)
         if layout is None:
             return None
-        key = hash(tuple(map(tuple, layout)))
+        key = tuple(map(tuple, layout))
         if key not in self._tables:
             offsets, widths, radii = layout
             n = len(self.values)
