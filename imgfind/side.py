@@ -15,9 +15,11 @@ from .search import Engine, MultiIndexHash, make_engine
 from .search import join as compiled
 
 #: Joins of at least this many query hashes against at least COMPILED_MIN_ITEMS hashes use the
-#: compiled engine (search/join.py) when numba is installed: below that the numpy engines
-#: answer in well under a second, and loading numba's kernels costs ~0.3 s.
-COMPILED_MIN_QUERIES = 50_000
+#: compiled engine (search/join.py) when numba is installed. Below that the numpy engines are
+#: as fast, and loading numba and its kernels costs 1-2 s: dedupe of a synthetic 10^4-file
+#: index (160,000 query hashes) took 16.9 s compiled against 14.3 s, of 3x10^4 files (480,000)
+#: 35.4 s against 47.7 s (benchmarks/RESULTS.md, "Scale on one machine").
+COMPILED_MIN_QUERIES = 300_000
 COMPILED_MIN_ITEMS = 20_000
 
 #: Loads thumbnails by id: (ids) -> {id: (rows, THUMB_SIZE) uint8}, the stored blob: the grey
