@@ -104,6 +104,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._redirect("/a.png")
         elif path == "/to-to-a":
             self._redirect(f"http://127.0.0.1:{self.server.server_port}/to-a")
+        elif path == "/to-bad-ipv6":
+            self._redirect("http://[::1/x.jpg")
+        elif path == "/to-bad-port":
+            self._redirect("http://127.0.0.1:99999/x.jpg")
         elif path == "/loop":
             self._redirect("/loop")
         else:
@@ -199,6 +203,27 @@ def test_other_schemes_are_refused_before_any_connection(tmp_path, indexed, runn
     line = _fail(runner, db, f"file://{lib}/a.jpg")
     assert "only http and https URLs are fetched, not file://" in line
     assert "not ftp://" in _fail(runner, db, "ftp://127.0.0.1/a.png")
+
+
+@pytest.mark.parametrize("url, message", [
+    ("http://[::1:8765/x.jpg", "not a valid URL (Invalid IPv6 URL)"),
+    ("http://127.0.0.1:99999/x.jpg", "not a valid URL (Port out of range 0-65535)"),
+    ("http://127.0.0.1:8x/x.jpg", "not a valid URL"),
+    ("http://127.0.0.1:0/x.jpg", "not a valid URL (port 0)"),
+    ("http:///x.jpg", "not a valid URL (no host)"),
+])
+def test_a_malformed_url_is_one_line(indexed, runner, url, message):
+    line = _fail(runner, indexed[0], url)
+    assert message in line and url in line, line
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/to-bad-ipv6", "redirected to http://[::1/x.jpg: not a valid URL (Invalid IPv6 URL)"),
+    ("/to-bad-port", "redirected to http://127.0.0.1:99999/x.jpg: not a valid URL (Port out of range"),
+])
+def test_a_redirect_to_a_malformed_url_is_one_line(server, indexed, runner, path, message):
+    line = _fail(runner, indexed[0], f"{server}{path}")
+    assert message in line, line
 
 
 def test_a_refused_connection_is_one_line(indexed, runner):
