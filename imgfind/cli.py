@@ -21,7 +21,8 @@ from .cli_common import (Context, crawl_options, default_db, group_options, make
                          match_options, match_progress, output_format, pass_ctx, render_notes,
                          run_index, user_errors)
 from .dask_executor import scheduler_executor
-from .report import one_line, render_groups, render_queries
+from .errors import ImgfindError
+from .report import one_line, plural, render_groups, render_queries
 from .report.text import render_status
 
 
@@ -170,6 +171,8 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
             results = cli_answers.answer(idx, results, sort, limit)
     for line in skipped:
         obj.say(f"skipped: {one_line(line)}")
+    if not results and skipped:
+        raise ImgfindError(f"no query image could be read ({plural(len(skipped), 'file')} skipped)")
     render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
 
 

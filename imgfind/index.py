@@ -248,7 +248,8 @@ class Index:
         *names*, when given, are what each query is called in the results (a URL or "(stdin)"
         for a downloaded or piped image saved to a temporary file); None keeps the path. With
         *skip*, an image that cannot be read is reported to ``skip(name, reason)`` and left
-        out (a batch goes on); without, it raises.
+        out (a batch goes on); without, it raises. When every image is skipped, the answer
+        is [].
 
         Raises:
             DecodeError: an image is a folder or cannot be read, and *skip* is None.
@@ -273,6 +274,8 @@ class Index:
                 continue
             prepared.append(result)
             labels.append(label)
+        if not prepared:  # every image was skipped: nothing to search for
+            return []
         with self.store.snapshot():  # one state of the index for the whole answer
             prints, library_side = self.search_side()
             fps = [r.fingerprint for r in prepared]
@@ -483,7 +486,13 @@ def _root_devices(roots: Sequence[bytes]) -> list[tuple[bytes, int]]:
 
 
 def query_side(fps: Sequence[Fingerprint]) -> Side:
-    """Fingerprints that are not in the index (query images) as a search side, ids -1, -2, ..."""
+    """Fingerprints that are not in the index (query images) as a search side, ids -1, -2, ...
+
+    Raises:
+        ValueError: *fps* is empty (a side needs at least one fingerprint).
+    """
+    if not fps:
+        raise ValueError("query_side needs at least one fingerprint")
     ids = -np.arange(1, len(fps) + 1, dtype=np.int64)
     thumbs = {int(i): np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE)
               for i, fp in zip(ids, fps)}

@@ -17,6 +17,7 @@ import pytest
 from helpers import invoke, make_image
 
 from imgfind.fetch import FetchError, fetch
+from imgfind.index import Index
 
 #: Longest any handler of the test server sleeps or trickles (it always ends by itself).
 SLOW_SECONDS = 3.0
@@ -352,3 +353,22 @@ def test_info_values_start_in_one_column(tmp_path, runner):
     # keys are words with dots, or two words ("made by"); the value follows after spaces
     starts = {re.match(r"([a-z_.]+(?: [a-z]+(?= ))?) +", line).end() for line in lines}
     assert len(starts) == 1, out
+
+
+def test_a_folder_of_unreadable_images_is_one_line_with_the_skipped_list(tmp_path, indexed, runner):
+    db, _ = indexed
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.jpg").write_bytes(b"\xff\xd8\xff x")
+    (d / "b.jpg").write_bytes(b"")
+    from imgfind.cli import cli
+
+    run = runner.invoke(cli, ["--db", db, "query", str(d)])
+    assert run.exit_code == 1 and (run.exception is None or isinstance(run.exception, SystemExit)), run
+    lines = run.stderr.strip().splitlines()
+    assert [ln.split(":")[0] for ln in lines] == ["skipped", "skipped", "Error"], run.stderr
+    assert str(d / "a.jpg") in lines[0] and str(d / "b.jpg") in lines[1]
+    assert lines[2] == "Error: no query image could be read (2 files skipped)"
+    assert run.stdout == ""
+    with Index.open(db, readonly=True) as idx:  # the library answers nothing, no traceback
+        assert idx.query_many([d / "a.jpg"], skip=lambda *_: None) == []
