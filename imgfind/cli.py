@@ -164,8 +164,9 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
     with gathered(images, stdin=getattr(sys.stdin, "buffer", None), max_bytes=int(max_size * 2**20),
                   timeout=timeout, skip=skip) as got:
         with obj.open(readonly=True) as idx:
+            # no limit here: the likely original is chosen among every match, then
+            # cli_answers.answer orders and cuts the list
             results = idx.query_many([q.path for q in got.images], rule,
-                                     limit=limit if sort == "distance" else None,
                                      names=[q.name for q in got.images],
                                      skip=skip if got.batch else None)
             results = cli_answers.answer(idx, results, sort, limit)

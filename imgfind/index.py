@@ -306,13 +306,14 @@ class Index:
                     continue
                 matches.append((p, replace(rec, state=now.state) if not now.state == PRESENT else rec))
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
-            if limit is not None:
-                matches = matches[:limit]
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
-            # The likely original is the query or a match that is on disk now.
+            # The likely original is the query or a match that is on disk now, among every
+            # match: a --limit cuts the list shown, not the copies the original is chosen from.
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]
+            if limit is not None:
+                matches = matches[:limit]
             shown = labels[qrow] if labels[qrow] is not None else qpath
             original = shown if best.path == qpath else best.path
             out.append(QueryResult(
@@ -321,7 +322,8 @@ class Index:
                             rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                             p.checks)
                       for p, rec in matches),
-                original, same_file, mtime_ns=result.stat.mtime_ns, content=q_rec.content))
+                original, same_file, mtime_ns=result.stat.mtime_ns, content=q_rec.content,
+                original_file=None if best.path == qpath else best))
         return out
 
     def groups(self, rule: Rule | None = None, *,

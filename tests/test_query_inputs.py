@@ -372,3 +372,27 @@ def test_a_folder_of_unreadable_images_is_one_line_with_the_skipped_list(tmp_pat
     assert run.stdout == ""
     with Index.open(db, readonly=True) as idx:  # the library answers nothing, no traceback
         assert idx.query_many([d / "a.jpg"], skip=lambda *_: None) == []
+
+
+def test_the_likely_original_does_not_depend_on_limit_or_sort(tmp_path, runner):
+    """The original is chosen among every match, then --limit cuts the list shown."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    big = make_image(None, seed=61, size=(1024, 768))
+    big.save(lib / "z-orig.png")
+    big.resize((320, 240)).save(lib / "a-copy.png")
+    q = tmp_path / "q.png"
+    q.write_bytes((lib / "a-copy.png").read_bytes())  # nearest: a-copy (same pixels)
+    db = str(tmp_path / "i.db")
+    invoke(runner, db, "index", str(lib))
+    full = json.loads(invoke(runner, db, "query", str(q), "--format", "json").stdout)
+    assert [os.path.basename(m["path"]) for m in full["matches"]] == ["a-copy.png", "z-orig.png"]
+    assert os.path.basename(full["queries"][0]["original"]) == "z-orig.png"
+    for extra in (["--limit", "1"], ["--limit", "1", "--sort", "size"], ["--limit", "1", "--sort", "date"]):
+        doc = json.loads(invoke(runner, db, "query", str(q), "--format", "json", *extra).stdout)
+        assert len(doc["matches"]) == 1, extra
+        assert doc["queries"][0]["original"] == full["queries"][0]["original"], extra
+    text = invoke(runner, db, "query", str(q), "--limit", "1").stdout
+    assert f"likely original: {lib / 'z-orig.png'}: " in text and "most picture (1024x768)" in text, text
+    with Index.open(db, readonly=True) as idx:
+        assert os.path.basename(idx.query(q, limit=1).original) == "z-orig.png"
