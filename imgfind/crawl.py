@@ -48,12 +48,29 @@ def file_stat(path: bytes, st: os.stat_result) -> FileStat:
     return FileStat(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_ctime_ns)
 
 
+def _no_decoder(path: bytes) -> str | None:
+    """Why a file named directly is skipped: its extension is a known format no installed
+    decoder reads (REGISTRY.skip_reason) and no decoder recognises its first bytes either
+    (a JPEG named .dng is read). None: it is taken."""
+    why = REGISTRY.skip_reason(_extension(os.path.basename(path)))
+    if why is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return why
+    return None if any(d.sniff(head) for d in REGISTRY.decoders) else why
+
+
 def walk(roots: Sequence[bytes], options: CrawlOptions,
          warn: Callable[[bytes, str], None] = lambda _path, _msg: None,
          skip: Callable[[bytes, str], None] = lambda _path, _why: None) -> Iterator[FileStat]:
     """Yield a FileStat for every image file under *roots* (absolute, fsencoded paths).
 
-    A root may be a single file, which is taken whatever its extension; a root is followed
+    A root may be a single file, which is taken whatever its extension, unless its extension
+    is a known format without decoder (skipped, as in a folder, unless its content is a
+    format some decoder reads); a root is followed
     if it is a symbolic link. Folders are walked iteratively (no recursion limit), in sorted
     order so that runs are reproducible. Symbolic links are skipped unless ``follow_symlinks``.
 
@@ -76,6 +93,10 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
             warn(root, exc.strerror or str(exc))
             continue
         if statmod.S_ISREG(st.st_mode):
+            why = _no_decoder(root)
+            if why is not None:  # as in a folder: counted and skipped with its reason
+                skip(root, why)
+                continue
             if (st.st_dev, st.st_ino) not in seen_files:
                 seen_files.add((st.st_dev, st.st_ino))
                 yield file_stat(root, st)

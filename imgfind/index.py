@@ -16,6 +16,7 @@ import numpy as np
 
 from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
+from . import crawl
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
 from .fingerprint import stored_thumb
@@ -91,7 +92,8 @@ class Index:
         The crawl is compared with the store by ``indexer.diff``: unchanged files (same size,
         mtime, inode and ctime, current recipe) are not decoded again; a file already stored
         under another name (a hard link, an aliased folder) is not stored twice; changed
-        ones are re-fingerprinted by the executor; files under a root that are gone are removed. Results are
+        ones are re-fingerprinted by the executor (and so are files recorded as having no
+        decoder when a decoder for their format is installed now); files under a root that are gone are removed. Results are
         committed in batches, so an interrupted run keeps everything committed so far.
 
         Raises:
@@ -116,7 +118,8 @@ class Index:
         stats = list(walk(abs_roots, self.settings.crawl, warn, skip))
         known = self.store.known_under(abs_roots)
         plan = diff(stats, known, elsewhere=self._aliases_elsewhere(stats, known),
-                    kept=lambda p: any(p.startswith(d) for d in failed_dirs))
+                    kept=lambda p: any(p.startswith(d) for d in failed_dirs),
+                    retry=crawl.REGISTRY.resolves)
         todo = plan.todo
         if on_total:
             on_total(len(todo))

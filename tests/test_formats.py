@@ -217,3 +217,56 @@ def test_the_crawl_reads_every_extension_a_decoder_reads(tmp_path):
         assert (ext in exts) == (importlib.util.find_spec(module) is not None)
     assert (".avif" in exts) == features.check("avif")
     assert np.all([e == e.lower() and e.startswith(".") for e in exts])
+
+
+@_needs("pillow_heif", "heic")
+@_needs("rawpy", "raw")
+def test_files_without_decoder_are_read_once_the_extra_is_installed(tmp_path, monkeypatch, runner):
+    """A HEIC named .jpg is recorded as unreadable ("no decoder ... inside") while its extra
+    is missing and read by the next index run once it is installed; a .dng is skipped with
+    its reason whether it is in a folder or named directly, and indexed once rawpy is."""
+    import pillow_heif
+
+    import imgfind.crawl
+    import imgfind.decode
+    from imgfind.decoders import HEIF_EXTENSIONS, HEIF_MAGIC, RAW_EXTENSIONS, RAW_MAGIC
+
+    pillow_heif.register_heif_opener()
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    im = make_image(None, seed=71, size=(640, 480))
+    im.save(tmp_path / "query.png")
+    im.save(mixed / "phone.jpg", format="HEIF", quality=90)  # an iPhone photo renamed .jpg
+    write_dng(mixed / "b.dng", im)
+    write_dng(tmp_path / "named.dng", im)
+    bare = Registry([PILLOW], [Missing(HEIF_EXTENSIONS, HEIF_MAGIC, "install x-heic"),
+                               Missing(RAW_EXTENSIONS, RAW_MAGIC, "install x-raw")])
+    for module in (imgfind.crawl, imgfind.decode):
+        monkeypatch.setattr(module, "REGISTRY", bare)
+    db = str(tmp_path / "i.db")
+    run = invoke(runner, db, "index", str(mixed), str(tmp_path / "named.dng"))
+    assert "1 new" in run.stderr and "1 unreadable" in run.stderr, run.stderr
+    assert "2 skipped: no decoder for .dng (install x-raw)" in run.stderr, run.stderr
+    run = invoke(runner, db, "index", str(tmp_path / "named.dng"))  # alone: the same form
+    assert "0 new" in run.stderr and "1 skipped: no decoder for .dng" in run.stderr, run.stderr
+    status = invoke(runner, db, "-v", "status").stdout
+    assert "no decoder for this format" in status, status
+
+    for module in (imgfind.crawl, imgfind.decode):  # the extras are installed now
+        monkeypatch.setattr(module, "REGISTRY", REGISTRY)
+    run = invoke(runner, db, "index", str(mixed), str(tmp_path / "named.dng"))
+    assert "2 new, 1 changed" in run.stderr and "0 unreadable" in run.stderr, run.stderr
+    assert "no decoder" not in invoke(runner, db, "-v", "status").stdout
+    out = json.loads(invoke(runner, db, "query", str(tmp_path / "query.png"), "--format", "json").stdout)
+    assert sorted(os.path.basename(m["path"]) for m in out["matches"]) == ["b.dng", "named.dng", "phone.jpg"]
+    run = invoke(runner, db, "index", str(mixed))
+    assert "0 new, 0 changed" in run.stderr, run.stderr  # read once, not at every run
+
+
+def test_only_no_decoder_errors_for_a_format_read_now_are_retried():
+    bare = Registry([PILLOW], [Missing(frozenset({".heic"}), (), "x")])
+    assert REGISTRY.resolves("no decoder for .heic (pip install x)") == (".heic" in REGISTRY.extensions())
+    assert not bare.resolves("no decoder for .heic (x)")
+    assert bare.resolves("no decoder for this format (.png inside) (x)")
+    assert not bare.resolves("no decoder for this format (.heic .heif inside) (x)")
+    assert not bare.resolves("cannot identify image file") and not bare.resolves("truncated")

@@ -23,6 +23,7 @@ its files are counted and skipped with a reason that names the extra that would 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -114,6 +115,17 @@ class Registry:
                 return f"no decoder for {ext} ({m.hint})"
         return None
 
+    def resolves(self, error: str) -> bool:
+        """True when *error*, recorded for a file that could not be read, says no decoder
+        read its format ("no decoder for .heic (...)", "no decoder for this format (.heic
+        .heif inside) (...)") and some decoder of this registry reads that format now (its
+        extra was installed since): the file is worth reading again. Other errors: False."""
+        named = _NO_DECODER.match(error)
+        if named is None:
+            return False
+        exts = (named.group(1) or named.group(2) or "").split()
+        return any(e.lower() in self.extensions() for e in exts)
+
     def missing_extensions(self) -> frozenset[str]:
         """Extensions of known image formats that no installed decoder reads."""
         out: set[str] = set()
@@ -143,6 +155,11 @@ class Registry:
             if ext in d.extensions():
                 return d
         return self.decoders[-1]
+
+
+#: The messages of pick and skip_reason for a format without decoder: group 1 the extension,
+#: group 2 the extensions of the format found inside.
+_NO_DECODER = re.compile(r"no decoder for (?:this format \(([^)]*) inside\)|(\.\S+))")
 
 
 def _refuse(message: str) -> Decoder:
