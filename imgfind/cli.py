@@ -22,6 +22,7 @@ from .cli_common import (Context, crawl_options, default_db, group_options, make
                          run_index, user_errors)
 from .dask_executor import scheduler_executor
 from .errors import ImgfindError
+from .model import display
 from .report import one_line, plural, render_groups, render_queries
 from .report.text import render_status
 
@@ -156,25 +157,41 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
 
     fmt = output_format(fmt, null)
     rule = make_rule(threshold, similarity)
-    skipped: list[str] = []
+    skipped: list[str] = []  # files of a folder given that are not readable images
+    failed: list[str] = []  # arguments that give no readable image (with several arguments)
 
     def skip(name: str, why: str) -> None:
         skipped.append(f"{name}: {why}")
 
+    def fail(message: str) -> None:
+        failed.append(message)
+
+    several = len(images) > 1
     with gathered(images, stdin=getattr(sys.stdin, "buffer", None), max_bytes=int(max_size * 2**20),
-                  timeout=timeout, skip=skip) as got:
+                  timeout=timeout, skip=skip, fail=fail if several else None) as got:
+        in_folder = {q.name or display(os.path.abspath(os.fsencode(q.path)))
+                     for q in got.images if q.in_folder}
+
+        def unreadable(name: str, why: str) -> None:
+            (skip(name, why) if name in in_folder else fail(f"{name}: {why}"))
+
         with obj.open(readonly=True) as idx:
             # no limit here: the likely original is chosen among every match, then
             # cli_answers.answer orders and cuts the list
             results = idx.query_many([q.path for q in got.images], rule,
                                      names=[q.name for q in got.images],
-                                     skip=skip if got.batch else None)
+                                     skip=unreadable if (got.batch or several) else None)
             results = cli_answers.answer(idx, results, sort, limit)
     for line in skipped:
         obj.say(f"skipped: {one_line(line)}")
-    if not results and skipped:
-        raise ImgfindError(f"no query image could be read ({plural(len(skipped), 'file')} skipped)")
+    for line in failed:  # always said, -q or not: the exit status is 1
+        click.echo(f"Error: {one_line(line)}", err=True)
+    if not results and (skipped or failed):
+        raise ImgfindError(f"no query image could be read ({plural(len(skipped) + len(failed), 'file')} "
+                           f"{'skipped' if not failed else 'unreadable'})")
     render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
+    if failed:
+        sys.exit(1)
 
 
 @cli.command("dedupe")

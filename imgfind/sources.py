@@ -26,6 +26,7 @@ class QueryImage:
 
     path: str | bytes
     name: str | None = None
+    in_folder: bool = False  # found in a folder given (not named by an argument)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +40,16 @@ class Gathered:
 @contextmanager
 def gathered(args: Sequence[str], *, stdin: BinaryIO | None = None, max_bytes: int = MAX_BYTES,
              timeout: float = TIMEOUT, options: CrawlOptions = CrawlOptions(),
-             skip: Callable[[str, str], None] = lambda _name, _why: None) -> Iterator[Gathered]:
+             skip: Callable[[str, str], None] = lambda _name, _why: None,
+             fail: Callable[[str], None] | None = None) -> Iterator[Gathered]:
     """The query images named by *args*, in order; scratch files are removed on exit.
 
     A folder gives the image files under it (as ``index`` would pick them, sorted); a URL is
     downloaded (imgfind.fetch); ``-`` reads standard input (*stdin*) up to *max_bytes*.
     Files a folder holds that no decoder reads are reported to ``skip(name, reason)``.
+    With *fail*, an argument that gives no image (a URL that cannot be fetched, empty
+    standard input, a folder without image files) is reported to ``fail(message)`` and the
+    other arguments are still gathered; without, it raises.
 
     Raises:
         ImgfindError: a URL cannot be fetched or has another scheme, standard input is empty
@@ -53,25 +58,28 @@ def gathered(args: Sequence[str], *, stdin: BinaryIO | None = None, max_bytes: i
     with tempfile.TemporaryDirectory(prefix="imgfind-query-") as scratch:
         images: list[QueryImage] = []
         batch = False
-        seen_stdin = False
+        if args.count("-") > 1:
+            raise ImgfindError("standard input (-) can be read only once")
         for arg in args:
-            if arg == "-":
-                if seen_stdin:
-                    raise ImgfindError("standard input (-) can be read only once")
-                seen_stdin = True
-                images.append(QueryImage(_save_stdin(stdin, scratch, max_bytes), STDIN_NAME))
-            elif looks_like_url(arg) and not os.path.exists(arg):
-                got = fetch(arg, scratch, max_bytes=max_bytes, timeout=timeout)
-                images.append(QueryImage(got.path, arg))
-            elif os.path.isdir(arg):
-                batch = True
-                found = [s.path for s in walk([os.fsencode(os.path.abspath(arg))], options,
-                                              skip=lambda p, why: skip(display(p), why))]
-                if not found:
-                    raise ImgfindError(f"{arg}: no image files in this folder")
-                images.extend(QueryImage(p) for p in sorted(found))
-            else:
-                images.append(QueryImage(arg))
+            try:
+                if arg == "-":
+                    images.append(QueryImage(_save_stdin(stdin, scratch, max_bytes), STDIN_NAME))
+                elif looks_like_url(arg) and not os.path.exists(arg):
+                    got = fetch(arg, scratch, max_bytes=max_bytes, timeout=timeout)
+                    images.append(QueryImage(got.path, arg))
+                elif os.path.isdir(arg):
+                    batch = True
+                    found = [s.path for s in walk([os.fsencode(os.path.abspath(arg))], options,
+                                                  skip=lambda p, why: skip(display(p), why))]
+                    if not found:
+                        raise ImgfindError(f"{arg}: no image files in this folder")
+                    images.extend(QueryImage(p, in_folder=True) for p in sorted(found))
+                else:
+                    images.append(QueryImage(arg))
+            except ImgfindError as exc:
+                if fail is None:
+                    raise
+                fail(str(exc))
         yield Gathered(images, batch)
 
 

@@ -396,3 +396,39 @@ def test_the_likely_original_does_not_depend_on_limit_or_sort(tmp_path, runner):
     assert f"likely original: {lib / 'z-orig.png'}: " in text and "most picture (1024x768)" in text, text
     with Index.open(db, readonly=True) as idx:
         assert os.path.basename(idx.query(q, limit=1).original) == "z-orig.png"
+
+
+def test_several_queries_one_unreadable_the_rest_answered(server, tmp_path, indexed, runner):
+    """Each argument that gives no image is one 'Error:' line on stderr, the others are
+    answered on stdout, and the exit status is 1; one argument alone stays a plain error."""
+    db, lib = indexed
+    q = _queries(tmp_path)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff broken")
+    from imgfind.cli import cli
+
+    good_a, good_b = str(q / "1-a-small.png"), str(q / "2-other.png")
+    for bad, message in ((str(tmp_path / "broken.jpg"), str(tmp_path / "broken.jpg")),
+                         (f"{server}/missing.png", f"{server}/missing.png: HTTP 404"),
+                         (str(tmp_path / "empty-dir"), "no image files in this folder")):
+        (tmp_path / "empty-dir").mkdir(exist_ok=True)
+        for fmt in ("csv", "json", "text", "paths"):
+            run = runner.invoke(cli, ["--db", db, "query", good_a, bad, good_b, "--format", fmt])
+            assert run.exit_code == 1, (run.exit_code, run.output)
+            assert run.exception is None or isinstance(run.exception, SystemExit)
+            errors = run.stderr.strip().splitlines()
+            assert len(errors) == 1 and errors[0].startswith("Error: ") and message in errors[0], run.stderr
+            if fmt == "csv":
+                rows = list(csv.reader(io.StringIO(run.stdout)))
+                assert sorted(os.path.basename(r[1]) for r in rows[1:]) == ["a.jpg", "other.jpg"]
+            elif fmt == "json":
+                doc = json.loads(run.stdout)
+                assert [x["path"] for x in doc["queries"]] == [good_a, good_b]
+            elif fmt == "paths":
+                assert run.stdout == f"{lib / 'a.jpg'}\n\n{lib / 'other.jpg'}\n", run.stdout
+            else:
+                assert "a.jpg" in run.stdout and "other.jpg" in run.stdout
+    assert "broken.jpg" in _fail(runner, db, str(tmp_path / "broken.jpg"))
+    assert "HTTP 404" in _fail(runner, db, f"{server}/missing.png")
+    run = runner.invoke(cli, ["--db", db, "query", str(tmp_path / "broken.jpg"), f"{server}/missing.png"])
+    assert run.exit_code == 1 and run.stdout == ""
+    assert run.stderr.strip().splitlines()[-1] == "Error: no query image could be read (2 files unreadable)"
