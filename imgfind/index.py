@@ -297,6 +297,7 @@ class Index:
             mine = [p for p in pairs if p.a == qrow]
             matches = []
             same_file = None
+            same_rec: FileRecord | None = None
             for p in mine:
                 rec = records.get(int(prints.ids[p.b]))
                 if rec is None:
@@ -305,28 +306,34 @@ class Index:
                 if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
                     # the query file itself, already indexed (under this or another name)
                     if same_file is None or rec.path == qpath:
-                        same_file = rec.path
+                        same_file, same_rec = rec.path, rec
                     continue
                 matches.append((p, replace(rec, state=now.state) if not now.state == PRESENT else rec))
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
+            if same_rec is not None:
+                # The query is an indexed file (by this name, a hard link or a symlink): it
+                # competes for "original" as that record (its path, metadata and file time),
+                # so the answer is the same by any name.
+                q_rec = replace(same_rec, id=-1, state=PRESENT, same_file_as=None)
             # The likely original is the query or a match that is on disk now, among every
             # match: a --limit cuts the list shown, not the copies the original is chosen from.
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]
             if limit is not None:
                 matches = matches[:limit]
             shown = labels[qrow] if labels[qrow] is not None else qpath
-            original = shown if best.path == qpath else best.path
+            is_query = best.id == -1  # the query (or its own indexed record)
+            original = shown if is_query else best.path
             out.append(QueryResult(
-                shown, info.width, info.height, result.stat.size, info.format, info.metadata,
+                shown, info.width, info.height, result.stat.size, info.format, q_rec.metadata,
                 tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
                             rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                             p.checks)
                       for p, rec in matches),
                 original, same_file, mtime_ns=result.stat.mtime_ns, content=q_rec.content,
-                original_file=None if best.path == qpath else best))
+                original_file=None if is_query else best))
         return out
 
     def groups(self, rule: Rule | None = None, *,

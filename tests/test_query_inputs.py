@@ -432,3 +432,33 @@ def test_several_queries_one_unreadable_the_rest_answered(server, tmp_path, inde
     run = runner.invoke(cli, ["--db", db, "query", str(tmp_path / "broken.jpg"), f"{server}/missing.png"])
     assert run.exit_code == 1 and run.stdout == ""
     assert run.stderr.strip().splitlines()[-1] == "Error: no query image could be read (2 files unreadable)"
+
+
+def test_the_answer_is_the_same_by_any_name_of_an_indexed_query(tmp_path, runner):
+    """Queried through a hard link or a symbolic link, an indexed file competes for "likely
+    original" as its indexed record: same original, same matches, as by its own name. CSV
+    has the query_same_file column and the paths and CSV formats say it on stderr."""
+    lib, elsewhere = tmp_path / "lib", tmp_path / "zz-elsewhere"  # sorts after lib
+    lib.mkdir()
+    elsewhere.mkdir()
+    make_image(None, seed=62, size=(640, 480)).save(lib / "a.jpg", quality=95)
+    (lib / "a-copy.jpg").write_bytes((lib / "a.jpg").read_bytes())  # equal but for the name
+    for p in (lib / "a.jpg", lib / "a-copy.jpg"):
+        os.utime(p, ns=(1_600_000_000 * 10**9, 1_600_000_000 * 10**9))
+    os.link(lib / "a.jpg", elsewhere / "a-link.jpg")
+    os.symlink(lib / "a.jpg", elsewhere / "a-sym.jpg")
+    db = str(tmp_path / "i.db")
+    invoke(runner, db, "index", str(lib))
+    names = [str(lib / "a.jpg"), str(elsewhere / "a-link.jpg"), str(elsewhere / "a-sym.jpg")]
+    doc = json.loads(invoke(runner, db, "query", *names, "--format", "json").stdout)
+    answers = [(q["original"] == q["path"], q["same_file"], q["matches"]) for q in doc["queries"]]
+    assert answers == [answers[0]] * 3, answers
+    assert answers[0][1] == str(lib / "a.jpg")
+    assert answers[0][0]  # "a" is the name "a-copy" extends: the query itself, by every name
+    assert {m["path"] for m in doc["matches"]} == {str(lib / "a-copy.jpg")}
+    rows = list(csv.DictReader(io.StringIO(invoke(runner, db, "query", *names, "--format", "csv").stdout)))
+    assert [r["query_same_file"] for r in rows] == [str(lib / "a.jpg")] * 3
+    assert len({r["original"] for r in rows}) == 1
+    run = invoke(runner, db, "query", names[1], "--format", "paths")
+    assert run.stdout == f"{lib / 'a-copy.jpg'}\n"
+    assert f"{names[1]} is the same file as indexed {lib / 'a.jpg'}" in run.stderr, run.stderr
