@@ -52,7 +52,7 @@ def cli(ctx: click.Context, db: str, quiet: bool, verbose: bool) -> None:
 @click.option("--scheduler", metavar="ADDRESS", envvar="IMGFIND_SCHEDULER", default=None,
               help="Fingerprint on a Dask cluster: a scheduler address (tcp://host:8786), or "
                    "local:N for N local worker processes (env IMGFIND_SCHEDULER; needs "
-                   "imgfind[dask]). The workers must see the same paths.")
+                   "distributed: imgfind's 'dask' extra). The workers must see the same paths.")
 @group_options
 @pass_ctx
 @user_errors
@@ -103,7 +103,7 @@ def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> N
 
 @cli.command("export")
 @click.option("--parquet", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write the fingerprints to this Parquet file (needs imgfind[parquet]).")
+              help="Write the fingerprints to this Parquet file (needs pyarrow: imgfind's 'parquet' extra).")
 @click.option("--thumbs", is_flag=True, help="Include the stored thumbnails (for verifying "
               "candidate pairs outside imgfind).")
 @group_options

@@ -24,7 +24,7 @@ from imgfind.decoders.raw import PREVIEW_MIN_SIDE, preview_fits
 
 def _needs(module: str, extra: str):
     return pytest.mark.skipif(importlib.util.find_spec(module) is None,
-                              reason=f"{module} not installed: pip install imgfind[{extra}]")
+                              reason=f"{module} not installed: imgfind's {extra} extra")
 
 
 def _distance(a, b) -> int:
@@ -182,8 +182,8 @@ def test_skipped_formats_name_the_extra_that_reads_them(tmp_path, monkeypatch, r
     import imgfind.crawl
     import imgfind.decode
 
-    bare = Registry([PILLOW], [Missing(frozenset({".heic"}), (), "pip install imgfind[heic]"),
-                               Missing(frozenset({".nef", ".dng"}), (), "pip install imgfind[raw]")])
+    bare = Registry([PILLOW], [Missing(frozenset({".heic"}), (), "pip install pillow-heif (imgfind's 'heic' extra)"),
+                               Missing(frozenset({".nef", ".dng"}), (), "pip install rawpy (imgfind's 'raw' extra)")])
     monkeypatch.setattr(imgfind.crawl, "REGISTRY", bare)
     monkeypatch.setattr(imgfind.decode, "REGISTRY", bare)
     make_image(tmp_path / "a.jpg", seed=1)
@@ -192,13 +192,13 @@ def test_skipped_formats_name_the_extra_that_reads_them(tmp_path, monkeypatch, r
     skipped = []
     found = list(walk([os.fsencode(tmp_path)], CrawlOptions(), skip=lambda p, why: skipped.append(why)))
     assert [os.path.basename(s.path) for s in found] == [b"a.jpg"]
-    assert sorted(skipped) == ["no decoder for .dng (pip install imgfind[raw])",
-                               "no decoder for .heic (pip install imgfind[heic])",
-                               "no decoder for .nef (pip install imgfind[raw])"]
+    assert sorted(skipped) == ["no decoder for .dng (pip install rawpy (imgfind's 'raw' extra))",
+                               "no decoder for .heic (pip install pillow-heif (imgfind's 'heic' extra))",
+                               "no decoder for .nef (pip install rawpy (imgfind's 'raw' extra))"]
     run = runner.invoke(imgfind.cli.cli, ["--db", str(tmp_path / "i.db"), "index", str(tmp_path)])
     assert run.exit_code == 0, run.output
-    assert ("; 3 skipped: no decoder for .dng (pip install imgfind[raw]); no decoder for .heic "
-            "(pip install imgfind[heic]); no decoder for .nef (pip install imgfind[raw])") in run.stderr
+    assert ("; 3 skipped: no decoder for .dng (pip install rawpy (imgfind's 'raw' extra)); no decoder for .heic "
+            "(pip install pillow-heif (imgfind's 'heic' extra)); no decoder for .nef (pip install rawpy (imgfind's 'raw' extra))") in run.stderr
 
 
 def test_pillow_formats_missing_from_this_build_are_named():

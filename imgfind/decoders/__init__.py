@@ -5,7 +5,8 @@ bytes (magic); the crawler asks :data:`REGISTRY` which extensions to pick up, an
 :func:`imgfind.decode.open_for_hash` asks it which decoder reads a given file. Pillow is the
 default decoder (it also reads by content whatever the name). An optional decoder is a
 drop-in: a :class:`Decoder` registered in :func:`_default_registry` when its library is
-installed. Heavy decoders are extras of the package (``pip install imgfind[heic,raw,jxl]``):
+installed. Heavy decoders are extras of the package (``pip install ".[heic,raw,jxl]"`` from
+a checkout; the name "imgfind" on PyPI is another project, so hints name the library itself):
 
 ==========  ===================  =========================================================
 extra       library              reads
@@ -27,7 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from ..errors import DecodeError
+from ..errors import DecodeError, extra_hint
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,7 +79,7 @@ class Missing:
 
     extensions: frozenset[str]
     magic: tuple[tuple[int, bytes], ...]  # (offset, bytes) any of which identifies it
-    hint: str  # what to install, e.g. "pip install imgfind[heic]"
+    hint: str  # what to install, e.g. extra_hint("pillow-heif", "heic")
 
     def sniff(self, head: bytes) -> bool:
         return any(head[o:o + len(m)] == m for o, m in self.magic)
@@ -188,11 +189,11 @@ def _default_registry() -> Registry:
     registry = Registry([PILLOW], list(unreadable_by_pillow()))
     optional = [
         (plugin_decoder("pillow_heif", HEIF_EXTENSIONS, HEIF_MAGIC, "pillow-heif"),
-         Missing(HEIF_EXTENSIONS, HEIF_MAGIC, "pip install imgfind[heic]")),
+         Missing(HEIF_EXTENSIONS, HEIF_MAGIC, extra_hint("pillow-heif", "heic"))),
         (plugin_decoder("pillow_jxl", JXL_EXTENSIONS, JXL_MAGIC, "pillow-jxl-plugin"),
-         Missing(JXL_EXTENSIONS, JXL_MAGIC, "pip install imgfind[jxl]")),
+         Missing(JXL_EXTENSIONS, JXL_MAGIC, extra_hint("pillow-jxl-plugin", "jxl"))),
         (raw_decoder(RAW_EXTENSIONS, RAW_MAGIC),
-         Missing(RAW_EXTENSIONS, RAW_MAGIC, "pip install imgfind[raw]")),
+         Missing(RAW_EXTENSIONS, RAW_MAGIC, extra_hint("rawpy", "raw"))),
     ]
     for decoder, missing in optional:
         if decoder is not None:  # None unless its library is installed

@@ -1,4 +1,4 @@
-"""Camera raw and DNG files through rawpy (LibRaw), an optional extra: ``imgfind[raw]``.
+"""Camera raw and DNG files through rawpy (LibRaw), an optional extra (``raw``).
 
 Fast path: a raw file usually carries the camera's own JPEG rendering of the picture (the
 preview a camera shows). When that preview is large enough (:data:`PREVIEW_MIN_SIDE` on its
