@@ -167,7 +167,16 @@ def _new_file(folder: str, ext: str) -> tuple[int, str]:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
+    return size_text(n)
+
+
+def size_text(n: int) -> str:
+    """A byte count for a limit or a download, 1024-based, in the unit that keeps it readable:
+    ``900 B``, ``51.2 KiB`` (under 1 MiB), ``50.0 MiB``, ``10.0 GiB``."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def _reason(exc: BaseException) -> str:

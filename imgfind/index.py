@@ -97,8 +97,10 @@ class Index:
         committed in batches, so an interrupted run keeps everything committed so far.
 
         Raises:
-            ImgfindError: a root does not exist.
+            ImgfindError: a root does not exist or is empty ("" would be the current folder).
         """
+        if any(not os.fspath(r) for r in roots):
+            raise ImgfindError("an empty path is not a file or folder")
         abs_roots = [_abs(r) for r in roots]
         for root in abs_roots:
             if not os.path.lexists(root):
@@ -265,8 +267,11 @@ class Index:
             label = names[i] if names is not None else None
             shown = label if label is not None else display(path)
             try:
+                if not os.fspath(image):
+                    raise DecodeError("an empty path is not an image file")
                 if os.path.isdir(path):
-                    raise DecodeError("is a folder; query takes image files")
+                    raise DecodeError("is a folder, not an image file (the query command "
+                                      "takes folders: each image in it is a query)")
                 result = analyse(_stat(path))
                 if result.fingerprint is None or result.info is None:
                     raise DecodeError(str(result.error))

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from .crawl import CrawlOptions, walk
 from .errors import ImgfindError
-from .fetch import MAX_BYTES, TIMEOUT, fetch, looks_like_url
+from .fetch import MAX_BYTES, TIMEOUT, fetch, looks_like_url, size_text
 from .model import display
 
 #: How standard input is named in the results.
@@ -52,8 +52,9 @@ def gathered(args: Sequence[str], *, stdin: BinaryIO | None = None, max_bytes: i
     other arguments are still gathered; without, it raises.
 
     Raises:
-        ImgfindError: a URL cannot be fetched or has another scheme, standard input is empty
-            or too large, ``-`` is given twice, or a folder holds no image files.
+        ImgfindError: an argument is empty, a URL cannot be fetched or has another scheme,
+            standard input is empty or too large, ``-`` is given twice, or a folder holds no
+            image files.
     """
     with tempfile.TemporaryDirectory(prefix="imgfind-query-") as scratch:
         images: list[QueryImage] = []
@@ -62,6 +63,8 @@ def gathered(args: Sequence[str], *, stdin: BinaryIO | None = None, max_bytes: i
             raise ImgfindError("standard input (-) can be read only once")
         for arg in args:
             try:
+                if not arg:
+                    raise ImgfindError("an empty argument is not an image file, folder or URL")
                 if arg == "-":
                     images.append(QueryImage(_save_stdin(stdin, scratch, max_bytes), STDIN_NAME))
                 elif looks_like_url(arg) and not os.path.exists(arg):
@@ -90,7 +93,7 @@ def _save_stdin(stdin: BinaryIO | None, scratch: str, max_bytes: int) -> str:
     if not data:
         raise ImgfindError("standard input is empty: pipe an image into 'imgfind query -'")
     if len(data) > max_bytes:
-        raise ImgfindError(f"standard input: too large (more than {max_bytes / 2**20:.1f} MiB)")
+        raise ImgfindError(f"standard input: too large (more than {size_text(max_bytes)})")
     fd, path = tempfile.mkstemp(prefix="stdin-", dir=scratch)
     with os.fdopen(fd, "wb") as out:
         out.write(data)

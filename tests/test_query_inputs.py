@@ -17,6 +17,7 @@ import pytest
 from helpers import invoke, make_image
 
 from imgfind.fetch import FetchError, fetch
+from imgfind.errors import DecodeError
 from imgfind.index import Index
 
 #: Longest any handler of the test server sleeps or trickles (it always ends by itself).
@@ -176,7 +177,7 @@ def test_an_http_redirect_to_http_is_followed(server, indexed, runner):
 @pytest.mark.parametrize("path, message", [
     ("/page.html", "not an image (the server says text/html)"),
     ("/garbage.png", "not an image"),
-    ("/big-declared.png", "too large (10240.0 MiB, the limit is 1.0 MiB)"),
+    ("/big-declared.png", "too large (10.0 GiB, the limit is 1.0 MiB)"),
     ("/big-chunked.png", "too large (more than the limit of 1.0 MiB)"),
     ("/to-file", "redirected to file:///etc/passwd: only http and https URLs are fetched, not file://"),
     ("/to-ftp", "redirected to ftp://127.0.0.1/a.png: only http and https URLs are fetched"),
@@ -462,3 +463,24 @@ def test_the_answer_is_the_same_by_any_name_of_an_indexed_query(tmp_path, runner
     run = invoke(runner, db, "query", names[1], "--format", "paths")
     assert run.stdout == f"{lib / 'a-copy.jpg'}\n"
     assert f"{names[1]} is the same file as indexed {lib / 'a.jpg'}" in run.stderr, run.stderr
+
+
+def test_limits_are_shown_in_a_readable_unit_and_an_empty_argument_is_named(server, indexed, runner):
+    from imgfind.cli import cli
+    from imgfind.fetch import size_text
+
+    db, lib = indexed
+    assert [size_text(n) for n in (900, 52428, 50 * 2**20, 10 * 2**30)] == [
+        "900 B", "51.2 KiB", "50.0 MiB", "10.0 GiB"]
+    line = _fail(runner, db, f"{server}/big-chunked.png", "--max-size", "0.05")
+    assert "the limit of 51.2 KiB" in line, line
+    run = runner.invoke(cli, ["--db", db, "query", "-", "--max-size", "0.01"], input=_png_bytes(41))
+    assert run.exit_code == 1 and "more than 10.2 KiB" in run.stderr, run.stderr
+    assert _fail(runner, db, "") == "Error: an empty argument is not an image file, folder or URL"
+    run = runner.invoke(cli, ["--db", db, "index", ""])
+    assert run.exit_code == 1 and run.stderr.strip() == "Error: an empty path is not a file or folder"
+    with Index.open(db, readonly=True) as idx:
+        with pytest.raises(DecodeError, match="is a folder, not an image file"):
+            idx.query(lib)
+        with pytest.raises(DecodeError, match="an empty path"):
+            idx.query("")
