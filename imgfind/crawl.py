@@ -8,7 +8,7 @@ import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from .decoders import REGISTRY, Registry
+from .decoders import HEAD_BYTES, REGISTRY, Registry
 from .model import FileStat
 
 #: Extensions picked up by the crawl (case-insensitive): those some installed decoder reads
@@ -57,7 +57,7 @@ def _no_decoder(path: bytes) -> str | None:
         return None
     try:
         with open(path, "rb") as f:
-            head = f.read(64)
+            head = f.read(HEAD_BYTES)
     except OSError:
         return why
     return None if any(d.sniff(head) for d in REGISTRY.decoders) else why

@@ -270,3 +270,30 @@ def test_only_no_decoder_errors_for_a_format_read_now_are_retried():
     assert bare.resolves("no decoder for this format (.png inside) (x)")
     assert not bare.resolves("no decoder for this format (.heic .heif inside) (x)")
     assert not bare.resolves("cannot identify image file") and not bare.resolves("truncated")
+
+
+@pytest.mark.parametrize("preview", [False, True])
+def test_a_dng_under_another_name_is_told_by_its_content(tmp_path, monkeypatch, preview):
+    """A DNG named .jpg names the raw format inside without rawpy (as a HEIC or JXL does)
+    and is read by rawpy when it is installed; a plain TIFF is not taken for raw."""
+    import imgfind.decode
+    from imgfind.decoders import RAW_EXTENSIONS, RAW_KIND, RAW_MAGIC, is_tiff_raw
+    from imgfind.errors import DecodeError
+
+    im = make_image(None, seed=72, size=(640, 480))
+    write_dng(tmp_path / "photo.jpg", im, preview=preview)
+    im.save(tmp_path / "plain.tif")
+    head = (tmp_path / "photo.jpg").read_bytes()[:4096]
+    assert is_tiff_raw(head) and not is_tiff_raw((tmp_path / "plain.tif").read_bytes()[:4096])
+    assert is_tiff_raw(b"II*\x00\x10\x00\x00\x00CR\x02\x00" + bytes(50))  # a CR2 header
+    bare = Registry([PILLOW], [Missing(RAW_EXTENSIONS, RAW_MAGIC, "install x-raw", is_tiff_raw, RAW_KIND)])
+    monkeypatch.setattr(imgfind.decode, "REGISTRY", bare)
+    with pytest.raises(DecodeError, match=r"no decoder for this format \(camera raw: \.dng .* inside\) \(install x-raw\)") as err:
+        open_for_hash(tmp_path / "photo.jpg")
+    assert REGISTRY.resolves(str(err.value)) == (".dng" in REGISTRY.extensions())  # retried then
+    assert not bare.resolves(str(err.value))
+    assert open_for_hash(tmp_path / "plain.tif").format == "TIFF"
+    if importlib.util.find_spec("rawpy") is not None:
+        monkeypatch.setattr(imgfind.decode, "REGISTRY", REGISTRY)
+        d = open_for_hash(tmp_path / "photo.jpg")
+        assert (d.width, d.height) == (640, 480)
