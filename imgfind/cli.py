@@ -189,6 +189,11 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
     if not results and (skipped or failed):
         raise ImgfindError(f"no query image could be read ({plural(len(skipped) + len(failed), 'file')} "
                            f"{'skipped' if not failed else 'unreadable'})")
+    if fmt == "paths" and obj.verbose and len(results) > 1:
+        # the paths format has no room for names: one block per answered query, in order
+        for i, r in enumerate(results, 1):
+            click.echo(f"block {i}: {one_line(r.path)} ({plural(len(r.matches), 'match', 'matches')})",
+                       err=True)
     render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
     if failed:
         sys.exit(1)

@@ -46,7 +46,8 @@ def gathered(args: Sequence[str], *, stdin: BinaryIO | None = None, max_bytes: i
 
     A folder gives the image files under it (as ``index`` would pick them, sorted); a URL is
     downloaded (imgfind.fetch); ``-`` reads standard input (*stdin*) up to *max_bytes*.
-    Files a folder holds that no decoder reads are reported to ``skip(name, reason)``.
+    Files a folder holds that no decoder reads, and second names of a file already taken
+    (a hard link: "same file as NAME"), are reported to ``skip(name, reason)``.
     With *fail*, an argument that gives no image (a URL that cannot be fetched, empty
     standard input, a folder without image files) is reported to ``fail(message)`` and the
     other arguments are still gathered; without, it raises.
@@ -72,8 +73,10 @@ def gathered(args: Sequence[str], *, stdin: BinaryIO | None = None, max_bytes: i
                     images.append(QueryImage(got.path, arg))
                 elif os.path.isdir(arg):
                     batch = True
-                    found = [s.path for s in walk([os.fsencode(os.path.abspath(arg))], options,
-                                                  skip=lambda p, why: skip(display(p), why))]
+                    found = [s.path for s in walk(
+                        [os.fsencode(os.path.abspath(arg))], options,
+                        skip=lambda p, why: skip(display(p), why),
+                        same=lambda p, kept: skip(display(p), f"same file as {display(kept)}"))]
                     if not found:
                         raise ImgfindError(f"{arg}: no image files in this folder")
                     images.extend(QueryImage(p, in_folder=True) for p in sorted(found))

@@ -484,3 +484,21 @@ def test_limits_are_shown_in_a_readable_unit_and_an_empty_argument_is_named(serv
             idx.query(lib)
         with pytest.raises(DecodeError, match="an empty path"):
             idx.query("")
+
+
+def test_a_folder_query_names_a_second_hard_link_and_paths_blocks_are_one_per_query(tmp_path, indexed, runner):
+    """A folder holding two names of one file queries it once and says so on stderr; in
+    the paths format every answered query is one block (empty when nothing matches), in
+    order, blocks apart by an empty line (-0: an empty record), -v names each block."""
+    db, lib = indexed
+    q = _queries(tmp_path)
+    os.link(q / "2-other.png", q / "2-other-again.png")
+    run = invoke(runner, db, "query", str(q), "--format", "paths")
+    assert f"skipped: {q / '2-other-again.png'}: same file as {q / '2-other.png'}" in run.stderr, run.stderr
+    assert run.stdout == f"{lib / 'a.jpg'}\n\n{lib / 'other.jpg'}\n\n", run.stdout
+    run = invoke(runner, db, "query", str(q), "--format", "paths", "-0")
+    assert run.stdout == f"{lib / 'a.jpg'}\0\0{lib / 'other.jpg'}\0\0"
+    run = invoke(runner, db, "-v", "query", str(q), "--format", "paths")
+    blocks = [ln for ln in run.stderr.splitlines() if ln.startswith("block ")]
+    assert blocks == [f"block 1: {q / '1-a-small.png'} (1 match)", f"block 2: {q / '2-other.png'} (1 match)",
+                      f"block 3: {q / '3-unknown.png'} (0 matches)"], run.stderr
