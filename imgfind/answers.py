@@ -123,7 +123,9 @@ def summarize(r: QueryResult) -> Answer:
     biggest = max(here, key=lambda c: (c.pixels, c.path == r.original, c is q))
     factor = math.sqrt(biggest.pixels / q.pixels) if q.pixels else 1.0
     by_path = {c.path: c for c in copies}
-    original = by_path.get(r.original, q)
+    original = by_path.get(r.original) or r.original_file or q
+    if original not in here:  # chosen among every match, then cut by --limit
+        here.append(original)
     folders: dict[str, list[str]] = {}
     for m in r.matches:
         folder, name = os.path.split(m.file.path)

@@ -21,7 +21,9 @@ from .cli_common import (Context, crawl_options, default_db, group_options, make
                          match_options, match_progress, output_format, pass_ctx, render_notes,
                          run_index, user_errors)
 from .dask_executor import scheduler_executor
-from .report import one_line, render_groups, render_queries
+from .errors import ImgfindError
+from .model import display
+from .report import one_line, plural, render_groups, render_queries
 from .report.text import render_status
 
 
@@ -50,7 +52,7 @@ def cli(ctx: click.Context, db: str, quiet: bool, verbose: bool) -> None:
 @click.option("--scheduler", metavar="ADDRESS", envvar="IMGFIND_SCHEDULER", default=None,
               help="Fingerprint on a Dask cluster: a scheduler address (tcp://host:8786), or "
                    "local:N for N local worker processes (env IMGFIND_SCHEDULER; needs "
-                   "imgfind[dask]). The workers must see the same paths.")
+                   "distributed: imgfind's 'dask' extra). The workers must see the same paths.")
 @group_options
 @pass_ctx
 @user_errors
@@ -101,7 +103,7 @@ def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> N
 
 @cli.command("export")
 @click.option("--parquet", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write the fingerprints to this Parquet file (needs imgfind[parquet]).")
+              help="Write the fingerprints to this Parquet file (needs pyarrow: imgfind's 'parquet' extra).")
 @click.option("--thumbs", is_flag=True, help="Include the stored thumbnails (for verifying "
               "candidate pairs outside imgfind).")
 @group_options
@@ -155,22 +157,46 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
 
     fmt = output_format(fmt, null)
     rule = make_rule(threshold, similarity)
-    skipped: list[str] = []
+    skipped: list[str] = []  # files of a folder given that are not readable images
+    failed: list[str] = []  # arguments that give no readable image (with several arguments)
 
     def skip(name: str, why: str) -> None:
         skipped.append(f"{name}: {why}")
 
+    def fail(message: str) -> None:
+        failed.append(message)
+
+    several = len(images) > 1
     with gathered(images, stdin=getattr(sys.stdin, "buffer", None), max_bytes=int(max_size * 2**20),
-                  timeout=timeout, skip=skip) as got:
+                  timeout=timeout, skip=skip, fail=fail if several else None) as got:
+        in_folder = {q.name or display(os.path.abspath(os.fsencode(q.path)))
+                     for q in got.images if q.in_folder}
+
+        def unreadable(name: str, why: str) -> None:
+            (skip(name, why) if name in in_folder else fail(f"{name}: {why}"))
+
         with obj.open(readonly=True) as idx:
+            # no limit here: the likely original is chosen among every match, then
+            # cli_answers.answer orders and cuts the list
             results = idx.query_many([q.path for q in got.images], rule,
-                                     limit=limit if sort == "distance" else None,
                                      names=[q.name for q in got.images],
-                                     skip=skip if got.batch else None)
+                                     skip=unreadable if (got.batch or several) else None)
             results = cli_answers.answer(idx, results, sort, limit)
     for line in skipped:
         obj.say(f"skipped: {one_line(line)}")
+    for line in failed:  # always said, -q or not: the exit status is 1
+        click.echo(f"Error: {one_line(line)}", err=True)
+    if not results and (skipped or failed):
+        raise ImgfindError(f"no query image could be read ({plural(len(skipped) + len(failed), 'file')} "
+                           f"{'skipped' if not failed else 'unreadable'})")
+    if fmt == "paths" and obj.verbose and len(results) > 1:
+        # the paths format has no room for names: one block per answered query, in order
+        for i, r in enumerate(results, 1):
+            click.echo(f"block {i}: {one_line(r.path)} ({plural(len(r.matches), 'match', 'matches')})",
+                       err=True)
     render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
+    if failed:
+        sys.exit(1)
 
 
 @cli.command("dedupe")

@@ -8,7 +8,7 @@ import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from .decoders import REGISTRY, Registry
+from .decoders import HEAD_BYTES, REGISTRY, Registry
 from .model import FileStat
 
 #: Extensions picked up by the crawl (case-insensitive): those some installed decoder reads
@@ -48,12 +48,30 @@ def file_stat(path: bytes, st: os.stat_result) -> FileStat:
     return FileStat(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, st.st_ctime_ns)
 
 
+def _no_decoder(path: bytes) -> str | None:
+    """Why a file named directly is skipped: its extension is a known format no installed
+    decoder reads (REGISTRY.skip_reason) and no decoder recognises its first bytes either
+    (a JPEG named .dng is read). None: it is taken."""
+    why = REGISTRY.skip_reason(_extension(os.path.basename(path)))
+    if why is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+    except OSError:
+        return why
+    return None if any(d.sniff(head) for d in REGISTRY.decoders) else why
+
+
 def walk(roots: Sequence[bytes], options: CrawlOptions,
          warn: Callable[[bytes, str], None] = lambda _path, _msg: None,
-         skip: Callable[[bytes, str], None] = lambda _path, _why: None) -> Iterator[FileStat]:
+         skip: Callable[[bytes, str], None] = lambda _path, _why: None,
+         same: Callable[[bytes, bytes], None] = lambda _path, _kept: None) -> Iterator[FileStat]:
     """Yield a FileStat for every image file under *roots* (absolute, fsencoded paths).
 
-    A root may be a single file, which is taken whatever its extension; a root is followed
+    A root may be a single file, which is taken whatever its extension, unless its extension
+    is a known format without decoder (skipped, as in a folder, unless its content is a
+    format some decoder reads); a root is followed
     if it is a symbolic link. Folders are walked iteratively (no recursion limit), in sorted
     order so that runs are reproducible. Symbolic links are skipped unless ``follow_symlinks``.
 
@@ -63,10 +81,11 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
     symlinked or bind-mounted alias). Each folder is entered at most once, so a link loop
     ends. With ``follow_symlinks``, files reached through a symbolic link to a file come
     last, so that a file seen both directly and through a link keeps its own name. FIFOs,
-    sockets and devices are never opened.
+    sockets and devices are never opened. Each name left out that way is told to
+    ``same(path, kept)`` (*kept*: the name yielded), for callers that list what they skip.
     """
     seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[tuple[int, int]] = set()
+    seen_files: dict[tuple[int, int], bytes] = {}  # identity -> the name yielded
     linked: list[tuple[bytes, os.stat_result]] = []
     hard: dict[tuple[int, int], list[tuple[bytes, os.stat_result]]] = {}
     for root in roots:
@@ -76,35 +95,47 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
             warn(root, exc.strerror or str(exc))
             continue
         if statmod.S_ISREG(st.st_mode):
+            why = _no_decoder(root)
+            if why is not None:  # as in a folder: counted and skipped with its reason
+                skip(root, why)
+                continue
             if (st.st_dev, st.st_ino) not in seen_files:
-                seen_files.add((st.st_dev, st.st_ino))
+                seen_files[(st.st_dev, st.st_ino)] = root
                 yield file_stat(root, st)
+            elif seen_files[(st.st_dev, st.st_ino)] != root:
+                same(root, seen_files[(st.st_dev, st.st_ino)])
             continue
         if not statmod.S_ISDIR(st.st_mode):
             warn(root, "not a file or folder")
             continue
         if (st.st_dev, st.st_ino) in seen_dirs:
             continue  # the same folder again, or one already walked inside another root
-        yield from _walk_dir(root, st, options, seen_dirs, seen_files, linked, hard, warn, skip)
+        yield from _walk_dir(root, st, options, seen_dirs, seen_files, linked, hard, warn, skip, same)
     # A file with several hard links is yielded once, under its plainest name: the shortest
     # (``a.jpg`` rather than ``a-hard.jpg`` or ``copy of a.jpg``), then the first in order.
     for identity, names in hard.items():
         if identity not in seen_files:
-            seen_files.add(identity)
             path, st = min(names, key=lambda n: (len(os.path.basename(n[0])), n[0]))
+            seen_files[identity] = path
             yield file_stat(path, st)
+        for other, _ in names:
+            if other != seen_files[identity]:
+                same(other, seen_files[identity])
     for path, st in linked:
         if (st.st_dev, st.st_ino) not in seen_files:
-            seen_files.add((st.st_dev, st.st_ino))
+            seen_files[(st.st_dev, st.st_ino)] = path
             yield file_stat(path, st)
+        else:
+            same(path, seen_files[(st.st_dev, st.st_ino)])
 
 
 def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
-              seen_dirs: set[tuple[int, int]], seen_files: set[tuple[int, int]],
+              seen_dirs: set[tuple[int, int]], seen_files: dict[tuple[int, int], bytes],
               linked: list[tuple[bytes, os.stat_result]],
               hard: dict[tuple[int, int], list[tuple[bytes, os.stat_result]]],
               warn: Callable[[bytes, str], None],
-              skip: Callable[[bytes, str], None]) -> Iterator[FileStat]:
+              skip: Callable[[bytes, str], None],
+              same: Callable[[bytes, bytes], None]) -> Iterator[FileStat]:
     stack = [root]
     seen_dirs.add((root_stat.st_dev, root_stat.st_ino))
     while stack:
@@ -149,6 +180,8 @@ def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
             elif st.st_nlink > 1:  # more names may follow: choose one at the end
                 hard.setdefault((st.st_dev, st.st_ino), []).append((entry.path, st))
             elif (st.st_dev, st.st_ino) not in seen_files:
-                seen_files.add((st.st_dev, st.st_ino))
+                seen_files[(st.st_dev, st.st_ino)] = entry.path
                 yield file_stat(entry.path, st)
+            else:
+                same(entry.path, seen_files[(st.st_dev, st.st_ino)])
         stack.extend(reversed(subdirs))

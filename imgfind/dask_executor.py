@@ -18,7 +18,7 @@ by one rather than halving the batch costs a few tens of milliseconds per file b
 round of worker deaths (allowed-failures + 1), which is what is slow (a restart takes about
 a second) and which halving would repeat log2(batch) times.
 
-``distributed`` is an optional dependency (``pip install 'imgfind[dask]'``); nothing here
+``distributed`` is an optional dependency (imgfind's ``dask`` extra); nothing here
 imports it before an executor is made.
 """
 
@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from .errors import ImgfindError
+from .errors import ImgfindError, extra_hint
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,7 +48,7 @@ def _distributed() -> Any:
         import distributed
     except ImportError:
         raise ImgfindError("--scheduler needs Dask's distributed package: "
-                           "pip install 'imgfind[dask]'") from None
+                           + extra_hint("distributed", "dask")) from None
     return distributed
 
 

@@ -12,14 +12,13 @@ import io
 import os
 import stat as statmod
 
-from .decoders import REGISTRY, Decoded
+from .decoders import HEAD_BYTES, REGISTRY, Decoded
 from .errors import DecodeError
 from .recipe import WORK_SIZE
 
 __all__ = ["Decoded", "WORK_SIZE", "open_for_hash"]
 
-#: Bytes read to recognise a format by its content.
-HEAD_BYTES = 64
+#: Bytes read to recognise a format by its content: decoders.HEAD_BYTES.
 
 
 def open_for_hash(path: str | os.PathLike[str] | bytes) -> Decoded:

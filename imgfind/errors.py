@@ -17,3 +17,10 @@ class StoreError(ImgfindError):
 
 class SchemaError(StoreError):
     """The index database was written by a newer imgfind, or is not an imgfind index."""
+
+
+def extra_hint(library: str, extra: str) -> str:
+    """What to install for an optional feature: the library itself, by its PyPI name, and
+    the extra of imgfind that pulls it in ("pip install pillow-heif (imgfind's 'heic'
+    extra)"). Never ``pip install imgfind[...]``: "imgfind" on PyPI is an unrelated project."""
+    return f"pip install {library} (imgfind's '{extra}' extra)"

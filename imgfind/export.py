@@ -14,7 +14,7 @@ One row per fingerprinted file (unreadable files have no fingerprint and are lef
 
 The file's metadata also carries ``imgfind.recipe`` (recipe.recipe_id()): fingerprints of
 two exports compare only when their recipes are equal. Rows are written in row groups of
-ROW_GROUP files as they are read, so memory stays flat. Needs pyarrow (``imgfind[parquet]``).
+ROW_GROUP files as they are read, so memory stays flat. Needs pyarrow (imgfind's ``parquet`` extra).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Iterable
 
-from .errors import ImgfindError
+from .errors import ImgfindError, extra_hint
 from .layout import HASH_ORIENT, HASH_VIEW, N_HASHES, N_PHASH, ORIENTATION_NAMES
 from .model import StoredFile
 from .recipe import recipe_id
@@ -37,7 +37,7 @@ def _pyarrow():
         import pyarrow
         import pyarrow.parquet
     except ImportError:
-        raise ImgfindError("--parquet needs pyarrow: pip install 'imgfind[parquet]'") from None
+        raise ImgfindError("--parquet needs pyarrow: " + extra_hint("pyarrow", "parquet")) from None
     return pyarrow, pyarrow.parquet
 
 

@@ -85,7 +85,10 @@ def fetch(url: str, folder: str, *, max_bytes: int = MAX_BYTES, timeout: float =
                 target = resp.headers.get("Location")
                 if not target:
                     raise FetchError(f"{url}: redirect ({resp.status}) without a Location")
-                current = urljoin(current, target)
+                try:
+                    current = urljoin(current, target)
+                except ValueError as exc:  # urlsplit: "Invalid IPv6 URL" and the like
+                    raise FetchError(f"{url}: redirected to {target}: not a valid URL ({exc})") from None
                 _check_scheme(url, current)
                 continue
             if resp.status != 200:
@@ -97,10 +100,26 @@ def fetch(url: str, folder: str, *, max_bytes: int = MAX_BYTES, timeout: float =
 
 
 def _check_scheme(url: str, target: str) -> None:
-    scheme = urlsplit(target).scheme.lower()
+    """Refuse *target* (the URL given, or where it redirected) unless it is a well-formed
+    http(s) URL with a host and, if any, a port in 1..65535.
+
+    Raises:
+        FetchError: another scheme, or a URL urllib.parse cannot split (an unclosed IPv6
+            bracket, a port that is not a number or is out of range, no host).
+    """
+    where = "" if target == url else f"redirected to {target}: "
+    try:
+        parts = urlsplit(target)
+        port = parts.port  # ValueError: not a number, or out of 0..65535
+    except ValueError as exc:
+        raise FetchError(f"{url}: {where}not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        where = "" if target == url else f"redirected to {target}: "
         raise FetchError(f"{url}: {where}only http and https URLs are fetched, not {scheme or '?'}://")
+    if not parts.hostname:
+        raise FetchError(f"{url}: {where}not a valid URL (no host)")
+    if port == 0:
+        raise FetchError(f"{url}: {where}not a valid URL (port 0)")
 
 
 def _save(url: str, final: str, resp, folder: str, max_bytes: int,  # noqa: ANN001 - urllib3 response
@@ -148,7 +167,16 @@ def _new_file(folder: str, ext: str) -> tuple[int, str]:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
+    return size_text(n)
+
+
+def size_text(n: int) -> str:
+    """A byte count for a limit or a download, 1024-based, in the unit that keeps it readable:
+    ``900 B``, ``51.2 KiB`` (under 1 MiB), ``50.0 MiB``, ``10.0 GiB``."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def _reason(exc: BaseException) -> str:

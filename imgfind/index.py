@@ -16,6 +16,7 @@ import numpy as np
 
 from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
+from . import crawl
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
 from .fingerprint import stored_thumb
@@ -91,12 +92,15 @@ class Index:
         The crawl is compared with the store by ``indexer.diff``: unchanged files (same size,
         mtime, inode and ctime, current recipe) are not decoded again; a file already stored
         under another name (a hard link, an aliased folder) is not stored twice; changed
-        ones are re-fingerprinted by the executor; files under a root that are gone are removed. Results are
+        ones are re-fingerprinted by the executor (and so are files recorded as having no
+        decoder when a decoder for their format is installed now); files under a root that are gone are removed. Results are
         committed in batches, so an interrupted run keeps everything committed so far.
 
         Raises:
-            ImgfindError: a root does not exist.
+            ImgfindError: a root does not exist or is empty ("" would be the current folder).
         """
+        if any(not os.fspath(r) for r in roots):
+            raise ImgfindError("an empty path is not a file or folder")
         abs_roots = [_abs(r) for r in roots]
         for root in abs_roots:
             if not os.path.lexists(root):
@@ -116,7 +120,8 @@ class Index:
         stats = list(walk(abs_roots, self.settings.crawl, warn, skip))
         known = self.store.known_under(abs_roots)
         plan = diff(stats, known, elsewhere=self._aliases_elsewhere(stats, known),
-                    kept=lambda p: any(p.startswith(d) for d in failed_dirs))
+                    kept=lambda p: any(p.startswith(d) for d in failed_dirs),
+                    retry=crawl.REGISTRY.resolves)
         todo = plan.todo
         if on_total:
             on_total(len(todo))
@@ -248,7 +253,8 @@ class Index:
         *names*, when given, are what each query is called in the results (a URL or "(stdin)"
         for a downloaded or piped image saved to a temporary file); None keeps the path. With
         *skip*, an image that cannot be read is reported to ``skip(name, reason)`` and left
-        out (a batch goes on); without, it raises.
+        out (a batch goes on); without, it raises. When every image is skipped, the answer
+        is [].
 
         Raises:
             DecodeError: an image is a folder or cannot be read, and *skip* is None.
@@ -261,8 +267,11 @@ class Index:
             label = names[i] if names is not None else None
             shown = label if label is not None else display(path)
             try:
+                if not os.fspath(image):
+                    raise DecodeError("an empty path is not an image file")
                 if os.path.isdir(path):
-                    raise DecodeError("is a folder; query takes image files")
+                    raise DecodeError("is a folder, not an image file (the query command "
+                                      "takes folders: each image in it is a query)")
                 result = analyse(_stat(path))
                 if result.fingerprint is None or result.info is None:
                     raise DecodeError(str(result.error))
@@ -273,6 +282,8 @@ class Index:
                 continue
             prepared.append(result)
             labels.append(label)
+        if not prepared:  # every image was skipped: nothing to search for
+            return []
         with self.store.snapshot():  # one state of the index for the whole answer
             prints, library_side = self.search_side()
             fps = [r.fingerprint for r in prepared]
@@ -291,6 +302,7 @@ class Index:
             mine = [p for p in pairs if p.a == qrow]
             matches = []
             same_file = None
+            same_rec: FileRecord | None = None
             for p in mine:
                 rec = records.get(int(prints.ids[p.b]))
                 if rec is None:
@@ -299,26 +311,34 @@ class Index:
                 if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
                     # the query file itself, already indexed (under this or another name)
                     if same_file is None or rec.path == qpath:
-                        same_file = rec.path
+                        same_file, same_rec = rec.path, rec
                     continue
                 matches.append((p, replace(rec, state=now.state) if not now.state == PRESENT else rec))
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
-            if limit is not None:
-                matches = matches[:limit]
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
-            # The likely original is the query or a match that is on disk now.
+            if same_rec is not None:
+                # The query is an indexed file (by this name, a hard link or a symlink): it
+                # competes for "original" as that record (its path, metadata and file time),
+                # so the answer is the same by any name.
+                q_rec = replace(same_rec, id=-1, state=PRESENT, same_file_as=None)
+            # The likely original is the query or a match that is on disk now, among every
+            # match: a --limit cuts the list shown, not the copies the original is chosen from.
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]
+            if limit is not None:
+                matches = matches[:limit]
             shown = labels[qrow] if labels[qrow] is not None else qpath
-            original = shown if best.path == qpath else best.path
+            is_query = best.id == -1  # the query (or its own indexed record)
+            original = shown if is_query else best.path
             out.append(QueryResult(
-                shown, info.width, info.height, result.stat.size, info.format, info.metadata,
+                shown, info.width, info.height, result.stat.size, info.format, q_rec.metadata,
                 tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
                             rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                             p.checks)
                       for p, rec in matches),
-                original, same_file, mtime_ns=result.stat.mtime_ns, content=q_rec.content))
+                original, same_file, mtime_ns=result.stat.mtime_ns, content=q_rec.content,
+                original_file=None if is_query else best))
         return out
 
     def groups(self, rule: Rule | None = None, *,
@@ -483,7 +503,13 @@ def _root_devices(roots: Sequence[bytes]) -> list[tuple[bytes, int]]:
 
 
 def query_side(fps: Sequence[Fingerprint]) -> Side:
-    """Fingerprints that are not in the index (query images) as a search side, ids -1, -2, ..."""
+    """Fingerprints that are not in the index (query images) as a search side, ids -1, -2, ...
+
+    Raises:
+        ValueError: *fps* is empty (a side needs at least one fingerprint).
+    """
+    if not fps:
+        raise ValueError("query_side needs at least one fingerprint")
     ids = -np.arange(1, len(fps) + 1, dtype=np.int64)
     thumbs = {int(i): np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE)
               for i, fp in zip(ids, fps)}

@@ -53,7 +53,8 @@ class Plan:
         return [*self.new, *self.changed]
 
 
-def is_current(known: Known, stat: FileStat) -> bool:
+def is_current(known: Known, stat: FileStat,
+               retry: Callable[[str], bool] = lambda _error: False) -> bool:
     """True when *known* still describes the file *stat* and its fingerprint need not be
     made again.
 
@@ -61,18 +62,23 @@ def is_current(known: Known, stat: FileStat) -> bool:
     size and mtime has another inode; a rewrite whose mtime was restored, or a chmod that
     makes an unreadable file readable, changes the ctime. Rows from before schema 2 have no
     inode or ctime and are compared on size and mtime. A readable file is also read again
-    when the fingerprint recipe changed; an unreadable one only when the file changed.
+    when the fingerprint recipe changed; an unreadable one only when the file changed or
+    when ``retry(error)`` says its error may not hold now (a "no decoder" error for a format
+    that an extra installed since reads: decoders.Registry.resolves).
     """
     if known.size != stat.size or known.mtime_ns != stat.mtime_ns:
         return False
     if known.ino is not None and stat.ino and (known.ino, known.ctime_ns) != (stat.ino, stat.ctime_ns):
         return False
-    return known.error is not None or known.recipe == recipe_id()
+    if known.error is not None:
+        return not retry(known.error)
+    return known.recipe == recipe_id()
 
 
 def diff(stats: Iterable[FileStat], known: Mapping[bytes, Known], *,
          elsewhere: Mapping[tuple[int, int], Known] | None = None,
-         kept: Callable[[bytes], bool] = lambda _path: False) -> Plan:
+         kept: Callable[[bytes], bool] = lambda _path: False,
+         retry: Callable[[str], bool] = lambda _error: False) -> Plan:
     """Compare a crawl with the store. Pure: no disk, no database.
 
     Args:
@@ -84,6 +90,8 @@ def diff(stats: Iterable[FileStat], known: Mapping[bytes, Known], *,
             is an alias, not a new file.
         kept: paths for which a stored file that the crawl did not find is kept anyway (under
             a folder the crawl could not read).
+        retry: told the error of an unreadable stored file that did not change; True reads
+            it again (is_current).
     """
     elsewhere = elsewhere or {}
     new: list[FileStat] = []
@@ -102,7 +110,7 @@ def diff(stats: Iterable[FileStat], known: Mapping[bytes, Known], *,
         k = known.get(st.path)
         if k is None:
             (aliases if st.ino and st.identity in elsewhere else new).append(st)
-        elif is_current(k, st):
+        elif is_current(k, st, retry):
             unchanged.append(st)
             if st.ino and (k.dev, k.ino, k.ctime_ns) != (st.dev, st.ino, st.ctime_ns):
                 refresh.append(st)

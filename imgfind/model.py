@@ -302,6 +302,9 @@ class QueryResult:
     pages: tuple[PageRef, ...] = ()  # web pages that show the query file itself (Index.with_pages)
     mtime_ns: int = 0  # the query file's modification time
     content: float = 1.0  # fraction of the query's picture inside any added border
+    #: The likely original's record when it is a match (None: the query itself); kept when
+    #: --limit leaves it out of the matches shown, so the answer does not depend on the limit.
+    original_file: FileRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,13 +77,15 @@ def page_refs(html: bytes | str, page_url: str) -> tuple[str, list[tuple[str, st
 
     soup = BeautifulSoup(html, "html.parser")
     base = soup.find("base", href=True)
-    base_url = urljoin(page_url, str(base["href"])) if base else page_url
+    base_url = (_join(page_url, str(base["href"])) if base else None) or page_url
     refs: list[tuple[str, str]] = []
 
     def add(url: str | None, how: str) -> None:
         url = (url or "").strip()
         if url and not url.startswith(("data:", "#", "javascript:", "mailto:")):
-            refs.append((urljoin(base_url, url), how))
+            joined = _join(base_url, url)
+            if joined is not None:  # a malformed URL ("http://[::1/a.jpg") names nothing
+                refs.append((joined, how))
 
     for tag in soup.find_all(["img", "source"]):
         add(tag.get("src"), "img")
@@ -92,7 +94,10 @@ def page_refs(html: bytes | str, page_url: str) -> tuple[str, list[tuple[str, st
             for url in srcset_urls(str(tag.get(attr) or "")):
                 add(url, "srcset")
     for tag in soup.find_all("a", href=True):
-        path = urlsplit(str(tag["href"])).path
+        try:
+            path = urlsplit(str(tag["href"])).path
+        except ValueError:
+            continue
         if posixpath.splitext(path)[1].lower() in IMAGE_SUFFIXES:
             add(str(tag["href"]), "link")
     for tag in soup.find_all("meta", content=True):
@@ -116,6 +121,15 @@ def page_refs(html: bytes | str, page_url: str) -> tuple[str, list[tuple[str, st
     return " ".join(title.split())[:300], refs
 
 
+def _join(base: str, url: str) -> str | None:
+    """urljoin(base, url), or None when either cannot be split (urllib.parse raises
+    ValueError for an unclosed IPv6 bracket and the like)."""
+    try:
+        return urljoin(base, url)
+    except ValueError:
+        return None
+
+
 class _Mapper:
     """Turns absolute image URLs into local files under *files* (see the module doc)."""
 
@@ -129,7 +143,10 @@ class _Mapper:
         """The local paths *url* may stand for, most likely first (existing or not), or
         None: another site. A copy of the uploads folder alone is looked in too: its paths
         start after ``wp-content/uploads/``."""
-        u = urlsplit(url)
+        try:
+            u = urlsplit(url)
+        except ValueError:
+            return None
         if u.scheme not in ("http", "https", "") or u.netloc.lower() != self.base.netloc.lower():
             return None
         base_path = self.base.path if self.base.path.endswith("/") else self.base.path + "/"
@@ -182,7 +199,7 @@ def read_site(source: str, base_url: str | None = None, files: str | None = None
         ImgfindError: *source* does not exist, a WXR file is not XML, or *base_url* is not an
             http(s) URL.
     """
-    if base_url is not None and urlsplit(base_url).scheme not in ("http", "https"):
+    if base_url is not None and _scheme(base_url) not in ("http", "https"):
         raise ImgfindError(f"--base-url {base_url}: not an http or https URL")
     if not os.path.exists(source):
         raise ImgfindError(f"{source}: no such file or folder")
@@ -211,6 +228,14 @@ def read_site(source: str, base_url: str | None = None, files: str | None = None
                        tuple(unreadable))
 
 
+def _scheme(url: str) -> str:
+    """The scheme of *url*, or "" when urllib.parse cannot split it."""
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return ""
+
+
 def _html_files(root: str) -> Iterator[str]:
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -236,6 +261,8 @@ def _read_wxr(path: str, base_url: str | None, files: str | None) -> SiteReading
     channel = root.find("channel")
     site = (channel.findtext(WP + "base_site_url") or channel.findtext("link") or "") \
         if channel is not None else ""
+    if not base_url and site and _scheme(site) not in ("http", "https"):
+        site = ""  # a malformed base_site_url: the export's pages are read as local ones
     base = base_url or site or LOCAL_BASE
     if not base.endswith("/"):
         base += "/"
@@ -247,7 +274,7 @@ def _read_wxr(path: str, base_url: str | None, files: str | None) -> SiteReading
         kind = item.findtext(WP + "post_type") or "post"
         if kind in ("attachment", "nav_menu_item", "revision"):
             continue
-        url = item.findtext("link") or urljoin(base, f"?p={item.findtext(WP + 'post_id') or ''}")
+        url = item.findtext("link") or _join(base, f"?p={item.findtext(WP + 'post_id') or ''}") or base
         title = " ".join((item.findtext("title") or "").split()) or url
         html = item.findtext(CONTENT) or ""
         try:
@@ -258,8 +285,9 @@ def _read_wxr(path: str, base_url: str | None, files: str | None) -> SiteReading
         for meta in item.iter(WP + "postmeta"):  # the featured image: an attachment's id
             if meta.findtext(WP + "meta_key") == "_thumbnail_id":
                 attached = attachments.get((meta.findtext(WP + "meta_value") or "").strip())
-                if attached:
-                    refs.append((urljoin(url, attached), "featured"))
+                joined = _join(url, attached) if attached else None
+                if joined is not None:
+                    refs.append((joined, "featured"))
         pages.append(SitePage(url, title, path, tuple(mapper.images(refs))))
     return SiteReading(tuple(pages), mapper.external, tuple(dict.fromkeys(mapper.missing)),
                        tuple(unreadable))

@@ -356,3 +356,20 @@ def test_pages_map_encoded_names_and_never_leave_the_files_folder(tmp_path):
     # without a base URL, root-relative URLs are resolved against the folder, pages named by path
     (page,) = pages_mod.read_site(str(site)).pages
     assert page.url == str(site / "p.html") and len(page.images) == 1
+
+
+def test_a_malformed_url_in_a_page_is_left_out_not_the_page(tmp_path, runner, db):
+    """urllib.parse raises ValueError for an unclosed IPv6 bracket or a bad port: such a
+    reference names nothing, the page and its other images are still read; a malformed
+    --base-url is one line."""
+    site = tmp_path / "site"
+    site.mkdir()
+    make_image(site / "a.jpg", seed=1)
+    (site / "index.html").write_text(
+        '<html><head><title>T</title></head><body><img src="http://[::1/x.jpg">'
+        '<a href="http://[::1:80/y.jpg">y</a><img src="a.jpg"></body></html>')
+    reading = pages_mod.read_site(str(site), "https://example.com/")
+    assert len(reading.pages) == 1 and not reading.unreadable
+    assert [os.path.basename(p) for p, _, _ in reading.pages[0].images] == ["a.jpg"]
+    bad = invoke(runner, db, "pages", str(site), "--base-url", "http://[::1/", ok=False)
+    assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "not an http" in bad.stderr

@@ -68,3 +68,17 @@ def test_readme_python_api_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "nuthatch" in out
+
+
+def test_install_hints_name_the_library_not_the_pypi_imgfind():
+    """"imgfind" on PyPI is an unrelated project: no hint, help text or doc says
+    `pip install imgfind[extra]`; the README says to install extras from the checkout."""
+    from imgfind.errors import extra_hint
+
+    texts = {p: p.read_text() for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md"),
+                                         *(ROOT / "imgfind").rglob("*.py")]}
+    bad = [f"{p.name}: {m.group(0)}" for p, t in texts.items()
+           for m in re.finditer(r"imgfind\[(?!\.\.\.)[a-z,]+\]", t)]
+    assert bad == []
+    assert 'pip install ".[heic,raw,jxl]"' in README and "unrelated project" in README
+    assert extra_hint("pillow-heif", "heic") == "pip install pillow-heif (imgfind's 'heic' extra)"

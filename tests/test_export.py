@@ -72,5 +72,5 @@ def test_unwritable_output_and_missing_pyarrow_are_one_line_errors(tmp_path, ind
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake)
-    with pytest.raises(ImgfindError, match=r"pip install 'imgfind\[parquet\]'"):
+    with pytest.raises(ImgfindError, match=r"pip install pyarrow \(imgfind's 'parquet' extra\)"):
         write_parquet([], tmp_path / "x.parquet")

@@ -24,7 +24,7 @@ from imgfind.decoders.raw import PREVIEW_MIN_SIDE, preview_fits
 
 def _needs(module: str, extra: str):
     return pytest.mark.skipif(importlib.util.find_spec(module) is None,
-                              reason=f"{module} not installed: pip install imgfind[{extra}]")
+                              reason=f"{module} not installed: imgfind's {extra} extra")
 
 
 def _distance(a, b) -> int:
@@ -182,8 +182,8 @@ def test_skipped_formats_name_the_extra_that_reads_them(tmp_path, monkeypatch, r
     import imgfind.crawl
     import imgfind.decode
 
-    bare = Registry([PILLOW], [Missing(frozenset({".heic"}), (), "pip install imgfind[heic]"),
-                               Missing(frozenset({".nef", ".dng"}), (), "pip install imgfind[raw]")])
+    bare = Registry([PILLOW], [Missing(frozenset({".heic"}), (), "pip install pillow-heif (imgfind's 'heic' extra)"),
+                               Missing(frozenset({".nef", ".dng"}), (), "pip install rawpy (imgfind's 'raw' extra)")])
     monkeypatch.setattr(imgfind.crawl, "REGISTRY", bare)
     monkeypatch.setattr(imgfind.decode, "REGISTRY", bare)
     make_image(tmp_path / "a.jpg", seed=1)
@@ -192,13 +192,13 @@ def test_skipped_formats_name_the_extra_that_reads_them(tmp_path, monkeypatch, r
     skipped = []
     found = list(walk([os.fsencode(tmp_path)], CrawlOptions(), skip=lambda p, why: skipped.append(why)))
     assert [os.path.basename(s.path) for s in found] == [b"a.jpg"]
-    assert sorted(skipped) == ["no decoder for .dng (pip install imgfind[raw])",
-                               "no decoder for .heic (pip install imgfind[heic])",
-                               "no decoder for .nef (pip install imgfind[raw])"]
+    assert sorted(skipped) == ["no decoder for .dng (pip install rawpy (imgfind's 'raw' extra))",
+                               "no decoder for .heic (pip install pillow-heif (imgfind's 'heic' extra))",
+                               "no decoder for .nef (pip install rawpy (imgfind's 'raw' extra))"]
     run = runner.invoke(imgfind.cli.cli, ["--db", str(tmp_path / "i.db"), "index", str(tmp_path)])
     assert run.exit_code == 0, run.output
-    assert ("; 3 skipped: no decoder for .dng (pip install imgfind[raw]); no decoder for .heic "
-            "(pip install imgfind[heic]); no decoder for .nef (pip install imgfind[raw])") in run.stderr
+    assert ("; 3 skipped: no decoder for .dng (pip install rawpy (imgfind's 'raw' extra)); no decoder for .heic "
+            "(pip install pillow-heif (imgfind's 'heic' extra)); no decoder for .nef (pip install rawpy (imgfind's 'raw' extra))") in run.stderr
 
 
 def test_pillow_formats_missing_from_this_build_are_named():
@@ -217,3 +217,83 @@ def test_the_crawl_reads_every_extension_a_decoder_reads(tmp_path):
         assert (ext in exts) == (importlib.util.find_spec(module) is not None)
     assert (".avif" in exts) == features.check("avif")
     assert np.all([e == e.lower() and e.startswith(".") for e in exts])
+
+
+@_needs("pillow_heif", "heic")
+@_needs("rawpy", "raw")
+def test_files_without_decoder_are_read_once_the_extra_is_installed(tmp_path, monkeypatch, runner):
+    """A HEIC named .jpg is recorded as unreadable ("no decoder ... inside") while its extra
+    is missing and read by the next index run once it is installed; a .dng is skipped with
+    its reason whether it is in a folder or named directly, and indexed once rawpy is."""
+    import pillow_heif
+
+    import imgfind.crawl
+    import imgfind.decode
+    from imgfind.decoders import HEIF_EXTENSIONS, HEIF_MAGIC, RAW_EXTENSIONS, RAW_MAGIC
+
+    pillow_heif.register_heif_opener()
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    im = make_image(None, seed=71, size=(640, 480))
+    im.save(tmp_path / "query.png")
+    im.save(mixed / "phone.jpg", format="HEIF", quality=90)  # an iPhone photo renamed .jpg
+    write_dng(mixed / "b.dng", im)
+    write_dng(tmp_path / "named.dng", im)
+    bare = Registry([PILLOW], [Missing(HEIF_EXTENSIONS, HEIF_MAGIC, "install x-heic"),
+                               Missing(RAW_EXTENSIONS, RAW_MAGIC, "install x-raw")])
+    for module in (imgfind.crawl, imgfind.decode):
+        monkeypatch.setattr(module, "REGISTRY", bare)
+    db = str(tmp_path / "i.db")
+    run = invoke(runner, db, "index", str(mixed), str(tmp_path / "named.dng"))
+    assert "1 new" in run.stderr and "1 unreadable" in run.stderr, run.stderr
+    assert "2 skipped: no decoder for .dng (install x-raw)" in run.stderr, run.stderr
+    run = invoke(runner, db, "index", str(tmp_path / "named.dng"))  # alone: the same form
+    assert "0 new" in run.stderr and "1 skipped: no decoder for .dng" in run.stderr, run.stderr
+    status = invoke(runner, db, "-v", "status").stdout
+    assert "no decoder for this format" in status, status
+
+    for module in (imgfind.crawl, imgfind.decode):  # the extras are installed now
+        monkeypatch.setattr(module, "REGISTRY", REGISTRY)
+    run = invoke(runner, db, "index", str(mixed), str(tmp_path / "named.dng"))
+    assert "2 new, 1 changed" in run.stderr and "0 unreadable" in run.stderr, run.stderr
+    assert "no decoder" not in invoke(runner, db, "-v", "status").stdout
+    out = json.loads(invoke(runner, db, "query", str(tmp_path / "query.png"), "--format", "json").stdout)
+    assert sorted(os.path.basename(m["path"]) for m in out["matches"]) == ["b.dng", "named.dng", "phone.jpg"]
+    run = invoke(runner, db, "index", str(mixed))
+    assert "0 new, 0 changed" in run.stderr, run.stderr  # read once, not at every run
+
+
+def test_only_no_decoder_errors_for_a_format_read_now_are_retried():
+    bare = Registry([PILLOW], [Missing(frozenset({".heic"}), (), "x")])
+    assert REGISTRY.resolves("no decoder for .heic (pip install x)") == (".heic" in REGISTRY.extensions())
+    assert not bare.resolves("no decoder for .heic (x)")
+    assert bare.resolves("no decoder for this format (.png inside) (x)")
+    assert not bare.resolves("no decoder for this format (.heic .heif inside) (x)")
+    assert not bare.resolves("cannot identify image file") and not bare.resolves("truncated")
+
+
+@pytest.mark.parametrize("preview", [False, True])
+def test_a_dng_under_another_name_is_told_by_its_content(tmp_path, monkeypatch, preview):
+    """A DNG named .jpg names the raw format inside without rawpy (as a HEIC or JXL does)
+    and is read by rawpy when it is installed; a plain TIFF is not taken for raw."""
+    import imgfind.decode
+    from imgfind.decoders import RAW_EXTENSIONS, RAW_KIND, RAW_MAGIC, is_tiff_raw
+    from imgfind.errors import DecodeError
+
+    im = make_image(None, seed=72, size=(640, 480))
+    write_dng(tmp_path / "photo.jpg", im, preview=preview)
+    im.save(tmp_path / "plain.tif")
+    head = (tmp_path / "photo.jpg").read_bytes()[:4096]
+    assert is_tiff_raw(head) and not is_tiff_raw((tmp_path / "plain.tif").read_bytes()[:4096])
+    assert is_tiff_raw(b"II*\x00\x10\x00\x00\x00CR\x02\x00" + bytes(50))  # a CR2 header
+    bare = Registry([PILLOW], [Missing(RAW_EXTENSIONS, RAW_MAGIC, "install x-raw", is_tiff_raw, RAW_KIND)])
+    monkeypatch.setattr(imgfind.decode, "REGISTRY", bare)
+    with pytest.raises(DecodeError, match=r"no decoder for this format \(camera raw: \.dng .* inside\) \(install x-raw\)") as err:
+        open_for_hash(tmp_path / "photo.jpg")
+    assert REGISTRY.resolves(str(err.value)) == (".dng" in REGISTRY.extensions())  # retried then
+    assert not bare.resolves(str(err.value))
+    assert open_for_hash(tmp_path / "plain.tif").format == "TIFF"
+    if importlib.util.find_spec("rawpy") is not None:
+        monkeypatch.setattr(imgfind.decode, "REGISTRY", REGISTRY)
+        d = open_for_hash(tmp_path / "photo.jpg")
+        assert (d.width, d.height) == (640, 480)

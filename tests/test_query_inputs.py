@@ -17,6 +17,8 @@ import pytest
 from helpers import invoke, make_image
 
 from imgfind.fetch import FetchError, fetch
+from imgfind.errors import DecodeError
+from imgfind.index import Index
 
 #: Longest any handler of the test server sleeps or trickles (it always ends by itself).
 SLOW_SECONDS = 3.0
@@ -104,6 +106,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._redirect("/a.png")
         elif path == "/to-to-a":
             self._redirect(f"http://127.0.0.1:{self.server.server_port}/to-a")
+        elif path == "/to-bad-ipv6":
+            self._redirect("http://[::1/x.jpg")
+        elif path == "/to-bad-port":
+            self._redirect("http://127.0.0.1:99999/x.jpg")
         elif path == "/loop":
             self._redirect("/loop")
         else:
@@ -171,7 +177,7 @@ def test_an_http_redirect_to_http_is_followed(server, indexed, runner):
 @pytest.mark.parametrize("path, message", [
     ("/page.html", "not an image (the server says text/html)"),
     ("/garbage.png", "not an image"),
-    ("/big-declared.png", "too large (10240.0 MiB, the limit is 1.0 MiB)"),
+    ("/big-declared.png", "too large (10.0 GiB, the limit is 1.0 MiB)"),
     ("/big-chunked.png", "too large (more than the limit of 1.0 MiB)"),
     ("/to-file", "redirected to file:///etc/passwd: only http and https URLs are fetched, not file://"),
     ("/to-ftp", "redirected to ftp://127.0.0.1/a.png: only http and https URLs are fetched"),
@@ -199,6 +205,27 @@ def test_other_schemes_are_refused_before_any_connection(tmp_path, indexed, runn
     line = _fail(runner, db, f"file://{lib}/a.jpg")
     assert "only http and https URLs are fetched, not file://" in line
     assert "not ftp://" in _fail(runner, db, "ftp://127.0.0.1/a.png")
+
+
+@pytest.mark.parametrize("url, message", [
+    ("http://[::1:8765/x.jpg", "not a valid URL (Invalid IPv6 URL)"),
+    ("http://127.0.0.1:99999/x.jpg", "not a valid URL (Port out of range 0-65535)"),
+    ("http://127.0.0.1:8x/x.jpg", "not a valid URL"),
+    ("http://127.0.0.1:0/x.jpg", "not a valid URL (port 0)"),
+    ("http:///x.jpg", "not a valid URL (no host)"),
+])
+def test_a_malformed_url_is_one_line(indexed, runner, url, message):
+    line = _fail(runner, indexed[0], url)
+    assert message in line and url in line, line
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/to-bad-ipv6", "redirected to http://[::1/x.jpg: not a valid URL (Invalid IPv6 URL)"),
+    ("/to-bad-port", "redirected to http://127.0.0.1:99999/x.jpg: not a valid URL (Port out of range"),
+])
+def test_a_redirect_to_a_malformed_url_is_one_line(server, indexed, runner, path, message):
+    line = _fail(runner, indexed[0], f"{server}{path}")
+    assert message in line, line
 
 
 def test_a_refused_connection_is_one_line(indexed, runner):
@@ -327,3 +354,151 @@ def test_info_values_start_in_one_column(tmp_path, runner):
     # keys are words with dots, or two words ("made by"); the value follows after spaces
     starts = {re.match(r"([a-z_.]+(?: [a-z]+(?= ))?) +", line).end() for line in lines}
     assert len(starts) == 1, out
+
+
+def test_a_folder_of_unreadable_images_is_one_line_with_the_skipped_list(tmp_path, indexed, runner):
+    db, _ = indexed
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.jpg").write_bytes(b"\xff\xd8\xff x")
+    (d / "b.jpg").write_bytes(b"")
+    from imgfind.cli import cli
+
+    run = runner.invoke(cli, ["--db", db, "query", str(d)])
+    assert run.exit_code == 1 and (run.exception is None or isinstance(run.exception, SystemExit)), run
+    lines = run.stderr.strip().splitlines()
+    assert [ln.split(":")[0] for ln in lines] == ["skipped", "skipped", "Error"], run.stderr
+    assert str(d / "a.jpg") in lines[0] and str(d / "b.jpg") in lines[1]
+    assert lines[2] == "Error: no query image could be read (2 files skipped)"
+    assert run.stdout == ""
+    with Index.open(db, readonly=True) as idx:  # the library answers nothing, no traceback
+        assert idx.query_many([d / "a.jpg"], skip=lambda *_: None) == []
+
+
+def test_the_likely_original_does_not_depend_on_limit_or_sort(tmp_path, runner):
+    """The original is chosen among every match, then --limit cuts the list shown."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    big = make_image(None, seed=61, size=(1024, 768))
+    big.save(lib / "z-orig.png")
+    big.resize((320, 240)).save(lib / "a-copy.png")
+    q = tmp_path / "q.png"
+    q.write_bytes((lib / "a-copy.png").read_bytes())  # nearest: a-copy (same pixels)
+    db = str(tmp_path / "i.db")
+    invoke(runner, db, "index", str(lib))
+    full = json.loads(invoke(runner, db, "query", str(q), "--format", "json").stdout)
+    assert [os.path.basename(m["path"]) for m in full["matches"]] == ["a-copy.png", "z-orig.png"]
+    assert os.path.basename(full["queries"][0]["original"]) == "z-orig.png"
+    for extra in (["--limit", "1"], ["--limit", "1", "--sort", "size"], ["--limit", "1", "--sort", "date"]):
+        doc = json.loads(invoke(runner, db, "query", str(q), "--format", "json", *extra).stdout)
+        assert len(doc["matches"]) == 1, extra
+        assert doc["queries"][0]["original"] == full["queries"][0]["original"], extra
+    text = invoke(runner, db, "query", str(q), "--limit", "1").stdout
+    assert f"likely original: {lib / 'z-orig.png'}: " in text and "most picture (1024x768)" in text, text
+    with Index.open(db, readonly=True) as idx:
+        assert os.path.basename(idx.query(q, limit=1).original) == "z-orig.png"
+
+
+def test_several_queries_one_unreadable_the_rest_answered(server, tmp_path, indexed, runner):
+    """Each argument that gives no image is one 'Error:' line on stderr, the others are
+    answered on stdout, and the exit status is 1; one argument alone stays a plain error."""
+    db, lib = indexed
+    q = _queries(tmp_path)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff broken")
+    from imgfind.cli import cli
+
+    good_a, good_b = str(q / "1-a-small.png"), str(q / "2-other.png")
+    for bad, message in ((str(tmp_path / "broken.jpg"), str(tmp_path / "broken.jpg")),
+                         (f"{server}/missing.png", f"{server}/missing.png: HTTP 404"),
+                         (str(tmp_path / "empty-dir"), "no image files in this folder")):
+        (tmp_path / "empty-dir").mkdir(exist_ok=True)
+        for fmt in ("csv", "json", "text", "paths"):
+            run = runner.invoke(cli, ["--db", db, "query", good_a, bad, good_b, "--format", fmt])
+            assert run.exit_code == 1, (run.exit_code, run.output)
+            assert run.exception is None or isinstance(run.exception, SystemExit)
+            errors = run.stderr.strip().splitlines()
+            assert len(errors) == 1 and errors[0].startswith("Error: ") and message in errors[0], run.stderr
+            if fmt == "csv":
+                rows = list(csv.reader(io.StringIO(run.stdout)))
+                assert sorted(os.path.basename(r[1]) for r in rows[1:]) == ["a.jpg", "other.jpg"]
+            elif fmt == "json":
+                doc = json.loads(run.stdout)
+                assert [x["path"] for x in doc["queries"]] == [good_a, good_b]
+            elif fmt == "paths":
+                assert run.stdout == f"{lib / 'a.jpg'}\n\n{lib / 'other.jpg'}\n", run.stdout
+            else:
+                assert "a.jpg" in run.stdout and "other.jpg" in run.stdout
+    assert "broken.jpg" in _fail(runner, db, str(tmp_path / "broken.jpg"))
+    assert "HTTP 404" in _fail(runner, db, f"{server}/missing.png")
+    run = runner.invoke(cli, ["--db", db, "query", str(tmp_path / "broken.jpg"), f"{server}/missing.png"])
+    assert run.exit_code == 1 and run.stdout == ""
+    assert run.stderr.strip().splitlines()[-1] == "Error: no query image could be read (2 files unreadable)"
+
+
+def test_the_answer_is_the_same_by_any_name_of_an_indexed_query(tmp_path, runner):
+    """Queried through a hard link or a symbolic link, an indexed file competes for "likely
+    original" as its indexed record: same original, same matches, as by its own name. CSV
+    has the query_same_file column and the paths and CSV formats say it on stderr."""
+    lib, elsewhere = tmp_path / "lib", tmp_path / "zz-elsewhere"  # sorts after lib
+    lib.mkdir()
+    elsewhere.mkdir()
+    make_image(None, seed=62, size=(640, 480)).save(lib / "a.jpg", quality=95)
+    (lib / "a-copy.jpg").write_bytes((lib / "a.jpg").read_bytes())  # equal but for the name
+    for p in (lib / "a.jpg", lib / "a-copy.jpg"):
+        os.utime(p, ns=(1_600_000_000 * 10**9, 1_600_000_000 * 10**9))
+    os.link(lib / "a.jpg", elsewhere / "a-link.jpg")
+    os.symlink(lib / "a.jpg", elsewhere / "a-sym.jpg")
+    db = str(tmp_path / "i.db")
+    invoke(runner, db, "index", str(lib))
+    names = [str(lib / "a.jpg"), str(elsewhere / "a-link.jpg"), str(elsewhere / "a-sym.jpg")]
+    doc = json.loads(invoke(runner, db, "query", *names, "--format", "json").stdout)
+    answers = [(q["original"] == q["path"], q["same_file"], q["matches"]) for q in doc["queries"]]
+    assert answers == [answers[0]] * 3, answers
+    assert answers[0][1] == str(lib / "a.jpg")
+    assert answers[0][0]  # "a" is the name "a-copy" extends: the query itself, by every name
+    assert {m["path"] for m in doc["matches"]} == {str(lib / "a-copy.jpg")}
+    rows = list(csv.DictReader(io.StringIO(invoke(runner, db, "query", *names, "--format", "csv").stdout)))
+    assert [r["query_same_file"] for r in rows] == [str(lib / "a.jpg")] * 3
+    assert len({r["original"] for r in rows}) == 1
+    run = invoke(runner, db, "query", names[1], "--format", "paths")
+    assert run.stdout == f"{lib / 'a-copy.jpg'}\n"
+    assert f"{names[1]} is the same file as indexed {lib / 'a.jpg'}" in run.stderr, run.stderr
+
+
+def test_limits_are_shown_in_a_readable_unit_and_an_empty_argument_is_named(server, indexed, runner):
+    from imgfind.cli import cli
+    from imgfind.fetch import size_text
+
+    db, lib = indexed
+    assert [size_text(n) for n in (900, 52428, 50 * 2**20, 10 * 2**30)] == [
+        "900 B", "51.2 KiB", "50.0 MiB", "10.0 GiB"]
+    line = _fail(runner, db, f"{server}/big-chunked.png", "--max-size", "0.05")
+    assert "the limit of 51.2 KiB" in line, line
+    run = runner.invoke(cli, ["--db", db, "query", "-", "--max-size", "0.01"], input=_png_bytes(41))
+    assert run.exit_code == 1 and "more than 10.2 KiB" in run.stderr, run.stderr
+    assert _fail(runner, db, "") == "Error: an empty argument is not an image file, folder or URL"
+    run = runner.invoke(cli, ["--db", db, "index", ""])
+    assert run.exit_code == 1 and run.stderr.strip() == "Error: an empty path is not a file or folder"
+    with Index.open(db, readonly=True) as idx:
+        with pytest.raises(DecodeError, match="is a folder, not an image file"):
+            idx.query(lib)
+        with pytest.raises(DecodeError, match="an empty path"):
+            idx.query("")
+
+
+def test_a_folder_query_names_a_second_hard_link_and_paths_blocks_are_one_per_query(tmp_path, indexed, runner):
+    """A folder holding two names of one file queries it once and says so on stderr; in
+    the paths format every answered query is one block (empty when nothing matches), in
+    order, blocks apart by an empty line (-0: an empty record), -v names each block."""
+    db, lib = indexed
+    q = _queries(tmp_path)
+    os.link(q / "2-other.png", q / "2-other-again.png")
+    run = invoke(runner, db, "query", str(q), "--format", "paths")
+    assert f"skipped: {q / '2-other-again.png'}: same file as {q / '2-other.png'}" in run.stderr, run.stderr
+    assert run.stdout == f"{lib / 'a.jpg'}\n\n{lib / 'other.jpg'}\n\n", run.stdout
+    run = invoke(runner, db, "query", str(q), "--format", "paths", "-0")
+    assert run.stdout == f"{lib / 'a.jpg'}\0\0{lib / 'other.jpg'}\0\0"
+    run = invoke(runner, db, "-v", "query", str(q), "--format", "paths")
+    blocks = [ln for ln in run.stderr.splitlines() if ln.startswith("block ")]
+    assert blocks == [f"block 1: {q / '1-a-small.png'} (1 match)", f"block 2: {q / '2-other.png'} (1 match)",
+                      f"block 3: {q / '3-unknown.png'} (0 matches)"], run.stderr

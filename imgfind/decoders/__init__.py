@@ -5,7 +5,8 @@ bytes (magic); the crawler asks :data:`REGISTRY` which extensions to pick up, an
 :func:`imgfind.decode.open_for_hash` asks it which decoder reads a given file. Pillow is the
 default decoder (it also reads by content whatever the name). An optional decoder is a
 drop-in: a :class:`Decoder` registered in :func:`_default_registry` when its library is
-installed. Heavy decoders are extras of the package (``pip install imgfind[heic,raw,jxl]``):
+installed. Heavy decoders are extras of the package (``pip install ".[heic,raw,jxl]"`` from
+a checkout; the name "imgfind" on PyPI is another project, so hints name the library itself):
 
 ==========  ===================  =========================================================
 extra       library              reads
@@ -23,10 +24,13 @@ its files are counted and skipped with a reason that names the extra that would 
 from __future__ import annotations
 
 import os
+import re
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from ..errors import DecodeError
+from ..errors import DecodeError, extra_hint
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,7 +65,7 @@ class Decoder(Protocol):
         """Lower-case extensions with the dot (".jpg") that the crawler picks up for it."""
 
     def sniff(self, head: bytes) -> bool:
-        """True when the file's first bytes (up to 64) are a format it reads."""
+        """True when the file's first bytes (up to HEAD_BYTES) are a format it reads."""
 
     def decode(self, fp: BinaryIO, st: os.stat_result) -> Decoded:
         """Decode the open regular file *fp* (positioned at 0; *st* is its fstat).
@@ -77,10 +81,16 @@ class Missing:
 
     extensions: frozenset[str]
     magic: tuple[tuple[int, bytes], ...]  # (offset, bytes) any of which identifies it
-    hint: str  # what to install, e.g. "pip install imgfind[heic]"
+    hint: str  # what to install, e.g. extra_hint("pillow-heif", "heic")
+    #: Recognises the format where a fixed magic cannot (a DNG is a TIFF with a DNG tag).
+    probe: Callable[[bytes], bool] | None = None
+    #: How a file of this format found under another name is described: its extensions
+    #: (the commonest first), "" for all of them sorted.
+    kind: str = ""
 
     def sniff(self, head: bytes) -> bool:
-        return any(head[o:o + len(m)] == m for o, m in self.magic)
+        return any(head[o:o + len(m)] == m for o, m in self.magic) or \
+            (self.probe is not None and self.probe(head))
 
 
 class Registry:
@@ -114,6 +124,17 @@ class Registry:
                 return f"no decoder for {ext} ({m.hint})"
         return None
 
+    def resolves(self, error: str) -> bool:
+        """True when *error*, recorded for a file that could not be read, says no decoder
+        read its format ("no decoder for .heic (...)", "no decoder for this format (.heic
+        .heif inside) (...)") and some decoder of this registry reads that format now (its
+        extra was installed since): the file is worth reading again. Other errors: False."""
+        named = _NO_DECODER.match(error)
+        if named is None:
+            return False
+        exts = (named.group(1) or named.group(2) or "").split()
+        return any(e.lower() in self.extensions() for e in exts)
+
     def missing_extensions(self) -> frozenset[str]:
         """Extensions of known image formats that no installed decoder reads."""
         out: set[str] = set()
@@ -137,12 +158,17 @@ class Registry:
             if ext in m.extensions:
                 return _refuse(f"no decoder for {ext} ({m.hint})")
             if m.sniff(head):  # by content, whatever the name says
-                kind = " ".join(sorted(m.extensions))
+                kind = m.kind or " ".join(sorted(m.extensions))
                 return _refuse(f"no decoder for this format ({kind} inside) ({m.hint})")
         for d in self.decoders:
             if ext in d.extensions():
                 return d
         return self.decoders[-1]
+
+
+#: The messages of pick and skip_reason for a format without decoder: group 1 the extension,
+#: group 2 the extensions of the format found inside.
+_NO_DECODER = re.compile(r"no decoder for (?:this format \(([^)]*) inside\)|(\.\S+))")
 
 
 def _refuse(message: str) -> Decoder:
@@ -161,7 +187,43 @@ JXL_EXTENSIONS = frozenset({".jxl"})
 RAW_EXTENSIONS = frozenset({".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf",
                             ".sr2", ".orf", ".rw2", ".raf", ".pef", ".srw", ".x3f", ".3fr",
                             ".iiq", ".mos", ".mrw", ".erf", ".kdc", ".dcr", ".rwl"})
-RAW_MAGIC = ((4, b"ftypcrx "),)
+RAW_MAGIC = ((4, b"ftypcrx "),  # Canon CR3
+             (0, b"IIRO"), (0, b"IIRS"), (0, b"MMOR"),  # Olympus ORF
+             (0, b"IIU\x00"),  # Panasonic RW2
+             (0, b"FUJIFILMCCD-RAW"))  # Fujifilm RAF
+RAW_KIND = "camera raw: .dng .cr2 .cr3 .nef .arw ..."
+#: Bytes of a file's start that decoders sniff (enough for a TIFF's first directory).
+HEAD_BYTES = 4096
+_DNG_VERSION = 50706  # TIFF tag of DNG files (DNG specification 1.4, "DNGVersion")
+
+
+def is_tiff_raw(head: bytes) -> bool:
+    """True when *head* (a file's first bytes) is a TIFF-based camera raw file: a Canon CR2
+    ("CR" after the TIFF header) or a DNG (its first directory, when it lies within *head*,
+    has the DNGVersion tag). Nikon, Sony and other TIFF raws carry no such mark here: they
+    are told by their extension. Ours, from the TIFF 6.0 and DNG 1.4 layouts."""
+    if head[:4] == b"II*\x00":
+        order = "<"
+    elif head[:4] == b"MM\x00*":
+        order = ">"
+    else:
+        return False
+    if head[8:10] == b"CR":
+        return True
+    (ifd,) = struct.unpack(order + "I", head[4:8])
+    if ifd + 2 > len(head):
+        return False
+    (count,) = struct.unpack(order + "H", head[ifd:ifd + 2])
+    for i in range(count):
+        at = ifd + 2 + 12 * i
+        if at + 2 > len(head):
+            return False
+        (tag,) = struct.unpack(order + "H", head[at:at + 2])
+        if tag == _DNG_VERSION:
+            return True
+        if tag > _DNG_VERSION:  # tags are sorted
+            return False
+    return False
 
 
 def _default_registry() -> Registry:
@@ -171,11 +233,11 @@ def _default_registry() -> Registry:
     registry = Registry([PILLOW], list(unreadable_by_pillow()))
     optional = [
         (plugin_decoder("pillow_heif", HEIF_EXTENSIONS, HEIF_MAGIC, "pillow-heif"),
-         Missing(HEIF_EXTENSIONS, HEIF_MAGIC, "pip install imgfind[heic]")),
+         Missing(HEIF_EXTENSIONS, HEIF_MAGIC, extra_hint("pillow-heif", "heic"))),
         (plugin_decoder("pillow_jxl", JXL_EXTENSIONS, JXL_MAGIC, "pillow-jxl-plugin"),
-         Missing(JXL_EXTENSIONS, JXL_MAGIC, "pip install imgfind[jxl]")),
-        (raw_decoder(RAW_EXTENSIONS, RAW_MAGIC),
-         Missing(RAW_EXTENSIONS, RAW_MAGIC, "pip install imgfind[raw]")),
+         Missing(JXL_EXTENSIONS, JXL_MAGIC, extra_hint("pillow-jxl-plugin", "jxl"))),
+        (raw_decoder(RAW_EXTENSIONS, RAW_MAGIC, is_tiff_raw),
+         Missing(RAW_EXTENSIONS, RAW_MAGIC, extra_hint("rawpy", "raw"), is_tiff_raw, RAW_KIND)),
     ]
     for decoder, missing in optional:
         if decoder is not None:  # None unless its library is installed

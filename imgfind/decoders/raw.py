@@ -1,4 +1,4 @@
-"""Camera raw and DNG files through rawpy (LibRaw), an optional extra: ``imgfind[raw]``.
+"""Camera raw and DNG files through rawpy (LibRaw), an optional extra (``raw``).
 
 Fast path: a raw file usually carries the camera's own JPEG rendering of the picture (the
 preview a camera shows). When that preview is large enough (:data:`PREVIEW_MIN_SIDE` on its
@@ -17,6 +17,7 @@ import importlib.util
 import io
 import os
 import warnings
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -44,15 +45,18 @@ class RawDecoder:
 
     name = "rawpy"
 
-    def __init__(self, extensions: frozenset[str], magic: tuple[tuple[int, bytes], ...]):
+    def __init__(self, extensions: frozenset[str], magic: tuple[tuple[int, bytes], ...],
+                 probe: Callable[[bytes], bool] | None = None):
         self._extensions = extensions
         self._magic = magic
+        self._probe = probe  # decoders.is_tiff_raw: a DNG or CR2 whatever its name
 
     def extensions(self) -> frozenset[str]:
         return self._extensions
 
     def sniff(self, head: bytes) -> bool:
-        return any(head[o:o + len(m)] == m for o, m in self._magic)
+        return any(head[o:o + len(m)] == m for o, m in self._magic) or \
+            (self._probe is not None and self._probe(head))
 
     def decode(self, fp: BinaryIO, st: os.stat_result) -> Decoded:
         rawpy = _rawpy()
@@ -86,12 +90,12 @@ def _rawpy():  # noqa: ANN202 - the rawpy module
     return rawpy
 
 
-def raw_decoder(extensions: frozenset[str], magic: tuple[tuple[int, bytes], ...]
-                ) -> RawDecoder | None:
+def raw_decoder(extensions: frozenset[str], magic: tuple[tuple[int, bytes], ...],
+                probe: Callable[[bytes], bool] | None = None) -> RawDecoder | None:
     """The raw decoder, or None when rawpy is not installed."""
     if importlib.util.find_spec("rawpy") is None:
         return None
-    return RawDecoder(extensions, magic)
+    return RawDecoder(extensions, magic, probe)
 
 
 def _decode_raw(raw, fp: BinaryIO, st: os.stat_result) -> Decoded:  # noqa: ANN001 - rawpy.RawPy

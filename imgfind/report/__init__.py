@@ -64,14 +64,24 @@ def render_queries(results: Sequence[QueryResult], fmt: str, out: TextIO, rule: 
     head = header("query", rule)
     _check(fmt, null)
     if fmt == "paths":
-        return _escaped_note(paths.render_queries(results, out, null=null))
+        return _escaped_note(paths.render_queries(results, out, null=null)) + _same_file_notes(results)
     if fmt == "json":
         json.render_queries(head, results, out)
     elif fmt == "csv":
         csv.render_queries(results, out)
+        return _same_file_notes(results)
     else:
         text.render_queries(head, results, out)
     return []
+
+
+def _same_file_notes(results: Sequence[QueryResult]) -> list[str]:
+    """What the text and JSON formats say in the query's block (same_file) and the paths and
+    CSV formats cannot when there is no match row: a query that is another name of an
+    indexed file, left out of its matches."""
+    return [f"{one_line(r.path)} is the same file as indexed {one_line(r.same_file)} "
+            "(another name for it; not listed as a match)"
+            for r in results if r.same_file is not None and r.same_file != r.path]
 
 
 def _check(fmt: str, null: bool) -> None:

@@ -41,7 +41,10 @@ def render_queries(results: Sequence[QueryResult], out: TextIO) -> None:
                 "bytes", "mtime", "larger", "original", "creator",
                 # added with the answers (issue 14): who made it, where it appears
                 "biggest", "factor", "captured", *CREDIT_COLUMNS, "gps", "folder", "pages",
-                "original_reasons"])
+                "original_reasons",
+                # the indexed path that is the query file itself (another name: hard link,
+                # symlink), left out of the matches; "" when the query is not indexed
+                "query_same_file"])
     for r in results:
         a = summarize(r)
         for m in r.matches:
@@ -56,4 +59,5 @@ def render_queries(results: Sequence[QueryResult], out: TextIO) -> None:
                         captured(f.metadata), *(credits.get(c, "") for c in CREDIT_LABELS),
                         credits["gps"], os.path.dirname(f.path),
                         " | ".join(f"{p.url} ({p.title})" for p in m.pages),
-                        "; ".join(a.reasons) if m.likely_original else ""])
+                        "; ".join(a.reasons) if m.likely_original else "",
+                        r.same_file or ""])
