@@ -17,6 +17,11 @@ and hold the answer: rejected (orientation NULL), or the PairMatch fields (dista
 orientation, similarity, checks). A file that is fingerprinted again (or removed) loses its
 rows in the same transaction, by triggers on the prints and thumbs tables that any writer
 fires (:data:`SCHEMA`), so an answer is never read for fingerprints it was not made from.
+Rows of other code (``code``, :func:`code_key`) are pruned when new ones are saved.
+
+``decisions_found`` keeps the pairs a whole search found (match.find_pairs), zlib-compressed
+JSON, keyed by rule, the set of file ids searched, the code, and the index state (generation
+and write token, which every write changes): a dedupe of an unchanged index does not search.
 
 Dedupe reads the index in one snapshot; the answers it computed are written afterwards in one
 short transaction (:meth:`DecisionCache.save`), only if the index is still in the state they
@@ -31,6 +36,7 @@ import json
 import os
 import sqlite3
 import struct
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -61,8 +67,9 @@ CREATE INDEX IF NOT EXISTS decisions_b ON decisions(b);
 CREATE TABLE IF NOT EXISTS decisions_found (
     rule   INTEGER NOT NULL,       -- rule_key
     files  INTEGER NOT NULL,       -- files_key of the file ids searched
-    state  TEXT NOT NULL,          -- meta generation and write_token when found
-    pairs  TEXT NOT NULL,          -- JSON [[id a, id b, distance, orientation, similarity, checks]]
+    code   INTEGER NOT NULL,       -- code_key (older ones pruned)
+    state  TEXT NOT NULL,          -- meta generation and write_token when found (others pruned)
+    pairs  BLOB NOT NULL,          -- zlib JSON [[id a, id b, distance, orientation, similarity, checks]]
     PRIMARY KEY (rule, files)
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS decisions_prints_insert AFTER INSERT ON prints BEGIN
@@ -79,8 +86,10 @@ CREATE TRIGGER IF NOT EXISTS decisions_thumbs_delete AFTER DELETE ON thumbs BEGI
     DELETE FROM decisions WHERE a = OLD.file_id; DELETE FROM decisions WHERE b = OLD.file_id; END;
 """
 
-#: The decisions table's columns, in order (migrate drops a table of another layout).
-_COLUMNS = ["a", "b", "rule", "code", "aligns", "distance", "orientation", "similarity", "checks"]
+#: The tables' columns, in order (migrate drops a table of another layout).
+_COLUMNS = {"decisions": ["a", "b", "rule", "code", "aligns", "distance", "orientation",
+                           "similarity", "checks"],
+            "decisions_found": ["rule", "files", "code", "state", "pairs"]}
 
 #: A dedupe waits at most this long (seconds) for an index run's write lock before it gives
 #: up saving its answers (they are computed again next time).
@@ -93,9 +102,10 @@ def migrate(db: sqlite3.Connection) -> None:
     """Create the decisions table and its triggers if missing (idempotent; inside the caller's
     transaction). Needs the prints and thumbs tables (schema 2 and later). A table of another
     layout (an earlier CACHE_VERSION) is dropped: it only holds answers that can be made again."""
-    columns = [row[1] for row in db.execute("PRAGMA table_info(decisions)")]
-    if columns and columns != _COLUMNS:
-        db.execute("DROP TABLE decisions")
+    for table, want in _COLUMNS.items():
+        columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+        if columns and columns != want:
+            db.execute(f"DROP TABLE {table}")
     for statement in _statements(SCHEMA):
         db.execute(statement)
 
@@ -220,7 +230,7 @@ class DecisionCache:
         self._db, self.state = db, state
         self._rule_keys: dict[Rule, int] = {}
         self._loaded: set[int] = set()
-        self._found: dict[int, str] = {}
+        self._found: dict[int, bytes] = {}
         self.hits = self.misses = 0
 
     @classmethod
@@ -263,13 +273,14 @@ class DecisionCache:
             return None
         try:
             row = self._db.execute("SELECT pairs FROM decisions_found WHERE rule = ? AND files = ?"
-                                   " AND state = ?", (self.key(rule), self.files_key(),
-                                                      self.state)).fetchone()
+                                   " AND state = ? AND code = ?",
+                                   (self.key(rule), self.files_key(), self.state,
+                                    code_key())).fetchone()
         except sqlite3.OperationalError:
             return None
         if row is None:
             return None
-        pairs = json.loads(row[0])
+        pairs = json.loads(zlib.decompress(row[0]))
         if not pairs:
             return []
         rows = np.searchsorted(self.ids, np.array([[p[0], p[1]] for p in pairs], dtype=np.int64))
@@ -281,9 +292,9 @@ class DecisionCache:
     def keep_found(self, rule: Rule, found: Sequence[PairMatch]) -> None:
         """Remember what a search found (saved by :meth:`save`, for this state only)."""
         if self.state:
-            self._found[self.key(rule)] = json.dumps(
+            self._found[self.key(rule)] = zlib.compress(json.dumps(
                 [[int(self.ids[p.a]), int(self.ids[p.b]), p.distance, p.orientation, p.similarity,
-                  list(p.checks)] for p in found])
+                  list(p.checks)] for p in found], separators=(",", ":")).encode(), 6)
 
     def key(self, rule: Rule) -> int:
         k = self._rule_keys.get(rule)
@@ -344,11 +355,12 @@ class DecisionCache:
                     _rows(self.new.items(), code))
                 token = db.execute("SELECT value FROM meta WHERE key = 'write_token'").fetchone()
                 if self._found and token and self.state == f"{self.generation} {token[0]}":
-                    db.execute("DELETE FROM decisions_found WHERE state != ?", (self.state,))
+                    db.execute("DELETE FROM decisions_found WHERE state != ? OR code != ?",
+                               (self.state, code))
                     files = self.files_key()
-                    db.executemany("INSERT OR REPLACE INTO decisions_found(rule, files, state, pairs)"
-                                   " VALUES (?,?,?,?)",
-                                   ((rule, files, self.state, pairs)
+                    db.executemany("INSERT OR REPLACE INTO decisions_found(rule, files, code, state,"
+                                   " pairs) VALUES (?,?,?,?,?)",
+                                   ((rule, files, code, self.state, pairs)
                                     for rule, pairs in self._found.items()))
                 db.execute("COMMIT")
             except BaseException:
