@@ -18,12 +18,13 @@ takes the same Candidates and returns the same PairMatch records.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import verify
+from . import decision_cache, verify
 from .candidates import MAX_ALIGNMENTS, Candidates, Channel, StageProgress, channels
+from .decision_cache import DecisionCache
 from .fingerprint import orient
 from .group import Links
 from .layout import HASH_VIEW, TRIMMED, WHOLE, invert, pair_distance, relative
@@ -54,11 +55,14 @@ class Alignment(NamedTuple):
 
 
 def decide(query: Side, index: Side, rule: Rule, cands: Candidates, *, same: bool,
-           links: Links | None = None, progress: StageProgress | None = None) -> list[PairMatch]:
+           links: Links | None = None, progress: StageProgress | None = None,
+           cache: DecisionCache | None = None) -> list[PairMatch]:
     """Return the candidate pairs that match under *rule*.
 
     With ``links`` (dedupe, when only the groups matter), pairs are decided nearest first and
-    a pair already linked through earlier matches is not verified.
+    a pair already linked through earlier matches is not verified. With *cache* (dedupe: the
+    index's remembered decisions, decision_cache.py), a pair decided before with the same
+    alignments is answered from it and thumbnails are loaded only for the others.
     """
     out: list[PairMatch] = []
     if not rule.verified:
@@ -72,12 +76,14 @@ def decide(query: Side, index: Side, rule: Rule, cands: Candidates, *, same: boo
                                      g[~flat])]
         cands = cands.take(flat)
     if len(cands) and (rule.verified or query.flat.any() or index.flat.any()):
-        out += _decide_each(query, index, rule, cands, same, links, progress)
+        out += _decide_each(query, index, rule, cands, same, links, progress,
+                            cache if same else None)
     return out
 
 
 def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: bool,
-                 links: Links | None, progress: StageProgress | None) -> list[PairMatch]:
+                 links: Links | None, progress: StageProgress | None,
+                 cache: DecisionCache | None = None) -> list[PairMatch]:
     """Decide every candidate pair from its alignments (rows sorted by pair, then distance)."""
     qa, ib, lo, hi = cands.q_row, cands.i_row, cands.a, cands.b
     starts, ends = cands.pair_bounds()
@@ -89,38 +95,104 @@ def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: 
     for b0 in range(0, len(starts), DECIDE_BATCH):
         batch_starts = starts[b0:b0 + DECIDE_BATCH]
         batch_ends = ends[b0:b0 + DECIDE_BATCH]
-        rows = ranges(batch_starts, batch_ends - batch_starts)
+        # Thumbnails are loaded batch by batch, for the pairs the cache does not answer.
         query.forget()
         index.forget()
-        query.prefetch(qa[rows] if not same else np.concatenate([qa[rows], ib[rows]]))
-        index.prefetch(ib[rows])
+        # The cache knows a pair by its candidate rows (from which its alignments come).
+        keys = (decision_cache.rows_keys(lo[batch_starts], qa, cands.q_col, cands.i_col,
+                                         batch_starts, batch_ends).tolist()
+                if cache is not None else [0] * len(batch_starts))
         for v0 in range(0, len(batch_starts), VERIFY_BATCH):
             tasks = []
-            for s, e in zip(batch_starts[v0:v0 + VERIFY_BATCH].tolist(),
-                            batch_ends[v0:v0 + VERIFY_BATCH].tolist()):
+            task_keys = []
+            # Per pair in order: (True, index into tasks) or (False, the cache's answer).
+            slots: list[tuple[bool, Any]] = []
+            flats = []
+            for s, e, key in zip(batch_starts[v0:v0 + VERIFY_BATCH].tolist(),
+                                 batch_ends[v0:v0 + VERIFY_BATCH].tolist(),
+                                 keys[v0:v0 + VERIFY_BATCH]):
                 a, b = int(lo[s]), int(hi[s])
                 if links is not None and links.linked(a, b):
                     continue
                 row_q, row_i = int(qa[s]), int(ib[s])
                 flat_q, flat_i = bool(query.flat[row_q]), bool(index.flat[row_i])
                 if flat_q and flat_i:
-                    match = decide_flat(query, index, a, b, row_q, row_i)
-                    if match is not None:
-                        out.append(match)
+                    flats.append((a, b, row_q, row_i))
                 elif rule.verified:
                     # A flat picture next to a detailed one is verified like any pair
                     # (darkening a dull picture can make it flat); verification rejects a
                     # flat picture against a detailed one.
+                    if cache is not None:
+                        known, match = cache.lookup(rule, a, b, key)
+                        if known:
+                            slots.append((False, match))
+                            continue
+                    slots.append((True, len(tasks)))
                     tasks.append((a, b, alignments(query, index, cands.take(slice(s, e)), a)))
+                    task_keys.append(key)
+            for a, b, row_q, row_i in flats:
+                match = _flat_cached(query, index, rule, a, b, row_q, row_i, same, cache)
+                if match is not None:
+                    out.append(match)
             # Under the plain rule a flat picture next to a detailed one makes no task: flat
             # pictures match only each other (README), so there may be nothing to verify.
-            for match in verify_alignments(query, index, rule, tasks) if tasks else ():
+            found = (_verify_remembered(query, index, rule, tasks, task_keys, same, cache)
+                     if tasks else [])
+            for is_task, v in slots:
+                match = found[v] if is_task else v
+                if match is None:
+                    continue
                 out.append(match)
                 if links is not None:
                     links.link(match.a, match.b)
         if progress:
             progress("verifying", b0 + len(batch_starts), len(starts))
     return out
+
+
+def _prefetch(query: Side, index: Side, same: bool, rows_q: list[int], rows_i: list[int]) -> None:
+    """Load the thumbnails of these rows (query side, library side) not loaded yet."""
+    if same:
+        rows = np.array(sorted(set(rows_q) | set(rows_i)), dtype=np.int64)
+        if len(rows):
+            query.prefetch(rows)
+            if index is not query:
+                index.prefetch(rows)
+        return
+    if rows_q:
+        query.prefetch(np.array(sorted(set(rows_q)), dtype=np.int64))
+    if rows_i:
+        index.prefetch(np.array(sorted(set(rows_i)), dtype=np.int64))
+
+
+def _flat_cached(query: Side, index: Side, rule: Rule, a: int, b: int, row_q: int, row_i: int,
+                 same: bool, cache: DecisionCache | None) -> PairMatch | None:
+    """decide_flat, answered by *cache* when it knows the pair (keyed by its direction)."""
+    key = decision_cache.FLAT if row_q == a else decision_cache.FLAT - 1
+    if cache is not None:
+        known, match = cache.lookup(rule, a, b, key)
+        if known:
+            return match
+    _prefetch(query, index, same, [row_q], [row_i])
+    match = decide_flat(query, index, a, b, row_q, row_i)
+    if cache is not None:
+        cache.remember(rule, a, b, key, match)
+    return match
+
+
+def _verify_remembered(query: Side, index: Side, rule: Rule,
+                       tasks: list[tuple[int, int, list[Alignment]]], keys: list[int], same: bool,
+                       cache: DecisionCache | None) -> list[PairMatch | None]:
+    """verify_alignments of every task (thumbnails loaded first), as one answer per task (the
+    match, or None), each remembered in *cache* under its key."""
+    _prefetch(query, index, same, [al.row_q for _, _, aligns in tasks for al in aligns],
+              [al.row_i for _, _, aligns in tasks for al in aligns])
+    passed = {(m.a, m.b): m for m in verify_alignments(query, index, rule, tasks)}
+    answers = [passed.get((a, b)) for a, b, _ in tasks]
+    if cache is not None:
+        for (a, b, _), key, match in zip(tasks, keys, answers):
+            cache.remember(rule, a, b, key, match)
+    return answers
 
 
 def alignments(query: Side, index: Side, rows: Candidates, a: int) -> list[Alignment]:
@@ -272,8 +344,8 @@ def decide_flat(query: Side, index: Side, a: int, b: int, row_q: int, row_i: int
                      ("flat", "flat_colour"))
 
 
-def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]]
-                 ) -> dict[tuple[int, int], PairMatch]:
+def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]],
+                 cache: DecisionCache | None = None) -> dict[tuple[int, int], PairMatch]:
     """Verify given pairs of rows of one side directly, whatever found them (dedupe's star
     groups check each member against its group's first file). Returns the pairs that pass,
     keyed as given; PairMatch.a/b are the pair as given (b looks like orientation(a)).
@@ -281,30 +353,42 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]]
     Each pair is tried in its MAX_ALIGNMENTS nearest alignments among those the candidate
     search would have found (the rule's channels and radii, either way), with the same tests
     as decide; two flat pictures as flat pictures. Under the plain rule only flat pairs can
-    pass (nothing else is verified).
+    pass (nothing else is verified). With *cache*, pairs decided before are answered from it.
     """
     out: dict[tuple[int, int], PairMatch] = {}
     chans = channels(rule, True)
     for b0 in range(0, len(pairs), DECIDE_BATCH):
         batch = pairs[b0:b0 + DECIDE_BATCH]
         side.forget()
-        side.prefetch(np.array(sorted({r for p in batch for r in p}), dtype=np.int64))
         tasks = []
         for a, b in batch:
             if side.flat[a] and side.flat[b]:
-                m = decide_flat(side, side, a, b, a, b)
+                m = _flat_cached(side, side, rule, a, b, a, b, True, cache)
                 if m is not None:
                     out[(a, b)] = m
                 continue
             if not rule.verified:
                 continue
+            if cache is not None:
+                # pair_candidates is a function of the two hash rows and the rule: the pair
+                # and the rule are the key.
+                known, m = cache.lookup(rule, a, b, decision_cache.OWN)
+                if known:
+                    if m is not None:
+                        out[(a, b)] = m
+                    continue
             rows = pair_candidates(side, chans, a, b)
             if not len(rows):
+                if cache is not None:
+                    cache.remember(rule, a, b, decision_cache.OWN, None)
                 continue
             tasks.append((a, b, alignments(side, side, rows, a)))
         for v0 in range(0, len(tasks), VERIFY_BATCH):
-            for m in verify_alignments(side, side, rule, tasks[v0:v0 + VERIFY_BATCH]):
-                out[(m.a, m.b)] = m
+            part = tasks[v0:v0 + VERIFY_BATCH]
+            for m in _verify_remembered(side, side, rule, part, [decision_cache.OWN] * len(part),
+                                        True, cache):
+                if m is not None:
+                    out[(m.a, m.b)] = m
     return out
 
 

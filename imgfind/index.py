@@ -20,6 +20,7 @@ from . import crawl
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
 from .fingerprint import stored_thumb
+from .decision_cache import DecisionCache
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .layout import ORIENTATION_NAMES, distance_matrix
@@ -365,8 +366,20 @@ class Index:
         rule = rule or default_rule()
         with self.store.snapshot():  # one state of the index, whatever an index run writes
             prints, side = self.search_side(under)
+            # Pairs decided by an earlier dedupe of this state are not verified again.
+            cache = DecisionCache.load(self.store.db, prints.ids, self.store.path,
+                                       self.store.generation())
             links = Links(len(prints))
-            found = find_pairs(side, side, rule, same=True, links=links, progress=on_progress)
+            # ... and the pairs of a search made in this very state are not searched again.
+            known = cache.found_pairs(rule)
+            if known is None:
+                found = find_pairs(side, side, rule, same=True, links=links, progress=on_progress,
+                                   cache=cache)
+                cache.keep_found(rule, found)
+            else:
+                found = known
+                for p in found:  # find_pairs links exactly the pairs it finds
+                    links.link(p.a, p.b)
             comps = links.components()
             records = self.store.records(int(prints.ids[r]) for comp in comps for r in comp)
             roots = self.store.roots()
@@ -385,8 +398,9 @@ class Index:
             # Stars, not chains: every member verified against its group's first file (the
             # thumbnails are read in the same snapshot as the hashes).
             stars, evidence = star_components(
-                ordered, found, rule, lambda rule_, pairs: verify_pairs(side, rule_, pairs),
+                ordered, found, rule, lambda rule_, pairs: verify_pairs(side, rule_, pairs, cache),
                 side.hashes)
+        cache.save()  # after the snapshot: only if the index is still in that state
         groups = []
         for star in stars:
             members = [arranged[r] for r in star]

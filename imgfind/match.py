@@ -12,6 +12,7 @@ import numpy as np
 from .candidates import (MAX_ALIGNMENTS, Channel, Candidates, StageProgress, best_per_pair,
                          channels, find_candidates, iter_candidates)
 from .decide import decide, verify_pairs
+from .decision_cache import DecisionCache
 from .group import Links
 from .model import PairMatch, Rule
 from .side import Side
@@ -21,20 +22,24 @@ __all__ = ["Candidates", "Channel", "PairMatch", "Side", "StageProgress", "chann
 
 
 def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
-               links: Links | None = None, progress: StageProgress | None = None) -> list[PairMatch]:
+               links: Links | None = None, progress: StageProgress | None = None,
+               cache: DecisionCache | None = None) -> list[PairMatch]:
     """Return the matching pairs between query rows and library rows.
 
     With ``same`` the two sides are one set (dedupe): self-pairs are dropped and each pair is
     reported once with a < b. With ``links`` (dedupe, when only the groups matter), pairs are
     decided nearest first, a pair already linked through earlier matches is not verified,
     and every match found is linked: the components come out the same, for far less work.
+    With *cache* (dedupe), pairs decided by an earlier run are answered from it
+    (decision_cache.py).
     """
     if len(query) == 0 or len(index) == 0:
         return []
     if links is not None and rule.verified:
-        return _stream_pairs(query, index, rule, same, links, progress)
+        return _stream_pairs(query, index, rule, same, links, progress, cache)
     cands = find_candidates(query, index, rule, same=same, progress=progress)
-    out = decide(query, index, rule, cands, same=same, links=links, progress=progress)
+    out = decide(query, index, rule, cands, same=same, links=links, progress=progress,
+                 cache=cache)
     if links is not None:
         for p in out:
             links.link(p.a, p.b)
@@ -47,7 +52,8 @@ STREAM_MIN_ROWS = 1_000_000
 
 
 def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links,
-                  progress: StageProgress | None) -> list[PairMatch]:
+                  progress: StageProgress | None, cache: DecisionCache | None = None
+                  ) -> list[PairMatch]:
     """find_pairs for dedupe under a verified rule: candidates searched in chunks bounded by
     their hits. Up to STREAM_MIN_ROWS candidate rows, decided all at once exactly as
     find_candidates + decide; past that, each chunk is decided (nearest first, linked pairs
@@ -88,7 +94,8 @@ def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links
     out: list[PairMatch] = []
 
     def decide_now(cands: Candidates) -> None:
-        for p in decide(query, index, rule, cands, same=same, links=links, progress=progress):
+        for p in decide(query, index, rule, cands, same=same, links=links, progress=progress,
+                        cache=cache):
             links.link(p.a, p.b)
             link(p.a, p.b)
             out.append(p)

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import prints_cache
+from . import decision_cache, prints_cache
 from ._version import __version__
 from .bits import to_signed, to_unsigned
 from .errors import SchemaError, StoreError
@@ -278,6 +278,7 @@ class Store:
             self.version = SCHEMA_VERSION
         if not readonly:
             self._use_wal()
+            self._migrate_decisions()
 
     def _migrate_1_to_2(self) -> None:
         for statement in MIGRATE_1_TO_2.split(";"):
@@ -304,6 +305,15 @@ class Store:
             # Files read before this lack the XMP, IPTC and GPS fields (provenance.py): the
             # next index run reads them from the files' headers (stale_metadata).
             self._set_meta({"metadata_since": repr(time.time())})
+
+    def _migrate_decisions(self) -> None:
+        """The remembered pair decisions (decision_cache.SCHEMA: a table and the triggers that
+        drop a file's rows when it is fingerprinted again). Idempotent, and independent of
+        the schema version: the table is a cache that older readers ignore and any writer's
+        prints/thumbs changes keep valid."""
+        if not self._has_table("decisions_found"):
+            with self.transaction():
+                decision_cache.migrate(self.db)
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the

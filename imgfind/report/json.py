@@ -102,5 +102,5 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
 
 
 def _dump(doc: dict, out: TextIO) -> None:
-    json.dump(doc, out, indent=1)
-    out.write("\n")
+    # One write: json.dump would write each of its (hundreds of thousands of) pieces apart.
+    out.write(json.dumps(doc, indent=1) + "\n")
