@@ -1,0 +1,44 @@
+"""search.disk: the on-disk multi-index tables give exactly BruteForce's matches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imgfind.search import BruteForce
+from imgfind.search.disk import DiskTables, build, find_many, searchable
+
+
+def _near(rng, base, n, max_bits):
+    out = base.copy()
+    for i in range(n):
+        for b in rng.choice(64, int(rng.integers(0, max_bits + 1)), replace=False):
+            out[i] ^= np.uint64(1) << np.uint64(int(b))
+    return out
+
+
+@pytest.mark.parametrize("k", [0, 3, 8, 10, 11])
+def test_disk_tables_equal_brute_force_over_several_columns(k):
+    rng = np.random.default_rng(k)
+    n = 3000
+    centre = rng.integers(0, 2**64, 40, dtype=np.uint64)
+    cols = []
+    for _ in range(3):
+        c = rng.integers(0, 2**64, n, dtype=np.uint64)
+        c[:400] = _near(rng, np.repeat(centre, 10), 400, 14)  # many within and around k
+        c[400:410] = c[0]  # duplicate values are separate items
+        cols.append(c)
+    queries = np.concatenate([centre[:20], _near(rng, centre[20:], 20, 6), rng.integers(0, 2**64, 5, dtype=np.uint64)])
+    got = DiskTables([build(c) for c in cols], cols).find_many(queries, k)
+    want = BruteForce(np.concatenate(cols)).find_many(queries, k)
+    assert len(want[0]) > 20
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_too_wide_a_distance_is_refused_and_empty_inputs_answer_nothing():
+    assert searchable(11) and not searchable(12)
+    c = np.arange(10, dtype=np.uint64)
+    with pytest.raises(ValueError):
+        find_many([build(c)], [c], c[:1], 12)
+    assert all(len(x) == 0 for x in find_many([build(c)], [c], np.empty(0, np.uint64), 3))
