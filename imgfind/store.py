@@ -490,7 +490,8 @@ class Store:
         from .search import disk  # noqa: PLC0415
 
         held = getattr(self, "_tables_for", None)
-        if held is None or held[1] is not prints or not disk.searchable(k):
+        if held is None or held[1] is not prints or not disk.searchable(k) \
+                or len(prints) < disk.MIN_ROWS:
             return None
         owner = held[0]
         by_column = prints.hashes.T

@@ -42,3 +42,38 @@ def test_too_wide_a_distance_is_refused_and_empty_inputs_answer_nothing():
     with pytest.raises(ValueError):
         find_many([build(c)], [c], c[:1], 12)
     assert all(len(x) == 0 for x in find_many([build(c)], [c], np.empty(0, np.uint64), 3))
+
+
+def test_a_query_answered_from_the_tables_equals_the_scan_and_writes_them_beside_the_index(
+        tmp_path, monkeypatch):
+    from conftest import make_image
+    from PIL import Image, ImageOps
+
+    from imgfind import Index, Settings
+    from imgfind.search import disk
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for i in range(8):
+        make_image(lib / f"p{i}.jpg", seed=i)
+    ImageOps.mirror(Image.open(lib / "p0.jpg")).save(lib / "p0-mirror.jpg")
+    Image.open(lib / "p1.jpg").rotate(90, expand=True).save(lib / "p1-turned.png")
+    Image.open(lib / "p2.jpg").crop((20, 15, 300, 225)).save(lib / "p2-crop.jpg")
+    db = tmp_path / "index.db"
+    with Index.open(db, Settings(jobs=1)) as idx:
+        idx.update([lib])
+
+    def answers():
+        with Index.open(db, readonly=True) as idx:
+            return [[(m.file.path, m.distance, m.relation, m.similarity) for m in
+                     idx.query(lib / f"p{i}.jpg").matches] for i in range(4)]
+
+    scanned = answers()
+    assert not list(tmp_path.glob("index.db-mih-*"))  # a small index is scanned
+    monkeypatch.setattr(disk, "MIN_ROWS", 1)
+    calls = []
+    real = disk.find_many
+    monkeypatch.setattr(disk, "find_many", lambda *a: calls.append(1) or real(*a))
+    assert answers() == scanned
+    assert calls and list(tmp_path.glob("index.db-mih-*"))
+    assert sum(len(a) for a in scanned) >= 2  # at least the mirrored and the turned copy
