@@ -495,6 +495,9 @@ class Store:
             return None
         owner = held[0]
         by_column = prints.hashes.T
+        if not os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK) and any(
+                prints_cache.load_table(self.path, owner, int(c), len(prints)) is None for c in cols):
+            return None  # tables that cannot be saved would be rebuilt by every query: scan
         tables = []
         for col in (int(c) for c in cols):
             table = prints_cache.load_table(self.path, owner, col, len(prints))
