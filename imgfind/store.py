@@ -33,6 +33,7 @@ from .prints_cache import Owner, Prints
 from .thumbcodec import is_packed
 from .thumbcodec import pack as pack_thumb
 from .thumbcodec import unpack as unpack_thumb
+from .thumbcodec import unpack_many as unpack_thumbs
 from .recipe import THUMB_SIZE, recipe_id
 
 __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
@@ -533,14 +534,14 @@ class Store:
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for file_id, blob in self.db.execute(
-                    f"SELECT file_id, thumb FROM thumbs WHERE file_id IN ({marks})", chunk):
-                try:
-                    raw = unpack_thumb(blob)
-                except ValueError as exc:
-                    raise StoreError(f"the index {self.path} is damaged (file id {file_id}: "
-                                     f"{exc}); rebuild it: delete it and run 'imgfind index "
-                                     "DIR' again") from None
+            rows = self.db.execute(
+                f"SELECT file_id, thumb FROM thumbs WHERE file_id IN ({marks})", chunk).fetchall()
+            try:
+                raws = unpack_thumbs([blob for _, blob in rows])
+            except ValueError as exc:
+                raise StoreError(f"the index {self.path} is damaged ({exc}); rebuild it: delete "
+                                 "it and run 'imgfind index DIR' again") from None
+            for (file_id, _), raw in zip(rows, raws):
                 out[file_id] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, THUMB_SIZE)
         return out
 

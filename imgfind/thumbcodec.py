@@ -107,3 +107,38 @@ def unpack(blob: bytes) -> bytes:
         parts.append(_undiff(a[offset:end].reshape(side, side)).tobytes())
     parts.append(data[end:])
     return b"".join(parts)
+
+
+def unpack_many(blobs: list[bytes]) -> list[bytes]:
+    """``unpack`` of each blob, the packed ones undone together (two cumulative sums per
+    plane size for the whole batch, instead of per thumbnail: dedupe loads thousands).
+
+    Raises:
+        ValueError: a packed blob is damaged (as ``unpack``).
+    """
+    out: list[bytes | None] = [None] * len(blobs)
+    groups: dict[int, list[tuple[int, bytes]]] = {}
+    for i, blob in enumerate(blobs):
+        if not is_packed(blob):
+            out[i] = bytes(blob)
+            continue
+        if blob[:1] != PACKED:
+            raise ValueError(f"unknown thumbnail format {blob[:1]!r}")
+        try:
+            data = zlib.decompress(bytes(blob[1:]), -15)
+        except zlib.error as exc:
+            raise ValueError(f"damaged thumbnail: {exc}") from None
+        if is_packed(data):
+            raise ValueError(f"damaged thumbnail: {len(data)} bytes unpacked")
+        groups.setdefault(len(data), []).append((i, data))
+    for size, items in groups.items():
+        a = np.frombuffer(b"".join(d for _, d in items), dtype=np.uint8).reshape(len(items), size).copy()
+        end = 0
+        for offset, side in _planes(size):
+            end = offset + side * side
+            planes = a[:, offset:end].reshape(-1, side, side)
+            a[:, offset:end] = np.cumsum(np.cumsum(planes, axis=2, dtype=np.uint8), axis=1,
+                                         dtype=np.uint8).reshape(len(items), -1)
+        for row, (i, _) in enumerate(items):
+            out[i] = a[row].tobytes()
+    return out  # type: ignore[return-value]

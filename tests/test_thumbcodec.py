@@ -13,7 +13,7 @@ from imgfind.errors import StoreError
 from imgfind.fingerprint import stored_thumb
 from imgfind.recipe import COLOUR_SIZE, THUMB_SIZE
 from imgfind.store import PAGE_SIZE, SCHEMA_VERSION, Store
-from imgfind.thumbcodec import is_packed, pack, unpack
+from imgfind.thumbcodec import is_packed, pack, unpack, unpack_many
 
 
 def _thumbs_of(tmp_path, count=6):
@@ -108,3 +108,16 @@ def test_a_damaged_thumbnail_row_is_a_store_error(tmp_path):
     con.close()
     with Store(db, readonly=True) as store, pytest.raises(StoreError, match="damaged"):
         store.thumbs([1])
+
+
+def test_unpack_many_equals_unpack_for_mixed_layouts_and_sizes():
+    rng = np.random.default_rng(5)
+    raws = [np.asarray(make_image(seed=s).convert("L").resize((THUMB_SIZE, THUMB_SIZE))).tobytes()
+            + (rng.integers(100, 140, 2 * COLOUR_SIZE ** 2, dtype=np.uint8).tobytes() if s % 2 else b"")
+            for s in range(6)]
+    raws.append(rng.integers(0, 256, THUMB_SIZE * THUMB_SIZE, dtype=np.uint8).tobytes())  # stays raw
+    blobs = [pack(r) for r in raws]
+    assert sum(is_packed(b) for b in blobs) == 6
+    assert unpack_many(blobs) == raws == [unpack(b) for b in blobs]
+    with pytest.raises(ValueError, match="damaged"):
+        unpack_many([blobs[0], blobs[1][:-4] + b"\xff\xff\xff\xff"])
