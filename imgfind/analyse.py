@@ -6,7 +6,6 @@ a bad file, so any executor (a process pool today, a Dask cluster tomorrow) can 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Sequence
@@ -96,6 +95,8 @@ def exit_with_parent() -> None:
     others wait on the queue's lock.
     """
     global _watching
+    import multiprocessing  # noqa: PLC0415 - only workers need it; a query does not load it
+
     parent = multiprocessing.parent_process()
     if _watching or parent is None:
         return

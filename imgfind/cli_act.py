@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from . import act as act_mod
 from . import ignore as ignore_mod
 from . import plan as plan_mod
 from .cli_common import (Context, crawl_options, group_options, make_rule, make_settings,
@@ -94,6 +93,13 @@ def _write_atomic(path: str, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         raise ImgfindError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _act():
+    """The act module, imported when a command acts (query and dedupe do not load it)."""
+    from . import act  # noqa: PLC0415
+
+    return act
 
 
 def _render_plan_text(plan: plan_mod.Plan) -> None:
@@ -251,7 +257,7 @@ def apply_cmd(obj: Context, plan_file: str, method: str, move_to: str | None,
     plan = plan_mod.load(plan_file)
     if not yes:
         click.echo("# dry run: nothing is changed (add --yes to act)")
-    out = act_mod.apply(plan, obj.db, method, yes=yes, move_to=move_to,
+    out = _act().apply(plan, obj.db, method, yes=yes, move_to=move_to,
                         merge_metadata=merge_metadata, say=lambda s: click.echo(one_line(s)))
     verb = {"trash": "trashed", "move": "moved", "hardlink": "hard-linked",
             "symlink": "symlinked", "delete": "deleted"}[method]
@@ -278,17 +284,17 @@ def undo_cmd(obj: Context, list_: bool, purge: bool) -> None:
         imgfind undo
     """
     if list_:
-        lines = act_mod.history(obj.db)
+        lines = _act().history(obj.db)
         for line in lines:
             click.echo(line)
         if not lines:
             obj.say("no apply recorded")
         return
     if purge:
-        n = act_mod.purge(obj.db)
+        n = _act().purge(obj.db)
         obj.say(f"purged {n} held files")
         return
-    report = act_mod.undo(obj.db, say=lambda s: click.echo(one_line(s)))
+    report = _act().undo(obj.db, say=lambda s: click.echo(one_line(s)))
     bad = sum(1 for r in report if r.startswith("cannot"))
     obj.say(f"undone: {len(report) - bad} steps, {bad} could not be undone")
 

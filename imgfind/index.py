@@ -25,6 +25,7 @@ from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .layout import ORIENTATION_NAMES, distance_matrix
 from .match import Side, channels, find_pairs, verify_pairs
+from .side import TableLoader
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
@@ -219,12 +220,13 @@ class Index:
         generation = self.store.generation()
         if self._whole is None or self._whole[0] != generation:
             prints = self.store.load_prints()
-            self._whole = (generation, prints, self._make_side(prints))
+            self._whole = (generation, prints, self._make_side(
+                prints, lambda cols, k: self.store.hash_tables(prints, cols, k)))
         return self._whole[1], self._whole[2]
 
-    def _make_side(self, prints: Prints) -> Side:
+    def _make_side(self, prints: Prints, tables: TableLoader | None = None) -> Side:
         return Side(prints.ids, prints.hashes, prints.trims, prints.flat,
-                    lambda want: self.store.thumbs(want.tolist()))
+                    lambda want: self.store.thumbs(want.tolist()), tables)
 
     def warm(self, rule: Rule | None = None) -> None:
         """Load the index and build its search tables now (seconds at 10^6 files).

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -159,6 +159,9 @@ class ProcessExecutor:
 
     def map_batches(self, fn: Callable[[Sequence[T]], R], batches: Iterable[Sequence[T]]
                     ) -> Iterator[R]:
+        # Imported here: it loads multiprocessing, which a query never needs.
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
         pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=self.initializer)
         pending: deque[Future[R]] = deque()
         try:

@@ -106,12 +106,14 @@ def pack(prints: Prints) -> np.ndarray:
 
 
 def unpack(packed: np.ndarray) -> Prints:
-    """Inverse of pack: the hashes stay a view of *packed* (a memory map), the rest is copied."""
+    """Inverse of pack, without copying: hashes, ids, phash, dhash and trims are views of
+    *packed* (a read-only memory map: a query reads only the rows it needs; copying the
+    per-file rows of 10^6 files cost 0.3 s of a 0.8 s query); flat is computed (one pass)."""
     n = packed.shape[1]
-    trims = np.ascontiguousarray(packed[_TRIMS:]).reshape(-1).view(np.float32).reshape(4, n)
-    return Prints(ids=np.array(packed[_IDS]).view(np.int64), hashes=packed[:N_HASHES].T,
-                  trims=np.ascontiguousarray(trims.T), flat=np.array(packed[_FLAT]) != 0,
-                  phash=np.array(packed[_PHASH]), dhash=np.array(packed[_DHASH]))
+    trims = packed[_TRIMS:].reshape(-1).view(np.float32).reshape(4, n)
+    return Prints(ids=packed[_IDS].view(np.int64), hashes=packed[:N_HASHES].T,
+                  trims=trims.T, flat=np.asarray(packed[_FLAT] != 0),
+                  phash=packed[_PHASH], dhash=packed[_DHASH])
 
 
 def load(index_path: str, owner: Owner) -> Prints | None:
@@ -153,6 +155,42 @@ def save(index_path: str, prints: Prints, owner: Owner) -> None:
         if not _write_replace(final, write):
             return
     _unlink(index_path + "-prints.npz")  # the zip sidecar of imgfind before schema 2
+
+
+def table_path(index_path: str, owner: Owner, column: int) -> str:
+    """The file of one hash column's search tables (search.disk) for the index in state *owner*:
+    its name carries the write token, so a table of another state is never read."""
+    return f"{index_path}-mih-{owner.write_token[:16]}-{column}.npy"
+
+
+def load_table(index_path: str, owner: Owner, column: int, rows: int) -> np.ndarray | None:
+    """The memory-mapped tables of hash column *column*, or None (missing or not matching)."""
+    from .search.disk import BUCKETS, CHUNKS
+
+    try:
+        table = np.load(table_path(index_path, owner, column), mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if table.dtype != np.uint32 or table.shape != (CHUNKS, rows + BUCKETS + 1):
+        return None
+    return np.asarray(table)  # a plain view: np.memmap's indexing costs ~0.3 ms a call
+
+
+def save_table(index_path: str, owner: Owner, column: int, table: np.ndarray) -> None:
+    """Write a column's tables (errors swallowed: only a cache), and remove the tables of
+    earlier states of the index."""
+    final = table_path(index_path, owner, column)
+    folder = os.path.dirname(os.path.abspath(index_path))
+    prefix = os.path.basename(index_path) + "-mih-"
+    mine = os.path.basename(final)[len(prefix):].split("-")[0]
+    try:
+        for name in os.listdir(folder):
+            if name.startswith(prefix) and name.endswith(".npy") and \
+                    name[len(prefix):].split("-")[0] != mine:
+                _unlink(os.path.join(folder, name))
+    except OSError:
+        pass
+    _write_replace(final, lambda f: np.save(f, table, allow_pickle=False))
 
 
 def _write_replace(final: str, write) -> bool:

@@ -25,6 +25,8 @@ COMPILED_MIN_ITEMS = 20_000
 #: Loads thumbnails by id: (ids) -> {id: (rows, THUMB_SIZE) uint8}, the stored blob: the grey
 #: thumbnail's THUMB_SIZE rows, then the colour signature's (fingerprint.thumb_parts).
 ThumbLoader = Callable[[np.ndarray], dict[int, np.ndarray]]
+#: On-disk search tables by (columns, distance): an Engine, or None where they cannot serve.
+TableLoader = Callable[[np.ndarray, int], "Engine | None"]
 
 #: Searches of up to SCAN_QUERIES hashes scan the index, the first SCANS_BEFORE_TABLES times.
 SCAN_QUERIES = 512
@@ -35,9 +37,10 @@ class Side:
     """One set of fingerprints (the index, or the query files) with lazily loaded thumbnails."""
 
     def __init__(self, ids: np.ndarray, hashes: np.ndarray, trims: np.ndarray, flat: np.ndarray,
-                 load_thumbs: ThumbLoader):
+                 load_thumbs: ThumbLoader, tables: TableLoader | None = None):
         self.ids, self.hashes, self.trims, self.flat = ids, hashes, trims, flat
         self._load = load_thumbs
+        self._tables = tables
         self._thumbs: dict[int, np.ndarray] = {}
         self._views: dict[tuple[int, int, int], np.ndarray | None] = {}
         self._engines: dict[bytes, Engine] = {}
@@ -90,7 +93,9 @@ class Side:
     def engine(self, cols: np.ndarray, n_queries: int, k: int, *, build: bool = False) -> Engine:
         """The search engine over these hash columns, for batches of *n_queries* at *k*.
 
-        A few queries (one reverse search from the shell) are answered by a scan: building
+        A few queries (one reverse search from the shell) are answered from the on-disk
+        tables when the side has them (search.disk; Index gives them to the whole index), else
+        by a scan: building
         multi-index tables over millions of hashes costs about a second. Once this side has
         been searched a few times (a program querying an open Index), or with *build*
         (``Index.warm``), the tables are built, kept and reused, and a query takes
@@ -98,6 +103,10 @@ class Side:
         """
         key = np.asarray(cols).tobytes()
         engine = self._engines.get(key)
+        if engine is None and not build and n_queries <= SCAN_QUERIES and self._tables is not None:
+            on_disk = self._tables(np.asarray(cols), k)  # a one-shot query: read buckets only
+            if on_disk is not None:
+                return on_disk
         if engine is None:
             values = self.columns(cols)
             if (n_queries >= COMPILED_MIN_QUERIES and len(values) >= COMPILED_MIN_ITEMS

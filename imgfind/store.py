@@ -30,6 +30,10 @@ from .fingerprint import stored_thumb
 from .layout import N_HASHES
 from .model import FileRecord, FileStat, Fingerprinted, Known, PageRef, StoredFile, display
 from .prints_cache import Owner, Prints
+from .thumbcodec import is_packed
+from .thumbcodec import pack as pack_thumb
+from .thumbcodec import unpack as unpack_thumb
+from .thumbcodec import unpack_many as unpack_thumbs
 from .recipe import THUMB_SIZE, recipe_id
 
 __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
@@ -38,7 +42,13 @@ __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 #: 2: files.dev, files.ino, files.ctime_ns (identity and change key), the roots table, and
 #:    meta identity / write_token (what the sidecar must match).
 #: 3: the pages and page_images tables (which web page shows which image file; ``imgfind pages``).
-SCHEMA_VERSION = 3
+#: 4: thumbnails may be packed (thumbcodec: lossless, about 60% of the raw size), and new
+#:    indexes use PAGE_SIZE pages; rows written before stay raw and are read as they are.
+SCHEMA_VERSION = 4
+#: SQLite page size of a new index. A row is kept whole on one page when it fits, so with
+#: 4 KiB pages every 1.5-2.6 KB thumbnail row took a page of its own; 16 KiB pages hold
+#: 6-10 of them (benchmarks/RESULTS.md, "Index size").
+PAGE_SIZE = 16384
 APPLICATION_ID = 0x696D6766  # "imgf": marks the file as an imgfind index
 
 SCHEMA = """
@@ -75,7 +85,8 @@ CREATE TABLE IF NOT EXISTS prints (
 -- bytes per file, not kilobytes. Thumbnails are read only for candidate pairs.
 CREATE TABLE IF NOT EXISTS thumbs (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
-    thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes, row-major, + colour signature
+    thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes, row-major, + colour signature,
+                                 -- since schema 4 packed (thumbcodec) when that is shorter
 );
 -- The folders and files given to 'imgfind index': a file whose root is not there now (an
 -- unplugged drive) is "unavailable", not "missing".
@@ -253,6 +264,9 @@ class Store:
         self._check_header(version, app_id, tables)
         self.version = version
         if version < SCHEMA_VERSION:
+            if not readonly and version == 0 and tables == 0:
+                # Only takes effect on an empty file, and not inside a transaction.
+                self.db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             if readonly:
                 if version >= 1:
                     return  # an older index is read as it is; the next index run upgrades it
@@ -265,6 +279,8 @@ class Store:
                     self._migrate_1_to_2()
                 if version in (1, 2):
                     self._migrate_pages()
+                if version in (1, 2, 3):
+                    self._migrate_thumbs()
                 elif version < SCHEMA_VERSION:
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
@@ -314,6 +330,13 @@ class Store:
         if not self._has_table("decisions_found"):
             with self.transaction():
                 decision_cache.migrate(self.db)
+
+    def _migrate_thumbs(self) -> None:
+        """Schema 3 -> 4 for packed thumbnails (idempotent; no table changes): rows written
+        from now on are packed, the raw rows already there stay and are read as they are
+        (thumbcodec.unpack tells the layouts apart). Marks when the index was upgraded."""
+        if "thumbs_packed_since" not in self.meta():
+            self._set_meta({"thumbs_packed_since": repr(time.time())})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
@@ -465,9 +488,35 @@ class Store:
                 prints = self._read_prints()
                 if owner is not None:
                     prints_cache.save(self.path, prints, owner)
+        self._tables_for = (owner, prints) if ids is None and owner is not None else None
         if ids is not None:
             prints = prints.subset(np.isin(prints.ids, np.fromiter(ids, dtype=np.int64, count=len(ids))))
         return prints
+
+    def hash_tables(self, prints: Prints, cols: np.ndarray, k: int):
+        """A search engine over hash columns *cols* of *prints* (the whole index, as the last
+        ``load_prints()`` returned it) answered from on-disk tables (search.disk), built and
+        saved beside the index on first use; None when they cannot serve (another load, a
+        distance too wide, an index read as it is from before schema 2)."""
+        from .search import disk  # noqa: PLC0415
+
+        held = getattr(self, "_tables_for", None)
+        if held is None or held[1] is not prints or not disk.searchable(k) \
+                or len(prints) < disk.MIN_ROWS:
+            return None
+        owner = held[0]
+        by_column = prints.hashes.T
+        if not os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK) and any(
+                prints_cache.load_table(self.path, owner, int(c), len(prints)) is None for c in cols):
+            return None  # tables that cannot be saved would be rebuilt by every query: scan
+        tables = []
+        for col in (int(c) for c in cols):
+            table = prints_cache.load_table(self.path, owner, col, len(prints))
+            if table is None:
+                table = disk.build(by_column[col])
+                prints_cache.save_table(self.path, owner, col, table)
+            tables.append(table)
+        return disk.DiskTables(tables, [np.asarray(by_column[int(c)]) for c in cols])
 
     def _read_prints(self) -> Prints:
         rows = self.db.execute(
@@ -495,9 +544,15 @@ class Store:
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for file_id, blob in self.db.execute(
-                    f"SELECT file_id, thumb FROM thumbs WHERE file_id IN ({marks})", chunk):
-                out[file_id] = np.frombuffer(blob, dtype=np.uint8).reshape(-1, THUMB_SIZE)
+            rows = self.db.execute(
+                f"SELECT file_id, thumb FROM thumbs WHERE file_id IN ({marks})", chunk).fetchall()
+            try:
+                raws = unpack_thumbs([blob for _, blob in rows])
+            except ValueError as exc:
+                raise StoreError(f"the index {self.path} is damaged ({exc}); rebuild it: delete "
+                                 "it and run 'imgfind index DIR' again") from None
+            for (file_id, _), raw in zip(rows, raws):
+                out[file_id] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, THUMB_SIZE)
         return out
 
     @_guarded
@@ -564,7 +619,8 @@ class Store:
                         r[11], r[12], r[13], to_unsigned(r[14]) if has else None,
                         to_unsigned(r[15]) if has else None,
                         bytes(r[16]) if has else None, bytes(r[17]) if has else None,
-                        bool(r[18]) if has else None, bytes(r[19]) if r[19] is not None else None)
+                        bool(r[18]) if has else None,
+                        _raw_thumb(r[19], self.path) if r[19] is not None else None)
                 if len(rows) < chunk:
                     return
                 last = rows[-1][0]
@@ -686,7 +742,7 @@ class Store:
                 (file_id, to_signed(f.phash or 0), to_signed(f.dhash or 0), f.hashes, f.trim,
                  int(bool(f.flat))))
             self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
-                            (file_id, f.thumb))
+                            (file_id, f.thumb if is_packed(f.thumb) else pack_thumb(f.thumb)))
         return added, replaced, kept
 
     def put_roots(self, roots: Iterable[tuple[bytes, int, float]]) -> None:
@@ -743,7 +799,7 @@ class Store:
                  fp.hashes.astype("<u8").tobytes(), np.array(fp.trim, dtype="<f4").tobytes(),
                  int(fp.flat)))
             self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
-                            (file_id, stored_thumb(fp)))
+                            (file_id, pack_thumb(stored_thumb(fp))))
 
     def refresh(self, stats: Iterable[FileStat]) -> None:
         """Record the identity and ctime of unchanged files (rows from before schema 2);
@@ -773,6 +829,14 @@ _KNOWN_COLUMNS = "id, path, size, mtime_ns, recipe, error, dev, ino, ctime_ns"
 
 def _known(row: tuple) -> Known:
     return Known(row[0], bytes(row[1]), *row[2:])
+
+
+def _raw_thumb(blob: bytes, path: str) -> bytes:
+    """The raw layout of a stored thumbnail (StoredFile.thumb); StoreError when damaged."""
+    try:
+        return unpack_thumb(blob)
+    except ValueError as exc:
+        raise StoreError(f"the index {path} is damaged ({exc}); rebuild it") from None
 
 
 def _identity(st: FileStat) -> tuple[int | None, int | None, int | None]:

@@ -273,10 +273,10 @@ def test_an_index_of_schema_2_gains_the_page_tables(tmp_path):
     with Store(path, readonly=True) as store:  # read as it is: no page tables, no pages
         assert store.pages_showing(["/x.jpg"]) == {}
     with Store(path) as store:
-        assert store.version == SCHEMA_VERSION == 3
+        assert store.version == SCHEMA_VERSION >= 3
         assert store.page_counts() == {"pages": 0, "page_images": 0}
     with Store(path) as store:  # idempotent
-        assert store.version == 3
+        assert store.version == SCHEMA_VERSION
 
 
 def test_an_upgraded_index_reads_the_new_fields_once_without_fingerprinting_again(tmp_path, runner, db):
