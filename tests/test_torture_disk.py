@@ -23,6 +23,7 @@ from torture_corpus import count_rows, integrity, record, run_cli, snapshot, sum
 
 from imgfind.errors import StoreError
 from imgfind.index import Index, Settings
+from imgfind.store import PAGE_SIZE
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,9 @@ def photos(tmp_path_factory):
 
 @pytest.fixture
 def small_fs():
-    point = mount_tmpfs("400k")
+    # Room for the empty schema (one 16 KiB page per table and index, store.PAGE_SIZE) and a
+    # few commits, not for all IMAGES.
+    point = mount_tmpfs("1m")
     if point is None:
         yield None
         return
@@ -69,7 +72,9 @@ def test_disk_full_mid_run_is_a_clear_error_and_keeps_committed_work(
 
         def limited(*args, **kwargs):
             con = real_connect(*args, **kwargs)
-            con.execute("PRAGMA max_page_count = 100")
+            # a few pages past the empty schema (about 17 of them): 100 pages of 4 KiB before
+            # schema 4, now 128 KiB at store.PAGE_SIZE
+            con.execute(f"PRAGMA max_page_count = {128 * 1024 // PAGE_SIZE + 17}")
             return con
 
         monkeypatch.setattr("imgfind.store.sqlite3.connect", limited)
