@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import struct
 import zlib
@@ -110,6 +111,14 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def complete(db: sqlite3.Connection) -> bool:
+    """True when the index has both tables and all the triggers of SCHEMA (another branch's
+    migration that rebuilds the prints or thumbs table drops the triggers with it)."""
+    names = {name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE name LIKE 'decisions%'")}
+    return _NAMES <= names
+
+
 def _statements(script: str) -> list[str]:
     """Split SCHEMA into statements (a trigger's body holds ';' of its own)."""
     out, current = [], []
@@ -121,6 +130,9 @@ def _statements(script: str) -> list[str]:
             current = []
     return out
 
+
+#: The tables and triggers SCHEMA makes (``complete`` checks them).
+_NAMES = frozenset(re.findall(r"CREATE (?:TABLE|TRIGGER) IF NOT EXISTS (\w+)", SCHEMA))
 
 _SOURCE_DIGEST: str | None = None
 _CODE_KEY: int | None = None

@@ -327,7 +327,7 @@ class Store:
         drop a file's rows when it is fingerprinted again). Idempotent, and independent of
         the schema version: the table is a cache that older readers ignore and any writer's
         prints/thumbs changes keep valid."""
-        if not self._has_table("decisions_found"):
+        if not decision_cache.complete(self.db):
             with self.transaction():
                 decision_cache.migrate(self.db)
 

@@ -185,3 +185,48 @@ def test_keys_tell_rules_and_candidate_rows_apart():
     assert keys[0] == keys[1] and len(set(keys.tolist())) == 3 and (keys >= 0).all()
     one = rows_keys(first[:1], q_row, q_col, i_col, np.array([6]), np.array([7]))
     assert one[0] == keys[3]
+
+
+def test_an_index_without_the_tables_gains_them_from_a_read_only_dedupe(tmp_path, counting):
+    """An index written by an imgfind without the cache (no tables, no triggers): dedupe reads
+    it read-only, then creates the tables and triggers when it saves; the triggers work."""
+    _families(tmp_path / "lib", seeds=(6,))
+    db = str(tmp_path / "i.db")
+    invoke(CliRunner(), db, "index", str(tmp_path / "lib"))
+    with sqlite3.connect(db) as c:
+        for (name,) in c.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                                 " AND name LIKE 'decisions%'").fetchall():
+            c.execute(f"DROP TRIGGER {name}")
+        c.execute("DROP TABLE decisions")
+        c.execute("DROP TABLE decisions_found")
+    first = _dedupe(db)
+    assert _count_rows(db) > 0
+    with sqlite3.connect(db) as c:
+        triggers = c.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                             " AND name LIKE 'decisions%'").fetchone()[0]
+    assert triggers == 6
+    verified = counting["pairs"]
+    assert _dedupe(db) == first and counting["pairs"] == verified
+    gone = _file_id(db, "f6-small.jpg")
+    assert _count_rows(db, gone) > 0
+    os.remove(tmp_path / "lib" / "f6-small.jpg")
+    invoke(CliRunner(), db, "index", str(tmp_path / "lib"))
+    assert _count_rows(db, gone) == 0
+
+
+def test_a_writer_restores_a_dropped_trigger(tmp_path):
+    """A migration elsewhere that rebuilds the thumbs table drops its triggers: the next
+    writable open makes them again (Store._migrate_decisions, decision_cache.complete)."""
+    from imgfind.store import Store
+
+    db = str(tmp_path / "i.db")
+    Store(db).close()
+    with sqlite3.connect(db) as c:
+        c.execute("DROP TRIGGER decisions_thumbs_insert")
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'decisions_thumbs_insert'"
+                         ).fetchone()[0] == 0
+    Store(db).close()
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'decisions_thumbs_insert'"
+                         ).fetchone()[0] == 1
