@@ -12,15 +12,16 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
-from . import fingerprint
+from . import fingerprint, keypoints
 from .decode import Decoded, open_for_hash
 from .errors import DecodeError
 from .model import FileStat, Fingerprint, Fingerprinted, ImageInfo
 from .recipe import MIN_SIDE
 
 
-def analyse(stat: FileStat) -> Fingerprinted:
-    """Decode and fingerprint one file; a file that cannot be read gets its reason instead."""
+def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS) -> Fingerprinted:
+    """Decode and fingerprint one file; a file that cannot be read gets its reason instead.
+    *keypoints_n*: how many keypoints its local features keep (more for a query)."""
     try:
         decoded = open_for_hash(stat.path)
     except DecodeError as exc:
@@ -35,7 +36,10 @@ def analyse(stat: FileStat) -> Fingerprinted:
                      decoded.frames, decoded.orientation, decoded.metadata, decoded.warning)
     if min(decoded.gray.shape) < 1:
         return Fingerprinted(stat, info, None, "image has no pixels")
-    return Fingerprinted(stat, info, fingerprint_decoded(decoded), None)
+    fp = fingerprint_decoded(decoded)
+    # Local features in the same pass (keypoints.py); a flat picture has none worth keeping.
+    local = None if fp.flat else keypoints.extract(decoded.detail, keypoints_n)
+    return Fingerprinted(stat, info, fp, None, local)
 
 
 def fingerprint_decoded(decoded: Decoded) -> Fingerprint:

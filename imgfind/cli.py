@@ -66,11 +66,14 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
 @click.argument("images", nargs=-1, required=True, type=click.Path(readable=False))
 @match_options()
 @click.option("-k", "--limit", type=click.IntRange(1), default=None, help="At most K matches per image.")
+@click.option("--partial/--no-partial", "use_partial", default=True, show_default=True,
+              help="Also find pictures that share a region with IMAGES (crops, screenshots, "
+                   "collages, turned or skewed copies), through local features.")
 @group_options
 @pass_ctx
 @user_errors
 def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, similarity: str | None,
-              fmt: str | None, null: bool, limit: int | None) -> None:
+              fmt: str | None, null: bool, limit: int | None, use_partial: bool) -> None:
     """Reverse image search: list every indexed copy of IMAGES, nearest first.
 
     \b
@@ -80,7 +83,7 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
     fmt = output_format(fmt, null)
     rule = make_rule(threshold, similarity)
     with obj.open(readonly=True) as idx:
-        results = idx.query_many(images, rule, limit=limit)
+        results = idx.query_many(images, rule, limit=limit, partial=use_partial)
     render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
 
 
@@ -89,6 +92,9 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
 @match_options(cli_act.DEDUPE_FORMATS)
 @cli_act.plan_options
 @crawl_options
+@click.option("--partial/--no-partial", "use_partial", default=True, show_default=True,
+              help="Add partial matches (crops, screenshots, collages, turned or skewed copies) "
+                   "to groups as partial members; they never merge two groups.")
 @group_options
 @pass_ctx
 @user_errors
@@ -96,7 +102,7 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
                fmt: str | None, null: bool, plan_path: str | None, keep: tuple[str, ...],
                reference: tuple[str, ...], against: str | None, unique: bool,
                exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool,
-               jobs: int | None) -> None:
+               jobs: int | None, use_partial: bool) -> None:
     """Print groups of duplicates and near-duplicates (read-only: touches no file).
 
     With PATHS, index them first (incrementally) and group only the files under them;
@@ -120,10 +126,11 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
         if paths:
             with obj.open(settings) as idx:
                 run_index(obj, idx, paths)
-                groups = idx.groups(rule, under=paths, on_progress=on_progress)
+                groups = idx.groups(rule, under=paths, on_progress=on_progress,
+                                    partial=use_partial)
         else:
             with obj.open(readonly=True) as idx:
-                groups = idx.groups(rule, on_progress=on_progress)
+                groups = idx.groups(rule, on_progress=on_progress, partial=use_partial)
     render_notes(render_groups(groups, fmt, sys.stdout, rule, null=null))
 
 

@@ -14,18 +14,21 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import partial
 from .analyse import analyse, analyse_batch
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
 from .fingerprint import stored_thumb
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
-from .layout import ORIENTATION_NAMES, distance_matrix
+from .layout import ORIENTATION_NAMES, distance_matrix, pair_distance
 from .match import Side, channels, find_pairs, verify_pairs
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
-                    Group, IndexStats, Known, Match, Member, QueryResult, Rule, display)
+                    Group, IndexStats, Known, Match, Member, Partial, QueryResult, Rule, display)
+from .partial_groups import place
+from .keypoints import KEYPOINTS, QUERY_KEYPOINTS
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
@@ -65,6 +68,7 @@ class Index:
         self.store = store
         self.settings = settings
         self._whole: tuple[int, Prints, Side] | None = None
+        self._local: tuple[int, partial.LocalIndex, dict[int, tuple[int, int]]] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], settings: Settings | None = None, *,
@@ -198,6 +202,20 @@ class Index:
             self._whole = (generation, prints, self._make_side(prints))
         return self._whole[1], self._whole[2]
 
+    def local_side(self, under: set[int] | None = None
+                   ) -> tuple[partial.LocalIndex, dict[int, tuple[int, int]]]:
+        """Return the local features of the index (all, or the files in *under*) as a
+        partial.LocalIndex, with every file's (width, height); the whole index is kept
+        between calls until the store's generation changes."""
+        if under is not None:
+            feats = self.store.local_features(under)
+            return partial.LocalIndex.build(feats), self.store.sizes()
+        generation = self.store.generation()
+        if self._local is None or self._local[0] != generation:
+            self._local = (generation, partial.LocalIndex.build(self.store.local_features()),
+                           self.store.sizes())
+        return self._local[1], self._local[2]
+
     def _make_side(self, prints: Prints) -> Side:
         return Side(prints.ids, prints.hashes, prints.trims, prints.flat,
                     lambda want: self.store.thumbs(want.tolist()))
@@ -214,16 +232,20 @@ class Index:
             side.engine(channel.library_cols, WARM_QUERIES, channel.radius, build=True)
 
     def query(self, image: str | os.PathLike[str], rule: Rule | None = None, *,
-              limit: int | None = None) -> QueryResult:
+              limit: int | None = None, partial: bool = True) -> QueryResult:
         """Find every indexed copy of *image* (which is fingerprinted, not stored).
+
+        With *partial* (the default), pictures that share a region with it (it is a crop of
+        them, they are inside it, or a turned or skewed copy) are found through local
+        features too (partial.py): such matches carry ``Match.partial``.
 
         Raises:
             DecodeError: *image* cannot be read as an image.
         """
-        return self.query_many([image], rule, limit=limit)[0]
+        return self.query_many([image], rule, limit=limit, partial=partial)[0]
 
     def query_many(self, images: Sequence[str | os.PathLike[str]], rule: Rule | None = None, *,
-                   limit: int | None = None) -> list[QueryResult]:
+                   limit: int | None = None, partial: bool = True) -> list[QueryResult]:
         rule = rule or default_rule()
         prepared = []
         for image in images:
@@ -231,7 +253,7 @@ class Index:
             if os.path.isdir(path):
                 raise DecodeError(f"{display(path)}: is a folder; query takes image files")
             st = _stat(path)
-            result = analyse(st)
+            result = analyse(st, QUERY_KEYPOINTS if partial else KEYPOINTS)
             if result.fingerprint is None or result.info is None:
                 raise DecodeError(f"{display(path)}: {result.error}")
             prepared.append(result)
@@ -239,8 +261,12 @@ class Index:
             prints, library_side = self.search_side()
             fps = [r.fingerprint for r in prepared]
             pairs = find_pairs(query_side(fps), library_side, rule, same=False)
-            records = self.store.records(int(prints.ids[p.b]) for p in pairs)
+            found_partial = (self._query_partial(prepared, pairs, prints) if partial
+                             else [[] for _ in prepared])
+            records = self.store.records([int(prints.ids[p.b]) for p in pairs]
+                                         + [fid for hits in found_partial for fid, _ in hits])
             roots = self.store.roots()
+            row_of = {int(i): r for r, i in enumerate(prints.ids)}
         disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
         out = []
         for qrow, result in enumerate(prepared):
@@ -261,25 +287,54 @@ class Index:
                     continue  # the query file itself, already indexed (under this or another name)
                 matches.append((p, replace(rec, state=now.state) if not now.state == PRESENT else rec))
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
-            if limit is not None:
-                matches = matches[:limit]
+            extra = []
+            for fid, pm in found_partial[qrow]:
+                rec = records.get(fid)
+                if rec is None or fid not in row_of:
+                    continue
+                now = disk[os.fsencode(rec.path)]
+                if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
+                    continue
+                extra.append((pm, pair_distance(fp.hashes, prints.hashes[row_of[fid]]),
+                              replace(rec, state=now.state) if not now.state == PRESENT else rec))
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
             # The likely original is the query or a match that is on disk now.
             best = order_members([q_rec] + [rec for _, rec in matches if rec.present])[0]
+            found = [Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
+                           rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
+                           p.checks)
+                     for p, rec in matches]
+            # Partial matches after the copies, most keypoints first; never "the original".
+            found += [Match(rec, dist, partial_describe(pm, "the query"), None,
+                            rec.content_pixels > q_rec.content_pixels, False, ("keypoints",), pm)
+                      for pm, dist, rec in extra]
+            if limit is not None:
+                found = found[:limit]
             out.append(QueryResult(
                 qpath, info.width, info.height, result.stat.size, info.format, info.metadata,
-                tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
-                            rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
-                            p.checks)
-                      for p, rec in matches),
-                best.path))
+                tuple(found), best.path))
+        return out
+
+    def _query_partial(self, prepared: list[Fingerprinted], pairs: list, prints: Prints
+                       ) -> list[list[tuple[int, Partial]]]:
+        """Per query, the indexed files that share a region with it (file id, Partial with
+        the query as a), leaving out those the global fingerprint already matched."""
+        index, sizes = self.local_side()
+        out: list[list[tuple[int, Partial]]] = []
+        for qrow, result in enumerate(prepared):
+            if result.local is None or result.info is None or not len(index):
+                out.append([])  # too few keypoints: the global path alone
+                continue
+            known = [int(prints.ids[p.b]) for p in pairs if p.a == qrow]
+            out.append(partial.search(index, result.local, (result.info.width, result.info.height),
+                                      sizes, skip=known))
         return out
 
     def groups(self, rule: Rule | None = None, *,
                under: Sequence[str | os.PathLike[str]] | None = None,
-               on_progress: StageProgress | None = None) -> list[Group]:
+               on_progress: StageProgress | None = None, partial: bool = True) -> list[Group]:
         """Return groups of copies among the indexed files (only those under *under*, if given).
 
         Every member is looked at on disk (``presence.look``): members that are gone are
@@ -297,6 +352,12 @@ class Index:
 
         *on_progress* is told (stage, done, total) while searching and verifying: minutes at
         10^6 files.
+
+        With *partial* (the default), pictures that share a region with a group's first file
+        (a crop of it, a screenshot or collage that shows it, a turned or skewed copy), found
+        through local features (partial.py), join that group as partial members
+        (``Member.partial``); groups are never merged through them, and a collage is a
+        partial member of each of its photos' groups (partial_groups.place).
         """
         rule = rule or default_rule()
         with self.store.snapshot():  # one state of the index, whatever an index run writes
@@ -324,10 +385,12 @@ class Index:
                 ordered, found, rule, lambda rule_, pairs: verify_pairs(side, rule_, pairs),
                 side.hashes)
         groups = []
+        group_rows = []
         for star in stars:
             members = [arranged[r] for r in star]
             if not _viable(members):
                 continue
+            group_rows.append(list(star))
             rows = np.array(star)
             dist, orient = distance_matrix(prints.hashes[rows])
             ev = [None] + [evidence.get((star[0], r)) for r in star[1:]]
@@ -336,11 +399,96 @@ class Index:
                              None if e is None else e.similarity, () if e is None else e.checks)
                       for j, ((m, relation), e) in enumerate(zip(members, ev))),
                 int(dist.max())))
+        if partial:
+            groups = self._partial_groups(groups, group_rows, prints, bool(under))
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
 
+    def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
+                        subset: bool) -> list[Group]:
+        """Add partial members to *groups* and new groups of partial matches (see groups)."""
+        with self.store.snapshot():
+            index, sizes = self.local_side({int(i) for i in prints.ids} if subset else None)
+            if len(index) < 2:
+                return groups
+            local_row = {int(i): r for r, i in enumerate(index.ids)}
+            print_row = {int(i): r for r, i in enumerate(prints.ids)}
+
+            def verify(ra: int, rb: int) -> Partial | None:
+                if ra < 0 or rb < 0:
+                    return None
+                ia, ib = int(index.ids[ra]), int(index.ids[rb])
+                p = partial.verify(index.features[ra], index.features[rb], sizes.get(ia),
+                                   sizes.get(ib))
+                if p is None:  # the ratio test is one-sided: ask from the other picture too
+                    q = partial.verify(index.features[rb], index.features[ra], sizes.get(ib),
+                                       sizes.get(ia))
+                    p = None if q is None else q.swapped()
+                return p
+
+            # Only pictures in no group ask for candidates: a pair of two grouped pictures is
+            # never used (groups are not merged through partial matches), and a pair of a
+            # grouped picture and a lone one is found from the lone one.
+            grouped = {int(prints.ids[r]) for rows in group_rows for r in rows}
+            pairs, seen = [], set()
+            for ra, fid in enumerate(index.ids):
+                if int(fid) in grouped or int(fid) not in print_row:
+                    continue
+                for rb, _score in index.candidates(index.features[ra], exclude=ra):
+                    if (min(ra, rb), max(ra, rb)) in seen or int(index.ids[rb]) not in print_row:
+                        continue
+                    seen.add((min(ra, rb), max(ra, rb)))
+                    p = verify(ra, rb)
+                    if p is not None:
+                        pairs.append((ra, rb, p))
+            if not pairs:
+                return groups
+            # global groups in local rows (a member without local features: a row of its own)
+            lgroups = [[local_row.get(int(prints.ids[r]), -1 - n) for n, r in enumerate(rows)]
+                       for rows in group_rows]
+            joins, new = place(lgroups, pairs, verify)
+            want = {int(index.ids[r]) for adds in [*joins.values(), *new.values()] for r, _ in adds}
+            want |= {int(index.ids[c]) for c in new}
+            records = self.store.records(want)
+            roots = self.store.roots()
+        disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
+
+        def member(first_id: int, row: int, p: Partial) -> Member | None:
+            fid = int(index.ids[row])
+            rec = records.get(fid)
+            if rec is None:
+                return None
+            now = disk[os.fsencode(rec.path)]
+            rec = rec if now.state == PRESENT else replace(rec, state=now.state)
+            dist = pair_distance(prints.hashes[print_row[first_id]], prints.hashes[print_row[fid]])
+            return Member(rec, dist, partial.describe(p, "the first file"), None, ("keypoints",), p)
+
+        out = list(groups)
+        for g, adds in joins.items():
+            first_id = out[g].members[0].file.id
+            extra = [m for m in (member(first_id, r, p) for r, p in adds) if m is not None]
+            out[g] = replace(out[g], members=out[g].members + tuple(extra))
+        for centre, adds in new.items():
+            cid = int(index.ids[centre])
+            crec = records.get(cid)
+            if crec is None:
+                continue
+            now = disk[os.fsencode(crec.path)]
+            if now.state == MISSING:
+                continue
+            crec = crec if now.state == PRESENT else replace(crec, state=now.state)
+            extra = [m for m in (member(cid, r, p) for r, p in adds)
+                     if m is not None and m.file.state != MISSING]
+            if extra:
+                out.append(Group((Member(crec, 0, "same orientation"), *extra),
+                                 max(m.distance for m in extra)))
+        return out
+
     def problems(self) -> list[tuple[str, str]]:
         return self.store.problems()
+
+
+partial_describe = partial.describe
 
 
 def _arrange(records: list[FileRecord], disk: dict[bytes, OnDisk]

@@ -28,7 +28,7 @@ from .bits import to_signed
 from .errors import SchemaError, StoreError
 from .fingerprint import stored_thumb
 from .layout import N_HASHES
-from .model import FileRecord, FileStat, Fingerprinted, Known, display
+from .model import FileRecord, FileStat, Fingerprinted, Known, LocalFeatures, display
 from .prints_cache import Owner, Prints
 from .recipe import THUMB_SIZE, recipe_id
 
@@ -37,7 +37,8 @@ __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 #: Bump with a migration below whenever the schema changes.
 #: 2: files.dev, files.ino, files.ctime_ns (identity and change key), the roots table, and
 #:    meta identity / write_token (what the sidecar must match).
-SCHEMA_VERSION = 2
+#: 3: the keypoints table (local features, issue 12; store._migrate_partial).
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x696D6766  # "imgf": marks the file as an imgfind index
 
 SCHEMA = """
@@ -75,6 +76,15 @@ CREATE TABLE IF NOT EXISTS prints (
 CREATE TABLE IF NOT EXISTS thumbs (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes, row-major, + colour signature
+);
+-- Local features (keypoints.py): at most recipe.KEYPOINTS ORB keypoints of the detail
+-- picture, no row for a picture with too few (it is matched by its global fingerprint only).
+CREATE TABLE IF NOT EXISTS keypoints (
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+    width   INTEGER NOT NULL,    -- detail picture's pixels (positions are fractions of them)
+    height  INTEGER NOT NULL,
+    xy      BLOB NOT NULL,       -- n x 2 uint16 little-endian fractions (x, y) * 65535
+    descs   BLOB NOT NULL        -- n uint64 little-endian: ORB descriptor bits
 );
 -- The folders and files given to 'imgfind index': a file whose root is not there now (an
 -- unplugged drive) is "unavailable", not "missing".
@@ -242,7 +252,9 @@ class Store:
                 self._check_header(version, app_id, tables)
                 if version == 1:
                     self._migrate_1_to_2()
-                elif version < SCHEMA_VERSION:
+                if version in (1, 2):
+                    self._migrate_partial()
+                elif version < 1:
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
                             self.db.execute(statement)
@@ -269,6 +281,12 @@ class Store:
             if statement.strip():
                 self.db.execute(statement)
         self._set_meta({"upgraded_to_2_by": __version__})
+
+    def _migrate_partial(self) -> None:
+        """Schema 2 -> 3 for local features: the keypoints table (idempotent). Existing rows
+        get their keypoints when the next index run re-reads them (recipe 5)."""
+        self.db.execute(_KEYPOINTS_TABLE)
+        self._set_meta({"upgraded_to_3_by": __version__})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
@@ -441,6 +459,31 @@ class Store:
         )
 
     @_guarded
+    def sizes(self) -> dict[int, tuple[int, int]]:
+        """Every file's (width, height) in pixels, by id (0 when unknown)."""
+        return {i: (w or 0, h or 0) for i, w, h in self.db.execute("SELECT id, width, height FROM files")}
+
+    @_guarded
+    def local_features(self, ids: Iterable[int] | None = None) -> dict[int, LocalFeatures]:
+        """Return the local features of the given files (all files with the current recipe
+        when *ids* is None); files without any are left out."""
+        out: dict[int, LocalFeatures] = {}
+        if self.version < 3:
+            return out
+        sql = ("SELECT k.file_id, k.width, k.height, k.xy, k.descs FROM keypoints k "
+               "JOIN files f ON f.id = k.file_id WHERE f.recipe = ?")
+        if ids is None:
+            rows = self.db.execute(sql + " ORDER BY k.file_id", (recipe_id(),))
+            return {r[0]: LocalFeatures(r[1], r[2], bytes(r[3]), bytes(r[4])) for r in rows}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(sql + f" AND k.file_id IN ({marks})", (recipe_id(), *chunk)):
+                out[r[0]] = LocalFeatures(r[1], r[2], bytes(r[3]), bytes(r[4]))
+        return out
+
+    @_guarded
     def thumbs(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         """Return the stored thumbnails of the given files (ids no longer stored are left out):
         THUMB_SIZE columns, the grey rows then the colour signature's (fingerprint.thumb_parts
@@ -511,6 +554,13 @@ class Store:
                 (st.path, st.size, st.mtime_ns, now, recipe_id() if fp else None, r.error,
                  info.format if info else None, info.width if info else None,
                  info.height if info else None, meta, *_identity(st))).fetchone()[0]
+            local = r.local if fp is not None else None
+            if local is None:
+                self.db.execute("DELETE FROM keypoints WHERE file_id = ?", (file_id,))
+            else:
+                self.db.execute("INSERT OR REPLACE INTO keypoints(file_id, width, height, xy, descs)"
+                                " VALUES (?,?,?,?,?)",
+                                (file_id, local.width, local.height, local.xy, local.desc))
             if fp is None:
                 self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
                 self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
@@ -546,6 +596,8 @@ class Store:
             self.db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return len(id_list)
 
+
+_KEYPOINTS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS keypoints"):].split(";")[0]
 
 _KNOWN_COLUMNS = "id, path, size, mtime_ns, recipe, error, dev, ino, ctime_ns"
 

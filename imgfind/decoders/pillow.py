@@ -33,8 +33,8 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import DecodeError
 from ..quality import quality_from_tables
-from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DRAFT_SIZE, FLAT_STD,
-                      JPEG_EXACT_PIXELS, WORK_SIZE)
+from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DETAIL_DRAFT, DETAIL_SIZE,
+                      FLAT_STD, JPEG_EXACT_PIXELS, WORK_SIZE)
 from . import Decoded
 
 #: EXIF Orientation tag.
@@ -177,7 +177,7 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
             # A colour JPEG is decoded to YCbCr (no colour conversion): Y is the grey picture
             # libjpeg's greyscale output would be, Cb and Cr give the colour signature.
             im.draft("L" if mode == "L" else "YCbCr" if mode in ("RGB", "YCbCr") else mode,
-                     DRAFT_SIZE)
+                     DETAIL_DRAFT)
         cost = check_cost(im, width, height)
         with _big_decode(cost):
             im.load()
@@ -187,17 +187,20 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
                 if rows < TRUNCATED_MIN_ROWS:
                     raise DecodeError(f"corrupt or truncated: only {rows:.0%} of the rows are there")
                 warning = f"truncated: {rows:.0%} of the rows decoded"
+            detail = None  # an animation has no one picture to find keypoints in
             if frames > 1 and fmt in ANIMATED and getattr(im, "is_animated", False):
                 gray, chroma = _animation(im, frames)
             else:
-                gray, chroma = _working_pictures(im)
+                gray, chroma, detail = _working_pictures(im)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     gray = _apply_orientation(gray, orientation)
     if chroma is not None:
         chroma = np.stack([_apply_orientation(c, orientation) for c in chroma])
+    if detail is not None:
+        detail = np.ascontiguousarray(_apply_orientation(detail, orientation))
     return Decoded(gray, width, height, fmt, mode, orientation, frames, metadata,
-                   st.st_size, st.st_mtime_ns, warning, chroma)
+                   st.st_size, st.st_mtime_ns, warning, chroma, detail)
 
 
 def check_cost(im: Image.Image, width: int, height: int) -> int:
@@ -261,7 +264,7 @@ def _animation(im: Image.Image, frames: int) -> tuple[np.ndarray, np.ndarray | N
     for i in picks:
         im.seek(i)
         im.load()
-        sampled.append(_working_pictures(im))
+        sampled.append(_working_pictures(im)[:2])
     sampled = [gc for gc in sampled if gc[0].shape == sampled[0][0].shape]
     detailed = [gc for gc in sampled if gc[0].std() >= FLAT_STD] or sampled
     gray = np.rint(np.mean([g for g, _ in detailed], axis=0)).astype(np.uint8)
@@ -272,27 +275,29 @@ def _animation(im: Image.Image, frames: int) -> tuple[np.ndarray, np.ndarray | N
 
 
 # ----------------------------------------------------------------------------- working picture
-def _working_pictures(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """The grey working picture and the colour signature, from one box reduction of *im*
-    (both would otherwise reduce the full picture each; the result is the same, since after
-    one reduction by max(size) // (2 * WORK_SIZE) no second one is due)."""
-    factor = max(im.size) // (2 * WORK_SIZE)
+def _working_pictures(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The grey working picture, the colour signature and the detail picture, from one box
+    reduction of *im*: the detail picture (grey, long side <= DETAIL_SIZE, for keypoints) is
+    made first and the working picture is the same reduction of it, so that the two agree
+    and the full picture is reduced once."""
+    factor = max(im.size) // (2 * DETAIL_SIZE)
     if factor >= 2 and im.mode not in ("P", "1") and im.mode not in _ALPHA_MODES:
         try:
             im = im.reduce(factor)
         except ValueError:  # modes reduce() does not support
             pass
-    return working_gray(im), working_chroma(im)
+    detail = working_gray(im, DETAIL_SIZE)
+    return working_gray(Image.fromarray(detail, "L")), working_chroma(im), detail
 
 
-def working_gray(im: Image.Image) -> np.ndarray:
-    """Flatten a loaded picture of any mode to 8-bit grey of long side <= WORK_SIZE.
+def working_gray(im: Image.Image, size: int = WORK_SIZE) -> np.ndarray:
+    """Flatten a loaded picture of any mode to 8-bit grey of long side <= *size*.
 
     Shape (rows, cols), uint8. Never holds a full-size copy of a picture in another mode:
     L/RGB/CMYK/... are box-reduced by Pillow first; palette, 1-bit and transparent pictures
     are converted band by band and box-reduced as they go.
     """
-    factor = max(im.size) // (2 * WORK_SIZE)
+    factor = max(im.size) // (2 * size)
     mode = im.mode
     if mode in _ALPHA_MODES or (mode == "P" and "transparency" in im.info):
         gray = _composited(im, max(factor, 1))
@@ -306,8 +311,8 @@ def working_gray(im: Image.Image) -> np.ndarray:
             except ValueError:  # modes reduce() does not support
                 pass
         gray = _simple_gray(im)
-    if max(gray.size) > WORK_SIZE:
-        gray.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
+    if max(gray.size) > size:
+        gray.thumbnail((size, size), Image.Resampling.BOX)
     return np.asarray(gray, dtype=np.uint8)
 
 

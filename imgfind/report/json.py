@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..model import FileRecord, Group, Member, QueryResult, ReportHeader
+from ..model import FileRecord, Group, Member, Partial, QueryResult, ReportHeader
 from .words import iso_time
 
 
@@ -44,13 +44,27 @@ def evidence_json(m: Member, i: int) -> dict:
                          "checks": list(m.checks), "relation": m.relation}}
 
 
+def partial_json(p: Partial | None, a: str, b: str) -> dict:
+    """A partial match's keys (``{"partial": null}`` for a global match): the overlap as a
+    fraction of each picture, the overlap's box in each (fractions left, top, right,
+    bottom), scale (b's pixels per a's), rotation (degrees counter-clockwise), the RANSAC
+    model and its inliers. *a* and *b* name the two pictures (e.g. "query", "match")."""
+    if p is None:
+        return {"partial": None}
+    return {"partial": {f"overlap_{a}": p.cover_a, f"overlap_{b}": p.cover_b,
+                        f"box_{a}": list(p.box_a), f"box_{b}": list(p.box_b),
+                        "scale": p.scale, "rotation": p.rotation, "model": p.model,
+                        "inliers": p.inliers}}
+
+
 def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) -> None:
     doc = {
         **header_json(header),
         "groups": [{
             "max_distance": g.max_distance,
             "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
-                       "original": i == 0, **evidence_json(m, i)}
+                       "original": i == 0, **evidence_json(m, i),
+                       **partial_json(m.partial, "first", "member")}
                       for i, m in enumerate(g.members)],
         } for g in groups],
     }
@@ -67,7 +81,8 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                      "relation": m.relation, "similarity": m.similarity,
                      "larger": m.larger, "original": m.likely_original,
                      "evidence": {"similarity": m.similarity, "checks": list(m.checks),
-                                  "relation": m.relation}}
+                                  "relation": m.relation},
+                     **partial_json(m.partial, "query", "match")}
                     for r in results for m in r.matches],
     }
     _dump(doc, out)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from ..model import FileRecord, Group, QueryResult, ReportHeader
+from ..model import FileRecord, Group, Partial, QueryResult, ReportHeader
 from .words import creator, describe_rule, human_size, iso_time, one_line, plural
 
 
@@ -20,10 +20,20 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
                   f"max distance {g.max_distance}\n")
         for i, m in enumerate(g.members):
             f = m.file
-            tag = "original" if i == 0 else f"d={m.distance:<2}"
+            tag = "original" if i == 0 else "partial" if m.partial else f"d={m.distance:<2}"
             rel = "" if m.relation == "same orientation" else f" ({m.relation})"
             out.write(f"  {tag:>8}  {f.width}x{f.height}  {human_size(f.size):>9}  "
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}{rel}{_mark(f)}\n")
+            if m.partial:
+                out.write(f"            {_boxes(m.partial, 'first file', 'this')}\n")
+
+
+def _boxes(p: Partial, a: str, b: str) -> str:
+    """The overlap's box in each picture, as percentages (left, top, right, bottom)."""
+    def pct(box: tuple[float, float, float, float]) -> str:
+        return "(" + ", ".join(f"{v:.0%}" for v in box) + ")"
+    return (f"overlap: {p.cover_a:.0%} of the {a} {pct(p.box_a)}, {p.cover_b:.0%} of {b} "
+            f"{pct(p.box_b)}; {p.inliers} keypoints, {p.model}")
 
 
 def _mark(rec: FileRecord) -> str:
@@ -52,8 +62,11 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
             who = creator(f.metadata)
             if who:
                 notes.append(one_line(who))
-            out.write(f"  d={m.distance:<2}  {f.width}x{f.height}  {human_size(f.size):>9}  "
+            tag = "partial" if m.partial else f"d={m.distance:<2}"
+            out.write(f"  {tag}  {f.width}x{f.height}  {human_size(f.size):>9}  "
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}  [{', '.join(notes)}]\n")
+            if m.partial:
+                out.write(f"          {_boxes(m.partial, 'query', 'this')}\n")
         if r.matches and r.original == r.path:
             out.write("  the query itself looks like the original (most pixels)\n")
 

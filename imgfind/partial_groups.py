@@ -1,0 +1,90 @@
+"""Partial members of duplicate groups: where verified partial matches (partial.py) go in the
+output of ``dedupe``, without ever merging two groups.
+
+A partial match is its own relation, not a copy: a collage that contains four photos is not
+a duplicate of any of them, and must not join their groups together. So groups are never
+merged through a partial match; a picture is added to a group as a *partial member*, and one
+picture can be a partial member of several groups (the collage is in each of its four
+photos' groups). The rules, for each verified partial pair (x, y):
+
+* x and y in the same group already: nothing to add;
+* y is a (global) member of group G and x is in no group: x joins G as a partial member,
+  provided x is verified directly against G's first file too (groups stay stars);
+* both in different groups: left as they are (the two groups stay apart);
+* neither in a group: a new group around the one that lies wholly inside the other (the
+  photo inside a screenshot or a collage, the crop inside its picture): each such picture
+  is the first of its own group, and a collage joins each of them.
+
+Pure: works on rows and a verify callback, so it is tested without an index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from .model import Partial
+
+#: (row a, row b) -> how they overlap (Partial with a as a), or None when not verified
+Verify = Callable[[int, int], "Partial | None"]
+
+
+def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Partial]],
+          verify: Verify) -> tuple[dict[int, list[tuple[int, Partial]]],
+                                   dict[int, list[tuple[int, Partial]]]]:
+    """Decide where partial pairs go.
+
+    Args:
+        groups: the global groups, as rows; ``groups[g][0]`` is group g's first file.
+        pairs: verified partial pairs (row x, row y, Partial with x as a).
+        verify: verifies two rows (used against a group's first file).
+
+    Returns:
+        ``(joins, new)``: ``joins[g]`` lists (row, Partial seen from group g's first) of the
+        partial members that join group g; ``new[c]`` lists (row, Partial seen from c) of the
+        members of a new group whose first file is row c.
+    """
+    group_of: dict[int, int] = {}
+    for g, rows in enumerate(groups):
+        for r in rows:
+            group_of.setdefault(r, g)
+    joins: dict[int, list[tuple[int, Partial]]] = {}
+    joined: set[tuple[int, int]] = set()
+    new: dict[int, list[tuple[int, Partial]]] = {}
+    in_new: set[tuple[int, int]] = set()
+    ordered = sorted(pairs, key=lambda t: -t[2].inliers)
+    for x, y, p in ordered:
+        gx, gy = group_of.get(x), group_of.get(y)
+        if gx is not None and gx == gy:
+            continue
+        if gx is not None and gy is not None:
+            continue  # two groups: never merged through a partial match
+        if gx is None and gy is None:
+            continue  # second pass
+        g, outsider, inside_p = (gy, x, p.swapped()) if gy is not None else (gx, y, p)
+        if (g, outsider) in joined:
+            continue
+        first = groups[g][0]
+        against = inside_p if (y if gy is not None else x) == first else verify(first, outsider)
+        if against is None:
+            continue
+        joined.add((g, outsider))
+        joins.setdefault(g, []).append((outsider, against))
+    groups_joined: dict[int, set[int]] = {}
+    for g, r in joined:
+        groups_joined.setdefault(r, set()).add(g)
+    in_group: dict[int, set[int]] = {}  # row -> the new groups (by centre) it is in
+    for x, y, p in ordered:
+        if x in group_of or y in group_of:
+            continue
+        if groups_joined.get(x, set()) & groups_joined.get(y, set()):
+            continue  # both are partial members of one group already
+        if in_group.get(x, set()) & in_group.get(y, set()):
+            continue  # ... or of one new group
+        # around the picture that lies wholly inside the other
+        centre, member, seen = (x, y, p) if p.cover_a >= p.cover_b else (y, x, p.swapped())
+        if (centre, member) not in in_new:
+            in_new.add((centre, member))
+            new.setdefault(centre, []).append((member, seen))
+            in_group.setdefault(centre, set()).add(centre)
+            in_group.setdefault(member, set()).add(centre)
+    return joins, new
