@@ -29,6 +29,7 @@ from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, 
                     Group, IndexStats, Known, Match, Member, Partial, QueryResult, Rule, display)
 from .partial_groups import place
 from .keypoints import KEYPOINTS, QUERY_KEYPOINTS
+from .part_views import area as view_area, view_prints
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
@@ -261,8 +262,8 @@ class Index:
             prints, library_side = self.search_side()
             fps = [r.fingerprint for r in prepared]
             pairs = find_pairs(query_side(fps), library_side, rule, same=False)
-            found_partial = (self._query_partial(prepared, pairs, prints) if partial
-                             else [[] for _ in prepared])
+            found_partial = (self._query_partial(prepared, pairs, prints, library_side, rule)
+                             if partial else [[] for _ in prepared])
             records = self.store.records([int(prints.ids[p.b]) for p in pairs]
                                          + [fid for hits in found_partial for fid, _ in hits])
             roots = self.store.roots()
@@ -317,19 +318,37 @@ class Index:
                 tuple(found), best.path))
         return out
 
-    def _query_partial(self, prepared: list[Fingerprinted], pairs: list, prints: Prints
-                       ) -> list[list[tuple[int, Partial]]]:
+    def _query_partial(self, prepared: list[Fingerprinted], pairs: list, prints: Prints,
+                       library_side: Side, rule: Rule) -> list[list[tuple[int, Partial]]]:
         """Per query, the indexed files that share a region with it (file id, Partial with
-        the query as a), leaving out those the global fingerprint already matched."""
+        the query as a), leaving out those the global fingerprint already matched: through
+        local features, then through its halves and quarters (part_views.py)."""
         index, sizes = self.local_side()
         out: list[list[tuple[int, Partial]]] = []
+        owners, fps = [], []
         for qrow, result in enumerate(prepared):
-            if result.local is None or result.info is None or not len(index):
-                out.append([])  # too few keypoints: the global path alone
-                continue
+            fp, info = result.fingerprint, result.info
             known = [int(prints.ids[p.b]) for p in pairs if p.a == qrow]
-            out.append(partial.search(index, result.local, (result.info.width, result.info.height),
-                                      sizes, skip=known))
+            if result.local is None or info is None or not len(index):
+                out.append([])  # too few keypoints: the global path alone
+            else:
+                out.append(partial.search(index, result.local, (info.width, info.height),
+                                          sizes, skip=known))
+            if fp is not None and not fp.flat:
+                blob = np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE)
+                for box, vfp in view_prints(blob):
+                    owners.append((qrow, box))
+                    fps.append(vfp)
+        if fps:
+            for p in find_pairs(query_side(fps), library_side, rule, same=False):
+                qrow, box = owners[p.a]
+                fid = int(prints.ids[p.b])
+                if fid in {int(prints.ids[x.b]) for x in pairs if x.a == qrow} \
+                        or any(f == fid for f, _ in out[qrow]):
+                    continue
+                info = prepared[qrow].info
+                out[qrow].append((fid, view_partial(
+                    box, (info.width, info.height) if info else None, sizes.get(fid))))
         return out
 
     def groups(self, rule: Rule | None = None, *,
@@ -400,88 +419,124 @@ class Index:
                       for j, ((m, relation), e) in enumerate(zip(members, ev))),
                 int(dist.max())))
         if partial:
-            groups = self._partial_groups(groups, group_rows, prints, bool(under))
+            groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under))
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
-                        subset: bool) -> list[Group]:
-        """Add partial members to *groups* and new groups of partial matches (see groups)."""
+                        side: Side, rule: Rule, subset: bool) -> list[Group]:
+        """Add partial members to *groups* and new groups of partial matches (see groups).
+
+        Rows here are rows of *prints*. Only pictures in no group look for partial matches:
+        a pair of two grouped pictures is never used (groups are not merged through partial
+        matches) and a pair of a grouped picture and a lone one is found from the lone one.
+        """
+        grouped = {r for rows in group_rows for r in rows}
+        lone = [r for r in range(len(prints)) if r not in grouped]
         with self.store.snapshot():
             index, sizes = self.local_side({int(i) for i in prints.ids} if subset else None)
-            if len(index) < 2:
-                return groups
             local_row = {int(i): r for r, i in enumerate(index.ids)}
-            print_row = {int(i): r for r, i in enumerate(prints.ids)}
+            lrow = [local_row.get(int(i), -1) for i in prints.ids]  # print row -> local row
 
-            def verify(ra: int, rb: int) -> Partial | None:
-                if ra < 0 or rb < 0:
+            def size(r: int) -> tuple[int, int] | None:
+                return sizes.get(int(prints.ids[r]))
+
+            def by_keypoints(a: int, b: int) -> Partial | None:
+                la, lb = lrow[a], lrow[b]
+                if la < 0 or lb < 0:
                     return None
-                ia, ib = int(index.ids[ra]), int(index.ids[rb])
-                p = partial.verify(index.features[ra], index.features[rb], sizes.get(ia),
-                                   sizes.get(ib))
+                p = partial.verify(index.features[la], index.features[lb], size(a), size(b))
                 if p is None:  # the ratio test is one-sided: ask from the other picture too
-                    q = partial.verify(index.features[rb], index.features[ra], sizes.get(ib),
-                                       sizes.get(ia))
+                    q = partial.verify(index.features[lb], index.features[la], size(b), size(a))
                     p = None if q is None else q.swapped()
                 return p
 
-            # Only pictures in no group ask for candidates: a pair of two grouped pictures is
-            # never used (groups are not merged through partial matches), and a pair of a
-            # grouped picture and a lone one is found from the lone one.
-            grouped = {int(prints.ids[r]) for rows in group_rows for r in rows}
-            pairs, seen = [], set()
-            for ra, fid in enumerate(index.ids):
-                if int(fid) in grouped or int(fid) not in print_row:
+            pairs: list[tuple[int, int, Partial]] = []
+            seen: set[tuple[int, int]] = set()
+            print_of_local = {lr: r for r, lr in enumerate(lrow) if lr >= 0}
+            for a in lone:
+                if lrow[a] < 0:
                     continue
-                for rb, _score in index.candidates(index.features[ra], exclude=ra):
-                    if (min(ra, rb), max(ra, rb)) in seen or int(index.ids[rb]) not in print_row:
+                for lb, _score in index.candidates(index.features[lrow[a]], exclude=lrow[a]):
+                    b = print_of_local.get(lb)
+                    if b is None or (min(a, b), max(a, b)) in seen:
                         continue
-                    seen.add((min(ra, rb), max(ra, rb)))
-                    p = verify(ra, rb)
+                    seen.add((min(a, b), max(a, b)))
+                    p = by_keypoints(a, b)
                     if p is not None:
-                        pairs.append((ra, rb, p))
+                        pairs.append((a, b, p))
+            views = self._view_pairs(lone, prints, side, rule, size)
+            pairs += [(a, b, p) for (a, b), p in views.items() if (min(a, b), max(a, b)) not in seen]
+
+            def verify(a: int, b: int) -> Partial | None:
+                if (b, a) in views:
+                    return views[(b, a)].swapped()
+                return by_keypoints(a, b)
+
             if not pairs:
                 return groups
-            # global groups in local rows (a member without local features: a row of its own)
-            lgroups = [[local_row.get(int(prints.ids[r]), -1 - n) for n, r in enumerate(rows)]
-                       for rows in group_rows]
-            joins, new = place(lgroups, pairs, verify)
-            want = {int(index.ids[r]) for adds in [*joins.values(), *new.values()] for r, _ in adds}
-            want |= {int(index.ids[c]) for c in new}
+            joins, new = place(group_rows, pairs, verify)
+            want = {int(prints.ids[r]) for adds in [*joins.values(), *new.values()] for r, _ in adds}
+            want |= {int(prints.ids[c]) for c in new}
             records = self.store.records(want)
             roots = self.store.roots()
         disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
 
-        def member(first_id: int, row: int, p: Partial) -> Member | None:
-            fid = int(index.ids[row])
-            rec = records.get(fid)
+        def member(first: int, row: int, p: Partial) -> Member | None:
+            rec = records.get(int(prints.ids[row]))
             if rec is None:
                 return None
             now = disk[os.fsencode(rec.path)]
             rec = rec if now.state == PRESENT else replace(rec, state=now.state)
-            dist = pair_distance(prints.hashes[print_row[first_id]], prints.hashes[print_row[fid]])
-            return Member(rec, dist, partial.describe(p, "the first file"), None, ("keypoints",), p)
+            dist = pair_distance(prints.hashes[first], prints.hashes[row])
+            return Member(rec, dist, partial_describe(p, "the first file"), None,
+                          ("keypoints",) if p.model != VIEW_MODEL else ("part view",), p)
 
         out = list(groups)
         for g, adds in joins.items():
-            first_id = out[g].members[0].file.id
-            extra = [m for m in (member(first_id, r, p) for r, p in adds) if m is not None]
+            first = group_rows[g][0]
+            extra = [m for m in (member(first, r, p) for r, p in adds) if m is not None]
             out[g] = replace(out[g], members=out[g].members + tuple(extra))
         for centre, adds in new.items():
-            cid = int(index.ids[centre])
-            crec = records.get(cid)
+            crec = records.get(int(prints.ids[centre]))
             if crec is None:
                 continue
             now = disk[os.fsencode(crec.path)]
             if now.state == MISSING:
                 continue
             crec = crec if now.state == PRESENT else replace(crec, state=now.state)
-            extra = [m for m in (member(cid, r, p) for r, p in adds)
+            extra = [m for m in (member(centre, r, p) for r, p in adds)
                      if m is not None and m.file.state != MISSING]
             if extra:
                 out.append(Group((Member(crec, 0, "same orientation"), *extra),
                                  max(m.distance for m in extra)))
+        return out
+
+    def _view_pairs(self, rows: list[int], prints: Prints, side: Side, rule: Rule,
+                    size: Callable[[int], tuple[int, int] | None]
+                    ) -> dict[tuple[int, int], Partial]:
+        """Part views (part_views.py) of the pictures at *rows* matched against the whole
+        of the others by the global stages: {(row a, row b): Partial with a the picture whose
+        half or quarter is b}."""
+        thumbs = self.store.thumbs(int(prints.ids[r]) for r in rows)
+        owners, fps = [], []
+        for r in rows:
+            blob = thumbs.get(int(prints.ids[r]))
+            if blob is None or prints.flat[r]:
+                continue
+            for box, fp in view_prints(blob):
+                owners.append((r, box))
+                fps.append(fp)
+        out: dict[tuple[int, int], Partial] = {}
+        if not fps:
+            return out
+        for p in find_pairs(query_side(fps), side, rule, same=False):
+            a, box = owners[p.a]
+            if p.b == a:
+                continue
+            pm = view_partial(box, size(a), size(p.b))
+            if (a, p.b) not in out or pm.cover_a > out[(a, p.b)].cover_a:
+                out[(a, p.b)] = pm
         return out
 
     def problems(self) -> list[tuple[str, str]]:
@@ -489,6 +544,18 @@ class Index:
 
 
 partial_describe = partial.describe
+#: Partial.model of a match found through a part view
+VIEW_MODEL = "part view"
+
+
+def view_partial(box: tuple[float, float, float, float], a_size: tuple[int, int] | None,
+                 b_size: tuple[int, int] | None) -> Partial:
+    """The Partial of a part view of picture a (the half or quarter *box*) that is picture b
+    whole, stretched to fit: scale is the linear ratio of b's pixels to the part's."""
+    (aw, ah), (bw, bh) = a_size or (1, 1), b_size or (1, 1)
+    part = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]) * aw * ah)
+    return Partial(round(view_area(box), 4), 1.0, box, (0.0, 0.0, 1.0, 1.0),
+                   round(float(np.sqrt(bw * bh / part)), 4), 0.0, VIEW_MODEL, 0)
 
 
 def _arrange(records: list[FileRecord], disk: dict[bytes, OnDisk]

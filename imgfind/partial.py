@@ -182,7 +182,7 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
         return None
     if min(_spread(pa[inliers], a), _spread(pb[inliers], b)) < MIN_SPREAD:
         return None
-    return _overlap(matrix, a, b, model, int(inliers.sum()), a_size, b_size)
+    return _overlap(matrix, a, b, model, int(inliers.sum()), a_size, b_size, pb[inliers])
 
 
 def _spread(points: np.ndarray, f: LocalFeatures) -> float:
@@ -221,7 +221,12 @@ def _sane_homography(hom: np.ndarray, a: LocalFeatures, b: LocalFeatures) -> boo
 
 
 def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str, inliers: int,
-             a_size: tuple[int, int] | None, b_size: tuple[int, int] | None) -> Partial | None:
+             a_size: tuple[int, int] | None, b_size: tuple[int, int] | None,
+             points_b: np.ndarray) -> Partial | None:
+    """The shared region: picture a's frame mapped into b and cut to b's frame. Right for a
+    crop, a whole photo in a screenshot or collage, a turned or skewed copy; a photo that was
+    itself cut before it was pasted into a collage reads larger than it is (its frame reaches
+    beyond the part shown). *points_b* (the inliers in b) is kept for a finer region."""
     import cv2
 
     quad = _apply(matrix, _corners(a)).astype(np.float32)

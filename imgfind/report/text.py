@@ -67,7 +67,7 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}  [{', '.join(notes)}]\n")
             if m.partial:
                 out.write(f"          {_boxes(m.partial, 'query', 'this')}\n")
-        if r.matches and r.original == r.path:
+        if any(m.partial is None for m in r.matches) and r.original == r.path:
             out.write("  the query itself looks like the original (most pixels)\n")
 
 
