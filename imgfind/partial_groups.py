@@ -15,6 +15,8 @@ photos' groups). The rules, for each verified partial pair (x, y):
   photo inside a screenshot or a collage, the crop inside its picture): each such picture
   is the first of its own group, and a collage joins each of them.
 
+Only pairs where one picture lies inside the other are placed (groupable).
+
 Pure: works on rows and a verify callback, so it is tested without an index.
 """
 
@@ -23,6 +25,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from .model import Partial
+
+#: A partial pair goes into a group only when one picture lies wholly inside the other (at
+#: least this much of it is shared): a crop and its picture, a screenshot and the photo it
+#: shows. Two pictures that only overlap (two collages holding parts of one photo, two
+#: screenshots of one application) are not copies of one picture (query lists them).
+CONTAINED = 0.9
+#: ... and not when both are almost wholly shared: two whole pictures the global fingerprint
+#: did not match, whose keypoints agree, are two pictures in one frame (the same
+#: application window around different photos), not one picture. Measured on the bench dev
+#: pool: every such pair there was two screenshots sharing their window.
+SAME_FRAME = 0.95
+
+
+def groupable(p: Partial) -> bool:
+    """Is a verified partial pair a relation a duplicate group shows (see CONTAINED)?"""
+    return max(p.cover_a, p.cover_b) >= CONTAINED and min(p.cover_a, p.cover_b) < SAME_FRAME
 
 #: (row a, row b) -> how they overlap (Partial with a as a), or None when not verified
 Verify = Callable[[int, int], "Partial | None"]
@@ -51,7 +69,7 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
     joined: set[tuple[int, int]] = set()
     new: dict[int, list[tuple[int, Partial]]] = {}
     in_new: set[tuple[int, int]] = set()
-    ordered = sorted(pairs, key=lambda t: -t[2].inliers)
+    ordered = sorted((t for t in pairs if groupable(t[2])), key=lambda t: -t[2].inliers)
     for x, y, p in ordered:
         gx, gy = group_of.get(x), group_of.get(y)
         if gx is not None and gx == gy:
@@ -65,7 +83,7 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
             continue
         first = groups[g][0]
         against = inside_p if (y if gy is not None else x) == first else verify(first, outsider)
-        if against is None:
+        if against is None or not groupable(against):
             continue
         joined.add((g, outsider))
         joins.setdefault(g, []).append((outsider, against))

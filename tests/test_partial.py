@@ -169,3 +169,18 @@ def test_place_never_merges_groups_and_a_lone_pair_forms_a_group():
     assert sorted(joins) == [0, 1] and joins[0][0][0] == 4 and joins[1][0][0] == 4
     assert 3 not in [r for adds in joins.values() for r, _ in adds]  # 1-3: two groups, left apart
     assert new == {5: [(6, p)]}  # 5 lies wholly inside 6: 5 is the first
+
+
+def test_collage_with_a_stretched_photo_is_found_through_its_half(library, tmp_path):
+    root, db = library
+    w, h = 800, 600
+    canvas = Image.new("RGB", (w, h), "white")
+    canvas.paste(photo(3).resize((w // 2, h), Image.Resampling.LANCZOS), (0, 0))  # squeezed 2:1
+    canvas.paste(photo(12).crop((w // 4, 0, 3 * w // 4, h)), (w // 2, 0))  # not in the library
+    canvas.save(tmp_path / "collage2.jpg", quality=90)
+    with Index.open(db, readonly=True) as idx:
+        r = idx.query(tmp_path / "collage2.jpg")
+    assert names(r) == ["p3.jpg"]
+    p = r.matches[0].partial
+    assert p.model == "part view" and p.box_a == (0.0, 0.0, 0.5, 1.0) and p.cover_b == 1.0
+    assert r.matches[0].relation.startswith("inside the query, 50% of it")

@@ -34,7 +34,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from ..errors import DecodeError
 from ..quality import quality_from_tables
 from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DETAIL_DRAFT, DETAIL_SIZE,
-                      FLAT_STD, JPEG_EXACT_PIXELS, WORK_SIZE)
+                      DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS, WORK_SIZE)
 from . import Decoded
 
 #: EXIF Orientation tag.
@@ -173,11 +173,16 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
             raise DecodeError("image has no pixels")
         orientation = _orientation(im)
         metadata = _metadata(im)
+        second_draft = False
         if fmt == "JPEG" and width * height > JPEG_EXACT_PIXELS:
             # A colour JPEG is decoded to YCbCr (no colour conversion): Y is the grey picture
             # libjpeg's greyscale output would be, Cb and Cr give the colour signature.
-            im.draft("L" if mode == "L" else "YCbCr" if mode in ("RGB", "YCbCr") else mode,
-                     DETAIL_DRAFT)
+            draft_mode = "L" if mode == "L" else "YCbCr" if mode in ("RGB", "YCbCr") else mode
+            # Drafted for the detail picture; when that is a larger scale than the working
+            # picture's own draft, the working picture comes from a second, 1/8-cheap decode
+            # at its own scale, so that its bits are those of the global recipe.
+            second_draft = _draft_scale(im.size, DETAIL_DRAFT) != _draft_scale(im.size, DRAFT_SIZE)
+            im.draft(draft_mode, DETAIL_DRAFT)
         cost = check_cost(im, width, height)
         with _big_decode(cost):
             im.load()
@@ -191,7 +196,15 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
             if frames > 1 and fmt in ANIMATED and getattr(im, "is_animated", False):
                 gray, chroma = _animation(im, frames)
             else:
-                gray, chroma, detail = _working_pictures(im)
+                detail = working_gray(im, DETAIL_SIZE)
+                if second_draft:
+                    fp.seek(0)
+                    with Image.open(fp) as small:
+                        small.draft(draft_mode, DRAFT_SIZE)
+                        small.load()
+                        gray, chroma = _working_pictures(small)
+                else:
+                    gray, chroma = _working_pictures(im)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     gray = _apply_orientation(gray, orientation)
@@ -264,7 +277,7 @@ def _animation(im: Image.Image, frames: int) -> tuple[np.ndarray, np.ndarray | N
     for i in picks:
         im.seek(i)
         im.load()
-        sampled.append(_working_pictures(im)[:2])
+        sampled.append(_working_pictures(im))
     sampled = [gc for gc in sampled if gc[0].shape == sampled[0][0].shape]
     detailed = [gc for gc in sampled if gc[0].std() >= FLAT_STD] or sampled
     gray = np.rint(np.mean([g for g, _ in detailed], axis=0)).astype(np.uint8)
@@ -275,19 +288,23 @@ def _animation(im: Image.Image, frames: int) -> tuple[np.ndarray, np.ndarray | N
 
 
 # ----------------------------------------------------------------------------- working picture
-def _working_pictures(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """The grey working picture, the colour signature and the detail picture, from one box
-    reduction of *im*: the detail picture (grey, long side <= DETAIL_SIZE, for keypoints) is
-    made first and the working picture is the same reduction of it, so that the two agree
-    and the full picture is reduced once."""
-    factor = max(im.size) // (2 * DETAIL_SIZE)
+def _draft_scale(size: tuple[int, int], want: tuple[int, int]) -> int:
+    """The scale (1, 2, 4 or 8) Pillow's JPEG draft picks for *want* (JpegImageFile.draft)."""
+    scale = min(size[0] // want[0], size[1] // want[1])
+    return next((s for s in (8, 4, 2) if scale >= s), 1)
+
+
+def _working_pictures(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """The grey working picture and the colour signature, from one box reduction of *im*
+    (both would otherwise reduce the full picture each; the result is the same, since after
+    one reduction by max(size) // (2 * WORK_SIZE) no second one is due)."""
+    factor = max(im.size) // (2 * WORK_SIZE)
     if factor >= 2 and im.mode not in ("P", "1") and im.mode not in _ALPHA_MODES:
         try:
             im = im.reduce(factor)
         except ValueError:  # modes reduce() does not support
             pass
-    detail = working_gray(im, DETAIL_SIZE)
-    return working_gray(Image.fromarray(detail, "L")), working_chroma(im), detail
+    return working_gray(im), working_chroma(im)
 
 
 def working_gray(im: Image.Image, size: int = WORK_SIZE) -> np.ndarray:
