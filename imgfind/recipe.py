@@ -29,8 +29,7 @@ DRAFT_SIZE = (WORK_SIZE, WORK_SIZE)
 #: at 60% inside a screenshot and a 15-degree turn matchable (bench dev pool: 89-96% of those
 #: pairs verified at 384 px, 200 ORB keypoints) while a 12 MP JPEG is still drafted at 1/8.
 DETAIL_SIZE = 384
-#: JPEG draft request when local features are made: the decoder gives at least this much.
-DETAIL_DRAFT = (DETAIL_SIZE, DETAIL_SIZE)
+
 #: JPEGs of at most this many pixels are decoded at full size, like a lossless copy of them
 #: (PNG, BMP, TIFF, WebP), so that the two are the same picture bit for bit; larger ones are
 #: decoded at reduced scale in the DCT domain (Image.draft), 4-8x cheaper but not the same

@@ -33,7 +33,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import DecodeError
 from ..quality import quality_from_tables
-from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DETAIL_DRAFT, DETAIL_SIZE,
+from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DETAIL_SIZE,
                       DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS, WORK_SIZE)
 from . import Decoded
 
@@ -178,11 +178,15 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
             # A colour JPEG is decoded to YCbCr (no colour conversion): Y is the grey picture
             # libjpeg's greyscale output would be, Cb and Cr give the colour signature.
             draft_mode = "L" if mode == "L" else "YCbCr" if mode in ("RGB", "YCbCr") else mode
-            # Drafted for the detail picture; when that is a larger scale than the working
-            # picture's own draft, the working picture comes from a second, 1/8-cheap decode
-            # at its own scale, so that its bits are those of the global recipe.
-            second_draft = _draft_scale(im.size, DETAIL_DRAFT) != _draft_scale(im.size, DRAFT_SIZE)
-            im.draft(draft_mode, DETAIL_DRAFT)
+            # The working picture's draft scale is the global recipe's (DRAFT_SIZE); the
+            # detail picture needs a long side of DETAIL_SIZE. A 12 MP JPEG gives both at 1/8:
+            # one decode. A smaller one is decoded at the detail's scale, and the working
+            # picture again at its own (a 1/8 decode costs little), so its bits stay the same.
+            work = _draft_scale(im.size, DRAFT_SIZE)
+            detail_scale = next((s for s in (8, 4, 2) if max(im.size) // s >= DETAIL_SIZE), 1)
+            scale = min(work, detail_scale)
+            second_draft = scale != work
+            im.draft(draft_mode, (max(1, im.size[0] // scale), max(1, im.size[1] // scale)))
         cost = check_cost(im, width, height)
         with _big_decode(cost):
             im.load()
