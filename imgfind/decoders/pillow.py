@@ -179,12 +179,13 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
             # libjpeg's greyscale output would be, Cb and Cr give the colour signature.
             draft_mode = "L" if mode == "L" else "YCbCr" if mode in ("RGB", "YCbCr") else mode
             # The working picture's draft scale is the global recipe's (DRAFT_SIZE); the
-            # detail picture needs a long side of DETAIL_SIZE. A 12 MP JPEG gives both at 1/8:
-            # one decode. A smaller one is decoded at the detail's scale, and the working
-            # picture again at its own (a 1/8 decode costs little), so its bits stay the same.
+            # detail picture needs DETAIL_SIZE. A 12 MP JPEG gives both at 1/8 (a long side of
+            # 500): one decode. A smaller one is decoded at the detail's scale (both sides at
+            # least DETAIL_SIZE), and the working picture again at its own, so that its bits
+            # stay those of the global recipe.
             work = _draft_scale(im.size, DRAFT_SIZE)
-            detail_scale = next((s for s in (8, 4, 2) if max(im.size) // s >= DETAIL_SIZE), 1)
-            scale = min(work, detail_scale)
+            scale = (work if max(im.size) // work >= DETAIL_SIZE
+                     else _draft_scale(im.size, (DETAIL_SIZE, DETAIL_SIZE)))
             second_draft = scale != work
             im.draft(draft_mode, (max(1, im.size[0] // scale), max(1, im.size[1] // scale)))
         cost = check_cost(im, width, height)
