@@ -322,7 +322,7 @@ class Index:
                        library_side: Side, rule: Rule) -> list[list[tuple[int, Partial]]]:
         """Per query, the indexed files that share a region with it (file id, Partial with
         the query as a), leaving out those the global fingerprint already matched: through
-        local features, then through its halves and quarters (part_views.py)."""
+        local features, then through its halves (part_views.py)."""
         index, sizes = self.local_side()
         out: list[list[tuple[int, Partial]]] = []
         owners, fps = [], []
@@ -517,7 +517,7 @@ class Index:
                     ) -> dict[tuple[int, int], Partial]:
         """Part views (part_views.py) of the pictures at *rows* matched against the whole
         of the others by the global stages: {(row a, row b): Partial with a the picture whose
-        half or quarter is b}."""
+        half is b}."""
         thumbs = self.store.thumbs(int(prints.ids[r]) for r in rows)
         owners, fps = [], []
         for r in rows:
@@ -550,7 +550,7 @@ VIEW_MODEL = "part view"
 
 def view_partial(box: tuple[float, float, float, float], a_size: tuple[int, int] | None,
                  b_size: tuple[int, int] | None) -> Partial:
-    """The Partial of a part view of picture a (the half or quarter *box*) that is picture b
+    """The Partial of a part view of picture a (the half *box*) that is picture b
     whole, stretched to fit: scale is the linear ratio of b's pixels to the part's."""
     (aw, ah), (bw, bh) = a_size or (1, 1), b_size or (1, 1)
     part = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]) * aw * ah)
