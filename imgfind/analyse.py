@@ -19,9 +19,37 @@ from .model import FileStat, Fingerprint, Fingerprinted, ImageInfo
 from .recipe import MIN_SIDE
 
 
+#: Test-only: ``PATH`` or ``PATH:MARKER``. A worker that reaches PATH exits at once (as a
+#: decoder crash on a hostile file would kill it); with MARKER, only when MARKER does not
+#: exist yet, and it is created first (one worker dies, the retry succeeds).
+CRASH_ENV = "IMGFIND_TEST_CRASH"
+
+
+def _crash_hook(path: bytes) -> None:
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    target, _, marker = spec.partition(":")
+    if os.fsencode(target) != path:
+        return
+    if marker:
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+    os._exit(70)
+
+
+def crashed_batch(stats: Sequence[FileStat], reason: str) -> list[Fingerprinted]:
+    """The records of files that could not be analysed because reading them killed the
+    process (the Dask executor's *on_poison*): unreadable, with *reason*."""
+    return [Fingerprinted(s, None, None, reason) for s in stats]
+
+
 def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS) -> Fingerprinted:
     """Decode and fingerprint one file; a file that cannot be read gets its reason instead.
     *keypoints_n*: how many keypoints its local features keep (more for a query)."""
+    _crash_hook(stat.path)
     try:
         decoded = open_for_hash(stat.path)
     except DecodeError as exc:

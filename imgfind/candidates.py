@@ -12,7 +12,7 @@ features, say) produces the same record and the decision stage takes it as it is
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -34,6 +34,11 @@ MAX_ALIGNMENTS = 12
 #: Searches go in at least this many chunks of at least PROGRESS_MIN_ROWS query rows.
 PROGRESS_STEPS = 50
 PROGRESS_MIN_ROWS = 2048
+
+#: Streamed searches (iter_candidates) hold about this many raw hits at a time: chunks of query
+#: rows start at STREAM_FIRST_ROWS and grow (doubling) while their hits stay under the budget.
+STREAM_HITS = 2_000_000
+STREAM_FIRST_ROWS = 64
 
 #: Told (stage, done, total) as the work advances: stage "searching" counts query rows,
 #: "verifying" counts candidate pairs.
@@ -151,6 +156,53 @@ def find_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
     hits = tuple(np.concatenate([getattr(p, name) for p in parts])
                  for name in ("q_row", "q_col", "i_row", "i_col", "distance"))
     return best_per_pair(hits, same, per_pair)
+
+
+#: Says which pairs (arrays a, b of rows) need no more candidates (a dedupe's pairs already
+#: linked through verified pairs): True drops the pair's rows before they are sorted.
+PairFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def iter_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
+                    drop: PairFilter | None = None,
+                    progress: StageProgress | None = None) -> Iterator[Candidates]:
+    """The candidates of :func:`find_candidates`, streamed: one Candidates record per chunk
+    of query rows, decided by the caller before the next chunk is searched.
+
+    Chunks are sized by their hits, not their rows (a family of k near-identical copies has
+    k^2 candidate pairs; their rows must never be held at once): they start at
+    STREAM_FIRST_ROWS rows and double while a chunk's hits stay under STREAM_HITS, and shrink
+    when they do not. *drop* is asked before each chunk's pairs are sorted, so pairs already
+    decided cost no memory. A pair is met from both of its rows in a dedupe (``same``): each
+    time with the alignments found from that row's side (find_candidates merges them).
+    """
+    per_pair = MAX_ALIGNMENTS if rule.verified else 1
+    searches = [(ch, index.engine(ch.library_cols, len(query) * len(ch.query_cols), ch.radius))
+                for ch in channels(rule, same)]
+    rows_at_once = max(1, min(STREAM_FIRST_ROWS, len(query)))
+    lo_row = 0
+    while lo_row < len(query):
+        rows = slice(lo_row, min(len(query), lo_row + rows_at_once))
+        found = [search_channel(engine, query.hashes[rows], lo_row, ch, len(index))
+                 for ch, engine in searches]
+        hits = tuple(np.concatenate(p) for p in zip(*found))
+        n_hits = len(hits[0])
+        if drop is not None and n_hits:
+            lo = np.minimum(hits[0], hits[2]) if same else hits[0]
+            hi = np.maximum(hits[0], hits[2]) if same else hits[2]
+            keep = ~drop(lo, hi)
+            hits = tuple(h[keep] for h in hits)
+        yield best_per_pair(hits, same, per_pair)
+        lo_row = rows.stop
+        if progress:
+            progress("searching", lo_row, len(query))
+        per_row = n_hits / max(1, rows.stop - rows.start)
+        if per_row * rows_at_once * 2 <= STREAM_HITS:
+            rows_at_once *= 2
+        else:
+            rows_at_once = max(1, int(STREAM_HITS / max(per_row, 1.0)))
+        # ... and in at least about PROGRESS_STEPS chunks, as find_candidates
+        rows_at_once = min(rows_at_once, max(PROGRESS_MIN_ROWS, -(-len(query) // PROGRESS_STEPS)))
 
 
 def _chunk_rows(n_rows: int, n_values: int, per_row: int, threshold: int) -> int:

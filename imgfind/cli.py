@@ -8,20 +8,22 @@ in cli_act.py; what both share in cli_common.py.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 import click
 
-from . import cli_act
+from . import cli_act, cli_answers
 from ._version import __version__
 from .cli_common import (Context, crawl_options, default_db, group_options, make_rule, make_settings,
                          match_options, match_progress, output_format, pass_ctx, render_notes,
                          run_index, user_errors)
-from .report import render_groups, render_queries
-from .report.text import render_facts, render_status
+from .dask_executor import scheduler_executor
+from .report import one_line, render_groups, render_queries
+from .report.text import render_status
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", envvar="IMGFIND_DB", default=default_db, show_default="per-user data dir",
@@ -45,11 +47,15 @@ def cli(ctx: click.Context, db: str, quiet: bool, verbose: bool) -> None:
 @cli.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @crawl_options
+@click.option("--scheduler", metavar="ADDRESS", envvar="IMGFIND_SCHEDULER", default=None,
+              help="Fingerprint on a Dask cluster: a scheduler address (tcp://host:8786), or "
+                   "local:N for N local worker processes (env IMGFIND_SCHEDULER; needs "
+                   "imgfind[dask]). The workers must see the same paths.")
 @group_options
 @pass_ctx
 @user_errors
 def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hidden: bool,
-              follow_symlinks: bool, jobs: int | None) -> None:
+              follow_symlinks: bool, jobs: int | None, scheduler: str | None) -> None:
     """Fingerprint the images under PATHS into the index (incremental).
 
     Unchanged files are skipped, changed ones re-read, vanished ones dropped.
@@ -57,9 +63,65 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
     \b
     Example:
         imgfind index ~/Photos ~/Downloads --exclude '*.tmp'
+        imgfind index /shared/photos --scheduler tcp://scheduler:8786
     """
-    with obj.open(make_settings(exclude, hidden, follow_symlinks, jobs)) as idx:
+    settings = make_settings(exclude, hidden, follow_symlinks, jobs)
+    executor = scheduler_executor(scheduler)
+    if executor is None:
+        with obj.open(settings) as idx:
+            run_index(obj, idx, paths)
+        return
+    with executor, obj.open(replace(settings, executor=executor)) as idx:
+        obj.say(f"fingerprinting on Dask ({executor.workers} worker threads)")
         run_index(obj, idx, paths)
+
+
+@cli.command("merge")
+@click.argument("others", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--map", "maps", multiple=True, metavar="FROM=TO",
+              help="Rewrite the path prefix FROM of the other indexes' files to TO (repeatable).")
+@group_options
+@pass_ctx
+@user_errors
+def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> None:
+    """Merge indexes built elsewhere (OTHERS, index files) into this index.
+
+    They must use this imgfind's fingerprint recipe. For a file both hold, the newer record
+    wins. Files deleted since are dropped by the next 'imgfind index' of their folder.
+
+    \b
+    Example:
+        imgfind merge part-a.db part-b.db --map /mnt/a=/data/a
+    """
+    with obj.open() as idx:
+        for st in idx.merge(others, maps=maps):
+            obj.say(f"merged {st.source}: {st.added} added, {st.replaced} replaced, "
+                    f"{st.kept} kept (this index's record as new or newer)")
+
+
+@cli.command("export")
+@click.option("--parquet", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the fingerprints to this Parquet file (needs imgfind[parquet]).")
+@click.option("--thumbs", is_flag=True, help="Include the stored thumbnails (for verifying "
+              "candidate pairs outside imgfind).")
+@group_options
+@pass_ctx
+@user_errors
+def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
+    """Export the index's fingerprints for a columnar engine (DuckDB, Spark, Dask).
+
+    One row per fingerprinted file: path, size, mtime, format, size in pixels, pHash, dHash,
+    every hash column, trimmed box (see docs/scale.md).
+
+    \b
+    Example:
+        imgfind export --parquet prints.parquet
+    """
+    from .export import write_parquet
+
+    with obj.open(readonly=True) as idx:
+        rows = write_parquet(idx.store.stored_files(), out, thumbs=thumbs)
+    obj.say(f"exported {rows} fingerprints to {out}")
 
 
 @cli.command("query")
@@ -69,21 +131,48 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
 @click.option("--partial/--no-partial", "use_partial", default=True, show_default=True,
               help="Also find pictures that share a region with IMAGES (crops, screenshots, "
                    "collages, turned or skewed copies), through local features.")
+@click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="SECONDS",
+              help="Give up on an image URL not downloaded within this time.")
+@click.option("--max-size", type=click.FloatRange(0.001), default=50.0, show_default=True, metavar="MIB",
+              help="Refuse an image URL (or stdin) larger than this.")
+@cli_answers.sort_option
 @group_options
 @pass_ctx
 @user_errors
 def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, similarity: str | None,
-              fmt: str | None, null: bool, limit: int | None, use_partial: bool) -> None:
+              fmt: str | None, null: bool, limit: int | None, use_partial: bool, timeout: float,
+              max_size: float, sort: str) -> None:
     """Reverse image search: list every indexed copy of IMAGES, nearest first.
+
+    IMAGES are image files, folders of query images (one result block per image), http(s)
+    URLs of images (downloaded, within --timeout and --max-size) or - for standard input.
 
     \b
     Example:
         imgfind query photo.jpg --limit 10 --format json
+        imgfind query https://example.com/logo.png
+        imgfind query ~/Desktop/queries --format csv
+        curl -s https://example.com/a.jpg | imgfind query -
     """
+    from .sources import gathered
+
     fmt = output_format(fmt, null)
     rule = make_rule(threshold, similarity)
-    with obj.open(readonly=True) as idx:
-        results = idx.query_many(images, rule, limit=limit, partial=use_partial)
+    skipped: list[str] = []
+
+    def skip(name: str, why: str) -> None:
+        skipped.append(f"{name}: {why}")
+
+    with gathered(images, stdin=getattr(sys.stdin, "buffer", None), max_bytes=int(max_size * 2**20),
+                  timeout=timeout, skip=skip) as got:
+        with obj.open(readonly=True) as idx:
+            results = idx.query_many([q.path for q in got.images], rule,
+                                     limit=limit if sort == "distance" else None,
+                                     names=[q.name for q in got.images],
+                                     skip=skip if got.batch else None, partial=use_partial)
+            results = cli_answers.answer(idx, results, sort, limit)
+    for line in skipped:
+        obj.say(f"skipped: {one_line(line)}")
     render_notes(render_queries(results, fmt, sys.stdout, rule, null=null))
 
 
@@ -134,28 +223,6 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
     render_notes(render_groups(groups, fmt, sys.stdout, rule, null=null))
 
 
-@cli.command("info")
-@click.argument("image", type=click.Path(readable=False))
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
-@group_options
-@user_errors
-def info_cmd(image: str, fmt: str) -> None:
-    """Show an image's format, size, fingerprints and main EXIF fields.
-
-    \b
-    Example:
-        imgfind info photo.jpg
-    """
-    from .info import describe
-
-    facts = describe(image)
-    if fmt == "json":
-        click.echo(json.dumps(facts, indent=1, ensure_ascii=True))
-        return
-    render_facts(facts, sys.stdout)
-
-
 @cli.command("status")
 @group_options
 @pass_ctx
@@ -168,12 +235,12 @@ def status_cmd(obj: Context) -> None:
         imgfind status
     """
     with obj.open(readonly=True) as idx:
-        render_status(os.path.abspath(obj.db), idx.store.counts(),
+        render_status(os.path.abspath(obj.db), {**idx.store.counts(), **idx.store.page_counts()},
                       idx.problems() if obj.verbose else None, sys.stdout,
                       idx.store.last_indexed())
 
 
-for _command in cli_act.COMMANDS:
+for _command in (*cli_act.COMMANDS, *cli_answers.COMMANDS):
     cli.add_command(_command)
 
 

@@ -174,10 +174,15 @@ def run_index(obj: Context, idx: Index, paths: Sequence[str]) -> IndexStats:
             click.echo(f"unreadable: {one_line(path)}: {one_line(reason)}", err=True)
         for warning in stats.warnings:
             click.echo(f"warning: {one_line(warning)}", err=True)
+        for why, n in stats.skipped:
+            click.echo(f"skipped: {plural(n, 'file')}: {why}", err=True)
     hint = " (-v to list)" if (stats.unreadable or stats.warnings) and not obj.verbose else ""
+    skipped = sum(n for _, n in stats.skipped)
+    said = "; ".join(why for why, _ in stats.skipped)
     obj.say(f"indexed: {stats.new} new, {stats.changed} changed, {stats.unchanged} unchanged, "
             f"{stats.removed} removed, {stats.unreadable} unreadable"
-            + (f", {plural(len(stats.warnings), 'warning')}" if stats.warnings else "") + hint)
+            + (f", {plural(len(stats.warnings), 'warning')}" if stats.warnings else "") + hint
+            + (f"; {skipped} skipped: {said}" if skipped else ""))
     return stats
 
 

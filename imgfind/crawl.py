@@ -30,9 +30,10 @@ def _extension(name: bytes) -> str:
     return os.path.splitext(name)[1].lower().decode("ascii", "replace")
 
 
-def is_image_name(name: bytes, registry: Registry = REGISTRY) -> bool:
-    """True when some decoder of *registry* reads files with this name's extension."""
-    return _extension(name) in registry.extensions()
+def is_image_name(name: bytes, registry: Registry | None = None) -> bool:
+    """True when some decoder of *registry* (default: imgfind's) reads files with this
+    name's extension."""
+    return _extension(name) in (registry or REGISTRY).extensions()
 
 
 def _excluded(path: bytes, name: bytes, options: CrawlOptions) -> bool:

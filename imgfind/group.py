@@ -117,7 +117,12 @@ def fidelity(record: FileRecord) -> tuple[int, int]:
 def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:
     """Sort a group's files with the likely original first (see original_key)."""
     stems = [os.path.splitext(os.path.basename(r.path))[0] for r in records]
-    roots = [any(o != s and o.startswith(s) for o in stems) for s in stems]
+    # A stem that another (different) stem extends: in sorted order the stems that start
+    # with s come right after it, so looking at the next distinct stem is enough (k log k,
+    # not k^2: groups of thousands of frames).
+    distinct = sorted(set(stems))
+    extended = {s for s, nxt in zip(distinct, distinct[1:]) if nxt.startswith(s)}
+    roots = [s in extended for s in stems]
     keyed = sorted(zip(records, roots), key=lambda rr: original_key(rr[0], rr[1]))
     return [r for r, _ in keyed]
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from .decode import open_for_hash
 from .keypoints import extract
 from .errors import DecodeError
 from .analyse import fingerprint_decoded
+from .answers import credits_of
 from .bits import to_hex
+
+if TYPE_CHECKING:
+    from .index import Index
 
 
 def describe(path: str | os.PathLike[str]) -> dict:
@@ -44,5 +49,36 @@ def describe(path: str | os.PathLike[str]) -> dict:
         # local features (keypoints.py): 0 when too few for partial matching
         "keypoints": 0 if fp.flat or (local := extract(decoded.detail)) is None else local.n,
         "metadata": decoded.metadata,
+        "credits": credits_of(decoded.metadata),
         **({"warning": decoded.warning} if decoded.warning else {}),
+    }
+
+
+def known(idx: Index, path: str | os.PathLike[str]) -> dict:
+    """What the index knows about *path*: whether it is indexed (and when), its copies in the
+    index (nearest first, default rule), the likely original and the biggest copy among them,
+    who made it as the copies say, and the web pages that show it or a copy.
+
+    Raises:
+        DecodeError: *path* cannot be read as an image.
+    """
+    from .answers import credits_of, summarize  # noqa: PLC0415
+    from .report.words import iso_time  # noqa: PLC0415
+
+    result = idx.with_pages([idx.query(path)])[0]
+    here = idx.store.indexed_at(os.fsencode(os.path.abspath(os.fsencode(path))))
+    ans = summarize(result)
+    return {
+        "indexed": here is not None,
+        **({"indexed_at": iso_time(int(here[0] * 1e9))} if here else {}),
+        "copies": [{"path": m.file.path, "distance": m.distance, "relation": m.relation,
+                    "width": m.file.width, "height": m.file.height, "bytes": m.file.size,
+                    "state": m.file.state, "credits": credits_of(m.file.metadata)}
+                   for m in result.matches],
+        "original": ans.original,
+        "original_reasons": list(ans.reasons),
+        "biggest": ans.biggest,
+        "biggest_factor": ans.factor,
+        "pages": [{"url": p.url, "title": p.title, "how": p.how, "image_url": p.image_url,
+                   "shows": shows} for p, shows in ans.pages],
     }

@@ -202,7 +202,9 @@ class Fingerprinted:
 
 @dataclass(frozen=True, slots=True)
 class IndexStats:
-    """What one ``Index.update`` did; ``problems`` lists (path, reason) for unreadable files."""
+    """What one ``Index.update`` did; ``problems`` lists (path, reason) for unreadable files,
+    ``skipped`` (reason, count) for files of a known image format that no installed decoder
+    reads (the reason names the extra to install)."""
 
     new: int = 0
     changed: int = 0
@@ -211,6 +213,49 @@ class IndexStats:
     unreadable: int = 0
     problems: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """One file's row as the index stores it, fingerprint and thumbnail included (for merging
+    indexes and exporting them). The fingerprint fields are None for an unreadable file.
+
+    ``phash``/``dhash`` are unsigned 64-bit; ``hashes`` is the uint64 little-endian hash
+    columns (layout.N_HASHES of them), ``trim`` 4 float32 little-endian, ``thumb`` the stored
+    thumbnail bytes (fingerprint.stored_thumb).
+    """
+
+    path: bytes
+    size: int
+    mtime_ns: int
+    indexed_at: float  # seconds since the epoch
+    recipe: str | None
+    error: str | None
+    format: str | None
+    width: int | None
+    height: int | None
+    metadata: str | None  # JSON text
+    dev: int | None
+    ino: int | None
+    ctime_ns: int | None
+    phash: int | None = None
+    dhash: int | None = None
+    hashes: bytes | None = None
+    trim: bytes | None = None
+    flat: bool | None = None
+    thumb: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MergeStats:
+    """What one merge of another index did: files added, replaced (the other's record was
+    newer) and kept (this index's record was newer or the same)."""
+
+    source: str
+    added: int = 0
+    replaced: int = 0
+    kept: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +291,16 @@ class FileRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PageRef:
+    """A web page that shows an image file (recorded by ``imgfind pages``)."""
+
+    url: str
+    title: str
+    how: str  # "img", "srcset", "css", "link", "meta", or "resized copy <url>" (WordPress)
+    image_url: str  # the URL the page uses for it
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     """One indexed file that matches a query, with how it relates to the query."""
 
@@ -259,6 +314,7 @@ class Match:
     #: a partial match (found by local features, not by the global fingerprint): how the
     #: query (a) and this file (b) overlap; None for a global match
     partial: Partial | None = None
+    pages: tuple[PageRef, ...] = ()  # web pages that show this file (Index.with_pages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +353,12 @@ class QueryResult:
     metadata: dict[str, str]
     matches: tuple[Match, ...]
     original: str  # the likely original among the query and its matches
+    #: The indexed path that is this very file (the query itself, or another name of it: a
+    #: hard link, an aliased folder), left out of the matches; None when it is not indexed.
+    same_file: str | None = None
+    pages: tuple[PageRef, ...] = ()  # web pages that show the query file itself (Index.with_pages)
+    mtime_ns: int = 0  # the query file's modification time
+    content: float = 1.0  # fraction of the query's picture inside any added border
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,3 +368,47 @@ class ReportHeader:
     format: str  # e.g. "imgfind-dedupe/1"
     version: str
     rule: Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """One statement of who made a picture, and which copies make it (answers.credits)."""
+
+    field: str  # "artist", "copyright", "creator (XMP)", "camera", "captured", "gps", ...
+    value: str
+    paths: tuple[str, ...]  # the copies whose metadata says it (the query included)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What one reverse search says about a picture (answers.summarize, from the records)."""
+
+    biggest: str  # the copy with the most pixels (the query or a match)
+    biggest_width: int
+    biggest_height: int
+    factor: float  # its linear scale against the query: sqrt(pixels / query pixels)
+    original: str  # the likely original (QueryResult.original)
+    reasons: tuple[str, ...]  # why that one, in words
+    places: tuple[tuple[str, tuple[str, ...]], ...]  # (folder, file names) of every match
+    credits: tuple[Credit, ...]  # who made it, as the copies' metadata says
+    pages: tuple[tuple[PageRef, str], ...]  # (web page, the copy it shows)
+
+
+@dataclass(frozen=True, slots=True)
+class SitePage:
+    """One web page read from a local site copy (pages.read_site): what it shows."""
+
+    url: str
+    title: str
+    source: str  # the local HTML or WXR file
+    images: tuple[tuple[str, str, str], ...]  # (local image path, URL used, how)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteReading:
+    """What reading a site found: its pages, and the references that lead to no local file."""
+
+    pages: tuple[SitePage, ...]
+    external: int = 0  # image URLs on another site (or outside the base URL)
+    missing: tuple[str, ...] = ()  # image URLs under the base URL with no local file
+    unreadable: tuple[tuple[str, str], ...] = ()  # (file, reason) of pages that could not be read

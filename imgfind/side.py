@@ -12,6 +12,15 @@ from PIL import Image
 from .fingerprint import crop, thumb_parts
 from .layout import view_boxes
 from .search import Engine, MultiIndexHash, make_engine
+from .search import join as compiled
+
+#: Joins of at least this many query hashes against at least COMPILED_MIN_ITEMS hashes use the
+#: compiled engine (search/join.py) when numba is installed. Below that the numpy engines are
+#: as fast, and loading numba and its kernels costs 1-2 s: dedupe of a synthetic 10^4-file
+#: index (160,000 query hashes) took 16.9 s compiled against 14.3 s, of 3x10^4 files (480,000)
+#: 35.4 s against 47.7 s (benchmarks/RESULTS.md, "Scale on one machine").
+COMPILED_MIN_QUERIES = 300_000
+COMPILED_MIN_ITEMS = 20_000
 
 #: Loads thumbnails by id: (ids) -> {id: (rows, THUMB_SIZE) uint8}, the stored blob: the grey
 #: thumbnail's THUMB_SIZE rows, then the colour signature's (fingerprint.thumb_parts).
@@ -91,6 +100,10 @@ class Side:
         engine = self._engines.get(key)
         if engine is None:
             values = self.columns(cols)
+            if (n_queries >= COMPILED_MIN_QUERIES and len(values) >= COMPILED_MIN_ITEMS
+                    and compiled.available()):
+                engine = self._engines[key] = compiled.CompiledJoin(values)
+                return engine
             self._scans[key] = self._scans.get(key, 0) + 1
             if not build and n_queries <= SCAN_QUERIES and self._scans[key] <= SCANS_BEFORE_TABLES:
                 return make_engine(values, "brute")

@@ -24,11 +24,12 @@ import numpy as np
 
 from . import prints_cache
 from ._version import __version__
-from .bits import to_signed
+from .bits import to_signed, to_unsigned
 from .errors import SchemaError, StoreError
 from .fingerprint import stored_thumb
 from .layout import N_HASHES
-from .model import FileRecord, FileStat, Fingerprinted, Known, LocalFeatures, display
+from .model import (FileRecord, FileStat, Fingerprinted, Known, LocalFeatures, PageRef,
+                    StoredFile, display)
 from .prints_cache import Owner, Prints
 from .recipe import THUMB_SIZE, recipe_id
 
@@ -37,7 +38,9 @@ __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 #: Bump with a migration below whenever the schema changes.
 #: 2: files.dev, files.ino, files.ctime_ns (identity and change key), the roots table, and
 #:    meta identity / write_token (what the sidecar must match).
-#: 3: the keypoints table (local features, issue 12; store._migrate_partial).
+#: 3: the pages and page_images tables (which web page shows which image file; ``imgfind pages``;
+#:    store._migrate_pages) and the keypoints table (local features, issue 12;
+#:    store._migrate_partial). Each migration is idempotent.
 SCHEMA_VERSION = 3
 APPLICATION_ID = 0x696D6766  # "imgf": marks the file as an imgfind index
 
@@ -93,6 +96,26 @@ CREATE TABLE IF NOT EXISTS roots (
     dev        INTEGER NOT NULL,
     indexed_at REAL NOT NULL
 );
+-- Web pages of a local site copy (imgfind pages) and the image files they show. Images are
+-- named by absolute path (BLOB, like files.path), not by files.id: pages may be read before
+-- or after the images are indexed, and a re-indexed file keeps its path.
+CREATE TABLE IF NOT EXISTS pages (
+    id         INTEGER PRIMARY KEY,
+    site       BLOB NOT NULL,      -- the source given to 'imgfind pages' (folder or WXR file)
+    url        TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    source     BLOB NOT NULL,      -- the local HTML or WXR file it was read from
+    indexed_at REAL NOT NULL,
+    UNIQUE (site, url)
+);
+CREATE TABLE IF NOT EXISTS page_images (
+    page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+    image   BLOB NOT NULL,         -- absolute path of the local file
+    url     TEXT NOT NULL,         -- the URL the page uses
+    how     TEXT NOT NULL,         -- img, srcset, css, link, meta, or "resized copy <url>"
+    PRIMARY KEY (page_id, image, how)
+);
+CREATE INDEX IF NOT EXISTS page_images_image ON page_images(image);
 """
 
 #: Schema 1 -> 2, run in one transaction by the first writer that opens an old index. Old
@@ -253,8 +276,9 @@ class Store:
                 if version == 1:
                     self._migrate_1_to_2()
                 if version in (1, 2):
+                    self._migrate_pages()
                     self._migrate_partial()
-                elif version < 1:
+                elif version < SCHEMA_VERSION:
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
                             self.db.execute(statement)
@@ -287,6 +311,17 @@ class Store:
         get their keypoints when the next index run re-reads them (recipe 5)."""
         self.db.execute(_KEYPOINTS_TABLE)
         self._set_meta({"upgraded_to_3_by": __version__})
+    def _migrate_pages(self) -> None:
+        """Schema 2 -> 3 for the web pages: add the pages and page_images tables (idempotent:
+        CREATE ... IF NOT EXISTS, nothing else changes)."""
+        start = SCHEMA.index("CREATE TABLE IF NOT EXISTS pages")
+        for statement in SCHEMA[start:].split(";"):
+            if statement.strip():
+                self.db.execute(statement)
+        if "metadata_since" not in self.meta():
+            # Files read before this lack the XMP, IPTC and GPS fields (provenance.py): the
+            # next index run reads them from the files' headers (stale_metadata).
+            self._set_meta({"metadata_since": repr(time.time())})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
@@ -533,7 +568,183 @@ class Store:
         """When a file was last (re)fingerprinted, seconds since the epoch; None when empty."""
         return self.db.execute("SELECT max(indexed_at) FROM files").fetchone()[0]
 
+    @_guarded
+    def recipes(self) -> set[str]:
+        """The fingerprint recipes of the stored fingerprints (recipe.recipe_id() values)."""
+        return {r for (r,) in self.db.execute(
+            "SELECT DISTINCT recipe FROM files WHERE recipe IS NOT NULL")}
+
+    def stored_files(self, chunk: int = 2000) -> Iterator[StoredFile]:
+        """Every stored file with its fingerprint and thumbnail, in row order, read *chunk*
+        rows at a time (memory stays flat at 10^6 files). One snapshot of the index."""
+        identity = "f.dev, f.ino, f.ctime_ns" if self.version >= 2 else "NULL, NULL, NULL"
+        sql = ("SELECT f.id, f.path, f.size, f.mtime_ns, f.indexed_at, f.recipe, f.error,"
+               f" f.format, f.width, f.height, f.metadata, {identity}, p.phash, p.dhash,"
+               " p.hashes, p.trim, p.flat, t.thumb FROM files f"
+               " LEFT JOIN prints p ON p.file_id = f.id LEFT JOIN thumbs t ON t.file_id = f.id"
+               " WHERE f.id > ? ORDER BY f.id LIMIT ?")
+        with self.snapshot():
+            last = -1
+            while True:
+                try:
+                    rows = self.db.execute(sql, (last, chunk)).fetchall()
+                except sqlite3.Error as exc:
+                    raise _store_error(exc, self.path, "read") from None
+                for r in rows:
+                    has = r[14] is not None
+                    yield StoredFile(
+                        bytes(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                        r[11], r[12], r[13], to_unsigned(r[14]) if has else None,
+                        to_unsigned(r[15]) if has else None,
+                        bytes(r[16]) if has else None, bytes(r[17]) if has else None,
+                        bool(r[18]) if has else None, bytes(r[19]) if r[19] is not None else None)
+                if len(rows) < chunk:
+                    return
+                last = rows[-1][0]
+
+    @_guarded
+    def root_rows(self) -> list[tuple[bytes, int, float]]:
+        """The roots table: (path, st_dev, indexed_at)."""
+        if self.version < 2:
+            return []
+        return [(bytes(p), d, t) for p, d, t in self.db.execute(
+            "SELECT path, dev, indexed_at FROM roots")]
+
+    def pages_showing(self, paths: Iterable[str]) -> dict[str, list[PageRef]]:
+        """Return, per image path, the web pages that show it (url order); {} for an index
+        without page tables (schema 2, read as it is)."""
+        if not self._has_table("page_images"):
+            return {}
+        out: dict[str, list[PageRef]] = {}
+        wanted = list(dict.fromkeys(paths))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for image, url, title, how, image_url in self.db.execute(
+                    "SELECT i.image, p.url, p.title, i.how, i.url FROM page_images i"
+                    f" JOIN pages p ON p.id = i.page_id WHERE i.image IN ({marks})"
+                    " ORDER BY p.url, i.how", [os.fsencode(p) for p in chunk]):
+                out.setdefault(display(image), []).append(PageRef(url, title, how, image_url))
+        return out
+
+    @_guarded
+    def page_counts(self) -> dict[str, int]:
+        """Pages and image references recorded ({} before schema 3)."""
+        if not self._has_table("pages"):
+            return {}
+        return {"pages": self.db.execute("SELECT count(*) FROM pages").fetchone()[0],
+                "page_images": self.db.execute("SELECT count(*) FROM page_images").fetchone()[0]}
+
+    @_guarded
+    def indexed_at(self, path: bytes) -> tuple[float, str | None] | None:
+        """When *path* was last fingerprinted and why it could not be (None: not indexed)."""
+        row = self.db.execute("SELECT indexed_at, error FROM files WHERE path = ?", (path,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    @_guarded
+    def stale_metadata(self, roots: Iterable[bytes]) -> list[bytes]:
+        """Readable files under *roots* whose metadata was recorded before the index was
+        upgraded to schema 3 (no XMP, IPTC or GPS fields yet); [] for an index made at 3."""
+        since = self.meta().get("metadata_since")
+        if since is None:
+            return []
+        out: list[bytes] = []
+        for root in roots:
+            out.extend(bytes(path) for path, at, error in self._rows_under(root, "indexed_at, error")
+                       if error is None and at < float(since))
+        return out
+
+    def set_metadata(self, items: Iterable[tuple[bytes, dict[str, str] | None]]) -> None:
+        """Store re-read metadata (None: keep what is there) and mark the files as read now;
+        call inside a transaction. Fingerprints are not touched."""
+        now = time.time()
+        for path, meta in items:
+            if meta is None:
+                self.db.execute("UPDATE files SET indexed_at = ? WHERE path = ?", (now, path))
+            else:
+                self.db.execute("UPDATE files SET metadata = ?, indexed_at = ? WHERE path = ?",
+                                (json.dumps(meta, ensure_ascii=False) if meta else None, now, path))
+
+    @_guarded
+    def known_paths(self, paths: Iterable[bytes]) -> set[bytes]:
+        """Which of *paths* are indexed files (fingerprinted or not)."""
+        out: set[bytes] = set()
+        wanted = list(paths)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            out.update(bytes(row[0]) for row in self.db.execute(
+                f"SELECT path FROM files WHERE path IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
+    def _has_table(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)).fetchone() is not None
+
     # ------------------------------------------------------------------ writes
+    def put_files(self, files: Iterable[StoredFile]) -> tuple[int, int, int]:
+        """Store rows from another index, the newer record winning for a path both hold:
+        the one with the later mtime, then the later indexing time (on a tie, this index's
+        stays). Call inside a transaction. Returns (added, replaced, kept)."""
+        self._bump_generation()
+        added = replaced = kept = 0
+        for f in files:
+            existed = self.db.execute("SELECT 1 FROM files WHERE path = ?", (f.path,)).fetchone()
+            row = self.db.execute(
+                "INSERT INTO files(path, size, mtime_ns, indexed_at, recipe, error, format, width,"
+                " height, metadata, dev, ino, ctime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+                " indexed_at=excluded.indexed_at, recipe=excluded.recipe, error=excluded.error,"
+                " format=excluded.format, width=excluded.width, height=excluded.height,"
+                " metadata=excluded.metadata, dev=excluded.dev, ino=excluded.ino,"
+                " ctime_ns=excluded.ctime_ns"
+                " WHERE (excluded.mtime_ns, excluded.indexed_at) > (files.mtime_ns, files.indexed_at) "
+                "RETURNING id",
+                (f.path, f.size, f.mtime_ns, f.indexed_at, f.recipe, f.error, f.format, f.width,
+                 f.height, f.metadata, f.dev, f.ino, f.ctime_ns)).fetchone()
+            if row is None:
+                kept += 1
+                continue
+            if existed:
+                replaced += 1
+            else:
+                added += 1
+            file_id = row[0]
+            if f.hashes is None or f.thumb is None:
+                self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
+                self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
+                continue
+            self.db.execute(
+                "INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim, flat)"
+                " VALUES (?,?,?,?,?,?)",
+                (file_id, to_signed(f.phash or 0), to_signed(f.dhash or 0), f.hashes, f.trim,
+                 int(bool(f.flat))))
+            self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
+                            (file_id, f.thumb))
+        return added, replaced, kept
+
+    def put_roots(self, roots: Iterable[tuple[bytes, int, float]]) -> None:
+        """Record roots (path, st_dev, indexed_at) from another index, the later one winning;
+        call inside a transaction."""
+        self.db.executemany(
+            "INSERT INTO roots(path, dev, indexed_at) VALUES (?,?,?) ON CONFLICT(path) DO UPDATE"
+            " SET dev=excluded.dev, indexed_at=excluded.indexed_at"
+            " WHERE excluded.indexed_at > roots.indexed_at", roots)
+
+    def save_pages(self, site: bytes, pages: Iterable[tuple[str, str, bytes, Iterable[tuple[bytes, str, str]]]]
+                   ) -> None:
+        """Replace the pages recorded for *site* by *pages*: (url, title, source file,
+        [(image path, image url, how)]); call inside a transaction."""
+        self.db.execute("DELETE FROM pages WHERE site = ?", (site,))
+        now = time.time()
+        for url, title, source, images in pages:
+            page_id = self.db.execute(
+                "INSERT INTO pages(site, url, title, source, indexed_at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(site, url) DO UPDATE SET title=excluded.title RETURNING id",
+                (site, url, title, source, now)).fetchone()[0]
+            self.db.executemany(
+                "INSERT OR IGNORE INTO page_images(page_id, image, url, how) VALUES (?,?,?,?)",
+                ((page_id, image, image_url, how) for image, image_url, how in images))
+
     def save(self, results: Iterable[Fingerprinted]) -> None:
         """Insert or replace the given results; call inside a transaction."""
         self._bump_generation()

@@ -91,3 +91,40 @@ def umount(point: Path) -> None:
     """Unmount a folder made by ``mount_tmpfs`` and remove it."""
     subprocess.run(["umount", str(point)], capture_output=True, timeout=10)
     point.rmdir()
+
+
+def dump_index(db: str | os.PathLike[str]) -> dict[bytes, tuple]:
+    """Everything an index says about each file, by path, without what differs between two
+    runs over the same files (row ids, when a file was indexed): to compare two indexes."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{os.fspath(db)}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT f.path, f.size, f.mtime_ns, f.recipe, f.error, f.format, f.width, f.height,"
+            " f.metadata, f.dev, f.ino, f.ctime_ns, p.phash, p.dhash, p.hashes, p.trim, p.flat,"
+            " t.thumb FROM files f LEFT JOIN prints p ON p.file_id = f.id"
+            " LEFT JOIN thumbs t ON t.file_id = f.id").fetchall()
+    finally:
+        con.close()
+    return {bytes(r[0]): tuple(r[1:]) for r in rows}
+
+
+def make_library(folder: Path, count: int, *, copies: int = 4, size: tuple[int, int] = (160, 120),
+                 seed: int = 1000) -> list[Path]:
+    """*count* seeded pictures in *folder* (JPEG), the first *copies* also saved smaller (a
+    near-duplicate each), and one file that is not an image: a small library to index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(count):
+        path = folder / f"p{i:03d}.jpg"
+        im = make_image(path, seed=seed + i, size=size)
+        out.append(path)
+        if i < copies:
+            small = folder / f"p{i:03d}-small.jpg"
+            im.resize((size[0] * 3 // 4, size[1] * 3 // 4)).save(small, quality=80)
+            out.append(small)
+    broken = folder / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    out.append(broken)
+    return out

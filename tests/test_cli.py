@@ -118,7 +118,7 @@ def test_query_of_unrelated_image_finds_nothing(runner, db, photo_dir, tmp_path)
 
 def test_info_shows_format_and_hashes(runner, db, photo_dir):
     out = invoke(runner, db, "info", str(photo_dir / "a-exif.jpg")).stdout
-    assert "JPEG" in out and "orientation        6" in out and "phash" in out
+    assert "JPEG" in out and re.search(r"^orientation +6$", out, re.M) and "phash" in out
     doc = json.loads(invoke(runner, db, "info", str(photo_dir / "b.png"), "--format", "json").stdout)
     assert doc["format"] == "PNG" and len(doc["phash"]) == 16
 

@@ -65,7 +65,7 @@ def test_a_known_format_without_decoder_is_named_not_guessed():
     assert registry.skip_reason(".png") is None and registry.skip_reason(".txt") is None
     with pytest.raises(DecodeError, match=r"no decoder for \.heic \(install x\)"):
         registry.pick(b"photo.heic", b"????")
-    with pytest.raises(DecodeError, match="no decoder"):
+    with pytest.raises(DecodeError, match=r"no decoder for this format \(\.heic inside\) \(install x\)"):
         registry.pick(b"renamed.jpg", HEIC_HEAD)  # by content too
 
 
@@ -77,8 +77,8 @@ def test_heic_files_are_skipped_by_the_crawl_with_a_reason(tmp_path):
     skipped = []
     found = list(walk([os.fsencode(tmp_path)], CrawlOptions(), skip=lambda p, why: skipped.append(why)))
     assert [os.path.basename(s.path) for s in found] == [b"a.jpg"]
-    assert sorted(skipped) == ["no decoder for .heic (install pillow-heif)",
-                               "no decoder for .heif (install pillow-heif)"]
+    assert sorted(skipped) == ["no decoder for .heic (pip install imgfind[heic])",
+                               "no decoder for .heif (pip install imgfind[heic])"]
     with pytest.raises(DecodeError, match="no decoder for .heic"):
         open_for_hash(tmp_path / "b.heic")  # given by name, it is one clear reason
 
@@ -94,7 +94,8 @@ def test_index_counts_skipped_heic_files_in_its_summary(tmp_path):
     run = CliRunner().invoke(cli, ["--db", str(tmp_path / "i.db"), "-v", "index", str(tmp_path)])
     assert run.exit_code == 0, run.output
     assert "1 new" in run.stderr and "0 unreadable" in run.stderr, run.stderr
-    assert "1 file skipped: no decoder for .heic" in run.stderr
+    assert "1 skipped: no decoder for .heic (pip install imgfind[heic])" in run.stderr
+    assert "skipped: 1 file: no decoder for .heic" in run.stderr  # -v
 
 
 def test_the_recipe_identity_names_the_version_and_pillow():

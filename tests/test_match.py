@@ -106,3 +106,83 @@ def test_dedupe_verifies_less_but_groups_the_same(tmp_path):
     assert grouped == sorted(components(len(prints), ((p.a, p.b) for p in every)))
     assert [len(g) for g in grouped] == [6, 6]
     assert len(every) == 2 * 15  # every pair of each family verifies, without links
+
+
+def test_streamed_dedupe_of_a_large_family_links_every_copy_in_bounded_chunks(monkeypatch, tmp_path):
+    """A family of near-identical copies: streamed candidates (tiny hit budget, so many
+    chunks) give the same components as deciding every candidate at once, and far fewer
+    pairs are verified than there are candidate pairs."""
+    import numpy as np
+
+    from imgfind import candidates, match
+    from imgfind.analyse import analyse
+    from imgfind.group import Links
+    from imgfind.index import query_side
+    from imgfind.model import PRESETS, FileStat
+
+    from helpers import make_image
+
+    base = np.asarray(make_image(seed=5), np.float32)
+    rng = np.random.default_rng(0)
+    fps = []
+    for n in range(40):
+        im = np.clip(base + rng.normal(0, 5, base.shape), 0, 255).astype(np.uint8)
+        path = tmp_path / f"{n}.png"
+        from PIL import Image
+        Image.fromarray(im).save(path)
+        st = path.stat()
+        fps.append(analyse(FileStat(bytes(path), st.st_size, st.st_mtime_ns)).fingerprint)
+    for seed in (11, 12):  # two unrelated pictures
+        path = tmp_path / f"other{seed}.png"
+        make_image(seed=seed).save(path)
+        st = path.stat()
+        fps.append(analyse(FileStat(bytes(path), st.st_size, st.st_mtime_ns)).fingerprint)
+    rule = PRESETS["normal"]
+    side = query_side(fps)
+    cands = candidates.find_candidates(side, side, rule, same=True)
+    assert len(np.unique(cands.a * 1000 + cands.b)) == 40 * 39 // 2  # every pair a candidate
+    monkeypatch.setattr(match, "STREAM_MIN_ROWS", 0)
+    monkeypatch.setattr(candidates, "STREAM_HITS", 500)
+    monkeypatch.setattr(candidates, "STREAM_FIRST_ROWS", 2)
+    chunks = []
+    real = candidates.iter_candidates
+    monkeypatch.setattr(match, "iter_candidates",
+                        lambda *a, **k: (chunks.append(len(c)) or c for c in real(*a, **k)))
+    links = Links(len(fps))
+    found = match.find_pairs(side, side, rule, same=True, links=links)
+    assert links.components() == [list(range(40))]
+    assert len(chunks) >= 5
+    assert 39 <= len(found) < 100  # about k verified pairs, not k^2/2
+
+
+def test_dedupe_below_the_streaming_size_decides_exactly_as_find_candidates(tmp_path):
+    """Under STREAM_MIN_ROWS candidate rows, the chunked search gives the very pairs (and
+    evidence) of find_candidates + decide."""
+    from PIL import Image
+
+    from imgfind import match
+    from imgfind.analyse import analyse
+    from imgfind.candidates import find_candidates
+    from imgfind.decide import decide
+    from imgfind.group import Links
+    from imgfind.index import query_side
+    from imgfind.model import PRESETS, FileStat
+
+    from helpers import make_image
+
+    fps = []
+    for seed in range(6):
+        im = make_image(seed=seed)
+        for n, v in enumerate((im, im.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                               im.transpose(Image.Transpose.ROTATE_90), im.resize((160, 120)))):
+            path = tmp_path / f"{seed}-{n}.png"
+            v.save(path)
+            st = path.stat()
+            fps.append(analyse(FileStat(bytes(path), st.st_size, st.st_mtime_ns)).fingerprint)
+    rule = PRESETS["normal"]
+    side = query_side(fps)
+    links = Links(len(fps))
+    want = decide(side, side, rule, find_candidates(side, side, rule, same=True), same=True,
+                  links=links)
+    got = match.find_pairs(query_side(fps), query_side(fps), rule, same=True, links=Links(len(fps)))
+    assert got == want and len(got) >= 6 * 3

@@ -4,8 +4,20 @@ Each decoder names the file extensions it reads and recognises its formats by th
 bytes (magic); the crawler asks :data:`REGISTRY` which extensions to pick up, and
 :func:`imgfind.decode.open_for_hash` asks it which decoder reads a given file. Pillow is the
 default decoder (it also reads by content whatever the name). An optional decoder is a
-drop-in: a module here with a :class:`Decoder` registered in :func:`_default_registry` when
-its library is installed (pillow-heif today; rawpy would be the same).
+drop-in: a :class:`Decoder` registered in :func:`_default_registry` when its library is
+installed. Heavy decoders are extras of the package (``pip install imgfind[heic,raw,jxl]``):
+
+==========  ===================  =========================================================
+extra       library              reads
+==========  ===================  =========================================================
+``heic``    pillow-heif          HEIC/HEIF (iPhone photos): .heic .heif .hif
+``raw``     rawpy (LibRaw)       camera RAW and DNG: .dng .cr2 .cr3 .nef .arw .orf .rw2 ...
+``jxl``     pillow-jxl-plugin    JPEG XL: .jxl
+==========  ===================  =========================================================
+
+AVIF, WebP, TIFF, GIF, APNG, ICO, BMP and PSD are read by Pillow itself (AVIF by Pillow >=
+11.3's wheels). A format that is known but has no decoder installed is a :class:`Missing`:
+its files are counted and skipped with a reason that names the extra that would read them.
 """
 
 from __future__ import annotations
@@ -68,7 +80,7 @@ class Missing:
 
     extensions: frozenset[str]
     magic: tuple[tuple[int, bytes], ...]  # (offset, bytes) any of which identifies it
-    hint: str  # what to install
+    hint: str  # what to install, e.g. "pip install imgfind[heic]"
 
     def sniff(self, head: bytes) -> bool:
         return any(head[o:o + len(m)] == m for o, m in self.magic)
@@ -105,6 +117,13 @@ class Registry:
                 return f"no decoder for {ext} ({m.hint})"
         return None
 
+    def missing_extensions(self) -> frozenset[str]:
+        """Extensions of known image formats that no installed decoder reads."""
+        out: set[str] = set()
+        for m in self.missing:
+            out |= m.extensions
+        return frozenset(out - self.extensions())
+
     def pick(self, name: str | bytes, head: bytes) -> Decoder:
         """The decoder for a file named *name* whose first bytes are *head*.
 
@@ -118,8 +137,11 @@ class Registry:
                 return d
         ext = os.fsdecode(os.path.splitext(os.fsencode(name))[1]).lower()
         for m in self.missing:
-            if m.sniff(head) or ext in m.extensions:
-                return _refuse(f"no decoder for {ext or 'this format'} ({m.hint})")
+            if ext in m.extensions:
+                return _refuse(f"no decoder for {ext} ({m.hint})")
+            if m.sniff(head):  # by content, whatever the name says
+                kind = " ".join(sorted(m.extensions))
+                return _refuse(f"no decoder for this format ({kind} inside) ({m.hint})")
         for d in self.decoders:
             if ext in d.extensions():
                 return d
@@ -130,23 +152,39 @@ def _refuse(message: str) -> Decoder:
     raise DecodeError(message)
 
 
-#: HEIF/HEIC/AVIF brands ("ftyp" box at offset 4).
+#: HEIF/HEIC brands ("ftyp" box at offset 4). AVIF ("ftypavif") is Pillow's own.
 HEIF_MAGIC = tuple((4, b"ftyp" + brand) for brand in
                    (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"))
-RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".dng", ".orf", ".rw2", ".raf",
-                            ".pef", ".srw"})
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
+#: JPEG XL: a bare codestream or the ISO BMFF container.
+JXL_MAGIC = ((0, b"\xff\x0a"), (0, b"\x00\x00\x00\x0cJXL \r\n\x87\n"))
+JXL_EXTENSIONS = frozenset({".jxl"})
+#: Camera raw files LibRaw reads (most are TIFF inside, so they are told by name, not magic;
+#: Canon's CR3 is ISO BMFF with the "crx " brand).
+RAW_EXTENSIONS = frozenset({".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf",
+                            ".sr2", ".orf", ".rw2", ".raf", ".pef", ".srw", ".x3f", ".3fr",
+                            ".iiq", ".mos", ".mrw", ".erf", ".kdc", ".dcr", ".rwl"})
+RAW_MAGIC = ((4, b"ftypcrx "),)
 
 
 def _default_registry() -> Registry:
-    from .pillow import PILLOW, heif_decoder
+    from .pillow import PILLOW, plugin_decoder, unreadable_by_pillow
+    from .raw import raw_decoder
 
-    registry = Registry([PILLOW], [
-        Missing(frozenset({".heic", ".heif", ".hif"}), HEIF_MAGIC, "install pillow-heif"),
-        Missing(RAW_EXTENSIONS, (), "camera raw files are not read yet"),
-    ])
-    heif = heif_decoder()  # None unless pillow-heif is installed
-    if heif is not None:
-        registry.register(heif)
+    registry = Registry([PILLOW], list(unreadable_by_pillow()))
+    optional = [
+        (plugin_decoder("pillow_heif", HEIF_EXTENSIONS, HEIF_MAGIC, "pillow-heif"),
+         Missing(HEIF_EXTENSIONS, HEIF_MAGIC, "pip install imgfind[heic]")),
+        (plugin_decoder("pillow_jxl", JXL_EXTENSIONS, JXL_MAGIC, "pillow-jxl-plugin"),
+         Missing(JXL_EXTENSIONS, JXL_MAGIC, "pip install imgfind[jxl]")),
+        (raw_decoder(RAW_EXTENSIONS, RAW_MAGIC),
+         Missing(RAW_EXTENSIONS, RAW_MAGIC, "pip install imgfind[raw]")),
+    ]
+    for decoder, missing in optional:
+        if decoder is not None:  # None unless its library is installed
+            registry.register(decoder)
+        else:
+            registry.missing.append(missing)
     return registry
 
 

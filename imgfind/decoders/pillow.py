@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import importlib
 import importlib.util
 import os
 import struct
@@ -33,9 +35,10 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import DecodeError
 from ..quality import quality_from_tables
+from .. import provenance
 from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DETAIL_SIZE,
                       DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS, WORK_SIZE)
-from . import Decoded
+from . import Decoded, Missing
 
 #: EXIF Orientation tag.
 ORIENTATION_TAG = 0x0112
@@ -113,24 +116,67 @@ class PillowDecoder:
 PILLOW = PillowDecoder()
 
 
-def heif_decoder() -> PillowDecoder | None:
-    """A decoder for HEIF/HEIC through pillow-heif's Pillow plugin, when it is installed."""
-    if importlib.util.find_spec("pillow_heif") is None:
+class PluginDecoder(PillowDecoder):
+    """A format read through a Pillow plugin that registers itself on import (pillow-heif's
+    ``register_heif_opener``, pillow-jxl-plugin's ``import pillow_jxl``): Pillow's pipeline
+    after the plugin has opened the file."""
+
+    def __init__(self, module: str, extensions: frozenset[str],
+                 magic: tuple[tuple[int, bytes], ...], name: str):
+        super().__init__(extensions, name)
+        self._module = module
+        self._magic = magic
+
+    def extensions(self) -> frozenset[str]:
+        return self._extra
+
+    def sniff(self, head: bytes) -> bool:
+        return any(head[o:o + len(m)] == m for o, m in self._magic)
+
+    def decode(self, fp: BinaryIO, st: os.stat_result) -> Decoded:
+        _register_plugin(self._module)
+        return super().decode(fp, st)
+
+
+@functools.cache
+def _register_plugin(module: str) -> None:
+    """Import the plugin *module* once per process (workers too): it registers with Pillow."""
+    mod = importlib.import_module(module)
+    register = getattr(mod, "register_heif_opener", None)
+    if register is not None:
+        register()
+
+
+def plugin_decoder(module: str, extensions: frozenset[str], magic: tuple[tuple[int, bytes], ...],
+                   name: str) -> PluginDecoder | None:
+    """A decoder through the Pillow plugin *module*, or None when it is not installed."""
+    if importlib.util.find_spec(module) is None:
         return None
+    return PluginDecoder(module, extensions, magic, name)
 
-    class HeifDecoder(PillowDecoder):
-        def sniff(self, head: bytes) -> bool:
-            from . import HEIF_MAGIC
 
-            return any(head[o:o + len(m)] == m for o, m in HEIF_MAGIC)
+#: Why Pillow may not read a format it usually reads: its build lacks the library.
+_PILLOW_FEATURES = {
+    "AVIF": ("avif", "Pillow built without AVIF: pip install -U 'Pillow>=11.3'"),
+    "WEBP": ("webp", "Pillow built without WebP"),
+    "JPEG2000": ("jpg_2000", "Pillow built without OpenJPEG"),
+}
 
-        def decode(self, fp: BinaryIO, st: os.stat_result) -> Decoded:
-            import pillow_heif
 
-            pillow_heif.register_heif_opener()
-            return super().decode(fp, st)
-
-    return HeifDecoder(frozenset({".heic", ".heif", ".hif"}), "pillow-heif")
+def unreadable_by_pillow() -> list[Missing]:
+    """The wanted extensions this Pillow cannot read, each with the reason (for the crawl's
+    summary: such files are counted and named, not skipped silently)."""
+    Image.init()
+    registered = Image.registered_extensions()
+    readable = PILLOW.extensions()
+    out = []
+    by_format: dict[str, set[str]] = {}
+    for ext in sorted(WANTED_EXTENSIONS - readable):
+        by_format.setdefault(registered.get(ext, ext.lstrip(".").upper()), set()).add(ext)
+    for fmt, exts in sorted(by_format.items()):
+        hint = _PILLOW_FEATURES.get(fmt, (None, f"this Pillow cannot read {fmt}"))[1]
+        out.append(Missing(frozenset(exts), (), hint))
+    return out
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -297,6 +343,12 @@ def _draft_scale(size: tuple[int, int], want: tuple[int, int]) -> int:
     """The scale (1, 2, 4 or 8) Pillow's JPEG draft picks for *want* (JpegImageFile.draft)."""
     scale = min(size[0] // want[0], size[1] // want[1])
     return next((s for s in (8, 4, 2) if scale >= s), 1)
+
+
+def decode_picture(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The grey working picture and colour signature of an upright uint8 (rows, cols, 3)
+    RGB array decoded by another library (rawpy): the same steps as a file Pillow reads."""
+    return _working_pictures(Image.fromarray(np.ascontiguousarray(rgb), "RGB"))
 
 
 def _working_pictures(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -506,9 +558,33 @@ MAX_FIELD = 200
 
 def _metadata(im: Image.Image) -> dict[str, str]:
     """Collect creator, copyright, camera and dates from EXIF or PNG text, never failing."""
+    try:
+        out = exif_fields(im.getexif())
+    except Exception:  # noqa: BLE001 - hostile EXIF must never stop a decode
+        out = {}
+    for key, name in PNG_TEXT_FIELDS.items():
+        value = im.info.get(key) if isinstance(im.info, dict) else None
+        if isinstance(value, (str, bytes)) and name not in out:
+            out[name] = _clean(value)
+    # XMP, IPTC, GPS and the capture time (provenance.py); EXIF fields above win.
+    for key, value in provenance.read(im).items():
+        out.setdefault(key, value)
+    if im.format == "JPEG":
+        # How much the picture was compressed, read from its tables (the likely original is
+        # the least recompressed copy; file size would count metadata too).
+        try:
+            quality = quality_from_tables(getattr(im, "quantization", None) or {})
+        except (TypeError, ValueError):
+            quality = None
+        if quality is not None:
+            out["jpeg_quality"] = str(quality)
+    return {k: v for k, v in out.items() if v}
+
+
+def exif_fields(exif: Image.Exif) -> dict[str, str]:
+    """Creator, copyright, camera and dates from an EXIF (or TIFF IFD0) table, never failing."""
     out: dict[str, str] = {}
     try:
-        exif = im.getexif()
         items = [(EXIF_FIELDS, exif)]
         try:
             items.append((EXIF_IFD_FIELDS, exif.get_ifd(EXIF_IFD)))
@@ -521,20 +597,19 @@ def _metadata(im: Image.Image) -> dict[str, str]:
                     out[name] = _clean(value)
     except Exception:  # noqa: BLE001 - hostile EXIF must never stop a decode
         pass
-    for key, name in PNG_TEXT_FIELDS.items():
-        value = im.info.get(key) if isinstance(im.info, dict) else None
-        if isinstance(value, (str, bytes)) and name not in out:
-            out[name] = _clean(value)
-    if im.format == "JPEG":
-        # How much the picture was compressed, read from its tables (the likely original is
-        # the least recompressed copy; file size would count metadata too).
-        try:
-            quality = quality_from_tables(getattr(im, "quantization", None) or {})
-        except (TypeError, ValueError):
-            quality = None
-        if quality is not None:
-            out["jpeg_quality"] = str(quality)
     return {k: v for k, v in out.items() if v}
+
+
+def header_metadata(path: bytes | str) -> dict[str, str] | None:
+    """The metadata fields of the file at *path* as a decode records them (_metadata), read
+    from its header without decoding the picture; None when Pillow cannot open it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return _metadata(im)
+    except Exception:  # noqa: BLE001 - any unreadable file: keep what the index has
+        return None
 
 
 def _clean(value: object) -> str:

@@ -7,9 +7,12 @@ name with a comma, a quote or a newline); times are local ISO 8601 with their UT
 from __future__ import annotations
 
 import csv
+import math
+import os
 from collections.abc import Sequence
 from typing import TextIO
 
+from ..answers import captured, credits_of, summarize
 from ..model import Group, Partial, QueryResult
 from .words import creator, iso_time
 
@@ -26,6 +29,13 @@ def _partial(p: Partial | None) -> list[object]:
             p.scale, p.rotation]
 
 
+#: Who-made-it columns of the query CSV and the answers.credits_of labels they come from.
+CREDIT_COLUMNS = ("artist", "copyright", "xmp_creator", "xmp_rights", "iptc_byline",
+                  "iptc_copyright", "camera", "software")
+CREDIT_LABELS = ("artist", "copyright", "creator (XMP)", "rights (XMP)", "by-line (IPTC)",
+                 "copyright (IPTC)", "camera", "software")
+
+
 def render_groups(groups: Sequence[Group], out: TextIO) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["group", "path", "distance", "relation", "original", "width", "height",
@@ -40,11 +50,25 @@ def render_groups(groups: Sequence[Group], out: TextIO) -> None:
 def render_queries(results: Sequence[QueryResult], out: TextIO) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["query", "path", "distance", "relation", "similarity", "width", "height",
-                "bytes", "mtime", "larger", "original", "creator", *PARTIAL_COLUMNS])
+                "bytes", "mtime", "larger", "original", "creator",
+                # added with the answers (issue 14): who made it, where it appears
+                "biggest", "factor", "captured", *CREDIT_COLUMNS, "gps", "folder", "pages",
+                "original_reasons",
+                # added with partial matches (issue 12)
+                *PARTIAL_COLUMNS])
     for r in results:
+        a = summarize(r)
         for m in r.matches:
             f = m.file
+            credits = credits_of(f.metadata)
             w.writerow([r.path, f.path, m.distance, m.relation,
                         "" if m.similarity is None else m.similarity, f.width, f.height,
                         f.size, iso_time(f.mtime_ns), int(m.larger), int(m.likely_original),
-                        creator(f.metadata), *_partial(m.partial)])
+                        creator(f.metadata),
+                        int(f.path == a.biggest),
+                        round(math.sqrt(f.pixels / (r.width * r.height)), 2) if r.width * r.height else "",
+                        captured(f.metadata), *(credits.get(c, "") for c in CREDIT_LABELS),
+                        credits["gps"], os.path.dirname(f.path),
+                        " | ".join(f"{p.url} ({p.title})" for p in m.pages),
+                        "; ".join(a.reasons) if m.likely_original else "",
+                        *_partial(m.partial)])

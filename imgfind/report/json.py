@@ -8,10 +8,12 @@ never renamed or removed (so a file's size stays ``bytes`` here although records
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..model import FileRecord, Group, Member, Partial, QueryResult, ReportHeader
+from ..answers import captured, credits_of, summarize
+from ..model import Answer, FileRecord, Group, Member, PageRef, Partial, QueryResult, ReportHeader
 from .words import iso_time
 
 
@@ -71,19 +73,45 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
     _dump(doc, out)
 
 
+def page_json(p: PageRef) -> dict:
+    """A web page that shows a file: url, title, how (img, srcset, css, ...) and the URL used."""
+    return {"url": p.url, "title": p.title, "how": p.how, "image_url": p.image_url}
+
+
+def answer_json(a: Answer) -> dict:
+    """The summary of one reverse search (answers.summarize)."""
+    return {"biggest": {"path": a.biggest, "width": a.biggest_width, "height": a.biggest_height,
+                        "factor": a.factor},
+            "original": {"path": a.original, "reasons": list(a.reasons)},
+            "places": [{"folder": f, "files": list(names)} for f, names in a.places],
+            "credits": [{"field": c.field, "value": c.value, "paths": list(c.paths)}
+                        for c in a.credits],
+            "pages": [{**page_json(p), "shows": shows} for p, shows in a.pages]}
+
+
 def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: TextIO) -> None:
+    """Keys added in this version: queries[].answer, queries[].pages, matches[].credits,
+    matches[].captured, matches[].folder, matches[].pages, matches[].biggest."""
+    answers = [summarize(r) for r in results]
     doc = {
         **header_json(header),
         "queries": [{"path": r.path, "width": r.width, "height": r.height, "bytes": r.size,
                      "format": r.format, "metadata": r.metadata, "original": r.original,
-                     "matches": len(r.matches)} for r in results],
+                     "matches": len(r.matches), "same_file": r.same_file,
+                     "answer": answer_json(a), "pages": [page_json(p) for p in r.pages]}
+                    for r, a in zip(results, answers)],
         "matches": [{"query": r.path, **file_json(m.file), "distance": m.distance,
                      "relation": m.relation, "similarity": m.similarity,
                      "larger": m.larger, "original": m.likely_original,
                      "evidence": {"similarity": m.similarity, "checks": list(m.checks),
                                   "relation": m.relation},
+                     "biggest": m.file.path == a.biggest,
+                     "captured": captured(m.file.metadata) or None,
+                     "credits": credits_of(m.file.metadata),
+                     "folder": os.path.dirname(m.file.path),
+                     "pages": [page_json(p) for p in m.pages],
                      **partial_json(m.partial, "query", "match")}
-                    for r in results for m in r.matches],
+                    for r, a in zip(results, answers) for m in r.matches],
     }
     _dump(doc, out)
 

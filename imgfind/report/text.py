@@ -3,10 +3,12 @@ through words.one_line, so no control character from a file reaches the terminal
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from ..model import FileRecord, Group, Partial, QueryResult, ReportHeader
+from ..answers import credits_of, summarize
+from ..model import Answer, FileRecord, Group, Partial, QueryResult, ReportHeader
 from .words import creator, describe_rule, human_size, iso_time, one_line, plural
 
 
@@ -51,6 +53,11 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
         said = creator(r.metadata)
         if said:
             out.write(f"#   the file says: {one_line(said)}\n")
+        if r.same_file is not None and r.same_file != r.path:
+            out.write(f"#   the same file as indexed {one_line(r.same_file)} (another name for it, "
+                      "such as a hard link; not listed as a match)\n")
+        if any(m.partial is None for m in r.matches):  # copies, not only shared regions
+            _answer(summarize(r), r.path, {m.file.path: m.file.state for m in r.matches}, out)
         for m in r.matches:
             f = m.file
             notes = [] if f.present else [f.state]
@@ -67,18 +74,116 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}  [{', '.join(notes)}]\n")
             if m.partial:
                 out.write(f"          {_boxes(m.partial, 'query', 'this')}\n")
+            credits = credits_of(f.metadata)
+            if len(credits) > 1 or credits["gps"] == "yes":  # not when the file says nothing
+                out.write(f"        made by: {one_line(_credit_line(credits))}\n")
+            on: dict[tuple[str, str], list[str]] = {}
+            for p in m.pages:
+                on.setdefault((p.url, p.title), []).append(p.how)
+            for (url, title), hows in on.items():
+                out.write(f"        on page: {one_line(url)}  \"{one_line(title)}\" "
+                          f"({one_line(', '.join(hows))})\n")
         if any(m.partial is None for m in r.matches) and r.original == r.path:
             out.write("  the query itself looks like the original (most pixels)\n")
 
 
+def _credit_line(credits: Mapping[str, str]) -> str:
+    parts = [f"{k} {v}" for k, v in credits.items() if k != "gps"] or ["no creator metadata"]
+    return "; ".join(parts + [f"GPS {credits.get('gps', 'no')}"])
+
+
+def _names(paths: Sequence[str], states: Mapping[str, str], most: int = 3) -> str:
+    names = [_named(os.path.basename(p), p, states) for p in paths[:most]]
+    return ", ".join(names) + (f" +{len(paths) - most}" if len(paths) > most else "")
+
+
+def _named(name: str, path: str, states: Mapping[str, str]) -> str:
+    """*name*, with the state of *path* when it is not on disk now (``photo.jpg [missing]``)."""
+    state = states.get(path, "present")
+    return name if state == "present" else f"{name} [{state}]"
+
+
+def _answer(a: Answer, query: str, states: Mapping[str, str], out: TextIO) -> None:
+    """The summary of one reverse search (answers.summarize), as ``#`` lines."""
+    who = "the query itself" if a.biggest == query else one_line(a.biggest)
+    factor = "" if a.biggest == query else f", {a.factor:.2f}x the query's width and height"
+    out.write(f"#   biggest: {who} ({a.biggest_width}x{a.biggest_height}{factor})\n")
+    who = "the query itself" if a.original == query else one_line(a.original)
+    out.write(f"#   likely original: {who}: {one_line('; '.join(a.reasons))}\n")
+    if a.credits:
+        out.write("#   who made it:\n")
+        for c in a.credits:
+            out.write(f"#     {c.field}: {one_line(c.value)}  [{one_line(_names(c.paths, states))}]\n")
+    out.write(f"#   appears in {plural(len(a.places), 'folder')}:\n")
+    for folder, names in a.places:
+        named = [_named(n, os.path.join(folder, n), states) for n in names]
+        out.write(f"#     {one_line(folder)}/: {one_line(', '.join(named))}\n")
+    if a.pages:
+        shown: dict[tuple[str, str, str], list[str]] = {}
+        for p, shows in a.pages:
+            shown.setdefault((p.url, p.title, shows), []).append(p.how)
+        out.write(f"#   shown on {plural(len({p.url for p, _ in a.pages}), 'page')}:\n")
+        for (url, title, shows), hows in sorted(shown.items()):
+            out.write(f"#     {one_line(url)}  \"{one_line(title)}\"  shows "
+                      f"{one_line(_named(os.path.basename(shows), shows, states))} "
+                      f"({one_line(', '.join(hows))})\n")
+
+
+def render_info(facts: Mapping[str, object], out: TextIO) -> None:
+    """Write what ``imgfind info`` shows: the file's facts (as render_facts), then who made it
+    and what the index knows (copies, original, biggest, pages), values in one column."""
+    rows = _fact_rows({k: v for k, v in facts.items() if k not in ("index", "credits")})
+    credits = facts.get("credits")
+    if isinstance(credits, Mapping):
+        rows.append(("made by", one_line(_credit_line(credits))))
+    index = facts.get("index")
+    if not isinstance(index, Mapping):
+        rows.append(("index", "none (no index file)"))
+        _write_rows(rows, out)
+        return
+    when = f" (fingerprinted {index['indexed_at']})" if index.get("indexed_at") else ""
+    rows.append(("indexed", "yes" + when if index.get("indexed") else "no"))
+    copies = index.get("copies") or []
+    rows.append(("copies", str(len(copies))))
+    for c in copies:
+        rows.append(("", f"d={c['distance']:<2}  {c['width']}x{c['height']}  {one_line(c['path'])}"
+                     + ("" if c["relation"] == "same orientation" else f"  ({c['relation']})")))
+    if copies:
+        rows.append(("likely original", f"{one_line(str(index['original']))}: "
+                     f"{one_line('; '.join(index['original_reasons']))}"))
+        if index["biggest"] == facts.get("path"):
+            rows.append(("biggest", "this file itself"))
+        else:
+            rows.append(("biggest", f"{one_line(str(index['biggest']))} "
+                         f"({index['biggest_factor']:.2f}x this file's width and height)"))
+    for p in index.get("pages") or []:
+        rows.append(("page", f"{one_line(p['url'])}  \"{one_line(p['title'])}\"  shows "
+                     f"{one_line(os.path.basename(p['shows']))} ({one_line(p['how'])})"))
+    _write_rows(rows, out)
+
+
 def render_facts(facts: Mapping[str, object], out: TextIO) -> None:
-    """Write ``key value`` lines (nested mappings as ``key.sub``): what ``imgfind info`` shows."""
+    """Write ``key value`` lines (nested mappings as ``key.sub``).
+
+    Values start in one column: after the longest key, and never before column 19."""
+    _write_rows(_fact_rows(facts), out)
+
+
+def _fact_rows(facts: Mapping[str, object]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
     for key, value in facts.items():
         if isinstance(value, Mapping):
-            for k, v in value.items():
-                out.write(f"{one_line(key + '.' + str(k)):<18} {one_line(str(v))}\n")
+            rows.extend((one_line(key + "." + str(k)), one_line(str(v))) for k, v in value.items())
         else:
-            out.write(f"{key:<18} {one_line(str(value))}\n")
+            rows.append((one_line(key), one_line(str(value))))
+    return rows
+
+
+def _write_rows(rows: Sequence[tuple[str, str]], out: TextIO) -> None:
+    """``key value`` lines, values in one column; a row without key is an indented sub-line."""
+    width = max([18, *(len(k) for k, _ in rows)])
+    for key, value in rows:
+        out.write(f"{key:<{width}} {value}\n" if key else f"  {value}\n")
 
 
 def render_status(db: str, counts: Mapping[str, int], problems: Sequence[tuple[str, str]] | None,
@@ -89,6 +194,9 @@ def render_status(db: str, counts: Mapping[str, int], problems: Sequence[tuple[s
     out.write(f"files:         {counts['files']}\n")
     out.write(f"fingerprinted: {counts['fingerprinted']}\n")
     out.write(f"unreadable:    {counts['unreadable']}\n")
+    if counts.get("pages"):
+        out.write(f"web pages:     {counts['pages']} ({plural(counts['page_images'], 'image reference')};"
+                  " imgfind pages)\n")
     if last_indexed is not None:
         out.write(f"last indexed:  {iso_time(int(last_indexed * 1e9))}\n")
     for path, reason in problems or ():

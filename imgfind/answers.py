@@ -1,0 +1,204 @@
+"""What a reverse search answers, from the records alone (no file is opened again). Pure.
+
+For one QueryResult: the copy with the highest resolution (and by what factor against the
+query), the likely original and why, every place a copy appears (grouped by folder), who made
+it (the EXIF, XMP and IPTC fields recorded at index time by decoders.pillow and provenance)
+and the web pages that show a copy (recorded by ``imgfind pages``). Also the orders of
+``query --sort``.
+
+The likely original (rank_originals): the copy with the earliest capture time (EXIF
+DateTimeOriginal, else XMP CreateDate; provenance's ``captured``), among the copies that have
+one; among equals, or when no copy says when it was taken, group.order_members decides (most
+picture, camera or creator metadata present, no added border, the oldest file time, the name
+the others extend, the least recompressed). Ours: a downscaled or re-encoded copy usually keeps
+the EXIF capture time (a tie, broken by picture size), a web export or an edit usually drops
+it or carries a later XMP CreateDate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+
+from .model import Answer, Credit, FileRecord, Match, PageRef, QueryResult
+
+#: The orders of ``query --sort``: nearest first, most pixels first, oldest (capture time,
+#: else file time) first, largest file first.
+SORTS = ("distance", "resolution", "date", "size")
+
+#: Who-made-it fields: (label, metadata keys joined with a space).
+CREDIT_FIELDS = (
+    ("artist", ("artist",)),
+    ("copyright", ("copyright",)),
+    ("creator (XMP)", ("xmp_creator",)),
+    ("rights (XMP)", ("xmp_rights",)),
+    ("by-line (IPTC)", ("iptc_byline",)),
+    ("copyright (IPTC)", ("iptc_copyright",)),
+    ("camera", ("camera_make", "camera_model")),
+    ("software", ("software",)),
+    ("software (XMP)", ("xmp_tool",)),
+    ("captured", ("captured",)),
+)
+
+
+def captured(meta: dict[str, str]) -> str:
+    """The capture time recorded at index time (ISO 8601), or ""; older rows: EXIF ``taken``."""
+    if meta.get("captured"):
+        return meta["captured"]
+    if meta.get("taken"):
+        from .provenance import iso_time  # noqa: PLC0415
+
+        return iso_time(meta["taken"])
+    return ""
+
+
+def capture_source(meta: dict[str, str]) -> str:
+    """Where the capture time comes from: "EXIF DateTimeOriginal", "XMP CreateDate" or ""."""
+    if meta.get("taken"):
+        return "EXIF DateTimeOriginal"
+    if meta.get("captured"):
+        return "XMP CreateDate"
+    return ""
+
+
+def file_time(ns: int) -> str:
+    """A file time (ns since the epoch) as local ISO 8601 without offset, to the second."""
+    return dt.datetime.fromtimestamp(ns // 1_000_000_000).isoformat()
+
+
+def date_of(rec: FileRecord) -> str:
+    """When a copy was made, as far as it says: its capture time, else its file time."""
+    return (captured(rec.metadata) or file_time(rec.mtime_ns))[:19]
+
+
+def rank_originals(records: Sequence[FileRecord]) -> list[FileRecord]:
+    """Sort copies with the likely original first (see the module doc).
+
+    Copies whose capture time is the earliest come first (ties and copies without a capture
+    time in group.order_members' order).
+    """
+    from .group import order_members  # noqa: PLC0415 - group needs numpy; reports do not
+
+    ordered = order_members(records)
+    times = [captured(r.metadata)[:19] for r in ordered]
+    known = [t for t in times if t]
+    if not known:
+        return ordered
+    first = min(known)
+    return ([r for r, t in zip(ordered, times) if t == first]
+            + [r for r, t in zip(ordered, times) if t != first])
+
+
+def credits_of(meta: dict[str, str]) -> dict[str, str]:
+    """Who made a picture, as one file's metadata says: label -> value (see CREDIT_FIELDS),
+    plus ``gps`` ("yes"/"no")."""
+    out = {}
+    for label, keys in CREDIT_FIELDS:
+        value = " ".join(meta[k] for k in keys if meta.get(k))
+        if label == "captured":
+            value = captured(meta)
+        if value:
+            out[label] = value
+    out["gps"] = "yes" if meta.get("gps") == "yes" else "no"
+    return out
+
+
+def query_record(r: QueryResult) -> FileRecord:
+    """The query as a FileRecord (id -1), for comparing it with its matches."""
+    return FileRecord(-1, r.path, r.size, r.mtime_ns, r.width, r.height, r.format, r.metadata,
+                      r.content)
+
+
+def summarize(r: QueryResult) -> Answer:
+    """The answer to one reverse search, from *r*'s records (see the module doc). The biggest
+    copy and the original's reasons consider the copies on disk now (and the query); places
+    and credits list every match, whatever its state. A partial match (a picture that only
+    shares a region with the query) is not a copy: it is listed in places, not weighed as the
+    biggest or the original."""
+    q = query_record(r)
+    copies = [q] + [m.file for m in r.matches if m.partial is None]
+    # what can be fetched now
+    here = [q] + [m.file for m in r.matches if m.file.present and m.partial is None]
+    # Among equals: the likely original, then the query, then the nearest.
+    biggest = max(here, key=lambda c: (c.pixels, c.path == r.original, c is q))
+    factor = math.sqrt(biggest.pixels / q.pixels) if q.pixels else 1.0
+    by_path = {c.path: c for c in copies}
+    original = by_path.get(r.original, q)
+    folders: dict[str, list[str]] = {}
+    for m in r.matches:
+        folder, name = os.path.split(m.file.path)
+        folders.setdefault(folder, []).append(name)
+    places = tuple((f, tuple(sorted(names))) for f, names in sorted(folders.items()))
+    said: dict[tuple[str, str], list[str]] = {}
+    for c in copies:
+        for label, value in credits_of(c.metadata).items():
+            if label == "gps" and value == "no":
+                continue
+            said.setdefault((label, value), []).append(c.path)
+    order = {label: i for i, (label, _) in enumerate(CREDIT_FIELDS)}
+    credits = tuple(Credit(label, value, tuple(paths)) for (label, value), paths in
+                    sorted(said.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])))
+    pages = tuple((p, r.path) for p in r.pages) + tuple(
+        (p, m.file.path) for m in r.matches for p in m.pages)
+    return Answer(biggest.path, biggest.width, biggest.height, round(factor, 2), original.path,
+                  reasons(original, here), places, credits, pages)
+
+
+def reasons(original: FileRecord, copies: Sequence[FileRecord]) -> tuple[str, ...]:
+    """Why *original* looks like the original among *copies*, in words."""
+    out = []
+    others = [c for c in copies if c.path != original.path]
+    when = captured(original.metadata)
+    other_times = [captured(c.metadata) for c in others if captured(c.metadata)]
+    if when:
+        if not other_times or when[:19] < min(t[:19] for t in other_times):
+            out.append(f"earliest capture time {when} ({capture_source(original.metadata)})")
+        elif when[:19] <= min(t[:19] for t in other_times):
+            out.append(f"capture time {when}, as early as any copy's")
+    elif others and all(original.mtime_ns < c.mtime_ns for c in others):
+        out.append(f"earliest file time {file_time(original.mtime_ns)} (no copy says when it was taken)")
+    most = max(c.content_pixels for c in copies)
+    if original.content_pixels >= most * 0.95:
+        out.append(f"most picture ({original.width}x{original.height})")
+    else:
+        bigger = max(copies, key=lambda c: c.content_pixels)
+        out.append(f"not the most pixels: {os.path.basename(bigger.path)} has "
+                   f"{bigger.width}x{bigger.height} (an upscale or a later export?)")
+    camera = " ".join(original.metadata[k] for k in ("camera_make", "camera_model")
+                      if original.metadata.get(k))
+    if camera:
+        out.append(f"camera metadata present ({camera})")
+    if not when and not camera and original.mtime_ns and others and \
+            not any("earliest file time" in o for o in out):
+        out.append("ties broken by: no added border, older file, shorter name, least recompressed")
+    return tuple(out)
+
+
+def arrange(r: QueryResult, sort: str = "distance", limit: int | None = None) -> QueryResult:
+    """Return *r* with its matches in the order *sort* (one of SORTS), at most *limit*.
+
+    Raises:
+        ValueError: *sort* is not one of SORTS.
+    """
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
+    matches: list[Match] = list(r.matches)  # already nearest first
+    if sort == "resolution":
+        matches.sort(key=lambda m: -m.file.pixels)
+    elif sort == "date":
+        matches.sort(key=lambda m: date_of(m.file))
+    elif sort == "size":
+        matches.sort(key=lambda m: -m.file.size)
+    if limit is not None:
+        matches = matches[:limit]
+    return replace(r, matches=tuple(matches))
+
+
+def with_pages(r: QueryResult, pages: dict[str, list[PageRef]]) -> QueryResult:
+    """Return *r* with the web pages that show the query and each match (*pages*: by path)."""
+    return replace(r, pages=tuple(pages.get(r.path, ())),
+                   matches=tuple(replace(m, pages=tuple(pages.get(m.file.path, ())))
+                                 for m in r.matches))

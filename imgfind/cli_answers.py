@@ -1,0 +1,108 @@
+"""The answering commands: ``pages`` (which web page shows which image) and ``info`` (all
+imgfind knows about one image), and query's ``--sort`` option. cli.py adds COMMANDS to its
+group; query calls ``answer`` on its results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from . import answers
+from .cli_common import Context, group_options, pass_ctx, user_errors
+from .index import Index
+from .model import QueryResult
+from .report import one_line, plural
+
+sort_option = click.option(
+    "--sort", type=click.Choice(answers.SORTS), default="distance", show_default=True,
+    help="Order of the matches: nearest, most pixels, oldest (capture time, else file time) "
+         "or largest file first.")
+
+
+def answer(idx: Index, results: Sequence[QueryResult], sort: str,
+           limit: int | None) -> list[QueryResult]:
+    """Add the web pages that show each copy, then order and cut the matches (--sort, --limit)."""
+    return [answers.arrange(r, sort, limit) for r in idx.with_pages(results)]
+
+
+@click.command("pages")
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--base-url", metavar="URL", default=None,
+              help="The site's address (http/https) the pages were published under; "
+                   "a WordPress export's own base_site_url by default.")
+@click.option("--files", metavar="DIR", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The local folder the base URL stands for [default: SOURCE, or the export's folder].")
+@group_options
+@pass_ctx
+@user_errors
+def pages_cmd(obj: Context, source: str, base_url: str | None, files: str | None) -> None:
+    """Record which pages of a local website copy show which image files.
+
+    SOURCE is a folder (static site build, wget --mirror copy), an HTML file, or a WordPress
+    export (WXR XML). Reading SOURCE again replaces what was recorded for it. 'imgfind query'
+    then lists, per match, the pages that show it; index the image files too.
+
+    \b
+    Example:
+        imgfind index ~/site/public
+        imgfind pages ~/site/public --base-url https://example.com/
+        imgfind pages export.xml --files ~/backup/wp-content/uploads
+    """
+    with obj.open() as idx:
+        reading = idx.read_pages(source, base_url, files)
+        shown = [path for page in reading.pages for path, _, _ in page.images]
+        absent = idx.not_indexed(shown)
+    refs = sum(len(p.images) for p in reading.pages)
+    obj.say(f"pages: {plural(len(reading.pages), 'page')}, {plural(refs, 'image reference')} "
+            f"to {plural(len(set(shown)), 'local file')}"
+            + (f", {reading.external} to other sites" if reading.external else "")
+            + (f", {len(reading.missing)} with no local file" if reading.missing else "")
+            + (f", {plural(len(reading.unreadable), 'unreadable page')}" if reading.unreadable else ""))
+    if obj.verbose:
+        for url in reading.missing:
+            click.echo(f"no local file: {one_line(url)}", err=True)
+        for path, reason in reading.unreadable:
+            click.echo(f"unreadable: {one_line(path)}: {one_line(reason)}", err=True)
+    if absent:
+        folder = os.path.commonpath(absent) if len(absent) > 1 else os.path.dirname(absent[0])
+        obj.say(f"note: {plural(len(absent), 'image file')} shown on these pages "
+                f"{'is' if len(absent) == 1 else 'are'} not indexed yet: "
+                f"imgfind index {one_line(folder)}")
+
+
+@click.command("info")
+@click.argument("image", type=click.Path(readable=False))
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@group_options
+@pass_ctx
+@user_errors
+def info_cmd(obj: Context, image: str, fmt: str) -> None:
+    """Show everything imgfind knows about an image: format, fingerprints, who made it
+    (EXIF/XMP/IPTC), and its copies and the pages that show them in the index.
+
+    \b
+    Example:
+        imgfind info photo.jpg
+    """
+    from .info import describe, known
+    from .report.text import render_info
+
+    facts = describe(image)
+    if os.path.exists(obj.db):
+        with obj.open(readonly=True) as idx:
+            facts["index"] = known(idx, image)
+    else:
+        facts["index"] = None
+    if fmt == "json":
+        click.echo(json.dumps(facts, indent=1, ensure_ascii=True))
+        return
+    render_info(facts, sys.stdout)
+
+
+COMMANDS = (pages_cmd, info_cmd)

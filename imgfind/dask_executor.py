@@ -1,0 +1,207 @@
+"""Fingerprinting on a Dask cluster: an ``indexer.Executor`` over ``dask.distributed``.
+
+The client (the process running ``imgfind index``) crawls, diffs against the index and stays
+the only SQLite writer; the workers only run ``analyse.analyse_batch`` on batches of paths
+they can open (a shared file system). Results stream back in the order they finish
+(``distributed.as_completed``) with a bounded number of batches in flight.
+
+Worker death is Dask's to handle: the scheduler re-runs the tasks of a worker that died on
+another worker. A task that was running on ``allowed-failures + 1`` workers that died
+(``distributed.scheduler.allowed-failures``, 3 by default) fails with ``KilledWorker``. A
+worker runs more than one task at a time (threads, and tasks queued on it), so the task that
+failed may be innocent: this module then isolates the culprit by running every file of that
+batch alone, one after the other, once the rest of the run is done, with nothing else in
+flight. A file that still kills workers when it is the only task is the culprit: it is
+recorded through *on_poison* (for imgfind: unreadable, "crashed the worker that read it")
+and never submitted again; the innocent files of the batch succeed. Running the files one
+by one rather than halving the batch costs a few tens of milliseconds per file but one
+round of worker deaths (allowed-failures + 1), which is what is slow (a restart takes about
+a second) and which halving would repeat log2(batch) times.
+
+``distributed`` is an optional dependency (``pip install 'imgfind[dask]'``); nothing here
+imports it before an executor is made.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from .errors import ImgfindError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: The environment variable read when ``imgfind index`` gets no --scheduler.
+SCHEDULER_ENV = "IMGFIND_SCHEDULER"
+#: Batches in flight per worker thread: enough to keep workers busy while results travel.
+IN_FLIGHT_PER_THREAD = 4
+#: Seconds to wait for a scheduler to answer.
+CONNECT_TIMEOUT = 20.0
+_LOCAL = re.compile(r"local(?::(\d+))?$")
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ImgfindError("--scheduler needs Dask's distributed package: "
+                           "pip install 'imgfind[dask]'") from None
+    return distributed
+
+
+class DaskExecutor:
+    """Run batches on a Dask cluster; use as a context manager (it connects on enter).
+
+    Args:
+        address: a scheduler address (``tcp://host:8786``), or ``local:N`` to start a
+            ``LocalCluster`` of N worker processes with one thread each (``local`` alone:
+            one per core). Ignored when *client* is given.
+        client: an existing ``distributed.Client`` to use (not closed on exit).
+        on_poison: makes the result of a batch of one item that killed workers repeatedly
+            (its argument: the batch and a reason); by default the exception is raised.
+
+    Raises (on enter):
+        ImgfindError: distributed is not installed, the address is malformed, or the
+            scheduler cannot be reached.
+    """
+
+    def __init__(self, address: str | None = None, *, client: Any = None,
+                 on_poison: Callable[[Sequence[Any], str], Any] | None = None,
+                 connect_timeout: float | None = None):
+        if address is None and client is None:
+            raise ImgfindError("a Dask executor needs a scheduler address or a client")
+        self.address = address
+        self.client = client
+        self.on_poison = on_poison
+        self.connect_timeout = connect_timeout or CONNECT_TIMEOUT
+        self._own_client = client is None
+        self._cluster: Any = None
+        #: Files isolated because they killed workers (for reports and tests).
+        self.poisoned: list[Any] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> DaskExecutor:
+        if self.client is not None:
+            return self
+        distributed = _distributed()
+        assert self.address is not None
+        local = _LOCAL.match(self.address.strip())
+        try:
+            if local:
+                n = int(local.group(1) or 0) or os.cpu_count() or 1
+                self._cluster = distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+                self.client = distributed.Client(self._cluster)
+            else:
+                self.client = distributed.Client(self.address, timeout=self.connect_timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            self.close()
+            raise ImgfindError(f"cannot reach the Dask scheduler at {self.address}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                               ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_client and self.client is not None:
+            try:
+                self.client.close()
+            except Exception:  # closing is best effort; the run's result is what counts
+                pass
+            self.client = None
+        if self._cluster is not None:
+            try:
+                self._cluster.close()
+            except Exception:
+                pass
+            self._cluster = None
+
+    @property
+    def workers(self) -> int:
+        """Worker threads in the cluster now (at least 1)."""
+        if self.client is None:
+            return 1
+        return max(1, sum(self.client.nthreads().values()))
+
+    # ------------------------------------------------------------------ the work
+    def map_batches(self, fn: Callable[[Sequence[T]], R], batches: Iterable[Sequence[T]]
+                    ) -> Iterator[R]:
+        """Yield ``fn(batch)`` for every batch, in the order batches finish.
+
+        A batch that fails with ``KilledWorker`` is split into single items, run one at a
+        time with nothing else in flight after the other batches; an item that fails so is
+        given to *on_poison* (or ImgfindError is raised). Any other exception from *fn* is
+        raised here. Closing the iterator cancels what is pending.
+        """
+        distributed = _distributed()
+        if self.client is None:
+            raise ImgfindError("the Dask executor is not connected (use it as a context manager)")
+        client = self.client
+        window = IN_FLIGHT_PER_THREAD * self.workers
+        queue = iter(batches)
+        suspects: list[Sequence[T]] = []  # items of killed batches, to run alone
+        alone: Any = None  # the future of the one item running with nothing beside it
+        done = distributed.as_completed()
+        inflight: dict[Any, Sequence[T]] = {}  # future -> its batch (to split if it kills)
+
+        def submit(batch: Sequence[T]) -> Any:
+            # pure=False: every submission is a task of its own; a resubmitted item is not
+            # mistaken for the failed task with the same arguments.
+            future = client.submit(fn, batch, pure=False)
+            done.add(future)
+            inflight[future] = batch
+            return future
+
+        try:
+            while True:
+                while alone is None and len(inflight) < window:
+                    batch = next(queue, None)
+                    if batch is None:
+                        break
+                    submit(batch)
+                if not inflight and suspects:
+                    alone = submit(suspects.pop(0))
+                if not inflight:
+                    return
+                future = next(done)
+                batch = inflight.pop(future)
+                was_alone, alone = future is alone, (None if future is alone else alone)
+                if future.status == "error":
+                    exc = future.exception()
+                    if not isinstance(exc, distributed.KilledWorker):
+                        future.result()  # raises fn's own error as it is
+                    if not was_alone:
+                        # Workers running this batch died, but maybe for another task on
+                        # the same worker: run each file alone, once the rest is done.
+                        suspects.extend([item] for item in batch)
+                        continue
+                    self.poisoned.append(batch[0])
+                    if self.on_poison is None:
+                        raise ImgfindError(f"a task killed Dask workers repeatedly: {exc}")
+                    yield self.on_poison(batch, "crashed the worker that read it "
+                                         "(killed Dask workers repeatedly)")
+                    continue
+                result = future.result()
+                future.release()
+                yield result
+        finally:
+            done.clear()
+            if inflight:
+                client.cancel(list(inflight))
+
+
+def scheduler_executor(address: str | None) -> DaskExecutor | None:
+    """The executor for ``--scheduler ADDRESS`` (or $IMGFIND_SCHEDULER); None without either.
+    Files that crash workers are recorded as unreadable."""
+    address = address or os.environ.get(SCHEDULER_ENV) or None
+    if not address:
+        return None
+    from .analyse import crashed_batch
+
+    _distributed()  # the one-line error before anything else happens
+    return DaskExecutor(address, on_poison=crashed_batch)

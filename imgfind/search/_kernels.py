@@ -1,0 +1,111 @@
+"""The compiled kernels of search/join.py (numba; imported only when they are used).
+
+Module-level functions, so numba caches their machine code next to this file (``cache=True``):
+the first process compiles them (seconds), the next ones load them (~0.2 s).
+"""
+
+import numba as nb
+import numpy as np
+
+#: Queries per parallel block (a block writes its matches into its own slice of the output).
+BLOCK_QUERIES = 4096
+
+m1 = np.uint64(0x5555555555555555)
+m2 = np.uint64(0x3333333333333333)
+m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+h01 = np.uint64(0x0101010101010101)
+
+@nb.njit(inline="always")
+def popcount(x):
+    x = x - ((x >> np.uint64(1)) & m1)
+    x = (x & m2) + ((x >> np.uint64(2)) & m2)
+    x = (x + (x >> np.uint64(4))) & m4
+    return (x * h01) >> np.uint64(56)
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def probe(queries, k, offsets, widths, radii, tab_values, tab_order, starts, start_base,
+          masks, mask_lo, mask_hi, cap, out_q, out_i, out_d, counts):
+    n = len(queries)
+    n_blocks = len(counts)
+    m = len(offsets)
+    kk = np.uint64(k)
+    for b in nb.prange(n_blocks):
+        pos = b * cap
+        end = pos + cap
+        found = 0
+        lo = b * BLOCK_QUERIES
+        hi = min(n, lo + BLOCK_QUERIES)
+        for q in range(lo, hi):
+            v = queries[q]
+            for j in range(m):
+                off = np.uint64(offsets[j])
+                mask = (np.uint64(1) << np.uint64(widths[j])) - np.uint64(1)
+                key = (v >> off) & mask
+                base = start_base[j]
+                for t in range(mask_lo[j], mask_hi[j]):
+                    slot = base + np.int64(key ^ masks[t])
+                    s = starts[slot]
+                    e = starts[slot + 1]
+                    for p in range(s, e):
+                        x = v ^ tab_values[j, p]
+                        d = popcount(x)
+                        if d > kk:
+                            continue
+                        dup = False
+                        for jj in range(j):
+                            mm = (np.uint64(1) << np.uint64(widths[jj])) - np.uint64(1)
+                            if popcount((x >> np.uint64(offsets[jj])) & mm) <= np.uint64(radii[jj]):
+                                dup = True
+                                break
+                        if dup:
+                            continue
+                        if pos < end:
+                            out_q[pos] = q
+                            out_i[pos] = tab_order[j, p]
+                            out_d[pos] = np.uint8(d)
+                            pos += 1
+                        found += 1
+        counts[b] = found
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def brute(queries, items, k, cap, out_q, out_i, out_d, counts):
+    n = len(queries)
+    n_blocks = len(counts)
+    kk = np.uint64(k)
+    for b in nb.prange(n_blocks):
+        pos = b * cap
+        end = pos + cap
+        found = 0
+        lo = b * BLOCK_QUERIES
+        hi = min(n, lo + BLOCK_QUERIES)
+        for q in range(lo, hi):
+            v = queries[q]
+            for i in range(len(items)):
+                d = popcount(v ^ items[i])
+                if d <= kk:
+                    if pos < end:
+                        out_q[pos] = q
+                        out_i[pos] = i
+                        out_d[pos] = np.uint8(d)
+                        pos += 1
+                    found += 1
+        counts[b] = found
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def nearest(q, i, dist, best):
+    k = q.shape[0]
+    for a in nb.prange(k):
+        for b in range(k):
+            low = np.uint64(65)
+            at = 0
+            for x in range(q.shape[1]):
+                for y in range(i.shape[1]):
+                    d = popcount(q[a, x] ^ i[b, y])
+                    if d < low:
+                        low = d
+                        at = x * i.shape[1] + y
+            dist[a, b] = low
+            best[a, b] = at
+
+
+

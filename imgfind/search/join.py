@@ -1,0 +1,193 @@
+"""Exact Hamming join compiled with numba: multi-index hashing whose probe loop runs as
+machine code on every core.
+
+The numpy engine (mih.py) spends most of a large join on temporaries: every probe key, every
+bucket bound and every candidate goes through a full-length array before the next step, so a
+join of 10^6 queries against 10^7 hashes moves gigabytes through memory. Here each query walks
+its probes and candidates in registers, and the queries are shared among the cores
+(``numba.prange``). The method is the same (Norouzi, Punjani and Fleet, "Fast Search in Hamming
+Space with Multi-Index Hashing", CVPR 2012): the 64 bits are cut into ``m`` substrings, one
+direct-address table per substring; a match within ``k`` bits is within ``r_j`` bits in some
+substring ``j`` when ``sum(r_j + 1) >= k + 1``; a pair near in several substrings is reported by
+the first only. Results are exact: tests compare them with brute force.
+
+numba is optional: :func:`available` says whether it can be imported, and callers fall back to
+the numpy engines without it. The first call in a process compiles the kernels or loads them
+from numba's on-disk cache (``cache=True``, next to this module): about a second the very first
+time, ~0.2 s after.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+import numpy as np
+
+from ..bits import as_uint64
+from .arrays import Matches, Triples, sort_matches
+
+#: Widest substring table (direct-address: 2**width + 1 int32 bucket bounds = 64 MB).
+MAX_WIDTH = 24
+#: Cost model, in nanoseconds: a probe (one or two cache misses for its bucket bounds) and a
+#: candidate check (a sequential read, a popcount). Ours, rough: on the 2-core bench machine
+#: (loaded) 16-bit and 21/22-bit layouts came within 10% of each other for 1.1M items at k=8,
+#: 13-bit ones 1.6x slower (benchmarks/RESULTS.md, "Scale on one machine").
+NS_PROBE = 12.0
+NS_CHECK = 1.5
+#: Queries per parallel block (a block writes its matches into its own slice of the output).
+BLOCK_QUERIES = 4096  # as _kernels.BLOCK_QUERIES
+
+
+@functools.lru_cache(maxsize=1)
+def available() -> bool:
+    """True when numba can be imported (the compiled engine can run)."""
+    try:
+        import numba  # noqa: F401
+    except Exception:  # ImportError, or a numba that does not load on this numpy
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _kernels():
+    from . import _kernels as k
+
+    return k.probe, k.brute, k.nearest
+
+
+def _ball(width: int, radius: int) -> np.ndarray:
+    """Every mask of at most *radius* set bits among *width* bits (0 first), uint64."""
+    out = [0]
+    for r in range(1, radius + 1):
+        out.extend(sum(1 << b for b in combo) for combo in itertools.combinations(range(width), r))
+    return np.array(out, np.uint64)
+
+
+def plan(n_items: int, k: int) -> tuple[list[int], list[int], list[int]] | None:
+    """Choose substrings for a join against *n_items* at threshold *k*: (offsets, widths,
+    radii), or None when comparing every pair costs less (small sets, large k)."""
+    best, best_cost = None, n_items * NS_CHECK
+    for m in range(3, min(64, k + 1) + 1):
+        base, extra = divmod(64, m)
+        widths = [base + (1 if j < extra else 0) for j in range(m)]
+        if max(widths) > MAX_WIDTH:
+            continue
+        r_base, r_extra = divmod(k + 1 - m, m)
+        radii = [r_base + (1 if j < r_extra else 0) for j in range(m)]
+        probes = [sum(math.comb(w, i) for i in range(r + 1)) for w, r in zip(widths, radii)]
+        cost = sum(p * (NS_PROBE + NS_CHECK * n_items / 2.0 ** w) for p, w in zip(probes, widths))
+        # tables: a pass over the items per substring, paid once per join
+        if cost < best_cost:
+            offsets = [sum(widths[:j]) for j in range(m)]
+            best, best_cost = (offsets, widths, radii), cost
+    return best
+
+
+class CompiledJoin:
+    """Exact search over a fixed array of 64-bit hashes, compiled (needs numba).
+
+    Same answers as every engine of :mod:`imgfind.search` (``find``, ``find_many``,
+    ``pairs``); tables are built per threshold on first use and kept. Memory: per substring
+    table the items' values and positions (12 bytes an item) and 2**width + 1 bucket bounds.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = np.ascontiguousarray(as_uint64(values))
+        self._tables: dict[tuple, tuple] = {}
+        self.layout = None  # fixed (offsets, widths, radii) for benchmarks; None: plan()
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def _table(self, k: int):
+        layout = self.layout if self.layout is not None else plan(len(self.values), k)
+        if layout is None:
+            return None
+        key = tuple(map(tuple, layout))
+        if key not in self._tables:
+            offsets, widths, radii = layout
+            n = len(self.values)
+            tab_values = np.empty((len(offsets), n), np.uint64)
+            tab_order = np.empty((len(offsets), n), np.int32 if n < 2**31 else np.int64)
+            starts, bases, masks, mask_lo, mask_hi = [], [], [], [], []
+            base = 0
+            for j, (off, w, r) in enumerate(zip(offsets, widths, radii)):
+                keys = (self.values >> np.uint64(off)) & np.uint64((1 << w) - 1)
+                packed = (keys << np.uint64(32)) | np.arange(n, dtype=np.uint64)
+                packed.sort()
+                order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+                tab_order[j] = order
+                tab_values[j] = self.values[order]
+                counts = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=1 << w)
+                st = np.zeros((1 << w) + 1, np.int32 if n < 2**31 else np.int64)
+                np.cumsum(counts, out=st[1:])
+                starts.append(st)
+                bases.append(base)
+                base += len(st)
+                ball = _ball(w, r)
+                mask_lo.append(sum(len(x) for x in masks))
+                masks.append(ball)
+                mask_hi.append(mask_lo[-1] + len(ball))
+            self._tables[key] = (np.array(offsets, np.int64), np.array(widths, np.int64),
+                                 np.array(radii, np.int64), tab_values, tab_order,
+                                 np.concatenate(starts), np.array(bases, np.int64),
+                                 np.concatenate(masks), np.array(mask_lo, np.int64),
+                                 np.array(mask_hi, np.int64))
+        return self._tables[key]
+
+    def join(self, queries: np.ndarray, k: int) -> Triples:
+        """Return (query index, item index, distance) of every pair within *k* bits,
+        unordered (int64, int64, uint8)."""
+        queries = np.ascontiguousarray(as_uint64(queries))
+        n_blocks = -(-len(queries) // BLOCK_QUERIES)
+        if n_blocks == 0 or len(self.values) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.uint8)
+        probe, brute, _ = _kernels()
+        table = self._table(k)
+        cap = 4 * BLOCK_QUERIES
+        while True:
+            out_q = np.empty(n_blocks * cap, np.int64)
+            out_i = np.empty(n_blocks * cap, np.int64)
+            out_d = np.empty(n_blocks * cap, np.uint8)
+            counts = np.zeros(n_blocks, np.int64)
+            if table is None:
+                brute(queries, self.values, k, cap, out_q, out_i, out_d, counts)
+            else:
+                probe(queries, k, *table[:3], *table[3:], cap, out_q, out_i, out_d, counts)
+            if counts.max() <= cap:
+                break
+            # Some block found more than its slice holds: again, with room for the largest
+            # (rare; a threshold that matches nearly everything).
+            cap = int(counts.max())
+        keep = (np.arange(n_blocks * cap) % cap) < np.repeat(counts, cap)
+        return out_q[keep], out_i[keep], out_d[keep]
+
+    def find_many(self, queries: np.ndarray, k: int) -> Triples:
+        """Matches of every query, sorted by query, distance, item (as every engine)."""
+        return sort_matches(*self.join(queries, k))
+
+    def find(self, query: int, k: int) -> Matches:
+        _, items, d = self.find_many(np.array([query], np.uint64), k)
+        return items, d
+
+    def pairs(self, k: int) -> Triples:
+        """Every pair i < j within *k* bits, sorted by i, then j."""
+        q, i, d = self.join(self.values, k)
+        keep = q < i
+        q, i, d = q[keep], i[keep], d[keep]
+        order = np.lexsort((i, q))
+        return q[order], i[order], d[order]
+
+
+def nearest_columns(q: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every two rows a, b of (k, Q) *q* and (k, I) *i* (uint64 hash columns): the
+    smallest Hamming distance between a column of q[a] and a column of i[b], and where
+    (``x * I + y``, first of equals in row-major order, as numpy's argmin). Two (k, k)
+    int64 arrays; compiled (needs numba), on every core."""
+    k = len(q)
+    dist = np.empty((k, k), np.int64)
+    best = np.empty((k, k), np.int64)
+    _kernels()[2](np.ascontiguousarray(as_uint64(q)), np.ascontiguousarray(as_uint64(i)), dist, best)
+    return dist, best

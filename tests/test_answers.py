@@ -1,0 +1,377 @@
+"""Issue 14, the answers: who made it, which is the original and the biggest, where it appears
+(folders and web pages), query --sort, imgfind pages and imgfind info."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import os
+import sqlite3
+
+import pytest
+from PIL import Image
+
+from answers_support import family, website
+from helpers import invoke, invoke_json, make_image
+from imgfind import answers, pages as pages_mod
+from imgfind.decode import open_for_hash
+from imgfind.index import Index
+from imgfind.store import SCHEMA_VERSION, Store
+
+
+# ----------------------------------------------------------------------------- recorded fields
+def test_exif_xmp_iptc_and_gps_are_recorded(tmp_path):
+    p = family(tmp_path)
+    cam = open_for_hash(p["camera"]).metadata
+    assert cam["artist"] == "Ann Example" and cam["camera_model"] == "EOS 80D"
+    assert cam["iptc_byline"] == "Ann Example (IPTC)"
+    assert cam["iptc_copyright"] == "Ann Example Photography"
+    assert cam["gps"] == "yes" and cam["captured"] == "2019-05-01T10:20:30"
+    big = open_for_hash(p["big"]).metadata  # XMP in a PNG iTXt chunk
+    assert big["xmp_creator"] == "Studio Web" and big["xmp_rights"] == "CC BY 4.0"
+    assert "gps" not in big and "captured" not in big
+    small = open_for_hash(p["small"]).metadata  # XMP in a JPEG APP1 segment
+    assert small["captured"] == "2021-01-02T03:04:05" and small["xmp_tool"] == "GIMP 2.10"
+
+
+@pytest.mark.parametrize("fmt,save", [
+    ("WEBP", lambda packet: {"xmp": packet, "quality": 90}),
+    ("TIFF", lambda packet: {"tiffinfo": {700: packet}}),
+])
+def test_xmp_is_read_from_webp_and_tiff(tmp_path, fmt, save):
+    from answers_support import xmp_packet
+
+    path = tmp_path / f"x.{fmt.lower()}"
+    make_image(path, seed=6, fmt=fmt, **save(xmp_packet(creator="Kim", rights="CC0",
+                                                        created="2020-02-03T04:05:06+01:00")))
+    meta = open_for_hash(path).metadata
+    assert meta["xmp_creator"] == "Kim" and meta["xmp_rights"] == "CC0"
+    assert meta["captured"] == "2020-02-03T04:05:06+01:00"
+
+
+def test_capture_times_are_read_as_iso():
+    from imgfind.provenance import iso_time
+
+    assert iso_time("2019:05:01 14:03:09") == "2019-05-01T14:03:09"
+    assert iso_time("2019-05-01T14:03:09.25Z") == "2019-05-01T14:03:09Z"
+    assert iso_time("2019-05-01T14:03") == "2019-05-01T14:03:00"
+    assert iso_time("0000:00:00 00:00:00") == "" and iso_time("yesterday") == ""
+
+
+def test_a_hostile_xmp_packet_loses_only_its_fields(tmp_path):
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            b"&b;</x:xmpmeta>")
+    path = tmp_path / "bomb.jpg"
+    make_image(path, seed=4, quality=90, xmp=bomb,
+               exif=Image.Exif().tobytes())
+    meta = open_for_hash(path).metadata
+    assert "xmp_creator" not in meta and meta["jpeg_quality"] == "90"
+
+
+# ----------------------------------------------------------------------------- query answers
+@pytest.fixture
+def fam(tmp_path, runner, db):
+    paths = family(tmp_path / "lib")
+    # File times in the other order than capture times: the capture time must win.
+    for i, key in enumerate(("webp", "small", "big", "camera")):
+        os.utime(paths[key], (1_600_000_000 + i * 3600,) * 2)
+    invoke(runner, db, "-q", "index", str(tmp_path / "lib"))
+    return paths
+
+
+def test_query_answers_biggest_original_places_and_creators(fam, runner, db):
+    doc = invoke_json(runner, db, "query", str(fam["small"]), "--format", "json")
+    a = doc["queries"][0]["answer"]
+    assert a["biggest"] == {"path": str(fam["big"]), "width": 1280, "height": 960, "factor": 4.0}
+    assert a["original"]["path"] == str(fam["camera"]) == doc["queries"][0]["original"]
+    assert a["original"]["reasons"][0].startswith("earliest capture time 2019-05-01T10:20:30 (EXIF")
+    assert any("camera metadata present (Canon EOS 80D)" in r for r in a["original"]["reasons"])
+    assert [p["folder"] for p in a["places"]] == sorted(str(fam[k].parent) for k in ("camera", "webp", "big"))
+    said = {(c["field"], c["value"]): c["paths"] for c in a["credits"]}
+    assert said[("artist", "Ann Example")] == [str(fam["camera"])]
+    assert said[("by-line (IPTC)", "Ann Example (IPTC)")] == [str(fam["camera"])]
+    assert said[("creator (XMP)", "Studio Web")] == [str(fam["big"])]
+    assert said[("rights (XMP)", "CC BY 4.0")] == [str(fam["big"])]
+    assert said[("captured", "2021-01-02T03:04:05")] == [str(fam["small"])]  # the query's own
+    assert said[("gps", "yes")] == [str(fam["camera"])]
+    by_path = {m["path"]: m for m in doc["matches"]}
+    cam = by_path[str(fam["camera"])]
+    assert cam["original"] is True and cam["captured"] == "2019-05-01T10:20:30"
+    assert cam["credits"]["camera"] == "Canon EOS 80D" and cam["credits"]["gps"] == "yes"
+    assert by_path[str(fam["big"])]["biggest"] is True
+    assert by_path[str(fam["webp"])]["credits"] == {"gps": "no"}
+    # the keys that were there before stay
+    assert {"path", "distance", "relation", "larger", "original", "evidence", "metadata"} <= set(cam)
+
+
+def test_query_text_says_it_at_the_top_and_per_match(fam, runner, db):
+    out = invoke(runner, db, "query", str(fam["webp"])).stdout
+    top = out.split("\n  d=")[0]
+    assert f"#   biggest: {fam['big']} (1280x960, 3.20x the query's width and height)" in top
+    assert f"#   likely original: {fam['camera']}: earliest capture time" in top
+    assert "#     creator (XMP): Studio Web  [photo-big.png]" in top
+    assert f"#     {fam['camera'].parent}/: IMG_0001.jpg" in top
+    assert "made by: artist Ann Example; copyright (c) 2019 Ann Example" in out
+
+
+def test_without_capture_times_the_earliest_file_is_said(tmp_path, runner, db):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    im = make_image(seed=8)
+    im.save(a)
+    im.save(b)
+    os.utime(b, (1_500_000_000,) * 2)
+    os.utime(a, (1_600_000_000,) * 2)
+    invoke(runner, db, "-q", "index", str(b))
+    doc = invoke_json(runner, db, "query", str(a), "--format", "json")
+    reasons = doc["queries"][0]["answer"]["original"]["reasons"]
+    assert doc["queries"][0]["original"] == str(b)
+    assert reasons[0].startswith("earliest file time") and "most picture (320x240)" in reasons
+
+
+def test_answers_come_from_the_index_not_from_the_matched_files(fam, db, monkeypatch):
+    import imgfind.index as index_mod
+
+    opened, analysed = [], []
+    real_open, real_analyse = Image.open, index_mod.analyse
+
+    def spy_open(fp, *a, **k):
+        opened.append(fp)
+        return real_open(fp, *a, **k)
+
+    def spy_analyse(st, *a, **k):
+        analysed.append(os.fsdecode(st.path))
+        return real_analyse(st, *a, **k)
+
+    monkeypatch.setattr(Image, "open", spy_open)
+    monkeypatch.setattr(index_mod, "analyse", spy_analyse)
+    with Index.open(db, readonly=True) as idx:
+        result = idx.with_pages(idx.query_many([str(fam["webp"])]))[0]
+    a = answers.summarize(result)
+    assert a.original == str(fam["camera"]) and len(a.credits) > 5
+    assert analysed == [str(fam["webp"])] and len(opened) == 1  # the query only
+
+
+@pytest.mark.parametrize("sort,expect", [
+    ("resolution", ["big", "camera", "webp"]),
+    ("date", ["camera", "webp", "big"]),  # capture time 2019, then file times
+    ("size", ["big", "camera", "webp"]),
+])
+def test_sort_orders_the_matches(fam, runner, db, sort, expect):
+    doc = invoke_json(runner, db, "query", str(fam["small"]), "--format", "json", "--sort", sort)
+    assert [m["path"] for m in doc["matches"]] == [str(fam[k]) for k in expect]
+    doc = invoke_json(runner, db, "query", str(fam["small"]), "--format", "json", "--sort", sort,
+                      "--limit", "1")
+    assert [m["path"] for m in doc["matches"]] == [str(fam[expect[0]])]
+
+
+def test_sort_refuses_an_unknown_order(fam, runner, db):
+    r = invoke(runner, db, "query", str(fam["small"]), "--sort", "colour", ok=False)
+    assert r.exit_code == 2 and "colour" in r.stderr
+
+
+def test_csv_has_the_answer_columns(fam, runner, db):
+    out = invoke(runner, db, "query", str(fam["small"]), "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    by = {r["path"]: r for r in rows}
+    cam = by[str(fam["camera"])]
+    assert cam["iptc_byline"] == "Ann Example (IPTC)" and cam["gps"] == "yes"
+    assert cam["captured"] == "2019-05-01T10:20:30" and cam["camera"] == "Canon EOS 80D"
+    assert cam["original_reasons"].startswith("earliest capture time")
+    assert by[str(fam["big"])]["biggest"] == "1" and by[str(fam["big"])]["factor"] == "4.0"
+    assert by[str(fam["big"])]["xmp_creator"] == "Studio Web"
+    assert cam["folder"] == str(fam["camera"].parent)
+
+
+# ----------------------------------------------------------------------------- pages
+def test_css_and_srcset_parsing():
+    assert pages_mod.css_urls("a{background:url(x.png) no-repeat} b{background-image:"
+                              "url( 'y z.jpg' )}") == ["x.png", "y z.jpg"]
+    assert pages_mod.srcset_urls("a-300x200.jpg 300w,\n a.jpg 1024w, data:x 2x") == [
+        "a-300x200.jpg", "a.jpg"]
+
+
+@pytest.fixture
+def site(tmp_path, runner, db):
+    w = website(tmp_path)
+    invoke(runner, db, "-q", "index", str(w["site"]), str(w["uploads"]))
+    return w
+
+
+def test_pages_records_img_srcset_css_links_and_resized_copies(site, runner, db):
+    r = invoke(runner, db, "pages", str(site["site"]), "--base-url", "https://example.com/")
+    assert "3 pages" in r.stderr and "1 to other sites" in r.stderr
+    doc = invoke_json(runner, db, "query", str(site["photo"]), "--format", "json")
+    q = doc["queries"][0]
+    shown = {(p["url"], p["how"]) for p in q["pages"]}  # pages showing the query file itself
+    assert ("https://example.com/index.html", "link") in shown
+    assert ("https://example.com/blog/post.html", "srcset") in shown
+    assert ("https://example.com/index.html",
+            "resized copy https://example.com/img/photo-300x225.jpg") in shown
+    resized = next(m for m in doc["matches"] if m["path"] == str(site["resized"]))
+    assert {(p["url"], p["title"], p["how"]) for p in resized["pages"]} == {
+        ("https://example.com/index.html", "Home", "img"),
+        ("https://example.com/blog/post.html", "Old post", "srcset")}
+    logo = invoke_json(runner, db, "query", str(site["logo"]), "--format", "json")["queries"][0]
+    assert {(p["url"], p["title"], p["how"]) for p in logo["pages"]} == {
+        ("https://example.com/blog/post.html", "Old post", "css"),  # <style>
+        ("https://example.com/about/index.html", "About us", "img")}  # through <base href>
+    hero = invoke_json(runner, db, "query", str(site["hero"]), "--format", "json")["queries"][0]
+    assert [(p["url"], p["how"]) for p in hero["pages"]] == [
+        ("https://example.com/blog/post.html", "css")]  # a style attribute, ../ relative
+
+
+def test_pages_reads_a_wordpress_export(site, runner, db):
+    r = invoke(runner, db, "-v", "pages", str(site["export"]), "--files", str(site["uploads"]))
+    assert "2 pages" in r.stderr
+    doc = invoke_json(runner, db, "query", str(site["photo"]), "--format", "json")
+    wp = next(m for m in doc["matches"] if m["path"] == str(site["wp_photo"]))
+    assert [(p["url"], p["title"]) for p in wp["pages"]] == [
+        ("https://blog.example.org/2020/01/wp-post/", "WP post")]
+    assert wp["pages"][0]["how"].startswith("resized copy ") and "photo-1024x768.jpg" in wp["pages"][0]["how"]
+    logo = invoke_json(runner, db, "query", str(site["wp_logo"]), "--format", "json")["queries"][0]
+    assert [(p["title"], p["how"]) for p in logo["pages"]] == [("WP page", "featured")]
+    out = invoke(runner, db, "query", str(site["resized"])).stdout
+    assert '"WP post"  shows photo.jpg (resized copy' in out
+
+
+def test_status_counts_the_pages(site, runner, db):
+    assert "web pages" not in invoke(runner, db, "status").stdout
+    invoke(runner, db, "-q", "pages", str(site["site"]), "--base-url", "https://example.com/")
+    assert "web pages:     3 (9 image references; imgfind pages)" in invoke(runner, db, "status").stdout
+
+
+def test_reading_a_site_again_replaces_its_pages(site, runner, db):
+    invoke(runner, db, "-q", "pages", str(site["site"]), "--base-url", "https://example.com/")
+    (site["site"] / "index.html").write_text("<title>Home</title><p>no pictures now</p>")
+    invoke(runner, db, "-q", "pages", str(site["site"]), "--base-url", "https://example.com/")
+    doc = invoke_json(runner, db, "query", str(site["resized"]), "--format", "json")
+    assert {p["url"] for p in doc["queries"][0]["pages"]} == {"https://example.com/blog/post.html"}
+
+
+def test_pages_says_which_files_are_not_indexed_and_bad_input_is_one_line(tmp_path, runner, db):
+    w = website(tmp_path)
+    r = invoke(runner, db, "pages", str(w["site"]), "--base-url", "https://example.com/")
+    assert "not indexed yet: imgfind index" in r.stderr
+    bad = invoke(runner, db, "pages", str(w["site"]), "--base-url", "ftp://example.com/", ok=False)
+    assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "http" in bad.stderr
+    broken = tmp_path / "broken.xml"
+    broken.write_text('<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel><item>')
+    bad = invoke(runner, db, "pages", str(broken), ok=False)
+    assert bad.exit_code == 1 and "not a readable WordPress export" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_an_index_of_schema_2_gains_the_page_tables(tmp_path):
+    path = str(tmp_path / "old.db")
+    Store(path).close()
+    con = sqlite3.connect(path)
+    con.executescript("DROP TABLE page_images; DROP TABLE pages; PRAGMA user_version = 2;")
+    con.close()
+    with Store(path, readonly=True) as store:  # read as it is: no page tables, no pages
+        assert store.pages_showing(["/x.jpg"]) == {}
+    with Store(path) as store:
+        assert store.version == SCHEMA_VERSION == 3
+        assert store.page_counts() == {"pages": 0, "page_images": 0}
+    with Store(path) as store:  # idempotent
+        assert store.version == 3
+
+
+def test_an_upgraded_index_reads_the_new_fields_once_without_fingerprinting_again(tmp_path, runner, db):
+    paths = family(tmp_path / "lib")
+    invoke(runner, db, "-q", "index", str(tmp_path / "lib"))
+    # As an index of schema 2 had it: EXIF fields only, no page tables.
+    con = sqlite3.connect(db)
+    for path, meta in con.execute("SELECT path, metadata FROM files").fetchall():
+        old = {k: v for k, v in json.loads(meta or "{}").items()
+               if not k.startswith(("xmp_", "iptc_")) and k not in ("gps", "captured")}
+        con.execute("UPDATE files SET metadata = ?, indexed_at = 1 WHERE path = ?",
+                    (json.dumps(old) if old else None, path))
+    con.executescript("DROP TABLE page_images; DROP TABLE pages; PRAGMA user_version = 2;")
+    con.commit()
+    con.close()
+    doc = invoke_json(runner, db, "query", str(paths["webp"]), "--format", "json")
+    cam = next(m for m in doc["matches"] if m["path"] == str(paths["camera"]))
+    assert "iptc_byline" not in cam["metadata"]
+    assert cam["captured"] == "2019-05-01T10:20:30"  # from the EXIF 'taken' of old rows
+    r = invoke(runner, db, "index", str(tmp_path / "lib"))
+    assert "0 new, 0 changed, 4 unchanged" in r.stderr
+    doc = invoke_json(runner, db, "query", str(paths["webp"]), "--format", "json")
+    by = {m["path"]: m for m in doc["matches"]}
+    assert by[str(paths["camera"])]["metadata"]["iptc_byline"] == "Ann Example (IPTC)"
+    assert by[str(paths["big"])]["metadata"]["xmp_creator"] == "Studio Web"
+    with Store(db) as store:
+        assert store.stale_metadata([os.fsencode(tmp_path / "lib")]) == []  # once
+
+
+# ----------------------------------------------------------------------------- info
+def test_info_shows_credits_copies_and_pages(site, runner, db):
+    invoke(runner, db, "-q", "pages", str(site["site"]), "--base-url", "https://example.com/")
+    doc = json.loads(invoke(runner, db, "info", str(site["resized"]), "--format", "json").stdout)
+    idx = doc["index"]
+    assert idx["indexed"] is True and idx["original"] == str(site["photo"])
+    assert {c["path"] for c in idx["copies"]} == {str(site["photo"]), str(site["wp_photo"])}
+    assert round(idx["biggest_factor"], 2) == 2.67
+    assert ("Home", "img") in {(p["title"], p["how"]) for p in idx["pages"]}
+    text = invoke(runner, db, "info", str(site["resized"])).stdout
+    assert re.search(r"^indexed +yes", text, re.M), text
+    assert re.search(r'^page +https://example\.com/index\.html  "Home"', text, re.M), text
+
+
+def test_info_of_a_file_outside_the_index(fam, tmp_path, runner, db):
+    out = tmp_path / "elsewhere.jpg"
+    Image.open(fam["camera"]).save(out, quality=90, exif=Image.open(fam["camera"]).info["exif"])
+    text = invoke(runner, db, "info", str(out)).stdout
+    assert re.search(r"^indexed +no$", text, re.M), text
+    assert re.search(r"^made by +artist Ann Example", text, re.M) and "GPS yes" in text
+    assert re.search(rf"^likely original +{re.escape(str(fam['camera']))}", text, re.M), text
+
+
+def test_info_without_an_index_and_of_an_unreadable_file(tmp_path, runner):
+    p = tmp_path / "x.png"
+    make_image(p, seed=2)
+    db = str(tmp_path / "none.db")
+    r = invoke(runner, db, "info", str(p))
+    assert re.search(r"^index +none", r.stdout, re.M) and not os.path.exists(db)
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"not an image at all")
+    bad = invoke(runner, db, "info", str(junk), ok=False)
+    assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and str(junk) in bad.stderr
+
+
+def test_pages_map_encoded_names_and_never_leave_the_files_folder(tmp_path):
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    make_image(site / "img" / "my photo.jpg", seed=21)
+    make_image(tmp_path / "secret.jpg", seed=22)
+    (site / "p.html").write_text(
+        '<title>P</title><img src="img/my%20photo.jpg">'
+        '<img src="/img/..%2f..%2fsecret.jpg"><img src="/..%2fsecret.jpg">')
+    reading = pages_mod.read_site(str(site), "https://ex.com/")
+    (page,) = reading.pages
+    assert page.url == "https://ex.com/p.html" and page.title == "P"
+    assert [(os.path.basename(p), how) for p, _, how in page.images] == [("my photo.jpg", "img")]
+    # without a base URL, root-relative URLs are resolved against the folder, pages named by path
+    (page,) = pages_mod.read_site(str(site)).pages
+    assert page.url == str(site / "p.html") and len(page.images) == 1
+
+
+def test_schema_3_holds_the_page_and_keypoint_tables_after_upgrading_from_2(tmp_path):
+    # Both branches' schema-3 tables (pages: issue 14, keypoints: issue 12) come from one
+    # upgrade, each migration idempotent (run again on a store that has them: no error).
+    path = str(tmp_path / "old.db")
+    Store(path).close()
+    con = sqlite3.connect(path)
+    con.executescript("DROP TABLE page_images; DROP TABLE pages; DROP TABLE keypoints; "
+                      "PRAGMA user_version = 2;")
+    con.close()
+    with Store(path, readonly=True) as store:
+        assert store.local_features() == {}
+    with Store(path) as store:
+        names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"pages", "page_images", "keypoints"} <= names
+        store._migrate_pages()
+        store._migrate_partial()
+        assert store.local_features() == {}

@@ -1,0 +1,219 @@
+"""Fingerprinting on a real Dask cluster (``dask.distributed.LocalCluster``, 2 worker
+processes): the same index as a local run, workers that die mid-batch lose and duplicate
+nothing, a file that kills every worker reading it is isolated and recorded as unreadable."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from helpers import dump_index, invoke, make_library
+
+from imgfind.analyse import CRASH_ENV, crashed_batch
+from imgfind.dask_executor import DaskExecutor, scheduler_executor
+from imgfind.errors import ImgfindError
+from imgfind.index import Index, Settings
+from imgfind.indexer import InlineExecutor
+
+distributed = pytest.importorskip("distributed")
+import dask  # noqa: E402  (installed with distributed)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # One death is enough to give up on a task (the default 3 would make the poison test
+    # wait for 8 worker restarts instead of 4); the isolation logic is the same.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, memory_limit="1GiB") as lc:
+            yield lc
+
+
+@pytest.fixture
+def client(cluster):
+    with distributed.Client(cluster) as c:
+        c.wait_for_workers(2, timeout=120)
+        yield c
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("lib") / "photos"
+    make_library(folder, 36)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_dump(library, tmp_path_factory) -> dict:
+    db = tmp_path_factory.mktemp("local") / "local.db"
+    with Index.open(db, Settings(executor=InlineExecutor())) as idx:
+        idx.update([library])
+    return dump_index(db)
+
+
+class Counting:
+    """Wraps an executor and counts every result that reaches the index, by path."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.seen: dict[bytes, int] = {}
+        self.workers = inner.workers
+
+    def map_batches(self, fn, batches):
+        for results in self.inner.map_batches(fn, batches):
+            for r in results:
+                self.seen[r.stat.path] = self.seen.get(r.stat.path, 0) + 1
+            yield results
+
+
+def _crash_env(client, value: str | None) -> None:
+    """Set the test crash hook in this process (inherited by restarted workers) and in the
+    running workers."""
+    def put(v):
+        if v is None:
+            os.environ.pop(CRASH_ENV, None)
+        else:
+            os.environ[CRASH_ENV] = v
+
+    put(value)
+    client.run(put, value)
+
+
+def _run(db: Path, library: Path, client, **settings) -> tuple[object, Counting]:
+    executor = Counting(DaskExecutor(client=client, on_poison=crashed_batch))
+    with Index.open(db, Settings(executor=executor, **settings)) as idx:
+        stats = idx.update([library])
+    return stats, executor
+
+
+def test_cluster_index_equals_local_index(tmp_path, library, local_dump, client):
+    stats, counting = _run(tmp_path / "d.db", library, client, batch_files=4, commit_every=8)
+    assert dump_index(tmp_path / "d.db") == local_dump
+    assert stats.new == len(local_dump) and stats.unreadable == 1
+    assert set(counting.seen.values()) == {1}
+    # incremental: a second run reads nothing, a changed file is read again
+    again, counting = _run(tmp_path / "d.db", library, client)
+    assert (again.new, again.changed, again.unchanged) == (0, 0, len(local_dump))
+    assert counting.seen == {}
+
+
+def test_worker_dying_mid_batch_loses_and_duplicates_nothing(tmp_path, library, local_dump,
+                                                             client):
+    victim = sorted(library.glob("p0*.jpg"))[10]  # inside a batch, after files already read
+    _crash_env(client, f"{victim}:{tmp_path / 'crashed-once'}")
+    try:
+        stats, counting = _run(tmp_path / "d.db", library, client, batch_files=6)
+    finally:
+        _crash_env(client, None)
+    assert (tmp_path / "crashed-once").exists()  # a worker really died
+    assert dump_index(tmp_path / "d.db") == local_dump
+    assert counting.seen == dict.fromkeys(local_dump, 1)
+    assert stats.unreadable == 1  # only broken.jpg
+
+
+def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path, library, local_dump, client):
+    pids = list(client.run(os.getpid).values())
+    killed = []
+
+    def on_progress(_n):
+        if not killed:  # the first commit: the run is under way
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    counting = Counting(DaskExecutor(client=client))
+    settings = Settings(executor=counting, batch_files=2, commit_every=1)
+    with Index.open(tmp_path / "d.db", settings) as idx:
+        idx.update([library], on_progress=on_progress)
+    assert killed
+    assert dump_index(tmp_path / "d.db") == local_dump
+    assert counting.seen == dict.fromkeys(local_dump, 1)
+    client.wait_for_workers(2, timeout=120)
+
+
+@pytest.fixture
+def own_client():
+    """A cluster of its own for the test that kills workers again and again: a nanny may give
+    up restarting a worker that dies while starting, which must not shrink the shared one."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, memory_limit="1GiB") as lc:
+            with distributed.Client(lc) as c:
+                c.wait_for_workers(2, timeout=120)
+                yield c
+
+
+def test_file_that_kills_every_worker_is_isolated_and_unreadable(tmp_path, library, local_dump,
+                                                                 own_client):
+    # The hostile file is outside the shared library: a worker started while the hook was
+    # set cannot trouble the other tests.
+    client = own_client
+    extra = tmp_path / "extra"
+    make_library(extra, 5, copies=0, seed=3000)
+    (extra / "broken.jpg").unlink()
+    hostile = extra / "p002.jpg"
+    _crash_env(client, str(hostile))
+    try:
+        executor = Counting(DaskExecutor(client=client, on_poison=crashed_batch))
+        with Index.open(tmp_path / "d.db", Settings(executor=executor, batch_files=6)) as idx:
+            stats = idx.update([library, extra])
+    finally:
+        _crash_env(client, None)
+    dumped = dump_index(tmp_path / "d.db")
+    assert executor.inner.poisoned and executor.inner.poisoned[0].path == os.fsencode(hostile)
+    assert set(executor.seen.values()) == {1} and len(executor.seen) == len(local_dump) + 5
+    reason = dumped[os.fsencode(hostile)][3]
+    assert reason == "crashed the worker that read it (killed Dask workers repeatedly)"
+    assert dumped[os.fsencode(hostile)][11] is None  # no fingerprint
+    assert {p: row for p, row in dumped.items() if p in local_dump} == local_dump
+    assert all(dumped[os.fsencode(extra / f"p00{i}.jpg")][3] is None for i in (0, 1, 3, 4))
+    assert stats.unreadable == 2  # broken.jpg and the hostile file
+
+
+def test_cli_scheduler_option_and_env(tmp_path, library, local_dump, cluster, runner,
+                                      monkeypatch):
+    db = str(tmp_path / "cli.db")
+    result = invoke(runner, db, "index", str(library), "--scheduler", cluster.scheduler_address)
+    assert "indexed: 41 new, 0 changed, 0 unchanged, 0 removed, 1 unreadable" in result.stderr
+    assert dump_index(db) == local_dump
+    monkeypatch.setenv("IMGFIND_SCHEDULER", cluster.scheduler_address)
+    result = invoke(runner, db, "index", str(library))
+    assert "Dask" in result.stderr and "41 unchanged" in result.stderr
+
+
+def test_unreachable_scheduler_is_one_line_error(tmp_path, runner, library, monkeypatch):
+    monkeypatch.setattr("imgfind.dask_executor.CONNECT_TIMEOUT", 2.0)
+    result = invoke(runner, str(tmp_path / "x.db"), "index", str(library), "--scheduler",
+                    "tcp://127.0.0.1:9", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+    assert "Traceback" not in result.output
+
+
+def test_local_cluster_from_the_cli(tmp_path, library, local_dump, runner):
+    db = str(tmp_path / "cli.db")
+    result = invoke(runner, db, "index", str(library), "--scheduler", "local:2")
+    assert "fingerprinting on Dask (2 worker threads)" in result.stderr
+    assert dump_index(db) == local_dump
+
+
+def test_missing_distributed_is_one_line_error(monkeypatch, tmp_path, runner, library):
+    import builtins
+
+    real = builtins.__import__
+
+    def fake(name, *args, **kwargs):
+        if name == "distributed":
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    with pytest.raises(ImgfindError, match=r"pip install 'imgfind\[dask\]'"):
+        scheduler_executor("local:2")
+    result = invoke(runner, str(tmp_path / "x.db"), "index", str(library), "--scheduler",
+                    "local:2", ok=False)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "pip install 'imgfind[dask]'" in result.stderr
+    monkeypatch.delenv("IMGFIND_SCHEDULER", raising=False)
+    assert scheduler_executor(None) is None  # without a scheduler nothing changes

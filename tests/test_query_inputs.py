@@ -1,0 +1,329 @@
+"""query's inputs (issue 14): an image URL (against a local HTTP server in a thread: image,
+non-image, oversized, slow, redirecting responses), several images, a folder of query images
+(one result block per query, in text, json and csv) and standard input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from helpers import invoke, make_image
+
+from imgfind.fetch import FetchError, fetch
+
+#: Longest any handler of the test server sleeps or trickles (it always ends by itself).
+SLOW_SECONDS = 3.0
+
+
+def _png_bytes(seed: int) -> bytes:
+    buf = io.BytesIO()
+    make_image(None, seed=seed, size=(320, 240)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    images: dict[str, bytes] = {}
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str | None, length: int | None = None,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body) if length is None else length))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _redirect(self, where: str) -> None:
+        self._send(302, b"", None, headers={"Location": where})
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        path = self.path
+        img = self.images["a"]
+        if path == "/a.png":
+            self._send(200, img, "image/png")
+        elif path == "/b.png":
+            self._send(200, self.images["b"], "image/png")
+        elif path == "/no-type":
+            self._send(200, img, None)
+        elif path == "/page.html":
+            self._send(200, b"<html><body>not a picture</body></html>", "text/html; charset=utf-8")
+        elif path == "/garbage.png":
+            self._send(200, b"\x00not an image at all" * 50, "image/png")
+        elif path == "/big-declared.png":
+            self._send(200, b"", "image/png", length=10 * 2**30)
+        elif path == "/big-chunked.png":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"\x89PNG" + bytes(64 * 1024 - 4)
+            try:
+                for _ in range(64):  # 4 MiB at most
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        elif path == "/slow.png":
+            time.sleep(SLOW_SECONDS)
+            try:
+                self._send(200, img, "image/png")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        elif path == "/trickle.png":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(img)))
+            self.end_headers()
+            end = time.monotonic() + SLOW_SECONDS
+            try:
+                for i in range(0, len(img), 64):
+                    if time.monotonic() > end:
+                        break
+                    self.wfile.write(img[i:i + 64])
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        elif path == "/to-file":
+            self._redirect("file:///etc/passwd")
+        elif path == "/to-ftp":
+            self._redirect("ftp://127.0.0.1/a.png")
+        elif path == "/to-a":
+            self._redirect("/a.png")
+        elif path == "/to-to-a":
+            self._redirect(f"http://127.0.0.1:{self.server.server_port}/to-a")
+        elif path == "/loop":
+            self._redirect("/loop")
+        else:
+            self._send(404, b"no", "text/plain")
+
+
+@pytest.fixture(scope="module")
+def server():
+    _Handler.images = {"a": _png_bytes(41), "b": _png_bytes(42)}
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def indexed(tmp_path, runner):
+    """An index of a folder holding the server's picture a (as JPEG) and an unrelated one."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    from PIL import Image
+
+    Image.open(io.BytesIO(_png_bytes(41))).save(lib / "a.jpg", quality=90)
+    make_image(lib / "other.jpg", seed=43)
+    db = str(tmp_path / "i.db")
+    invoke(runner, db, "index", str(lib))
+    return db, lib
+
+
+def _fail(runner, db, *args):
+    run = runner.invoke(__import__("imgfind.cli").cli.cli, ["--db", db, "query", *args])
+    assert run.exit_code == 1, (run.exit_code, run.output)
+    assert run.exception is None or isinstance(run.exception, SystemExit)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), run.stderr
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- URLs
+def test_an_image_url_is_fetched_and_searched(server, indexed, runner):
+    db, lib = indexed
+    out = json.loads(invoke(runner, db, "query", f"{server}/a.png", "--format", "json").stdout)
+    assert [q["path"] for q in out["queries"]] == [f"{server}/a.png"]
+    assert [os.path.basename(m["path"]) for m in out["matches"]] == ["a.jpg"]
+    assert out["matches"][0]["query"] == f"{server}/a.png"
+    text = invoke(runner, db, "query", f"{server}/a.png").stdout
+    assert text.startswith(f"# {server}/a.png  320x240") and "a.jpg" in text
+
+
+def test_a_response_without_content_type_is_judged_by_its_bytes(server, indexed, runner):
+    db, _ = indexed
+    out = json.loads(invoke(runner, db, "query", f"{server}/no-type", "--format", "json").stdout)
+    assert [os.path.basename(m["path"]) for m in out["matches"]] == ["a.jpg"]
+
+
+def test_an_http_redirect_to_http_is_followed(server, indexed, runner):
+    db, _ = indexed
+    out = json.loads(invoke(runner, db, "query", f"{server}/to-to-a", "--format", "json").stdout)
+    assert [os.path.basename(m["path"]) for m in out["matches"]] == ["a.jpg"]
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/page.html", "not an image (the server says text/html)"),
+    ("/garbage.png", "not an image"),
+    ("/big-declared.png", "too large (10240.0 MiB, the limit is 1.0 MiB)"),
+    ("/big-chunked.png", "too large (more than the limit of 1.0 MiB)"),
+    ("/to-file", "redirected to file:///etc/passwd: only http and https URLs are fetched, not file://"),
+    ("/to-ftp", "redirected to ftp://127.0.0.1/a.png: only http and https URLs are fetched"),
+    ("/loop", "more than 5 redirects"),
+    ("/missing.png", "HTTP 404"),
+])
+def test_bad_responses_are_one_line_errors(server, indexed, runner, path, message):
+    db, _ = indexed
+    line = _fail(runner, db, f"{server}{path}", "--max-size", "1")
+    assert message in line and f"{server}{path}" in line, line
+
+
+@pytest.mark.parametrize("path", ["/slow.png", "/trickle.png"])
+def test_a_slow_response_is_given_up_in_time(server, indexed, runner, path):
+    db, _ = indexed
+    start = time.monotonic()
+    line = _fail(runner, db, f"{server}{path}", "--timeout", "1")
+    took = time.monotonic() - start
+    assert "within 1 s" in line, line
+    assert took < SLOW_SECONDS, took
+
+
+def test_other_schemes_are_refused_before_any_connection(tmp_path, indexed, runner):
+    db, lib = indexed
+    line = _fail(runner, db, f"file://{lib}/a.jpg")
+    assert "only http and https URLs are fetched, not file://" in line
+    assert "not ftp://" in _fail(runner, db, "ftp://127.0.0.1/a.png")
+
+
+def test_a_refused_connection_is_one_line(indexed, runner):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    line = _fail(runner, indexed[0], f"http://127.0.0.1:{port}/a.png")
+    assert "cannot connect" in line and "refused" in line.lower(), line
+
+
+def test_fetch_keeps_the_download_under_the_cap(server, tmp_path):
+    with pytest.raises(FetchError, match="too large"):
+        fetch(f"{server}/big-chunked.png", str(tmp_path), max_bytes=100_000)
+    assert sum(f.stat().st_size for f in tmp_path.iterdir()) <= 100_000 + 64 * 1024
+    got = fetch(f"{server}/to-a", str(tmp_path))
+    assert got.url == f"{server}/a.png" and got.content_type == "image/png"
+    assert open(got.path, "rb").read() == _Handler.images["a"]
+
+
+# ----------------------------------------------------------------------------- several, folders, stdin
+def _queries(tmp_path):
+    from PIL import Image
+
+    q = tmp_path / "queries"
+    q.mkdir()
+    Image.open(io.BytesIO(_png_bytes(41))).resize((160, 120)).save(q / "1-a-small.png")
+    make_image(q / "2-other.png", seed=43)
+    make_image(q / "3-unknown.png", seed=44)
+    return q
+
+
+def test_a_folder_is_a_batch_one_block_per_query(tmp_path, indexed, runner):
+    db, _ = indexed
+    q = _queries(tmp_path)
+    (q / "4-broken.jpg").write_bytes(b"not an image")
+    run = invoke(runner, db, "query", str(q))
+    blocks = run.stdout.strip().split("\n\n")
+    assert [b.splitlines()[0].split()[1] for b in blocks] == [
+        str(q / "1-a-small.png"), str(q / "2-other.png"), str(q / "3-unknown.png")]
+    assert "a.jpg" in blocks[0] and "other.jpg" in blocks[1] and "0 matches" in blocks[2]
+    assert f"skipped: {q / '4-broken.jpg'}: not an image" in run.stderr  # not silently
+
+    doc = json.loads(invoke(runner, db, "query", str(q), "--format", "json").stdout)
+    assert [os.path.basename(x["path"]) for x in doc["queries"]] == [
+        "1-a-small.png", "2-other.png", "3-unknown.png"]
+    assert [x["matches"] for x in doc["queries"]] == [1, 1, 0]
+    assert {(os.path.basename(m["query"]), os.path.basename(m["path"])) for m in doc["matches"]} == {
+        ("1-a-small.png", "a.jpg"), ("2-other.png", "other.jpg")}
+
+    rows = list(csv.reader(io.StringIO(invoke(runner, db, "query", str(q), "--format", "csv").stdout)))
+    assert rows[0][:2] == ["query", "path"]
+    assert sorted((os.path.basename(r[0]), os.path.basename(r[1])) for r in rows[1:]) == [
+        ("1-a-small.png", "a.jpg"), ("2-other.png", "other.jpg")]
+
+
+def test_several_images_and_a_url_in_one_call(server, tmp_path, indexed, runner):
+    db, _ = indexed
+    q = _queries(tmp_path)
+    doc = json.loads(invoke(runner, db, "query", str(q / "2-other.png"), f"{server}/a.png",
+                            "--format", "json").stdout)
+    assert [x["path"] for x in doc["queries"]] == [str(q / "2-other.png"), f"{server}/a.png"]
+
+
+def test_one_query_keeps_its_json_shape(tmp_path, indexed, runner):
+    """The bench reads `query FILE --format json`: matches, each an object with "path"."""
+    db, lib = indexed
+    q = _queries(tmp_path)
+    doc = json.loads(invoke(runner, db, "query", str(q / "1-a-small.png"), "--format", "json").stdout)
+    assert doc["format"] == "imgfind-query/1" and len(doc["queries"]) == 1
+    assert isinstance(doc["matches"], list) and [m["path"] for m in doc["matches"]] == [str(lib / "a.jpg")]
+
+
+def test_an_unreadable_named_file_is_still_an_error(tmp_path, indexed, runner):
+    (tmp_path / "broken.jpg").write_bytes(b"nope")
+    assert "broken.jpg" in _fail(runner, indexed[0], str(tmp_path / "broken.jpg"))
+    missing = str(tmp_path / "missing.jpg")
+    assert _fail(runner, indexed[0], missing) == f"Error: {missing}: no such file"
+
+
+def test_an_empty_folder_is_an_error(tmp_path, indexed, runner):
+    (tmp_path / "empty").mkdir()
+    assert "no image files" in _fail(runner, indexed[0], str(tmp_path / "empty"))
+
+
+def test_standard_input(indexed, runner):
+    db, _ = indexed
+    from imgfind.cli import cli
+
+    run = runner.invoke(cli, ["--db", db, "query", "-", "--format", "json"], input=_Handler.images["a"]
+                        if _Handler.images else _png_bytes(41))
+    assert run.exit_code == 0, run.output
+    doc = json.loads(run.stdout)
+    assert doc["queries"][0]["path"] == "(stdin)"
+    assert [os.path.basename(m["path"]) for m in doc["matches"]] == ["a.jpg"]
+    run = runner.invoke(cli, ["--db", db, "query", "-"], input=b"")
+    assert run.exit_code == 1 and "standard input is empty" in run.stderr
+    run = runner.invoke(cli, ["--db", db, "query", "-", "--max-size", "0.01"], input=_png_bytes(41))
+    assert run.exit_code == 1 and "standard input: too large" in run.stderr
+
+
+# ----------------------------------------------------------------------------- same file
+def test_a_hard_link_of_an_indexed_file_says_so(tmp_path, indexed, runner):
+    db, lib = indexed
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.link(lib / "a.jpg", elsewhere / "same.jpg")
+    text = invoke(runner, db, "query", str(elsewhere / "same.jpg")).stdout
+    assert "0 matches" in text
+    assert f"the same file as indexed {lib / 'a.jpg'}" in text, text
+    doc = json.loads(invoke(runner, db, "query", str(elsewhere / "same.jpg"), "--format", "json").stdout)
+    assert doc["queries"][0]["same_file"] == str(lib / "a.jpg") and doc["matches"] == []
+    doc = json.loads(invoke(runner, db, "query", str(lib / "other.jpg"), "--format", "json").stdout)
+    assert doc["queries"][0]["same_file"] == str(lib / "other.jpg")
+
+
+# ----------------------------------------------------------------------------- info alignment
+def test_info_values_start_in_one_column(tmp_path, runner):
+    """A long key (metadata.jpeg_quality) no longer pushes its value out of the column."""
+    make_image(tmp_path / "q.jpg", seed=45, quality=90)
+    out = invoke(runner, str(tmp_path / "i.db"), "info", str(tmp_path / "q.jpg")).stdout
+    lines = out.splitlines()
+    assert any(line.startswith("metadata.jpeg_quality ") for line in lines)
+    # keys are words with dots, or two words ("made by"); the value follows after spaces
+    starts = {re.match(r"([a-z_.]+(?: [a-z]+(?= ))?) +", line).end() for line in lines}
+    assert len(starts) == 1, out

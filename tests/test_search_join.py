@@ -1,0 +1,131 @@
+"""The compiled join (search/join.py) returns exactly what a scan returns, and the candidate
+stage finds the same candidates through it as through the numpy engines, mirrored and turned
+copies included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from imgfind import side as side_mod
+from imgfind.candidates import find_candidates
+from imgfind.search import BruteForce
+from imgfind.search import join as compiled
+
+from helpers import make_image
+from test_search import near_values
+
+pytestmark = pytest.mark.skipif(not compiled.available(), reason="numba is not installed")
+
+LAYOUTS = [None, ([0, 16, 32, 48], [16] * 4, [2, 1, 1, 1]), ([0, 22, 43], [22, 21, 21], [1, 1, 0]),
+           ([0, 13, 26, 39, 52], [13, 13, 13, 13, 12], [1, 1, 1, 0, 0])]
+
+
+def forced(k: int, layout):
+    """A layout whose pigeonhole bound covers k (radii raised as needed); None: plan()."""
+    if layout is None:
+        return None
+    offsets, widths, radii = layout
+    radii = list(radii)
+    j = 0
+    while sum(r + 1 for r in radii) < k + 1:
+        radii[j % len(radii)] += 1
+        j += 1
+    return offsets, widths, radii
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=near_values(max_size=60), extra=st.lists(st.integers(0, 2**64 - 1), max_size=5),
+       k=st.integers(0, 14), which=st.integers(0, len(LAYOUTS) - 1))
+def test_compiled_join_equals_brute_force(values, extra, k, which):
+    items = np.array(values, np.uint64)
+    queries = np.array(values[:6] + extra, np.uint64)
+    engine = compiled.CompiledJoin(items)
+    engine.layout = forced(k, LAYOUTS[which])
+    got = engine.find_many(queries, k)
+    want = BruteForce(items).find_many(queries, k)
+    for g, w in zip(got, want):
+        assert g.tolist() == w.tolist()
+    pairs, ref = engine.pairs(k), BruteForce(items).pairs(k)
+    for g, w in zip(pairs, ref):
+        assert g.tolist() == w.tolist()
+
+
+def test_compiled_join_on_many_hashes_and_near_copies_equals_brute_force():
+    rng = np.random.default_rng(7)
+    items = rng.integers(0, 2**64, 30_000, dtype=np.uint64)
+    flips = np.zeros(2_000, np.uint64)
+    for _ in range(5):  # 0-5 random bits flipped per query
+        flips ^= np.where(rng.random(2_000) < 0.8,
+                          np.uint64(1) << rng.integers(0, 64, 2_000).astype(np.uint64), np.uint64(0))
+    queries = items[rng.integers(0, len(items), 2_000)] ^ flips
+    for k in (3, 8, 10):
+        assert compiled.plan(len(items), k) is not None  # the tables, not the scan
+        got = compiled.CompiledJoin(items).find_many(queries, k)
+        want = BruteForce(items).find_many(queries, k)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))
+        if k >= 5:
+            assert len(got[0]) >= 1_500  # most queries find their source (<= 5 bits flipped)
+
+
+def test_more_matches_than_a_block_holds_are_all_returned():
+    items = np.zeros(3 * compiled.BLOCK_QUERIES, np.uint64)  # every item matches every query
+    q, i, d = compiled.CompiledJoin(items).join(np.zeros(3, np.uint64), 0)
+    assert len(q) == 3 * len(items) and not d.any()
+
+
+def _side_of(images, tmp_path):
+    from imgfind.analyse import analyse
+    from imgfind.index import query_side
+    from imgfind.model import FileStat
+
+    fps = []
+    for n, im in enumerate(images):
+        path = tmp_path / f"{n}.png"
+        im.save(path)
+        st_ = path.stat()
+        fps.append(analyse(FileStat(bytes(path), st_.st_size, st_.st_mtime_ns)).fingerprint)
+    return lambda: query_side(fps)
+
+
+def test_candidates_through_the_compiled_join_are_those_of_the_numpy_engines(monkeypatch, tmp_path):
+    from imgfind.model import PRESETS
+
+    images = []
+    for seed in range(12):
+        im = make_image(seed=seed)
+        images += [im, im.transpose(Image.Transpose.FLIP_LEFT_RIGHT), im.transpose(Image.Transpose.ROTATE_90),
+                   im.crop((16, 12, 304, 228))]
+    rule = PRESETS["normal"]
+    make_side = _side_of(images, tmp_path)
+    side = make_side()
+    want = find_candidates(side, side, rule, same=True)
+    monkeypatch.setattr(side_mod, "COMPILED_MIN_QUERIES", 0)
+    monkeypatch.setattr(side_mod, "COMPILED_MIN_ITEMS", 0)
+    monkeypatch.setattr(compiled, "plan", lambda n, k: forced(k, LAYOUTS[1]))
+    side2 = make_side()
+    got = find_candidates(side2, side2, rule, same=True)
+    assert any(isinstance(e, compiled.CompiledJoin) for e in side2.engines.values())
+    for name in ("q_row", "q_col", "i_row", "i_col", "distance", "a", "b"):
+        assert getattr(got, name).tolist() == getattr(want, name).tolist()
+    pairs = set(zip(got.a.tolist(), got.b.tolist()))
+    for s in range(12):  # each picture meets its mirrored, turned and cropped copy
+        assert {(4 * s, 4 * s + 1), (4 * s, 4 * s + 2), (4 * s, 4 * s + 3)} <= pairs
+
+
+def test_distance_matrix_compiled_equals_numpy(monkeypatch):
+    from imgfind import layout
+
+    rng = np.random.default_rng(3)
+    hashes = rng.integers(0, 2**64, (40, layout.N_HASHES), dtype=np.uint64)
+    hashes[1::2] = hashes[::2] ^ np.uint64(0b1011)  # near pairs
+    hashes[5] = hashes[4]  # equal rows: ties resolved as numpy's argmin does
+    monkeypatch.setattr(layout, "COMPILED_MIN_ROWS", 10**9)
+    want = layout.distance_matrix(hashes)
+    monkeypatch.setattr(layout, "COMPILED_MIN_ROWS", 2)
+    got = layout.distance_matrix(hashes)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert got[0][0, 1] <= 3
