@@ -19,7 +19,7 @@ from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
-from .fingerprint import stored_thumb
+from .fingerprint import stored_thumb, thumb_parts
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .layout import ORIENTATION_NAMES, distance_matrix, pair_distance
@@ -488,13 +488,25 @@ class Index:
             def size(r: int) -> tuple[int, int] | None:
                 return sizes.get(int(prints.ids[r]))
 
+            grey: dict[int, np.ndarray | None] = {}
+
+            def thumb(r: int) -> np.ndarray | None:
+                if r not in grey:
+                    blob = self.store.thumbs([int(prints.ids[r])]).get(int(prints.ids[r]))
+                    grey[r] = None if blob is None else thumb_parts(blob)[0]
+                return grey[r]
+
             def by_keypoints(a: int, b: int) -> Partial | None:
                 la, lb = lrow[a], lrow[b]
                 if la < 0 or lb < 0:
                     return None
-                p = partial.verify(index.features[la], index.features[lb], size(a), size(b))
+                ta, tb = thumb(a), thumb(b)
+                both = (ta, tb) if ta is not None and tb is not None else None
+                p = partial.verify(index.features[la], index.features[lb], size(a), size(b),
+                                   both)
                 if p is None:  # the ratio test is one-sided: ask from the other picture too
-                    q = partial.verify(index.features[lb], index.features[la], size(b), size(a))
+                    q = partial.verify(index.features[lb], index.features[la], size(b), size(a),
+                                       None if both is None else (tb, ta))
                     p = None if q is None else q.swapped()
                 return p
 

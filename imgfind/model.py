@@ -121,6 +121,12 @@ class Partial:
     pixel density, has 1.0; a photo shrunk into a screenshot < 1), ``rotation`` the angle
     (degrees, counter-clockwise) by which the content is turned in b, ``model`` the RANSAC
     model that explained the matches ("similarity" or "homography"), ``inliers`` how many.
+    ``seen_a``/``seen_b``: how much of the overlap's box the inliers themselves span in each
+    picture (the smaller of the width and height fractions of their bounding box; 1.0 when
+    not measured, as for a part view): an overlap vouched for by keypoints in one corner of it
+    only is an overlap of that corner. ``agree``: how well the two pictures' stored
+    thumbnails agree over the whole overlap, mapped by the fitted transform (partial.agreement:
+    1.0 identical, 0 unrelated; 1.0 when not measured).
     """
 
     cover_a: float
@@ -131,12 +137,15 @@ class Partial:
     rotation: float
     model: str
     inliers: int
+    seen_a: float = 1.0
+    seen_b: float = 1.0
+    agree: float = 1.0
 
     def swapped(self) -> Partial:
         """The same overlap seen from b."""
         return Partial(self.cover_b, self.cover_a, self.box_b, self.box_a,
                        1.0 / self.scale if self.scale else 0.0, -self.rotation, self.model,
-                       self.inliers)
+                       self.inliers, self.seen_b, self.seen_a, self.agree)
 
 
 @dataclass(frozen=True, slots=True)

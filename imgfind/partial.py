@@ -28,7 +28,7 @@ much of each picture the shared region covers, its box in each, the scale and th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -131,11 +131,14 @@ class LocalIndex:
         return [(int(r), float(score[r])) for r in best if score[r] > 0]
 
 def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = None,
-           b_size: tuple[int, int] | None = None) -> Partial | None:
+           b_size: tuple[int, int] | None = None,
+           thumbs: tuple[np.ndarray, np.ndarray] | None = None) -> Partial | None:
     """Verify that pictures *a* and *b* share a region; return how, or None.
 
     *a_size*, *b_size* are the files' full (width, height), used only to give ``scale`` in
-    the files' own pixels (default: the detail pictures'). Never raises for content.
+    the files' own pixels (default: the detail pictures'). *thumbs*, the two pictures' grey
+    thumbnails (THUMB_SIZE square, fingerprint.thumb_parts), give ``Partial.agree``
+    (agreement). Never raises for content.
     """
     import cv2
 
@@ -182,7 +185,67 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
         return None
     if min(_spread(pa[inliers], a), _spread(pb[inliers], b)) < MIN_SPREAD:
         return None
-    return _overlap(matrix, a, b, model, int(inliers.sum()), a_size, b_size, pb[inliers])
+    found = _overlap(matrix, a, b, model, int(inliers.sum()), a_size, b_size, pa[inliers],
+                     pb[inliers])
+    if found is not None and thumbs is not None:
+        found = replace(found, agree=agreement(matrix, a, b, *thumbs))
+    return found
+
+
+#: agreement: the overlap is sampled on a GRID x GRID lattice of picture a's overlap box, and
+#: compared by quarters of it (correlation; a quarter flat in both pictures, deviation under
+#: FLAT_GREY grey levels, tells nothing and is skipped, and no deviation counts as less).
+GRID = 16
+FLAT_GREY = 4.0
+
+
+def agreement(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray,
+              thumb_b: np.ndarray) -> float:
+    """How well pictures a and b agree over the whole of their overlap, not only where the
+    inliers are: both grey thumbnails (squares of any size, of the whole pictures) sampled at
+    the same points of the overlap (a lattice over a's box, mapped into b by *matrix*, in
+    detail-picture pixels), then their correlation in each quarter of the box; the worst
+    quarter's, clipped to 0..1 (1.0: identical, about 0: unrelated). A
+    picture that shares only part of what its frame claims (two collages holding one photo)
+    fails in the quarters the photo does not reach. Ours; returns 1.0 when the overlap is
+    too small to sample.
+    """
+    import cv2
+
+    xs = (np.arange(GRID) + 0.5) / GRID
+    gx, gy = np.meshgrid(xs * a.width, xs * a.height)
+    pts_a = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    pts_b = _apply(matrix, pts_a)
+    inside = ((pts_b[:, 0] >= 0) & (pts_b[:, 0] < b.width) & (pts_b[:, 1] >= 0)
+              & (pts_b[:, 1] < b.height))
+    if inside.sum() < 16:
+        return 1.0
+    pts_a, pts_b = pts_a[inside], pts_b[inside]
+
+    def sample(thumb: np.ndarray, pts: np.ndarray, f: LocalFeatures) -> np.ndarray:
+        h, w = thumb.shape
+        mx = (pts[:, 0] / f.width * w - 0.5).astype(np.float32).reshape(1, -1)
+        my = (pts[:, 1] / f.height * h - 0.5).astype(np.float32).reshape(1, -1)
+        out = cv2.remap(thumb.astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+        return out.ravel().astype(np.float64)
+
+    va, vb = sample(thumb_a, pts_a, a), sample(thumb_b, pts_b, b)
+    lo, hi = pts_a.min(axis=0), pts_a.max(axis=0)
+    mid = (lo + hi) / 2
+    worst = 1.0
+    for qx in (pts_a[:, 0] < mid[0], pts_a[:, 0] >= mid[0]):
+        for qy in (pts_a[:, 1] < mid[1], pts_a[:, 1] >= mid[1]):
+            q = qx & qy
+            if q.sum() < 4:
+                continue
+            sa, sb = va[q].std(), vb[q].std()
+            if max(sa, sb) < FLAT_GREY:
+                continue  # flat in both: nothing to tell them apart by
+            da, db = va[q] - va[q].mean(), vb[q] - vb[q].mean()
+            corr = float(np.sum(da * db) / (max(sa, FLAT_GREY) * max(sb, FLAT_GREY) * q.sum()))
+            worst = min(worst, corr)
+    return round(float(np.clip(worst, 0.0, 1.0)), 4)
 
 
 def _spread(points: np.ndarray, f: LocalFeatures) -> float:
@@ -222,11 +285,12 @@ def _sane_homography(hom: np.ndarray, a: LocalFeatures, b: LocalFeatures) -> boo
 
 def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str, inliers: int,
              a_size: tuple[int, int] | None, b_size: tuple[int, int] | None,
-             points_b: np.ndarray) -> Partial | None:
+             points_a: np.ndarray, points_b: np.ndarray) -> Partial | None:
     """The shared region: picture a's frame mapped into b and cut to b's frame. Right for a
     crop, a whole photo in a screenshot or collage, a turned or skewed copy; a photo that was
     itself cut before it was pasted into a collage reads larger than it is (its frame reaches
-    beyond the part shown). *points_b* (the inliers in b) is kept for a finer region."""
+    beyond the part shown). *points_a*, *points_b* (the inliers in each) say how much of the
+    region the keypoints vouch for (Partial.seen_a, seen_b)."""
     import cv2
 
     quad = _apply(matrix, _corners(a)).astype(np.float32)
@@ -248,7 +312,17 @@ def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str,
     step = _apply(matrix, np.array([centre, centre + [1.0, 0.0]]))
     rotation = -float(np.degrees(np.arctan2(step[1, 1] - step[0, 1], step[1, 0] - step[0, 0])))
     return Partial(round(cover_a, 4), round(cover_b, 4), _box(poly_a, a), _box(poly_b, b),
-                   round(scale, 4), round(rotation, 2), model, inliers)
+                   round(scale, 4), round(rotation, 2), model, inliers,
+                   _seen(points_a, poly_a), _seen(points_b, poly_b))
+
+
+def _seen(points: np.ndarray, poly: np.ndarray) -> float:
+    """How much of the overlap polygon's bounding box the inliers' bounding box spans: the
+    smaller of the two fractions (width, height), at most 1."""
+    lo, hi = poly.min(axis=0), poly.max(axis=0)
+    span = np.maximum(hi - lo, 1e-9)
+    inner = points.max(axis=0) - points.min(axis=0)
+    return round(float(min(1.0, np.min(inner / span))), 4)
 
 
 def _box(poly: np.ndarray, f: LocalFeatures) -> tuple[float, float, float, float]:

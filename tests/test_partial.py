@@ -6,6 +6,7 @@ generated with Pillow (shapes and texture: keypoints need corners)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from imgfind import Index, keypoints, partial
 from imgfind.model import Partial
-from imgfind.partial_groups import place
+from imgfind.partial_groups import groupable, place
 
 
 def photo(seed: int, w: int = 800, h: int = 600) -> Image.Image:
@@ -187,3 +188,40 @@ def test_collage_with_a_stretched_photo_is_found_through_its_half(library, tmp_p
     assert p.model in ("part view", "homography")
     assert p.box_a[0] < 0.05 and 0.45 < p.box_a[2] < 0.55 and p.cover_b > 0.9
     assert r.matches[0].relation.startswith("inside the query, ")
+
+
+def _grey_thumb(im: Image.Image) -> np.ndarray:
+    from imgfind.fingerprint import THUMB_SIZE
+    return np.asarray(im.convert("L").resize((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BOX))
+
+
+def test_two_collages_holding_one_photo_are_not_grouped_but_a_turned_copy_is():
+    # The kind behind the bench smooth pool's false pairs: two collages whose right halves
+    # show one photo (cut a little differently) and whose left halves differ. The keypoints
+    # of the shared half fit a transform that lays one whole collage over the other, so both
+    # covers read near-whole; the thumbnails disagree over the other halves, and dedupe must
+    # not group them.
+    from PIL import ImageFilter, ImageOps
+
+    shared = photo(50, 480, 600)
+    left = photo(51, 400, 600).filter(ImageFilter.GaussianBlur(3))  # few keypoints there
+    one, two = Image.new("RGB", (800, 600)), Image.new("RGB", (800, 600))
+    one.paste(left, (0, 0))
+    two.paste(ImageOps.invert(left), (0, 0))
+    one.paste(shared.crop((0, 0, 400, 600)), (400, 0))
+    two.paste(shared.crop((60, 0, 460, 600)), (400, 0))
+    fa = keypoints.extract(np.asarray(one.convert("L").resize((384, 288))), 128)
+    fb = keypoints.extract(np.asarray(two.convert("L").resize((384, 288))), 128)
+    p = partial.verify(fa, fb, thumbs=(_grey_thumb(one), _grey_thumb(two)))
+    assert p is not None and 0.9 < min(p.cover_a, p.cover_b) < 0.95  # the frame claims both
+    assert p.agree < 0.4
+    assert not groupable(p)
+    assert groupable(replace(p, agree=1.0))  # without the thumbnails it would be grouped
+    # a copy turned by 10 degrees: near-whole covers too, and its thumbnail agrees
+    orig = photo(43)
+    turned = orig.rotate(10, resample=Image.Resampling.BICUBIC)
+    fo = keypoints.extract(np.asarray(orig.convert("L").resize((384, 288))), 128)
+    ft = keypoints.extract(np.asarray(turned.convert("L").resize((384, 288))), 128)
+    q = partial.verify(fo, ft, thumbs=(_grey_thumb(orig), _grey_thumb(turned)))
+    assert q is not None and min(q.cover_a, q.cover_b) > 0.7
+    assert q.agree > 0.6
