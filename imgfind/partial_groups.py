@@ -50,13 +50,26 @@ SAME_FRAME = 0.95
 #: 45 perspective pairs, so the check is kept to near-whole pairs.
 NEAR_WHOLE = 0.9
 MIN_AGREE = 0.1
+#: ... and from MOSTLY on, when the contained picture's overlap reaches across the whole
+#: other picture along one axis (both opposite edges, as two collages of different aspect
+#: ratios holding one photo: smooth pool, covers 0.98 and 0.71, agreement 0.0), where a
+#: perspective or shrunk copy sits inside its original's frame (dev: no such pair).
+MOSTLY = 0.7
+
+
+def _across(p: Partial) -> bool:
+    """The overlap's box in the picture the other lies inside (the smaller cover) spans that
+    picture's full width or full height."""
+    box = p.box_b if p.cover_a >= p.cover_b else p.box_a
+    edge = 0.01
+    return ((box[0] <= edge and box[2] >= 1 - edge) or (box[1] <= edge and box[3] >= 1 - edge))
 
 
 def groupable(p: Partial) -> bool:
     """Is a verified partial pair a relation a duplicate group shows (see CONTAINED,
     SAME_FRAME, NEAR_WHOLE)?"""
     lo, hi = min(p.cover_a, p.cover_b), max(p.cover_a, p.cover_b)
-    if lo >= NEAR_WHOLE and p.agree < MIN_AGREE:
+    if p.agree < MIN_AGREE and (lo >= NEAR_WHOLE or (lo >= MOSTLY and _across(p))):
         return False
     return hi >= CONTAINED and lo < SAME_FRAME
 

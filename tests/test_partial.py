@@ -225,3 +225,16 @@ def test_two_collages_holding_one_photo_are_not_grouped_but_a_turned_copy_is():
     q = partial.verify(fo, ft, thumbs=(_grey_thumb(orig), _grey_thumb(turned)))
     assert q is not None and min(q.cover_a, q.cover_b) > 0.7
     assert q.agree > 0.6
+
+
+def test_a_disagreeing_overlap_across_the_other_picture_is_not_grouped():
+    # Two collages of different aspect ratios holding one photo (bench smooth pool): one
+    # collage's frame, laid over the other, reaches across its full width; covers 0.98 and
+    # 0.71, thumbnails disagreeing. A perspective copy inside its original's frame (covers
+    # 0.99 and 0.79, the skew's background disagreeing) stays grouped.
+    across = Partial(0.98, 0.71, (0.0, 0.0, 1.0, 1.0), (0.0, 0.15, 1.0, 0.88), 1.02, 0.9,
+                     "similarity", 21, 0.2, 0.2, 0.0)
+    inside = replace(across, box_b=(0.04, 0.0, 0.93, 0.89))
+    assert not groupable(across) and not groupable(across.swapped())
+    assert groupable(inside) and groupable(inside.swapped())
+    assert groupable(replace(across, agree=0.5))
