@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
-from . import fingerprint
+from . import fingerprint, keypoints
 from .decode import Decoded, open_for_hash
 from .errors import DecodeError
 from .model import FileStat, Fingerprint, Fingerprinted, ImageInfo
@@ -45,8 +45,9 @@ def crashed_batch(stats: Sequence[FileStat], reason: str) -> list[Fingerprinted]
     return [Fingerprinted(s, None, None, reason) for s in stats]
 
 
-def analyse(stat: FileStat) -> Fingerprinted:
-    """Decode and fingerprint one file; a file that cannot be read gets its reason instead."""
+def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS) -> Fingerprinted:
+    """Decode and fingerprint one file; a file that cannot be read gets its reason instead.
+    *keypoints_n*: how many keypoints its local features keep (more for a query)."""
     _crash_hook(stat.path)
     try:
         decoded = open_for_hash(stat.path)
@@ -62,7 +63,10 @@ def analyse(stat: FileStat) -> Fingerprinted:
                      decoded.frames, decoded.orientation, decoded.metadata, decoded.warning)
     if min(decoded.gray.shape) < 1:
         return Fingerprinted(stat, info, None, "image has no pixels")
-    return Fingerprinted(stat, info, fingerprint_decoded(decoded), None)
+    fp = fingerprint_decoded(decoded)
+    # Local features in the same pass (keypoints.py); a flat picture has none worth keeping.
+    local = None if fp.flat else keypoints.extract(decoded.detail, keypoints_n)
+    return Fingerprinted(stat, info, fp, None, local)
 
 
 def fingerprint_decoded(decoded: Decoded) -> Fingerprint:

@@ -115,10 +115,13 @@ def query_record(r: QueryResult) -> FileRecord:
 def summarize(r: QueryResult) -> Answer:
     """The answer to one reverse search, from *r*'s records (see the module doc). The biggest
     copy and the original's reasons consider the copies on disk now (and the query); places
-    and credits list every match, whatever its state."""
+    and credits list every match, whatever its state. A partial match (a picture that only
+    shares a region with the query) is not a copy: it is listed in places, not weighed as the
+    biggest or the original."""
     q = query_record(r)
-    copies = [q] + [m.file for m in r.matches]
-    here = [q] + [m.file for m in r.matches if m.file.present]  # what can be fetched now
+    copies = [q] + [m.file for m in r.matches if m.partial is None]
+    # what can be fetched now
+    here = [q] + [m.file for m in r.matches if m.file.present and m.partial is None]
     # Among equals: the likely original, then the query, then the nearest.
     biggest = max(here, key=lambda c: (c.pixels, c.path == r.original, c is q))
     factor = math.sqrt(biggest.pixels / q.pixels) if q.pixels else 1.0

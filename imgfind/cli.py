@@ -19,7 +19,7 @@ from . import cli_act, cli_answers
 from ._version import __version__
 from .cli_common import (Context, crawl_options, default_db, group_options, make_rule, make_settings,
                          match_options, match_progress, output_format, pass_ctx, render_notes,
-                         run_index, user_errors)
+                         partial_on, run_index, user_errors)
 from .dask_executor import scheduler_executor
 from .errors import ImgfindError
 from .model import display
@@ -130,6 +130,10 @@ def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
 @click.argument("images", nargs=-1, required=True, type=click.Path(readable=False))
 @match_options()
 @click.option("-k", "--limit", type=click.IntRange(1), default=None, help="At most K matches per image.")
+@click.option("--partial/--no-partial", "use_partial", default=None,
+              help="Also find pictures that share a region with IMAGES (crops, screenshots, "
+                   "collages, turned or skewed copies), through local features. Default: on for "
+                   "an index of at most 5,000 files, off above (slow at that size).")
 @click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="SECONDS",
               help="Give up on an image URL not downloaded within this time.")
 @click.option("--max-size", type=click.FloatRange(0.001), default=50.0, show_default=True, metavar="MIB",
@@ -139,8 +143,8 @@ def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
 @pass_ctx
 @user_errors
 def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, similarity: str | None,
-              fmt: str | None, null: bool, limit: int | None, timeout: float, max_size: float,
-              sort: str) -> None:
+              fmt: str | None, null: bool, limit: int | None, use_partial: bool | None, timeout: float,
+              max_size: float, sort: str) -> None:
     """Reverse image search: list every indexed copy of IMAGES, nearest first.
 
     IMAGES are image files, folders of query images (one result block per image), http(s)
@@ -180,7 +184,8 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
             # cli_answers.answer orders and cuts the list
             results = idx.query_many([q.path for q in got.images], rule,
                                      names=[q.name for q in got.images],
-                                     skip=unreadable if (got.batch or several) else None)
+                                     skip=unreadable if (got.batch or several) else None,
+                                     partial=partial_on(obj, idx, use_partial))
             results = cli_answers.answer(idx, results, sort, limit)
     for line in skipped:
         obj.say(f"skipped: {one_line(line)}")
@@ -204,6 +209,10 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
 @match_options(cli_act.DEDUPE_FORMATS)
 @cli_act.plan_options
 @crawl_options
+@click.option("--partial/--no-partial", "use_partial", default=None,
+              help="Add partial matches (crops, screenshots, collages, turned or skewed copies) "
+                   "to groups as partial members; they never merge two groups. Default: on for "
+                   "an index of at most 5,000 files, off above (slow at that size).")
 @group_options
 @pass_ctx
 @user_errors
@@ -211,7 +220,7 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
                fmt: str | None, null: bool, plan_path: str | None, keep: tuple[str, ...],
                reference: tuple[str, ...], against: str | None, unique: bool,
                exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool,
-               jobs: int | None) -> None:
+               jobs: int | None, use_partial: bool | None) -> None:
     """Print groups of duplicates and near-duplicates (read-only: touches no file).
 
     With PATHS, index them first (incrementally) and group only the files under them;
@@ -235,10 +244,12 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
         if paths:
             with obj.open(settings) as idx:
                 run_index(obj, idx, paths)
-                groups = idx.groups(rule, under=paths, on_progress=on_progress)
+                groups = idx.groups(rule, under=paths, on_progress=on_progress,
+                                    partial=partial_on(obj, idx, use_partial))
         else:
             with obj.open(readonly=True) as idx:
-                groups = idx.groups(rule, on_progress=on_progress)
+                groups = idx.groups(rule, on_progress=on_progress,
+                                    partial=partial_on(obj, idx, use_partial))
     render_notes(render_groups(groups, fmt, sys.stdout, rule, null=null))
 
 

@@ -210,3 +210,24 @@ def match_progress(obj: Context) -> Iterator[Callable[[str, int, int], None] | N
     finally:
         for bar in bars.values():
             bar.close()
+
+
+#: Above this many fingerprinted files, partial matching is off unless asked for (--partial):
+#: its descriptor index is built in memory by each run (about 107 s and 7.6 s per query at
+#: 10^5 files on a 2-core machine, benchmarks/results/partial-search-1e5.json), so it would
+#: turn a dedupe or a query of a large library from seconds into minutes or hours.
+PARTIAL_AUTO_MAX = 5000
+
+
+def partial_on(obj: Context, idx: object, choice: bool | None) -> bool:
+    """Whether a query or dedupe adds partial matches: *choice* (--partial/--no-partial) when
+    given, else on for an index of at most PARTIAL_AUTO_MAX fingerprinted files, and off above,
+    with a note on stderr saying how to turn it on."""
+    if choice is not None:
+        return choice
+    n = idx.store.counts()["fingerprinted"]  # type: ignore[attr-defined]
+    if n <= PARTIAL_AUTO_MAX:
+        return True
+    obj.say(f"note: partial matching (crops, screenshots, collages) is off for an index of {n} "
+            f"files (more than {PARTIAL_AUTO_MAX}: slow at this size); --partial turns it on")
+    return False

@@ -14,23 +14,27 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import partial
 from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
 from . import crawl
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
-from .fingerprint import stored_thumb
 from .decision_cache import DecisionCache
+from .fingerprint import stored_thumb, thumb_parts
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
-from .layout import ORIENTATION_NAMES, distance_matrix
+from .layout import ORIENTATION_NAMES, distance_matrix, pair_distance
 from .match import Side, channels, find_pairs, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
-                    Group, IndexStats, Known, Match, Member, MergeStats, QueryResult, Rule, SiteReading,
-                    display)
+                    Group, IndexStats, Known, Match, Member, MergeStats, Partial, QueryResult,
+                    Rule, SiteReading, display)
+from .partial_groups import place
+from .keypoints import KEYPOINTS, QUERY_KEYPOINTS
+from .part_views import area as view_area, view_prints
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
@@ -70,6 +74,7 @@ class Index:
         self.store = store
         self.settings = settings
         self._whole: tuple[int, Prints, Side] | None = None
+        self._local: tuple[int, partial.LocalIndex, dict[int, tuple[int, int]]] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], settings: Settings | None = None, *,
@@ -224,6 +229,20 @@ class Index:
                 prints, lambda cols, k: self.store.hash_tables(prints, cols, k)))
         return self._whole[1], self._whole[2]
 
+    def local_side(self, under: set[int] | None = None
+                   ) -> tuple[partial.LocalIndex, dict[int, tuple[int, int]]]:
+        """Return the local features of the index (all, or the files in *under*) as a
+        partial.LocalIndex, with every file's (width, height); the whole index is kept
+        between calls until the store's generation changes."""
+        if under is not None:
+            feats = self.store.local_features(under)
+            return partial.LocalIndex.build(feats), self.store.sizes()
+        generation = self.store.generation()
+        if self._local is None or self._local[0] != generation:
+            self._local = (generation, partial.LocalIndex.build(self.store.local_features()),
+                           self.store.sizes())
+        return self._local[1], self._local[2]
+
     def _make_side(self, prints: Prints, tables: TableLoader | None = None) -> Side:
         return Side(prints.ids, prints.hashes, prints.trims, prints.flat,
                     lambda want: self.store.thumbs(want.tolist()), tables)
@@ -240,24 +259,30 @@ class Index:
             side.engine(channel.library_cols, WARM_QUERIES, channel.radius, build=True)
 
     def query(self, image: str | os.PathLike[str], rule: Rule | None = None, *,
-              limit: int | None = None) -> QueryResult:
+              limit: int | None = None, partial: bool = True) -> QueryResult:
         """Find every indexed copy of *image* (which is fingerprinted, not stored).
+
+        With *partial* (the default), pictures that share a region with it (it is a crop of
+        them, they are inside it, or a turned or skewed copy) are found through local
+        features too (partial.py): such matches carry ``Match.partial``.
 
         Raises:
             DecodeError: *image* cannot be read as an image.
         """
-        return self.query_many([image], rule, limit=limit)[0]
+        return self.query_many([image], rule, limit=limit, partial=partial)[0]
 
     def query_many(self, images: Sequence[str | os.PathLike[str]], rule: Rule | None = None, *,
                    limit: int | None = None, names: Sequence[str | None] | None = None,
-                   skip: Callable[[str, str], None] | None = None) -> list[QueryResult]:
+                   skip: Callable[[str, str], None] | None = None,
+                   partial: bool = True) -> list[QueryResult]:
         """Reverse search for each of *images* (files); one QueryResult each, in order.
 
         *names*, when given, are what each query is called in the results (a URL or "(stdin)"
         for a downloaded or piped image saved to a temporary file); None keeps the path. With
         *skip*, an image that cannot be read is reported to ``skip(name, reason)`` and left
         out (a batch goes on); without, it raises. When every image is skipped, the answer
-        is [].
+        is []. With *partial*, files that share a region with a query (crops, screenshots,
+        collages: partial.py) follow its copies.
 
         Raises:
             DecodeError: an image is a folder or cannot be read, and *skip* is None.
@@ -275,7 +300,7 @@ class Index:
                 if os.path.isdir(path):
                     raise DecodeError("is a folder, not an image file (the query command "
                                       "takes folders: each image in it is a query)")
-                result = analyse(_stat(path))
+                result = analyse(_stat(path), QUERY_KEYPOINTS if partial else KEYPOINTS)
                 if result.fingerprint is None or result.info is None:
                     raise DecodeError(str(result.error))
             except DecodeError as exc:
@@ -291,8 +316,12 @@ class Index:
             prints, library_side = self.search_side()
             fps = [r.fingerprint for r in prepared]
             pairs = find_pairs(query_side(fps), library_side, rule, same=False)
-            records = self.store.records(int(prints.ids[p.b]) for p in pairs)
+            found_partial = (self._query_partial(prepared, pairs, prints, library_side, rule)
+                             if partial else [[] for _ in prepared])
+            records = self.store.records([int(prints.ids[p.b]) for p in pairs]
+                                         + [fid for hits in found_partial for fid, _ in hits])
             roots = self.store.roots()
+            row_of = {int(i): r for r, i in enumerate(prints.ids)}
         disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
         out = []
         for qrow, result in enumerate(prepared):
@@ -318,6 +347,16 @@ class Index:
                     continue
                 matches.append((p, replace(rec, state=now.state) if not now.state == PRESENT else rec))
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
+            extra = []
+            for fid, pm in found_partial[qrow]:
+                rec = records.get(fid)
+                if rec is None or fid not in row_of:
+                    continue
+                now = disk[os.fsencode(rec.path)]
+                if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
+                    continue
+                extra.append((pm, pair_distance(fp.hashes, prints.hashes[row_of[fid]]),
+                              replace(rec, state=now.state) if not now.state == PRESENT else rec))
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
@@ -334,19 +373,58 @@ class Index:
             shown = labels[qrow] if labels[qrow] is not None else qpath
             is_query = best.id == -1  # the query (or its own indexed record)
             original = shown if is_query else best.path
+            found = [Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
+                           rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
+                           p.checks)
+                     for p, rec in matches]
+            # Partial matches after the copies, most keypoints first; never "the original".
+            found += [Match(rec, dist, partial_describe(pm, "the query"), None,
+                            rec.content_pixels > q_rec.content_pixels, False, ("keypoints",), pm)
+                      for pm, dist, rec in extra]
+            if limit is not None:
+                found = found[:limit]
             out.append(QueryResult(
                 shown, info.width, info.height, result.stat.size, info.format, q_rec.metadata,
-                tuple(Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
-                            rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
-                            p.checks)
-                      for p, rec in matches),
-                original, same_file, mtime_ns=result.stat.mtime_ns, content=q_rec.content,
-                original_file=None if is_query else best))
+                tuple(found), original, same_file, mtime_ns=result.stat.mtime_ns,
+                content=q_rec.content, original_file=None if is_query else best))
+        return out
+
+    def _query_partial(self, prepared: list[Fingerprinted], pairs: list, prints: Prints,
+                       library_side: Side, rule: Rule) -> list[list[tuple[int, Partial]]]:
+        """Per query, the indexed files that share a region with it (file id, Partial with
+        the query as a), leaving out those the global fingerprint already matched: through
+        local features, then through its halves (part_views.py)."""
+        index, sizes = self.local_side()
+        out: list[list[tuple[int, Partial]]] = []
+        owners, fps = [], []
+        for qrow, result in enumerate(prepared):
+            fp, info = result.fingerprint, result.info
+            known = [int(prints.ids[p.b]) for p in pairs if p.a == qrow]
+            if result.local is None or info is None or not len(index):
+                out.append([])  # too few keypoints: the global path alone
+            else:
+                out.append(partial.search(index, result.local, (info.width, info.height),
+                                          sizes, skip=known))
+            if fp is not None and not fp.flat:
+                blob = np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE)
+                for box, vfp in view_prints(blob):
+                    owners.append((qrow, box))
+                    fps.append(vfp)
+        if fps:
+            for p in find_pairs(query_side(fps), library_side, rule, same=False):
+                qrow, box = owners[p.a]
+                fid = int(prints.ids[p.b])
+                if fid in {int(prints.ids[x.b]) for x in pairs if x.a == qrow} \
+                        or any(f == fid for f, _ in out[qrow]):
+                    continue
+                info = prepared[qrow].info
+                out[qrow].append((fid, view_partial(
+                    box, (info.width, info.height) if info else None, sizes.get(fid))))
         return out
 
     def groups(self, rule: Rule | None = None, *,
                under: Sequence[str | os.PathLike[str]] | None = None,
-               on_progress: StageProgress | None = None) -> list[Group]:
+               on_progress: StageProgress | None = None, partial: bool = True) -> list[Group]:
         """Return groups of copies among the indexed files (only those under *under*, if given).
 
         Every member is looked at on disk (``presence.look``): members that are gone are
@@ -364,6 +442,12 @@ class Index:
 
         *on_progress* is told (stage, done, total) while searching and verifying: minutes at
         10^6 files.
+
+        With *partial* (the default), pictures that share a region with a group's first file
+        (a crop of it, a screenshot or collage that shows it, a turned or skewed copy), found
+        through local features (partial.py), join that group as partial members
+        (``Member.partial``); groups are never merged through them, and a collage is a
+        partial member of each of its photos' groups (partial_groups.place).
         """
         rule = rule or default_rule()
         with self.store.snapshot():  # one state of the index, whatever an index run writes
@@ -404,10 +488,12 @@ class Index:
                 side.hashes)
         cache.save()  # after the snapshot: only if the index is still in that state
         groups = []
+        group_rows = []
         for star in stars:
             members = [arranged[r] for r in star]
             if not _viable(members):
                 continue
+            group_rows.append(list(star))
             rows = np.array(star)
             dist, orient = distance_matrix(prints.hashes[rows])
             ev = [None] + [evidence.get((star[0], r)) for r in star[1:]]
@@ -416,8 +502,138 @@ class Index:
                              None if e is None else e.similarity, () if e is None else e.checks)
                       for j, ((m, relation), e) in enumerate(zip(members, ev))),
                 int(dist.max())))
+        if partial:
+            groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under))
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
+
+    def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
+                        side: Side, rule: Rule, subset: bool) -> list[Group]:
+        """Add partial members to *groups* and new groups of partial matches (see groups).
+
+        Rows here are rows of *prints*. Only pictures in no group look for partial matches:
+        a pair of two grouped pictures is never used (groups are not merged through partial
+        matches) and a pair of a grouped picture and a lone one is found from the lone one.
+        """
+        grouped = {r for rows in group_rows for r in rows}
+        lone = [r for r in range(len(prints)) if r not in grouped]
+        with self.store.snapshot():
+            index, sizes = self.local_side({int(i) for i in prints.ids} if subset else None)
+            local_row = {int(i): r for r, i in enumerate(index.ids)}
+            lrow = [local_row.get(int(i), -1) for i in prints.ids]  # print row -> local row
+
+            def size(r: int) -> tuple[int, int] | None:
+                return sizes.get(int(prints.ids[r]))
+
+            grey: dict[int, np.ndarray | None] = {}
+
+            def thumb(r: int) -> np.ndarray | None:
+                if r not in grey:
+                    blob = self.store.thumbs([int(prints.ids[r])]).get(int(prints.ids[r]))
+                    grey[r] = None if blob is None else thumb_parts(blob)[0]
+                return grey[r]
+
+            def by_keypoints(a: int, b: int) -> Partial | None:
+                la, lb = lrow[a], lrow[b]
+                if la < 0 or lb < 0:
+                    return None
+                ta, tb = thumb(a), thumb(b)
+                both = (ta, tb) if ta is not None and tb is not None else None
+                p = partial.verify(index.features[la], index.features[lb], size(a), size(b),
+                                   both)
+                if p is None:  # the ratio test is one-sided: ask from the other picture too
+                    q = partial.verify(index.features[lb], index.features[la], size(b), size(a),
+                                       None if both is None else (tb, ta))
+                    p = None if q is None else q.swapped()
+                return p
+
+            pairs: list[tuple[int, int, Partial]] = []
+            seen: set[tuple[int, int]] = set()
+            print_of_local = {lr: r for r, lr in enumerate(lrow) if lr >= 0}
+            for a in lone:
+                if lrow[a] < 0:
+                    continue
+                for lb, _score in index.candidates(index.features[lrow[a]], exclude=lrow[a]):
+                    b = print_of_local.get(lb)
+                    if b is None or (min(a, b), max(a, b)) in seen:
+                        continue
+                    seen.add((min(a, b), max(a, b)))
+                    p = by_keypoints(a, b)
+                    if p is not None:
+                        pairs.append((a, b, p))
+            views = self._view_pairs(lone, prints, side, rule, size)
+            pairs += [(a, b, p) for (a, b), p in views.items() if (min(a, b), max(a, b)) not in seen]
+
+            def verify(a: int, b: int) -> Partial | None:
+                if (b, a) in views:
+                    return views[(b, a)].swapped()
+                return by_keypoints(a, b)
+
+            if not pairs:
+                return groups
+            joins, new = place(group_rows, pairs, verify)
+            want = {int(prints.ids[r]) for adds in [*joins.values(), *new.values()] for r, _ in adds}
+            want |= {int(prints.ids[c]) for c in new}
+            records = self.store.records(want)
+            roots = self.store.roots()
+        disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
+
+        def member(first: int, row: int, p: Partial) -> Member | None:
+            rec = records.get(int(prints.ids[row]))
+            if rec is None:
+                return None
+            now = disk[os.fsencode(rec.path)]
+            rec = rec if now.state == PRESENT else replace(rec, state=now.state)
+            dist = pair_distance(prints.hashes[first], prints.hashes[row])
+            return Member(rec, dist, partial_describe(p, "the first file"), None,
+                          ("keypoints",) if p.model != VIEW_MODEL else ("part view",), p)
+
+        out = list(groups)
+        for g, adds in joins.items():
+            first = group_rows[g][0]
+            extra = [m for m in (member(first, r, p) for r, p in adds) if m is not None]
+            out[g] = replace(out[g], members=out[g].members + tuple(extra))
+        for centre, adds in new.items():
+            crec = records.get(int(prints.ids[centre]))
+            if crec is None:
+                continue
+            now = disk[os.fsencode(crec.path)]
+            if now.state == MISSING:
+                continue
+            crec = crec if now.state == PRESENT else replace(crec, state=now.state)
+            extra = [m for m in (member(centre, r, p) for r, p in adds)
+                     if m is not None and m.file.state != MISSING]
+            if extra:
+                out.append(Group((Member(crec, 0, "same orientation"), *extra),
+                                 max(m.distance for m in extra)))
+        return out
+
+    def _view_pairs(self, rows: list[int], prints: Prints, side: Side, rule: Rule,
+                    size: Callable[[int], tuple[int, int] | None]
+                    ) -> dict[tuple[int, int], Partial]:
+        """Part views (part_views.py) of the pictures at *rows* matched against the whole
+        of the others by the global stages: {(row a, row b): Partial with a the picture whose
+        half is b}."""
+        thumbs = self.store.thumbs(int(prints.ids[r]) for r in rows)
+        owners, fps = [], []
+        for r in rows:
+            blob = thumbs.get(int(prints.ids[r]))
+            if blob is None or prints.flat[r]:
+                continue
+            for box, fp in view_prints(blob):
+                owners.append((r, box))
+                fps.append(fp)
+        out: dict[tuple[int, int], Partial] = {}
+        if not fps:
+            return out
+        for p in find_pairs(query_side(fps), side, rule, same=False):
+            a, box = owners[p.a]
+            if p.b == a:
+                continue
+            pm = view_partial(box, size(a), size(p.b))
+            if (a, p.b) not in out or pm.cover_a > out[(a, p.b)].cover_a:
+                out[(a, p.b)] = pm
+        return out
 
     def problems(self) -> list[tuple[str, str]]:
         return self.store.problems()
@@ -470,6 +686,21 @@ class Index:
         wanted = [p for r in results for p in (r.path, *(m.file.path for m in r.matches))]
         pages = self.store.pages_showing(wanted)
         return [with_pages(r, pages) for r in results]
+
+
+partial_describe = partial.describe
+#: Partial.model of a match found through a part view
+VIEW_MODEL = "part view"
+
+
+def view_partial(box: tuple[float, float, float, float], a_size: tuple[int, int] | None,
+                 b_size: tuple[int, int] | None) -> Partial:
+    """The Partial of a part view of picture a (the half *box*) that is picture b
+    whole, stretched to fit: scale is the linear ratio of b's pixels to the part's."""
+    (aw, ah), (bw, bh) = a_size or (1, 1), b_size or (1, 1)
+    part = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]) * aw * ah)
+    return Partial(round(view_area(box), 4), 1.0, box, (0.0, 0.0, 1.0, 1.0),
+                   round(float(np.sqrt(bw * bh / part)), 4), 0.0, VIEW_MODEL, 0)
 
 
 def _arrange(records: list[FileRecord], disk: dict[bytes, OnDisk]

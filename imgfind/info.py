@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .decode import open_for_hash
+from .keypoints import extract
 from .errors import DecodeError
 from .analyse import fingerprint_decoded
 from .answers import credits_of
@@ -45,6 +46,8 @@ def describe(path: str | os.PathLike[str]) -> dict:
         "borders": "none" if fp.trim == (0.0, 0.0, 1.0, 1.0) else
                    f"trimmed to {left:.3f} {top:.3f} {right:.3f} {bottom:.3f}",
         "flat": fp.flat,
+        # local features (keypoints.py): 0 when too few for partial matching
+        "keypoints": 0 if fp.flat or (local := extract(decoded.detail)) is None else local.n,
         "metadata": decoded.metadata,
         "credits": credits_of(decoded.metadata),
         **({"warning": decoded.warning} if decoded.warning else {}),

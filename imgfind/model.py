@@ -91,6 +91,64 @@ class PairMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalFeatures:
+    """A picture's local features (keypoints.extract): ORB keypoints of its detail picture.
+
+    ``xy`` holds ``n`` (x, y) positions as uint16 little-endian fractions of the detail
+    picture's width and height (0..65535); ``desc`` ``n`` descriptors as uint64 little-endian
+    (recipe.DESCRIPTOR_BITS of ORB's 256). ``width``/``height`` are the detail picture's
+    pixels: positions are compared in them (the aspect ratio matters to angles and areas).
+    """
+
+    width: int
+    height: int
+    xy: bytes
+    desc: bytes
+
+    @property
+    def n(self) -> int:
+        return len(self.desc) // 8
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """How two pictures *a* and *b* overlap, from matched keypoints verified by RANSAC.
+
+    ``cover_a`` is the fraction of picture a's area that shows content also in b, ``cover_b``
+    the same for b; ``box_a``/``box_b`` the overlap's bounding box in each, as fractions
+    (left, top, right, bottom). ``scale`` is how much larger the shared content is in b than
+    in a (linear, in each file's own pixels: a 70% crop of a picture, stored at the same
+    pixel density, has 1.0; a photo shrunk into a screenshot < 1), ``rotation`` the angle
+    (degrees, counter-clockwise) by which the content is turned in b, ``model`` the RANSAC
+    model that explained the matches ("similarity" or "homography"), ``inliers`` how many.
+    ``seen_a``/``seen_b``: how much of the overlap's box the inliers themselves span in each
+    picture (the smaller of the width and height fractions of their bounding box; 1.0 when
+    not measured, as for a part view): an overlap vouched for by keypoints in one corner of it
+    only is an overlap of that corner. ``agree``: how well the two pictures' stored
+    thumbnails agree over the whole overlap, mapped by the fitted transform (partial.agreement:
+    1.0 identical, 0 unrelated; 1.0 when not measured).
+    """
+
+    cover_a: float
+    cover_b: float
+    box_a: tuple[float, float, float, float]
+    box_b: tuple[float, float, float, float]
+    scale: float
+    rotation: float
+    model: str
+    inliers: int
+    seen_a: float = 1.0
+    seen_b: float = 1.0
+    agree: float = 1.0
+
+    def swapped(self) -> Partial:
+        """The same overlap seen from b."""
+        return Partial(self.cover_b, self.cover_a, self.box_b, self.box_a,
+                       1.0 / self.scale if self.scale else 0.0, -self.rotation, self.model,
+                       self.inliers, self.seen_b, self.seen_a, self.agree)
+
+
+@dataclass(frozen=True, slots=True)
 class FileStat:
     """A file the crawler found: where it is and the stat fields that say it changed."""
 
@@ -147,6 +205,8 @@ class Fingerprinted:
     info: ImageInfo | None
     fingerprint: Fingerprint | None
     error: str | None = None
+    #: local features (None: too few keypoints, or none made): the partial-match stage
+    local: LocalFeatures | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +320,9 @@ class Match:
     larger: bool  # more pixels than the query
     likely_original: bool = False
     checks: tuple[str, ...] = ()  # the checks the pair passed (PairMatch.checks)
+    #: a partial match (found by local features, not by the global fingerprint): how the
+    #: query (a) and this file (b) overlap; None for a global match
+    partial: Partial | None = None
     pages: tuple[PageRef, ...] = ()  # web pages that show this file (Index.with_pages)
 
 
@@ -274,6 +337,9 @@ class Member:
     #: picture matched on its thumbnail) and the checks that pair passed (PairMatch.checks)
     similarity: float | None = None
     checks: tuple[str, ...] = ()
+    #: a partial member (found by local features): how the group's first file (a) and this
+    #: one (b) overlap. A partial member may be a partial member of other groups too.
+    partial: Partial | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ import functools
 
 #: Bump when any step of decoding or fingerprinting changes the bits: stored fingerprints of
 #: another recipe are recomputed on the next index instead of being compared with these.
-RECIPE_VERSION = 4  # 4: the colour signature is stored after the thumbnail (issue 10)
+RECIPE_VERSION = 5  # 5: JPEGs drafted for the detail picture; local features (issue 12)
+# 4: the colour signature is stored after the thumbnail (issue 10)
 
 # ----------------------------------------------------------------------------- decoding
 #: The working picture's long side. Fingerprints are 32x32 resamples of it (and of its crop
@@ -23,6 +24,12 @@ WORK_SIZE = 128
 #: JPEG draft request: libjpeg picks the largest 1/2, 1/4 or 1/8 scale that stays at least
 #: this big, so the working picture is never upsampled.
 DRAFT_SIZE = (WORK_SIZE, WORK_SIZE)
+#: The detail picture's long side: the greyscale picture local features (keypoints.py) are
+#: found in, decoded in the same pass as the working picture. 384 keeps a 70% crop, a photo
+#: at 60% inside a screenshot and a 15-degree turn matchable (bench dev pool: 89-96% of those
+#: pairs verified at 384 px, 200 ORB keypoints) while a 12 MP JPEG is still drafted at 1/8.
+DETAIL_SIZE = 384
+
 #: JPEGs of at most this many pixels are decoded at full size, like a lossless copy of them
 #: (PNG, BMP, TIFF, WebP), so that the two are the same picture bit for bit; larger ones are
 #: decoded at reduced scale in the DCT domain (Image.draft), 4-8x cheaper but not the same
@@ -51,6 +58,21 @@ THUMB_SIZE = 48  # stored greyscale thumbnail, used to verify candidate matches
 #: Used to reject a different colour layout (verify.colour_similarity) and flat fills of
 #: another colour (verify.flat_colour_match).
 COLOUR_SIZE = 12
+
+# ----------------------------------------------------------------------------- local features
+#: Keypoints kept per picture (ORB, strongest FAST-Harris responses first).
+KEYPOINTS = 128
+#: ORB's pyramid: scale step and levels (1.3^5 = 3.7x: a photo at a quarter of a collage).
+ORB_SCALE = 1.3
+ORB_LEVELS = 6
+#: ORB's patch side and border (pixels of the detail picture): 19 rather than OpenCV's 31
+#: leaves keypoints on small pictures and near the edges of a crop.
+ORB_PATCH = 19
+#: FAST threshold: 8 (OpenCV: 20) finds keypoints on soft photographs and wallpapers.
+ORB_FAST = 8
+#: Bits of the ORB descriptor kept: its first 64 (ORB's test order puts the least
+#: correlated tests first), one uint64 per keypoint, searchable by the Hamming engine.
+DESCRIPTOR_BITS = 64
 
 # ----------------------------------------------------------------------------- borders
 #: A border line may differ from the border colour by this much (JPEG ringing, noise).

@@ -28,7 +28,8 @@ from .bits import to_signed, to_unsigned
 from .errors import SchemaError, StoreError
 from .fingerprint import stored_thumb
 from .layout import N_HASHES
-from .model import FileRecord, FileStat, Fingerprinted, Known, PageRef, StoredFile, display
+from .model import (FileRecord, FileStat, Fingerprinted, Known, LocalFeatures, PageRef,
+                    StoredFile, display)
 from .prints_cache import Owner, Prints
 from .thumbcodec import is_packed
 from .thumbcodec import pack as pack_thumb
@@ -41,7 +42,9 @@ __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 #: Bump with a migration below whenever the schema changes.
 #: 2: files.dev, files.ino, files.ctime_ns (identity and change key), the roots table, and
 #:    meta identity / write_token (what the sidecar must match).
-#: 3: the pages and page_images tables (which web page shows which image file; ``imgfind pages``).
+#: 3: the pages and page_images tables (which web page shows which image file; ``imgfind pages``;
+#:    store._migrate_pages) and the keypoints table (local features, issue 12;
+#:    store._migrate_partial). Each migration is idempotent.
 #: 4: thumbnails may be packed (thumbcodec: lossless, about 60% of the raw size), and new
 #:    indexes use PAGE_SIZE pages; rows written before stay raw and are read as they are.
 SCHEMA_VERSION = 4
@@ -87,6 +90,15 @@ CREATE TABLE IF NOT EXISTS thumbs (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     thumb   BLOB NOT NULL        -- THUMB_SIZE^2 greyscale bytes, row-major, + colour signature,
                                  -- since schema 4 packed (thumbcodec) when that is shorter
+);
+-- Local features (keypoints.py): at most recipe.KEYPOINTS ORB keypoints of the detail
+-- picture, no row for a picture with too few (it is matched by its global fingerprint only).
+CREATE TABLE IF NOT EXISTS keypoints (
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+    width   INTEGER NOT NULL,    -- detail picture's pixels (positions are fractions of them)
+    height  INTEGER NOT NULL,
+    xy      BLOB NOT NULL,       -- n x 2 uint16 little-endian fractions (x, y) * 65535
+    descs   BLOB NOT NULL        -- n uint64 little-endian: ORB descriptor bits
 );
 -- The folders and files given to 'imgfind index': a file whose root is not there now (an
 -- unplugged drive) is "unavailable", not "missing".
@@ -280,6 +292,7 @@ class Store:
                 if version in (1, 2):
                     self._migrate_pages()
                 if version in (1, 2, 3):
+                    self._migrate_partial()
                     self._migrate_thumbs()
                 elif version < SCHEMA_VERSION:
                     for statement in SCHEMA.split(";"):
@@ -310,6 +323,11 @@ class Store:
                 self.db.execute(statement)
         self._set_meta({"upgraded_to_2_by": __version__})
 
+    def _migrate_partial(self) -> None:
+        """Schema 2 -> 3 for local features: the keypoints table (idempotent). Existing rows
+        get their keypoints when the next index run re-reads them (recipe 5)."""
+        self.db.execute(_KEYPOINTS_TABLE)
+        self._set_meta({"upgraded_to_3_by": __version__})
     def _migrate_pages(self) -> None:
         """Schema 2 -> 3 for the web pages: add the pages and page_images tables (idempotent:
         CREATE ... IF NOT EXISTS, nothing else changes)."""
@@ -533,6 +551,31 @@ class Store:
             phash=np.array(phash, dtype=np.int64).view(np.uint64),
             dhash=np.array(dhash, dtype=np.int64).view(np.uint64),
         )
+
+    @_guarded
+    def sizes(self) -> dict[int, tuple[int, int]]:
+        """Every file's (width, height) in pixels, by id (0 when unknown)."""
+        return {i: (w or 0, h or 0) for i, w, h in self.db.execute("SELECT id, width, height FROM files")}
+
+    @_guarded
+    def local_features(self, ids: Iterable[int] | None = None) -> dict[int, LocalFeatures]:
+        """Return the local features of the given files (all files with the current recipe
+        when *ids* is None); files without any are left out."""
+        out: dict[int, LocalFeatures] = {}
+        if self.version < 3:
+            return out
+        sql = ("SELECT k.file_id, k.width, k.height, k.xy, k.descs FROM keypoints k "
+               "JOIN files f ON f.id = k.file_id WHERE f.recipe = ?")
+        if ids is None:
+            rows = self.db.execute(sql + " ORDER BY k.file_id", (recipe_id(),))
+            return {r[0]: LocalFeatures(r[1], r[2], bytes(r[3]), bytes(r[4])) for r in rows}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(sql + f" AND k.file_id IN ({marks})", (recipe_id(), *chunk)):
+                out[r[0]] = LocalFeatures(r[1], r[2], bytes(r[3]), bytes(r[4]))
+        return out
 
     @_guarded
     def thumbs(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
@@ -788,6 +831,13 @@ class Store:
                 (st.path, st.size, st.mtime_ns, now, recipe_id() if fp else None, r.error,
                  info.format if info else None, info.width if info else None,
                  info.height if info else None, meta, *_identity(st))).fetchone()[0]
+            local = r.local if fp is not None else None
+            if local is None:
+                self.db.execute("DELETE FROM keypoints WHERE file_id = ?", (file_id,))
+            else:
+                self.db.execute("INSERT OR REPLACE INTO keypoints(file_id, width, height, xy, descs)"
+                                " VALUES (?,?,?,?,?)",
+                                (file_id, local.width, local.height, local.xy, local.desc))
             if fp is None:
                 self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
                 self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
@@ -823,6 +873,8 @@ class Store:
             self.db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return len(id_list)
 
+
+_KEYPOINTS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS keypoints"):].split(";")[0]
 
 _KNOWN_COLUMNS = "id, path, size, mtime_ns, recipe, error, dev, ino, ctime_ns"
 

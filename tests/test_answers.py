@@ -373,3 +373,22 @@ def test_a_malformed_url_in_a_page_is_left_out_not_the_page(tmp_path, runner, db
     assert [os.path.basename(p) for p, _, _ in reading.pages[0].images] == ["a.jpg"]
     bad = invoke(runner, db, "pages", str(site), "--base-url", "http://[::1/", ok=False)
     assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "not an http" in bad.stderr
+
+
+def test_schema_3_holds_the_page_and_keypoint_tables_after_upgrading_from_2(tmp_path):
+    # Both branches' schema-3 tables (pages: issue 14, keypoints: issue 12) come from one
+    # upgrade, each migration idempotent (run again on a store that has them: no error).
+    path = str(tmp_path / "old.db")
+    Store(path).close()
+    con = sqlite3.connect(path)
+    con.executescript("DROP TABLE page_images; DROP TABLE pages; DROP TABLE keypoints; "
+                      "PRAGMA user_version = 2;")
+    con.close()
+    with Store(path, readonly=True) as store:
+        assert store.local_features() == {}
+    with Store(path) as store:
+        names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"pages", "page_images", "keypoints"} <= names
+        store._migrate_pages()
+        store._migrate_partial()
+        assert store.local_features() == {}

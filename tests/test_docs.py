@@ -49,7 +49,8 @@ def test_readme_console_examples_are_true(tmp_path, monkeypatch, command, expect
     # original is judged partly by age, so the output must not depend on how files were made.
     photos = tmp_path / "examples" / "photos"
     shutil.copytree(ROOT / "examples" / "photos", photos)
-    for p in photos.iterdir():
+    shutil.copytree(ROOT / "examples" / "partial", tmp_path / "examples" / "partial")
+    for p in [*photos.iterdir(), *(tmp_path / "examples" / "partial").iterdir()]:
         os.utime(p, (1_700_000_000, 1_700_000_000))
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()

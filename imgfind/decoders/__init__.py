@@ -54,6 +54,9 @@ class Decoded:
     #: uint8 (2, recipe.COLOUR_SIZE, recipe.COLOUR_SIZE): Cb and Cr of the upright picture
     #: squashed to a square (box-averaged); None for pictures stored without colour.
     chroma: np.ndarray | None = None
+    #: uint8 (rows, cols), upright, long side <= recipe.DETAIL_SIZE: the greyscale picture
+    #: local features are found in (keypoints.py); None where there is none (animations).
+    detail: np.ndarray | None = None
 
 
 class Decoder(Protocol):

@@ -36,8 +36,8 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from ..errors import DecodeError
 from ..quality import quality_from_tables
 from .. import provenance
-from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DRAFT_SIZE, FLAT_STD,
-                      JPEG_EXACT_PIXELS, WORK_SIZE)
+from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DETAIL_SIZE,
+                      DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS, WORK_SIZE)
 from . import Decoded, Missing
 
 #: EXIF Orientation tag.
@@ -219,11 +219,21 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
             raise DecodeError("image has no pixels")
         orientation = _orientation(im)
         metadata = _metadata(im)
+        second_draft = False
         if fmt == "JPEG" and width * height > JPEG_EXACT_PIXELS:
             # A colour JPEG is decoded to YCbCr (no colour conversion): Y is the grey picture
             # libjpeg's greyscale output would be, Cb and Cr give the colour signature.
-            im.draft("L" if mode == "L" else "YCbCr" if mode in ("RGB", "YCbCr") else mode,
-                     DRAFT_SIZE)
+            draft_mode = "L" if mode == "L" else "YCbCr" if mode in ("RGB", "YCbCr") else mode
+            # The working picture's draft scale is the global recipe's (DRAFT_SIZE); the
+            # detail picture needs DETAIL_SIZE. A 12 MP JPEG gives both at 1/8 (a long side of
+            # 500): one decode. A smaller one is decoded at the detail's scale (both sides at
+            # least DETAIL_SIZE), and the working picture again at its own, so that its bits
+            # stay those of the global recipe.
+            work = _draft_scale(im.size, DRAFT_SIZE)
+            scale = (work if max(im.size) // work >= DETAIL_SIZE
+                     else _draft_scale(im.size, (DETAIL_SIZE, DETAIL_SIZE)))
+            second_draft = scale != work
+            im.draft(draft_mode, (max(1, im.size[0] // scale), max(1, im.size[1] // scale)))
         cost = check_cost(im, width, height)
         with _big_decode(cost):
             im.load()
@@ -233,17 +243,28 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
                 if rows < TRUNCATED_MIN_ROWS:
                     raise DecodeError(f"corrupt or truncated: only {rows:.0%} of the rows are there")
                 warning = f"truncated: {rows:.0%} of the rows decoded"
+            detail = None  # an animation has no one picture to find keypoints in
             if frames > 1 and fmt in ANIMATED and getattr(im, "is_animated", False):
                 gray, chroma = _animation(im, frames)
             else:
-                gray, chroma = _working_pictures(im)
+                detail = working_gray(im, DETAIL_SIZE)
+                if second_draft:
+                    fp.seek(0)
+                    with Image.open(fp) as small:
+                        small.draft(draft_mode, DRAFT_SIZE)
+                        small.load()
+                        gray, chroma = _working_pictures(small)
+                else:
+                    gray, chroma = _working_pictures(im)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     gray = _apply_orientation(gray, orientation)
     if chroma is not None:
         chroma = np.stack([_apply_orientation(c, orientation) for c in chroma])
+    if detail is not None:
+        detail = np.ascontiguousarray(_apply_orientation(detail, orientation))
     return Decoded(gray, width, height, fmt, mode, orientation, frames, metadata,
-                   st.st_size, st.st_mtime_ns, warning, chroma)
+                   st.st_size, st.st_mtime_ns, warning, chroma, detail)
 
 
 def check_cost(im: Image.Image, width: int, height: int) -> int:
@@ -318,6 +339,12 @@ def _animation(im: Image.Image, frames: int) -> tuple[np.ndarray, np.ndarray | N
 
 
 # ----------------------------------------------------------------------------- working picture
+def _draft_scale(size: tuple[int, int], want: tuple[int, int]) -> int:
+    """The scale (1, 2, 4 or 8) Pillow's JPEG draft picks for *want* (JpegImageFile.draft)."""
+    scale = min(size[0] // want[0], size[1] // want[1])
+    return next((s for s in (8, 4, 2) if scale >= s), 1)
+
+
 def decode_picture(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The grey working picture and colour signature of an upright uint8 (rows, cols, 3)
     RGB array decoded by another library (rawpy): the same steps as a file Pillow reads."""
@@ -337,14 +364,14 @@ def _working_pictures(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return working_gray(im), working_chroma(im)
 
 
-def working_gray(im: Image.Image) -> np.ndarray:
-    """Flatten a loaded picture of any mode to 8-bit grey of long side <= WORK_SIZE.
+def working_gray(im: Image.Image, size: int = WORK_SIZE) -> np.ndarray:
+    """Flatten a loaded picture of any mode to 8-bit grey of long side <= *size*.
 
     Shape (rows, cols), uint8. Never holds a full-size copy of a picture in another mode:
     L/RGB/CMYK/... are box-reduced by Pillow first; palette, 1-bit and transparent pictures
     are converted band by band and box-reduced as they go.
     """
-    factor = max(im.size) // (2 * WORK_SIZE)
+    factor = max(im.size) // (2 * size)
     mode = im.mode
     if mode in _ALPHA_MODES or (mode == "P" and "transparency" in im.info):
         gray = _composited(im, max(factor, 1))
@@ -358,8 +385,8 @@ def working_gray(im: Image.Image) -> np.ndarray:
             except ValueError:  # modes reduce() does not support
                 pass
         gray = _simple_gray(im)
-    if max(gray.size) > WORK_SIZE:
-        gray.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
+    if max(gray.size) > size:
+        gray.thumbnail((size, size), Image.Resampling.BOX)
     return np.asarray(gray, dtype=np.uint8)
 
 

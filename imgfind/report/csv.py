@@ -13,8 +13,20 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ..answers import captured, credits_of, summarize
-from ..model import Group, QueryResult
+from ..model import Group, Partial, QueryResult
 from .words import creator, iso_time
+
+
+#: Columns of a partial match (empty for a global one): overlap of each picture, the box in
+#: each as "left top right bottom" fractions, scale, rotation (degrees counter-clockwise).
+PARTIAL_COLUMNS = ["overlap_a", "overlap_b", "box_a", "box_b", "scale", "rotation"]
+
+
+def _partial(p: Partial | None) -> list[object]:
+    if p is None:
+        return [""] * len(PARTIAL_COLUMNS)
+    return [p.cover_a, p.cover_b, " ".join(map(str, p.box_a)), " ".join(map(str, p.box_b)),
+            p.scale, p.rotation]
 
 
 #: Who-made-it columns of the query CSV and the answers.credits_of labels they come from.
@@ -27,12 +39,12 @@ CREDIT_LABELS = ("artist", "copyright", "creator (XMP)", "rights (XMP)", "by-lin
 def render_groups(groups: Sequence[Group], out: TextIO) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["group", "path", "distance", "relation", "original", "width", "height",
-                "bytes", "mtime"])
+                "bytes", "mtime", *PARTIAL_COLUMNS])
     for gi, g in enumerate(groups, 1):
         for i, m in enumerate(g.members):
             f = m.file
             w.writerow([gi, f.path, m.distance, m.relation, int(i == 0), f.width, f.height,
-                        f.size, iso_time(f.mtime_ns)])
+                        f.size, iso_time(f.mtime_ns), *_partial(m.partial)])
 
 
 def render_queries(results: Sequence[QueryResult], out: TextIO) -> None:
@@ -44,7 +56,9 @@ def render_queries(results: Sequence[QueryResult], out: TextIO) -> None:
                 "original_reasons",
                 # the indexed path that is the query file itself (another name: hard link,
                 # symlink), left out of the matches; "" when the query is not indexed
-                "query_same_file"])
+                "query_same_file",
+                # added with partial matches (issue 12)
+                *PARTIAL_COLUMNS])
     for r in results:
         a = summarize(r)
         for m in r.matches:
@@ -60,4 +74,4 @@ def render_queries(results: Sequence[QueryResult], out: TextIO) -> None:
                         credits["gps"], os.path.dirname(f.path),
                         " | ".join(f"{p.url} ({p.title})" for p in m.pages),
                         "; ".join(a.reasons) if m.likely_original else "",
-                        r.same_file or ""])
+                        r.same_file or "", *_partial(m.partial)])

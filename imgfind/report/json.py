@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ..answers import captured, credits_of, summarize
-from ..model import Answer, FileRecord, Group, Member, PageRef, QueryResult, ReportHeader
+from ..model import Answer, FileRecord, Group, Member, PageRef, Partial, QueryResult, ReportHeader
 from .words import iso_time
 
 
@@ -46,13 +46,28 @@ def evidence_json(m: Member, i: int) -> dict:
                          "checks": list(m.checks), "relation": m.relation}}
 
 
+def partial_json(p: Partial | None, a: str, b: str) -> dict:
+    """A partial match's keys (``{"partial": null}`` for a global match): the overlap as a
+    fraction of each picture, the overlap's box in each (fractions left, top, right,
+    bottom), scale (b's pixels per a's), rotation (degrees counter-clockwise), the RANSAC
+    model, its inliers and how much of the overlap they span in each (seen_*). *a* and *b* name the two pictures (e.g. "query", "match")."""
+    if p is None:
+        return {"partial": None}
+    return {"partial": {f"overlap_{a}": p.cover_a, f"overlap_{b}": p.cover_b,
+                        f"box_{a}": list(p.box_a), f"box_{b}": list(p.box_b),
+                        "scale": p.scale, "rotation": p.rotation, "model": p.model,
+                        "inliers": p.inliers, f"seen_{a}": p.seen_a, f"seen_{b}": p.seen_b,
+                        "agreement": p.agree}}
+
+
 def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) -> None:
     doc = {
         **header_json(header),
         "groups": [{
             "max_distance": g.max_distance,
             "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
-                       "original": i == 0, **evidence_json(m, i)}
+                       "original": i == 0, **evidence_json(m, i),
+                       **partial_json(m.partial, "first", "member")}
                       for i, m in enumerate(g.members)],
         } for g in groups],
     }
@@ -95,7 +110,8 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                      "captured": captured(m.file.metadata) or None,
                      "credits": credits_of(m.file.metadata),
                      "folder": os.path.dirname(m.file.path),
-                     "pages": [page_json(p) for p in m.pages]}
+                     "pages": [page_json(p) for p in m.pages],
+                     **partial_json(m.partial, "query", "match")}
                     for r, a in zip(results, answers) for m in r.matches],
     }
     _dump(doc, out)

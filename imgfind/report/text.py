@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from ..answers import credits_of, summarize
-from ..model import Answer, FileRecord, Group, QueryResult, ReportHeader
+from ..model import Answer, FileRecord, Group, Partial, QueryResult, ReportHeader
 from .words import creator, describe_rule, human_size, iso_time, one_line, plural
 
 
@@ -22,10 +22,20 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
                   f"max distance {g.max_distance}\n")
         for i, m in enumerate(g.members):
             f = m.file
-            tag = "original" if i == 0 else f"d={m.distance:<2}"
+            tag = "original" if i == 0 else "partial" if m.partial else f"d={m.distance:<2}"
             rel = "" if m.relation == "same orientation" else f" ({m.relation})"
             out.write(f"  {tag:>8}  {f.width}x{f.height}  {human_size(f.size):>9}  "
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}{rel}{_mark(f)}\n")
+            if m.partial:
+                out.write(f"            {_boxes(m.partial, 'first file', 'this')}\n")
+
+
+def _boxes(p: Partial, a: str, b: str) -> str:
+    """The overlap's box in each picture, as percentages (left, top, right, bottom)."""
+    def pct(box: tuple[float, float, float, float]) -> str:
+        return "(" + ", ".join(f"{v:.0%}" for v in box) + ")"
+    return (f"overlap: {p.cover_a:.0%} of the {a} {pct(p.box_a)}, {p.cover_b:.0%} of {b} "
+            f"{pct(p.box_b)}; {p.inliers} keypoints, {p.model}")
 
 
 def _mark(rec: FileRecord) -> str:
@@ -46,7 +56,7 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
         if r.same_file is not None and r.same_file != r.path:
             out.write(f"#   the same file as indexed {one_line(r.same_file)} (another name for it, "
                       "such as a hard link; not listed as a match)\n")
-        if r.matches:
+        if any(m.partial is None for m in r.matches):  # copies, not only shared regions
             _answer(summarize(r), r.path, {m.file.path: m.file.state for m in r.matches}, out)
         for m in r.matches:
             f = m.file
@@ -59,8 +69,11 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
             who = creator(f.metadata)
             if who:
                 notes.append(one_line(who))
-            out.write(f"  d={m.distance:<2}  {f.width}x{f.height}  {human_size(f.size):>9}  "
+            tag = "partial" if m.partial else f"d={m.distance:<2}"
+            out.write(f"  {tag}  {f.width}x{f.height}  {human_size(f.size):>9}  "
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}  [{', '.join(notes)}]\n")
+            if m.partial:
+                out.write(f"          {_boxes(m.partial, 'query', 'this')}\n")
             credits = credits_of(f.metadata)
             if len(credits) > 1 or credits["gps"] == "yes":  # not when the file says nothing
                 out.write(f"        made by: {one_line(_credit_line(credits))}\n")
@@ -70,7 +83,7 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
             for (url, title), hows in on.items():
                 out.write(f"        on page: {one_line(url)}  \"{one_line(title)}\" "
                           f"({one_line(', '.join(hows))})\n")
-        if r.matches and r.original == r.path:
+        if any(m.partial is None for m in r.matches) and r.original == r.path:
             out.write("  the query itself looks like the original (most pixels)\n")
 
 

@@ -1,0 +1,384 @@
+"""Partial matches: find pictures that share a region (a crop, a photo inside a screenshot or
+a collage, a turned or skewed copy) through their local features, and verify the geometry.
+
+Two steps, as in every local-feature retrieval system (Philbin et al., "Object retrieval with
+large vocabularies and fast spatial matching", CVPR 2007; TinEye and cbird work the same way):
+
+1. **Candidates** through an index of descriptors, never pairwise over the library: every
+   descriptor of every picture goes into one Hamming engine (imgfind.search: multi-index
+   hashing above a few thousand items); each query descriptor looks up the descriptors within
+   CANDIDATE_BITS bits, and each picture gets one vote per query descriptor that found one
+   of its own, weighted by how rare that descriptor is (tf-idf); descriptors found in more
+   than COMMON of the pictures (a texture's repeated corners) do not vote. Pictures with
+   MIN_VOTES votes or more are the candidates, at most TOP_CANDIDATES per query, best first.
+2. **Verification** of each candidate (verify): descriptors matched both ways by brute force
+   (nearest within MATCH_BITS bits, clearly nearer than the second: Lowe's ratio test, and
+   one-to-one), then RANSAC (OpenCV) fits a similarity (scale, rotation, shift) and a
+   homography (perspective) to the matched positions. A pair is accepted only with at least
+   MIN_INLIERS inliers, a sane transform (linear scale within SCALE_RANGE; a homography that
+   keeps the picture a convex quadrilateral) and inliers spread over at least MIN_SPREAD of
+   both pictures (matches bunched on one detail are what wallpapers and textures give).
+
+The thresholds are ours, calibrated on ../shared/bench (dev pool: no pair of different
+pictures out of 2,400 tested passed, 84-96% of crops, screenshots, rotations and perspective
+copies did; see keypoints.py and benchmarks/results/). The result is a model.Partial: how
+much of each picture the shared region covers, its box in each, the scale and the angle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .keypoints import descriptors, positions
+from .model import LocalFeatures, Partial
+from .search import make_engine
+
+#: Candidate search: descriptors within this many bits (of 64) vote for their picture.
+#: Measured on the bench dev pool (a hard copy counts as found when a picture of its family
+#: is among its 8 best candidates): 2 bits find 44% of screenshots, 4 bits 89%, 6 bits no
+#: more and cost 4x.
+CANDIDATE_BITS = 4
+#: A query descriptor found in more than this fraction of the pictures is not distinctive.
+COMMON = 0.05
+#: Votes a picture needs to be verified, and how many candidates a query verifies at most.
+MIN_VOTES = 3
+TOP_CANDIDATES = 8
+#: Verification: a descriptor matches its nearest within this many bits ...
+MATCH_BITS = 16
+#: ... when the second nearest is farther by this ratio (Lowe's test, in bits).
+RATIO = 0.8
+#: RANSAC reprojection error, in detail-picture pixels (recipe.DETAIL_SIZE long side).
+RANSAC_PIXELS = 5.0
+#: Inliers a verified partial match needs.
+MIN_INLIERS = 12
+#: Linear scale between the two detail pictures that is believed.
+SCALE_RANGE = (0.2, 5.0)
+#: The convex hull of the inliers covers at least this fraction of each picture.
+MIN_SPREAD = 0.01
+#: A homography is preferred to the similarity only when it explains this many more matches
+#: (a perspective copy); otherwise the simpler model is the answer.
+HOMOGRAPHY_GAIN = 1.3
+HOMOGRAPHY_EXTRA = 4
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x) if hasattr(np, "bitwise_count") else _popcount_slow(x)
+
+
+def _popcount_slow(x: np.ndarray) -> np.ndarray:  # numpy < 2.0
+    b = x.view(np.uint8).reshape(*x.shape, 8)
+    return np.unpackbits(b, axis=-1).sum(axis=-1).astype(np.uint8)
+
+
+@dataclass
+class LocalIndex:
+    """The local features of many pictures, searchable by descriptor.
+
+    ``ids`` are the pictures' file ids (int64, one per picture), ``owner`` the picture row of
+    each descriptor (int32), ``desc`` all descriptors (uint64), ``features`` the records.
+    """
+
+    ids: np.ndarray
+    owner: np.ndarray
+    desc: np.ndarray
+    features: list[LocalFeatures]
+    engine: object
+
+    @classmethod
+    def build(cls, features: Mapping[int, LocalFeatures]) -> LocalIndex:
+        ids = np.fromiter(features.keys(), dtype=np.int64, count=len(features))
+        feats = list(features.values())
+        counts = np.array([f.n for f in feats], dtype=np.int64)
+        desc = (np.frombuffer(b"".join(f.desc for f in feats), dtype="<u8").astype(np.uint64)
+                if feats else np.zeros(0, np.uint64))
+        owner = np.repeat(np.arange(len(feats), dtype=np.int32), counts)
+        return cls(ids, owner, desc, feats, make_engine(desc))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def candidates(self, query: LocalFeatures, *, top: int = TOP_CANDIDATES,
+                   exclude: int | None = None) -> list[tuple[int, float]]:
+        """Return (picture row, score) of the pictures worth verifying against *query*, best
+        first (at most *top*; *exclude* is a row never returned).
+
+        Each query descriptor votes once for every picture that has a descriptor within
+        CANDIDATE_BITS of it, with the weight log(N / n) where n is how many pictures it
+        votes for (tf-idf, as in Sivic and Zisserman's "Video Google", ICCV 2003); one that
+        votes for more than COMMON of the pictures votes for none.
+        """
+        if not len(self.desc):
+            return []
+        qi, items, _ = self.engine.find_many(descriptors(query), CANDIDATE_BITS)
+        if not len(qi):
+            return []
+        n = len(self.ids)
+        key = np.unique(qi.astype(np.int64) * n + self.owner[items])
+        qi, rows = key // n, key % n
+        if exclude is not None:
+            keep = rows != exclude
+            qi, rows = qi[keep], rows[keep]
+        df = np.bincount(qi, minlength=query.n)
+        weight = np.log(max(n, 2) / np.maximum(df, 1))
+        weight[df > max(COMMON * n, MIN_VOTES)] = 0.0
+        votes = np.bincount(rows, minlength=n)
+        score = np.bincount(rows, weights=weight[qi], minlength=n)
+        score[votes < MIN_VOTES] = 0.0
+        best = np.argsort(-score, kind="stable")[:top]
+        return [(int(r), float(score[r])) for r in best if score[r] > 0]
+
+def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = None,
+           b_size: tuple[int, int] | None = None,
+           thumbs: tuple[np.ndarray, np.ndarray] | None = None) -> Partial | None:
+    """Verify that pictures *a* and *b* share a region; return how, or None.
+
+    *a_size*, *b_size* are the files' full (width, height), used only to give ``scale`` in
+    the files' own pixels (default: the detail pictures'). *thumbs*, the two pictures' grey
+    thumbnails (THUMB_SIZE square, fingerprint.thumb_parts), give ``Partial.agree``
+    (agreement). Never raises for content.
+    """
+    import cv2
+
+    da, db = descriptors(a), descriptors(b)
+    if len(da) < MIN_INLIERS or len(db) < MIN_INLIERS:
+        return None
+    dist = _popcount(da[:, None] ^ db[None, :]).astype(np.int16)  # (na, nb) bits
+    nearest = np.argsort(dist, axis=1)[:, :2]
+    rows = np.arange(len(da))
+    d1 = dist[rows, nearest[:, 0]]
+    d2 = dist[rows, nearest[:, 1]] if dist.shape[1] > 1 else np.full(len(da), 64)
+    good = (d1 <= MATCH_BITS) & (d1 < RATIO * d2)
+    ia, ib = rows[good], nearest[good, 0]
+    if len(ia) < MIN_INLIERS:
+        return None
+    # one-to-one: each descriptor of b keeps its nearest descriptor of a
+    order = np.lexsort((d1[good], ib))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ib[order][1:] != ib[order][:-1]
+    ia, ib = ia[order][first], ib[order][first]
+    if len(ia) < MIN_INLIERS:
+        return None
+    pa = positions(a)[ia].astype(np.float32)
+    pb = positions(b)[ib].astype(np.float32)
+    sim, inl_s = cv2.estimateAffinePartial2D(pa, pb, method=cv2.RANSAC,
+                                             ransacReprojThreshold=RANSAC_PIXELS, maxIters=1000,
+                                             confidence=0.995)
+    n_s = int(inl_s.sum()) if sim is not None and inl_s is not None else 0
+    hom, inl_h = cv2.findHomography(pa, pb, cv2.RANSAC, RANSAC_PIXELS, maxIters=1000,
+                                    confidence=0.995)
+    n_h = int(inl_h.sum()) if hom is not None and inl_h is not None else 0
+    if hom is not None and n_h >= max(MIN_INLIERS, HOMOGRAPHY_GAIN * n_s + HOMOGRAPHY_EXTRA) \
+            and _sane_homography(hom, a, b):
+        matrix, inliers, model = hom, inl_h.ravel().astype(bool), "homography"
+    elif sim is not None and n_s >= MIN_INLIERS:
+        matrix = np.vstack([sim, [0.0, 0.0, 1.0]])
+        inliers, model = inl_s.ravel().astype(bool), "similarity"
+    else:
+        return None
+    if inliers.sum() < MIN_INLIERS:
+        return None
+    linear = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
+    if not SCALE_RANGE[0] <= linear <= SCALE_RANGE[1]:
+        return None
+    if min(_spread(pa[inliers], a), _spread(pb[inliers], b)) < MIN_SPREAD:
+        return None
+    found = _overlap(matrix, a, b, model, int(inliers.sum()), a_size, b_size, pa[inliers],
+                     pb[inliers])
+    if found is not None and thumbs is not None:
+        found = replace(found, agree=agreement(matrix, a, b, *thumbs))
+    return found
+
+
+#: agreement: the overlap is sampled on a GRID x GRID lattice of picture a's overlap box, and
+#: compared by quarters of it (correlation; a quarter flat in both pictures, deviation under
+#: FLAT_GREY grey levels, tells nothing and is skipped, and no deviation counts as less).
+GRID = 16
+FLAT_GREY = 4.0
+
+
+def agreement(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray,
+              thumb_b: np.ndarray) -> float:
+    """How well pictures a and b agree over the whole of their overlap, not only where the
+    inliers are: both grey thumbnails (squares of any size, of the whole pictures) sampled at
+    the same points of the overlap (a lattice over a's box, mapped into b by *matrix*, in
+    detail-picture pixels), then their correlation in each quarter of the box; the worst
+    quarter's, clipped to 0..1 (1.0: identical, about 0: unrelated). A
+    picture that shares only part of what its frame claims (two collages holding one photo)
+    fails in the quarters the photo does not reach. Ours; returns 1.0 when the overlap is
+    too small to sample.
+    """
+    import cv2
+
+    xs = (np.arange(GRID) + 0.5) / GRID
+    gx, gy = np.meshgrid(xs * a.width, xs * a.height)
+    pts_a = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    pts_b = _apply(matrix, pts_a)
+    inside = ((pts_b[:, 0] >= 0) & (pts_b[:, 0] < b.width) & (pts_b[:, 1] >= 0)
+              & (pts_b[:, 1] < b.height))
+    if inside.sum() < 16:
+        return 1.0
+    pts_a, pts_b = pts_a[inside], pts_b[inside]
+
+    def sample(thumb: np.ndarray, pts: np.ndarray, f: LocalFeatures) -> np.ndarray:
+        h, w = thumb.shape
+        mx = (pts[:, 0] / f.width * w - 0.5).astype(np.float32).reshape(1, -1)
+        my = (pts[:, 1] / f.height * h - 0.5).astype(np.float32).reshape(1, -1)
+        out = cv2.remap(thumb.astype(np.float32), mx, my, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE)
+        return out.ravel().astype(np.float64)
+
+    va, vb = sample(thumb_a, pts_a, a), sample(thumb_b, pts_b, b)
+    lo, hi = pts_a.min(axis=0), pts_a.max(axis=0)
+    mid = (lo + hi) / 2
+    worst = 1.0
+    for qx in (pts_a[:, 0] < mid[0], pts_a[:, 0] >= mid[0]):
+        for qy in (pts_a[:, 1] < mid[1], pts_a[:, 1] >= mid[1]):
+            q = qx & qy
+            if q.sum() < 4:
+                continue
+            sa, sb = va[q].std(), vb[q].std()
+            if max(sa, sb) < FLAT_GREY:
+                continue  # flat in both: nothing to tell them apart by
+            da, db = va[q] - va[q].mean(), vb[q] - vb[q].mean()
+            corr = float(np.sum(da * db) / (max(sa, FLAT_GREY) * max(sb, FLAT_GREY) * q.sum()))
+            worst = min(worst, corr)
+    return round(float(np.clip(worst, 0.0, 1.0)), 4)
+
+
+def _spread(points: np.ndarray, f: LocalFeatures) -> float:
+    import cv2
+
+    if len(points) < 3:
+        return 0.0
+    return float(cv2.contourArea(cv2.convexHull(points.astype(np.float32)))) / (f.width * f.height)
+
+
+def _corners(f: LocalFeatures) -> np.ndarray:
+    return np.array([[0, 0], [f.width, 0], [f.width, f.height], [0, f.height]], dtype=np.float64)
+
+
+def _apply(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    h = np.hstack([pts, np.ones((len(pts), 1))]) @ matrix.T
+    return h[:, :2] / h[:, 2:3]
+
+
+def _sane_homography(hom: np.ndarray, a: LocalFeatures, b: LocalFeatures) -> bool:
+    """The picture a, mapped into b, is still a convex quadrilateral of believable size."""
+    if not np.all(np.isfinite(hom)) or abs(hom[2, 2]) < 1e-12:
+        return False
+    corners = _corners(a)
+    h = np.hstack([corners, np.ones((4, 1))]) @ hom.T
+    if np.any(h[:, 2] <= 0):  # a corner crosses the horizon: not a view of a flat picture
+        return False
+    quad = h[:, :2] / h[:, 2:3]
+    edges = np.roll(quad, -1, axis=0) - quad
+    cross = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    if not (np.all(cross > 0) or np.all(cross < 0)):
+        return False
+    area = 0.5 * abs(np.sum(quad[:, 0] * np.roll(quad[:, 1], -1) - quad[:, 1] * np.roll(quad[:, 0], -1)))
+    ratio = area / (a.width * a.height)
+    return SCALE_RANGE[0] ** 2 <= ratio <= SCALE_RANGE[1] ** 2
+
+
+def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str, inliers: int,
+             a_size: tuple[int, int] | None, b_size: tuple[int, int] | None,
+             points_a: np.ndarray, points_b: np.ndarray) -> Partial | None:
+    """The shared region: picture a's frame mapped into b and cut to b's frame. Right for a
+    crop, a whole photo in a screenshot or collage, a turned or skewed copy; a photo that was
+    itself cut before it was pasted into a collage reads larger than it is (its frame reaches
+    beyond the part shown). *points_a*, *points_b* (the inliers in each) say how much of the
+    region the keypoints vouch for (Partial.seen_a, seen_b)."""
+    import cv2
+
+    quad = _apply(matrix, _corners(a)).astype(np.float32)
+    area_b, poly_b = cv2.intersectConvexConvex(quad, _corners(b).astype(np.float32))
+    if poly_b is None or area_b <= 0:
+        return None
+    poly_b = poly_b.reshape(-1, 2).astype(np.float64)
+    poly_a = _apply(np.linalg.inv(matrix), poly_b)
+    area_a = 0.5 * abs(np.sum(poly_a[:, 0] * np.roll(poly_a[:, 1], -1)
+                              - poly_a[:, 1] * np.roll(poly_a[:, 0], -1)))
+    cover_a = min(1.0, area_a / (a.width * a.height))
+    cover_b = min(1.0, float(area_b) / (b.width * b.height))
+    linear = float(np.sqrt(max(area_b, 1e-9) / max(area_a, 1e-9)))
+    (aw, ah), (bw, bh) = a_size or (a.width, a.height), b_size or (b.width, b.height)
+    scale = linear * (bw / b.width) / (aw / a.width)
+    # the angle a horizontal step at the overlap's centre turns through (y grows downwards:
+    # a counter-clockwise turn on screen is a negative angle in pixel coordinates)
+    centre = poly_a.mean(axis=0)
+    step = _apply(matrix, np.array([centre, centre + [1.0, 0.0]]))
+    rotation = -float(np.degrees(np.arctan2(step[1, 1] - step[0, 1], step[1, 0] - step[0, 0])))
+    return Partial(round(cover_a, 4), round(cover_b, 4), _box(poly_a, a), _box(poly_b, b),
+                   round(scale, 4), round(rotation, 2), model, inliers,
+                   _seen(points_a, poly_a), _seen(points_b, poly_b))
+
+
+def _seen(points: np.ndarray, poly: np.ndarray) -> float:
+    """How much of the overlap polygon's bounding box the inliers' bounding box spans: the
+    smaller of the two fractions (width, height), at most 1."""
+    lo, hi = poly.min(axis=0), poly.max(axis=0)
+    span = np.maximum(hi - lo, 1e-9)
+    inner = points.max(axis=0) - points.min(axis=0)
+    return round(float(min(1.0, np.min(inner / span))), 4)
+
+
+def _box(poly: np.ndarray, f: LocalFeatures) -> tuple[float, float, float, float]:
+    lo = np.clip(poly.min(axis=0) / [f.width, f.height], 0.0, 1.0)
+    hi = np.clip(poly.max(axis=0) / [f.width, f.height], 0.0, 1.0)
+    return (round(float(lo[0]), 4), round(float(lo[1]), 4), round(float(hi[0]), 4),
+            round(float(hi[1]), 4))
+
+
+def search(index: LocalIndex, query: LocalFeatures, query_size: tuple[int, int] | None,
+           sizes: Mapping[int, tuple[int, int]] | None = None, *,
+           skip: Sequence[int] = (), top: int = TOP_CANDIDATES) -> list[tuple[int, Partial]]:
+    """Find the indexed pictures that share a region with *query*: (file id, Partial seen
+    from the query as a), best (most inliers) first. *sizes* gives files' full (width,
+    height) by id (for the scale); files in *skip* are not verified."""
+    out = []
+    skipped = set(skip)
+    for row, _votes in index.candidates(query, top=top + len(skipped)):
+        file_id = int(index.ids[row])
+        if file_id in skipped:
+            continue
+        p = verify(query, index.features[row], query_size, (sizes or {}).get(file_id))
+        if p is not None:
+            out.append((file_id, p))
+    out.sort(key=lambda x: -x[1].inliers)
+    return out
+
+
+#: A picture whose area is covered this much by the shared region counts as wholly inside
+#: the other (JPEG borders and RANSAC's few pixels keep a full overlap from reading 100%).
+WHOLE = 0.9
+
+
+def describe(p: Partial, other: str = "the query") -> str:
+    """Say in words how picture b relates to picture a (*other*, as the reader knows a).
+
+    For example "inside the query, 35% of it", "contains the query, as 48% of it" (the
+    query is a crop of it),
+    "overlaps: 40% of the query, 55% of it", with ", rotated 5 degrees", ", perspective"
+    or ", scaled 0.6x" after it when they apply.
+    """
+    if p.cover_b >= WHOLE and p.cover_a >= WHOLE:
+        words = "same picture (local features)"
+    elif p.cover_b >= WHOLE:
+        words = f"inside {other}, {p.cover_a:.0%} of it"
+    elif p.cover_a >= WHOLE:
+        words = f"contains {other}, as {p.cover_b:.0%} of it"
+    else:
+        words = f"overlaps: {p.cover_a:.0%} of {other}, {p.cover_b:.0%} of it"
+    notes = [words]
+    if abs(p.rotation) >= 1.5:
+        turn = abs(round(p.rotation))
+        way = "counter-clockwise" if p.rotation > 0 else "clockwise"
+        notes.append(f"rotated {turn} degree{'s' if turn != 1 else ''} {way}")
+    if p.model == "homography":
+        notes.append("perspective")
+    if abs(np.log(max(p.scale, 1e-6))) >= np.log(1.15):
+        notes.append(f"scaled {p.scale:.2g}x")
+    return ", ".join(notes)

@@ -1,0 +1,139 @@
+"""Partial members of duplicate groups: where verified partial matches (partial.py) go in the
+output of ``dedupe``, without ever merging two groups.
+
+A partial match is its own relation, not a copy: a collage that contains four photos is not
+a duplicate of any of them, and must not join their groups together. So groups are never
+merged through a partial match; a picture is added to a group as a *partial member*, and one
+picture can be a partial member of several groups (the collage is in each of its four
+photos' groups). The rules, for each verified partial pair (x, y):
+
+* x and y in the same group already: nothing to add;
+* y is a (global) member of group G and x is in no group: x joins G as a partial member,
+  provided x is verified directly against G's first file too (groups stay stars);
+* both in different groups: left as they are (the two groups stay apart);
+* neither in a group: a new group around the one that lies wholly inside the other (the
+  photo inside a screenshot or a collage, the crop inside its picture): each such picture
+  is the first of its own group, and a collage joins each of them.
+
+Only pairs where one picture lies inside the other are placed (groupable).
+
+Pure: works on rows and a verify callback, so it is tested without an index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from .model import Partial
+
+#: A partial pair goes into a group only when one picture lies wholly inside the other (at
+#: least this much of it is shared): a crop and its picture, a screenshot and the photo it
+#: shows. Two pictures that only overlap (two collages holding parts of one photo, two
+#: screenshots of one application) are not copies of one picture (query lists them).
+CONTAINED = 0.9
+#: ... and not when both are almost wholly shared: two whole pictures the global fingerprint
+#: did not match, whose keypoints agree, are two pictures in one frame (the same
+#: application window around different photos), not one picture. Measured on the bench dev
+#: pool: every such pair there was two screenshots sharing their window.
+SAME_FRAME = 0.95
+
+
+#: ... and when both pictures are almost wholly shared (the smaller cover at least
+#: NEAR_WHOLE), only if their thumbnails agree over the whole overlap (Partial.agree, the
+#: worst quarter's correlation, at least MIN_AGREE): two collages that hold the same photo in
+#: one half are laid over each other by the transform its keypoints fit, so the overlap
+#: claims both whole pictures while their other halves differ. Measured on the bench smooth
+#: pool (wallpapers): four of five such collage pairs agree 0.0 (the fifth, whose other
+#: halves are alike, 0.63), three of them with both covers >= 0.9. Perspective copies fitted
+#: by a similarity agree badly too (dev pool: 0.0-0.9; the background the skew reveals), but
+#: cover their original's frame by 72-88% only: with NEAR_WHOLE 0.7 the dev pool lost 8 of
+#: 45 perspective pairs, so the check is kept to near-whole pairs.
+NEAR_WHOLE = 0.9
+MIN_AGREE = 0.1
+#: ... and from MOSTLY on, when the contained picture's overlap reaches across the whole
+#: other picture along one axis (both opposite edges, as two collages of different aspect
+#: ratios holding one photo: smooth pool, covers 0.98 and 0.71, agreement 0.0), where a
+#: perspective or shrunk copy sits inside its original's frame (dev: no such pair).
+MOSTLY = 0.7
+
+
+def _across(p: Partial) -> bool:
+    """The overlap's box in the picture the other lies inside (the smaller cover) spans that
+    picture's full width or full height."""
+    box = p.box_b if p.cover_a >= p.cover_b else p.box_a
+    edge = 0.01
+    return ((box[0] <= edge and box[2] >= 1 - edge) or (box[1] <= edge and box[3] >= 1 - edge))
+
+
+def groupable(p: Partial) -> bool:
+    """Is a verified partial pair a relation a duplicate group shows (see CONTAINED,
+    SAME_FRAME, NEAR_WHOLE)?"""
+    lo, hi = min(p.cover_a, p.cover_b), max(p.cover_a, p.cover_b)
+    if p.agree < MIN_AGREE and (lo >= NEAR_WHOLE or (lo >= MOSTLY and _across(p))):
+        return False
+    return hi >= CONTAINED and lo < SAME_FRAME
+
+#: (row a, row b) -> how they overlap (Partial with a as a), or None when not verified
+Verify = Callable[[int, int], "Partial | None"]
+
+
+def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Partial]],
+          verify: Verify) -> tuple[dict[int, list[tuple[int, Partial]]],
+                                   dict[int, list[tuple[int, Partial]]]]:
+    """Decide where partial pairs go.
+
+    Args:
+        groups: the global groups, as rows; ``groups[g][0]`` is group g's first file.
+        pairs: verified partial pairs (row x, row y, Partial with x as a).
+        verify: verifies two rows (used against a group's first file).
+
+    Returns:
+        ``(joins, new)``: ``joins[g]`` lists (row, Partial seen from group g's first) of the
+        partial members that join group g; ``new[c]`` lists (row, Partial seen from c) of the
+        members of a new group whose first file is row c.
+    """
+    group_of: dict[int, int] = {}
+    for g, rows in enumerate(groups):
+        for r in rows:
+            group_of.setdefault(r, g)
+    joins: dict[int, list[tuple[int, Partial]]] = {}
+    joined: set[tuple[int, int]] = set()
+    new: dict[int, list[tuple[int, Partial]]] = {}
+    in_new: set[tuple[int, int]] = set()
+    ordered = sorted((t for t in pairs if groupable(t[2])), key=lambda t: -t[2].inliers)
+    for x, y, p in ordered:
+        gx, gy = group_of.get(x), group_of.get(y)
+        if gx is not None and gx == gy:
+            continue
+        if gx is not None and gy is not None:
+            continue  # two groups: never merged through a partial match
+        if gx is None and gy is None:
+            continue  # second pass
+        g, outsider, inside_p = (gy, x, p.swapped()) if gy is not None else (gx, y, p)
+        if (g, outsider) in joined:
+            continue
+        first = groups[g][0]
+        against = inside_p if (y if gy is not None else x) == first else verify(first, outsider)
+        if against is None or not groupable(against):
+            continue
+        joined.add((g, outsider))
+        joins.setdefault(g, []).append((outsider, against))
+    groups_joined: dict[int, set[int]] = {}
+    for g, r in joined:
+        groups_joined.setdefault(r, set()).add(g)
+    in_group: dict[int, set[int]] = {}  # row -> the new groups (by centre) it is in
+    for x, y, p in ordered:
+        if x in group_of or y in group_of:
+            continue
+        if groups_joined.get(x, set()) & groups_joined.get(y, set()):
+            continue  # both are partial members of one group already
+        if in_group.get(x, set()) & in_group.get(y, set()):
+            continue  # ... or of one new group
+        # around the picture that lies wholly inside the other
+        centre, member, seen = (x, y, p) if p.cover_a >= p.cover_b else (y, x, p.swapped())
+        if (centre, member) not in in_new:
+            in_new.add((centre, member))
+            new.setdefault(centre, []).append((member, seen))
+            in_group.setdefault(centre, set()).add(centre)
+            in_group.setdefault(member, set()).add(centre)
+    return joins, new

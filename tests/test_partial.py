@@ -1,0 +1,265 @@
+"""Partial matches through local features (issue 12): a crop finds its source, a screenshot with
+a frame and a collage of four find every picture inside them, a turned copy finds its
+original, and a picture without keypoints falls back to the global path. Pictures are
+generated with Pillow (shapes and texture: keypoints need corners)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from helpers import invoke, invoke_json
+from PIL import Image, ImageDraw
+
+from imgfind import Index, keypoints, partial
+from imgfind.model import Partial
+from imgfind.partial_groups import groupable, place
+
+
+def photo(seed: int, w: int = 800, h: int = 600) -> Image.Image:
+    """A textured picture: many overlapping shapes give corners at every scale."""
+    r = np.random.default_rng(seed)
+    im = Image.new("RGB", (w, h), tuple(int(x) for x in r.integers(0, 255, 3)))
+    d = ImageDraw.Draw(im)
+    for _ in range(120):
+        x, y, s = int(r.integers(0, w)), int(r.integers(0, h)), int(r.integers(10, 80))
+        c = tuple(int(v) for v in r.integers(0, 255, 3))
+        if r.random() < .5:
+            d.ellipse((x, y, x + s, y + s), fill=c)
+        else:
+            d.rectangle((x, y, x + s, y + int(s * r.random() + 5)), fill=c)
+    return im
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    root = tmp_path_factory.mktemp("partial")
+    lib, q = root / "lib", root / "q"
+    lib.mkdir()
+    q.mkdir()
+    for i in range(8):
+        photo(i).save(lib / f"p{i}.jpg", quality=92)
+    photo(0).crop((120, 90, 680, 510)).save(q / "crop.jpg", quality=90)
+    shot = Image.new("RGB", (900, 1600), (250, 250, 250))
+    d = ImageDraw.Draw(shot)
+    d.rectangle((0, 0, 900, 120), fill=(30, 30, 40))  # status and title bars
+    d.rectangle((0, 1480, 900, 1600), fill=(220, 220, 220))
+    shot.paste(photo(1).resize((840, 630)), (30, 300))
+    shot.save(q / "screenshot.png")
+    col = Image.new("RGB", (1000, 750), "white")
+    for k, (x, y) in enumerate([(0, 0), (500, 0), (0, 375), (500, 375)]):
+        col.paste(photo(2 + k).resize((490, 365)), (x + 5, y + 5))
+    col.save(q / "collage.jpg", quality=90)
+    photo(6).rotate(10, resample=Image.Resampling.BICUBIC, expand=True).save(q / "rot10.jpg")
+    Image.new("RGB", (640, 480), (90, 120, 200)).save(q / "flat.png")
+    db = str(root / "i.db")
+    with Index.open(db) as idx:
+        idx.update([lib])
+    return root, db
+
+
+def names(result):
+    return sorted(m.file.path.rsplit("/", 1)[1] for m in result.matches)
+
+
+def test_crop_finds_its_source_with_overlap(library):
+    root, db = library
+    with Index.open(db, readonly=True) as idx:
+        r = idx.query(root / "q" / "crop.jpg")
+        off = idx.query(root / "q" / "crop.jpg", partial=False)
+    assert names(r) == ["p0.jpg"] and names(off) == []
+    p = r.matches[0].partial
+    assert p.cover_a > 0.9  # the whole query is in p0 ...
+    assert 0.40 < p.cover_b < 0.60  # ... as 49% of it (560x420 of 800x600)
+    left, top, right, bottom = p.box_b
+    assert abs(left - 0.15) < 0.04 and abs(top - 0.15) < 0.04 and abs(right - 0.85) < 0.04
+    assert abs(p.scale - 1.0) < 0.1 and abs(p.rotation) < 2
+    assert r.matches[0].relation.startswith("contains the query, as 4")
+
+
+def test_screenshot_with_frame_finds_the_photo_inside(library):
+    root, db = library
+    with Index.open(db, readonly=True) as idx:
+        r = idx.query(root / "q" / "screenshot.png")
+    assert names(r) == ["p1.jpg"]
+    p = r.matches[0].partial
+    assert p.cover_b > 0.9 and 0.25 < p.cover_a < 0.5  # 840x630 of 900x1600 = 37%
+    assert p.box_a[1] > 0.15 and p.box_a[3] < 0.62  # below the bars
+    assert r.matches[0].relation.startswith("inside the query, 3")
+
+
+def test_collage_of_four_finds_each_photo(library):
+    root, db = library
+    with Index.open(db, readonly=True) as idx:
+        r = idx.query(root / "q" / "collage.jpg")
+    assert names(r) == ["p2.jpg", "p3.jpg", "p4.jpg", "p5.jpg"]
+    quarters = sorted((round(m.partial.box_a[0] * 2), round(m.partial.box_a[1] * 2)) for m in r.matches)
+    assert quarters == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert all(0.18 < m.partial.cover_a < 0.3 for m in r.matches)
+
+
+def test_ten_degree_rotation_finds_original_and_says_the_angle(library):
+    root, db = library
+    with Index.open(db, readonly=True) as idx:
+        r = idx.query(root / "q" / "rot10.jpg")
+    assert names(r) == ["p6.jpg"]
+    p = r.matches[0].partial
+    assert abs(abs(p.rotation) - 10) < 1.5
+    assert "rotated 10 degrees" in r.matches[0].relation
+
+
+def test_keypoint_poor_picture_falls_back_without_error(library, tmp_path):
+    root, db = library
+    flat = np.full((480, 640), 120, np.uint8)
+    assert keypoints.extract(flat) is None  # no corners at all
+    assert keypoints.extract(np.zeros((20, 30), np.uint8)) is None  # tiny
+    with Index.open(db, readonly=True) as idx:
+        r = idx.query(root / "q" / "flat.png")
+    assert r.matches == ()
+    # a tiny copy of a picture still matches through the global path
+    small = tmp_path / "tiny.png"
+    photo(7).resize((40, 30)).save(small)
+    with Index.open(db, readonly=True) as idx:
+        r = idx.query(small)
+    assert names(r) == ["p7.jpg"] and r.matches[0].partial is None
+
+
+def test_different_pictures_do_not_verify():
+    a = keypoints.extract(np.asarray(photo(10).convert("L").resize((384, 288))))
+    b = keypoints.extract(np.asarray(photo(11).convert("L").resize((384, 288))))
+    assert a is not None and b is not None
+    assert partial.verify(a, b) is None
+    assert partial.verify(a, a) is not None  # and the same one does
+
+
+def test_dedupe_collage_joins_each_group_without_merging(library, runner, tmp_path):
+    root, _ = library
+    db = str(tmp_path / "d.db")
+    lib2 = tmp_path / "lib2"
+    lib2.mkdir()
+    for i in (2, 3, 4, 5):  # each photo with an exact copy: four groups
+        photo(i).save(lib2 / f"p{i}.jpg", quality=92)
+        photo(i).resize((600, 450)).save(lib2 / f"p{i}-small.jpg", quality=85)
+    Image.open(root / "q" / "collage.jpg").save(lib2 / "collage.jpg", quality=92)
+    invoke(runner, db, "index", str(lib2))
+    doc = invoke_json(runner, db, "dedupe", "--format", "json")
+    groups = [[f["path"].rsplit("/", 1)[1] for f in g["files"]] for g in doc["groups"]]
+    assert len(groups) == 4
+    for g in groups:  # each photo's group: its two copies, never another photo's
+        assert len({n.split("-")[0].split(".")[0] for n in g if n != "collage.jpg"}) == 1
+        assert len(g) == 2 + ("collage.jpg" in g)
+    # the collage is a partial member of several groups (its stored features hold 128
+    # keypoints, about 32 per photo: most but not always all four verify; a query holds 512)
+    assert sum("collage.jpg" in g for g in groups) >= 1
+    member = next(f for g in doc["groups"] for f in g["files"] if f["path"].endswith("collage.jpg"))
+    assert member["partial"]["overlap_first"] > 0.9 and member["partial"]["overlap_member"] < 0.35
+    assert member["relation"].startswith("contains the first file")
+    plain = invoke_json(runner, db, "dedupe", "--format", "json", "--no-partial")
+    assert all("collage.jpg" not in json.dumps(g) for g in plain["groups"])
+    csv_out = invoke(runner, db, "dedupe", "--format", "csv").output
+    assert "overlap_a" in csv_out.splitlines()[0]
+
+
+def test_place_never_merges_groups_and_a_lone_pair_forms_a_group():
+    p = Partial(1.0, 0.25, (0, 0, 1, 1), (0, 0, .5, .5), 0.5, 0.0, "similarity", 30)
+    groups = [[0, 1], [2, 3]]
+    pairs = [(4, 0, p.swapped()), (4, 2, p.swapped()), (1, 3, p), (5, 6, p)]
+    joins, new = place(groups, pairs, lambda a, b: p)
+    assert sorted(joins) == [0, 1] and joins[0][0][0] == 4 and joins[1][0][0] == 4
+    assert 3 not in [r for adds in joins.values() for r, _ in adds]  # 1-3: two groups, left apart
+    assert new == {5: [(6, p)]}  # 5 lies wholly inside 6: 5 is the first
+
+
+def test_collage_with_a_stretched_photo_is_found_through_its_half(library, tmp_path):
+    root, db = library
+    w, h = 800, 600
+    canvas = Image.new("RGB", (w, h), "white")
+    canvas.paste(photo(3).resize((w // 2, h), Image.Resampling.LANCZOS), (0, 0))  # squeezed 2:1
+    canvas.paste(photo(12).crop((w // 4, 0, 3 * w // 4, h)), (w // 2, 0))  # not in the library
+    canvas.save(tmp_path / "collage2.jpg", quality=90)
+    with Index.open(db, readonly=True) as idx:
+        r = idx.query(tmp_path / "collage2.jpg")
+    assert names(r) == ["p3.jpg"]
+    p = r.matches[0].partial
+    # found by its left half (part view) or by keypoints under a homography (a 2:1 squeeze
+    # is a plane-to-plane map too): either way the left half of the query, all of p3
+    assert p.model in ("part view", "homography")
+    assert p.box_a[0] < 0.05 and 0.45 < p.box_a[2] < 0.55 and p.cover_b > 0.9
+    assert r.matches[0].relation.startswith("inside the query, ")
+
+
+def _grey_thumb(im: Image.Image) -> np.ndarray:
+    from imgfind.fingerprint import THUMB_SIZE
+    return np.asarray(im.convert("L").resize((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BOX))
+
+
+def test_two_collages_holding_one_photo_are_not_grouped_but_a_turned_copy_is():
+    # The kind behind the bench smooth pool's false pairs: two collages whose right halves
+    # show one photo (cut a little differently) and whose left halves differ. The keypoints
+    # of the shared half fit a transform that lays one whole collage over the other, so both
+    # covers read near-whole; the thumbnails disagree over the other halves, and dedupe must
+    # not group them.
+    from PIL import ImageFilter, ImageOps
+
+    shared = photo(50, 480, 600)
+    left = photo(51, 400, 600).filter(ImageFilter.GaussianBlur(3))  # few keypoints there
+    one, two = Image.new("RGB", (800, 600)), Image.new("RGB", (800, 600))
+    one.paste(left, (0, 0))
+    two.paste(ImageOps.invert(left), (0, 0))
+    one.paste(shared.crop((0, 0, 400, 600)), (400, 0))
+    two.paste(shared.crop((60, 0, 460, 600)), (400, 0))
+    fa = keypoints.extract(np.asarray(one.convert("L").resize((384, 288))), 128)
+    fb = keypoints.extract(np.asarray(two.convert("L").resize((384, 288))), 128)
+    p = partial.verify(fa, fb, thumbs=(_grey_thumb(one), _grey_thumb(two)))
+    assert p is not None and 0.9 < min(p.cover_a, p.cover_b) < 0.95  # the frame claims both
+    assert p.agree < 0.4
+    assert not groupable(p)
+    assert groupable(replace(p, agree=1.0))  # without the thumbnails it would be grouped
+    # a copy turned by 10 degrees: near-whole covers too, and its thumbnail agrees
+    orig = photo(43)
+    turned = orig.rotate(10, resample=Image.Resampling.BICUBIC)
+    fo = keypoints.extract(np.asarray(orig.convert("L").resize((384, 288))), 128)
+    ft = keypoints.extract(np.asarray(turned.convert("L").resize((384, 288))), 128)
+    q = partial.verify(fo, ft, thumbs=(_grey_thumb(orig), _grey_thumb(turned)))
+    assert q is not None and min(q.cover_a, q.cover_b) > 0.7
+    assert q.agree > 0.6
+
+
+def test_a_disagreeing_overlap_across_the_other_picture_is_not_grouped():
+    # Two collages of different aspect ratios holding one photo (bench smooth pool): one
+    # collage's frame, laid over the other, reaches across its full width; covers 0.98 and
+    # 0.71, thumbnails disagreeing. A perspective copy inside its original's frame (covers
+    # 0.99 and 0.79, the skew's background disagreeing) stays grouped.
+    across = Partial(0.98, 0.71, (0.0, 0.0, 1.0, 1.0), (0.0, 0.15, 1.0, 0.88), 1.02, 0.9,
+                     "similarity", 21, 0.2, 0.2, 0.0)
+    inside = replace(across, box_b=(0.04, 0.0, 0.93, 0.89))
+    assert not groupable(across) and not groupable(across.swapped())
+    assert groupable(inside) and groupable(inside.swapped())
+    assert groupable(replace(across, agree=0.5))
+
+
+def test_partial_matching_is_off_by_default_above_the_size_limit(library, runner, tmp_path,
+                                                                  monkeypatch):
+    """On a large index the descriptor search is slow: by default it is skipped there, with a
+    note on stderr; --partial still asks for it, and a small index has it on."""
+    from imgfind import cli_common
+
+    root, _ = library
+    db = str(tmp_path / "d.db")
+    invoke(runner, db, "index", str(root))
+    crop = str(root / "q" / "collage.jpg")
+    on = invoke(runner, db, "query", crop, "--format", "json")
+    assert any(m.get("partial") for m in json.loads(on.stdout)["matches"])
+    assert "partial matching" not in on.stderr
+    monkeypatch.setattr(cli_common, "PARTIAL_AUTO_MAX", 1)
+    off = invoke(runner, db, "query", crop, "--format", "json")
+    assert not any(m.get("partial") for m in json.loads(off.stdout)["matches"])
+    assert "partial matching (crops, screenshots, collages) is off" in off.stderr
+    assert "--partial turns it on" in off.stderr and off.stderr.count("\n") == 1
+    asked = invoke(runner, db, "query", crop, "--partial", "--format", "json")
+    assert any(m.get("partial") for m in json.loads(asked.stdout)["matches"])
+    grouped = invoke(runner, db, "dedupe", "--format", "json")
+    assert "partial matching" in grouped.stderr
+    assert "partial" not in grouped.stdout.replace('"partial": null', "")
