@@ -232,7 +232,7 @@ class StoredFile:
 
     ``phash``/``dhash`` are unsigned 64-bit; ``hashes`` is the uint64 little-endian hash
     columns (layout.N_HASHES of them), ``trim`` 4 float32 little-endian, ``thumb`` the stored
-    thumbnail bytes (fingerprint.stored_thumb).
+    thumbnail bytes (fingerprint.stored_thumb), ``local`` its keypoints.
     """
 
     path: bytes
@@ -254,6 +254,7 @@ class StoredFile:
     trim: bytes | None = None
     flat: bool | None = None
     thumb: bytes | None = None
+    local: LocalFeatures | None = None  # the keypoints (partial matching), when stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,6 +139,16 @@ ALTER TABLE files ADD COLUMN ctime_ns INTEGER;
 #: Columns of schema 1 that nothing read; dropped where SQLite can (3.35+), else left empty.
 DROPPED_IN_2 = ("mode", "frames")
 
+#: The one statement that stores a files row (save, put_files); put_files adds a WHERE.
+_UPSERT_FILE = (
+    "INSERT INTO files(path, size, mtime_ns, indexed_at, recipe, error, format, width,"
+    " height, metadata, dev, ino, ctime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+    " indexed_at=excluded.indexed_at, recipe=excluded.recipe, error=excluded.error,"
+    " format=excluded.format, width=excluded.width, height=excluded.height,"
+    " metadata=excluded.metadata, dev=excluded.dev, ino=excluded.ino,"
+    " ctime_ns=excluded.ctime_ns")
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -640,14 +650,17 @@ class Store:
             "SELECT DISTINCT recipe FROM files WHERE recipe IS NOT NULL")}
 
     def stored_files(self, chunk: int = 2000) -> Iterator[StoredFile]:
-        """Every stored file with its fingerprint and thumbnail, in row order, read *chunk*
+        """Every stored file with its fingerprint, thumbnail and keypoints, in row order, read *chunk*
         rows at a time (memory stays flat at 10^6 files). One snapshot of the index."""
         identity = "f.dev, f.ino, f.ctime_ns" if self.version >= 2 else "NULL, NULL, NULL"
+        has_keypoints = self._has_table("keypoints")
+        keypoints = "k.width, k.height, k.xy, k.descs" if has_keypoints else "NULL, NULL, NULL, NULL"
+        join_keypoints = " LEFT JOIN keypoints k ON k.file_id = f.id" if has_keypoints else ""
         sql = ("SELECT f.id, f.path, f.size, f.mtime_ns, f.indexed_at, f.recipe, f.error,"
                f" f.format, f.width, f.height, f.metadata, {identity}, p.phash, p.dhash,"
-               " p.hashes, p.trim, p.flat, t.thumb FROM files f"
+               f" p.hashes, p.trim, p.flat, t.thumb, {keypoints} FROM files f"
                " LEFT JOIN prints p ON p.file_id = f.id LEFT JOIN thumbs t ON t.file_id = f.id"
-               " WHERE f.id > ? ORDER BY f.id LIMIT ?")
+               f"{join_keypoints} WHERE f.id > ? ORDER BY f.id LIMIT ?")
         with self.snapshot():
             last = -1
             while True:
@@ -663,7 +676,9 @@ class Store:
                         to_unsigned(r[15]) if has else None,
                         bytes(r[16]) if has else None, bytes(r[17]) if has else None,
                         bool(r[18]) if has else None,
-                        _raw_thumb(r[19], self.path) if r[19] is not None else None)
+                        _raw_thumb(r[19], self.path) if r[19] is not None else None,
+                        LocalFeatures(r[20], r[21], bytes(r[22]), bytes(r[23]))
+                        if r[22] is not None else None)
                 if len(rows) < chunk:
                     return
                 last = rows[-1][0]
@@ -756,15 +771,8 @@ class Store:
         for f in files:
             existed = self.db.execute("SELECT 1 FROM files WHERE path = ?", (f.path,)).fetchone()
             row = self.db.execute(
-                "INSERT INTO files(path, size, mtime_ns, indexed_at, recipe, error, format, width,"
-                " height, metadata, dev, ino, ctime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
-                " indexed_at=excluded.indexed_at, recipe=excluded.recipe, error=excluded.error,"
-                " format=excluded.format, width=excluded.width, height=excluded.height,"
-                " metadata=excluded.metadata, dev=excluded.dev, ino=excluded.ino,"
-                " ctime_ns=excluded.ctime_ns"
-                " WHERE (excluded.mtime_ns, excluded.indexed_at) > (files.mtime_ns, files.indexed_at) "
-                "RETURNING id",
+                _UPSERT_FILE + " WHERE (excluded.mtime_ns, excluded.indexed_at)"
+                " > (files.mtime_ns, files.indexed_at) RETURNING id",
                 (f.path, f.size, f.mtime_ns, f.indexed_at, f.recipe, f.error, f.format, f.width,
                  f.height, f.metadata, f.dev, f.ino, f.ctime_ns)).fetchone()
             if row is None:
@@ -774,18 +782,13 @@ class Store:
                 replaced += 1
             else:
                 added += 1
-            file_id = row[0]
             if f.hashes is None or f.thumb is None:
-                self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
-                self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
-                continue
-            self.db.execute(
-                "INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim, flat)"
-                " VALUES (?,?,?,?,?,?)",
-                (file_id, to_signed(f.phash or 0), to_signed(f.dhash or 0), f.hashes, f.trim,
-                 int(bool(f.flat))))
-            self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
-                            (file_id, f.thumb if is_packed(f.thumb) else pack_thumb(f.thumb)))
+                self._put_derived(row[0], None, None, None)
+            else:
+                self._put_derived(
+                    row[0], (to_signed(f.phash or 0), to_signed(f.dhash or 0), f.hashes, f.trim,
+                             int(bool(f.flat))),
+                    f.thumb if is_packed(f.thumb) else pack_thumb(f.thumb), f.local)
         return added, replaced, kept
 
     def put_roots(self, roots: Iterable[tuple[bytes, int, float]]) -> None:
@@ -819,37 +822,39 @@ class Store:
             st, info, fp = r.stat, r.info, r.fingerprint
             meta = json.dumps(info.metadata, ensure_ascii=False) if info and info.metadata else None
             file_id = self.db.execute(
-                "INSERT INTO files(path, size, mtime_ns, indexed_at, recipe, error, format, width,"
-                " height, metadata, dev, ino, ctime_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
-                " indexed_at=excluded.indexed_at, recipe=excluded.recipe, error=excluded.error,"
-                " format=excluded.format, width=excluded.width, height=excluded.height,"
-                " metadata=excluded.metadata,"
-                " dev=excluded.dev, ino=excluded.ino, ctime_ns=excluded.ctime_ns "
-                "RETURNING id",
+                _UPSERT_FILE + " RETURNING id",
                 (st.path, st.size, st.mtime_ns, now, recipe_id() if fp else None, r.error,
                  info.format if info else None, info.width if info else None,
                  info.height if info else None, meta, *_identity(st))).fetchone()[0]
-            local = r.local if fp is not None else None
-            if local is None:
-                self.db.execute("DELETE FROM keypoints WHERE file_id = ?", (file_id,))
-            else:
-                self.db.execute("INSERT OR REPLACE INTO keypoints(file_id, width, height, xy, descs)"
-                                " VALUES (?,?,?,?,?)",
-                                (file_id, local.width, local.height, local.xy, local.desc))
             if fp is None:
-                self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
-                self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
-                continue
-            self.db.execute(
-                "INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim, flat)"
-                " VALUES (?,?,?,?,?,?)",
-                (file_id, to_signed(fp.phash), to_signed(fp.dhash),
-                 fp.hashes.astype("<u8").tobytes(), np.array(fp.trim, dtype="<f4").tobytes(),
-                 int(fp.flat)))
+                self._put_derived(file_id, None, None, None)
+            else:
+                self._put_derived(
+                    file_id, (to_signed(fp.phash), to_signed(fp.dhash),
+                              fp.hashes.astype("<u8").tobytes(),
+                              np.array(fp.trim, dtype="<f4").tobytes(), int(fp.flat)),
+                    pack_thumb(stored_thumb(fp)), r.local)
+
+    def _put_derived(self, file_id: int, prints: tuple | None, thumb: bytes | None,
+                     local: LocalFeatures | None) -> None:
+        """Write (or, given None, delete) a file's prints row (phash, dhash, hashes, trim,
+        flat), its packed thumbnail and its keypoints: the one writer of the rows derived
+        from a picture (save, put_files). Without prints, the others go too."""
+        if prints is None:
+            thumb = local = None
+            self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
+            self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim,"
+                            " flat) VALUES (?,?,?,?,?,?)", (file_id, *prints))
             self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
-                            (file_id, pack_thumb(stored_thumb(fp))))
+                            (file_id, thumb))
+        if local is None:
+            self.db.execute("DELETE FROM keypoints WHERE file_id = ?", (file_id,))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO keypoints(file_id, width, height, xy, descs)"
+                            " VALUES (?,?,?,?,?)",
+                            (file_id, local.width, local.height, local.xy, local.desc))
 
     def refresh(self, stats: Iterable[FileStat]) -> None:
         """Record the identity and ctime of unchanged files (rows from before schema 2);

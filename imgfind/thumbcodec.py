@@ -71,15 +71,8 @@ def pack(raw: bytes) -> bytes:
     """
     if is_packed(raw):
         raise ValueError(f"not a raw thumbnail ({len(raw)} bytes)")
-    a = np.frombuffer(raw, dtype=np.uint8)
-    parts = []
-    end = 0
-    for offset, side in _planes(len(raw)):
-        end = offset + side * side
-        parts.append(_diff(a[offset:end].reshape(side, side)).tobytes())
-    parts.append(raw[end:])
     z = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_FILTERED)
-    packed = PACKED + z.compress(b"".join(parts)) + z.flush()
+    packed = PACKED + z.compress(_each_plane(raw, _diff)) + z.flush()
     return packed if len(packed) < _GREY else raw
 
 
@@ -99,12 +92,17 @@ def unpack(blob: bytes) -> bytes:
         raise ValueError(f"damaged thumbnail: {exc}") from None
     if is_packed(data):
         raise ValueError(f"damaged thumbnail: {len(data)} bytes unpacked")
+    return _each_plane(data, _undiff)
+
+
+def _each_plane(data: bytes, fn) -> bytes:  # noqa: ANN001 - _diff or _undiff
+    """*data* with *fn* applied to each square plane (_planes), the tail kept as it is."""
     a = np.frombuffer(data, dtype=np.uint8)
     parts = []
     end = 0
     for offset, side in _planes(len(data)):
         end = offset + side * side
-        parts.append(_undiff(a[offset:end].reshape(side, side)).tobytes())
+        parts.append(fn(a[offset:end].reshape(side, side)).tobytes())
     parts.append(data[end:])
     return b"".join(parts)
 

@@ -151,3 +151,21 @@ def test_merge_refreshes_the_prints_sidecar(tmp_path, runner, library):
     doc = json.loads(invoke(runner, str(tmp_path / "m.db"), "query",
                             str(library / "a" / "p001.jpg"), "--format", "json").stdout)
     assert {m["path"] for m in doc["matches"]} == {str(library / "b" / "p001-small.jpg")}
+
+
+def test_merge_keeps_the_keypoints_of_partial_matching(tmp_path, library, runner):
+    """Local features travel with the fingerprints: a merged index finds crops and collages
+    as one built in one piece does."""
+    index(tmp_path / "whole.db", library)
+    index(tmp_path / "a.db", library / "a")
+    index(tmp_path / "b.db", library / "b")
+    invoke(runner, str(tmp_path / "m.db"), "merge", str(tmp_path / "a.db"), str(tmp_path / "b.db"))
+
+    def keypoints(db: Path) -> dict[str, tuple]:
+        with Store(db, readonly=True) as s:
+            paths = {r.id: r.path for r in s.records(s.local_features()).values()}
+            return {paths[i]: (f.width, f.height, f.xy, f.desc)
+                    for i, f in s.local_features().items()}
+
+    whole = keypoints(tmp_path / "whole.db")
+    assert whole and keypoints(tmp_path / "m.db") == whole
