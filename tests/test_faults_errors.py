@@ -191,10 +191,15 @@ def test_dedupe_while_an_index_run_removes_files(tmp_path):
     ok(cli_run("--db", db, "-q", "index", str(folder)))
     stop = threading.Event()
     failures: list[str] = []
+    runs = 0
 
     def writer() -> None:
+        # At least 8 remove/restore cycles, and on until 6 dedupes overlapped them (a slow,
+        # loaded machine runs fewer dedupes per cycle); bounded so a hang still ends.
         try:
-            for _ in range(8):
+            cycle = 0
+            while cycle < 8 or (runs < 6 and cycle < 60):
+                cycle += 1
                 for p in sorted(folder.glob("*-copy.png")):
                     os.replace(p, away / p.name)
                 sub_run("--db", db, "-q", "index", str(folder), timeout=300)
@@ -206,7 +211,6 @@ def test_dedupe_while_an_index_run_removes_files(tmp_path):
 
     t = threading.Thread(target=writer)
     t.start()
-    runs = 0
     try:
         while not stop.is_set():
             done = sub_run("--db", db, "dedupe", "--format", "json", timeout=300)
