@@ -269,6 +269,9 @@ def main() -> None:
                     help="seconds before the dedupe run is stopped and reported as unfinished")
     ap.add_argument("--merge", type=Path, default=None,
                     help="earlier JSON whose parts not run now are kept (e.g. groups)")
+    ap.add_argument("--partial", choices=("on", "off", "cli"), default="on",
+                    help="groups part: Index.groups(partial=...): on (the library's default), off, "
+                         "or cli (as `imgfind dedupe` decides: off above 5,000 files)")
     ap.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
                     help="cProfile a query (and dedupe) when a target is missed")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "query.json")
@@ -333,8 +336,11 @@ def main() -> None:
         print(f"in-process: {q['query_ms_median']:.1f} ms", file=sys.stderr)
     if "groups" in parts:
         try:
+            from imgfind.cli_common import PARTIAL_AUTO_MAX
+            partial = args.partial == "on" or (args.partial == "cli" and args.files <= PARTIAL_AUTO_MAX)
             _, out, _ = run_child([sys.executable, CHILDREN, "inproc_groups", str(db),
-                                   "1" if args.profile == "always" else "0"], args.groups_timeout)
+                                   "1" if args.profile == "always" else "0", "1" if partial else "0"],
+                                  args.groups_timeout)
             result["groups"] = json.loads(out.strip().splitlines()[-1])
         except Timeout as exc:
             print(exc, file=sys.stderr)

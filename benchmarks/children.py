@@ -163,8 +163,10 @@ def inproc_query(db: str, *rest: str) -> dict:
     return out
 
 
-def inproc_groups(db: str, profile: str) -> dict:
-    """Index.groups() of the whole index in one process (profiled when PROFILE is 1)."""
+def inproc_groups(db: str, profile: str, partial: str = "1") -> dict:
+    """Index.groups() of the whole index in one process (profiled when PROFILE is 1; with
+    partial matching when PARTIAL is 1, the library's default, which ``imgfind dedupe`` turns
+    off above cli_common.PARTIAL_AUTO_MAX files)."""
     import cProfile
     import io
     import pstats
@@ -178,7 +180,8 @@ def inproc_groups(db: str, profile: str) -> dict:
     if prof:
         prof.enable()
     t0 = time.perf_counter()
-    groups = idx.groups()
+    groups = idx.groups(partial=partial == "1")
+    out["partial"] = partial == "1"
     out["groups_s"] = time.perf_counter() - t0
     if prof:
         prof.disable()
