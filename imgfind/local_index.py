@@ -29,7 +29,6 @@ pictures, so its cost does not grow with the library; without, numpy does the sa
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 

@@ -162,7 +162,6 @@ def test_damaged_or_foreign_sidecar_is_detected_and_rebuilt(indexed, monkeypatch
         for key, name in local_index.paths(odb).items():
             shutil.copy(name, files[key])
     with Index.open(db, readonly=True) as idx:
-        idx.store._owner()  # noqa: SLF001 - the state the sidecar must match
         owner = idx.store._owner()  # noqa: SLF001
     assert DescriptorIndex.load(db, owner, lambda want: {}) is None
     built = _builds(monkeypatch)
