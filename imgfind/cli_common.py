@@ -219,10 +219,11 @@ def match_progress(obj: Context) -> Iterator[Callable[[str, int, int], None] | N
 #: neighbours within 4 bits at 10^5 pictures). Measured on this 2-core machine
 #: (benchmarks/RESULTS.md, "Partial matching at scale"): a query takes 2.6 s of CPU at
 #: 5x10^4 files and 3.3 s at 10^5 (0.85 s without local features); a dedupe's search costs
-#: about 3x10^-6 s x n^2 (0.31 s of CPU per picture at 10^5: hours), so at 10^4 files it
-#: still finishes in minutes.
+#: 14.7 ms of CPU per picture at 10^4 and 0.31 s at 10^5 (hours), and a synthetic 10^4-file
+#: dedupe with every file alone had used more than 8 minutes of CPU without finishing
+#: (verification and part views on top of the search), so dedupe keeps the old limit.
 PARTIAL_QUERY_MAX = 50_000
-PARTIAL_DEDUPE_MAX = 10_000
+PARTIAL_DEDUPE_MAX = 5_000
 #: The limit before the sidecar (kept for callers that read it): dedupe's.
 PARTIAL_AUTO_MAX = PARTIAL_DEDUPE_MAX
 
