@@ -185,7 +185,7 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
             results = idx.query_many([q.path for q in got.images], rule,
                                      names=[q.name for q in got.images],
                                      skip=unreadable if (got.batch or several) else None,
-                                     partial=partial_on(obj, idx, use_partial))
+                                     partial=partial_on(obj, idx, use_partial, "query"))
             results = cli_answers.answer(idx, results, sort, limit)
     for line in skipped:
         obj.say(f"skipped: {one_line(line)}")

@@ -212,22 +212,33 @@ def match_progress(obj: Context) -> Iterator[Callable[[str, int, int], None] | N
             bar.close()
 
 
-#: Above this many fingerprinted files, partial matching is off unless asked for (--partial):
-#: its descriptor index is built in memory by each run (about 107 s and 7.6 s per query at
-#: 10^5 files on a 2-core machine, benchmarks/results/partial-search-1e5.json), so it would
-#: turn a dedupe or a query of a large library from seconds into minutes or hours.
-PARTIAL_AUTO_MAX = 5000
+#: Above these many fingerprinted files, partial matching is off unless asked for (--partial),
+#: in query and in dedupe. The descriptor index is kept in a sidecar (local_index.py), so a
+#: search no longer rebuilds it (107 s at 10^5 before), but the lookup itself still grows
+#: with the library (ORB's first 64 bits are far from uniform: a descriptor has thousands of
+#: neighbours within 4 bits at 10^5 pictures). Measured on this 2-core machine
+#: (benchmarks/RESULTS.md, "Partial matching at scale"): a query takes 2.6 s of CPU at
+#: 5x10^4 files and 3.3 s at 10^5 (0.85 s without local features); a dedupe's search costs
+#: 14.7 ms of CPU per picture at 10^4 and 0.31 s at 10^5 (hours), and a synthetic 10^4-file
+#: dedupe with every file alone had used more than 8 minutes of CPU without finishing
+#: (verification and part views on top of the search), so dedupe keeps the old limit.
+PARTIAL_QUERY_MAX = 50_000
+PARTIAL_DEDUPE_MAX = 5_000
+#: The limit before the sidecar (kept for callers that read it): dedupe's.
+PARTIAL_AUTO_MAX = PARTIAL_DEDUPE_MAX
 
 
-def partial_on(obj: Context, idx: object, choice: bool | None) -> bool:
-    """Whether a query or dedupe adds partial matches: *choice* (--partial/--no-partial) when
-    given, else on for an index of at most PARTIAL_AUTO_MAX fingerprinted files, and off above,
-    with a note on stderr saying how to turn it on."""
+def partial_on(obj: Context, idx: object, choice: bool | None, command: str = "dedupe") -> bool:
+    """Whether a query or dedupe (*command*) adds partial matches: *choice*
+    (--partial/--no-partial) when given, else on for an index of at most PARTIAL_QUERY_MAX
+    (query) or PARTIAL_DEDUPE_MAX (dedupe) fingerprinted files, and off above, with a note on
+    stderr saying how to turn it on."""
     if choice is not None:
         return choice
     n = idx.store.counts()["fingerprinted"]  # type: ignore[attr-defined]
-    if n <= PARTIAL_AUTO_MAX:
+    limit = PARTIAL_QUERY_MAX if command == "query" else PARTIAL_DEDUPE_MAX
+    if n <= limit:
         return True
     obj.say(f"note: partial matching (crops, screenshots, collages) is off for an index of {n} "
-            f"files (more than {PARTIAL_AUTO_MAX}: slow at this size); --partial turns it on")
+            f"files (more than {limit}: slow at this size); --partial turns it on")
     return False

@@ -32,6 +32,7 @@ from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
                     Group, IndexStats, Known, Match, Member, MergeStats, Partial, QueryResult,
                     Rule, SiteReading, display)
+from .local_index import DescriptorIndex
 from .partial_groups import place
 from .keypoints import KEYPOINTS, QUERY_KEYPOINTS
 from .part_views import area as view_area, view_prints
@@ -74,7 +75,8 @@ class Index:
         self.store = store
         self.settings = settings
         self._whole: tuple[int, Prints, Side] | None = None
-        self._local: tuple[int, partial.LocalIndex, dict[int, tuple[int, int]]] | None = None
+        self._local: tuple[int, partial.LocalIndex | DescriptorIndex,
+                           dict[int, tuple[int, int]]] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], settings: Settings | None = None, *,
@@ -230,17 +232,17 @@ class Index:
         return self._whole[1], self._whole[2]
 
     def local_side(self, under: set[int] | None = None
-                   ) -> tuple[partial.LocalIndex, dict[int, tuple[int, int]]]:
-        """Return the local features of the index (all, or the files in *under*) as a
-        partial.LocalIndex, with every file's (width, height); the whole index is kept
-        between calls until the store's generation changes."""
+                   ) -> tuple[partial.LocalIndex | DescriptorIndex, dict[int, tuple[int, int]]]:
+        """Return the local features of the index (all, or the files in *under*), searchable,
+        with every file's (width, height): the whole index's descriptor index comes from its
+        sidecar (local_index.py), kept between calls until the store's generation changes; a
+        subset's is built in memory (partial.LocalIndex: the same candidates)."""
         if under is not None:
             feats = self.store.local_features(under)
             return partial.LocalIndex.build(feats), self.store.sizes()
         generation = self.store.generation()
         if self._local is None or self._local[0] != generation:
-            self._local = (generation, partial.LocalIndex.build(self.store.local_features()),
-                           self.store.sizes())
+            self._local = (generation, self.store.descriptor_index(), self.store.sizes())
         return self._local[1], self._local[2]
 
     def _make_side(self, prints: Prints, tables: TableLoader | None = None) -> Side:
@@ -550,10 +552,20 @@ class Index:
             pairs: list[tuple[int, int, Partial]] = []
             seen: set[tuple[int, int]] = set()
             print_of_local = {lr: r for r, lr in enumerate(lrow) if lr >= 0}
-            for a in lone:
-                if lrow[a] < 0:
-                    continue
-                for lb, _score in index.candidates(index.features[lrow[a]], exclude=lrow[a]):
+            asking = [a for a in lone if lrow[a] >= 0]
+            if isinstance(index, DescriptorIndex):  # all lone pictures in one compiled pass
+                found_rows, _ = index.candidates_many(
+                    [index.desc[index.starts[lrow[a]]:index.starts[lrow[a] + 1]] for a in asking],
+                    exclude=[lrow[a] for a in asking])
+                index.features.prefetch({lrow[a] for a in asking}
+                                        | {int(r) for r in found_rows.ravel() if r >= 0})
+                found = {a: [(int(r), 0.0) for r in rs if r >= 0]
+                         for a, rs in zip(asking, found_rows)}
+            else:
+                found = {a: index.candidates(index.features[lrow[a]], exclude=lrow[a])
+                         for a in asking}
+            for a in asking:
+                for lb, _score in found[a]:
                     b = print_of_local.get(lb)
                     if b is None or (min(a, b), max(a, b)) in seen:
                         continue

@@ -113,22 +113,41 @@ class LocalIndex:
         if not len(self.desc):
             return []
         qi, items, _ = self.engine.find_many(descriptors(query), CANDIDATE_BITS)
-        if not len(qi):
-            return []
-        n = len(self.ids)
-        key = np.unique(qi.astype(np.int64) * n + self.owner[items])
-        qi, rows = key // n, key % n
-        if exclude is not None:
-            keep = rows != exclude
-            qi, rows = qi[keep], rows[keep]
-        df = np.bincount(qi, minlength=query.n)
-        weight = np.log(max(n, 2) / np.maximum(df, 1))
-        weight[df > max(COMMON * n, MIN_VOTES)] = 0.0
-        votes = np.bincount(rows, minlength=n)
-        score = np.bincount(rows, weights=weight[qi], minlength=n)
-        score[votes < MIN_VOTES] = 0.0
-        best = np.argsort(-score, kind="stable")[:top]
-        return [(int(r), float(score[r])) for r in best if score[r] > 0]
+        return vote(qi, self.owner[items], query.n, len(self.ids), top=top, exclude=exclude)
+
+
+def idf(n: int, df: np.ndarray) -> np.ndarray:
+    """The weight of a descriptor found in *df* of *n* pictures: log(N / df) (float64)."""
+    return np.log(max(n, 2) / np.maximum(df, 1))
+
+
+def vote(qi: np.ndarray, rows: np.ndarray, nq: int, n: int, *, top: int = TOP_CANDIDATES,
+         exclude: int | None = None) -> list[tuple[int, float]]:
+    """The candidates from the hits of one query's descriptors: *qi* the query descriptor
+    and *rows* the picture (of *n*) of each hit (a descriptor within CANDIDATE_BITS), *nq*
+    query descriptors. (row, score), best first, at most *top*, never *exclude*.
+
+    Each query descriptor votes once for every picture it found, with the weight idf(n, df),
+    df the number of pictures it found; one that found more than COMMON of the pictures is
+    a stop word: its vote weighs nothing (it still counts towards MIN_VOTES). Pictures with
+    MIN_VOTES votes and a positive score are candidates (score down, then row up).
+    """
+    if not len(qi):
+        return []
+    key = np.unique(qi.astype(np.int64) * n + rows)
+    qi, rows = key // n, key % n
+    if exclude is not None:
+        keep = rows != exclude
+        qi, rows = qi[keep], rows[keep]
+    df = np.bincount(qi, minlength=nq)
+    weight = idf(n, df)
+    weight[df > max(COMMON * n, MIN_VOTES)] = 0.0
+    votes = np.bincount(rows, minlength=n)
+    score = np.bincount(rows, weights=weight[qi], minlength=n)
+    score[votes < MIN_VOTES] = 0.0
+    best = np.argsort(-score, kind="stable")[:top]
+    return [(int(r), float(score[r])) for r in best if score[r] > 0]
+
 
 def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = None,
            b_size: tuple[int, int] | None = None,

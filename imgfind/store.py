@@ -521,6 +521,28 @@ class Store:
             prints = prints.subset(np.isin(prints.ids, np.fromiter(ids, dtype=np.int64, count=len(ids))))
         return prints
 
+    @_guarded
+    def descriptor_index(self):
+        """The descriptor index of every file's local features (local_index.DescriptorIndex),
+        from its memory-mapped sidecar when that belongs to this index in this state, else
+        read from the index (and the sidecar written: a rebuild costs about 10 s at 10^5
+        pictures, benchmarks/RESULTS.md)."""
+        from .local_index import DescriptorIndex  # noqa: PLC0415
+
+        with self.snapshot():
+            owner = self._owner()
+            found = DescriptorIndex.load(self.path, owner, self.local_features) if owner else None
+            if found is None:
+                rows = (self.db.execute(
+                    "SELECT k.file_id, k.descs FROM keypoints k JOIN files f ON f.id = k.file_id"
+                    " WHERE f.recipe = ? ORDER BY k.file_id", (recipe_id(),)).fetchall()
+                    if self.version >= 3 else [])
+                found = DescriptorIndex.build(np.array([r[0] for r in rows], np.int64),
+                                              [bytes(r[1]) for r in rows], self.local_features)
+                if owner is not None:
+                    found.save(self.path, owner)
+        return found
+
     def hash_tables(self, prints: Prints, cols: np.ndarray, k: int):
         """A search engine over hash columns *cols* of *prints* (the whole index, as the last
         ``load_prints()`` returned it) answered from on-disk tables (search.disk), built and

@@ -253,7 +253,8 @@ def test_partial_matching_is_off_by_default_above_the_size_limit(library, runner
     on = invoke(runner, db, "query", crop, "--format", "json")
     assert any(m.get("partial") for m in json.loads(on.stdout)["matches"])
     assert "partial matching" not in on.stderr
-    monkeypatch.setattr(cli_common, "PARTIAL_AUTO_MAX", 1)
+    monkeypatch.setattr(cli_common, "PARTIAL_QUERY_MAX", 1)
+    monkeypatch.setattr(cli_common, "PARTIAL_DEDUPE_MAX", 1)
     off = invoke(runner, db, "query", crop, "--format", "json")
     assert not any(m.get("partial") for m in json.loads(off.stdout)["matches"])
     assert "partial matching (crops, screenshots, collages) is off" in off.stderr
