@@ -22,6 +22,9 @@ Rows of other code (``code``, :func:`code_key`) are pruned when new ones are sav
 ``decisions_found`` keeps the pairs a whole search found (match.find_pairs), zlib-compressed
 JSON, keyed by rule, the set of file ids searched, the code, and the index state (generation
 and write token, which every write changes): a dedupe of an unchanged index does not search.
+The same table keeps what later stages found in that state (``found_stage``/``keep_stage``:
+the partial members of index.groups, whose keypoint verification is most of a dedupe with
+local features), under a key of the rule, the stage's name and what it was given.
 
 Dedupe reads the index in one snapshot; the answers it computed are written afterwards in one
 short transaction (:meth:`DecisionCache.save`), only if the index is still in the state they
@@ -307,6 +310,43 @@ class DecisionCache:
             self._found[self.key(rule)] = zlib.compress(json.dumps(
                 [[int(self.ids[p.a]), int(self.ids[p.b]), p.distance, p.orientation, p.similarity,
                   list(p.checks)] for p in found], separators=(",", ":")).encode(), 6)
+
+    def current(self) -> bool:
+        """True when the index is still in the state this cache was loaded in (generation and
+        write token): what is computed now may be kept for that state."""
+        if self._db is None or not self.state:
+            return False
+        try:
+            rows = dict(self._db.execute(
+                "SELECT key, value FROM meta WHERE key IN ('generation', 'write_token')"))
+        except sqlite3.OperationalError:
+            return False
+        return self.state == f"{rows.get('generation', 0)} {rows.get('write_token')}"
+
+    def _stage_key(self, rule: Rule, stage: str, salt: bytes) -> int:
+        return _signed(hashlib.blake2b(repr((self.key(rule), stage)).encode() + salt,
+                                       digest_size=8).digest())
+
+    def found_stage(self, rule: Rule, stage: str, salt: bytes) -> Any | None:
+        """What a later stage of dedupe (*stage*, e.g. "partial") kept with :meth:`keep_stage`
+        for these files under *rule* and the input *salt* (bytes naming what the stage was
+        given), if kept in this very state of the index and by this code; else None."""
+        if self._db is None or not self.state:
+            return None
+        try:
+            row = self._db.execute("SELECT pairs FROM decisions_found WHERE rule = ? AND files = ?"
+                                   " AND state = ? AND code = ?",
+                                   (self._stage_key(rule, stage, salt), self.files_key(),
+                                    self.state, code_key())).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return None if row is None else json.loads(zlib.decompress(row[0]))
+
+    def keep_stage(self, rule: Rule, stage: str, salt: bytes, value: Any) -> None:
+        """Remember a later stage's result (JSON-able) for this state (saved by :meth:`save`)."""
+        if self.state:
+            self._found[self._stage_key(rule, stage, salt)] = zlib.compress(
+                json.dumps(value, separators=(",", ":")).encode(), 6)
 
     def key(self, rule: Rule) -> int:
         k = self._rule_keys.get(rule)

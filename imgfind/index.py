@@ -7,10 +7,11 @@ transactions (the main process is the only SQLite writer) -> remove what disappe
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 
 import numpy as np
 
@@ -505,89 +506,118 @@ class Index:
                       for j, ((m, relation), e) in enumerate(zip(members, ev))),
                 int(dist.max())))
         if partial:
-            groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under))
+            groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under),
+                                          cache)
+            cache.save()
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
-                        side: Side, rule: Rule, subset: bool) -> list[Group]:
+                        side: Side, rule: Rule, subset: bool,
+                        cache: DecisionCache | None = None) -> list[Group]:
         """Add partial members to *groups* and new groups of partial matches (see groups).
 
         Rows here are rows of *prints*. Only pictures in no group look for partial matches:
         a pair of two grouped pictures is never used (groups are not merged through partial
         matches) and a pair of a grouped picture and a lone one is found from the lone one.
+        With *cache*, what this stage placed is remembered for the index's state and the
+        groups it was given: a dedupe of an unchanged index does not search or verify again.
         """
-        grouped = {r for rows in group_rows for r in rows}
-        lone = [r for r in range(len(prints)) if r not in grouped]
         with self.store.snapshot():
-            index, sizes = self.local_side({int(i) for i in prints.ids} if subset else None)
-            local_row = {int(i): r for r, i in enumerate(index.ids)}
-            lrow = [local_row.get(int(i), -1) for i in prints.ids]  # print row -> local row
-
-            def size(r: int) -> tuple[int, int] | None:
-                return sizes.get(int(prints.ids[r]))
-
-            grey: dict[int, np.ndarray | None] = {}
-
-            def thumb(r: int) -> np.ndarray | None:
-                if r not in grey:
-                    blob = self.store.thumbs([int(prints.ids[r])]).get(int(prints.ids[r]))
-                    grey[r] = None if blob is None else thumb_parts(blob)[0]
-                return grey[r]
-
-            def by_keypoints(a: int, b: int) -> Partial | None:
-                la, lb = lrow[a], lrow[b]
-                if la < 0 or lb < 0:
-                    return None
-                ta, tb = thumb(a), thumb(b)
-                both = (ta, tb) if ta is not None and tb is not None else None
-                p = partial.verify(index.features[la], index.features[lb], size(a), size(b),
-                                   both)
-                if p is None:  # the ratio test is one-sided: ask from the other picture too
-                    q = partial.verify(index.features[lb], index.features[la], size(b), size(a),
-                                       None if both is None else (tb, ta))
-                    p = None if q is None else q.swapped()
-                return p
-
-            pairs: list[tuple[int, int, Partial]] = []
-            seen: set[tuple[int, int]] = set()
-            print_of_local = {lr: r for r, lr in enumerate(lrow) if lr >= 0}
-            asking = [a for a in lone if lrow[a] >= 0]
-            if isinstance(index, DescriptorIndex):  # all lone pictures in one compiled pass
-                found_rows, _ = index.candidates_many(
-                    [index.desc[index.starts[lrow[a]]:index.starts[lrow[a] + 1]] for a in asking],
-                    exclude=[lrow[a] for a in asking])
-                index.features.prefetch({lrow[a] for a in asking}
-                                        | {int(r) for r in found_rows.ravel() if r >= 0})
-                found = {a: [(int(r), 0.0) for r in rs if r >= 0]
-                         for a, rs in zip(asking, found_rows)}
+            salt = _groups_salt(group_rows, prints.ids, subset)
+            usable = cache is not None and cache.current()
+            kept = cache.found_stage(rule, "partial", salt) if usable else None
+            if kept is not None:
+                joins, new = _placed_from_json(kept, prints.ids)
             else:
-                found = {a: index.candidates(index.features[lrow[a]], exclude=lrow[a])
-                         for a in asking}
-            for a in asking:
-                for lb, _score in found[a]:
-                    b = print_of_local.get(lb)
-                    if b is None or (min(a, b), max(a, b)) in seen:
-                        continue
-                    seen.add((min(a, b), max(a, b)))
-                    p = by_keypoints(a, b)
-                    if p is not None:
-                        pairs.append((a, b, p))
-            views = self._view_pairs(lone, prints, side, rule, size)
-            pairs += [(a, b, p) for (a, b), p in views.items() if (min(a, b), max(a, b)) not in seen]
-
-            def verify(a: int, b: int) -> Partial | None:
-                if (b, a) in views:
-                    return views[(b, a)].swapped()
-                return by_keypoints(a, b)
-
-            if not pairs:
+                joins, new = self._place_partial(group_rows, prints, side, rule, subset)
+                if usable:
+                    cache.keep_stage(rule, "partial", salt, _placed_to_json(joins, new, prints.ids))
+            if not joins and not new:
                 return groups
-            joins, new = place(group_rows, pairs, verify)
             want = {int(prints.ids[r]) for adds in [*joins.values(), *new.values()] for r, _ in adds}
             want |= {int(prints.ids[c]) for c in new}
             records = self.store.records(want)
             roots = self.store.roots()
+        return self._with_partial_members(groups, group_rows, prints, joins, new, records, roots)
+
+    def _place_partial(self, group_rows: list[list[int]], prints: Prints, side: Side, rule: Rule,
+                       subset: bool) -> tuple[dict[int, list[tuple[int, Partial]]],
+                                              dict[int, list[tuple[int, Partial]]]]:
+        """Search and verify the lone pictures' partial matches and place them (partial_groups
+        .place): (joins by group, new groups by centre row), inside the caller's snapshot."""
+        grouped = {r for rows in group_rows for r in rows}
+        lone = [r for r in range(len(prints)) if r not in grouped]
+        index, sizes = self.local_side({int(i) for i in prints.ids} if subset else None)
+        local_row = {int(i): r for r, i in enumerate(index.ids)}
+        lrow = [local_row.get(int(i), -1) for i in prints.ids]  # print row -> local row
+
+        def size(r: int) -> tuple[int, int] | None:
+            return sizes.get(int(prints.ids[r]))
+
+        grey: dict[int, np.ndarray | None] = {}
+
+        def thumb(r: int) -> np.ndarray | None:
+            if r not in grey:
+                blob = self.store.thumbs([int(prints.ids[r])]).get(int(prints.ids[r]))
+                grey[r] = None if blob is None else thumb_parts(blob)[0]
+            return grey[r]
+
+        def by_keypoints(a: int, b: int) -> Partial | None:
+            la, lb = lrow[a], lrow[b]
+            if la < 0 or lb < 0:
+                return None
+            ta, tb = thumb(a), thumb(b)
+            both = (ta, tb) if ta is not None and tb is not None else None
+            p = partial.verify(index.features[la], index.features[lb], size(a), size(b),
+                               both)
+            if p is None:  # the ratio test is one-sided: ask from the other picture too
+                q = partial.verify(index.features[lb], index.features[la], size(b), size(a),
+                                   None if both is None else (tb, ta))
+                p = None if q is None else q.swapped()
+            return p
+
+        pairs: list[tuple[int, int, Partial]] = []
+        seen: set[tuple[int, int]] = set()
+        print_of_local = {lr: r for r, lr in enumerate(lrow) if lr >= 0}
+        asking = [a for a in lone if lrow[a] >= 0]
+        if isinstance(index, DescriptorIndex):  # all lone pictures in one compiled pass
+            found_rows, _ = index.candidates_many(
+                [index.desc[index.starts[lrow[a]]:index.starts[lrow[a] + 1]] for a in asking],
+                exclude=[lrow[a] for a in asking])
+            index.features.prefetch({lrow[a] for a in asking}
+                                    | {int(r) for r in found_rows.ravel() if r >= 0})
+            found = {a: [(int(r), 0.0) for r in rs if r >= 0]
+                     for a, rs in zip(asking, found_rows)}
+        else:
+            found = {a: index.candidates(index.features[lrow[a]], exclude=lrow[a])
+                     for a in asking}
+        for a in asking:
+            for lb, _score in found[a]:
+                b = print_of_local.get(lb)
+                if b is None or (min(a, b), max(a, b)) in seen:
+                    continue
+                seen.add((min(a, b), max(a, b)))
+                p = by_keypoints(a, b)
+                if p is not None:
+                    pairs.append((a, b, p))
+        views = self._view_pairs(lone, prints, side, rule, size)
+        pairs += [(a, b, p) for (a, b), p in views.items() if (min(a, b), max(a, b)) not in seen]
+
+        def verify(a: int, b: int) -> Partial | None:
+            if (b, a) in views:
+                return views[(b, a)].swapped()
+            return by_keypoints(a, b)
+
+        if not pairs:
+            return {}, {}
+        return place(group_rows, pairs, verify)
+
+    def _with_partial_members(self, groups: list[Group], group_rows: list[list[int]],
+                              prints: Prints, joins: dict[int, list[tuple[int, Partial]]],
+                              new: dict[int, list[tuple[int, Partial]]],
+                              records: dict[int, FileRecord], roots: dict[bytes, int]) -> list[Group]:
+        """*groups* with the placed partial members added (files gone from disk left out)."""
         disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
 
         def member(first: int, row: int, p: Partial) -> Member | None:
@@ -702,6 +732,35 @@ class Index:
 
 partial_describe = partial.describe
 #: Partial.model of a match found through a part view
+def _groups_salt(group_rows: list[list[int]], ids: np.ndarray, subset: bool) -> bytes:
+    """What the partial stage is given, as bytes for its cache key: the groups (file ids)."""
+    return json.dumps([subset, [[int(ids[r]) for r in rows] for rows in group_rows]],
+                      separators=(",", ":")).encode()
+
+
+def _placed_to_json(joins: dict[int, list[tuple[int, Partial]]],
+                    new: dict[int, list[tuple[int, Partial]]], ids: np.ndarray) -> dict:
+    """The partial stage's placement with rows as file ids (decision_cache.keep_stage)."""
+    def adds(items: list[tuple[int, Partial]]) -> list:
+        return [[int(ids[r]), list(astuple(p))] for r, p in items]
+    return {"joins": [[g, adds(items)] for g, items in joins.items()],
+            "new": [[int(ids[c]), adds(items)] for c, items in new.items()]}
+
+
+def _placed_from_json(kept: dict, ids: np.ndarray) -> tuple[dict[int, list[tuple[int, Partial]]],
+                                                             dict[int, list[tuple[int, Partial]]]]:
+    """The inverse of _placed_to_json, for the same file ids (rows by ids)."""
+    row = {int(i): r for r, i in enumerate(ids)}
+
+    def adds(items: list) -> list[tuple[int, Partial]]:
+        out = []
+        for fid, f in items:
+            out.append((row[fid], Partial(f[0], f[1], tuple(f[2]), tuple(f[3]), *f[4:])))
+        return out
+    return ({int(g): adds(items) for g, items in kept["joins"]},
+            {row[c]: adds(items) for c, items in kept["new"]})
+
+
 VIEW_MODEL = "part view"
 
 

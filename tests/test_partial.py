@@ -264,3 +264,42 @@ def test_partial_matching_is_off_by_default_above_the_size_limit(library, runner
     grouped = invoke(runner, db, "dedupe", "--format", "json")
     assert "partial matching" in grouped.stderr
     assert "partial" not in grouped.stdout.replace('"partial": null', "")
+
+
+def test_warm_dedupe_keeps_partial_members_without_verifying_again(library, tmp_path,
+                                                                   monkeypatch):
+    """A dedupe of an unchanged index remembers its partial members (decision_cache
+    keep_stage): the same groups, without searching or verifying keypoints again; an index
+    run that adds a file makes it look again."""
+    root, _ = library
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo(0).save(lib / "p0.jpg", quality=92)
+    photo(0).crop((120, 90, 680, 510)).save(lib / "crop.jpg", quality=90)
+    photo(1).save(lib / "p1.jpg", quality=92)
+    db = str(tmp_path / "w.db")
+    with Index.open(db) as idx:
+        idx.update([lib])
+        first = idx.groups()
+
+    def listing(groups):
+        return [[(m.file.path.rsplit("/", 1)[1], None if m.partial is None else
+                  round(m.partial.cover_a, 4)) for m in g.members] for g in groups]
+
+    assert any(m.partial is not None for g in first for m in g.members), listing(first)
+    calls = []
+    real = Index._place_partial
+    monkeypatch.setattr(Index, "_place_partial",
+                        lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    with Index.open(db) as idx:
+        again = idx.groups()
+    assert calls == [] and listing(again) == listing(first)
+    shot = Image.new("RGB", (900, 1600), (250, 250, 250))
+    shot.paste(photo(1).resize((840, 630)), (30, 300))
+    shot.save(lib / "shot.png")
+    with Index.open(db) as idx:
+        idx.update([lib])
+        changed = idx.groups()
+    assert calls == [1]
+    assert any("shot.png" in str(m.file.path) for g in changed for m in g.members), \
+        listing(changed)
