@@ -216,7 +216,8 @@ def test_two_collages_holding_one_photo_are_not_grouped_but_a_turned_copy_is():
     assert p is not None and 0.9 < min(p.cover_a, p.cover_b) < 0.95  # the frame claims both
     assert p.agree < 0.4
     assert not groupable(p)
-    assert groupable(replace(p, agree=1.0))  # without the thumbnails it would be grouped
+    # both near-whole: two pictures in one frame (SAME_FRAME), whatever the thumbnails say
+    assert not groupable(replace(p, agree=1.0))
     # a copy turned by 10 degrees: near-whole covers too, and its thumbnail agrees
     orig = photo(43)
     turned = orig.rotate(10, resample=Image.Resampling.BICUBIC)
