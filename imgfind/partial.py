@@ -14,8 +14,10 @@ large vocabularies and fast spatial matching", CVPR 2007; TinEye and cbird work 
 2. **Verification** of each candidate (verify): descriptors matched both ways by brute force
    (nearest within MATCH_BITS bits, clearly nearer than the second: Lowe's ratio test, and
    one-to-one), then RANSAC (OpenCV) fits a similarity (scale, rotation, shift) and a
-   homography (perspective) to the matched positions. A pair is accepted only with at least
-   MIN_INLIERS inliers, a sane transform (linear scale within SCALE_RANGE; a homography that
+   homography (perspective) to the matched positions; a first model of GUIDE_FROM inliers or
+   more guides a second matching pass (every pair it puts within RANSAC_PIXELS whose
+   descriptors differ by at most GUIDED_BITS, one to one) and is fitted again on those. A
+   pair is accepted only with at least MIN_INLIERS inliers of that second fit, a sane transform (linear scale within SCALE_RANGE; a homography that
    keeps the picture a convex quadrilateral) and inliers spread over at least MIN_SPREAD of
    both pictures (matches bunched on one detail are what wallpapers and textures give).
 
