@@ -19,7 +19,8 @@ large vocabularies and fast spatial matching", CVPR 2007; TinEye and cbird work 
    descriptors differ by at most GUIDED_BITS, one to one) and is fitted again on those. A
    pair is accepted only with at least MIN_INLIERS inliers of that second fit, a sane
    transform (linear scale within SCALE_RANGE; a homography that keeps the picture a convex
-   quadrilateral) and inliers spread over at least MIN_SPREAD of both pictures (matches bunched on one detail are what wallpapers and textures give).
+   quadrilateral) and inliers spread over at least MIN_SPREAD of both pictures (matches
+   bunched on one detail are what wallpapers and textures give).
 
 The thresholds are ours, calibrated on ../shared/bench (dev pool: no pair of different
 pictures out of 2,400 tested passed, 84-96% of crops, screenshots, rotations and perspective
