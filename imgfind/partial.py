@@ -60,7 +60,7 @@ MIN_INLIERS = 12
 #: A first model with this many inliers is refined by a guided second pass, which matches
 #: again every pair of keypoints the model puts together (within RANSAC_PIXELS) whose
 #: descriptors are within GUIDED_BITS bits; the refitted model must reach MIN_INLIERS.
-GUIDE_FROM = 8
+GUIDE_FROM = 10
 GUIDED_BITS = 20
 #: Linear scale between the two detail pictures that is believed.
 SCALE_RANGE = (0.2, 5.0)
