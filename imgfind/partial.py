@@ -14,10 +14,13 @@ large vocabularies and fast spatial matching", CVPR 2007; TinEye and cbird work 
 2. **Verification** of each candidate (verify): descriptors matched both ways by brute force
    (nearest within MATCH_BITS bits, clearly nearer than the second: Lowe's ratio test, and
    one-to-one), then RANSAC (OpenCV) fits a similarity (scale, rotation, shift) and a
-   homography (perspective) to the matched positions. A pair is accepted only with at least
-   MIN_INLIERS inliers, a sane transform (linear scale within SCALE_RANGE; a homography that
-   keeps the picture a convex quadrilateral) and inliers spread over at least MIN_SPREAD of
-   both pictures (matches bunched on one detail are what wallpapers and textures give).
+   homography (perspective) to the matched positions; a first model of GUIDE_FROM inliers or
+   more guides a second matching pass (every pair it puts within RANSAC_PIXELS whose
+   descriptors differ by at most GUIDED_BITS, one to one) and is fitted again on those. A
+   pair is accepted only with at least MIN_INLIERS inliers of that second fit, a sane
+   transform (linear scale within SCALE_RANGE; a homography that keeps the picture a convex
+   quadrilateral) and inliers spread over at least MIN_SPREAD of both pictures (matches
+   bunched on one detail are what wallpapers and textures give).
 
 The thresholds are ours, calibrated on ../shared/bench (dev pool: no pair of different
 pictures out of 2,400 tested passed, 84-96% of crops, screenshots, rotations and perspective
@@ -54,6 +57,11 @@ RATIO = 0.8
 RANSAC_PIXELS = 5.0
 #: Inliers a verified partial match needs.
 MIN_INLIERS = 12
+#: A first model with this many inliers is refined by a guided second pass, which matches
+#: again every pair of keypoints the model puts together (within RANSAC_PIXELS) whose
+#: descriptors are within GUIDED_BITS bits; the refitted model must reach MIN_INLIERS.
+GUIDE_FROM = 10
+GUIDED_BITS = 20
 #: Linear scale between the two detail pictures that is believed.
 SCALE_RANGE = (0.2, 5.0)
 #: The convex hull of the inliers covers at least this fraction of each picture.
@@ -159,8 +167,6 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
     thumbnails (THUMB_SIZE square, fingerprint.thumb_parts), give ``Partial.agree``
     (agreement). Never raises for content.
     """
-    import cv2
-
     da, db = descriptors(a), descriptors(b)
     if len(da) < MIN_INLIERS or len(db) < MIN_INLIERS:
         return None
@@ -171,32 +177,31 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
     d2 = dist[rows, nearest[:, 1]] if dist.shape[1] > 1 else np.full(len(da), 64)
     good = (d1 <= MATCH_BITS) & (d1 < RATIO * d2)
     ia, ib = rows[good], nearest[good, 0]
-    if len(ia) < MIN_INLIERS:
+    if len(ia) < GUIDE_FROM:
         return None
     # one-to-one: each descriptor of b keeps its nearest descriptor of a
     order = np.lexsort((d1[good], ib))
     first = np.ones(len(order), dtype=bool)
     first[1:] = ib[order][1:] != ib[order][:-1]
     ia, ib = ia[order][first], ib[order][first]
+    if len(ia) < GUIDE_FROM:
+        return None
+    pos_a, pos_b = positions(a), positions(b)
+    fitted = _fit(pos_a[ia].astype(np.float32), pos_b[ib].astype(np.float32), a, b, GUIDE_FROM)
+    if fitted is None:
+        return None
+    # Guided second pass (Hartley and Zisserman, "Multiple View Geometry", 2nd ed., 4.8):
+    # the ratio test throws away most true matches of 64-bit descriptors, so every pair the
+    # first model puts within RANSAC_PIXELS of each other and within GUIDED_BITS bits is
+    # matched again, one-to-one, and the model refitted on them.
+    ia, ib = _guided(fitted[0], pos_a, pos_b, dist)
     if len(ia) < MIN_INLIERS:
         return None
-    pa = positions(a)[ia].astype(np.float32)
-    pb = positions(b)[ib].astype(np.float32)
-    sim, inl_s = cv2.estimateAffinePartial2D(pa, pb, method=cv2.RANSAC,
-                                             ransacReprojThreshold=RANSAC_PIXELS, maxIters=1000,
-                                             confidence=0.995)
-    n_s = int(inl_s.sum()) if sim is not None and inl_s is not None else 0
-    hom, inl_h = cv2.findHomography(pa, pb, cv2.RANSAC, RANSAC_PIXELS, maxIters=1000,
-                                    confidence=0.995)
-    n_h = int(inl_h.sum()) if hom is not None and inl_h is not None else 0
-    if hom is not None and n_h >= max(MIN_INLIERS, HOMOGRAPHY_GAIN * n_s + HOMOGRAPHY_EXTRA) \
-            and _sane_homography(hom, a, b):
-        matrix, inliers, model = hom, inl_h.ravel().astype(bool), "homography"
-    elif sim is not None and n_s >= MIN_INLIERS:
-        matrix = np.vstack([sim, [0.0, 0.0, 1.0]])
-        inliers, model = inl_s.ravel().astype(bool), "similarity"
-    else:
+    pa, pb = pos_a[ia].astype(np.float32), pos_b[ib].astype(np.float32)
+    fitted = _fit(pa, pb, a, b, MIN_INLIERS)
+    if fitted is None:
         return None
+    matrix, inliers, model = fitted
     if inliers.sum() < MIN_INLIERS:
         return None
     linear = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
@@ -209,6 +214,51 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
     if found is not None and thumbs is not None:
         found = replace(found, agree=agreement(matrix, a, b, *thumbs))
     return found
+
+
+def _fit(pa: np.ndarray, pb: np.ndarray, a: LocalFeatures, b: LocalFeatures, least: int
+         ) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """RANSAC (OpenCV) fits a similarity and a homography to matched positions *pa* -> *pb*
+    (float32 (n, 2)); the homography is the answer only when it explains clearly more
+    (HOMOGRAPHY_GAIN, HOMOGRAPHY_EXTRA) and is sane. Returns (3x3 matrix, inlier mask,
+    model name) with at least *least* inliers, or None."""
+    import cv2
+
+    if len(pa) < max(least, 4):
+        return None
+    sim, inl_s = cv2.estimateAffinePartial2D(pa, pb, method=cv2.RANSAC,
+                                             ransacReprojThreshold=RANSAC_PIXELS, maxIters=1000,
+                                             confidence=0.995)
+    n_s = int(inl_s.sum()) if sim is not None and inl_s is not None else 0
+    hom, inl_h = cv2.findHomography(pa, pb, cv2.RANSAC, RANSAC_PIXELS, maxIters=1000,
+                                    confidence=0.995)
+    n_h = int(inl_h.sum()) if hom is not None and inl_h is not None else 0
+    if hom is not None and n_h >= max(least, HOMOGRAPHY_GAIN * n_s + HOMOGRAPHY_EXTRA) \
+            and _sane_homography(hom, a, b):
+        return hom, inl_h.ravel().astype(bool), "homography"
+    if sim is not None and n_s >= least:
+        return np.vstack([sim, [0.0, 0.0, 1.0]]), inl_s.ravel().astype(bool), "similarity"
+    return None
+
+
+def _guided(matrix: np.ndarray, pos_a: np.ndarray, pos_b: np.ndarray, dist: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (rows of a, rows of b) that *matrix* maps within RANSAC_PIXELS of each other and
+    whose descriptors are within GUIDED_BITS (*dist*: (na, nb) bits), one-to-one, nearest
+    descriptors first."""
+    pred = _apply(matrix, pos_a)
+    if not np.all(np.isfinite(pred)):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    near = ((pred[:, None, :] - pos_b[None, :, :]) ** 2).sum(axis=-1) <= RANSAC_PIXELS ** 2
+    ia, ib = np.nonzero(near & (dist <= GUIDED_BITS))
+    order = np.argsort(dist[ia, ib], kind="stable")
+    ia, ib = ia[order], ib[order]
+    used_a, used_b = np.zeros(len(pos_a), bool), np.zeros(len(pos_b), bool)
+    keep = np.zeros(len(ia), bool)
+    for k, (i, j) in enumerate(zip(ia.tolist(), ib.tolist())):
+        if not used_a[i] and not used_b[j]:
+            used_a[i] = used_b[j] = keep[k] = True
+    return ia[keep], ib[keep]
 
 
 #: agreement: the overlap is sampled on a GRID x GRID lattice of picture a's overlap box, and
