@@ -96,6 +96,10 @@ def main() -> None:
     ap.add_argument("--repo", type=Path, default=ROOT, help="imgfind checkout to measure")
     ap.add_argument("--timeout", type=float, default=1200.0)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "families.json")
+    ap.add_argument("--dedupe-arg", action="append", default=[],
+                    help="extra argument for 'imgfind dedupe' (repeat; e.g. --dedupe-arg=--no-partial)")
+    ap.add_argument("--keep-index", action="store_true",
+                    help="reuse this checkout's index of a case when it exists (not re-indexed)")
     args = ap.parse_args()
     bench_query.ROOT = args.repo.resolve()  # children import imgfind from this checkout
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -106,13 +110,17 @@ def main() -> None:
         n = args.crops if case == "crops" else args.n
         folder = build(case, n, args.cache)
         db = args.cache / f"{case}-{n}-{args.repo.name}.db"
-        for suffix in ("", "-wal", "-shm", "-prints.npy", "-prints.json"):
-            Path(str(db) + suffix).unlink(missing_ok=True)
         cli = [args.python, "-m", "imgfind", "--db", str(db)]
-        index_s, _, _ = run_child(cli + ["-q", "index", str(folder)], args.timeout)
+        if args.keep_index and db.exists():
+            index_s = None
+        else:
+            for suffix in ("", "-wal", "-shm", "-prints.npy", "-prints.json"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+            index_s, _, _ = run_child(cli + ["-q", "index", str(folder)], args.timeout)
         load = os.getloadavg()
         try:
-            wall, out, rss = run_child(cli + ["dedupe", "--format", "json"], args.timeout)
+            wall, out, rss = run_child(cli + ["dedupe", "--format", "json", *args.dedupe_arg],
+                                       args.timeout)
             groups = json.loads(out)["groups"]
             row = {"files": n, "index_s": index_s, "dedupe_s": wall, "peak_rss_mb": rss,
                    "groups": len(groups), "largest_group": max((len(g["files"]) for g in groups), default=0),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from . import canonical
 from .layout import (CROPS, DHASH_INDEXED, DHASH_UPRIGHT, INDEXED, N_HASHES, PRIMARY, QUERYING,
                      TURNED, UPRIGHT)
 from .model import Rule
@@ -88,13 +89,27 @@ class Candidates:
         return np.r_[0, bounds], np.r_[bounds, len(lo)]
 
 
-def channels(rule: Rule, same: bool) -> list[Channel]:
+#: A dedupe under a verified rule finds mirrored and turned copies of the primary views with
+#: one self-join in canonical orientations (canonical.py) instead of querying 7 more
+#: orientations of every picture; False restores the oriented query (for comparisons).
+CANONICAL = True
+
+
+def uses_canonical(rule: Rule, same: bool) -> bool:
+    """True when the search for this rule joins primary views in canonical orientations:
+    a dedupe (*same*) under a verified rule."""
+    return CANONICAL and same and rule.verified
+
+
+def channels(rule: Rule, same: bool, *, canonical_join: bool = False) -> list[Channel]:
     """The searches that make candidates.
 
     The plain pHash rule compares every primary view in every orientation with every view
     at the one threshold. Verified rules also take upright dHash candidates, and look for
     turned copies among the crop views a little closer (TURNED_CROP_MARGIN). Channels into
-    the same index columns at the same radius are merged into one search.
+    the same index columns at the same radius are merged into one search. With
+    *canonical_join* (a dedupe: see uses_canonical) the primary channel queries the upright
+    views only: the canonical self-join (search_canonical) finds the turned ones.
     """
     t = rule.threshold
     turned = t - TURNED_CROP_MARGIN if rule.verified else t
@@ -105,7 +120,9 @@ def channels(rule: Rule, same: bool) -> list[Channel]:
     else:
         # dHash is a second opinion on upright copies (it survives some tone edits that move
         # pHash); turned copies come from pHash alone.
-        out = [Channel(QUERYING, PRIMARY, t, "primary"), Channel(UPRIGHT, CROPS, t, "crops"),
+        primary = (Channel(UPRIGHT, PRIMARY, t, "primary, upright") if canonical_join
+                   else Channel(QUERYING, PRIMARY, t, "primary"))
+        out = [primary, Channel(UPRIGHT, CROPS, t, "crops"),
                Channel(TURNED, CROPS, turned, "turned crops"),
                Channel(DHASH_UPRIGHT, DHASH_INDEXED, t, "dhash")]
     if not same:
@@ -137,8 +154,9 @@ def find_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
     With ``same`` the two sides are one set (dedupe): self-pairs are dropped and a pair found
     from both of its files is one pair.
     """
+    canon = uses_canonical(rule, same)
     searches = [(ch, index.engine(ch.library_cols, len(query) * len(ch.query_cols), ch.radius))
-                for ch in channels(rule, same)]
+                for ch in channels(rule, same, canonical_join=canon)]
     # Query rows go in chunks sized so that even a huge threshold (every hash near every
     # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
     per_pair = MAX_ALIGNMENTS if rule.verified else 1
@@ -150,6 +168,8 @@ def find_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
         rows = slice(lo_row, min(len(query), lo_row + chunk))
         found = [search_channel(engine, query.hashes[rows], lo_row, ch, len(index))
                  for ch, engine in searches]
+        if canon:
+            found.append(search_canonical(query, rows, rule.threshold))
         parts.append(best_per_pair(tuple(np.concatenate(p) for p in zip(*found)), same, per_pair))
         if progress:
             progress("searching", rows.stop, len(query))
@@ -177,14 +197,17 @@ def iter_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
     time with the alignments found from that row's side (find_candidates merges them).
     """
     per_pair = MAX_ALIGNMENTS if rule.verified else 1
+    canon = uses_canonical(rule, same)
     searches = [(ch, index.engine(ch.library_cols, len(query) * len(ch.query_cols), ch.radius))
-                for ch in channels(rule, same)]
+                for ch in channels(rule, same, canonical_join=canon)]
     rows_at_once = max(1, min(STREAM_FIRST_ROWS, len(query)))
     lo_row = 0
     while lo_row < len(query):
         rows = slice(lo_row, min(len(query), lo_row + rows_at_once))
         found = [search_channel(engine, query.hashes[rows], lo_row, ch, len(index))
                  for ch, engine in searches]
+        if canon:
+            found.append(search_canonical(query, rows, rule.threshold))
         hits = tuple(np.concatenate(p) for p in zip(*found))
         n_hits = len(hits[0])
         if drop is not None and n_hits:
@@ -276,3 +299,23 @@ def search_channel(engine: Engine, hashes: np.ndarray, row_offset: int, channel:
     qa, qpos = np.divmod(qi.astype(np.int64), len(q_cols))
     ipos, ib = np.divmod(ii.astype(np.int64), n_index)
     return qa + row_offset, q_cols[qpos], ib, i_cols[ipos], dist.astype(np.int64)
+
+
+def search_canonical(side: Side, rows: slice, radius: int) -> tuple[np.ndarray, ...]:
+    """The canonical self-join (canonical.py) for the pairs whose first member is among
+    *rows* of a dedupe's one side: each pair once (found from its smaller row), as candidate
+    rows of the oriented primary search within *radius*, upright alignments left out (the
+    upright channel finds them). Returns (q_row, q_col, i_row, i_col, distance), int64."""
+    (item_row, values, col_start, cols), engine, starts = side.canonical_join(radius)
+    lo, hi = int(starts[rows.start]), int(starts[rows.stop])
+    if hi <= lo:
+        return tuple(np.empty(0, np.int64) for _ in range(5))
+    join = getattr(engine, "join", None)  # the compiled engine's unsorted join is enough
+    qi, ii, _ = join(values[lo:hi], radius) if join is not None else engine.find_many(values[lo:hi], radius)
+    qi = np.asarray(qi, np.int64) + lo
+    ii = np.asarray(ii, np.int64)
+    keep = item_row[qi] < item_row[ii]  # each pair once (and a row never with itself)
+    qi, ii = qi[keep], ii[keep]
+    hit, col_a, col_b = canonical.expand(qi, ii, col_start, cols)
+    return canonical.alignment_rows(side.hashes, item_row[qi[hit]], col_a, item_row[ii[hit]],
+                                    col_b, radius)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from .canonical import canonical_items
 from .fingerprint import crop, thumb_parts
 from .layout import view_boxes
 from .search import Engine, MultiIndexHash, make_engine
@@ -45,6 +46,7 @@ class Side:
         self._views: dict[tuple[int, int, int], np.ndarray | None] = {}
         self._engines: dict[bytes, Engine] = {}
         self._scans: dict[bytes, int] = {}
+        self._canonical: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -120,6 +122,29 @@ class Side:
         if isinstance(engine, MultiIndexHash):
             engine.prepare(k, n_queries)  # builds nothing the second time
         return engine
+
+    def canonical_join(self, k: int) -> tuple[tuple[np.ndarray, ...], Engine, np.ndarray]:
+        """The canonical self-join over this side: its items (canonical.canonical_items: row,
+        value, col_start, cols; sorted by row), an engine over their values ready for *k*,
+        and each row's first item (n + 1 offsets: row r's items are
+        ``starts[r]:starts[r + 1]``). Built on first use and kept."""
+        if self._canonical is None:
+            items = canonical_items(self.hashes)
+            values = items[1]
+            starts = np.searchsorted(items[0], np.arange(len(self) + 1))
+            # Compiled from the size where a dedupe's other joins compile too (their 16 query
+            # columns per file reach COMPILED_MIN_QUERIES at about 2x10^4 files), so small
+            # libraries do not load numba for this one.
+            if (len(self) * 16 >= COMPILED_MIN_QUERIES and len(values) >= COMPILED_MIN_ITEMS
+                    and compiled.available()):
+                engine: Engine = compiled.CompiledJoin(values)
+            else:
+                engine = make_engine(values)
+            self._canonical = (items, engine, starts)
+        engine = self._canonical[1]
+        if isinstance(engine, MultiIndexHash):
+            engine.prepare(k, len(self._canonical[0][1]))
+        return self._canonical
 
     def columns(self, cols: np.ndarray) -> np.ndarray:
         """The hashes of these columns for every row, column after column (item = position of
