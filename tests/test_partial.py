@@ -156,6 +156,8 @@ def test_dedupe_collage_joins_each_group_without_merging(library, runner, tmp_pa
     member = next(f for g in doc["groups"] for f in g["files"] if f["path"].endswith("collage.jpg"))
     assert member["partial"]["overlap_first"] > 0.9 and member["partial"]["overlap_member"] < 0.35
     assert member["relation"].startswith("contains the first file")
+    # seen from the group's first file (Partial.swapped): numbers as rounded as the query's
+    assert member["partial"]["scale"] == round(member["partial"]["scale"], 4)
     plain = invoke_json(runner, db, "dedupe", "--format", "json", "--no-partial")
     assert all("collage.jpg" not in json.dumps(g) for g in plain["groups"])
     csv_out = invoke(runner, db, "dedupe", "--format", "csv").output
@@ -225,6 +227,15 @@ def test_two_collages_holding_one_photo_are_not_grouped_but_a_turned_copy_is():
     q = partial.verify(fo, ft, thumbs=(_grey_thumb(orig), _grey_thumb(turned)))
     assert q is not None and min(q.cover_a, q.cover_b) > 0.7
     assert q.agree > 0.6
+
+
+def test_swapped_scale_is_rounded_like_a_verified_one():
+    p = Partial(0.2, 1.0, (0.0, 0.15, 1.0, 0.47), (0.0, 0.0, 1.0, 1.0), 2.0397, -0.34,
+                "similarity", 12)
+    assert p.swapped().scale == 0.4903  # not 0.49026817...
+    assert p.swapped().swapped().scale == 2.0396  # within 1e-4 of the original
+    assert Partial(1.0, 1.0, (0, 0, 1, 1), (0, 0, 1, 1), 0.0, 0.0, "similarity", 4
+                   ).swapped().scale == 0.0
 
 
 def test_a_disagreeing_overlap_across_the_other_picture_is_not_grouped():
