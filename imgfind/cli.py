@@ -251,7 +251,8 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
     if cli_act.acting(obj, fmt, plan_path, keep, reference, against, unique):
         # keep rules, a plan, another folder to compare with, or remembered decisions
         cli_act.dedupe_act(obj, paths, rule, fmt, settings, null=null, plan_path=plan_path, keep=keep,
-                           reference=reference, against=against, unique=unique)
+                           reference=reference, against=against, unique=unique,
+                           use_partial=use_partial)
         return
     with match_progress(obj) as on_progress:
         if paths:

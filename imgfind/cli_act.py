@@ -18,7 +18,8 @@ import click
 from . import ignore as ignore_mod
 from . import plan as plan_mod
 from .cli_common import (Context, crawl_options, group_options, make_rule, make_settings,
-                         match_progress, pass_ctx, render_notes, run_index, user_errors)
+                         match_progress, partial_on, pass_ctx, render_notes, run_index,
+                         user_errors)
 from .errors import ImgfindError
 from .report import FORMATS, one_line, render_groups
 from .keep import RULE_NAMES, parse_rules
@@ -67,16 +68,18 @@ def _keep_rules(keep: Sequence[str]) -> tuple[str, ...]:
 
 
 def _groups_and_plan(obj: Context, paths: Sequence[str], rule: Rule, preset: str | None,
-                     keep: Sequence[str], reference: Sequence[str],
-                     settings: Any) -> tuple[list[Group], plan_mod.Plan]:
-    """Index PATHS (if any), group, apply remembered decisions, and plan the groups."""
+                     keep: Sequence[str], reference: Sequence[str], settings: Any,
+                     use_partial: bool | None = None) -> tuple[list[Group], plan_mod.Plan]:
+    """Index PATHS (if any), group (partial members as --partial/--no-partial and the size
+    limit say: cli_common.partial_on), apply remembered decisions, and plan the groups."""
     rules = _keep_rules(keep)
     with match_progress(obj) as on_progress:
         with obj.open(settings, readonly=not paths) as idx:
             if paths:
                 run_index(obj, idx, paths)
             under = list(paths) or None
-            groups = idx.groups(rule, under=under, on_progress=on_progress)
+            groups = idx.groups(rule, under=under, on_progress=on_progress,
+                                partial=partial_on(obj, idx, use_partial))
             _, side = idx.search_side(under)
             row_of = group_rows(side)
             ignored = ignore_mod.keyset(obj.db)
@@ -157,7 +160,7 @@ def _against(obj: Context, paths: Sequence[str], against: str, unique: bool, rul
 def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, settings: Any, *,
                null: bool = False,
                plan_path: str | None, keep: Sequence[str], reference: Sequence[str],
-               against: str | None, unique: bool) -> None:
+               against: str | None, unique: bool, use_partial: bool | None = None) -> None:
     """dedupe with keep rules, a plan, html, --against/--unique, or remembered decisions."""
     preset = rule.name
     if unique and not against:
@@ -165,7 +168,8 @@ def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, setting
     if against:
         _against(obj, paths, against, unique, rule, fmt, settings, null)
         return
-    groups, plan = _groups_and_plan(obj, paths, rule, preset, keep, reference, settings)
+    groups, plan = _groups_and_plan(obj, paths, rule, preset, keep, reference, settings,
+                                    use_partial)
     if plan_path:
         _write_atomic(plan_path, plan_mod.dumps(plan))
         removing = sum(1 for g in plan.groups for f in g.files if f.action == "remove")

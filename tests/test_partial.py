@@ -314,3 +314,30 @@ def test_warm_dedupe_keeps_partial_members_without_verifying_again(library, tmp_
     assert calls == [1]
     assert any("shot.png" in str(m.file.path) for g in changed for m in g.members), \
         listing(changed)
+
+
+def test_a_plan_keeps_a_whole_copy_and_never_removes_or_keeps_by_a_partial_member(tmp_path,
+                                                                                  runner):
+    # A turned copy (7 degrees, expanded: more pixels than the photo) is a partial member of
+    # the photo's group. The resolution rule must not keep it over the photo (the photo's
+    # copies then failed apply's strict check and stayed), and it is never removed.
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo(11).save(lib / "p.jpg", quality=92)
+    photo(11).resize((400, 300)).save(lib / "p-small.jpg", quality=85)
+    photo(11).rotate(7, resample=Image.Resampling.BICUBIC, expand=True,
+                     fillcolor=(255, 255, 255)).save(lib / "p-rot7.jpg", quality=92)
+    db = str(tmp_path / "i.db")
+    doc = invoke_json(runner, db, "dedupe", str(lib), "--format", "json")
+    (group,) = doc["groups"]
+    assert [f["path"].rsplit("/", 1)[1] for f in group["files"] if f["partial"]] == ["p-rot7.jpg"]
+    plan_path = tmp_path / "plan.json"
+    invoke(runner, db, "dedupe", str(lib), "--plan", str(plan_path), "--keep", "resolution")
+    (pg,) = json.loads(plan_path.read_text())["groups"]
+    actions = {f["path"].rsplit("/", 1)[1]: f["action"] for f in pg["files"]}
+    assert pg["kept"].endswith("/p.jpg")
+    assert actions == {"p.jpg": "keep", "p-small.jpg": "remove", "p-rot7.jpg": "keep"}
+    # --no-partial is honoured by the acting path too: the turned copy is not in the plan
+    invoke(runner, db, "dedupe", str(lib), "--plan", str(plan_path), "--no-partial")
+    (pg,) = json.loads(plan_path.read_text())["groups"]
+    assert sorted(f["path"].rsplit("/", 1)[1] for f in pg["files"]) == ["p-small.jpg", "p.jpg"]
