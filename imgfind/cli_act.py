@@ -198,13 +198,17 @@ def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, setting
 @click.option("-s", "--similarity", type=click.Choice(["strict", "normal", "loose"]), default=None,
               help="Calibrated decision preset.")
 @crawl_options
+@click.option("--partial/--no-partial", "use_partial", default=None,
+              help="Show partial matches (crops, screenshots, collages, turned or skewed copies) "
+                   "as partial members of groups. Default: on for an index of at most 5,000 "
+                   "files, off above (slow at that size).")
 @group_options
 @pass_ctx
 @user_errors
 def report_cmd(obj: Context, paths: tuple[str, ...], output: str, keep: tuple[str, ...],
                reference: tuple[str, ...], threshold: int | None, similarity: str | None,
                exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool,
-               jobs: int | None) -> None:
+               jobs: int | None, use_partial: bool | None) -> None:
     """Write an HTML report of the duplicate groups: open it offline in a browser, pick what
     to keep, mark what is not a duplicate, and download a plan for 'imgfind apply'.
 
@@ -216,7 +220,7 @@ def report_cmd(obj: Context, paths: tuple[str, ...], output: str, keep: tuple[st
 
     rule = make_rule(threshold, similarity)
     _, plan = _groups_and_plan(obj, paths, rule, rule.name, keep, reference,
-                               make_settings(exclude, hidden, follow_symlinks, jobs))
+                               make_settings(exclude, hidden, follow_symlinks, jobs), use_partial)
     _write_atomic(output, render(plan_mod.to_json(plan)))
     obj.say(f"report: {len(plan.groups)} groups -> {output}")
 

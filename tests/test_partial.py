@@ -341,3 +341,12 @@ def test_a_plan_keeps_a_whole_copy_and_never_removes_or_keeps_by_a_partial_membe
     invoke(runner, db, "dedupe", str(lib), "--plan", str(plan_path), "--no-partial")
     (pg,) = json.loads(plan_path.read_text())["groups"]
     assert sorted(f["path"].rsplit("/", 1)[1] for f in pg["files"]) == ["p-small.jpg", "p.jpg"]
+
+
+def test_report_takes_partial_and_no_partial(library, runner, tmp_path):
+    root, db = library
+    out = tmp_path / "r.html"
+    assert "note: partial matching" not in invoke(runner, db, "report", "-o", str(out),
+                                                   "--no-partial").stderr
+    assert out.exists()
+    invoke(runner, db, "report", "-o", str(out), "--partial")
