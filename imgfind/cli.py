@@ -8,6 +8,7 @@ in cli_act.py; what both share in cli_common.py.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -17,8 +18,8 @@ import click
 
 from . import cli_act, cli_answers
 from ._version import __version__
-from .cli_common import (Context, crawl_options, default_db, group_options, make_rule, make_settings,
-                         match_options, match_progress, output_format, pass_ctx, render_notes,
+from .cli_common import (PARTIAL_QUERY_MAX, Context, crawl_options, default_db, group_options,
+                         make_rule, make_settings, match_options, match_progress, output_format, pass_ctx, render_notes,
                          partial_on, run_index, user_errors)
 from .dask_executor import scheduler_executor
 from .errors import ImgfindError
@@ -126,6 +127,17 @@ def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
     obj.say(f"exported {rows} fingerprints to {out}")
 
 
+class _Finite(click.FloatRange):
+    """A float in [min, max] that is a number: click's FloatRange lets nan through (every
+    comparison with nan is false), which reached the socket as a traceback."""
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        got = super().convert(value, param, ctx)
+        if math.isnan(got):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return got
+
+
 @cli.command("query")
 @click.argument("images", nargs=-1, required=True, type=click.Path(readable=False))
 @match_options()
@@ -133,10 +145,11 @@ def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
 @click.option("--partial/--no-partial", "use_partial", default=None,
               help="Also find pictures that share a region with IMAGES (crops, screenshots, "
                    "collages, turned or skewed copies), through local features. Default: on for "
-                   "an index of at most 5,000 files, off above (slow at that size).")
-@click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="SECONDS",
+                   f"an index of at most {PARTIAL_QUERY_MAX:,} files, off above (slow at that "
+                   "size).")
+@click.option("--timeout", type=_Finite(0.1, 86_400.0), default=30.0, show_default=True, metavar="SECONDS",
               help="Give up on an image URL not downloaded within this time.")
-@click.option("--max-size", type=click.FloatRange(0.001), default=50.0, show_default=True, metavar="MIB",
+@click.option("--max-size", type=_Finite(0.001, 2.0**20), default=50.0, show_default=True, metavar="MIB",
               help="Refuse an image URL (or stdin) larger than this.")
 @cli_answers.sort_option
 @group_options
@@ -238,7 +251,8 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
     if cli_act.acting(obj, fmt, plan_path, keep, reference, against, unique):
         # keep rules, a plan, another folder to compare with, or remembered decisions
         cli_act.dedupe_act(obj, paths, rule, fmt, settings, null=null, plan_path=plan_path, keep=keep,
-                           reference=reference, against=against, unique=unique)
+                           reference=reference, against=against, unique=unique,
+                           use_partial=use_partial)
         return
     with match_progress(obj) as on_progress:
         if paths:

@@ -18,7 +18,8 @@ import click
 from . import ignore as ignore_mod
 from . import plan as plan_mod
 from .cli_common import (Context, crawl_options, group_options, make_rule, make_settings,
-                         match_progress, pass_ctx, render_notes, run_index, user_errors)
+                         match_progress, partial_on, pass_ctx, render_notes, run_index,
+                         user_errors)
 from .errors import ImgfindError
 from .report import FORMATS, one_line, render_groups
 from .keep import RULE_NAMES, parse_rules
@@ -67,16 +68,18 @@ def _keep_rules(keep: Sequence[str]) -> tuple[str, ...]:
 
 
 def _groups_and_plan(obj: Context, paths: Sequence[str], rule: Rule, preset: str | None,
-                     keep: Sequence[str], reference: Sequence[str],
-                     settings: Any) -> tuple[list[Group], plan_mod.Plan]:
-    """Index PATHS (if any), group, apply remembered decisions, and plan the groups."""
+                     keep: Sequence[str], reference: Sequence[str], settings: Any,
+                     use_partial: bool | None = None) -> tuple[list[Group], plan_mod.Plan]:
+    """Index PATHS (if any), group (partial members as --partial/--no-partial and the size
+    limit say: cli_common.partial_on), apply remembered decisions, and plan the groups."""
     rules = _keep_rules(keep)
     with match_progress(obj) as on_progress:
         with obj.open(settings, readonly=not paths) as idx:
             if paths:
                 run_index(obj, idx, paths)
             under = list(paths) or None
-            groups = idx.groups(rule, under=under, on_progress=on_progress)
+            groups = idx.groups(rule, under=under, on_progress=on_progress,
+                                partial=partial_on(obj, idx, use_partial))
             _, side = idx.search_side(under)
             row_of = group_rows(side)
             ignored = ignore_mod.keyset(obj.db)
@@ -157,7 +160,7 @@ def _against(obj: Context, paths: Sequence[str], against: str, unique: bool, rul
 def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, settings: Any, *,
                null: bool = False,
                plan_path: str | None, keep: Sequence[str], reference: Sequence[str],
-               against: str | None, unique: bool) -> None:
+               against: str | None, unique: bool, use_partial: bool | None = None) -> None:
     """dedupe with keep rules, a plan, html, --against/--unique, or remembered decisions."""
     preset = rule.name
     if unique and not against:
@@ -165,7 +168,8 @@ def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, setting
     if against:
         _against(obj, paths, against, unique, rule, fmt, settings, null)
         return
-    groups, plan = _groups_and_plan(obj, paths, rule, preset, keep, reference, settings)
+    groups, plan = _groups_and_plan(obj, paths, rule, preset, keep, reference, settings,
+                                    use_partial)
     if plan_path:
         _write_atomic(plan_path, plan_mod.dumps(plan))
         removing = sum(1 for g in plan.groups for f in g.files if f.action == "remove")
@@ -194,13 +198,17 @@ def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, setting
 @click.option("-s", "--similarity", type=click.Choice(["strict", "normal", "loose"]), default=None,
               help="Calibrated decision preset.")
 @crawl_options
+@click.option("--partial/--no-partial", "use_partial", default=None,
+              help="Show partial matches (crops, screenshots, collages, turned or skewed copies) "
+                   "as partial members of groups. Default: on for an index of at most 5,000 "
+                   "files, off above (slow at that size).")
 @group_options
 @pass_ctx
 @user_errors
 def report_cmd(obj: Context, paths: tuple[str, ...], output: str, keep: tuple[str, ...],
                reference: tuple[str, ...], threshold: int | None, similarity: str | None,
                exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool,
-               jobs: int | None) -> None:
+               jobs: int | None, use_partial: bool | None) -> None:
     """Write an HTML report of the duplicate groups: open it offline in a browser, pick what
     to keep, mark what is not a duplicate, and download a plan for 'imgfind apply'.
 
@@ -212,7 +220,7 @@ def report_cmd(obj: Context, paths: tuple[str, ...], output: str, keep: tuple[st
 
     rule = make_rule(threshold, similarity)
     _, plan = _groups_and_plan(obj, paths, rule, rule.name, keep, reference,
-                               make_settings(exclude, hidden, follow_symlinks, jobs))
+                               make_settings(exclude, hidden, follow_symlinks, jobs), use_partial)
     _write_atomic(output, render(plan_mod.to_json(plan)))
     obj.say(f"report: {len(plan.groups)} groups -> {output}")
 

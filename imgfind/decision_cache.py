@@ -295,14 +295,22 @@ class DecisionCache:
             return None
         if row is None:
             return None
-        pairs = json.loads(zlib.decompress(row[0]))
-        if not pairs:
-            return []
-        rows = np.searchsorted(self.ids, np.array([[p[0], p[1]] for p in pairs], dtype=np.int64))
-        out = []
-        for (ra, rb), (_, _, distance, orientation, similarity, checks) in zip(rows.tolist(), pairs):
-            out.append(PairMatch(ra, rb, distance, orientation, similarity, tuple(checks)))
-        return out
+        try:  # a garbled row is a cache miss, never an error (the search runs again)
+            pairs = json.loads(zlib.decompress(row[0]))
+            if not pairs:
+                return []
+            want = np.array([[p[0], p[1]] for p in pairs], dtype=np.int64)
+            rows = np.searchsorted(self.ids, want)
+            if np.any(rows >= len(self.ids)) or np.any(self.ids[rows] != want):
+                return None
+            out = []
+            for (ra, rb), (_, _, distance, orientation, similarity, checks) in zip(rows.tolist(),
+                                                                                  pairs):
+                out.append(PairMatch(ra, rb, int(distance), int(orientation), similarity,
+                                     tuple(checks)))
+            return out
+        except (zlib.error, ValueError, TypeError, IndexError, OverflowError):
+            return None
 
     def keep_found(self, rule: Rule, found: Sequence[PairMatch]) -> None:
         """Remember what a search found (saved by :meth:`save`, for this state only)."""
@@ -340,7 +348,12 @@ class DecisionCache:
                                     self.state, code_key())).fetchone()
         except sqlite3.OperationalError:
             return None
-        return None if row is None else json.loads(zlib.decompress(row[0]))
+        if row is None:
+            return None
+        try:
+            return json.loads(zlib.decompress(row[0]))
+        except (zlib.error, ValueError):  # garbled: a cache miss
+            return None
 
     def keep_stage(self, rule: Rule, stage: str, salt: bytes, value: Any) -> None:
         """Remember a later stage's result (JSON-able) for this state (saved by :meth:`save`)."""

@@ -527,8 +527,16 @@ class Index:
             salt = _groups_salt(group_rows, prints.ids, subset)
             usable = cache is not None and cache.current()
             kept = cache.found_stage(rule, "partial", salt) if usable else None
+            placed = None
             if kept is not None:
-                joins, new = _placed_from_json(kept, prints.ids)
+                try:
+                    placed = _placed_from_json(kept, prints.ids)
+                    if any(not 0 <= g < len(group_rows) for g in placed[0]):
+                        placed = None
+                except (KeyError, TypeError, ValueError, IndexError):  # garbled: search again
+                    placed = None
+            if placed is not None:
+                joins, new = placed
             else:
                 joins, new = self._place_partial(group_rows, prints, side, rule, subset)
                 if usable:

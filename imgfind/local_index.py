@@ -177,7 +177,7 @@ class DescriptorIndex:
             if rows and (starts[0] != 0 or starts[-1] != count or np.any(np.diff(starts) < 0)):
                 return None
             return cls(ids, starts, np.asarray(desc), np.asarray(tables), read)
-        except (OSError, ValueError, TypeError, AttributeError, KeyError):
+        except (OSError, EOFError, ValueError, TypeError, AttributeError, KeyError):
             return None
 
     @staticmethod

@@ -144,8 +144,8 @@ class Partial:
     def swapped(self) -> Partial:
         """The same overlap seen from b."""
         return Partial(self.cover_b, self.cover_a, self.box_b, self.box_a,
-                       1.0 / self.scale if self.scale else 0.0, -self.rotation, self.model,
-                       self.inliers, self.seen_b, self.seen_a, self.agree)
+                       round(1.0 / self.scale, 4) if self.scale else 0.0, -self.rotation,
+                       self.model, self.inliers, self.seen_b, self.seen_a, self.agree)
 
 
 @dataclass(frozen=True, slots=True)

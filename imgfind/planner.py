@@ -37,7 +37,10 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
     out = []
     all_dirs = []
     for g in groups:
-        files = [m.file for m in g.members]
+        # Only whole copies are kept or removed: a partial member (a crop, a screenshot, a
+        # turned copy, a collage) is another picture, listed as kept, never the kept file.
+        files = [m.file for m in g.members if m.partial is None]
+        parts = [m for m in g.members if m.partial is not None]
         quality = {}
         if "quality" in keep_rules:
             quality = {f.path: q for f in files if (q := jpeg_quality(f.path)) is not None}
@@ -47,7 +50,8 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
         k_row = row_of[kept.id]
         o_rows = [row_of[f.id] for f in others]
         evidence = {}
-        for p in find_pairs(_sub(side, [k_row]), _sub(side, o_rows), rule, same=False):
+        for p in find_pairs(_sub(side, [k_row]), _sub(side, o_rows), rule, same=False) \
+                if o_rows else ():
             if p.b not in evidence or p.distance < evidence[p.b].distance:
                 evidence[p.b] = p
         entries = []
@@ -63,6 +67,13 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
                 1.0 if not j else (ev.similarity if ev else None),
                 "kept" if not j else (ORIENTATION_NAMES[ev.orientation] if ev else "through another copy"),
                 ref))
+            all_dirs.append(os.path.dirname(f.path))
+        for m in parts:
+            f = m.file
+            entries.append(PlanFile(
+                f.path, "keep", f.size, f.mtime_ns, content_key(side.hashes[row_of[f.id]]),
+                f.width, f.height, f.format, f.metadata.get("taken", ""), None, None,
+                f"partial: {m.relation}", under(f.path, refs)))
             all_dirs.append(os.path.dirname(f.path))
         out.append(PlanGroup(kept.path, decision.rule, tuple(entries)))
     base = os.path.commonpath(all_dirs) if all_dirs else "/"

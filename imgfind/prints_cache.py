@@ -134,7 +134,7 @@ def load(index_path: str, owner: Owner) -> Prints | None:
                 or packed.shape[1] != tag.get("rows") or checksum(packed) != tag.get("checksum")):
             return None
         return unpack(packed)
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (OSError, EOFError, ValueError, TypeError, AttributeError):
         return None
 
 
@@ -169,7 +169,7 @@ def load_table(index_path: str, owner: Owner, column: int, rows: int) -> np.ndar
 
     try:
         table = np.load(table_path(index_path, owner, column), mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
+    except (OSError, EOFError, ValueError):
         return None
     if table.dtype != np.uint32 or table.shape != (CHUNKS, rows + BUCKETS + 1):
         return None

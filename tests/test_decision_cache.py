@@ -230,3 +230,20 @@ def test_a_writer_restores_a_dropped_trigger(tmp_path):
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'decisions_thumbs_insert'"
                          ).fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("garble", [b"\x78\x9c\x00",  # a truncated zlib stream
+                                    "zlib:" '{"joins": 5}',  # JSON of the wrong shape
+                                    "zlib:" "[[999999, 1, 0, 0, 1.0, []]]"])  # unknown file id
+def test_a_garbled_found_row_is_a_miss_not_a_traceback(tmp_path, garble):
+    import zlib
+
+    _families(tmp_path / "lib")
+    db = str(tmp_path / "i.db")
+    invoke(CliRunner(), db, "index", str(tmp_path / "lib"))
+    first = _dedupe(db)
+    blob = zlib.compress(garble[5:].encode()) if isinstance(garble, str) else garble
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(*) FROM decisions_found").fetchone()[0] >= 2
+        c.execute("UPDATE decisions_found SET pairs = ?", (blob,))
+    assert _dedupe(db) == first  # searched again, same answer

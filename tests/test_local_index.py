@@ -132,7 +132,8 @@ def test_sidecar_is_written_reused_and_rebuilt_when_the_index_changes(indexed, m
     assert json.loads(open(files["tag"]).read())["rows"] == 5
 
 
-@pytest.mark.parametrize("damage", ["descriptors", "tables", "truncated", "tag", "foreign"])
+@pytest.mark.parametrize("damage", ["descriptors", "tables", "truncated", "emptied", "tag",
+                                    "foreign"])
 def test_damaged_or_foreign_sidecar_is_detected_and_rebuilt(indexed, monkeypatch, tmp_path,
                                                             damage):
     tmp, lib, db = indexed
@@ -147,6 +148,9 @@ def test_damaged_or_foreign_sidecar_is_detected_and_rebuilt(indexed, monkeypatch
     elif damage == "truncated":
         with open(files["desc"], "r+b") as f:
             f.truncate(os.path.getsize(files["desc"]) // 2)
+    elif damage == "emptied":  # a 0-byte .npy: numpy raises EOFError, not ValueError
+        for key in ("ids", "desc", "tables"):
+            open(files[key], "wb").close()
     elif damage == "tag":
         with open(files["tag"], "w") as f:
             f.write("{not json")

@@ -156,6 +156,8 @@ def test_dedupe_collage_joins_each_group_without_merging(library, runner, tmp_pa
     member = next(f for g in doc["groups"] for f in g["files"] if f["path"].endswith("collage.jpg"))
     assert member["partial"]["overlap_first"] > 0.9 and member["partial"]["overlap_member"] < 0.35
     assert member["relation"].startswith("contains the first file")
+    # seen from the group's first file (Partial.swapped): numbers as rounded as the query's
+    assert member["partial"]["scale"] == round(member["partial"]["scale"], 4)
     plain = invoke_json(runner, db, "dedupe", "--format", "json", "--no-partial")
     assert all("collage.jpg" not in json.dumps(g) for g in plain["groups"])
     csv_out = invoke(runner, db, "dedupe", "--format", "csv").output
@@ -226,6 +228,15 @@ def test_two_collages_holding_one_photo_are_not_grouped_but_a_turned_copy_is():
     q = partial.verify(fo, ft, thumbs=(_grey_thumb(orig), _grey_thumb(turned)))
     assert q is not None and min(q.cover_a, q.cover_b) > 0.7
     assert q.agree > 0.6
+
+
+def test_swapped_scale_is_rounded_like_a_verified_one():
+    p = Partial(0.2, 1.0, (0.0, 0.15, 1.0, 0.47), (0.0, 0.0, 1.0, 1.0), 2.0397, -0.34,
+                "similarity", 12)
+    assert p.swapped().scale == 0.4903  # not 0.49026817...
+    assert p.swapped().swapped().scale == 2.0396  # within 1e-4 of the original
+    assert Partial(1.0, 1.0, (0, 0, 1, 1), (0, 0, 1, 1), 0.0, 0.0, "similarity", 4
+                   ).swapped().scale == 0.0
 
 
 def test_a_disagreeing_overlap_across_the_other_picture_is_not_grouped():
@@ -398,3 +409,39 @@ def test_two_windows_around_different_soft_wallpapers_are_not_grouped():
         assert p is None or not groupable(p)
     assert _either_way(keypoints.extract(_detail(soft(0))),
                        keypoints.extract(_detail(soft(1)))) is None
+
+
+def test_a_plan_keeps_a_whole_copy_and_never_removes_or_keeps_by_a_partial_member(tmp_path,
+                                                                                  runner):
+    # A turned copy (7 degrees, expanded: more pixels than the photo) is a partial member of
+    # the photo's group. The resolution rule must not keep it over the photo (the photo's
+    # copies then failed apply's strict check and stayed), and it is never removed.
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo(11).save(lib / "p.jpg", quality=92)
+    photo(11).resize((400, 300)).save(lib / "p-small.jpg", quality=85)
+    photo(11).rotate(7, resample=Image.Resampling.BICUBIC, expand=True,
+                     fillcolor=(255, 255, 255)).save(lib / "p-rot7.jpg", quality=92)
+    db = str(tmp_path / "i.db")
+    doc = invoke_json(runner, db, "dedupe", str(lib), "--format", "json")
+    (group,) = doc["groups"]
+    assert [f["path"].rsplit("/", 1)[1] for f in group["files"] if f["partial"]] == ["p-rot7.jpg"]
+    plan_path = tmp_path / "plan.json"
+    invoke(runner, db, "dedupe", str(lib), "--plan", str(plan_path), "--keep", "resolution")
+    (pg,) = json.loads(plan_path.read_text())["groups"]
+    actions = {f["path"].rsplit("/", 1)[1]: f["action"] for f in pg["files"]}
+    assert pg["kept"].endswith("/p.jpg")
+    assert actions == {"p.jpg": "keep", "p-small.jpg": "remove", "p-rot7.jpg": "keep"}
+    # --no-partial is honoured by the acting path too: the turned copy is not in the plan
+    invoke(runner, db, "dedupe", str(lib), "--plan", str(plan_path), "--no-partial")
+    (pg,) = json.loads(plan_path.read_text())["groups"]
+    assert sorted(f["path"].rsplit("/", 1)[1] for f in pg["files"]) == ["p-small.jpg", "p.jpg"]
+
+
+def test_report_takes_partial_and_no_partial(library, runner, tmp_path):
+    root, db = library
+    out = tmp_path / "r.html"
+    assert "note: partial matching" not in invoke(runner, db, "report", "-o", str(out),
+                                                   "--no-partial").stderr
+    assert out.exists()
+    invoke(runner, db, "report", "-o", str(out), "--partial")

@@ -73,6 +73,8 @@ def test_arrays_that_do_not_match_the_tag_are_ignored(tmp_path):
     assert pc.load(db, OWNER) is None
     open(arrays, "wb").write(bytes(data[:len(data) // 2]))  # truncated
     assert pc.load(db, OWNER) is None
+    open(arrays, "wb").close()  # emptied: numpy raises EOFError, not ValueError
+    assert pc.load(db, OWNER) is None
     open(tag, "w").write("{not json")
     assert pc.load(db, OWNER) is None
     os.unlink(tag)
@@ -127,3 +129,9 @@ def test_the_zip_sidecar_of_schema_1_is_removed(tmp_path):
     (tmp_path / "i.db-prints.npz").write_bytes(b"PK old")
     pc.save(db, prints(), OWNER)
     assert not (tmp_path / "i.db-prints.npz").exists()
+
+
+def test_an_emptied_search_table_is_ignored(tmp_path):
+    db = str(tmp_path / "i.db")
+    open(pc.table_path(db, OWNER, 0), "wb").close()  # a 0-byte .npy (a full disk, a crash)
+    assert pc.load_table(db, OWNER, 0, 50) is None

@@ -152,6 +152,22 @@ def _fail(runner, db, *args):
 
 
 # ----------------------------------------------------------------------------- URLs
+@pytest.mark.parametrize("option,value", [("--timeout", "nan"), ("--timeout", "inf"),
+                                          ("--max-size", "nan"), ("--max-size", "inf")])
+def test_a_limit_that_is_not_a_finite_number_is_a_usage_error(server, indexed, runner,
+                                                               option, value):
+    db, lib = indexed
+    run = runner.invoke(__import__("imgfind.cli").cli.cli,
+                        ["--db", db, "query", f"{server}/a.png", option, value])
+    assert run.exit_code == 2, (run.exit_code, run.output, run.exception)
+    assert f"Invalid value for '{option}'" in run.stderr
+
+
+def test_query_help_states_the_query_partial_limit(runner):
+    run = runner.invoke(__import__("imgfind.cli").cli.cli, ["query", "--help"])
+    assert "at most 50,000 files" in " ".join(run.output.split())
+
+
 def test_an_image_url_is_fetched_and_searched(server, indexed, runner):
     db, lib = indexed
     out = json.loads(invoke(runner, db, "query", f"{server}/a.png", "--format", "json").stdout)
