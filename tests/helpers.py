@@ -50,6 +50,23 @@ def make_image(path: Path | None = None, seed: int = 0, size: tuple[int, int] = 
     return im
 
 
+def textured(seed: int, w: int = 800, h: int = 600, shapes: int = 120,
+             largest: int = 80) -> Image.Image:
+    """A textured picture for local features: many overlapping ellipses and rectangles give
+    corners at every scale (the same seed always gives the same picture)."""
+    r = np.random.default_rng(seed)
+    im = Image.new("RGB", (w, h), tuple(int(x) for x in r.integers(0, 255, 3)))
+    d = ImageDraw.Draw(im)
+    for _ in range(shapes):
+        x, y, s = int(r.integers(0, w)), int(r.integers(0, h)), int(r.integers(10, largest))
+        c = tuple(int(v) for v in r.integers(0, 255, 3))
+        if r.random() < .5:
+            d.ellipse((x, y, x + s, y + s), fill=c)
+        else:
+            d.rectangle((x, y, x + s, y + int(s * r.random() + 5)), fill=c)
+    return im
+
+
 def save_exif_rotated(im: Image.Image, path: Path) -> None:
     """Store the pixels rotated 90° counter-clockwise with Orientation=6 (upright when honoured)."""
     exif = Image.Exif()

@@ -10,7 +10,8 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from helpers import textured
+from PIL import Image
 
 from imgfind import Index, local_index, partial
 from imgfind.local_index import DescriptorIndex
@@ -68,17 +69,7 @@ def test_candidates_equal_the_in_memory_index(seed, pictures, popular, numba, mo
 
 
 def _photo(seed: int) -> Image.Image:
-    r = np.random.default_rng(seed)
-    im = Image.new("RGB", (640, 480), tuple(int(x) for x in r.integers(0, 255, 3)))
-    d = ImageDraw.Draw(im)
-    for _ in range(100):
-        x, y, s = int(r.integers(0, 640)), int(r.integers(0, 480)), int(r.integers(10, 70))
-        c = tuple(int(v) for v in r.integers(0, 255, 3))
-        if r.random() < .5:
-            d.ellipse((x, y, x + s, y + s), fill=c)
-        else:
-            d.rectangle((x, y, x + s, y + int(s * r.random() + 5)), fill=c)
-    return im
+    return textured(seed, 640, 480, shapes=100, largest=70)
 
 
 @pytest.fixture

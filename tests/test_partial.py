@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from helpers import invoke, invoke_json
+from helpers import invoke, invoke_json, textured
 from PIL import Image, ImageDraw
 
 from imgfind import Index, keypoints, partial
@@ -20,17 +20,7 @@ from imgfind.partial_groups import groupable, place
 
 def photo(seed: int, w: int = 800, h: int = 600) -> Image.Image:
     """A textured picture: many overlapping shapes give corners at every scale."""
-    r = np.random.default_rng(seed)
-    im = Image.new("RGB", (w, h), tuple(int(x) for x in r.integers(0, 255, 3)))
-    d = ImageDraw.Draw(im)
-    for _ in range(120):
-        x, y, s = int(r.integers(0, w)), int(r.integers(0, h)), int(r.integers(10, 80))
-        c = tuple(int(v) for v in r.integers(0, 255, 3))
-        if r.random() < .5:
-            d.ellipse((x, y, x + s, y + s), fill=c)
-        else:
-            d.rectangle((x, y, x + s, y + int(s * r.random() + 5)), fill=c)
-    return im
+    return textured(seed, w, h)
 
 
 @pytest.fixture(scope="module")

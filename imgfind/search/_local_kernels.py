@@ -7,18 +7,7 @@ Module-level function, so numba caches its machine code next to this file (``cac
 import numba as nb
 import numpy as np
 
-m1 = np.uint64(0x5555555555555555)
-m2 = np.uint64(0x3333333333333333)
-m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
-h01 = np.uint64(0x0101010101010101)
-
-
-@nb.njit(inline="always")
-def popcount(x):
-    x = x - ((x >> np.uint64(1)) & m1)
-    x = (x & m2) + ((x >> np.uint64(2)) & m2)
-    x = (x + (x >> np.uint64(4))) & m4
-    return (x * h01) >> np.uint64(56)
+from ._kernels import popcount
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
