@@ -205,7 +205,7 @@ class DescriptorIndex:
         n = len(self.ids)
         if q == 0 or n == 0 or not len(self.desc):
             return out_rows, out_scores
-        cap = max(partial.COMMON * n, partial.MIN_VOTES)
+        cap = partial.stop_cap(n)
         weights = partial.idf(n, np.arange(int(cap) + 1))
         qstart = np.zeros(q + 1, np.int64)
         np.cumsum([len(x) for x in queries], out=qstart[1:])

@@ -46,9 +46,13 @@ from .search import make_engine
 CANDIDATE_BITS = 4
 #: A query descriptor found in more than this fraction of the pictures is not distinctive.
 COMMON = 0.05
+#: ... but a descriptor found in at most this many pictures always votes (stop_cap).
+STOP_MIN = 32
 #: Votes a picture needs to be verified, and how many candidates a query verifies at most.
 MIN_VOTES = 3
 TOP_CANDIDATES = 8
+#: How far down the ranking a query goes on verifying while most candidates verify (search).
+FAMILY_DEPTH = 64
 #: Verification: a descriptor matches its nearest within this many bits ...
 MATCH_BITS = 16
 #: ... when the second nearest is farther by this ratio (Lowe's test, in bits).
@@ -129,6 +133,13 @@ def idf(n: int, df: np.ndarray) -> np.ndarray:
     return np.log(max(n, 2) / np.maximum(df, 1))
 
 
+def stop_cap(n: int) -> float:
+    """How many of *n* pictures a descriptor may find and still vote: COMMON of them, but
+    never fewer than STOP_MIN (in a small library a picture and its few copies are already
+    5%: their shared descriptors are what a crop of it matches)."""
+    return max(COMMON * n, STOP_MIN)
+
+
 def vote(qi: np.ndarray, rows: np.ndarray, nq: int, n: int, *, top: int = TOP_CANDIDATES,
          exclude: int | None = None) -> list[tuple[int, float]]:
     """The candidates from the hits of one query's descriptors: *qi* the query descriptor
@@ -149,7 +160,7 @@ def vote(qi: np.ndarray, rows: np.ndarray, nq: int, n: int, *, top: int = TOP_CA
         qi, rows = qi[keep], rows[keep]
     df = np.bincount(qi, minlength=nq)
     weight = idf(n, df)
-    weight[df > max(COMMON * n, MIN_VOTES)] = 0.0
+    weight[df > stop_cap(n)] = 0.0
     votes = np.bincount(rows, minlength=n)
     score = np.bincount(rows, weights=weight[qi], minlength=n)
     score[votes < MIN_VOTES] = 0.0
@@ -406,13 +417,23 @@ def search(index: LocalIndex, query: LocalFeatures, query_size: tuple[int, int] 
            skip: Sequence[int] = (), top: int = TOP_CANDIDATES) -> list[tuple[int, Partial]]:
     """Find the indexed pictures that share a region with *query*: (file id, Partial seen
     from the query as a), best (most inliers) first. *sizes* gives files' full (width,
-    height) by id (for the scale); files in *skip* are not verified."""
+    height) by id (for the scale); files in *skip* are not verified.
+
+    The *top* best-voted candidates are verified; past them, verification goes on down the
+    ranking (to FAMILY_DEPTH) while at least half of the candidates checked so far verified:
+    a picture with many copies in the library (whose shared descriptors weigh little by
+    tf-idf) is a family of candidates that would otherwise crowd out some of its own members,
+    the original among them. Ours."""
     out = []
     skipped = set(skip)
-    for row, _votes in index.candidates(query, top=top + len(skipped)):
+    checked = 0
+    for row, _votes in index.candidates(query, top=max(top, FAMILY_DEPTH) + len(skipped)):
         file_id = int(index.ids[row])
         if file_id in skipped:
             continue
+        if checked >= top and 2 * len(out) < checked:
+            break
+        checked += 1
         p = verify(query, index.features[row], query_size, (sizes or {}).get(file_id))
         if p is not None:
             out.append((file_id, p))

@@ -435,3 +435,31 @@ def test_report_takes_partial_and_no_partial(library, runner, tmp_path):
                                                    "--no-partial").stderr
     assert out.exists()
     invoke(runner, db, "report", "-o", str(out), "--partial")
+
+
+def test_a_crop_query_finds_every_copy_of_its_source(tmp_path):
+    """A picture with several copies in the library: their shared descriptors weigh less
+    (tf-idf) and the copies fill the first candidates, which used to push the original itself
+    out of the verified ones. Verification goes on down the ranking while most of what it
+    checked verified (a family), so the query lists the source and all its copies."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    src = photo(0)
+    src.save(lib / "photo0.jpg", quality=92)
+    src.resize((640, 480)).save(lib / "photo0-small.jpg", quality=85)
+    src.save(lib / "photo0-q60.jpg", quality=60)
+    src.resize((560, 420)).save(lib / "photo0-web.png")
+    src.resize((720, 540)).save(lib / "photo0-720.jpg", quality=80)
+    for q in (50, 70, 75, 88, 95):  # more copies than the first candidates hold
+        src.save(lib / f"photo0-q{q}.jpg", quality=q)
+    for i in range(1, 6):
+        photo(i).save(lib / f"other{i}.jpg", quality=92)
+    src.crop((80, 60, 720, 540)).save(tmp_path / "crop80.jpg", quality=90)
+    db = str(tmp_path / "i.db")
+    with Index.open(db) as idx:
+        idx.update([lib])
+        found = names(idx.query(str(tmp_path / "crop80.jpg")))
+    assert [n for n in found if n.startswith("photo0")] == sorted(
+        ["photo0.jpg", "photo0-small.jpg", "photo0-q60.jpg", "photo0-web.png", "photo0-720.jpg"]
+        + [f"photo0-q{q}.jpg" for q in (50, 70, 75, 88, 95)])
+    assert not any(n.startswith("other") for n in found)
