@@ -14,6 +14,7 @@ import click
 
 from . import answers
 from .cli_common import Context, group_options, pass_ctx, user_errors
+from .errors import ImgfindError
 from .index import Index
 from .model import QueryResult
 from .report import one_line, plural
@@ -84,7 +85,8 @@ def pages_cmd(obj: Context, source: str, base_url: str | None, files: str | None
 @user_errors
 def info_cmd(obj: Context, image: str, fmt: str) -> None:
     """Show everything imgfind knows about an image: format, fingerprints, who made it
-    (EXIF/XMP/IPTC), and its copies and the pages that show them in the index.
+    (EXIF/XMP/IPTC), and its copies and the pages that show them in the index. IMAGE is a
+    file, an http(s) URL or - (standard input), as for query.
 
     \b
     Example:
@@ -92,13 +94,20 @@ def info_cmd(obj: Context, image: str, fmt: str) -> None:
     """
     from .info import describe, known
     from .report.text import render_info
+    from .sources import gathered
 
-    facts = describe(image)
-    if os.path.exists(obj.db):
-        with obj.open(readonly=True) as idx:
-            facts["index"] = known(idx, image)
-    else:
-        facts["index"] = None
+    if os.path.isdir(image):
+        raise ImgfindError(f"{image}: a folder; info takes one image (query takes folders)")
+    with gathered([image], stdin=getattr(sys.stdin, "buffer", None)) as got:
+        (one,) = got.images
+        facts = describe(one.path)
+        if one.name is not None:
+            facts["path"] = one.name
+        if os.path.exists(obj.db):
+            with obj.open(readonly=True) as idx:
+                facts["index"] = known(idx, one.path)
+        else:
+            facts["index"] = None
     if fmt == "json":
         click.echo(json.dumps(facts, indent=1, ensure_ascii=True))
         return

@@ -518,3 +518,22 @@ def test_a_folder_query_names_a_second_hard_link_and_paths_blocks_are_one_per_qu
     blocks = [ln for ln in run.stderr.splitlines() if ln.startswith("block ")]
     assert blocks == [f"block 1: {q / '1-a-small.png'} (1 match)", f"block 2: {q / '2-other.png'} (1 match)",
                       f"block 3: {q / '3-unknown.png'} (0 matches)"], run.stderr
+
+
+def test_info_takes_a_url_and_standard_input_like_query(server, indexed, runner):
+    """`imgfind info` reads the same sources as query: an http(s) URL, - (standard input);
+    a folder is one line saying info takes one image."""
+    from imgfind.cli import cli
+
+    db, lib = indexed
+    doc = json.loads(invoke(runner, db, "info", f"{server}/a.png", "--format", "json").stdout)
+    assert doc["path"] == f"{server}/a.png" and (doc["width"], doc["height"]) == (320, 240)
+    assert doc["index"]["indexed"] is False
+    assert "a.jpg" in json.dumps(doc["index"])  # its copy in the index
+    run = runner.invoke(cli, ["--db", db, "info", "-", "--format", "json"],
+                        input=_Handler.images["a"])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout)["path"] == "(stdin)"
+    run = runner.invoke(cli, ["--db", db, "info", str(lib)])
+    assert run.exit_code == 1 and "info takes one image" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
