@@ -164,6 +164,7 @@ class ProcessExecutor:
 
         pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=self.initializer)
         pending: deque[Future[R]] = deque()
+        done = False
         try:
             for batch in batches:  # a bounded window keeps memory flat on huge crawls
                 pending.append(pool.submit(fn, batch))
@@ -171,8 +172,14 @@ class ProcessExecutor:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+            done = True
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Every batch done: wait for the idle workers and the pool's manager thread, so
+            # that nothing of the pool is left for the interpreter's exit (CPython's exit
+            # hook could then write to the pool's closed wake-up pipe: "Exception ignored
+            # ... OSError: [Errno 9] Bad file descriptor" on stderr, seen once in CI).
+            # Interrupted or failed: cancel what is queued and do not wait.
+            pool.shutdown(wait=done, cancel_futures=True)
 
 
 def batches_for(todo: Sequence[T], jobs: int, batch_files: int) -> list[Sequence[T]]:
