@@ -76,15 +76,6 @@ HOMOGRAPHY_GAIN = 1.3
 HOMOGRAPHY_EXTRA = 4
 
 
-def _popcount(x: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(x) if hasattr(np, "bitwise_count") else _popcount_slow(x)
-
-
-def _popcount_slow(x: np.ndarray) -> np.ndarray:  # numpy < 2.0
-    b = x.view(np.uint8).reshape(*x.shape, 8)
-    return np.unpackbits(b, axis=-1).sum(axis=-1).astype(np.uint8)
-
-
 @dataclass
 class LocalIndex:
     """The local features of many pictures, searchable by descriptor.
@@ -181,7 +172,7 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
     da, db = descriptors(a), descriptors(b)
     if len(da) < MIN_INLIERS or len(db) < MIN_INLIERS:
         return None
-    dist = _popcount(da[:, None] ^ db[None, :]).astype(np.int16)  # (na, nb) bits
+    dist = np.bitwise_count(da[:, None] ^ db[None, :]).astype(np.int16)  # (na, nb) bits
     nearest = np.argsort(dist, axis=1)[:, :2]
     rows = np.arange(len(da))
     d1 = dist[rows, nearest[:, 0]]

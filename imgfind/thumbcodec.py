@@ -84,6 +84,11 @@ def unpack(blob: bytes) -> bytes:
     """
     if not is_packed(blob):
         return bytes(blob)
+    return _each_plane(_inflate(blob), _undiff)
+
+
+def _inflate(blob: bytes) -> bytes:
+    """The planes of a packed blob, still differenced (ValueError when damaged)."""
     if blob[:1] != PACKED:
         raise ValueError(f"unknown thumbnail format {blob[:1]!r}")
     try:
@@ -92,7 +97,7 @@ def unpack(blob: bytes) -> bytes:
         raise ValueError(f"damaged thumbnail: {exc}") from None
     if is_packed(data):
         raise ValueError(f"damaged thumbnail: {len(data)} bytes unpacked")
-    return _each_plane(data, _undiff)
+    return data
 
 
 def _each_plane(data: bytes, fn) -> bytes:  # noqa: ANN001 - _diff or _undiff
@@ -120,14 +125,7 @@ def unpack_many(blobs: list[bytes]) -> list[bytes]:
         if not is_packed(blob):
             out[i] = bytes(blob)
             continue
-        if blob[:1] != PACKED:
-            raise ValueError(f"unknown thumbnail format {blob[:1]!r}")
-        try:
-            data = zlib.decompress(bytes(blob[1:]), -15)
-        except zlib.error as exc:
-            raise ValueError(f"damaged thumbnail: {exc}") from None
-        if is_packed(data):
-            raise ValueError(f"damaged thumbnail: {len(data)} bytes unpacked")
+        data = _inflate(blob)
         groups.setdefault(len(data), []).append((i, data))
     for size, items in groups.items():
         a = np.frombuffer(b"".join(d for _, d in items), dtype=np.uint8).reshape(len(items), size).copy()
