@@ -524,6 +524,11 @@ class Index:
         groups it was given: a dedupe of an unchanged index does not search or verify again.
         """
         with self.store.snapshot():
+            if cache is not None and self.store.generation() != cache.generation:
+                # An index run wrote since the groups were read: the rows of *prints* may
+                # name files it removed (their thumbnails and features are gone), so partial
+                # members are not looked for in this run rather than read from another state.
+                return groups
             salt = _groups_salt(group_rows, prints.ids, subset)
             usable = cache is not None and cache.current()
             kept = cache.found_stage(rule, "partial", salt) if usable else None
