@@ -659,8 +659,8 @@ class Index:
             extra = [m for m in (member(centre, r, p) for r, p in adds)
                      if m is not None and m.file.state != MISSING]
             if extra:
-                out.append(Group((Member(crec, 0, "same orientation"), *extra),
-                                 max(m.distance for m in extra)))
+                # No whole copy in this group: max_distance counts whole copies only.
+                out.append(Group((Member(crec, 0, "same orientation"), *extra), 0))
         return out
 
     def _view_pairs(self, rows: list[int], prints: Prints, side: Side, rule: Rule,

@@ -348,7 +348,9 @@ class Group:
     """A set of files that are copies of one picture; ``members[0]`` is the likely original."""
 
     members: tuple[Member, ...]
-    max_distance: int  # largest distance between any two members
+    #: largest Hamming distance between the group's whole copies; partial members (their
+    #: ``partial`` set) are not counted, so a group of partial members only has 0
+    max_distance: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -463,3 +463,22 @@ def test_a_crop_query_finds_every_copy_of_its_source(tmp_path):
         ["photo0.jpg", "photo0-small.jpg", "photo0-q60.jpg", "photo0-web.png", "photo0-720.jpg"]
         + [f"photo0-q{q}.jpg" for q in (50, 70, 75, 88, 95)])
     assert not any(n.startswith("other") for n in found)
+
+
+def test_a_group_of_partial_members_only_says_so_not_a_hash_distance(runner, tmp_path):
+    """A photo and a crop of it (no whole copy): their group's spread is not a pHash distance
+    between a picture and its crop, which means nothing; text says the group holds partial
+    matches only and JSON's max_distance counts whole copies only (0 here)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo(7).save(lib / "p7.jpg", quality=92)
+    photo(7).crop((120, 90, 680, 510)).save(lib / "p7-crop.jpg", quality=90)
+    photo(3).save(lib / "p3.jpg", quality=92)
+    db = str(tmp_path / "i.db")
+    doc = invoke_json(runner, db, "dedupe", str(lib), "--format", "json")
+    (group,) = doc["groups"]
+    assert sorted(f["path"].rsplit("/", 1)[1] for f in group["files"]) == ["p7-crop.jpg", "p7.jpg"]
+    assert group["files"][1]["partial"] is not None and group["max_distance"] == 0
+    text = invoke(runner, db, "dedupe", str(lib)).output
+    assert "group 1: 2 files, partial matches only, no whole copy" in text, text
+    assert "max distance" not in text

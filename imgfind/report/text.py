@@ -18,8 +18,10 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
     out.write(f"# {plural(len(groups), 'group')}, {plural(n_files, 'file')} "
               f"({describe_rule(header.rule)})\n")
     for gi, g in enumerate(groups, 1):
-        out.write(f"\ngroup {gi}: {plural(len(g.members), 'file')}, "
-                  f"max distance {g.max_distance}\n")
+        whole = [m for m in g.members[1:] if not m.partial]
+        spread = (f"max distance {g.max_distance}" if whole
+                  else "partial matches only, no whole copy")
+        out.write(f"\ngroup {gi}: {plural(len(g.members), 'file')}, {spread}\n")
         for i, m in enumerate(g.members):
             f = m.file
             tag = "original" if i == 0 else "partial" if m.partial else f"d={m.distance:<2}"
