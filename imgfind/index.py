@@ -489,26 +489,27 @@ class Index:
             stars, evidence = star_components(
                 ordered, found, rule, lambda rule_, pairs: verify_pairs(side, rule_, pairs, cache),
                 side.hashes)
+            groups = []
+            group_rows = []
+            for star in stars:
+                members = [arranged[r] for r in star]
+                if not _viable(members):
+                    continue
+                group_rows.append(list(star))
+                rows = np.array(star)
+                dist, orient = distance_matrix(prints.hashes[rows])
+                ev = [None] + [evidence.get((star[0], r)) for r in star[1:]]
+                groups.append(Group(
+                    tuple(Member(m, int(dist[0, j]),
+                                 relation or ORIENTATION_NAMES[int(orient[0, j])],
+                                 None if e is None else e.similarity,
+                                 () if e is None else e.checks)
+                          for j, ((m, relation), e) in enumerate(zip(members, ev))),
+                    int(dist.max())))
+            if partial:  # in the same snapshot: the rows name the files of this state
+                groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under),
+                                              cache)
         cache.save()  # after the snapshot: only if the index is still in that state
-        groups = []
-        group_rows = []
-        for star in stars:
-            members = [arranged[r] for r in star]
-            if not _viable(members):
-                continue
-            group_rows.append(list(star))
-            rows = np.array(star)
-            dist, orient = distance_matrix(prints.hashes[rows])
-            ev = [None] + [evidence.get((star[0], r)) for r in star[1:]]
-            groups.append(Group(
-                tuple(Member(m, int(dist[0, j]), relation or ORIENTATION_NAMES[int(orient[0, j])],
-                             None if e is None else e.similarity, () if e is None else e.checks)
-                      for j, ((m, relation), e) in enumerate(zip(members, ev))),
-                int(dist.max())))
-        if partial:
-            groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under),
-                                          cache)
-            cache.save()
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
 
@@ -523,12 +524,7 @@ class Index:
         With *cache*, what this stage placed is remembered for the index's state and the
         groups it was given: a dedupe of an unchanged index does not search or verify again.
         """
-        with self.store.snapshot():
-            if cache is not None and self.store.generation() != cache.generation:
-                # An index run wrote since the groups were read: the rows of *prints* may
-                # name files it removed (their thumbnails and features are gone), so partial
-                # members are not looked for in this run rather than read from another state.
-                return groups
+        with self.store.snapshot():  # the caller's, when it has one (groups does)
             salt = _groups_salt(group_rows, prints.ids, subset)
             usable = cache is not None and cache.current()
             kept = cache.found_stage(rule, "partial", salt) if usable else None
