@@ -59,6 +59,20 @@ def test_dedupe_json_groups_the_copies(runner, db, photo_dir):
     assert doc["groups"][0]["max_distance"] >= max(f["distance"] for f in files)
 
 
+def test_dedupe_json_has_one_group_per_line(runner, db, photo_dir):
+    """Line tools see one item per line: each group of dedupe's JSON (and each match of
+    query's) is one line, and the document still parses as one JSON value."""
+    out = invoke(runner, db, "dedupe", str(photo_dir), "--format", "json").stdout
+    lines = out.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}"
+    (group_line,) = [ln for ln in lines if '"files": [' in ln]
+    assert json.loads(group_line.strip().rstrip(","))["files"][0]["original"] is True
+    assert json.loads(out)["groups"] == [json.loads(group_line.strip().rstrip(","))]
+    q = invoke(runner, db, "query", str(photo_dir / "a.jpg"), "--format", "json").stdout
+    matches = [json.loads(ln.strip().rstrip(",")) for ln in q.splitlines() if '"query": ' in ln]
+    assert len(matches) == len(json.loads(q)["matches"]) > 1
+
+
 def test_dedupe_without_paths_uses_whole_index(runner, db, photo_dir, tmp_path):
     invoke(runner, db, "index", str(photo_dir))
     assert group_names(invoke_json(runner, db, "dedupe")) == [A_FAMILY]

@@ -118,5 +118,18 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
 
 
 def _dump(doc: dict, out: TextIO) -> None:
-    # One write: json.dump would write each of its (hundreds of thousands of) pieces apart.
-    out.write(json.dumps(doc, indent=1) + "\n")
+    """Write *doc* as one JSON document: a top-level key per line and each item of a
+    top-level list (a group, a query, a match) on a line of its own, so that line tools
+    (grep, head, diff) see one item per line.
+
+    Each item goes through json's C encoder (``indent`` would use the pure-Python one:
+    0.19 s against 0.04 s for the 1.5 MB report of the bench's dev pool), and the whole
+    document is written at once."""
+    parts = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value:
+            items = ",\n  ".join(json.dumps(item) for item in value)
+            parts.append(f" {json.dumps(key)}: [\n  {items}\n ]")
+        else:
+            parts.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    out.write("{\n" + ",\n".join(parts) + "\n}\n")
