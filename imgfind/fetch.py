@@ -90,6 +90,7 @@ def fetch(url: str, folder: str, *, max_bytes: int = MAX_BYTES, timeout: float =
                 except ValueError as exc:  # urlsplit: "Invalid IPv6 URL" and the like
                     raise FetchError(f"{url}: redirected to {target}: not a valid URL ({exc})") from None
                 _check_scheme(url, current)
+                _discard(resp)
                 continue
             if resp.status != 200:
                 raise FetchError(f"{url}: HTTP {resp.status} {resp.reason or ''}".rstrip())
@@ -97,6 +98,28 @@ def fetch(url: str, folder: str, *, max_bytes: int = MAX_BYTES, timeout: float =
         finally:
             resp.release_conn()
     raise FetchError(f"{url}: more than {max_redirects} redirects")
+
+
+#: Most bytes of a redirect's body read so that its connection can be used again; a longer
+#: body is not read: the connection is closed instead.
+REDIRECT_BODY = 64 * 1024
+
+
+def _discard(resp) -> None:  # noqa: ANN001 - urllib3 response
+    """Finish a redirect response before the next request: on a kept-alive (HTTP/1.1)
+    connection the pool would otherwise send the next request behind the unread body
+    (urllib3: ResponseNotReady). A body over REDIRECT_BODY bytes closes the connection."""
+    import urllib3
+
+    read = 0
+    try:
+        for chunk in resp.stream(16 * 1024, decode_content=False):
+            read += len(chunk)
+            if read > REDIRECT_BODY:
+                resp.close()
+                return
+    except (urllib3.exceptions.HTTPError, OSError):
+        resp.close()
 
 
 def _check_scheme(url: str, target: str) -> None:

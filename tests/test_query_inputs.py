@@ -112,6 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._redirect("http://127.0.0.1:99999/x.jpg")
         elif path == "/loop":
             self._redirect("/loop")
+        elif path == "/to-a-with-body":
+            self._send(301, b"<html>moved to /a.png</html>" * 20, "text/html",
+                       headers={"Location": "/a.png"})
         else:
             self._send(404, b"no", "text/plain")
 
@@ -120,6 +123,25 @@ class _Handler(BaseHTTPRequestHandler):
 def server():
     _Handler.images = {"a": _png_bytes(41), "b": _png_bytes(42)}
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class _KeepAliveHandler(_Handler):
+    """The same answers over HTTP/1.1: the connection stays open between requests, as
+    nginx, Apache and CDNs keep it."""
+
+    protocol_version = "HTTP/1.1"
+
+
+@pytest.fixture(scope="module")
+def keepalive_server():
+    _Handler.images = {"a": _png_bytes(41), "b": _png_bytes(42)}
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveHandler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -537,3 +559,19 @@ def test_info_takes_a_url_and_standard_input_like_query(server, indexed, runner)
     run = runner.invoke(cli, ["--db", db, "info", str(lib)])
     assert run.exit_code == 1 and "info takes one image" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("path", ["/to-a", "/to-to-a", "/to-a-with-body"])
+def test_a_redirect_on_a_kept_alive_connection_is_followed(keepalive_server, indexed, runner, path):
+    """A same-host redirect over HTTP/1.1 keep-alive (with or without a body): the redirect's
+    body is read or the connection dropped before the next request goes out on it."""
+    db, _ = indexed
+    out = json.loads(invoke(runner, db, "query", f"{keepalive_server}{path}", "--format",
+                            "json").stdout)
+    assert [os.path.basename(m["path"]) for m in out["matches"]] == ["a.jpg"]
+
+
+def test_a_redirect_loop_on_a_kept_alive_connection_says_so(keepalive_server, indexed, runner):
+    db, _ = indexed
+    line = _fail(runner, db, f"{keepalive_server}/loop")
+    assert "more than 5 redirects" in line, line
