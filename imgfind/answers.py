@@ -122,6 +122,11 @@ def summarize(r: QueryResult) -> Answer:
     copies = [q] + [m.file for m in r.matches if m.partial is None]
     # what can be fetched now
     here = [q] + [m.file for m in r.matches if m.file.present and m.partial is None]
+    if r.biggest_file is not None and all(c.path != r.biggest_file.path for c in here):
+        here.append(r.biggest_file)  # chosen among every match, then cut by --limit
+    if r.original_contains and r.original_file is not None and \
+            all(c.path != r.original_file.path for c in here):
+        here.append(r.original_file)  # the picture the query lies inside
     # Among equals: the likely original, then the query, then the nearest.
     biggest = max(here, key=lambda c: (c.pixels, c.path == r.original, c is q))
     factor = math.sqrt(biggest.pixels / q.pixels) if q.pixels else 1.0
@@ -145,8 +150,15 @@ def summarize(r: QueryResult) -> Answer:
                     sorted(said.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])))
     pages = tuple((p, r.path) for p in r.pages) + tuple(
         (p, m.file.path) for m in r.matches for p in m.pages)
+    why = reasons(original, here)
+    if r.original_contains:
+        inside = next((m.partial for m in r.matches
+                       if m.partial is not None and m.file.path == original.path), None)
+        share = f" (the query is {inside.cover_b:.0%} of it)" if inside is not None else ""
+        why = (f"contains the query{share}",) + \
+            tuple(w for w in why if not w.startswith("not the most pixels"))
     return Answer(biggest.path, biggest.width, biggest.height, round(factor, 2), original.path,
-                  reasons(original, here), places, credits, pages)
+                  why, places, credits, pages)
 
 
 def reasons(original: FileRecord, copies: Sequence[FileRecord]) -> tuple[str, ...]:
@@ -173,9 +185,13 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord]) -> tuple[str, ..
                       if original.metadata.get(k))
     if camera:
         out.append(f"camera metadata present ({camera})")
-    if not when and not camera and original.mtime_ns and others and \
+    tied = [c for c in copies if c.content_pixels >= most * 0.95]
+    if not when and not camera and len(tied) > 1 and \
             not any("earliest file time" in o for o in out):
-        out.append("ties broken by: no added border, older file, shorter name, least recompressed")
+        # Only when the pictures the original was chosen among tie on pixels: the order of
+        # group.order_members, named, not claimed (the chosen file need not be the older).
+        out.append(f"{len(tied)} copies of about as many pixels, in the order: no added border, "
+                   "older file, shorter name, least recompressed")
     return tuple(out)
 
 

@@ -34,7 +34,7 @@ from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, 
                     Group, IndexStats, Known, Match, Member, MergeStats, Partial, QueryResult,
                     Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import place
+from .partial_groups import CONTAINED, place
 from .keypoints import KEYPOINTS, QUERY_KEYPOINTS
 from .part_views import area as view_area, view_prints
 from .recipe import THUMB_SIZE
@@ -371,6 +371,17 @@ class Index:
             # The likely original is the query or a match that is on disk now, among every
             # match: a --limit cuts the list shown, not the copies the original is chosen from.
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]
+            # A picture the query lies wholly inside (the query is a crop of it, or shown
+            # inside it) holds more of the picture than any whole copy of the query: the
+            # likely source, and a candidate for the biggest version.
+            holders = [rec for pm, _, rec in extra
+                       if rec.present and pm.cover_a >= CONTAINED and pm.cover_b < CONTAINED]
+            contains = bool(holders)
+            if contains:
+                best = rank_originals(holders)[0]
+            sized = [rec for _, rec in matches if rec.present] + holders
+            big = max(sized, key=lambda c: c.pixels, default=None)
+            biggest = big if big is not None and big.pixels > q_rec.pixels else None
             if limit is not None:
                 matches = matches[:limit]
             shown = labels[qrow] if labels[qrow] is not None else qpath
@@ -382,14 +393,16 @@ class Index:
                      for p, rec in matches]
             # Partial matches after the copies, most keypoints first; never "the original".
             found += [Match(rec, dist, partial_describe(pm, "the query"), None,
-                            rec.content_pixels > q_rec.content_pixels, False, ("keypoints",), pm)
+                            rec.content_pixels > q_rec.content_pixels,
+                            contains and rec.path == best.path, ("keypoints",), pm)
                       for pm, dist, rec in extra]
             if limit is not None:
                 found = found[:limit]
             out.append(QueryResult(
                 shown, info.width, info.height, result.stat.size, info.format, q_rec.metadata,
                 tuple(found), original, same_file, mtime_ns=result.stat.mtime_ns,
-                content=q_rec.content, original_file=None if is_query else best))
+                content=q_rec.content, original_file=None if is_query else best,
+                biggest_file=biggest, original_contains=contains))
         return out
 
     def _query_partial(self, prepared: list[Fingerprinted], pairs: list, prints: Prints,

@@ -58,8 +58,14 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
         if r.same_file is not None and r.same_file != r.path:
             out.write(f"#   the same file as indexed {one_line(r.same_file)} (another name for it, "
                       "such as a hard link; not listed as a match)\n")
-        if any(m.partial is None for m in r.matches):  # copies, not only shared regions
-            _answer(summarize(r), r.path, {m.file.path: m.file.state for m in r.matches}, out)
+        elif r.same_file is not None:
+            out.write("#   this file is indexed (not listed as a match of itself)\n")
+        a = summarize(r)
+        states = {m.file.path: m.file.state for m in r.matches}
+        if any(m.partial is None for m in r.matches) or r.original_contains:
+            _answer(a, r.path, states, out)  # copies, or a picture the query lies inside
+        elif a.pages:  # no copy, but the query file itself is on web pages
+            _pages(a, states, out)
         for m in r.matches:
             f = m.file
             notes = [] if f.present else [f.state]
@@ -81,12 +87,15 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                 out.write(f"        made by: {one_line(_credit_line(credits))}\n")
             on: dict[tuple[str, str], list[str]] = {}
             for p in m.pages:
-                on.setdefault((p.url, p.title), []).append(p.how)
+                hows = on.setdefault((p.url, p.title), [])
+                if p.how not in hows:
+                    hows.append(p.how)
             for (url, title), hows in on.items():
                 out.write(f"        on page: {one_line(url)}  \"{one_line(title)}\" "
                           f"({one_line(', '.join(hows))})\n")
         if any(m.partial is None for m in r.matches) and r.original == r.path:
-            out.write("  the query itself looks like the original (most pixels)\n")
+            out.write(f"  the query itself looks like the original ({one_line(a.reasons[0])})\n"
+                      if a.reasons else "  the query itself looks like the original\n")
 
 
 def _credit_line(credits: Mapping[str, str]) -> str:
@@ -120,10 +129,17 @@ def _answer(a: Answer, query: str, states: Mapping[str, str], out: TextIO) -> No
     for folder, names in a.places:
         named = [_named(n, os.path.join(folder, n), states) for n in names]
         out.write(f"#     {one_line(folder)}/: {one_line(', '.join(named))}\n")
+    _pages(a, states, out)
+
+
+def _pages(a: Answer, states: Mapping[str, str], out: TextIO) -> None:
+    """The web pages that show the query or its matches, as ``#`` lines."""
     if a.pages:
         shown: dict[tuple[str, str, str], list[str]] = {}
         for p, shows in a.pages:
-            shown.setdefault((p.url, p.title, shows), []).append(p.how)
+            hows = shown.setdefault((p.url, p.title, shows), [])
+            if p.how not in hows:
+                hows.append(p.how)
         out.write(f"#   shown on {plural(len({p.url for p, _ in a.pages}), 'page')}:\n")
         for (url, title, shows), hows in sorted(shown.items()):
             out.write(f"#     {one_line(url)}  \"{one_line(title)}\"  shows "

@@ -1,0 +1,95 @@
+"""Issue 14's answers in corner cases found by a new-user trial: --limit never changes which
+copy is the biggest, a crop's answer names the picture it lies inside, the pages of a query
+with no copies are shown, and the reasons printed are the ones that hold."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from helpers import invoke, invoke_json, textured
+from PIL import Image
+
+
+def _exif(when: str) -> bytes:
+    exif = Image.Exif()
+    exif[0x8769] = {0x9003: when}  # DateTimeOriginal in the Exif IFD
+    return exif.tobytes()
+
+
+def test_limit_does_not_change_the_biggest_copy(tmp_path, runner, db):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    pic = textured(3, 1024, 768)
+    pic.save(lib / "big.jpg", quality=92)
+    pic.resize((512, 384)).save(lib / "small.jpg", quality=92)
+    query = tmp_path / "q.jpg"
+    shutil.copy(lib / "small.jpg", query)  # nearest match: small.jpg
+    invoke(runner, db, "index", str(lib))
+    for extra in ([], ["--limit", "1"]):
+        doc = invoke_json(runner, db, "query", str(query), *extra)
+        assert doc["queries"][0]["answer"]["biggest"]["path"] == str(lib / "big.jpg"), extra
+        text = invoke(runner, db, "query", str(query), *extra).stdout
+        assert f"#   biggest: {lib / 'big.jpg'} (1024x768" in text, text
+
+
+def test_a_crop_is_answered_with_the_picture_it_lies_inside(tmp_path, runner, db):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    textured(7, 800, 600).save(lib / "source.jpg", quality=92)
+    textured(2, 800, 600).save(lib / "other.jpg", quality=92)
+    query = tmp_path / "crop.jpg"
+    textured(7, 800, 600).crop((120, 90, 680, 510)).save(query, quality=90)
+    invoke(runner, db, "index", str(lib))
+    doc = invoke_json(runner, db, "query", str(query))
+    q = doc["queries"][0]
+    assert q["original"] == str(lib / "source.jpg")
+    assert q["answer"]["biggest"]["path"] == str(lib / "source.jpg")
+    reasons = q["answer"]["original"]["reasons"]
+    assert reasons[0].startswith("contains the query") and "% of it" in reasons[0], reasons
+    (match,) = doc["matches"]
+    assert match["original"] is True and match["partial"] is not None
+    text = invoke(runner, db, "query", str(query)).stdout
+    assert f"#   likely original: {lib / 'source.jpg'}: contains the query" in text, text
+
+
+def test_pages_of_a_query_without_copies_are_shown_in_text(tmp_path, runner, db):
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    textured(4, 400, 300).save(site / "img" / "bowl.jpg", quality=90)
+    (site / "index.html").write_text('<title>Bowl page</title><img src="img/bowl.jpg">'
+                                     '<img src="/img/bowl.jpg">')
+    invoke(runner, db, "index", str(site))
+    invoke(runner, db, "pages", str(site), "--base-url", "https://x.example/")
+    text = invoke(runner, db, "query", str(site / "img" / "bowl.jpg")).stdout
+    assert "0 matches" in text and "this file is indexed" in text
+    assert "#   shown on 1 page:" in text and '"Bowl page"' in text, text
+    assert "(img, img)" not in text  # one page, one way of showing it, said once
+
+
+def test_reasons_say_what_decided_and_the_query_line_agrees(tmp_path, runner, db):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    pic = textured(5, 1024, 768)
+    pic.save(lib / "big-new.jpg", quality=92)
+    pic.resize((300, 225)).save(lib / "small-old.jpg", quality=92)
+    os.utime(lib / "small-old.jpg", (1_500_000_000,) * 2)
+    os.utime(lib / "big-new.jpg", (1_700_000_000,) * 2)
+    query = tmp_path / "q.jpg"
+    pic.resize((500, 375)).save(query, quality=92)
+    invoke(runner, db, "index", str(lib))
+    reasons = invoke_json(runner, db, "query", str(query))["queries"][0]["answer"]["original"]["reasons"]
+    assert reasons[0].startswith("most picture") and not any("in the order" in r for r in reasons)
+    # Two copies with as many pixels: then the order that chose between them is named.
+    pic.save(lib / "big-twin.png")
+    invoke(runner, db, "index", str(lib))
+    reasons = invoke_json(runner, db, "query", str(query))["queries"][0]["answer"]["original"]["reasons"]
+    assert any(r.startswith("2 copies of about as many pixels") for r in reasons), reasons
+    # The query is the original by its capture time, not by pixels: the closing line says so.
+    dated = tmp_path / "dated.jpg"
+    pic.resize((600, 450)).save(dated, quality=92, exif=_exif("2018:01:01 00:00:00"))
+    text = invoke(runner, db, "query", str(dated)).stdout
+    assert "#   likely original: the query itself: earliest capture time" in text, text
+    assert "the query itself looks like the original (earliest capture time" in text, text
+    assert "(most pixels)" not in text
