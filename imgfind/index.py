@@ -124,13 +124,18 @@ class Index:
 
         skipped: dict[str, int] = {}
 
-        def skip(_path: bytes, why: str) -> None:
+        passed_over: set[bytes] = set()
+
+        def skip(path: bytes, why: str) -> None:
             skipped[why] = skipped.get(why, 0) + 1
+            passed_over.add(path)
 
         stats = list(walk(abs_roots, self.settings.crawl, warn, skip))
         known = self.store.known_under(abs_roots)
         plan = diff(stats, known, elsewhere=self._aliases_elsewhere(stats, known),
-                    kept=lambda p: any(p.startswith(d) for d in failed_dirs),
+                    # A file skipped for want of a decoder (its extra uninstalled since) is
+                    # still on disk: kept as it was, not removed.
+                    kept=lambda p: p in passed_over or any(p.startswith(d) for d in failed_dirs),
                     retry=crawl.REGISTRY.resolves)
         todo = plan.todo
         if on_total:

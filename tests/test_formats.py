@@ -18,7 +18,7 @@ from imgfind import fingerprint_file
 from imgfind.crawl import CrawlOptions, walk
 from imgfind.decode import open_for_hash
 from imgfind.decoders import REGISTRY, Missing, Registry
-from imgfind.decoders.pillow import PILLOW
+from imgfind.decoders.pillow import PILLOW, PillowDecoder
 from imgfind.decoders.raw import PREVIEW_MIN_SIDE, preview_fits
 
 
@@ -297,3 +297,42 @@ def test_a_dng_under_another_name_is_told_by_its_content(tmp_path, monkeypatch, 
         monkeypatch.setattr(imgfind.decode, "REGISTRY", REGISTRY)
         d = open_for_hash(tmp_path / "photo.jpg")
         assert (d.width, d.height) == (640, 480)
+
+
+def test_qoi_is_read_and_other_picture_formats_are_named_not_passed_over(tmp_path, runner):
+    """Every picture format is either read (QOI: Pillow reads it) or counted in the summary
+    with its reason (SVG, EPS, XCF, EXR): none is passed over without a word."""
+    make_image(None, seed=3).save(tmp_path / "a.qoi")
+    for name in ("b.svg", "c.eps", "d.xcf", "e.exr"):
+        (tmp_path / name).write_bytes(b"\0" * 64)
+    run = invoke(runner, str(tmp_path / "i.db"), "index", str(tmp_path))
+    assert "1 new" in run.stderr and "4 skipped" in run.stderr, run.stderr
+    for ext, why in ((".svg", "a vector drawing"), (".eps", "PostScript"),
+                     (".xcf", "layered document"), (".exr", "high dynamic range")):
+        assert f"no decoder for {ext} (" in run.stderr and why in run.stderr, run.stderr
+
+
+def test_a_file_skipped_after_its_extra_is_uninstalled_stays_in_the_index(tmp_path, monkeypatch,
+                                                                           runner):
+    """Uninstalling an extra makes its files unreadable for now, not gone: the next index run
+    keeps them (with their fingerprints) instead of reporting them removed."""
+    import imgfind.crawl
+    import imgfind.decode
+
+    make_image(tmp_path / "a.jpg", seed=5)
+    make_image(tmp_path / "b.qoi", seed=6, fmt="QOI")
+    db = str(tmp_path / "i.db")
+    assert "2 new" in invoke(runner, db, "index", str(tmp_path)).stderr
+    without = Registry([PillowDecoder(name="pillow-no-qoi")],
+                       [Missing(frozenset({".qoi"}), (), "install the QOI extra")])
+    without.decoders[0]._extensions = PILLOW.extensions() - {".qoi"}
+    for module in (imgfind.crawl, imgfind.decode):
+        monkeypatch.setattr(module, "REGISTRY", without)
+    run = invoke(runner, db, "index", str(tmp_path))
+    assert "0 removed" in run.stderr and "1 skipped: no decoder for .qoi" in run.stderr, run.stderr
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        kept = con.execute("SELECT count(*) FROM files f JOIN prints p ON p.file_id = f.id"
+                           " WHERE CAST(f.path AS TEXT) LIKE '%b.qoi'").fetchone()[0]
+    assert kept == 1

@@ -229,11 +229,24 @@ def is_tiff_raw(head: bytes) -> bool:
     return False
 
 
+#: Picture formats no decoder here reads: their files are counted and skipped with the reason
+#: (the index summary names them), never passed over silently.
+NOT_RASTER = (
+    Missing(frozenset({".svg", ".svgz"}), (),
+            "a vector drawing: imgfind compares raster images; export it to PNG"),
+    Missing(frozenset({".eps", ".ai"}), (),
+            "PostScript/Illustrator: imgfind does not run Ghostscript; export it to PNG"),
+    Missing(frozenset({".xcf", ".kra", ".ora"}), (),
+            "an editor's layered document: export it to PNG"),
+    Missing(frozenset({".exr", ".hdr"}), (), "high dynamic range: no decoder for it here"),
+)
+
+
 def _default_registry() -> Registry:
     from .pillow import PILLOW, plugin_decoder, unreadable_by_pillow
     from .raw import raw_decoder
 
-    registry = Registry([PILLOW], list(unreadable_by_pillow()))
+    registry = Registry([PILLOW], list(unreadable_by_pillow()) + list(NOT_RASTER))
     optional = [
         (plugin_decoder("pillow_heif", HEIF_EXTENSIONS, HEIF_MAGIC, "pillow-heif"),
          Missing(HEIF_EXTENSIONS, HEIF_MAGIC, extra_hint("pillow-heif", "heic"))),

@@ -57,7 +57,7 @@ ANIMATED = frozenset({"GIF", "PNG", "WEBP", "AVIF", "FLI"})
 WANTED_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif",
     ".tiff", ".webp", ".ico", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".jp2", ".j2k",
-    ".jpf", ".jpx", ".pcx", ".sgi", ".dds", ".icns", ".psd", ".avif",
+    ".jpf", ".jpx", ".pcx", ".sgi", ".dds", ".icns", ".psd", ".avif", ".qoi",
 })
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
