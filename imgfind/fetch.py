@@ -138,7 +138,9 @@ def _check_scheme(url: str, target: str) -> None:
         raise FetchError(f"{url}: {where}not a valid URL ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise FetchError(f"{url}: {where}only http and https URLs are fetched, not {scheme or '?'}://")
+        slashes = target[len(scheme) + 1:].startswith("//") or not scheme
+        shown = f"{scheme or '?'}://" if slashes else f"{scheme}:"  # data:, mailto: have none
+        raise FetchError(f"{url}: {where}only http and https URLs are fetched, not {shown}")
     if not parts.hostname:
         raise FetchError(f"{url}: {where}not a valid URL (no host)")
     if port == 0:

@@ -171,8 +171,9 @@ def test_a_corrupt_raw_file_is_one_clear_error(tmp_path):
     from imgfind.errors import DecodeError
 
     (tmp_path / "bad.nef").write_bytes(b"II*\x00" + os.urandom(2000))
-    with pytest.raises(DecodeError, match="cannot decode raw file"):
+    with pytest.raises(DecodeError, match="cannot decode raw file") as err:
         open_for_hash(tmp_path / "bad.nef")
+    assert "b'" not in str(err.value) and 'b"' not in str(err.value)  # words, not a bytes repr
 
 
 def test_skipped_formats_name_the_extra_that_reads_them(tmp_path, monkeypatch, runner):

@@ -100,6 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
         elif path == "/to-file":
             self._redirect("file:///etc/passwd")
+        elif path == "/to-data":
+            self._redirect("data:image/png;base64,iVBORw0KGgo=")
         elif path == "/to-ftp":
             self._redirect("ftp://127.0.0.1/a.png")
         elif path == "/to-a":
@@ -219,6 +221,7 @@ def test_an_http_redirect_to_http_is_followed(server, indexed, runner):
     ("/big-chunked.png", "too large (more than the limit of 1.0 MiB)"),
     ("/to-file", "redirected to file:///etc/passwd: only http and https URLs are fetched, not file://"),
     ("/to-ftp", "redirected to ftp://127.0.0.1/a.png: only http and https URLs are fetched"),
+    ("/to-data", "only http and https URLs are fetched, not data:"),
     ("/loop", "more than 5 redirects"),
     ("/missing.png", "HTTP 404"),
 ])
@@ -575,3 +578,9 @@ def test_a_redirect_loop_on_a_kept_alive_connection_says_so(keepalive_server, in
     db, _ = indexed
     line = _fail(runner, db, f"{keepalive_server}/loop")
     assert "more than 5 redirects" in line, line
+
+
+def test_a_redirect_to_a_scheme_without_slashes_is_named_as_written(server, indexed, runner):
+    db, _ = indexed
+    line = _fail(runner, db, f"{server}/to-data").rstrip()
+    assert line.endswith("only http and https URLs are fetched, not data:"), line

@@ -69,7 +69,10 @@ class RawDecoder:
         except DecodeError:
             raise
         except (rawpy.LibRawError, OSError, ValueError, MemoryError) as exc:
-            text = str(exc).strip().splitlines()
+            first = exc.args[0] if exc.args else ""
+            if isinstance(first, bytes):  # LibRaw's messages come as bytes: b'Unsupported ...'
+                first = first.decode("utf-8", "replace")
+            text = (str(first) if first else str(exc)).strip().splitlines()
             raise DecodeError(f"cannot decode raw file: {text[0] if text else type(exc).__name__}"
                               ) from None
 
