@@ -100,10 +100,15 @@ def info_cmd(obj: Context, image: str, fmt: str) -> None:
         raise ImgfindError(f"{image}: a folder; info takes one image (query takes folders)")
     with gathered([image], stdin=getattr(sys.stdin, "buffer", None)) as got:
         (one,) = got.images
-        facts = describe(one.path)
+        try:
+            facts = describe(one.path)
+        except ImgfindError as exc:  # name the URL or (stdin), not the scratch file
+            if one.name is None:
+                raise
+            raise ImgfindError(str(exc).replace(one.path, one.name)) from None
         if one.name is not None:
             facts["path"] = one.name
-        if os.path.exists(obj.db):
+        if os.path.exists(obj.db) and os.path.getsize(obj.db) > 0:  # an empty file: no index yet
             with obj.open(readonly=True) as idx:
                 facts["index"] = known(idx, one.path)
         else:

@@ -94,7 +94,8 @@ def _save_stdin(stdin: BinaryIO | None, scratch: str, max_bytes: int) -> str:
         raise ImgfindError("no standard input to read the query image (-) from")
     data = stdin.read(max_bytes + 1)
     if not data:
-        raise ImgfindError("standard input is empty: pipe an image into 'imgfind query -'")
+        raise ImgfindError("standard input is empty: pipe an image into '-' "
+                           "(for example: cat photo.jpg | imgfind query -)")
     if len(data) > max_bytes:
         raise ImgfindError(f"standard input: too large (more than {size_text(max_bytes)})")
     fd, path = tempfile.mkstemp(prefix="stdin-", dir=scratch)

@@ -93,3 +93,17 @@ def test_reasons_say_what_decided_and_the_query_line_agrees(tmp_path, runner, db
     assert "#   likely original: the query itself: earliest capture time" in text, text
     assert "the query itself looks like the original (earliest capture time" in text, text
     assert "(most pixels)" not in text
+
+
+def test_info_names_stdin_not_its_scratch_file_and_takes_an_empty_index_file(tmp_path, runner):
+    from imgfind.cli import cli
+
+    run = runner.invoke(cli, ["--db", str(tmp_path / "i.db"), "info", "-"],
+                        input=b"\x00not a picture" * 40)
+    assert run.exit_code != 0 and "(stdin)" in run.stderr, run.stderr
+    assert "imgfind-query-" not in run.stderr, run.stderr
+    (tmp_path / "empty.db").write_bytes(b"")
+    textured(1, 200, 150).save(tmp_path / "p.png")
+    run = runner.invoke(cli, ["--db", str(tmp_path / "empty.db"), "info", str(tmp_path / "p.png")])
+    assert run.exit_code == 0, run.output
+    assert "PNG" in run.stdout and "none (no index file)" in run.stdout, run.stdout
