@@ -179,7 +179,10 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord]) -> tuple[str, ..
         out.append(f"most picture ({original.width}x{original.height})")
     else:
         bigger = max(copies, key=lambda c: c.content_pixels)
-        out.append(f"not the most pixels: {os.path.basename(bigger.path)} has "
+        name = os.path.basename(bigger.path)
+        if sum(os.path.basename(c.path) == name for c in copies) > 1:
+            name = bigger.path  # two copies of that name: the name alone would not say which
+        out.append(f"not the most pixels: {name} has "
                    f"{bigger.width}x{bigger.height} (an upscale or a later export?)")
     camera = " ".join(original.metadata[k] for k in ("camera_make", "camera_model")
                       if original.metadata.get(k))

@@ -107,3 +107,20 @@ def test_info_names_stdin_not_its_scratch_file_and_takes_an_empty_index_file(tmp
     run = runner.invoke(cli, ["--db", str(tmp_path / "empty.db"), "info", str(tmp_path / "p.png")])
     assert run.exit_code == 0, run.output
     assert "PNG" in run.stdout and "none (no index file)" in run.stdout, run.stdout
+
+
+def test_a_reason_names_a_file_by_its_path_when_two_copies_share_its_name(tmp_path, runner, db):
+    pic = textured(8, 1200, 900)
+    for folder, size, when in (("cam", (600, 450), "2018:01:01 00:00:00"), ("web", (1200, 900), None),
+                               ("old", (400, 300), None)):
+        (tmp_path / folder).mkdir()
+        extra = {"exif": _exif(when)} if when else {}
+        pic.resize(size).save(tmp_path / folder / "IMG_0001.jpg", quality=92, **extra)
+    query = tmp_path / "q.jpg"
+    pic.resize((500, 375)).save(query, quality=92)
+    invoke(runner, db, "index", str(tmp_path / "cam"), str(tmp_path / "web"), str(tmp_path / "old"))
+    doc = invoke_json(runner, db, "query", str(query))
+    reasons = doc["queries"][0]["answer"]["original"]["reasons"]
+    assert doc["queries"][0]["original"] == str(tmp_path / "cam" / "IMG_0001.jpg")
+    assert f"not the most pixels: {tmp_path / 'web' / 'IMG_0001.jpg'} has 1200x900" in \
+        "; ".join(reasons), reasons
