@@ -208,8 +208,8 @@ def test_pages_records_img_srcset_css_links_and_resized_copies(site, runner, db)
     shown = {(p["url"], p["how"]) for p in q["pages"]}  # pages showing the query file itself
     assert ("https://example.com/index.html", "link") in shown
     assert ("https://example.com/blog/post.html", "srcset") in shown
-    assert ("https://example.com/index.html",
-            "resized copy https://example.com/img/photo-300x225.jpg") in shown
+    # photo-300x225.jpg exists: the page shows that file, not photo.jpg through the resized rule
+    assert not any(how.startswith("resized copy") for _, how in shown)
     resized = next(m for m in doc["matches"] if m["path"] == str(site["resized"]))
     assert {(p["url"], p["title"], p["how"]) for p in resized["pages"]} == {
         ("https://example.com/index.html", "Home", "img"),
@@ -240,7 +240,8 @@ def test_pages_reads_a_wordpress_export(site, runner, db):
 def test_status_counts_the_pages(site, runner, db):
     assert "web pages" not in invoke(runner, db, "status").stdout
     invoke(runner, db, "-q", "pages", str(site["site"]), "--base-url", "https://example.com/")
-    assert "web pages:     3 (9 image references; imgfind pages)" in invoke(runner, db, "status").stdout
+    # one reference per page and file: Home 2, Old post 4, About 1
+    assert "web pages:     3 (7 image references; imgfind pages)" in invoke(runner, db, "status").stdout
 
 
 def test_reading_a_site_again_replaces_its_pages(site, runner, db):
@@ -392,3 +393,166 @@ def test_schema_3_holds_the_page_and_keypoint_tables_after_upgrading_from_2(tmp_
         store._migrate_pages()
         store._migrate_partial()
         assert store.local_features() == {}
+
+
+# ----------------------------------------------------------------------------- pages: new-user trial
+def _recorded(db: str) -> set[tuple[str, str, str]]:
+    """(page url, image file name, how) of every recorded reference."""
+    con = sqlite3.connect(db)
+    try:
+        return {(url, os.path.basename(os.fsdecode(bytes(image))), how) for url, image, how in con.execute(
+            "SELECT p.url, i.image, i.how FROM page_images i JOIN pages p ON p.id = i.page_id")}
+    finally:
+        con.close()
+
+
+def _page_urls(db: str) -> list[str]:
+    con = sqlite3.connect(db)
+    try:
+        return sorted(r[0] for r in con.execute("SELECT url FROM pages"))
+    finally:
+        con.close()
+
+
+class _Alarm:
+    """Fail instead of hanging forever (a FIFO opened for reading blocks)."""
+
+    def __enter__(self):
+        import signal
+
+        def hang(*_):
+            raise AssertionError("imgfind pages hung")
+        self.old = signal.signal(signal.SIGALRM, hang)
+        signal.alarm(30)
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.old)
+
+
+def test_pages_never_opens_a_fifo_socket_or_device(tmp_path, runner, db):
+    import socket
+
+    site = tmp_path / "site"
+    site.mkdir()
+    make_image(site / "a.jpg", seed=1)
+    (site / "index.html").write_text('<title>T</title><img src="a.jpg">')
+    os.mkfifo(site / "stuck.html")
+    sock = socket.socket(socket.AF_UNIX)
+    sock_path = site / "s.htm"
+    try:
+        sock.bind(str(sock_path))
+    except OSError:  # a path too long for AF_UNIX: the FIFO still tells
+        sock_path = None
+    try:
+        with _Alarm():
+            r = invoke(runner, db, "pages", str(site))
+            assert "1 page, 1 image reference" in r.stderr, r.stderr
+            assert f"skipped: {site / 'stuck.html'}: not a regular file (a FIFO)" in r.stderr
+            if sock_path is not None:
+                assert f"skipped: {sock_path}: not a regular file (a socket)" in r.stderr
+            bad = invoke(runner, db, "pages", str(site / "stuck.html"), ok=False)
+            assert bad.exit_code == 1 and bad.stderr.count("\n") == 1
+            assert "not a regular file (a FIFO)" in bad.stderr
+            bad = invoke(runner, db, "pages", "/dev/null", ok=False)
+            assert bad.exit_code == 1 and "not a regular file (a device)" in bad.stderr
+    finally:
+        sock.close()
+
+
+def test_css_imports_fonts_and_files_that_are_no_images_are_not_image_references(tmp_path, runner, db):
+    site = tmp_path / "site"
+    for d in ("img", "css", "fonts", "data"):
+        (site / d).mkdir(parents=True)
+    make_image(site / "img" / "a.jpg", seed=1)
+    (site / "css" / "site.css").write_text("body { color: red }")
+    (site / "fonts" / "a.woff2").write_bytes(b"wOF2" + bytes(40))
+    (site / "data" / "thing").write_text("just text, no picture")
+    (site / "index.html").write_text(
+        '<title>T</title><style>@import url("css/site.css"); @import "css/missing.css";'
+        '@font-face { font-family: A; src: url(fonts/a.woff2) format("woff2"),'
+        ' url(fonts/gone.woff) format("woff") } .x { background: url(img/a.jpg) }</style>'
+        '<div style="background: url(data/thing)"></div>'
+        '<div style="behavior: url(js/app.js)"></div>')
+    r = invoke(runner, db, "-v", "pages", str(site), "--base-url", "https://ex.com/")
+    assert _recorded(db) == {("https://ex.com/index.html", "a.jpg", "css")}
+    assert "1 image reference to 1 local file" in r.stderr and "no local file" not in r.stderr
+    assert "woff" not in r.stderr and ".css" not in r.stderr and "thing" not in r.stderr
+    assert f"not indexed yet: imgfind index {site / 'img'}" in r.stderr
+
+
+def test_a_resized_name_that_exists_is_its_own_picture(tmp_path, runner, db):
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    make_image(site / "img" / "photo.jpg", seed=1)
+    make_image(site / "img" / "photo-300x200.jpg", seed=2)  # a banner: another picture
+    make_image(site / "img" / "other.jpg", seed=3)  # other-300x200.jpg is not in the copy
+    (site / "index.html").write_text('<title>T</title><img src="img/photo-300x200.jpg">'
+                                     '<img src="img/other-300x200.jpg">')
+    r = invoke(runner, db, "pages", str(site), "--base-url", "https://ex.com/")
+    assert _recorded(db) == {
+        ("https://ex.com/index.html", "photo-300x200.jpg", "img"),
+        ("https://ex.com/index.html", "other.jpg",
+         "resized copy https://ex.com/img/other-300x200.jpg")}
+    assert "2 image references to 2 local files" in r.stderr, r.stderr
+
+
+def test_wget_names_query_strings_into_file_names(tmp_path, runner, db):
+    from imgfind.crawl import is_image_name
+
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    make_image(site / "img" / "logo.png?v=3", seed=1, fmt="PNG")
+    make_image(site / "img" / "what?.jpg", seed=2, fmt="JPEG")
+    (site / "index.html?p=2.html").write_text(
+        '<title>Page 2</title><img src="img/logo.png?v=3"><img src="/img/what%3F.jpg">')
+    (site / "feed.html?page=1").write_text('<title>F</title><img src="img/logo.png?v=3">')
+    r = invoke(runner, db, "-v", "pages", str(site), "--base-url", "https://ex.com/")
+    assert "no local file" not in r.stderr, r.stderr
+    assert _recorded(db) == {("https://ex.com/index.html?p=2", "logo.png?v=3", "img"),
+                             ("https://ex.com/index.html?p=2", "what?.jpg", "img"),
+                             ("https://ex.com/feed.html?page=1", "logo.png?v=3", "img")}
+    assert is_image_name(b"logo.png?v=3") and is_image_name(b"what?.jpg")
+    assert not is_image_name(b"site.css?v=3")
+    r = invoke(runner, db, "index", str(site))  # the crawl takes wget's names as images
+    assert "2 new" in r.stderr, r.stderr
+    r = invoke(runner, db, "pages", str(site), "--base-url", "https://ex.com/")
+    assert "not indexed yet" not in r.stderr
+
+
+def test_pages_refuses_a_source_that_is_no_site(tmp_path, runner, db):
+    import warnings
+
+    make_image(tmp_path / "photo.png", seed=1)
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "junk.bin").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "feed.xml").write_text('<?xml version="1.0"?><rss><channel></channel></rss>')
+    (tmp_path / "dtd.xml").write_text(
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+        '<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>&b;</title>'
+        "</channel></rss>")
+    shutil_copy = (tmp_path / "photo.png").read_bytes()
+    (tmp_path / "image.html").write_bytes(shutil_copy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name, says in (("photo.png", "not a folder, an HTML page"),
+                           ("empty", "not a folder, an HTML page"),
+                           ("junk.bin", "not a folder, an HTML page"),
+                           ("feed.xml", "not a WordPress export"),
+                           ("dtd.xml", "has a DTD"),
+                           ("image.html", "binary content, not an HTML page")):
+            bad = invoke(runner, db, "pages", str(tmp_path / name), ok=False)
+            assert bad.exit_code == 1 and bad.stderr.count("\n") == 1, (name, bad.stderr)
+            assert says in bad.stderr and "Traceback" not in bad.stderr, (name, bad.stderr)
+        site = tmp_path / "site"
+        site.mkdir()
+        (site / "ok.html").write_text('<title>OK</title><p>caf\xe9</p>', encoding="latin-1")
+        (site / "junk.html").write_bytes(shutil_copy)
+        (site / "notes.txt").write_text("<img src='x.jpg'>")
+        r = invoke(runner, db, "pages", str(site))
+    assert "1 page, 0 image references" in r.stderr, r.stderr
+    assert f"skipped: {site / 'junk.html'}: binary content" in r.stderr
+    assert "could not be decoded" not in r.stderr and "Warning" not in r.stderr
+    assert not [w for w in caught if "bs4" in (w.filename or "") or "Parsed" in str(w.category)]
