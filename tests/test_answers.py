@@ -556,3 +556,69 @@ def test_pages_refuses_a_source_that_is_no_site(tmp_path, runner, db):
     assert f"skipped: {site / 'junk.html'}: binary content" in r.stderr
     assert "could not be decoded" not in r.stderr and "Warning" not in r.stderr
     assert not [w for w in caught if "bs4" in (w.filename or "") or "Parsed" in str(w.category)]
+
+
+def test_more_kinds_of_image_references(tmp_path, runner, db):
+    site = tmp_path / "site"
+    for d in ("img", "css", "blog"):
+        (site / d).mkdir(parents=True)
+    for i, name in enumerate("e f g h i j k bg bg2".split()):
+        make_image(site / "img" / f"{name}.jpg", seed=i + 1)
+    (site / "css" / "site.css").write_text(
+        "@import 'more.css'; .hero { background: url(../img/bg.jpg) }")
+    (site / "css" / "more.css").write_text(".x { background-image: url('/img/bg2.jpg') }"
+                                           " @import url(site.css);")  # a loop ends
+    (site / "index.html").write_text(
+        '<title>T</title><link rel="stylesheet" href="css/site.css">'
+        '<img src="img\\e.jpg">'
+        '<div style="background-image: image-set(\'img/g.jpg\' 1x, &quot;img/f.jpg&quot; 2x)"></div>'
+        '<video poster="img/h.jpg"></video><input type="image" src="img/i.jpg">'
+        '<svg><image href="img/j.jpg"/><image xlink:href="img/k.jpg"/></svg>')
+    (site / "blog" / "post.html").write_text(
+        '<title>P</title><link rel="stylesheet" href="../css/site.css">')
+    invoke(runner, db, "pages", str(site), "--base-url", "https://ex.com/")
+    got = _recorded(db)
+    home = "https://ex.com/index.html"
+    assert {(name, how) for url, name, how in got if url == home} == {
+        ("e.jpg", "img"), ("g.jpg", "css"), ("f.jpg", "css"), ("h.jpg", "img"), ("i.jpg", "img"),
+        ("j.jpg", "img"), ("k.jpg", "img"),
+        ("bg.jpg", "stylesheet https://ex.com/css/site.css"),
+        ("bg2.jpg", "stylesheet https://ex.com/css/more.css")}
+    post = {(name, how) for url, name, how in got if url == "https://ex.com/blog/post.html"}
+    assert post == {("bg.jpg", "stylesheet https://ex.com/css/site.css"),
+                    ("bg2.jpg", "stylesheet https://ex.com/css/more.css")}
+
+
+def _wxr(items: str, site: str = "https://blog.example.org") -> str:
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            f'xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>B</title>'
+            f"<wp:base_site_url>{site}</wp:base_site_url>{items}</channel></rss>")
+
+
+def _item(title: str, post_id: int, content: str = "", status: str = "publish",
+          kind: str = "post", link: str | None = None, extra: str = "") -> str:
+    link = f"https://blog.example.org/{title.lower().replace(' ', '-')}/" if link is None else link
+    return (f"<item><title>{title}</title><link>{link}</link><wp:post_id>{post_id}</wp:post_id>"
+            f"<wp:post_type>{kind}</wp:post_type><wp:status>{status}</wp:status>"
+            f"<content:encoded><![CDATA[{content}]]></content:encoded>{extra}</item>")
+
+
+def _attachment(post_id: int, url: str) -> str:
+    return (f"<item><title>a{post_id}</title><wp:post_id>{post_id}</wp:post_id>"
+            "<wp:post_type>attachment</wp:post_type><wp:status>inherit</wp:status>"
+            f"<wp:attachment_url>{url}</wp:attachment_url></item>")
+
+
+def test_wordpress_gallery_shortcodes_name_attachments(tmp_path, runner, db):
+    up = tmp_path / "uploads" / "2021" / "03"
+    up.mkdir(parents=True)
+    make_image(up / "one.jpg", seed=1)
+    make_image(up / "two.jpg", seed=2)
+    u = "https://blog.example.org/wp-content/uploads/2021/03/"
+    (tmp_path / "export.xml").write_text(_wxr(
+        _item("Gallery", 10, '<p>Trip</p>[gallery columns="2" ids="13, 14"]')
+        + _attachment(13, u + "one.jpg") + _attachment(14, u + "two.jpg")))
+    invoke(runner, db, "pages", str(tmp_path / "export.xml"), "--files", str(tmp_path / "uploads"))
+    assert _recorded(db) == {("https://blog.example.org/gallery/", "one.jpg", "gallery"),
+                             ("https://blog.example.org/gallery/", "two.jpg", "gallery")}
