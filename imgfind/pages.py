@@ -617,21 +617,22 @@ def _read_wxr(path: str, base_url: str | None, files: str | None) -> SiteReading
         url = url or base
         title = " ".join((item.findtext("title") or "").split()) or url
         html = item.findtext(CONTENT) or ""
+        at = url if _scheme(url) in ("http", "https") else base  # what its URLs are relative to
         try:
-            _, refs = page_refs(html, url)
+            _, refs = page_refs(html, at)
         except (ValueError, RecursionError) as exc:
             unreadable.append((f"{path}#{url}", str(exc)))
             continue
         ids = [i for m in _GALLERY.finditer(html) for i in re.split(r"[\s,]+", m.group(1)) if i]
         for post, how in ((i, "gallery") for i in ids):
             attached = attachments.get(post)
-            joined = _join(url, attached) if attached else None
+            joined = _join(at, attached) if attached else None
             if joined is not None:
                 refs.append((joined, how))
         for meta in item.iter(WP + "postmeta"):  # the featured image: an attachment's id
             if meta.findtext(WP + "meta_key") == "_thumbnail_id":
                 attached = attachments.get((meta.findtext(WP + "meta_value") or "").strip())
-                joined = _join(url, attached) if attached else None
+                joined = _join(at, attached) if attached else None
                 if joined is not None:
                     refs.append((joined, "featured"))
         pages.append(SitePage(url, title, path, tuple(mapper.images(refs))))

@@ -622,3 +622,102 @@ def test_wordpress_gallery_shortcodes_name_attachments(tmp_path, runner, db):
     invoke(runner, db, "pages", str(tmp_path / "export.xml"), "--files", str(tmp_path / "uploads"))
     assert _recorded(db) == {("https://blog.example.org/gallery/", "one.jpg", "gallery"),
                              ("https://blog.example.org/gallery/", "two.jpg", "gallery")}
+
+
+def test_unpublished_wordpress_posts_are_not_listed(tmp_path, runner, db):
+    up = tmp_path / "uploads"
+    up.mkdir()
+    make_image(up / "a.jpg", seed=1)
+    img = '<img src="https://blog.example.org/wp-content/uploads/a.jpg">'
+    (tmp_path / "export.xml").write_text(_wxr(
+        _item("Live", 1, img) + _item("Draft", 2, img, status="draft")
+        + _item("Secret", 3, img, status="private") + _item("Binned", 4, img, status="trash")
+        + _item("Later", 5, img, status="future", kind="page")))
+    r = invoke(runner, db, "pages", str(tmp_path / "export.xml"), "--files", str(up))
+    assert _recorded(db) == {("https://blog.example.org/live/", "a.jpg", "img")}
+    assert "1 page," in r.stderr and "note: 4 unpublished posts" in r.stderr, r.stderr
+
+
+def test_a_page_is_recorded_once(tmp_path, runner, db):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_image(site / "a.jpg", seed=1)
+    (site / "index.html").write_text(
+        '<title>Home</title><img src="a.jpg" srcset="a.jpg 1x"><img src="a.jpg">'
+        '<a href="a.jpg">big</a>')
+    invoke(runner, db, "-q", "index", str(site))
+    invoke(runner, db, "pages", str(site))
+    invoke(runner, db, "pages", str(site / "index.html"))  # the same page as a single file
+    assert _page_urls(db) == [str(site / "index.html")]
+    invoke(runner, db, "pages", str(site))  # and back: still once
+    assert _page_urls(db) == [str(site / "index.html")]
+    text = invoke(runner, db, "info", str(site / "a.jpg")).stdout
+    assert len(re.findall(r"^page ", text, re.M)) == 3, text  # img, srcset, link: once each
+    doc = invoke_json(runner, db, "query", str(site / "a.jpg"))
+    assert sorted(p["how"] for p in doc["queries"][0]["pages"]) == ["img", "link", "srcset"]
+    make_image(tmp_path / "copy.jpg", seed=1)
+    out = invoke(runner, db, "query", str(tmp_path / "copy.jpg")).stdout
+    assert "(img, srcset, link)" in out or "(img, link, srcset)" in out, out
+    assert "img, img" not in out
+    rows = list(csv.reader(io.StringIO(invoke(runner, db, "query", str(tmp_path / "copy.jpg"),
+                                              "--format", "csv").stdout)))
+    col = rows[0].index("pages")
+    assert rows[1][col] == f"{site / 'index.html'} (Home)"
+
+
+def test_default_ports_are_the_same_site_and_dot_segments_are_removed(tmp_path, runner, db):
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    make_image(site / "img" / "a.jpg", seed=1)
+    make_image(tmp_path / "b.jpg", seed=2)
+    (site / "index.html").write_text(
+        '<title>T</title><img src="https://x.example:443/blog/img/a.jpg">'
+        '<img src="http://X.Example:80/blog/img/a.jpg">'
+        '<img src="https://x.example:8443/blog/img/a.jpg">'  # another site
+        '<img src="/blog/%2e%2e/b.jpg"><img src="/blog/img/%2E%2E/%2e%2e/%2e%2e/b.jpg">')
+    r = invoke(runner, db, "-v", "pages", str(site), "--base-url", "https://x.example/blog/")
+    assert _recorded(db) == {("https://x.example/blog/index.html", "a.jpg", "img")}
+    assert "3 to other sites" in r.stderr and "no local file" not in r.stderr, r.stderr
+
+
+def test_pages_list_and_forget(tmp_path, runner, db):
+    w = website(tmp_path)
+    assert "no index" in invoke(runner, db, "pages", "--list").stderr
+    invoke(runner, db, "-q", "pages", str(w["site"]), "--base-url", "https://example.com/")
+    invoke(runner, db, "-q", "pages", str(w["export"]), "--files", str(w["uploads"]))
+    out = invoke(runner, db, "pages", "--list").stdout.splitlines()
+    assert len(out) == 2
+    assert out[0].startswith(f"{w['export']}  2 pages, 2 image references, read 20"), out
+    assert out[1].startswith(f"{w['site']}  3 pages, 7 image references, read 20"), out
+    r = invoke(runner, db, "pages", "--forget", str(w["site"]))
+    assert f"forgot 3 pages of {w['site']}" in r.stderr
+    assert _page_urls(db) == ["https://blog.example.org/2020/01/wp-post/",
+                              "https://blog.example.org/about/"]
+    assert len(invoke(runner, db, "pages", "--list").stdout.splitlines()) == 1
+    bad = invoke(runner, db, "pages", "--forget", str(w["site"]), ok=False)
+    assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "no pages recorded" in bad.stderr
+    bad = invoke(runner, db, "pages", ok=False)
+    assert bad.exit_code == 1 and "give a SOURCE" in bad.stderr
+    text = invoke(runner, db, "pages", "--help").stdout
+    assert "--list" in text and "--forget" in text
+
+
+def test_an_export_without_a_usable_site_url_says_so(tmp_path, runner, db):
+    up = tmp_path / "uploads"
+    up.mkdir()
+    make_image(up / "a.jpg", seed=1)
+    (tmp_path / "export.xml").write_text(_wxr(
+        _item("Post", 7, '<img src="/wp-content/uploads/a.jpg"><img src="/wp-content/uploads/no.jpg">',
+              link=""), site="not a url"))
+    r = invoke(runner, db, "-v", "pages", str(tmp_path / "export.xml"), "--files", str(up))
+    assert "note: the export has no usable site URL (base_site_url 'not a url')" in r.stderr
+    assert "local.invalid" not in r.stderr + r.stdout
+    assert "no local file: /wp-content/uploads/no.jpg" in r.stderr, r.stderr
+    assert _recorded(db) == {(f"{tmp_path / 'export.xml'}#post-7", "a.jpg", "img")}
+    r = invoke(runner, db, "pages", str(tmp_path / "export.xml"), "--files", str(up),
+               "--base-url", "https://blog.example.net/")
+    assert "usable site URL" not in r.stderr
+    assert _recorded(db) == {("https://blog.example.net/?p=7", "a.jpg", "img")}
+    con = sqlite3.connect(db)
+    assert "local.invalid" not in str(con.execute("SELECT * FROM page_images").fetchall())
+    con.close()
