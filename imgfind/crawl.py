@@ -26,14 +26,25 @@ class CrawlOptions:
     follow_symlinks: bool = False
 
 
-def _extension(name: bytes) -> str:
-    return os.path.splitext(name)[1].lower().decode("ascii", "replace")
+def _extension(name: bytes, known: frozenset[str] | None = None) -> str:
+    """The extension of a file name, lower case (``.jpg``). A name with a query string, as
+    ``wget --mirror`` saves ``logo.png?v=3``, has the extension before the ``?`` when its own
+    (``.png?v=3``) is none of *known* (default: the registry's and the missing decoders')."""
+    ext = os.path.splitext(name)[1].lower().decode("ascii", "replace")
+    if b"?" in name:
+        known = known if known is not None else REGISTRY.extensions() | REGISTRY.missing_extensions()
+        if ext not in known:
+            before = os.path.splitext(name.split(b"?", 1)[0])[1].lower().decode("ascii", "replace")
+            if before in known:
+                return before
+    return ext
 
 
 def is_image_name(name: bytes, registry: Registry | None = None) -> bool:
     """True when some decoder of *registry* (default: imgfind's) reads files with this
-    name's extension."""
-    return _extension(name) in (registry or REGISTRY).extensions()
+    name's extension (wget's ``logo.png?v=3`` included)."""
+    reg = registry or REGISTRY
+    return _extension(name, reg.extensions() | reg.missing_extensions()) in reg.extensions()
 
 
 def _excluded(path: bytes, name: bytes, options: CrawlOptions) -> bool:

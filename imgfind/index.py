@@ -753,6 +753,16 @@ class Index:
                 for p in reading.pages))
         return reading
 
+    def page_sources(self) -> list[tuple[str, int, int, float]]:
+        """The sources ``read_pages`` recorded: (path, pages, image references, last read)."""
+        return self.store.page_sources()
+
+    def forget_pages(self, source: str | os.PathLike[str]) -> int:
+        """Drop what reading *source* recorded (it need not exist any more); return the
+        number of pages dropped (0: nothing was recorded for it)."""
+        with self.store.transaction():
+            return self.store.forget_pages(_abs(source))
+
     def not_indexed(self, paths: Iterable[str]) -> list[str]:
         """The given image paths that the index does not hold (to tell the user to index them)."""
         wanted = list(dict.fromkeys(paths))

@@ -433,3 +433,7 @@ class SiteReading:
     external: int = 0  # image URLs on another site (or outside the base URL)
     missing: tuple[str, ...] = ()  # image URLs under the base URL with no local file
     unreadable: tuple[tuple[str, str], ...] = ()  # (file, reason) of pages that could not be read
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, reason): not read (a FIFO, binary content)
+    not_images: int = 0  # references to local files that are no images (a .css, a .woff2)
+    unpublished: int = 0  # WXR posts not published (draft, pending, private, future, trash)
+    notes: tuple[str, ...] = ()  # what the user should know about the source (one line each)

@@ -727,7 +727,10 @@ class Store:
                     "SELECT i.image, p.url, p.title, i.how, i.url FROM page_images i"
                     f" JOIN pages p ON p.id = i.page_id WHERE i.image IN ({marks})"
                     " ORDER BY p.url, i.how", [os.fsencode(p) for p in chunk]):
-                out.setdefault(display(image), []).append(PageRef(url, title, how, image_url))
+                refs = out.setdefault(display(image), [])
+                ref = PageRef(url, title, how, image_url)
+                if not any((r.url, r.how) == (url, how) for r in refs):  # one per page and way
+                    refs.append(ref)
         return out
 
     @_guarded
@@ -735,8 +738,29 @@ class Store:
         """Pages and image references recorded ({} before schema 3)."""
         if not self._has_table("pages"):
             return {}
-        return {"pages": self.db.execute("SELECT count(*) FROM pages").fetchone()[0],
-                "page_images": self.db.execute("SELECT count(*) FROM page_images").fetchone()[0]}
+        return {"pages": self.db.execute("SELECT count(DISTINCT url) FROM pages").fetchone()[0],
+                "page_images": self.db.execute(
+                    "SELECT count(*) FROM (SELECT DISTINCT p.url, i.image FROM page_images i"
+                    " JOIN pages p ON p.id = i.page_id)").fetchone()[0]}
+
+    @_guarded
+    def page_sources(self) -> list[tuple[str, int, int, float]]:
+        """The sources read by ``imgfind pages``: (source path, pages, image references
+        (distinct page and file), when last read (epoch seconds)), by path; [] before schema 3."""
+        if not self._has_table("pages"):
+            return []
+        return [(display(site), n, refs, when) for site, n, refs, when in self.db.execute(
+            "SELECT p.site, count(DISTINCT p.id), (SELECT count(*) FROM (SELECT DISTINCT"
+            " q.url, i.image FROM pages q JOIN page_images i ON i.page_id = q.id"
+            " WHERE q.site = p.site)), max(p.indexed_at) FROM pages p GROUP BY p.site"
+            " ORDER BY p.site")]
+
+    def forget_pages(self, site: bytes) -> int:
+        """Drop the pages recorded for the source *site* (and the images they show); return
+        how many; call inside a transaction."""
+        if not self._has_table("pages"):
+            return 0
+        return self.db.execute("DELETE FROM pages WHERE site = ?", (site,)).rowcount
 
     @_guarded
     def indexed_at(self, path: bytes) -> tuple[float, str | None] | None:
@@ -824,10 +848,14 @@ class Store:
     def save_pages(self, site: bytes, pages: Iterable[tuple[str, str, bytes, Iterable[tuple[bytes, str, str]]]]
                    ) -> None:
         """Replace the pages recorded for *site* by *pages*: (url, title, source file,
-        [(image path, image url, how)]); call inside a transaction."""
+        [(image path, image url, how)]); call inside a transaction. A page is recorded once:
+        the same URL, or the same HTML file, recorded from another source (a folder and one
+        of its files read alone) is replaced by this reading."""
         self.db.execute("DELETE FROM pages WHERE site = ?", (site,))
         now = time.time()
         for url, title, source, images in pages:
+            self.db.execute("DELETE FROM pages WHERE site != ? AND (url = ? OR source = ?)",
+                            (site, url, source))
             page_id = self.db.execute(
                 "INSERT INTO pages(site, url, title, source, indexed_at) VALUES (?,?,?,?,?)"
                 " ON CONFLICT(site, url) DO UPDATE SET title=excluded.title RETURNING id",

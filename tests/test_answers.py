@@ -208,8 +208,8 @@ def test_pages_records_img_srcset_css_links_and_resized_copies(site, runner, db)
     shown = {(p["url"], p["how"]) for p in q["pages"]}  # pages showing the query file itself
     assert ("https://example.com/index.html", "link") in shown
     assert ("https://example.com/blog/post.html", "srcset") in shown
-    assert ("https://example.com/index.html",
-            "resized copy https://example.com/img/photo-300x225.jpg") in shown
+    # photo-300x225.jpg exists: the page shows that file, not photo.jpg through the resized rule
+    assert not any(how.startswith("resized copy") for _, how in shown)
     resized = next(m for m in doc["matches"] if m["path"] == str(site["resized"]))
     assert {(p["url"], p["title"], p["how"]) for p in resized["pages"]} == {
         ("https://example.com/index.html", "Home", "img"),
@@ -240,7 +240,8 @@ def test_pages_reads_a_wordpress_export(site, runner, db):
 def test_status_counts_the_pages(site, runner, db):
     assert "web pages" not in invoke(runner, db, "status").stdout
     invoke(runner, db, "-q", "pages", str(site["site"]), "--base-url", "https://example.com/")
-    assert "web pages:     3 (9 image references; imgfind pages)" in invoke(runner, db, "status").stdout
+    # one reference per page and file: Home 2, Old post 4, About 1
+    assert "web pages:     3 (7 image references; imgfind pages)" in invoke(runner, db, "status").stdout
 
 
 def test_reading_a_site_again_replaces_its_pages(site, runner, db):
@@ -392,3 +393,331 @@ def test_schema_3_holds_the_page_and_keypoint_tables_after_upgrading_from_2(tmp_
         store._migrate_pages()
         store._migrate_partial()
         assert store.local_features() == {}
+
+
+# ----------------------------------------------------------------------------- pages: new-user trial
+def _recorded(db: str) -> set[tuple[str, str, str]]:
+    """(page url, image file name, how) of every recorded reference."""
+    con = sqlite3.connect(db)
+    try:
+        return {(url, os.path.basename(os.fsdecode(bytes(image))), how) for url, image, how in con.execute(
+            "SELECT p.url, i.image, i.how FROM page_images i JOIN pages p ON p.id = i.page_id")}
+    finally:
+        con.close()
+
+
+def _page_urls(db: str) -> list[str]:
+    con = sqlite3.connect(db)
+    try:
+        return sorted(r[0] for r in con.execute("SELECT url FROM pages"))
+    finally:
+        con.close()
+
+
+class _Alarm:
+    """Fail instead of hanging forever (a FIFO opened for reading blocks)."""
+
+    def __enter__(self):
+        import signal
+
+        def hang(*_):
+            raise AssertionError("imgfind pages hung")
+        self.old = signal.signal(signal.SIGALRM, hang)
+        signal.alarm(30)
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.old)
+
+
+def test_pages_never_opens_a_fifo_socket_or_device(tmp_path, runner, db):
+    import socket
+
+    site = tmp_path / "site"
+    site.mkdir()
+    make_image(site / "a.jpg", seed=1)
+    (site / "index.html").write_text('<title>T</title><img src="a.jpg">')
+    os.mkfifo(site / "stuck.html")
+    sock = socket.socket(socket.AF_UNIX)
+    sock_path = site / "s.htm"
+    try:
+        sock.bind(str(sock_path))
+    except OSError:  # a path too long for AF_UNIX: the FIFO still tells
+        sock_path = None
+    try:
+        with _Alarm():
+            r = invoke(runner, db, "pages", str(site))
+            assert "1 page, 1 image reference" in r.stderr, r.stderr
+            assert f"skipped: {site / 'stuck.html'}: not a regular file (a FIFO)" in r.stderr
+            if sock_path is not None:
+                assert f"skipped: {sock_path}: not a regular file (a socket)" in r.stderr
+            bad = invoke(runner, db, "pages", str(site / "stuck.html"), ok=False)
+            assert bad.exit_code == 1 and bad.stderr.count("\n") == 1
+            assert "not a regular file (a FIFO)" in bad.stderr
+            bad = invoke(runner, db, "pages", "/dev/null", ok=False)
+            assert bad.exit_code == 1 and "not a regular file (a device)" in bad.stderr
+    finally:
+        sock.close()
+
+
+def test_css_imports_fonts_and_files_that_are_no_images_are_not_image_references(tmp_path, runner, db):
+    site = tmp_path / "site"
+    for d in ("img", "css", "fonts", "data"):
+        (site / d).mkdir(parents=True)
+    make_image(site / "img" / "a.jpg", seed=1)
+    (site / "css" / "site.css").write_text("body { color: red }")
+    (site / "fonts" / "a.woff2").write_bytes(b"wOF2" + bytes(40))
+    (site / "data" / "thing").write_text("just text, no picture")
+    (site / "index.html").write_text(
+        '<title>T</title><style>@import url("css/site.css"); @import "css/missing.css";'
+        '@font-face { font-family: A; src: url(fonts/a.woff2) format("woff2"),'
+        ' url(fonts/gone.woff) format("woff") } .x { background: url(img/a.jpg) }</style>'
+        '<div style="background: url(data/thing)"></div>'
+        '<div style="behavior: url(js/app.js)"></div>')
+    r = invoke(runner, db, "-v", "pages", str(site), "--base-url", "https://ex.com/")
+    assert _recorded(db) == {("https://ex.com/index.html", "a.jpg", "css")}
+    assert "1 image reference to 1 local file" in r.stderr and "no local file" not in r.stderr
+    assert "woff" not in r.stderr and ".css" not in r.stderr and "thing" not in r.stderr
+    assert f"not indexed yet: imgfind index {site / 'img'}" in r.stderr
+
+
+def test_a_resized_name_that_exists_is_its_own_picture(tmp_path, runner, db):
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    make_image(site / "img" / "photo.jpg", seed=1)
+    make_image(site / "img" / "photo-300x200.jpg", seed=2)  # a banner: another picture
+    make_image(site / "img" / "other.jpg", seed=3)  # other-300x200.jpg is not in the copy
+    (site / "index.html").write_text('<title>T</title><img src="img/photo-300x200.jpg">'
+                                     '<img src="img/other-300x200.jpg">')
+    r = invoke(runner, db, "pages", str(site), "--base-url", "https://ex.com/")
+    assert _recorded(db) == {
+        ("https://ex.com/index.html", "photo-300x200.jpg", "img"),
+        ("https://ex.com/index.html", "other.jpg",
+         "resized copy https://ex.com/img/other-300x200.jpg")}
+    assert "2 image references to 2 local files" in r.stderr, r.stderr
+
+
+def test_wget_names_query_strings_into_file_names(tmp_path, runner, db):
+    from imgfind.crawl import is_image_name
+
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    make_image(site / "img" / "logo.png?v=3", seed=1, fmt="PNG")
+    make_image(site / "img" / "what?.jpg", seed=2, fmt="JPEG")
+    (site / "index.html?p=2.html").write_text(
+        '<title>Page 2</title><img src="img/logo.png?v=3"><img src="/img/what%3F.jpg">')
+    (site / "feed.html?page=1").write_text('<title>F</title><img src="img/logo.png?v=3">')
+    r = invoke(runner, db, "-v", "pages", str(site), "--base-url", "https://ex.com/")
+    assert "no local file" not in r.stderr, r.stderr
+    assert _recorded(db) == {("https://ex.com/index.html?p=2", "logo.png?v=3", "img"),
+                             ("https://ex.com/index.html?p=2", "what?.jpg", "img"),
+                             ("https://ex.com/feed.html?page=1", "logo.png?v=3", "img")}
+    assert is_image_name(b"logo.png?v=3") and is_image_name(b"what?.jpg")
+    assert not is_image_name(b"site.css?v=3")
+    r = invoke(runner, db, "index", str(site))  # the crawl takes wget's names as images
+    assert "2 new" in r.stderr, r.stderr
+    r = invoke(runner, db, "pages", str(site), "--base-url", "https://ex.com/")
+    assert "not indexed yet" not in r.stderr
+
+
+def test_pages_refuses_a_source_that_is_no_site(tmp_path, runner, db):
+    import warnings
+
+    make_image(tmp_path / "photo.png", seed=1)
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "junk.bin").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "feed.xml").write_text('<?xml version="1.0"?><rss><channel></channel></rss>')
+    (tmp_path / "dtd.xml").write_text(
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+        '<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>&b;</title>'
+        "</channel></rss>")
+    shutil_copy = (tmp_path / "photo.png").read_bytes()
+    (tmp_path / "image.html").write_bytes(shutil_copy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name, says in (("photo.png", "not a folder, an HTML page"),
+                           ("empty", "not a folder, an HTML page"),
+                           ("junk.bin", "not a folder, an HTML page"),
+                           ("feed.xml", "not a WordPress export"),
+                           ("dtd.xml", "has a DTD"),
+                           ("image.html", "binary content, not an HTML page")):
+            bad = invoke(runner, db, "pages", str(tmp_path / name), ok=False)
+            assert bad.exit_code == 1 and bad.stderr.count("\n") == 1, (name, bad.stderr)
+            assert says in bad.stderr and "Traceback" not in bad.stderr, (name, bad.stderr)
+        site = tmp_path / "site"
+        site.mkdir()
+        (site / "ok.html").write_text('<title>OK</title><p>caf\xe9</p>', encoding="latin-1")
+        (site / "junk.html").write_bytes(shutil_copy)
+        (site / "notes.txt").write_text("<img src='x.jpg'>")
+        r = invoke(runner, db, "pages", str(site))
+    assert "1 page, 0 image references" in r.stderr, r.stderr
+    assert f"skipped: {site / 'junk.html'}: binary content" in r.stderr
+    assert "could not be decoded" not in r.stderr and "Warning" not in r.stderr
+    assert not [w for w in caught if "bs4" in (w.filename or "") or "Parsed" in str(w.category)]
+
+
+def test_more_kinds_of_image_references(tmp_path, runner, db):
+    site = tmp_path / "site"
+    for d in ("img", "css", "blog"):
+        (site / d).mkdir(parents=True)
+    for i, name in enumerate("e f g h i j k bg bg2".split()):
+        make_image(site / "img" / f"{name}.jpg", seed=i + 1)
+    (site / "css" / "site.css").write_text(
+        "@import 'more.css'; .hero { background: url(../img/bg.jpg) }")
+    (site / "css" / "more.css").write_text(".x { background-image: url('/img/bg2.jpg') }"
+                                           " @import url(site.css);")  # a loop ends
+    (site / "index.html").write_text(
+        '<title>T</title><link rel="stylesheet" href="css/site.css">'
+        '<img src="img\\e.jpg">'
+        '<div style="background-image: image-set(\'img/g.jpg\' 1x, &quot;img/f.jpg&quot; 2x)"></div>'
+        '<video poster="img/h.jpg"></video><input type="image" src="img/i.jpg">'
+        '<svg><image href="img/j.jpg"/><image xlink:href="img/k.jpg"/></svg>')
+    (site / "blog" / "post.html").write_text(
+        '<title>P</title><link rel="stylesheet" href="../css/site.css">')
+    invoke(runner, db, "pages", str(site), "--base-url", "https://ex.com/")
+    got = _recorded(db)
+    home = "https://ex.com/index.html"
+    assert {(name, how) for url, name, how in got if url == home} == {
+        ("e.jpg", "img"), ("g.jpg", "css"), ("f.jpg", "css"), ("h.jpg", "img"), ("i.jpg", "img"),
+        ("j.jpg", "img"), ("k.jpg", "img"),
+        ("bg.jpg", "stylesheet https://ex.com/css/site.css"),
+        ("bg2.jpg", "stylesheet https://ex.com/css/more.css")}
+    post = {(name, how) for url, name, how in got if url == "https://ex.com/blog/post.html"}
+    assert post == {("bg.jpg", "stylesheet https://ex.com/css/site.css"),
+                    ("bg2.jpg", "stylesheet https://ex.com/css/more.css")}
+
+
+def _wxr(items: str, site: str = "https://blog.example.org") -> str:
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            f'xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>B</title>'
+            f"<wp:base_site_url>{site}</wp:base_site_url>{items}</channel></rss>")
+
+
+def _item(title: str, post_id: int, content: str = "", status: str = "publish",
+          kind: str = "post", link: str | None = None, extra: str = "") -> str:
+    link = f"https://blog.example.org/{title.lower().replace(' ', '-')}/" if link is None else link
+    return (f"<item><title>{title}</title><link>{link}</link><wp:post_id>{post_id}</wp:post_id>"
+            f"<wp:post_type>{kind}</wp:post_type><wp:status>{status}</wp:status>"
+            f"<content:encoded><![CDATA[{content}]]></content:encoded>{extra}</item>")
+
+
+def _attachment(post_id: int, url: str) -> str:
+    return (f"<item><title>a{post_id}</title><wp:post_id>{post_id}</wp:post_id>"
+            "<wp:post_type>attachment</wp:post_type><wp:status>inherit</wp:status>"
+            f"<wp:attachment_url>{url}</wp:attachment_url></item>")
+
+
+def test_wordpress_gallery_shortcodes_name_attachments(tmp_path, runner, db):
+    up = tmp_path / "uploads" / "2021" / "03"
+    up.mkdir(parents=True)
+    make_image(up / "one.jpg", seed=1)
+    make_image(up / "two.jpg", seed=2)
+    u = "https://blog.example.org/wp-content/uploads/2021/03/"
+    (tmp_path / "export.xml").write_text(_wxr(
+        _item("Gallery", 10, '<p>Trip</p>[gallery columns="2" ids="13, 14"]')
+        + _attachment(13, u + "one.jpg") + _attachment(14, u + "two.jpg")))
+    invoke(runner, db, "pages", str(tmp_path / "export.xml"), "--files", str(tmp_path / "uploads"))
+    assert _recorded(db) == {("https://blog.example.org/gallery/", "one.jpg", "gallery"),
+                             ("https://blog.example.org/gallery/", "two.jpg", "gallery")}
+
+
+def test_unpublished_wordpress_posts_are_not_listed(tmp_path, runner, db):
+    up = tmp_path / "uploads"
+    up.mkdir()
+    make_image(up / "a.jpg", seed=1)
+    img = '<img src="https://blog.example.org/wp-content/uploads/a.jpg">'
+    (tmp_path / "export.xml").write_text(_wxr(
+        _item("Live", 1, img) + _item("Draft", 2, img, status="draft")
+        + _item("Secret", 3, img, status="private") + _item("Binned", 4, img, status="trash")
+        + _item("Later", 5, img, status="future", kind="page")))
+    r = invoke(runner, db, "pages", str(tmp_path / "export.xml"), "--files", str(up))
+    assert _recorded(db) == {("https://blog.example.org/live/", "a.jpg", "img")}
+    assert "1 page," in r.stderr and "note: 4 unpublished posts" in r.stderr, r.stderr
+
+
+def test_a_page_is_recorded_once(tmp_path, runner, db):
+    site = tmp_path / "site"
+    site.mkdir()
+    make_image(site / "a.jpg", seed=1)
+    (site / "index.html").write_text(
+        '<title>Home</title><img src="a.jpg" srcset="a.jpg 1x"><img src="a.jpg">'
+        '<a href="a.jpg">big</a>')
+    invoke(runner, db, "-q", "index", str(site))
+    invoke(runner, db, "pages", str(site))
+    invoke(runner, db, "pages", str(site / "index.html"))  # the same page as a single file
+    assert _page_urls(db) == [str(site / "index.html")]
+    invoke(runner, db, "pages", str(site))  # and back: still once
+    assert _page_urls(db) == [str(site / "index.html")]
+    text = invoke(runner, db, "info", str(site / "a.jpg")).stdout
+    assert len(re.findall(r"^page ", text, re.M)) == 3, text  # img, srcset, link: once each
+    doc = invoke_json(runner, db, "query", str(site / "a.jpg"))
+    assert sorted(p["how"] for p in doc["queries"][0]["pages"]) == ["img", "link", "srcset"]
+    make_image(tmp_path / "copy.jpg", seed=1)
+    out = invoke(runner, db, "query", str(tmp_path / "copy.jpg")).stdout
+    assert "(img, srcset, link)" in out or "(img, link, srcset)" in out, out
+    assert "img, img" not in out
+    rows = list(csv.reader(io.StringIO(invoke(runner, db, "query", str(tmp_path / "copy.jpg"),
+                                              "--format", "csv").stdout)))
+    col = rows[0].index("pages")
+    assert rows[1][col] == f"{site / 'index.html'} (Home)"
+
+
+def test_default_ports_are_the_same_site_and_dot_segments_are_removed(tmp_path, runner, db):
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    make_image(site / "img" / "a.jpg", seed=1)
+    make_image(tmp_path / "b.jpg", seed=2)
+    (site / "index.html").write_text(
+        '<title>T</title><img src="https://x.example:443/blog/img/a.jpg">'
+        '<img src="http://X.Example:80/blog/img/a.jpg">'
+        '<img src="https://x.example:8443/blog/img/a.jpg">'  # another site
+        '<img src="/blog/%2e%2e/b.jpg"><img src="/blog/img/%2E%2E/%2e%2e/%2e%2e/b.jpg">')
+    r = invoke(runner, db, "-v", "pages", str(site), "--base-url", "https://x.example/blog/")
+    assert _recorded(db) == {("https://x.example/blog/index.html", "a.jpg", "img")}
+    assert "3 to other sites" in r.stderr and "no local file" not in r.stderr, r.stderr
+
+
+def test_pages_list_and_forget(tmp_path, runner, db):
+    w = website(tmp_path)
+    assert "no index" in invoke(runner, db, "pages", "--list").stderr
+    invoke(runner, db, "-q", "pages", str(w["site"]), "--base-url", "https://example.com/")
+    invoke(runner, db, "-q", "pages", str(w["export"]), "--files", str(w["uploads"]))
+    out = invoke(runner, db, "pages", "--list").stdout.splitlines()
+    assert len(out) == 2
+    assert out[0].startswith(f"{w['export']}  2 pages, 2 image references, read 20"), out
+    assert out[1].startswith(f"{w['site']}  3 pages, 7 image references, read 20"), out
+    r = invoke(runner, db, "pages", "--forget", str(w["site"]))
+    assert f"forgot 3 pages of {w['site']}" in r.stderr
+    assert _page_urls(db) == ["https://blog.example.org/2020/01/wp-post/",
+                              "https://blog.example.org/about/"]
+    assert len(invoke(runner, db, "pages", "--list").stdout.splitlines()) == 1
+    bad = invoke(runner, db, "pages", "--forget", str(w["site"]), ok=False)
+    assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "no pages recorded" in bad.stderr
+    bad = invoke(runner, db, "pages", ok=False)
+    assert bad.exit_code == 1 and "give a SOURCE" in bad.stderr
+    text = invoke(runner, db, "pages", "--help").stdout
+    assert "--list" in text and "--forget" in text
+
+
+def test_an_export_without_a_usable_site_url_says_so(tmp_path, runner, db):
+    up = tmp_path / "uploads"
+    up.mkdir()
+    make_image(up / "a.jpg", seed=1)
+    (tmp_path / "export.xml").write_text(_wxr(
+        _item("Post", 7, '<img src="/wp-content/uploads/a.jpg"><img src="/wp-content/uploads/no.jpg">',
+              link=""), site="not a url"))
+    r = invoke(runner, db, "-v", "pages", str(tmp_path / "export.xml"), "--files", str(up))
+    assert "note: the export has no usable site URL (base_site_url 'not a url')" in r.stderr
+    assert "local.invalid" not in r.stderr + r.stdout
+    assert "no local file: /wp-content/uploads/no.jpg" in r.stderr, r.stderr
+    assert _recorded(db) == {(f"{tmp_path / 'export.xml'}#post-7", "a.jpg", "img")}
+    r = invoke(runner, db, "pages", str(tmp_path / "export.xml"), "--files", str(up),
+               "--base-url", "https://blog.example.net/")
+    assert "usable site URL" not in r.stderr
+    assert _recorded(db) == {("https://blog.example.net/?p=7", "a.jpg", "img")}
+    con = sqlite3.connect(db)
+    assert "local.invalid" not in str(con.execute("SELECT * FROM page_images").fetchall())
+    con.close()

@@ -72,6 +72,6 @@ def render_queries(results: Sequence[QueryResult], out: TextIO) -> None:
                         round(math.sqrt(f.pixels / (r.width * r.height)), 2) if r.width * r.height else "",
                         captured(f.metadata), *(credits.get(c, "") for c in CREDIT_LABELS),
                         credits["gps"], os.path.dirname(f.path),
-                        " | ".join(f"{p.url} ({p.title})" for p in m.pages),
+                        " | ".join(dict.fromkeys(f"{p.url} ({p.title})" for p in m.pages)),
                         "; ".join(a.reasons) if m.likely_original else "",
                         r.same_file or "", *_partial(m.partial)])
