@@ -121,18 +121,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"no", "text/plain")
 
 
-@pytest.fixture(scope="module")
-def server():
-    _Handler.images = {"a": _png_bytes(41), "b": _png_bytes(42)}
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
 class _KeepAliveHandler(_Handler):
     """The same answers over HTTP/1.1: the connection stays open between requests, as
     nginx, Apache and CDNs keep it."""
@@ -140,16 +128,26 @@ class _KeepAliveHandler(_Handler):
     protocol_version = "HTTP/1.1"
 
 
-@pytest.fixture(scope="module")
-def keepalive_server():
+def _serve(handler: type[_Handler]):
+    """Serve *handler* on a free local port for the module's tests; yields the base URL."""
     _Handler.images = {"a": _png_bytes(41), "b": _png_bytes(42)}
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveHandler)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from _serve(_Handler)
+
+
+@pytest.fixture(scope="module")
+def keepalive_server():
+    yield from _serve(_KeepAliveHandler)
 
 
 @pytest.fixture
