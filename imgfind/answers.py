@@ -120,20 +120,16 @@ def summarize(r: QueryResult) -> Answer:
     biggest or the original."""
     q = query_record(r)
     copies = [q] + [m.file for m in r.matches if m.partial is None]
-    # what can be fetched now
-    here = [q] + [m.file for m in r.matches if m.file.present and m.partial is None]
-    if r.biggest_file is not None and all(c.path != r.biggest_file.path for c in here):
-        here.append(r.biggest_file)  # chosen among every match, then cut by --limit
-    if r.original_contains and r.original_file is not None and \
-            all(c.path != r.original_file.path for c in here):
-        here.append(r.original_file)  # the picture the query lies inside
+    # what can be fetched now: every such match, whatever --limit cut from the list shown
+    here = [q] + (list(r.weighed) if r.weighed else
+                  [m.file for m in r.matches if m.file.present and m.partial is None])
+    by_path = {c.path: c for c in copies}
+    original = by_path.get(r.original) or r.original_file or q
+    if all(c.path != original.path for c in here):
+        here.append(original)
     # Among equals: the likely original, then the query, then the nearest.
     biggest = max(here, key=lambda c: (c.pixels, c.path == r.original, c is q))
     factor = math.sqrt(biggest.pixels / q.pixels) if q.pixels else 1.0
-    by_path = {c.path: c for c in copies}
-    original = by_path.get(r.original) or r.original_file or q
-    if original not in here:  # chosen among every match, then cut by --limit
-        here.append(original)
     folders: dict[str, list[str]] = {}
     for m in r.matches:
         folder, name = os.path.split(m.file.path)

@@ -384,9 +384,7 @@ class Index:
             contains = bool(holders)
             if contains:
                 best = rank_originals(holders)[0]
-            sized = [rec for _, rec in matches if rec.present] + holders
-            big = max(sized, key=lambda c: c.pixels, default=None)
-            biggest = big if big is not None and big.pixels > q_rec.pixels else None
+            weighed = tuple([rec for _, rec in matches if rec.present] + holders)
             if limit is not None:
                 matches = matches[:limit]
             shown = labels[qrow] if labels[qrow] is not None else qpath
@@ -407,7 +405,7 @@ class Index:
                 shown, info.width, info.height, result.stat.size, info.format, q_rec.metadata,
                 tuple(found), original, same_file, mtime_ns=result.stat.mtime_ns,
                 content=q_rec.content, original_file=None if is_query else best,
-                biggest_file=biggest, original_contains=contains))
+                weighed=weighed, original_contains=contains))
         return out
 
     def _query_partial(self, prepared: list[Fingerprinted], pairs: list, prints: Prints,

@@ -374,9 +374,10 @@ class QueryResult:
     #: The likely original's record when it is a match (None: the query itself); kept when
     #: --limit leaves it out of the matches shown, so the answer does not depend on the limit.
     original_file: FileRecord | None = None
-    #: The copy with the most pixels among every match on disk (a whole copy, or a picture
-    #: the query lies wholly inside), kept when --limit leaves it out; None: none bigger.
-    biggest_file: FileRecord | None = None
+    #: Every match on disk the answers weigh (whole copies, and pictures the query lies
+    #: wholly inside), before --limit cut the matches: the biggest copy and the original's
+    #: reasons do not depend on the limit. Empty: weigh the matches.
+    weighed: tuple[FileRecord, ...] = ()
     #: True when the likely original is a picture that contains the query (the query is a
     #: crop of it or lies inside it): a partial match, not a whole copy.
     original_contains: bool = False

@@ -43,6 +43,7 @@ import os
 import posixpath
 import re
 import stat as statmod
+import logging
 import warnings
 from collections.abc import Iterator
 from functools import lru_cache
@@ -154,9 +155,17 @@ def page_refs(html: bytes | str, page_url: str) -> tuple[str, list[tuple[str, st
     to read come as (URL, "stylesheet") pairs."""
     from bs4 import BeautifulSoup  # noqa: PLC0415
 
-    with warnings.catch_warnings():  # e.g. "Some characters could not be decoded": U+FFFD
-        warnings.simplefilter("ignore")
-        soup = BeautifulSoup(html, "html.parser")
+    # Beautiful Soup says "Some characters could not be decoded" (U+FFFD stands in for them)
+    # through logging (bs4.dammit), other things as warnings: neither reaches the user.
+    quiet = logging.getLogger("bs4")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            soup = BeautifulSoup(html, "html.parser")
+    finally:
+        quiet.setLevel(level)
     base = soup.find("base", href=True)
     base_url = (_join(page_url, _clean(str(base["href"]))) if base else None) or page_url
     refs: list[tuple[str, str]] = []

@@ -23,15 +23,25 @@ def test_limit_does_not_change_the_biggest_copy(tmp_path, runner, db):
     lib.mkdir()
     pic = textured(3, 1024, 768)
     pic.save(lib / "big.jpg", quality=92)
+    pic.save(lib / "big-q40.jpg", quality=40)  # as many pixels: a tie the original breaks
+    pic.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(lib / "a-mirrored.jpg", quality=92)
     pic.resize((512, 384)).save(lib / "small.jpg", quality=92)
     query = tmp_path / "q.jpg"
     shutil.copy(lib / "small.jpg", query)  # nearest match: small.jpg
     invoke(runner, db, "index", str(lib))
-    for extra in ([], ["--limit", "1"]):
+    answers = []
+    for extra in ([], ["--limit", "1"], ["--limit", "2"], ["--sort", "size", "--limit", "1"]):
         doc = invoke_json(runner, db, "query", str(query), *extra)
-        assert doc["queries"][0]["answer"]["biggest"]["path"] == str(lib / "big.jpg"), extra
+        answers.append(doc["queries"][0]["answer"])
+        assert answers[-1]["biggest"]["path"] == str(lib / "big.jpg"), extra
         text = invoke(runner, db, "query", str(query), *extra).stdout
         assert f"#   biggest: {lib / 'big.jpg'} (1024x768" in text, text
+    assert all(a["original"] == answers[0]["original"] for a in answers), answers
+    # A query as big as the copies: the biggest is the likely original, not the query itself.
+    shutil.copy(lib / "big-q40.jpg", tmp_path / "q40.jpg")
+    for extra in ([], ["--limit", "1"]):
+        doc = invoke_json(runner, db, "query", str(tmp_path / "q40.jpg"), *extra)
+        assert doc["queries"][0]["answer"]["biggest"]["path"] == str(lib / "big.jpg"), extra
 
 
 def test_a_crop_is_answered_with_the_picture_it_lies_inside(tmp_path, runner, db):
@@ -124,3 +134,14 @@ def test_a_reason_names_a_file_by_its_path_when_two_copies_share_its_name(tmp_pa
     assert doc["queries"][0]["original"] == str(tmp_path / "cam" / "IMG_0001.jpg")
     assert f"not the most pixels: {tmp_path / 'web' / 'IMG_0001.jpg'} has 1200x900" in \
         "; ".join(reasons), reasons
+
+
+def test_a_page_in_an_undeclared_charset_is_read_quietly(tmp_path, runner, db):
+    site = tmp_path / "site"
+    site.mkdir()
+    textured(6, 300, 200).save(site / "a.jpg", quality=90)
+    (site / "latin.html").write_bytes(b'<html><title>caf\xe9 \x81\x8d</title><img src="a.jpg"></html>')
+    invoke(runner, db, "index", str(site))
+    run = invoke(runner, db, "pages", str(site))
+    assert "could not be decoded" not in run.stderr, run.stderr
+    assert "1 page" in run.stderr + run.stdout
