@@ -54,7 +54,7 @@ def available() -> bool:
 def _kernels():
     from . import _kernels as k
 
-    return k.probe, k.brute, k.nearest
+    return k.sweep, k.brute, k.nearest
 
 
 def _ball(width: int, radius: int) -> np.ndarray:
@@ -144,24 +144,32 @@ class CompiledJoin:
         n_blocks = -(-len(queries) // BLOCK_QUERIES)
         if n_blocks == 0 or len(self.values) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.uint8)
-        probe, brute, _ = _kernels()
+        sweep, brute, _ = _kernels()
         table = self._table(k)
+        slots = n_blocks * (1 if table is None else len(table[0]))
+        if table is not None:
+            # Each substring's probes go through the queries in the order of that substring
+            # (the sweep kernel): nearby buckets one after the other.
+            order = np.empty((len(table[0]), len(queries)), np.int64)
+            for j, (off, width) in enumerate(zip(table[0].tolist(), table[1].tolist())):
+                keys = (queries >> np.uint64(off)) & np.uint64((1 << width) - 1)
+                order[j] = np.argsort(keys, kind="stable")
         cap = 4 * BLOCK_QUERIES
         while True:
-            out_q = np.empty(n_blocks * cap, np.int64)
-            out_i = np.empty(n_blocks * cap, np.int64)
-            out_d = np.empty(n_blocks * cap, np.uint8)
-            counts = np.zeros(n_blocks, np.int64)
+            out_q = np.empty(slots * cap, np.int64)
+            out_i = np.empty(slots * cap, np.int64)
+            out_d = np.empty(slots * cap, np.uint8)
+            counts = np.zeros(slots, np.int64)
             if table is None:
                 brute(queries, self.values, k, cap, out_q, out_i, out_d, counts)
             else:
-                probe(queries, k, *table[:3], *table[3:], cap, out_q, out_i, out_d, counts)
+                sweep(queries, order, k, *table[:3], *table[3:], cap, out_q, out_i, out_d, counts)
             if counts.max() <= cap:
                 break
             # Some block found more than its slice holds: again, with room for the largest
             # (rare; a threshold that matches nearly everything).
             cap = int(counts.max())
-        keep = (np.arange(n_blocks * cap) % cap) < np.repeat(counts, cap)
+        keep = (np.arange(slots * cap) % cap) < np.repeat(counts, cap)
         return out_q[keep], out_i[keep], out_d[keep]
 
     def find_many(self, queries: np.ndarray, k: int) -> Triples:
