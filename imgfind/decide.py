@@ -386,6 +386,7 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]],
         batch = pairs[b0:b0 + DECIDE_BATCH]
         side.forget()
         tasks = []
+        need: list[tuple[int, int]] = []
         for a, b in batch:
             if side.flat[a] and side.flat[b]:
                 m = _flat_cached(side, side, rule, a, b, a, b, True, cache)
@@ -402,12 +403,14 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]],
                     if m is not None:
                         out[(a, b)] = m
                     continue
-            rows = pair_candidates(side, chans, a, b)
-            if not len(rows):
+            need.append((a, b))
+        # The pairs' candidate rows, all at once (pair_candidates, pair by pair).
+        for (a, b), rows in zip(need, _pairs_rows(side, chans, need)):
+            if not rows[0]:
                 if cache is not None:
                     cache.remember(rule, a, b, decision_cache.OWN, None)
                 continue
-            tasks.append((a, b, alignments(side, side, rows, a)))
+            tasks.append((a, b, _alignments(side, side, *rows, a)))
         for v0 in range(0, len(tasks), VERIFY_BATCH):
             part = tasks[v0:v0 + VERIFY_BATCH]
             for m in _verify_remembered(side, side, rule, part, [decision_cache.OWN] * len(part),
@@ -415,6 +418,32 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]],
                 if m is not None:
                     out[(m.a, m.b)] = m
     return out
+
+
+def _pairs_rows(side: Side, chans: list[Channel], pairs: list[tuple[int, int]]
+                ) -> list[tuple[list[int], list[int], list[int], list[int]]]:
+    """:func:`pair_candidates` of many pairs at once: per pair its rows' (q_row, q_col, i_row,
+    i_col) as lists, in pair_candidates' order (distance, library row, query column, library
+    column: no two rows of a pair share all four, so the order is the same however found)."""
+    if not pairs:
+        return []
+    pa = np.array([a for a, _ in pairs], np.int64)
+    pb = np.array([b for _, b in pairs], np.int64)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for ch in chans:
+        q_cols, i_cols = ch.query_cols, ch.library_cols
+        for x, y in ((pa, pb), (pb, pa)):
+            d = np.bitwise_count(side.hashes[x][:, q_cols][:, :, None]
+                                 ^ side.hashes[y][:, i_cols][:, None, :])
+            p, qi, ii = np.nonzero(d <= ch.radius)
+            parts.append((p, x[p], q_cols[qi], y[p], i_cols[ii], d[p, qi, ii].astype(np.int64)))
+    pair, q_row, q_col, i_row, i_col, dist = (np.concatenate([pt[f] for pt in parts]).astype(np.int64)
+                                              for f in range(6))
+    order = np.lexsort((i_col, q_col, i_row, dist, pair))
+    pair = pair[order]
+    cols = [c[order].tolist() for c in (q_row, q_col, i_row, i_col)]
+    bounds = np.searchsorted(pair, np.arange(len(pairs) + 1)).tolist()
+    return [tuple(c[bounds[j]:bounds[j + 1]] for c in cols) for j in range(len(pairs))]
 
 
 def pair_candidates(side: Side, chans: list[Channel], a: int, b: int) -> Candidates:

@@ -96,6 +96,7 @@ class CompiledJoin:
     def __init__(self, values: np.ndarray) -> None:
         self.values = np.ascontiguousarray(as_uint64(values))
         self._tables: dict[tuple, tuple] = {}
+        self._built: dict[tuple, tuple] = {}
         self.layout = None  # fixed (offsets, widths, radii) for benchmarks; None: plan()
 
     def __len__(self) -> int:
@@ -108,34 +109,46 @@ class CompiledJoin:
         key = tuple(map(tuple, layout))
         if key not in self._tables:
             offsets, widths, radii = layout
-            n = len(self.values)
-            tab_values = np.empty((len(offsets), n), np.uint64)
-            tab_order = np.empty((len(offsets), n), np.int32 if n < 2**31 else np.int64)
-            starts, bases, masks, mask_lo, mask_hi = [], [], [], [], []
-            base = 0
-            for j, (off, w, r) in enumerate(zip(offsets, widths, radii)):
-                keys = (self.values >> np.uint64(off)) & np.uint64((1 << w) - 1)
-                packed = (keys << np.uint64(32)) | np.arange(n, dtype=np.uint64)
-                packed.sort()
-                order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
-                tab_order[j] = order
-                tab_values[j] = self.values[order]
-                counts = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=1 << w)
-                st = np.zeros((1 << w) + 1, np.int32 if n < 2**31 else np.int64)
-                np.cumsum(counts, out=st[1:])
-                starts.append(st)
-                bases.append(base)
-                base += len(st)
+            # The tables depend on the substrings only: thresholds with the same substrings
+            # (the crop views at k=10 and k=8) share them and differ in their probe masks.
+            built = self._built.get((key[0], key[1]))
+            if built is None:
+                built = self._built[(key[0], key[1])] = self._build(offsets, widths)
+            masks, mask_lo, mask_hi = [], [], []
+            for w, r in zip(widths, radii):
                 ball = _ball(w, r)
                 mask_lo.append(sum(len(x) for x in masks))
                 masks.append(ball)
                 mask_hi.append(mask_lo[-1] + len(ball))
             self._tables[key] = (np.array(offsets, np.int64), np.array(widths, np.int64),
-                                 np.array(radii, np.int64), tab_values, tab_order,
-                                 np.concatenate(starts), np.array(bases, np.int64),
+                                 np.array(radii, np.int64), *built,
                                  np.concatenate(masks), np.array(mask_lo, np.int64),
                                  np.array(mask_hi, np.int64))
         return self._tables[key]
+
+    def _build(self, offsets, widths) -> tuple[np.ndarray, ...]:
+        """One direct-address table per substring: (values, positions) sorted by substring
+        key, and each key's bucket bounds (all tables' bounds one after the other, with each
+        table's first bound)."""
+        n = len(self.values)
+        tab_values = np.empty((len(offsets), n), np.uint64)
+        tab_order = np.empty((len(offsets), n), np.int32 if n < 2**31 else np.int64)
+        starts, bases = [], []
+        base = 0
+        for j, (off, w) in enumerate(zip(offsets, widths)):
+            keys = (self.values >> np.uint64(off)) & np.uint64((1 << w) - 1)
+            packed = (keys << np.uint64(32)) | np.arange(n, dtype=np.uint64)
+            packed.sort()
+            order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+            tab_order[j] = order
+            tab_values[j] = self.values[order]
+            counts = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=1 << w)
+            st = np.zeros((1 << w) + 1, np.int32 if n < 2**31 else np.int64)
+            np.cumsum(counts, out=st[1:])
+            starts.append(st)
+            bases.append(base)
+            base += len(st)
+        return tab_values, tab_order, np.concatenate(starts), np.array(bases, np.int64)
 
     def join(self, queries: np.ndarray, k: int) -> Triples:
         """Return (query index, item index, distance) of every pair within *k* bits,
