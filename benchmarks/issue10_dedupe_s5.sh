@@ -15,6 +15,9 @@
 # Usage: ROUNDS=2 NEW_PRISTINE=/tmp/idx6 BASE_PRISTINE=/tmp/measure/base-pristine \
 #        NEW_SRC=. NEW_PY=/work/venv-s5dedupe/bin/python OUT=benchmarks/results/session5 \
 #        benchmarks/issue10_dedupe_s5.sh
+# NEW_SRC may be an exported copy of a commit (git archive; NEW_REV names it), so that the
+# checkout can change while this runs; run one small compiled join there first (numba caches
+# its kernels next to the module: the first process in a fresh copy compiles them).
 set -euo pipefail
 ROUNDS=${ROUNDS:-2}
 WORK=${WORK:-/tmp/s5-issue10}
@@ -24,7 +27,8 @@ declare -A SRC=([base]=${BASE_SRC:-/work/baseline} [new]=$(cd "${NEW_SRC:-$(dirn
 declare -A PY=([base]=${BASE_PY:-$HOME/.venvs/imgfind-baseline/bin/python} [new]=${NEW_PY:-/work/venv-s5dedupe/bin/python})
 LOG=$OUT/issue10-dedupe.log
 mkdir -p "$WORK"
-echo "$(date -u +%FT%TZ) new = ${SRC[new]} at $(git -C "${SRC[new]}" rev-parse --short HEAD), base = ${SRC[base]} at $(git -C "${SRC[base]}" rev-parse --short HEAD)" | tee -a "$LOG"
+rev() { git -C "$1" rev-parse --short HEAD 2>/dev/null || echo "${NEW_REV:-unknown}"; }
+echo "$(date -u +%FT%TZ) new = ${SRC[new]} at $(rev "${SRC[new]}"), base = ${SRC[base]} at $(rev "${SRC[base]}")" | tee -a "$LOG"
 for r in $(seq 1 "$ROUNDS"); do
     if [ $((r % 2)) -eq 1 ]; then order="base new"; else order="new base"; fi
     for who in $order; do

@@ -349,8 +349,8 @@ def aligned_views(query: Side, index: Side, aligns: list[Alignment], size: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """The aligned views of each alignment, as two (n, size, size) float32 stacks."""
     xs = query.views([(al.row_q, al.view_q) for al in aligns], size)
-    x = np.stack([orient(v, al.orient) for v, al in zip(xs, aligns)])
-    y = np.stack(index.views([(al.row_i, al.view_i) for al in aligns], size))
+    x = np.stack([orient(v, al.orient) for v, al in zip(xs, aligns)]).astype(np.float32)
+    y = np.stack(index.views([(al.row_i, al.view_i) for al in aligns], size)).astype(np.float32)
     return x, y
 
 
