@@ -23,10 +23,11 @@ def popcount(x):
     return (x * h01) >> np.uint64(56)
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def sweep(queries, order, k, offsets, widths, radii, tab_values, tab_order, starts, start_base,
+def sweep(queries, order, sorted_values, k, offsets, widths, radii, tab_values, tab_order, starts, start_base,
           masks, mask_lo, mask_hi, cap, out_q, out_i, out_d, counts):
     """Multi-index probes in a cache-friendly order: task (j, b) takes block b of the queries
-    sorted by their substring j (order[j]) and runs each probe mask over the whole block
+    sorted by their substring j (order[j]; their values in that order, sorted_values[j], read
+    one after the other) and runs each probe mask over the whole block
     before the next, so consecutive probes read nearby buckets (one query's probes, one after
     the other, read a random bucket each: a cache miss per probe). A match within k bits is
     reported by the first substring j where it is within radii[j] (the others skip it).
@@ -50,8 +51,7 @@ def sweep(queries, order, k, offsets, widths, radii, tab_values, tab_order, star
         for t in range(mask_lo[j], mask_hi[j]):
             flip = masks[t]
             for qq in range(lo, hi):
-                q = order[j, qq]
-                v = queries[q]
+                v = sorted_values[j, qq]
                 slot = base + np.int64(((v >> off) & mask) ^ flip)
                 s = starts[slot]
                 e = starts[slot + 1]
@@ -69,7 +69,7 @@ def sweep(queries, order, k, offsets, widths, radii, tab_values, tab_order, star
                     if dup:
                         continue
                     if pos < end:
-                        out_q[pos] = q
+                        out_q[pos] = order[j, qq]
                         out_i[pos] = tab_order[j, p]
                         out_d[pos] = np.uint8(d)
                         pos += 1

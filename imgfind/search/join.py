@@ -167,6 +167,7 @@ class CompiledJoin:
             for j, (off, width) in enumerate(zip(table[0].tolist(), table[1].tolist())):
                 keys = (queries >> np.uint64(off)) & np.uint64((1 << width) - 1)
                 order[j] = np.argsort(keys, kind="stable")
+            sorted_values = queries[order]
         cap = 4 * BLOCK_QUERIES
         while True:
             out_q = np.empty(slots * cap, np.int64)
@@ -176,7 +177,8 @@ class CompiledJoin:
             if table is None:
                 brute(queries, self.values, k, cap, out_q, out_i, out_d, counts)
             else:
-                sweep(queries, order, k, *table[:3], *table[3:], cap, out_q, out_i, out_d, counts)
+                sweep(queries, order, sorted_values, k, *table[:3], *table[3:], cap, out_q,
+                      out_i, out_d, counts)
             if counts.max() <= cap:
                 break
             # Some block found more than its slice holds: again, with room for the largest
