@@ -2,7 +2,7 @@
 # Issue 10's "dedupe of a 10^5-file synthetic index no slower than today" (and issue 15's
 # dedupe speed), session 5: Index.groups() as `imgfind dedupe` runs it on the synthetic 10^5
 # index of benchmarks/bench_query.py (--files 100000 --parts groups --partial cli: partial
-# matching off above 5,000 files), this checkout against bc296fe ("today"), alternating,
+# matching off above 5,000 files; bc296fe has none), this checkout against bc296fe ("today"), alternating,
 # ROUNDS rounds (the first version of a round alternates too).
 #
 # Each version runs its own bench_query.py from its own checkout with its own venv, on an
@@ -12,7 +12,7 @@
 # /usr/bin/time; groups_s and peak_rss_mb (of the dedupe's own process) from its JSON. The
 # load average is recorded at the start and end of every run.
 #
-# Usage: ROUNDS=2 NEW_PRISTINE=/tmp/idx6 BASE_PRISTINE=/tmp/measure/base-pristine \
+# Usage: ROUNDS=2 [FIRST=1] NEW_PRISTINE=/tmp/idx6 BASE_PRISTINE=/tmp/measure/base-pristine \
 #        NEW_SRC=. NEW_PY=/work/venv-s5dedupe/bin/python OUT=benchmarks/results/session5 \
 #        benchmarks/issue10_dedupe_s5.sh
 # NEW_SRC may be an exported copy of a commit (git archive; NEW_REV names it), so that the
@@ -24,12 +24,15 @@ WORK=${WORK:-/tmp/s5-issue10}
 OUT=$(mkdir -p "${OUT:-$(dirname "$0")/results/session5}" && cd "${OUT:-$(dirname "$0")/results/session5}" && pwd)
 declare -A PRISTINE=([base]=${BASE_PRISTINE:-/tmp/measure/base-pristine} [new]=${NEW_PRISTINE:-/tmp/idx6})
 declare -A SRC=([base]=${BASE_SRC:-/work/baseline} [new]=$(cd "${NEW_SRC:-$(dirname "$0")/..}" && pwd))
+# bc296fe's bench_query.py has no --partial (nor partial matching); this one's, as the CLI.
+declare -A ARGS=([base]=${BASE_ARGS:-} [new]=${NEW_ARGS:---partial cli})
 declare -A PY=([base]=${BASE_PY:-$HOME/.venvs/imgfind-baseline/bin/python} [new]=${NEW_PY:-/work/venv-s5dedupe/bin/python})
 LOG=$OUT/issue10-dedupe.log
 mkdir -p "$WORK"
 rev() { git -C "$1" rev-parse --short HEAD 2>/dev/null || echo "${NEW_REV:-unknown}"; }
 echo "$(date -u +%FT%TZ) new = ${SRC[new]} at $(rev "${SRC[new]}"), base = ${SRC[base]} at $(rev "${SRC[base]}")" | tee -a "$LOG"
-for r in $(seq 1 "$ROUNDS"); do
+FIRST=${FIRST:-1}
+for r in $(seq "$FIRST" $((FIRST + ROUNDS - 1))); do
     if [ $((r % 2)) -eq 1 ]; then order="base new"; else order="new base"; fi
     for who in $order; do
         run=$WORK/run-$who
@@ -39,7 +42,7 @@ for r in $(seq 1 "$ROUNDS"); do
         start_load=$(cut -d' ' -f1-3 /proc/loadavg)
         (cd "${SRC[$who]}" && /usr/bin/time -f "%U %S %e %M" -o "$WORK/time-$who-r$r.txt" \
             nice -n 5 "${PY[$who]}" benchmarks/bench_query.py --files 100000 --parts groups \
-            --partial cli --profile never --cache "$run" --out "$OUT/issue10-$who-r$r.json" \
+            ${ARGS[$who]} --profile never --cache "$run" --out "$OUT/issue10-$who-r$r.json" \
             > "$WORK/issue10-$who-r$r.log" 2>&1)
         end_load=$(cut -d' ' -f1-3 /proc/loadavg)
         read -r user sys wall _ < "$WORK/time-$who-r$r.txt"
