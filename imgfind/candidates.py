@@ -22,7 +22,7 @@ from .layout import (CROPS, DHASH_INDEXED, DHASH_UPRIGHT, INDEXED, N_HASHES, PRI
                      TURNED, UPRIGHT)
 from .model import Rule
 from .search import Engine
-from .side import Side
+from .side import COMPILED_MIN_QUERIES, Side
 
 #: Verified rules look for a turned or mirrored copy among the crop views this many bits
 #: closer than the rule's threshold. Seven orientations against eleven crop views would be
@@ -147,6 +147,23 @@ def channels(rule: Rule, same: bool, *, canonical_join: bool = False) -> list[Ch
     return list(merged.values())
 
 
+def channel_engines(query: Side, index: Side, chans: list[Channel]) -> list[tuple[Channel, Engine]]:
+    """Each channel with the engine that searches it. Channels into the same library columns
+    share one engine (built once), chosen for all the queries it will answer: the upright
+    crop channel (2 query columns) and the turned one (14) meet one engine over the crop
+    views, which must be the compiled one when their total says so, not the numpy engine the
+    first channel's share alone would pick (at 10^5 files that engine took most of a dedupe:
+    benchmarks/RESULTS.md, "Session 5"). When all the channels together reach
+    side.COMPILED_MIN_QUERIES, the compiled engine serves the smaller channels too."""
+    total: dict[bytes, int] = {}
+    for ch in chans:
+        key = np.asarray(ch.library_cols).tobytes()
+        total[key] = total.get(key, 0) + len(query) * len(ch.query_cols)
+    large = sum(total.values()) >= COMPILED_MIN_QUERIES
+    return [(ch, index.engine(ch.library_cols, total[np.asarray(ch.library_cols).tobytes()],
+                              ch.radius, large=large)) for ch in chans]
+
+
 def find_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
                     progress: StageProgress | None = None) -> Candidates:
     """Search every channel for every query row; keep the best alignments of each pair.
@@ -155,8 +172,7 @@ def find_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
     from both of its files is one pair.
     """
     canon = uses_canonical(rule, same)
-    searches = [(ch, index.engine(ch.library_cols, len(query) * len(ch.query_cols), ch.radius))
-                for ch in channels(rule, same, canonical_join=canon)]
+    searches = channel_engines(query, index, channels(rule, same, canonical_join=canon))
     # Query rows go in chunks sized so that even a huge threshold (every hash near every
     # other) keeps memory bounded; each chunk is cut to the best alignments per pair at once.
     per_pair = MAX_ALIGNMENTS if rule.verified else 1
@@ -198,8 +214,7 @@ def iter_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
     """
     per_pair = MAX_ALIGNMENTS if rule.verified else 1
     canon = uses_canonical(rule, same)
-    searches = [(ch, index.engine(ch.library_cols, len(query) * len(ch.query_cols), ch.radius))
-                for ch in channels(rule, same, canonical_join=canon)]
+    searches = channel_engines(query, index, channels(rule, same, canonical_join=canon))
     rows_at_once = max(1, min(STREAM_FIRST_ROWS, len(query)))
     lo_row = 0
     while lo_row < len(query):

@@ -102,15 +102,20 @@ def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: 
         keys = (decision_cache.rows_keys(lo[batch_starts], qa, cands.q_col, cands.i_col,
                                          batch_starts, batch_ends).tolist()
                 if cache is not None else [0] * len(batch_starts))
+        # The batch's candidate rows gathered as lists, once (alignments() reads them row by
+        # row): pair j's are rows_l[...][offs[j]:offs[j + 1]].
+        lengths = batch_ends - batch_starts
+        gather = ranges(batch_starts, lengths)
+        rows_l = [x[gather].tolist() for x in (qa, cands.q_col, ib, cands.i_col)]
+        offs = np.concatenate([[0], np.cumsum(lengths)]).tolist()
         for v0 in range(0, len(batch_starts), VERIFY_BATCH):
             tasks = []
             task_keys = []
             # Per pair in order: (True, index into tasks) or (False, the cache's answer).
             slots: list[tuple[bool, Any]] = []
             flats = []
-            for s, e, key in zip(batch_starts[v0:v0 + VERIFY_BATCH].tolist(),
-                                 batch_ends[v0:v0 + VERIFY_BATCH].tolist(),
-                                 keys[v0:v0 + VERIFY_BATCH]):
+            for j, (s, key) in enumerate(zip(batch_starts[v0:v0 + VERIFY_BATCH].tolist(),
+                                             keys[v0:v0 + VERIFY_BATCH]), v0):
                 a, b = int(lo[s]), int(hi[s])
                 if links is not None and links.linked(a, b):
                     continue
@@ -128,7 +133,8 @@ def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: 
                             slots.append((False, match))
                             continue
                     slots.append((True, len(tasks)))
-                    tasks.append((a, b, alignments(query, index, cands.take(slice(s, e)), a)))
+                    tasks.append((a, b, _alignments(query, index, *(r[offs[j]:offs[j + 1]]
+                                                                     for r in rows_l), a)))
                     task_keys.append(key)
             for a, b, row_q, row_i in flats:
                 match = _flat_cached(query, index, rule, a, b, row_q, row_i, same, cache)
@@ -198,20 +204,34 @@ def _verify_remembered(query: Side, index: Side, rule: Rule,
 def alignments(query: Side, index: Side, rows: Candidates, a: int) -> list[Alignment]:
     """The distinct alignments of one pair's candidate rows, nearest first, at most
     MAX_ALIGNMENTS; *a* is the pair's first member (orient_ab is relative to it)."""
+    return _alignments(query, index, rows.q_row.tolist(), rows.q_col.tolist(),
+                       rows.i_row.tolist(), rows.i_col.tolist(), a)
+
+
+#: layout.HASH_VIEW, layout.relative of every two columns and layout.INVERSE as Python lists:
+#: alignments() reads them once per candidate row.
+_VIEW = HASH_VIEW.tolist()
+_RELATIVE = [[int(relative(q, i)) for i in range(len(HASH_VIEW))] for q in range(len(HASH_VIEW))]
+_INVERT = [int(invert(g)) for g in range(8)]
+
+
+def _alignments(query: Side, index: Side, q_rows: list[int], q_cols: list[int],
+                i_rows: list[int], i_cols: list[int], a: int) -> list[Alignment]:
+    """alignments() of candidate rows given as lists (one pair's, in order)."""
     out: list[Alignment] = []
     tried: set[tuple[int, int, int, int]] = set()
-    for row_q, q, row_i, i in zip(rows.q_row.tolist(), rows.q_col.tolist(), rows.i_row.tolist(),
-                                  rows.i_col.tolist()):
-        qview, iview = int(HASH_VIEW[q]), int(HASH_VIEW[i])
-        g = int(relative(q, i))
+    trimmed_q, trimmed_i = query.trimmed_rows, index.trimmed_rows
+    for row_q, q, row_i, i in zip(q_rows, q_cols, i_rows, i_cols):
+        qview, iview = _VIEW[q], _VIEW[i]
+        g = _RELATIVE[q][i]
         # found from b's side: b ~ g(a) reads as a ~ g^-1(b)
-        orient_ab = int(invert(g)) if row_q != a else g
+        orient_ab = _INVERT[g] if row_q != a else g
         # Without borders the trimmed view is the whole view: same alignment, same answer.
         # (The whole view of a bordered picture is verified too: trimming is not stable under
         # brightness edits; a different picture in the same frame fails window_similarity.)
-        if qview == TRIMMED and not query.trimmed(row_q):
+        if qview == TRIMMED and not trimmed_q[row_q]:
             qview = WHOLE
-        if iview == TRIMMED and not index.trimmed(row_i):
+        if iview == TRIMMED and not trimmed_i[row_i]:
             iview = WHOLE
         key = (row_q, qview, g, iview)
         if key in tried:
@@ -248,12 +268,16 @@ def verify_alignments(query: Side, index: Side, rule: Rule,
             continue
         picked = [tasks[t][2][k] for t, k in todo]
         xs, ys = aligned_views(query, index, picked, VERIFY_SIZE)
-        sims = verify.similarity(xs, ys)
+        # Brightness-aligned once (pair by pair: a subset's rows are the same), for the
+        # similarity and the texture test.
+        ax, ay = verify.photometric_align(xs, ys)
+        sims = verify.similarity_aligned(ax, ay)
         ok = np.flatnonzero(sims >= min_sim)
         # Evidence that grows as texture shrinks; a shared frame counts for nothing.
         colour_only = np.zeros(len(picked), bool)
         if len(ok):
-            tex_ok, colour_only[ok] = verify.texture_evidence(xs[ok], ys[ok], sims[ok])
+            tex_ok, colour_only[ok] = verify.texture_evidence(xs[ok], ys[ok], sims[ok],
+                                                              (ax[ok], ay[ok]))
             ok = ok[tex_ok]
         if len(ok):
             ok = ok[verify.frame_evidence(xs[ok], ys[ok], min_sim)]
@@ -306,9 +330,9 @@ def colour_scores(query: Side, index: Side, aligns: list[Alignment]
     score, judged, turn = np.ones(n), np.zeros(n, bool), np.zeros(n)
     size = verify.COLOUR_VIEW
     both = []
-    for j, al in enumerate(aligns):
-        cq = query.colour_view(al.row_q, al.view_q, size)
-        ci = index.colour_view(al.row_i, al.view_i, size)
+    cqs = query.colour_views([(al.row_q, al.view_q) for al in aligns], size)
+    cis = index.colour_views([(al.row_i, al.view_i) for al in aligns], size)
+    for j, (al, cq, ci) in enumerate(zip(aligns, cqs, cis)):
         if cq is not None and ci is not None:
             both.append((j, np.stack([orient(c, al.orient) for c in cq]), ci))
     if both:
@@ -324,8 +348,9 @@ def colour_scores(query: Side, index: Side, aligns: list[Alignment]
 def aligned_views(query: Side, index: Side, aligns: list[Alignment], size: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """The aligned views of each alignment, as two (n, size, size) float32 stacks."""
-    x = np.stack([orient(query.view(al.row_q, al.view_q, size), al.orient) for al in aligns])
-    y = np.stack([index.view(al.row_i, al.view_i, size) for al in aligns])
+    xs = query.views([(al.row_q, al.view_q) for al in aligns], size)
+    x = np.stack([orient(v, al.orient) for v, al in zip(xs, aligns)]).astype(np.float32)
+    y = np.stack(index.views([(al.row_i, al.view_i) for al in aligns], size)).astype(np.float32)
     return x, y
 
 
@@ -361,6 +386,7 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]],
         batch = pairs[b0:b0 + DECIDE_BATCH]
         side.forget()
         tasks = []
+        need: list[tuple[int, int]] = []
         for a, b in batch:
             if side.flat[a] and side.flat[b]:
                 m = _flat_cached(side, side, rule, a, b, a, b, True, cache)
@@ -377,12 +403,14 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]],
                     if m is not None:
                         out[(a, b)] = m
                     continue
-            rows = pair_candidates(side, chans, a, b)
-            if not len(rows):
+            need.append((a, b))
+        # The pairs' candidate rows, all at once (pair_candidates, pair by pair).
+        for (a, b), rows in zip(need, _pairs_rows(side, chans, need)):
+            if not rows[0]:
                 if cache is not None:
                     cache.remember(rule, a, b, decision_cache.OWN, None)
                 continue
-            tasks.append((a, b, alignments(side, side, rows, a)))
+            tasks.append((a, b, _alignments(side, side, *rows, a)))
         for v0 in range(0, len(tasks), VERIFY_BATCH):
             part = tasks[v0:v0 + VERIFY_BATCH]
             for m in _verify_remembered(side, side, rule, part, [decision_cache.OWN] * len(part),
@@ -390,6 +418,32 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]],
                 if m is not None:
                     out[(m.a, m.b)] = m
     return out
+
+
+def _pairs_rows(side: Side, chans: list[Channel], pairs: list[tuple[int, int]]
+                ) -> list[tuple[list[int], list[int], list[int], list[int]]]:
+    """:func:`pair_candidates` of many pairs at once: per pair its rows' (q_row, q_col, i_row,
+    i_col) as lists, in pair_candidates' order (distance, library row, query column, library
+    column: no two rows of a pair share all four, so the order is the same however found)."""
+    if not pairs:
+        return []
+    pa = np.array([a for a, _ in pairs], np.int64)
+    pb = np.array([b for _, b in pairs], np.int64)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for ch in chans:
+        q_cols, i_cols = ch.query_cols, ch.library_cols
+        for x, y in ((pa, pb), (pb, pa)):
+            d = np.bitwise_count(side.hashes[x][:, q_cols][:, :, None]
+                                 ^ side.hashes[y][:, i_cols][:, None, :])
+            p, qi, ii = np.nonzero(d <= ch.radius)
+            parts.append((p, x[p], q_cols[qi], y[p], i_cols[ii], d[p, qi, ii].astype(np.int64)))
+    pair, q_row, q_col, i_row, i_col, dist = (np.concatenate([pt[f] for pt in parts]).astype(np.int64)
+                                              for f in range(6))
+    order = np.lexsort((i_col, q_col, i_row, dist, pair))
+    pair = pair[order]
+    cols = [c[order].tolist() for c in (q_row, q_col, i_row, i_col)]
+    bounds = np.searchsorted(pair, np.arange(len(pairs) + 1)).tolist()
+    return [tuple(c[bounds[j]:bounds[j + 1]] for c in cols) for j in range(len(pairs))]
 
 
 def pair_candidates(side: Side, chans: list[Channel], a: int, b: int) -> Candidates:

@@ -197,8 +197,13 @@ def block_similarity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def similarity(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """How alike aligned views (VERIFY_SIZE px, raw grey levels) are, in [-1, 1] per pair."""
-    x, y = photometric_align(x, y)
-    return np.minimum(robust_similarity(x, y), block_similarity(x, y))
+    return similarity_aligned(*photometric_align(x, y))
+
+
+def similarity_aligned(ax: np.ndarray, ay: np.ndarray) -> np.ndarray:
+    """:func:`similarity` of views already through :func:`photometric_align` (which works
+    pair by pair: the rows of a subset come out as the whole stack's)."""
+    return np.minimum(robust_similarity(ax, ay), block_similarity(ax, ay))
 
 
 def _window_sums(a: np.ndarray, w: int) -> np.ndarray:
@@ -398,15 +403,17 @@ SMOOTH_TEXTURE = 0.02
 MIN_DETAIL = 0.8
 
 
-def texture_evidence(x: np.ndarray, y: np.ndarray, sims: np.ndarray
+def texture_evidence(x: np.ndarray, y: np.ndarray, sims: np.ndarray,
+                     aligned: tuple[np.ndarray, np.ndarray] | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Is the similarity of aligned views (VERIFY_SIZE px, raw grey) evidence enough, given
-    how little texture they have? (TEXTURE_K, SMOOTH_TEXTURE, MIN_DETAIL.)
+    how little texture they have? (TEXTURE_K, SMOOTH_TEXTURE, MIN_DETAIL.) *aligned* is
+    ``photometric_align(x, y)`` when the caller has it already.
 
     Returns (ok, colour_only) per pair: colour_only marks pure gradients with no grey
     evidence, which pass only if their colour layouts agree.
     """
-    ax, ay = photometric_align(x, y)
+    ax, ay = photometric_align(x, y) if aligned is None else aligned
     t = np.minimum(texture(ax), texture(ay))
     ok = sims >= 1.0 - TEXTURE_K * t
     smooth = ~ok & (t < SMOOTH_TEXTURE)

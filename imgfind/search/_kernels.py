@@ -23,49 +23,58 @@ def popcount(x):
     return (x * h01) >> np.uint64(56)
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def probe(queries, k, offsets, widths, radii, tab_values, tab_order, starts, start_base,
+def sweep(queries, order, sorted_values, k, offsets, widths, radii, tab_values, tab_order, starts, start_base,
           masks, mask_lo, mask_hi, cap, out_q, out_i, out_d, counts):
+    """Multi-index probes in a cache-friendly order: task (j, b) takes block b of the queries
+    sorted by their substring j (order[j]; their values in that order, sorted_values[j], read
+    one after the other) and runs each probe mask over the whole block
+    before the next, so consecutive probes read nearby buckets (one query's probes, one after
+    the other, read a random bucket each: a cache miss per probe). A match within k bits is
+    reported by the first substring j where it is within radii[j] (the others skip it).
+    Task jb = j * n_blocks + b writes its matches into slot jb of the outputs (cap each) and
+    their count into counts[jb]."""
     n = len(queries)
-    n_blocks = len(counts)
     m = len(offsets)
+    n_blocks = len(counts) // m
     kk = np.uint64(k)
-    for b in nb.prange(n_blocks):
-        pos = b * cap
+    for jb in nb.prange(m * n_blocks):
+        j = jb // n_blocks
+        b = jb - j * n_blocks
+        pos = jb * cap
         end = pos + cap
         found = 0
         lo = b * BLOCK_QUERIES
         hi = min(n, lo + BLOCK_QUERIES)
-        for q in range(lo, hi):
-            v = queries[q]
-            for j in range(m):
-                off = np.uint64(offsets[j])
-                mask = (np.uint64(1) << np.uint64(widths[j])) - np.uint64(1)
-                key = (v >> off) & mask
-                base = start_base[j]
-                for t in range(mask_lo[j], mask_hi[j]):
-                    slot = base + np.int64(key ^ masks[t])
-                    s = starts[slot]
-                    e = starts[slot + 1]
-                    for p in range(s, e):
-                        x = v ^ tab_values[j, p]
-                        d = popcount(x)
-                        if d > kk:
-                            continue
-                        dup = False
-                        for jj in range(j):
-                            mm = (np.uint64(1) << np.uint64(widths[jj])) - np.uint64(1)
-                            if popcount((x >> np.uint64(offsets[jj])) & mm) <= np.uint64(radii[jj]):
-                                dup = True
-                                break
-                        if dup:
-                            continue
-                        if pos < end:
-                            out_q[pos] = q
-                            out_i[pos] = tab_order[j, p]
-                            out_d[pos] = np.uint8(d)
-                            pos += 1
-                        found += 1
-        counts[b] = found
+        off = np.uint64(offsets[j])
+        mask = (np.uint64(1) << np.uint64(widths[j])) - np.uint64(1)
+        base = start_base[j]
+        for t in range(mask_lo[j], mask_hi[j]):
+            flip = masks[t]
+            for qq in range(lo, hi):
+                v = sorted_values[j, qq]
+                slot = base + np.int64(((v >> off) & mask) ^ flip)
+                s = starts[slot]
+                e = starts[slot + 1]
+                for p in range(s, e):
+                    x = v ^ tab_values[j, p]
+                    d = popcount(x)
+                    if d > kk:
+                        continue
+                    dup = False
+                    for jj in range(j):
+                        mm = (np.uint64(1) << np.uint64(widths[jj])) - np.uint64(1)
+                        if popcount((x >> np.uint64(offsets[jj])) & mm) <= np.uint64(radii[jj]):
+                            dup = True
+                            break
+                    if dup:
+                        continue
+                    if pos < end:
+                        out_q[pos] = order[j, qq]
+                        out_i[pos] = tab_order[j, p]
+                        out_d[pos] = np.uint8(d)
+                        pos += 1
+                    found += 1
+        counts[jb] = found
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def brute(queries, items, k, cap, out_q, out_i, out_d, counts):

@@ -54,7 +54,7 @@ def available() -> bool:
 def _kernels():
     from . import _kernels as k
 
-    return k.probe, k.brute, k.nearest
+    return k.sweep, k.brute, k.nearest
 
 
 def _ball(width: int, radius: int) -> np.ndarray:
@@ -96,6 +96,7 @@ class CompiledJoin:
     def __init__(self, values: np.ndarray) -> None:
         self.values = np.ascontiguousarray(as_uint64(values))
         self._tables: dict[tuple, tuple] = {}
+        self._built: dict[tuple, tuple] = {}
         self.layout = None  # fixed (offsets, widths, radii) for benchmarks; None: plan()
 
     def __len__(self) -> int:
@@ -108,34 +109,46 @@ class CompiledJoin:
         key = tuple(map(tuple, layout))
         if key not in self._tables:
             offsets, widths, radii = layout
-            n = len(self.values)
-            tab_values = np.empty((len(offsets), n), np.uint64)
-            tab_order = np.empty((len(offsets), n), np.int32 if n < 2**31 else np.int64)
-            starts, bases, masks, mask_lo, mask_hi = [], [], [], [], []
-            base = 0
-            for j, (off, w, r) in enumerate(zip(offsets, widths, radii)):
-                keys = (self.values >> np.uint64(off)) & np.uint64((1 << w) - 1)
-                packed = (keys << np.uint64(32)) | np.arange(n, dtype=np.uint64)
-                packed.sort()
-                order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
-                tab_order[j] = order
-                tab_values[j] = self.values[order]
-                counts = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=1 << w)
-                st = np.zeros((1 << w) + 1, np.int32 if n < 2**31 else np.int64)
-                np.cumsum(counts, out=st[1:])
-                starts.append(st)
-                bases.append(base)
-                base += len(st)
+            # The tables depend on the substrings only: thresholds with the same substrings
+            # (the crop views at k=10 and k=8) share them and differ in their probe masks.
+            built = self._built.get((key[0], key[1]))
+            if built is None:
+                built = self._built[(key[0], key[1])] = self._build(offsets, widths)
+            masks, mask_lo, mask_hi = [], [], []
+            for w, r in zip(widths, radii):
                 ball = _ball(w, r)
                 mask_lo.append(sum(len(x) for x in masks))
                 masks.append(ball)
                 mask_hi.append(mask_lo[-1] + len(ball))
             self._tables[key] = (np.array(offsets, np.int64), np.array(widths, np.int64),
-                                 np.array(radii, np.int64), tab_values, tab_order,
-                                 np.concatenate(starts), np.array(bases, np.int64),
+                                 np.array(radii, np.int64), *built,
                                  np.concatenate(masks), np.array(mask_lo, np.int64),
                                  np.array(mask_hi, np.int64))
         return self._tables[key]
+
+    def _build(self, offsets, widths) -> tuple[np.ndarray, ...]:
+        """One direct-address table per substring: (values, positions) sorted by substring
+        key, and each key's bucket bounds (all tables' bounds one after the other, with each
+        table's first bound)."""
+        n = len(self.values)
+        tab_values = np.empty((len(offsets), n), np.uint64)
+        tab_order = np.empty((len(offsets), n), np.int32 if n < 2**31 else np.int64)
+        starts, bases = [], []
+        base = 0
+        for j, (off, w) in enumerate(zip(offsets, widths)):
+            keys = (self.values >> np.uint64(off)) & np.uint64((1 << w) - 1)
+            packed = (keys << np.uint64(32)) | np.arange(n, dtype=np.uint64)
+            packed.sort()
+            order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+            tab_order[j] = order
+            tab_values[j] = self.values[order]
+            counts = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=1 << w)
+            st = np.zeros((1 << w) + 1, np.int32 if n < 2**31 else np.int64)
+            np.cumsum(counts, out=st[1:])
+            starts.append(st)
+            bases.append(base)
+            base += len(st)
+        return tab_values, tab_order, np.concatenate(starts), np.array(bases, np.int64)
 
     def join(self, queries: np.ndarray, k: int) -> Triples:
         """Return (query index, item index, distance) of every pair within *k* bits,
@@ -144,24 +157,34 @@ class CompiledJoin:
         n_blocks = -(-len(queries) // BLOCK_QUERIES)
         if n_blocks == 0 or len(self.values) == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.uint8)
-        probe, brute, _ = _kernels()
+        sweep, brute, _ = _kernels()
         table = self._table(k)
+        slots = n_blocks * (1 if table is None else len(table[0]))
+        if table is not None:
+            # Each substring's probes go through the queries in the order of that substring
+            # (the sweep kernel): nearby buckets one after the other.
+            order = np.empty((len(table[0]), len(queries)), np.int64)
+            for j, (off, width) in enumerate(zip(table[0].tolist(), table[1].tolist())):
+                keys = (queries >> np.uint64(off)) & np.uint64((1 << width) - 1)
+                order[j] = np.argsort(keys, kind="stable")
+            sorted_values = queries[order]
         cap = 4 * BLOCK_QUERIES
         while True:
-            out_q = np.empty(n_blocks * cap, np.int64)
-            out_i = np.empty(n_blocks * cap, np.int64)
-            out_d = np.empty(n_blocks * cap, np.uint8)
-            counts = np.zeros(n_blocks, np.int64)
+            out_q = np.empty(slots * cap, np.int64)
+            out_i = np.empty(slots * cap, np.int64)
+            out_d = np.empty(slots * cap, np.uint8)
+            counts = np.zeros(slots, np.int64)
             if table is None:
                 brute(queries, self.values, k, cap, out_q, out_i, out_d, counts)
             else:
-                probe(queries, k, *table[:3], *table[3:], cap, out_q, out_i, out_d, counts)
+                sweep(queries, order, sorted_values, k, *table[:3], *table[3:], cap, out_q,
+                      out_i, out_d, counts)
             if counts.max() <= cap:
                 break
             # Some block found more than its slice holds: again, with room for the largest
             # (rare; a threshold that matches nearly everything).
             cap = int(counts.max())
-        keep = (np.arange(n_blocks * cap) % cap) < np.repeat(counts, cap)
+        keep = (np.arange(slots * cap) % cap) < np.repeat(counts, cap)
         return out_q[keep], out_i[keep], out_d[keep]
 
     def find_many(self, queries: np.ndarray, k: int) -> Triples:
