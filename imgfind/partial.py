@@ -61,12 +61,12 @@ STOP_MAX = 250
 #: far from uniform), so a lookup's work is then bounded by a constant however large the
 #: library.
 #: None: no such limit. Measured on a synthetic 10^5-file index (benchmarks/RESULTS.md,
-#: session 5; dev pool's hard copies inside it, family found among the 8 candidates): the
-#: candidate search of dedupe took 310 ms of CPU per lone picture with the 5% cap (85.9% found),
-#: 69 ms with STOP_MAX (84.4%), 19 ms with a limit of 100,000 entries (78.1%), 3.6 ms with
-#: 20,000 (47.0%). Verification (150 ms a picture there) and part views (29 ms) cost more than
-#: the search now, so the limit is off until they are cheaper. CROWDED_QUERY, for a query's
-#: few pictures: a limit of 100,000 lost 25 of the 36 copies an elephant crop finds at 10^5.
+#: session 5), the dev pool's 270 hard copies inside it asking for 8 candidates each as dedupe
+#: does: 375 ms of CPU each with the 5% cap (85.9% found their family), 69 ms with STOP_MAX
+#: (84.4%), 19 ms with a limit of 100,000 entries (78.1%), 3.6 ms with 20,000 (47.0%): off,
+#: as verification (about 150 ms a picture) and part views (20-30 ms) now cost more than the
+#: search. CROWDED_QUERY, for a query's few pictures: a limit of 100,000 lost 25 of the 36
+#: copies an elephant crop finds at 10^5, its original among them.
 CROWDED: int | None = None
 CROWDED_QUERY: int | None = None
 #: Votes a picture needs to be verified, and how many candidates a query verifies at most.
