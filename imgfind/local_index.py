@@ -21,14 +21,18 @@ process that searches (107 s at 10^5 pictures, 12 million descriptors), so it is
 Candidates (``DescriptorIndex.candidates``, ``candidates_many``) are the same as
 partial.LocalIndex's over the same pictures (tests check it): each query descriptor votes for
 every picture with a descriptor within CANDIDATE_BITS, weighted log(N / df); one found in more
-than COMMON of the pictures is a stop word and votes for none. With numba (the ``fast``
-extra) the lookup runs compiled, and a stop word stops looking once it has found that many
-pictures, so its cost does not grow with the library; without, numpy does the same, slower.
+than partial.stop_cap of the pictures (5%, at least 32, at most 250) is a stop word and votes
+for none. With numba (the ``fast`` extra) the lookup runs compiled, and a stop word stops
+looking once it has found that many pictures; numpy does the same, reading the buckets in
+growing slices, and answers a one-shot query whose lookup is small enough (NUMPY_BOUND,
+NUMPY_ENTRIES) so that it does not load numba. Both give the same candidates and scores.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 
@@ -38,6 +42,7 @@ from . import partial
 from .model import LocalFeatures
 from .prints_cache import Owner, _unlink, _write_replace
 from .search import disk
+from .search.arrays import ranges
 
 #: Bump when the files' layout changes: an older sidecar is then simply rebuilt.
 LOCAL_FORMAT = 1
@@ -113,8 +118,17 @@ class DescriptorIndex:
     def __init__(self, ids: np.ndarray, starts: np.ndarray, desc: np.ndarray, tables: np.ndarray,
                  read: Callable[[list[int]], dict[int, LocalFeatures]]):
         self.ids, self.starts, self.desc, self.tables = ids, starts, desc, tables
-        self.owner = np.repeat(np.arange(len(ids), dtype=np.int32), np.diff(starts))
+        self._owner: np.ndarray | None = None
         self.features = Features(ids, read)
+
+    @property
+    def owner(self) -> np.ndarray:
+        """The row of every descriptor, int32 (D,) (made when first asked: the numpy path
+        does without it)."""
+        if self._owner is None:
+            self._owner = np.repeat(np.arange(len(self.ids), dtype=np.int32),
+                                    np.diff(self.starts))
+        return self._owner
 
     @classmethod
     def build(cls, ids: np.ndarray, desc_blobs: Iterable[bytes],
@@ -188,16 +202,20 @@ class DescriptorIndex:
     # ------------------------------------------------------------------ search
     def candidates(self, query: LocalFeatures, *, top: int = partial.TOP_CANDIDATES,
                    exclude: int | None = None) -> list[tuple[int, float]]:
-        """As partial.LocalIndex.candidates: (row, score) of the best pictures for *query*."""
+        """As partial.LocalIndex.candidates: (row, score) of the best pictures for *query*
+        (whose lookups may read more: partial.CROWDED_QUERY)."""
         rows, scores = self.candidates_many([np.frombuffer(query.desc, "<u8")], top=top,
-                                            exclude=[-1 if exclude is None else exclude])
+                                            exclude=[-1 if exclude is None else exclude],
+                                            crowded=partial.crowded_cap(len(self), query=True))
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
     def candidates_many(self, queries: list[np.ndarray], *, top: int = partial.TOP_CANDIDATES,
-                        exclude: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        exclude: list[int] | None = None, crowded: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """The candidates of many query pictures at once (their descriptors, uint64 arrays):
         rows int64 (q, top) and scores float64 (q, top), best first, -1 and 0 past the last.
-        *exclude*: a row per query never returned (-1: none)."""
+        *exclude*: a row per query never returned (-1: none). *crowded*: see
+        partial.crowded_cap (default: the library's, for dedupe)."""
         q = len(queries)
         exclude_arr = np.full(q, -1, np.int64) if exclude is None else np.asarray(exclude, np.int64)
         out_rows = np.full((q, top), -1, np.int64)
@@ -206,33 +224,204 @@ class DescriptorIndex:
         if q == 0 or n == 0 or not len(self.desc):
             return out_rows, out_scores
         cap = partial.stop_cap(n)
+        crowded = partial.crowded_cap(n) if crowded is None else int(crowded)
         weights = partial.idf(n, np.arange(int(cap) + 1))
         qstart = np.zeros(q + 1, np.int64)
         np.cumsum([len(x) for x in queries], out=qstart[1:])
         qdesc = (np.concatenate([np.asarray(x, np.uint64) for x in queries]) if qstart[-1]
                  else np.zeros(0, np.uint64))
-        kernel = _kernel()
+        plans = None
+        kernel = None
+        if q <= NUMPY_QUERIES and "imgfind.search._local_kernels" not in sys.modules:
+            plans = [self._probes(qdesc[qstart[i]:qstart[i + 1]]) for i in range(q)]
+            # numpy reads at most these many bucket entries (stop words stop early)
+            bound = sum(int(_reads(length, crowded).sum()) for _, _, length in plans)
+            if bound > NUMPY_BOUND:
+                kernel = _kernel()
+        else:
+            kernel = _kernel()
+        if kernel is None and plans is not None and _kernel_possible():
+            found = [self._one(qdesc[qstart[i]:qstart[i + 1]], int(exclude_arr[i]), int(cap),
+                               crowded, weights, top, plans[i], NUMPY_ENTRIES) for i in range(q)]
+            if all(f is not None for f in found):
+                for i, (rows, scores) in enumerate(found):
+                    out_rows[i, :len(rows)], out_scores[i, :len(rows)] = rows, scores
+                return out_rows, out_scores
+            kernel = _kernel()  # numpy would have read too much: the kernel answers
         if kernel is not None:
             import numba  # noqa: PLC0415
 
             blocks = max(1, min(q, numba.get_num_threads() * BLOCKS_PER_THREAD))
             stats = np.zeros((q, 2), np.int64)
             kernel(qdesc, qstart, exclude_arr, self.desc, self.starts, self.owner, self.tables, n,
-                   partial.CANDIDATE_BITS, int(cap), weights, partial.MIN_VOTES, blocks,
+                   partial.CANDIDATE_BITS, int(cap), crowded, weights, partial.MIN_VOTES, blocks,
                    out_rows, out_scores, stats)
             return out_rows, out_scores
-        engine = disk.DiskTables([self.tables], [self.desc])
         for i in range(q):
-            qi, items, _ = engine.find_many(qdesc[qstart[i]:qstart[i + 1]], partial.CANDIDATE_BITS)
-            found = partial.vote(qi, self.owner[items], int(qstart[i + 1] - qstart[i]), n,
-                                 top=top, exclude=None if exclude_arr[i] < 0 else int(exclude_arr[i]))
-            for t, (r, s) in enumerate(found):
-                out_rows[i, t], out_scores[i, t] = r, s
+            rows, scores = self._one(qdesc[qstart[i]:qstart[i + 1]], int(exclude_arr[i]),
+                                     int(cap), crowded, weights, top,
+                                     None if plans is None else plans[i])
+            out_rows[i, :len(rows)], out_scores[i, :len(rows)] = rows, scores
         return out_rows, out_scores
+
+    # ------------------------------------------------------------ numpy path
+    def _probes(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The kernel's 20 bucket probes of each query descriptor (_local_kernels.bucket_plan):
+        radius 1 in the chunk that makes them hold fewest entries (the lowest on ties: its
+        bucket, then its 16 one-bit neighbours), then the other three chunks' buckets. Table
+        chunk, bucket start and length in the table, each (m, 20) int64."""
+        d_items = len(self.desc)
+        q = np.asarray(q, np.uint64)
+        m = len(q)
+        chunk_keys = np.stack([((q >> np.uint64(16 * c)) & np.uint64(0xFFFF)).astype(np.int64)
+                               for c in range(disk.CHUNKS)], axis=1)  # (m, 4)
+        flips = chunk_keys[:, :, None] ^ _FLIPS[None, None, :]  # (m, 4, 17): key, then 16 flips
+        cidx = np.arange(disk.CHUNKS)[None, :, None]
+        size = (self.tables[cidx, d_items + flips + 1].astype(np.int64)
+                - self.tables[cidx, d_items + flips].astype(np.int64))
+        exact = size[:, :, 0]
+        cost = size.sum(axis=2) + exact.sum(axis=1, keepdims=True) - exact
+        best = np.argmin(cost, axis=1)  # the first of equal costs, as the kernel
+        others = np.array([[c for c in range(disk.CHUNKS) if c != b] for b in range(disk.CHUNKS)])
+        chunk = np.concatenate([np.repeat(best[:, None], 17, axis=1), others[best]], axis=1)
+        keys = np.concatenate([flips[np.arange(m), best], chunk_keys[np.arange(m)[:, None],
+                                                                      others[best]]], axis=1)
+        start = self.tables[chunk, d_items + keys].astype(np.int64)
+        length = self.tables[chunk, d_items + keys + 1].astype(np.int64) - start
+        return chunk, start, length
+
+    def _scan(self, q: np.ndarray, exclude: int, cap: int, crowded: int = -1,
+              plan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+              budget: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Every (descriptor, row) hit of the query descriptors *q* (uint64 (m,)) that is not a
+        stop word (finds more than *cap* rows other than *exclude*, or has buckets holding more
+        than *crowded* entries when crowded >= 0), sorted by descriptor then row, and the stop
+        words' positions in *q*; None once it has read more than *budget* bucket entries
+        (when given). Reads each descriptor's buckets in growing
+        slices (SCAN_FIRST entries, then twice as many each round) and stops reading a
+        descriptor's buckets once it has found more than *cap* rows: its cost, like the
+        kernel's, does not grow past that. The same answer as reading everything (whether a
+        descriptor is a stop word does not depend on the order its hits are found in)."""
+        m, n = len(q), len(self.ids)
+        k = partial.CANDIDATE_BITS
+        chunk, start, length = self._probes(q) if plan is None else plan
+        vstart = np.zeros((m, _PROBES + 1), np.int64)  # where each probe starts in the
+        np.cumsum(length, axis=1, out=vstart[:, 1:])     # descriptor's read order
+        total = vstart[:, -1]
+        cursor = np.zeros(m, np.int64)
+        stop = _reads(length, crowded) < total
+        active = np.nonzero(~stop)[0]
+        keys = np.zeros(0, np.int64)  # distinct descriptor * n + row found so far
+        step = SCAN_FIRST
+        read = 0
+        while len(active):
+            lo = cursor[active]
+            hi = np.minimum(total[active], lo + step)
+            read += int((hi - lo).sum())
+            if budget is not None and read > budget:
+                return None
+            # the slice [lo, hi) of each active descriptor's read order, probe by probe
+            a_lo = np.maximum(vstart[active, :-1], lo[:, None])
+            a_hi = np.minimum(vstart[active, 1:], hi[:, None])
+            seg = np.maximum(a_hi - a_lo, 0)
+            which, probe = np.nonzero(seg)
+            lens = seg[which, probe]
+            pos = ranges(start[active[which], probe] + a_lo[which, probe]
+                         - vstart[active[which], probe], lens)
+            items = self.tables[np.repeat(chunk[active[which], probe], lens), pos].astype(np.int64)
+            desc_of = np.repeat(active[which], lens)
+            near = np.bitwise_count(self.desc[items] ^ q[desc_of]) <= k
+            items, desc_of = items[near], desc_of[near]
+            rows = np.searchsorted(self.starts, items, side="right") - 1
+            keep = rows != exclude
+            keys = np.unique(np.concatenate([keys, desc_of[keep] * n + rows[keep]]))
+            found = np.bincount(keys // n, minlength=m)
+            cursor[active] = hi
+            over = found[active] > cap
+            stop[active[over]] = True
+            if over.any():
+                keys = keys[~stop[keys // n]]
+            active = active[~over & (hi < total[active])]
+            step *= 2
+        return keys // n, keys % n, np.nonzero(stop)[0]
+
+    def _one(self, q: np.ndarray, exclude: int, cap: int, crowded: int, weights: np.ndarray,
+             top: int, plan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+             budget: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The kernel's answer for one query picture (descriptors *q*), in numpy: rows and
+        scores, best first, at most *top*; None when it would read more than *budget*."""
+        scanned = self._scan(q, exclude, cap, crowded, plan, budget)
+        if scanned is None:
+            return None
+        qi, rows, stops = scanned
+        if not len(qi):
+            return np.zeros(0, np.int64), np.zeros(0)
+        df = np.bincount(qi, minlength=len(q))
+        touched, inv = np.unique(rows, return_inverse=True)
+        votes = np.bincount(inv, minlength=len(touched))
+        # summed in descriptor order, as the kernel adds them: the same float64 scores
+        score = np.bincount(inv, weights=weights[df[qi]], minlength=len(touched))
+        positive = score > 0.0
+        ok = positive & (votes >= partial.MIN_VOTES)
+        pend = np.nonzero(positive & ~ok)[0] if len(stops) else np.zeros(0, np.int64)
+        best = ok.nonzero()[0]
+        best = best[np.lexsort((touched[best], -score[best]))][:top]
+        if len(pend):
+            # a row short of MIN_VOTES may reach it counting the stop words it has (they
+            # weigh nothing): checked for those that could still make the list, best first
+            pend = pend[np.lexsort((touched[pend], -score[pend]))]
+            stop_desc = np.asarray(q, np.uint64)[stops]
+            k = partial.CANDIDATE_BITS
+            for lo in range(0, len(pend), PENDING_BLOCK):
+                if len(best) == top and score[pend[lo]] < score[best[-1]]:
+                    break
+                block = pend[lo:lo + PENDING_BLOCK]
+                r = touched[block]
+                n_desc = self.starts[r + 1] - self.starts[r]
+                own = self.desc[ranges(self.starts[r], n_desc)]
+                near = np.bitwise_count(own[:, None] ^ stop_desc[None, :]) <= k
+                first = np.zeros(len(block), np.int64)  # every touched row has descriptors
+                np.cumsum(n_desc[:-1], out=first[1:])
+                extra = np.logical_or.reduceat(near, first, axis=0).sum(axis=1)
+                good = block[votes[block] + extra >= partial.MIN_VOTES]
+                if len(good):
+                    best = np.concatenate([best, good])
+                    best = best[np.lexsort((touched[best], -score[best]))][:top]
+        return touched[best], score[best]
 
 
 #: Set to False to use numpy even when numba is installed (tests compare the two).
 USE_NUMBA = True
+#: Up to this many query pictures, numpy answers (the same candidates) unless their buckets
+#: hold more than NUMPY_BOUND entries or it reads more than NUMPY_ENTRIES of them (then the
+#: kernel answers): a one-shot query on a small or middle-sized index then does not import
+#: numba and load the kernel (0.5-0.8 s of CPU in a fresh process; numpy takes 40-80 ns an
+#: entry, the kernel about 10). Stop words stop early, so numpy reads 1.2-2.4x fewer entries
+#: than the bound: a 512-descriptor crop query reads 7 M at 10^4 pictures (0.4-0.5 s), 16 M at
+#: 3x10^4 (0.7-0.9 s, as much as loading the kernel), 42 M at 10^5 (about 3 s): measured,
+#: benchmarks/RESULTS.md, session 5.
+NUMPY_QUERIES = 4
+NUMPY_BOUND = 20_000_000
+NUMPY_ENTRIES = 12_000_000
+#: The numpy path reads a descriptor's buckets this many entries at first, then twice as many
+#: each round, until it is a stop word or has read them all.
+SCAN_FIRST = 2048
+#: Rows short of MIN_VOTES checked against the stop words at a time (numpy path).
+PENDING_BLOCK = 256
+_PROBES = 17 + disk.CHUNKS - 1
+_FLIPS = np.array([0] + [1 << b for b in range(16)], np.int64)
+
+
+def _reads(length: np.ndarray, crowded: int) -> np.ndarray:
+    """Bucket entries each descriptor's lookup may read (its probes' lengths, (m, 20)): all of
+    them, or none for a crowded one."""
+    total = length.sum(axis=1)
+    return np.where(total > crowded, 0, total) if crowded >= 0 else total
+
+
+def _kernel_possible() -> bool:
+    """Whether _kernel may answer, without importing numba (0.25 s)."""
+    return USE_NUMBA and importlib.util.find_spec("numba") is not None
 
 
 def _kernel():

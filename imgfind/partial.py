@@ -46,8 +46,29 @@ from .search import make_engine
 CANDIDATE_BITS = 4
 #: A query descriptor found in more than this fraction of the pictures is not distinctive.
 COMMON = 0.05
-#: ... but a descriptor found in at most this many pictures always votes (stop_cap).
+#: ... but a descriptor found in at most this many pictures always votes (stop_cap) ...
 STOP_MIN = 32
+#: ... and one found in more than this many never does, however large the library (from 5,000
+#: pictures on): the lookup of a descriptor then stops after a fixed number of pictures
+#: instead of a fixed fraction of the library, so that its cost stops growing with the library
+#: (at 10^5 pictures, a 5% cap let a lookup read 292,000 bucket entries on average, this cap
+#: 36,800: benchmarks/RESULTS.md, "Partial matching at scale", session 5). Libraries of up to
+#: 5,000 pictures (the bench pools) are unchanged.
+STOP_MAX = 250
+#: ... and, in those libraries too, a descriptor whose lookup would read more than CROWDED
+#: bucket entries (local_index.py: 20 buckets of 16-bit chunks of the descriptor) may be one as
+#: well, without reading them: it lies where the library's descriptors crowd (ORB's bits are
+#: far from uniform), so a lookup's work is then bounded by a constant however large the
+#: library.
+#: None: no such limit. Measured on a synthetic 10^5-file index (benchmarks/RESULTS.md,
+#: session 5), the dev pool's 270 hard copies inside it asking for 8 candidates each as dedupe
+#: does: 375 ms of CPU each with the 5% cap (85.9% found their family), 69 ms with STOP_MAX
+#: (84.4%), 19 ms with a limit of 100,000 entries (78.1%), 3.6 ms with 20,000 (47.0%): off,
+#: as verification (about 150 ms a picture) and part views (20-30 ms) now cost more than the
+#: search. CROWDED_QUERY, for a query's few pictures: a limit of 100,000 lost 25 of the 36
+#: copies an elephant crop finds at 10^5, its original among them.
+CROWDED: int | None = None
+CROWDED_QUERY: int | None = None
 #: Votes a picture needs to be verified, and how many candidates a query verifies at most.
 MIN_VOTES = 3
 TOP_CANDIDATES = 8
@@ -127,8 +148,18 @@ def idf(n: int, df: np.ndarray) -> np.ndarray:
 def stop_cap(n: int) -> float:
     """How many of *n* pictures a descriptor may find and still vote: COMMON of them, but
     never fewer than STOP_MIN (in a small library a picture and its few copies are already
-    5%: their shared descriptors are what a crop of it matches)."""
-    return max(COMMON * n, STOP_MIN)
+    5%: their shared descriptors are what a crop of it matches) and never more than STOP_MAX
+    (in a large one, a descriptor found in hundreds of pictures tells little about any)."""
+    return min(max(COMMON * n, STOP_MIN), STOP_MAX)
+
+
+def crowded_cap(n: int, query: bool = False) -> int:
+    """How many bucket entries a descriptor's lookup may read in a library of *n* pictures
+    before it is a stop word without reading them (CROWDED, or CROWDED_QUERY for a *query*),
+    or -1: no such limit (below the size where stop_cap reaches STOP_MAX, the bench pools'
+    scale)."""
+    limit = CROWDED_QUERY if query else CROWDED
+    return -1 if COMMON * n <= STOP_MAX or limit is None else limit
 
 
 def vote(qi: np.ndarray, rows: np.ndarray, nq: int, n: int, *, top: int = TOP_CANDIDATES,
@@ -232,8 +263,14 @@ def _fit(pa: np.ndarray, pb: np.ndarray, a: LocalFeatures, b: LocalFeatures, lea
                                              ransacReprojThreshold=RANSAC_PIXELS, maxIters=1000,
                                              confidence=0.995)
     n_s = int(inl_s.sum()) if sim is not None and inl_s is not None else 0
-    hom, inl_h = cv2.findHomography(pa, pb, cv2.RANSAC, RANSAC_PIXELS, maxIters=1000,
-                                    confidence=0.995)
+    if len(pa) < max(least, HOMOGRAPHY_GAIN * n_s + HOMOGRAPHY_EXTRA):
+        # the homography could not explain enough more matches to be the answer even with
+        # every one an inlier: not fitted (most of verification's CPU went there; OpenCV
+        # seeds its RANSAC afresh in every call, so the other fits are the same)
+        hom, inl_h = None, None
+    else:
+        hom, inl_h = cv2.findHomography(pa, pb, cv2.RANSAC, RANSAC_PIXELS, maxIters=1000,
+                                        confidence=0.995)
     n_h = int(inl_h.sum()) if hom is not None and inl_h is not None else 0
     if hom is not None and n_h >= max(least, HOMOGRAPHY_GAIN * n_s + HOMOGRAPHY_EXTRA) \
             and _sane_homography(hom, a, b):

@@ -585,9 +585,20 @@ class Store:
         )
 
     @_guarded
-    def sizes(self) -> dict[int, tuple[int, int]]:
-        """Every file's (width, height) in pixels, by id (0 when unknown)."""
-        return {i: (w or 0, h or 0) for i, w, h in self.db.execute("SELECT id, width, height FROM files")}
+    def sizes(self, ids: Iterable[int] | None = None) -> dict[int, tuple[int, int]]:
+        """Every file's (width, height) in pixels, by id (0 when unknown); only the files
+        *ids* (those that exist) when given."""
+        if ids is None:
+            return {i: (w or 0, h or 0)
+                    for i, w, h in self.db.execute("SELECT id, width, height FROM files")}
+        out: dict[int, tuple[int, int]] = {}
+        want = [int(i) for i in ids]
+        for lo in range(0, len(want), 500):
+            chunk = want[lo:lo + 500]
+            out.update((i, (w or 0, h or 0)) for i, w, h in self.db.execute(
+                f"SELECT id, width, height FROM files WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk))
+        return out
 
     @_guarded
     def local_features(self, ids: Iterable[int] | None = None) -> dict[int, LocalFeatures]:

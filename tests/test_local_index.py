@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -194,3 +195,144 @@ def test_query_keeps_partial_matching_on_where_dedupe_turns_it_off(indexed, runn
     q = invoke(runner, db, "query", str(tmp / "crop.jpg"), "--format", "json")
     assert json.loads(q.stdout)["matches"] == []
     assert "more than 3: slow at this size" in q.stderr
+
+
+def _bucket_cost(tables: np.ndarray, d_items: int, v: int) -> int:
+    """Entries a lookup of descriptor v reads (independently of local_index: for each chunk
+    searched at radius 1, its 17 buckets plus the other three chunks' own; the cheapest)."""
+    size = lambda c, key: int(tables[c, d_items + key + 1]) - int(tables[c, d_items + key])  # noqa: E731
+    keys = [(v >> (16 * c)) & 0xFFFF for c in range(4)]
+    exact = [size(c, keys[c]) for c in range(4)]
+    return min(sum(exact) + sum(size(c, keys[c] ^ (1 << b)) for b in range(16)) for c in range(4))
+
+
+def _reference(index: DescriptorIndex, q: np.ndarray, exclude: int, cap: int, crowded: int,
+               top: int) -> list[tuple[int, float]]:
+    """partial.vote's rule by brute force, with a crowded descriptor (its buckets hold more
+    than *crowded* entries) a stop word as well: weight 0, its hits still count as votes."""
+    n = len(index)
+    desc, owner = np.asarray(index.desc), index.owner
+    qi, items = np.nonzero(np.bitwise_count(q[:, None] ^ desc[None, :]) <= partial.CANDIDATE_BITS)
+    key = np.unique(qi.astype(np.int64) * n + owner[items])
+    qi, rows = key // n, key % n
+    keep = rows != exclude
+    qi, rows = qi[keep], rows[keep]
+    df = np.bincount(qi, minlength=len(q))
+    weight = partial.idf(n, df)
+    weight[df > cap] = 0.0
+    if crowded >= 0:
+        cost = np.array([_bucket_cost(index.tables, len(desc), int(v)) for v in q])
+        weight[cost > crowded] = 0.0
+    votes = np.bincount(rows, minlength=n)
+    score = np.bincount(rows, weights=weight[qi], minlength=n)
+    score[votes < partial.MIN_VOTES] = 0.0
+    best = np.argsort(-score, kind="stable")[:top]
+    return [(int(r), float(score[r])) for r in best if score[r] > 0]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_fixed_stop_cap_and_crowded_buckets_numpy_and_kernel_agree_with_brute_force(
+        seed, monkeypatch):
+    """Above 5,000 pictures a descriptor found in more than STOP_MAX pictures, or whose
+    buckets hold more than CROWDED entries, does not vote: scaled down here (STOP_MAX 6,
+    CROWDED the median lookup of the library) on 400 pictures, with the numpy path reading
+    its buckets in slices of 3 entries (so it stops stop words early over many rounds)."""
+    feats = _library(seed, 400, 24, 6)
+    ids = np.array(sorted(feats), np.int64)
+    index = DescriptorIndex.build(ids, [feats[int(i)].desc for i in ids],
+                                  lambda want: {i: feats[i] for i in want})
+    costs = [_bucket_cost(index.tables, len(index.desc), int(v)) for v in index.desc[:2000]]
+    monkeypatch.setattr(partial, "STOP_MAX", 6)
+    monkeypatch.setattr(partial, "CROWDED", int(np.median(costs)))
+    monkeypatch.setattr(local_index, "SCAN_FIRST", 3)
+    n = len(index)
+    cap, crowded = partial.stop_cap(n), partial.crowded_cap(n)
+    assert cap == 6 and crowded == int(np.median(costs))
+    assert partial.crowded_cap(n, query=True) == -1  # a query reads all it needs
+    monkeypatch.setattr(partial, "CROWDED_QUERY", 7)
+    assert partial.crowded_cap(n, query=True) == 7 and partial.crowded_cap(n // 100) == -1
+    rows = list(range(0, n, 5))
+    queries = [np.asarray(index.desc[index.starts[r]:index.starts[r + 1]]) for r in rows]
+    want = [_reference(index, q, r, int(cap), crowded, partial.TOP_CANDIDATES)
+            for q, r in zip(queries, rows)]
+    loose = [_reference(index, q, r, int(cap), -1, partial.TOP_CANDIDATES)
+             for q, r in zip(queries, rows)]
+    assert want != loose  # the crowded rule does change candidates here
+    assert sum(bool(w) for w in want) >= len(rows) // 4
+    monkeypatch.setattr(local_index, "USE_NUMBA", False)
+    for q, r, w in zip(queries, rows, want):
+        got, scores = index.candidates_many([q], exclude=[r])
+        assert [(int(a), float(b)) for a, b in zip(got[0], scores[0]) if a >= 0] == w
+    if join.available():
+        monkeypatch.setattr(local_index, "USE_NUMBA", True)
+        got, scores = index.candidates_many(queries, exclude=rows)
+        for k, w in enumerate(want):
+            assert [(int(a), float(b)) for a, b in zip(got[k], scores[k]) if a >= 0] == w
+
+
+def test_stop_cap_is_unchanged_up_to_5000_pictures_and_fixed_above():
+    for n in (10, 640, 2207, 5000):
+        assert partial.stop_cap(n) == max(partial.COMMON * n, partial.STOP_MIN)
+        assert partial.crowded_cap(n) == -1
+    for n in (5001, 10**5, 10**7):
+        assert partial.stop_cap(n) == partial.STOP_MAX
+        assert partial.crowded_cap(n) == partial.crowded_cap(n, query=True) == -1  # off
+
+
+def test_a_one_shot_query_does_not_load_numba_on_a_small_index(indexed):
+    """The numpy path answers a query's lookup on a small index: a fresh process that
+    queries never imports numba (0.5-0.8 s of CPU)."""
+    import subprocess
+
+    tmp_path, _lib, db = indexed
+    code = ("import sys; from imgfind import Index\n"
+            f"with Index.open({db!r}, readonly=True) as idx:\n"
+            f"    found = idx.query({str(tmp_path / 'crop.jpg')!r}).matches\n"
+            "print(len(found), 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["1", "False"]
+
+
+def test_store_sizes_of_some_files(indexed):
+    _tmp, _lib, db = indexed
+    with Index.open(db, readonly=True) as idx:
+        every = idx.store.sizes()
+        some = sorted(every)[:2]
+        assert idx.store.sizes(some) == {i: every[i] for i in some}
+        assert idx.store.sizes([10**9]) == {}
+        _index, lazy = idx.local_side()
+        assert lazy.get(some[0]) == every[some[0]] and lazy.get(10**9) is None
+        assert lazy  # truthy before anything was read
+
+
+def test_numpy_that_would_read_too_much_hands_over_to_the_kernel(monkeypatch):
+    """A one-shot query whose buckets hold too much for numpy (NUMPY_BOUND), or that reads
+    more than NUMPY_ENTRIES, is answered by the kernel: the same candidates either way."""
+    if not join.available():
+        pytest.skip("numba not installed")
+    feats = _library(5, 200, 24, 4)
+    ids = np.array(sorted(feats), np.int64)
+    index = DescriptorIndex.build(ids, [feats[int(i)].desc for i in ids],
+                                  lambda want: {i: feats[i] for i in want})
+    q = feats[int(ids[7])]
+    monkeypatch.setattr(local_index, "USE_NUMBA", False)
+    want = index.candidates(q, exclude=7)
+    assert want
+    monkeypatch.setattr(local_index, "USE_NUMBA", True)
+    calls = []
+    real = local_index._kernel
+
+    def counting():
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(local_index, "_kernel", counting)
+    for bound, entries, kernel in ((10**12, 10**12, False), (0, 10**12, True), (10**12, 5, True)):
+        calls.clear()
+        # as in a fresh process: the kernel not loaded yet
+        monkeypatch.delitem(sys.modules, "imgfind.search._local_kernels", raising=False)
+        monkeypatch.setattr(local_index, "NUMPY_BOUND", bound)
+        monkeypatch.setattr(local_index, "NUMPY_ENTRIES", entries)
+        assert index.candidates(q, exclude=7) == want
+        assert bool(calls) == kernel

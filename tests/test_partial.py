@@ -507,3 +507,79 @@ def test_overlap_figures_do_not_depend_on_which_file_was_indexed_first(runner, t
     (src_first_a, p1), (src_first_b, p2) = seen
     assert src_first_a == src_first_b  # the source heads the group both times
     assert p1 == p2, (p1, p2)
+
+def test_overlap_figures_do_not_depend_on_which_file_was_indexed_first(runner, tmp_path):
+    """A photo and its crop give the same overlap, scale and keypoint count whichever of the
+    two the index met first (pairs are verified from the larger picture)."""
+    seen = []
+    for first, second in (("source", "crop"), ("crop", "source")):
+        lib = tmp_path / f"{first}-first"
+        lib.mkdir()
+        pics = {"source": photo(5), "crop": photo(5).crop((150, 60, 700, 540)).rotate(
+            4, resample=Image.Resampling.BICUBIC)}
+        pics[first].save(lib / "a.jpg", quality=90)
+        pics[second].save(lib / "b.jpg", quality=90)
+        doc = invoke_json(runner, str(tmp_path / f"{first}.db"), "dedupe", str(lib),
+                          "--format", "json")
+        (group,) = doc["groups"]
+        by_role = {("source" if (f["path"].endswith("a.jpg")) == (first == "source")
+                    else "crop"): f for f in group["files"]}
+        p = (by_role["crop"] if by_role["crop"]["partial"] else by_role["source"])["partial"]
+        assert p is not None
+        seen.append((group["files"][0]["path"] == str(lib / ("a.jpg" if first == "source"
+                                                               else "b.jpg")), p))
+    (src_first_a, p1), (src_first_b, p2) = seen
+    assert src_first_a == src_first_b  # the source heads the group both times
+    assert p1 == p2, (p1, p2)
+
+def _fit_both(pa, pb, a, b, least):
+    """partial._fit as it was: both models always fitted."""
+    import cv2
+
+    if len(pa) < max(least, 4):
+        return None
+    sim, inl_s = cv2.estimateAffinePartial2D(pa, pb, method=cv2.RANSAC,
+                                             ransacReprojThreshold=partial.RANSAC_PIXELS,
+                                             maxIters=1000, confidence=0.995)
+    n_s = int(inl_s.sum()) if sim is not None and inl_s is not None else 0
+    hom, inl_h = cv2.findHomography(pa, pb, cv2.RANSAC, partial.RANSAC_PIXELS, maxIters=1000,
+                                    confidence=0.995)
+    n_h = int(inl_h.sum()) if hom is not None and inl_h is not None else 0
+    if hom is not None and n_h >= max(least, partial.HOMOGRAPHY_GAIN * n_s
+                                      + partial.HOMOGRAPHY_EXTRA) \
+            and partial._sane_homography(hom, a, b):
+        return hom, inl_h.ravel().astype(bool), "homography"
+    if sim is not None and n_s >= least:
+        return np.vstack([sim, [0.0, 0.0, 1.0]]), inl_s.ravel().astype(bool), "similarity"
+    return None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fit_skips_the_homography_only_where_it_cannot_be_the_answer(seed):
+    """_fit does not fit a homography that could not win even with every match an inlier;
+    its answer is the same as fitting both (similar, skewed and noisy matches)."""
+    rng = np.random.default_rng(seed)
+    a = b = keypoints.LocalFeatures(384, 288, b"", b"")
+    models = 0
+    for kind in ("similar", "skewed", "noise"):
+        pa = (rng.random((60, 2)) * [384, 288]).astype(np.float32)
+        if kind == "similar":
+            t = np.deg2rad(rng.uniform(-20, 20))
+            m = 0.8 * np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+            pb = pa @ m.T + [30, 20]
+        elif kind == "skewed":
+            h = np.array([[0.9, 0.1, 10], [0.05, 1.0, 5], [0.0009, 0.0004, 1.0]])
+            ph = np.hstack([pa, np.ones((len(pa), 1))]) @ h.T
+            pb = ph[:, :2] / ph[:, 2:]
+        else:
+            pb = (rng.random((60, 2)) * [384, 288])
+        wrong = rng.random(len(pa)) < 0.3
+        pb = np.where(wrong[:, None], rng.random(pb.shape) * [384, 288], pb).astype(np.float32)
+        for least in (partial.GUIDE_FROM, partial.MIN_INLIERS):
+            got, want = partial._fit(pa, pb, a, b, least), _fit_both(pa, pb, a, b, least)
+            assert (got is None) == (want is None)
+            if got is not None:
+                models += 1
+                assert got[2] == want[2]
+                assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert models >= 2

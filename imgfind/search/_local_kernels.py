@@ -11,12 +11,13 @@ from ._kernels import popcount
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def vote(qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap, weights,
+def vote(qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap, crowded, weights,
          min_votes, blocks, out_rows, out_scores, out_stats):
     """For each query picture p (descriptors qdesc[qstart[p]:qstart[p+1]]): every descriptor
     finds the pictures (rows) with a descriptor within k bits (exclude[p] left out); one that
     finds more than *cap* pictures is a stop word and votes for none (it stops looking as soon
-    as it has found cap + 1); the others vote weights[df] for each picture they found. Rows
+    as it has found cap + 1), and so is one whose buckets hold more than *crowded* entries
+    (crowded >= 0); the others vote weights[df] for each picture they found. Rows
     with at least min_votes votes and a positive score go to out_rows[p] / out_scores[p]
     (best first: score down, row up; -1 / 0 where fewer). *tables* is search/disk.build's
     (4, D + 65537) uint32 layout over *desc*: radius 1 in the first 16-bit chunk and 0 in
@@ -29,12 +30,50 @@ def vote(qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap, we
         hi = min(n_q, lo + per)
         if lo < hi:
             _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap,
-                   weights, min_votes, out_rows, out_scores, out_stats)
+                   crowded, weights, min_votes, out_rows, out_scores, out_stats)
 
 
 @nb.njit(cache=True, nogil=True)
-def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap, weights,
-           min_votes, out_rows, out_scores, out_stats):
+def bucket_plan(v, tables, d_items, key_out, chunk_out):
+    """The 20 bucket probes of descriptor v: key_out[t], chunk_out[t] (t < 20), the 17 of
+    the radius-1 chunk first (its bucket, then its 16 one-bit neighbours), then the other
+    three chunks' buckets; the radius-1 chunk is the one that makes the 20 buckets hold
+    fewest entries (the lowest chunk on ties). Returns that number of entries."""
+    best_c = 0
+    best = np.int64(-1)
+    exact = np.zeros(4, np.int64)
+    for c in range(4):
+        key = np.int64((v >> np.uint64(16 * c)) & np.uint64(0xFFFF))
+        exact[c] = np.int64(tables[c, d_items + key + 1]) - np.int64(tables[c, d_items + key])
+    for c in range(4):
+        key = np.int64((v >> np.uint64(16 * c)) & np.uint64(0xFFFF))
+        cost = np.int64(0)
+        for c2 in range(4):
+            cost += exact[c2]
+        for b in range(16):
+            probe = key ^ (np.int64(1) << np.int64(b))
+            cost += np.int64(tables[c, d_items + probe + 1]) - np.int64(tables[c, d_items + probe])
+        if best < 0 or cost < best:
+            best = cost
+            best_c = c
+    key = np.int64((v >> np.uint64(16 * best_c)) & np.uint64(0xFFFF))
+    key_out[0] = key
+    chunk_out[0] = best_c
+    for b in range(16):
+        key_out[1 + b] = key ^ (np.int64(1) << np.int64(b))
+        chunk_out[1 + b] = best_c
+    t = 17
+    for c in range(4):
+        if c != best_c:
+            key_out[t] = np.int64((v >> np.uint64(16 * c)) & np.uint64(0xFFFF))
+            chunk_out[t] = c
+            t += 1
+    return best
+
+
+@nb.njit(cache=True, nogil=True)
+def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap, crowded,
+           weights, min_votes, out_rows, out_scores, out_stats):
     d_items = len(desc)
     qmax = 1
     for p in range(lo, hi):
@@ -53,6 +92,8 @@ def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, 
         best_r = np.empty(top, np.int64)
         best_s = np.empty(top, np.float64)
         stopbuf = np.empty(qmax, np.uint64)
+        keys = np.empty(20, np.int64)
+        chunks = np.empty(20, np.int64)
         stamp = 0
         for p in range(lo, hi):
             n_touched = 0
@@ -64,30 +105,29 @@ def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, 
                 stamp += 1
                 cnt = 0
                 stop = False
-                for c in range(4):
-                    key = np.int64((v >> np.uint64(16 * c)) & np.uint64(0xFFFF))
-                    n_probe = 17 if c == 0 else 1
-                    for t in range(n_probe):
-                        probe = key if t == 0 else key ^ (np.int64(1) << np.int64(t - 1))
-                        s = np.int64(tables[c, d_items + probe])
-                        e = np.int64(tables[c, d_items + probe + 1])
-                        for pos in range(s, e):
-                            item = tables[c, pos]
-                            if popcount(v ^ desc[item]) > kk:
-                                continue
-                            row = owner[item]
-                            if row == excl or mark[row] == stamp:
-                                continue
-                            mark[row] = stamp
-                            if cnt == cap:
-                                stop = True
-                                break
-                            rowbuf[cnt] = row
-                            cnt += 1
-                        if stop:
-                            break
+                entries = bucket_plan(v, tables, d_items, keys, chunks)
+                if crowded >= 0 and entries > crowded:
+                    stop = True
+                for t in range(20):
                     if stop:
                         break
+                    c = chunks[t]
+                    probe = keys[t]
+                    s = np.int64(tables[c, d_items + probe])
+                    e = np.int64(tables[c, d_items + probe + 1])
+                    for pos in range(s, e):
+                        item = tables[c, pos]
+                        if popcount(v ^ desc[item]) > kk:
+                            continue
+                        row = owner[item]
+                        if row == excl or mark[row] == stamp:
+                            continue
+                        mark[row] = stamp
+                        if cnt == cap:
+                            stop = True
+                            break
+                        rowbuf[cnt] = row
+                        cnt += 1
                 if stop:
                     stopbuf[stops] = v
                     stops += 1
