@@ -584,13 +584,6 @@ class Index:
         def size(r: int) -> tuple[int, int] | None:
             return sizes.get(int(prints.ids[r]))
 
-        def order(r: int) -> tuple[int, int]:
-            """Pairs are verified from the larger picture (then the older row): the overlap
-            figures do not depend on which of the two was the lone one, or on index order
-            for pictures of different sizes."""
-            wh = size(r)
-            return (-(wh[0] * wh[1]) if wh else 0, int(prints.ids[r]))
-
         grey: dict[int, np.ndarray | None] = {}
 
         def thumb(r: int) -> np.ndarray | None:
@@ -600,9 +593,6 @@ class Index:
             return grey[r]
 
         def by_keypoints(a: int, b: int) -> Partial | None:
-            if order(a) > order(b):  # one direction per pair, whichever picture asks
-                p = by_keypoints(b, a)
-                return None if p is None else p.swapped()
             la, lb = lrow[a], lrow[b]
             if la < 0 or lb < 0:
                 return None

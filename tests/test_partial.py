@@ -484,54 +484,6 @@ def test_a_group_of_partial_members_only_says_so_not_a_hash_distance(runner, tmp
     assert "max distance" not in text
 
 
-def test_overlap_figures_do_not_depend_on_which_file_was_indexed_first(runner, tmp_path):
-    """A photo and its crop give the same overlap, scale and keypoint count whichever of the
-    two the index met first (pairs are verified from the larger picture)."""
-    seen = []
-    for first, second in (("source", "crop"), ("crop", "source")):
-        lib = tmp_path / f"{first}-first"
-        lib.mkdir()
-        pics = {"source": photo(5), "crop": photo(5).crop((150, 60, 700, 540)).rotate(
-            4, resample=Image.Resampling.BICUBIC)}
-        pics[first].save(lib / "a.jpg", quality=90)
-        pics[second].save(lib / "b.jpg", quality=90)
-        doc = invoke_json(runner, str(tmp_path / f"{first}.db"), "dedupe", str(lib),
-                          "--format", "json")
-        (group,) = doc["groups"]
-        by_role = {("source" if (f["path"].endswith("a.jpg")) == (first == "source")
-                    else "crop"): f for f in group["files"]}
-        p = (by_role["crop"] if by_role["crop"]["partial"] else by_role["source"])["partial"]
-        assert p is not None
-        seen.append((group["files"][0]["path"] == str(lib / ("a.jpg" if first == "source"
-                                                               else "b.jpg")), p))
-    (src_first_a, p1), (src_first_b, p2) = seen
-    assert src_first_a == src_first_b  # the source heads the group both times
-    assert p1 == p2, (p1, p2)
-
-def test_overlap_figures_do_not_depend_on_which_file_was_indexed_first(runner, tmp_path):
-    """A photo and its crop give the same overlap, scale and keypoint count whichever of the
-    two the index met first (pairs are verified from the larger picture)."""
-    seen = []
-    for first, second in (("source", "crop"), ("crop", "source")):
-        lib = tmp_path / f"{first}-first"
-        lib.mkdir()
-        pics = {"source": photo(5), "crop": photo(5).crop((150, 60, 700, 540)).rotate(
-            4, resample=Image.Resampling.BICUBIC)}
-        pics[first].save(lib / "a.jpg", quality=90)
-        pics[second].save(lib / "b.jpg", quality=90)
-        doc = invoke_json(runner, str(tmp_path / f"{first}.db"), "dedupe", str(lib),
-                          "--format", "json")
-        (group,) = doc["groups"]
-        by_role = {("source" if (f["path"].endswith("a.jpg")) == (first == "source")
-                    else "crop"): f for f in group["files"]}
-        p = (by_role["crop"] if by_role["crop"]["partial"] else by_role["source"])["partial"]
-        assert p is not None
-        seen.append((group["files"][0]["path"] == str(lib / ("a.jpg" if first == "source"
-                                                               else "b.jpg")), p))
-    (src_first_a, p1), (src_first_b, p2) = seen
-    assert src_first_a == src_first_b  # the source heads the group both times
-    assert p1 == p2, (p1, p2)
-
 def _fit_both(pa, pb, a, b, least):
     """partial._fit as it was: both models always fitted."""
     import cv2
