@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .decoders import HEAD_BYTES, REGISTRY, Registry
+from .errors import not_regular
 from .model import FileStat
 
 #: Extensions picked up by the crawl (case-insensitive): those some installed decoder reads
@@ -184,7 +185,8 @@ def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
             except OSError as exc:
                 warn(entry.path, exc.strerror or str(exc))
                 continue
-            if not statmod.S_ISREG(st.st_mode):
+            if not statmod.S_ISREG(st.st_mode):  # counted in the summary, never opened
+                skip(entry.path, not_regular(st.st_mode))
                 continue
             if is_link:
                 linked.append((entry.path, st))

@@ -13,7 +13,7 @@ import os
 import stat as statmod
 
 from .decoders import HEAD_BYTES, REGISTRY, Decoded
-from .errors import DecodeError
+from .errors import DecodeError, not_regular
 from .recipe import WORK_SIZE
 
 __all__ = ["Decoded", "WORK_SIZE", "open_for_hash"]
@@ -71,8 +71,4 @@ def _open_regular(path: str | os.PathLike[str] | bytes) -> io.BufferedReader:
 
 
 def _not_regular(mode: int) -> str:
-    if statmod.S_ISDIR(mode):
-        return "is a directory"
-    kind = ("a FIFO" if statmod.S_ISFIFO(mode) else "a socket" if statmod.S_ISSOCK(mode)
-            else "a device" if statmod.S_ISCHR(mode) or statmod.S_ISBLK(mode) else "special")
-    return f"not a regular file ({kind}); not read"
+    return "is a directory" if statmod.S_ISDIR(mode) else not_regular(mode)

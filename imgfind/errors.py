@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import stat as statmod
+
 
 class ImgfindError(Exception):
     """Base class for every error imgfind raises on purpose; its message is for the user."""
@@ -24,3 +26,11 @@ def extra_hint(library: str, extra: str) -> str:
     the extra of imgfind that pulls it in ("pip install pillow-heif (imgfind's 'heic'
     extra)"). Never ``pip install imgfind[...]``: "imgfind" on PyPI is an unrelated project."""
     return f"pip install {library} (imgfind's '{extra}' extra)"
+
+
+def not_regular(mode: int) -> str:
+    """Why a path with this ``st_mode`` is never opened as a file: "not a regular file (a
+    FIFO); not read" (a FIFO would block a reader; a device or socket is no picture)."""
+    kind = ("a FIFO" if statmod.S_ISFIFO(mode) else "a socket" if statmod.S_ISSOCK(mode)
+            else "a device" if statmod.S_ISCHR(mode) or statmod.S_ISBLK(mode) else "special")
+    return f"not a regular file ({kind}); not read"

@@ -49,7 +49,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from .errors import ImgfindError
+from .errors import ImgfindError, not_regular
 from .model import SitePage, SiteReading
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
@@ -277,9 +277,6 @@ def _is_regular(path: str) -> bool:
         return False
 
 
-def _kind(mode: int) -> str:
-    return ("a FIFO" if statmod.S_ISFIFO(mode) else "a socket" if statmod.S_ISSOCK(mode)
-            else "a device" if statmod.S_ISCHR(mode) or statmod.S_ISBLK(mode) else "special")
 
 
 def read_regular(path: str, cap: int) -> bytes:
@@ -292,13 +289,13 @@ def read_regular(path: str, cap: int) -> bytes:
     """
     mode = os.stat(path).st_mode
     if not statmod.S_ISREG(mode):
-        raise ValueError(f"not a regular file ({_kind(mode)}); not read")
+        raise ValueError(not_regular(mode))
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(path, flags)
     with open(fd, "rb", closefd=True) as f:
         st = os.fstat(fd)
         if not statmod.S_ISREG(st.st_mode):
-            raise ValueError(f"not a regular file ({_kind(st.st_mode)}); not read")
+            raise ValueError(not_regular(st.st_mode))
         if st.st_size > cap:
             raise OSError(0, f"larger than {cap >> 20} MiB; not read")
         return f.read(cap + 1)[:cap]
@@ -462,7 +459,7 @@ def read_site(source: str, base_url: str | None = None, files: str | None = None
     source = os.path.abspath(source)
     if not statmod.S_ISDIR(st.st_mode):
         if not statmod.S_ISREG(st.st_mode):
-            raise ImgfindError(f"{source}: not a regular file ({_kind(st.st_mode)}); not read")
+            raise ImgfindError(f"{source}: {not_regular(st.st_mode)}")
         try:
             head = _head(source)
         except (OSError, ValueError) as exc:
@@ -549,7 +546,7 @@ def _netloc(url: str) -> str | None:
 def _head(path: str, size: int = 1 << 16) -> bytes:
     mode = os.stat(path).st_mode
     if not statmod.S_ISREG(mode):
-        raise ValueError(f"not a regular file ({_kind(mode)}); not read")
+        raise ValueError(not_regular(mode))
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with open(fd, "rb", closefd=True) as f:
         if not statmod.S_ISREG(os.fstat(fd).st_mode):

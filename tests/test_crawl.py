@@ -80,3 +80,12 @@ def test_a_file_with_hard_links_is_yielded_once_under_its_plainest_name(tmp_path
     make_image(tmp_path / "b.jpg", seed=2)
     found = [os.path.basename(s.path) for s in walk([os.fsencode(tmp_path)], CrawlOptions())]
     assert sorted(found) == [b"a.jpg", b"b.jpg"]
+
+
+def test_a_fifo_with_an_image_name_is_counted_as_skipped_not_passed_over(tmp_path, runner):
+    from helpers import invoke, make_image
+
+    make_image(tmp_path / "a.jpg", seed=2)
+    os.mkfifo(tmp_path / "stuck.jpg")
+    run = invoke(runner, str(tmp_path / "i.db"), "index", str(tmp_path))
+    assert "1 new" in run.stderr and "1 skipped: not a regular file (a FIFO)" in run.stderr, run.stderr
