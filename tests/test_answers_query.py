@@ -134,6 +134,8 @@ def test_a_reason_names_a_file_by_its_path_when_two_copies_share_its_name(tmp_pa
     assert doc["queries"][0]["original"] == str(tmp_path / "cam" / "IMG_0001.jpg")
     assert f"not the most pixels: {tmp_path / 'web' / 'IMG_0001.jpg'} has 1200x900" in \
         "; ".join(reasons), reasons
+    text = invoke(runner, db, "query", str(query)).stdout
+    assert f"captured: 2018-01-01T00:00:00  [{tmp_path / 'cam' / 'IMG_0001.jpg'}]" in text, text
 
 
 def test_a_page_in_an_undeclared_charset_is_read_quietly(tmp_path, runner, db):

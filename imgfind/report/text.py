@@ -104,7 +104,12 @@ def _credit_line(credits: Mapping[str, str]) -> str:
 
 
 def _names(paths: Sequence[str], states: Mapping[str, str], most: int = 3) -> str:
-    names = [_named(os.path.basename(p), p, states) for p in paths[:most]]
+    """Up to *most* files by name (by path where two of *states*' files share the name)."""
+    seen: dict[str, int] = {}
+    for p in states:
+        seen[os.path.basename(p)] = seen.get(os.path.basename(p), 0) + 1
+    names = [_named(os.path.basename(p) if seen.get(os.path.basename(p), 0) < 2 else p, p, states)
+             for p in paths[:most]]
     return ", ".join(names) + (f" +{len(paths) - most}" if len(paths) > most else "")
 
 
