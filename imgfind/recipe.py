@@ -13,7 +13,8 @@ import functools
 
 #: Bump when any step of decoding or fingerprinting changes the bits: stored fingerprints of
 #: another recipe are recomputed on the next index instead of being compared with these.
-RECIPE_VERSION = 6  # 6: soft pictures get keypoints at a lower FAST threshold (ORB_FAST_MIN)
+RECIPE_VERSION = 7  # 7: a TIFF with an EXIF Orientation is turned once (Pillow turns it on load)
+# 6: soft pictures get keypoints at a lower FAST threshold (ORB_FAST_MIN)
 # 5: JPEGs drafted for the detail picture; local features (issue 12)
 # 4: the colour signature is stored after the thumbnail (issue 10)
 

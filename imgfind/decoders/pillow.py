@@ -235,8 +235,13 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
             second_draft = scale != work
             im.draft(draft_mode, (max(1, im.size[0] // scale), max(1, im.size[1] // scale)))
         cost = check_cost(im, width, height)
+        pillow_turned = False  # Pillow turned the pixels upright (and gave the upright size)
         with _big_decode(cost):
             im.load()
+            if orientation != 1 and ORIENTATION_TAG not in getattr(im, "tag_v2", {ORIENTATION_TAG: 1}):
+                # Pillow's TIFF reader turns the pixels upright itself while loading (and drops
+                # the tag): they must not be turned a second time.
+                pillow_turned = True
             warning = None
             if truncated:
                 rows = _rows_present(im)
@@ -256,13 +261,14 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
                         gray, chroma = _working_pictures(small)
                 else:
                     gray, chroma = _working_pictures(im)
-    if orientation in (5, 6, 7, 8):
+    turn = 1 if pillow_turned else orientation
+    if turn in (5, 6, 7, 8):
         width, height = height, width
-    gray = _apply_orientation(gray, orientation)
+    gray = _apply_orientation(gray, turn)
     if chroma is not None:
-        chroma = np.stack([_apply_orientation(c, orientation) for c in chroma])
+        chroma = np.stack([_apply_orientation(c, turn) for c in chroma])
     if detail is not None:
-        detail = np.ascontiguousarray(_apply_orientation(detail, orientation))
+        detail = np.ascontiguousarray(_apply_orientation(detail, turn))
     return Decoded(gray, width, height, fmt, mode, orientation, frames, metadata,
                    st.st_size, st.st_mtime_ns, warning, chroma, detail)
 
