@@ -798,7 +798,6 @@ class _Sizes(Mapping[int, tuple[int, int]]):
         return (k for k, v in self._got.items() if v is not None)
 
 
-#: Partial.model of a match found through a part view
 def _groups_salt(group_rows: list[list[int]], ids: np.ndarray, subset: bool) -> bytes:
     """What the partial stage is given, as bytes for its cache key: the groups (file ids)."""
     return json.dumps([subset, [[int(ids[r]) for r in rows] for rows in group_rows]],
@@ -828,6 +827,7 @@ def _placed_from_json(kept: dict, ids: np.ndarray) -> tuple[dict[int, list[tuple
             {row[c]: adds(items) for c, items in kept["new"]})
 
 
+#: Partial.model of a match found through a part view
 VIEW_MODEL = "part view"
 
 
