@@ -128,7 +128,8 @@ class Index:
 
         def skip(path: bytes, why: str) -> None:
             skipped[why] = skipped.get(why, 0) + 1
-            passed_over.add(path)
+            if why.startswith("no decoder"):  # a picture, unreadable here now: not gone
+                passed_over.add(path)
 
         stats = list(walk(abs_roots, self.settings.crawl, warn, skip))
         known = self.store.known_under(abs_roots)
