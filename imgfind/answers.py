@@ -146,20 +146,22 @@ def summarize(r: QueryResult) -> Answer:
                     sorted(said.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])))
     pages = tuple((p, r.path) for p in r.pages) + tuple(
         (p, m.file.path) for m in r.matches for p in m.pages)
-    why = reasons(original, here)
+    contains = None
     if r.original_contains:
         inside = next((m.partial for m in r.matches
                        if m.partial is not None and m.file.path == original.path), None)
-        share = f" (the query is {inside.cover_b:.0%} of it)" if inside is not None else ""
-        why = (f"contains the query{share}",) + \
-            tuple(w for w in why if not w.startswith("not the most pixels"))
+        contains = "contains the query" + (
+            "" if inside is None else f" (the query is {inside.cover_b:.0%} of it)")
     return Answer(biggest.path, biggest.width, biggest.height, round(factor, 2), original.path,
-                  why, places, credits, pages)
+                  reasons(original, here, contains), places, credits, pages)
 
 
-def reasons(original: FileRecord, copies: Sequence[FileRecord]) -> tuple[str, ...]:
-    """Why *original* looks like the original among *copies*, in words."""
-    out = []
+def reasons(original: FileRecord, copies: Sequence[FileRecord],
+            contains: str | None = None) -> tuple[str, ...]:
+    """Why *original* looks like the original among *copies*, in words. *contains*: the
+    reason when the query lies inside *original* (said first; its pixels then need no
+    excuse)."""
+    out = [contains] if contains else []
     others = [c for c in copies if c.path != original.path]
     when = captured(original.metadata)
     other_times = [captured(c.metadata) for c in others if captured(c.metadata)]
@@ -173,7 +175,7 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord]) -> tuple[str, ..
     most = max(c.content_pixels for c in copies)
     if original.content_pixels >= most * 0.95:
         out.append(f"most picture ({original.width}x{original.height})")
-    else:
+    elif not contains:
         bigger = max(copies, key=lambda c: c.content_pixels)
         name = os.path.basename(bigger.path)
         if sum(os.path.basename(c.path) == name for c in copies) > 1:

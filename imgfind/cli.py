@@ -18,7 +18,7 @@ import click
 
 from . import cli_act, cli_answers
 from ._version import __version__
-from .cli_common import (PARTIAL_QUERY_MAX, Context, crawl_options, default_db, group_options,
+from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, crawl_options, default_db, group_options,
                          make_rule, make_settings, match_options, match_progress, output_format, pass_ctx, render_notes,
                          partial_on, run_index, user_errors)
 from .dask_executor import scheduler_executor
@@ -225,7 +225,7 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
 @click.option("--partial/--no-partial", "use_partial", default=None,
               help="Add partial matches (crops, screenshots, collages, turned or skewed copies) "
                    "to groups as partial members; they never merge two groups. Default: on for "
-                   "an index of at most 5,000 files, off above (slow at that size).")
+                   f"an index of at most {PARTIAL_DEDUPE_MAX:,} files, off above (slow at that size).")
 @group_options
 @pass_ctx
 @user_errors

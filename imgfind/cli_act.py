@@ -17,7 +17,7 @@ import click
 
 from . import ignore as ignore_mod
 from . import plan as plan_mod
-from .cli_common import (Context, crawl_options, group_options, make_rule, make_settings,
+from .cli_common import (PARTIAL_DEDUPE_MAX, Context, crawl_options, group_options, make_rule, make_settings,
                          match_progress, partial_on, pass_ctx, render_notes, run_index,
                          user_errors)
 from .errors import ImgfindError
@@ -200,8 +200,8 @@ def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, setting
 @crawl_options
 @click.option("--partial/--no-partial", "use_partial", default=None,
               help="Show partial matches (crops, screenshots, collages, turned or skewed copies) "
-                   "as partial members of groups. Default: on for an index of at most 5,000 "
-                   "files, off above (slow at that size).")
+                   "as partial members of groups. Default: on for an index of at most "
+                   f"{PARTIAL_DEDUPE_MAX:,} files, off above (slow at that size).")
 @group_options
 @pass_ctx
 @user_errors

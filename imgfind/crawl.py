@@ -33,7 +33,7 @@ def _extension(name: bytes, known: frozenset[str] | None = None) -> str:
     (``.png?v=3``) is none of *known* (default: the registry's and the missing decoders')."""
     ext = os.path.splitext(name)[1].lower().decode("ascii", "replace")
     if b"?" in name:
-        known = known if known is not None else REGISTRY.extensions() | REGISTRY.missing_extensions()
+        known = known if known is not None else REGISTRY.known_extensions()
         if ext not in known:
             before = os.path.splitext(name.split(b"?", 1)[0])[1].lower().decode("ascii", "replace")
             if before in known:
@@ -45,7 +45,9 @@ def is_image_name(name: bytes, registry: Registry | None = None) -> bool:
     """True when some decoder of *registry* (default: imgfind's) reads files with this
     name's extension (wget's ``logo.png?v=3`` included)."""
     reg = registry or REGISTRY
-    return _extension(name, reg.extensions() | reg.missing_extensions()) in reg.extensions()
+    readable = reg.extensions()
+    # the known formats matter only for a name with a query string (the crawl's hot path)
+    return _extension(name, reg.known_extensions() if b"?" in name else readable) in readable
 
 
 def _excluded(path: bytes, name: bytes, options: CrawlOptions) -> bool:

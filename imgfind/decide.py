@@ -211,7 +211,8 @@ def alignments(query: Side, index: Side, rows: Candidates, a: int) -> list[Align
 #: layout.HASH_VIEW, layout.relative of every two columns and layout.INVERSE as Python lists:
 #: alignments() reads them once per candidate row.
 _VIEW = HASH_VIEW.tolist()
-_RELATIVE = [[int(relative(q, i)) for i in range(len(HASH_VIEW))] for q in range(len(HASH_VIEW))]
+_COLS = np.arange(len(HASH_VIEW))
+_RELATIVE = relative(_COLS[:, None], _COLS[None, :]).tolist()  # one array call, at import
 _INVERT = [int(invert(g)) for g in range(8)]
 
 

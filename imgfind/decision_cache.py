@@ -284,19 +284,10 @@ class DecisionCache:
     def found_pairs(self, rule: Rule) -> list[PairMatch] | None:
         """The pairs the last search of these files under *rule* found (PairMatch of rows), if
         it was made in this very state of the index (generation and write token); else None."""
-        if self._db is None or not self.state:
-            return None
-        try:
-            row = self._db.execute("SELECT pairs FROM decisions_found WHERE rule = ? AND files = ?"
-                                   " AND state = ? AND code = ?",
-                                   (self.key(rule), self.files_key(), self.state,
-                                    code_key())).fetchone()
-        except sqlite3.OperationalError:
-            return None
-        if row is None:
+        pairs = self._found_json(self.key(rule))
+        if pairs is None:
             return None
         try:  # a garbled row is a cache miss, never an error (the search runs again)
-            pairs = json.loads(zlib.decompress(row[0]))
             if not pairs:
                 return []
             want = np.array([[p[0], p[1]] for p in pairs], dtype=np.int64)
@@ -309,15 +300,37 @@ class DecisionCache:
                 out.append(PairMatch(ra, rb, int(distance), int(orientation), similarity,
                                      tuple(checks)))
             return out
-        except (zlib.error, ValueError, TypeError, IndexError, OverflowError):
+        except (ValueError, TypeError, IndexError, OverflowError):
             return None
 
     def keep_found(self, rule: Rule, found: Sequence[PairMatch]) -> None:
         """Remember what a search found (saved by :meth:`save`, for this state only)."""
+        self._keep_json(self.key(rule), [[int(self.ids[p.a]), int(self.ids[p.b]), p.distance,
+                                           p.orientation, p.similarity, list(p.checks)]
+                                          for p in found])
+
+    def _found_json(self, key: int) -> Any | None:
+        """The JSON value kept under *key* for these files, in this very state of the index
+        and by this code; None when there is none, or it is garbled (a cache miss)."""
+        if self._db is None or not self.state:
+            return None
+        try:
+            row = self._db.execute("SELECT pairs FROM decisions_found WHERE rule = ? AND files = ?"
+                                   " AND state = ? AND code = ?",
+                                   (key, self.files_key(), self.state, code_key())).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        if row is None:
+            return None
+        try:
+            return json.loads(zlib.decompress(row[0]))
+        except (zlib.error, ValueError):
+            return None
+
+    def _keep_json(self, key: int, value: Any) -> None:
+        """Keep a JSON-able *value* under *key* for this state (written by :meth:`save`)."""
         if self.state:
-            self._found[self.key(rule)] = zlib.compress(json.dumps(
-                [[int(self.ids[p.a]), int(self.ids[p.b]), p.distance, p.orientation, p.similarity,
-                  list(p.checks)] for p in found], separators=(",", ":")).encode(), 6)
+            self._found[key] = zlib.compress(json.dumps(value, separators=(",", ":")).encode(), 6)
 
     def current(self) -> bool:
         """True when the index is still in the state this cache was loaded in (generation and
@@ -339,27 +352,11 @@ class DecisionCache:
         """What a later stage of dedupe (*stage*, e.g. "partial") kept with :meth:`keep_stage`
         for these files under *rule* and the input *salt* (bytes naming what the stage was
         given), if kept in this very state of the index and by this code; else None."""
-        if self._db is None or not self.state:
-            return None
-        try:
-            row = self._db.execute("SELECT pairs FROM decisions_found WHERE rule = ? AND files = ?"
-                                   " AND state = ? AND code = ?",
-                                   (self._stage_key(rule, stage, salt), self.files_key(),
-                                    self.state, code_key())).fetchone()
-        except sqlite3.OperationalError:
-            return None
-        if row is None:
-            return None
-        try:
-            return json.loads(zlib.decompress(row[0]))
-        except (zlib.error, ValueError):  # garbled: a cache miss
-            return None
+        return self._found_json(self._stage_key(rule, stage, salt))
 
     def keep_stage(self, rule: Rule, stage: str, salt: bytes, value: Any) -> None:
         """Remember a later stage's result (JSON-able) for this state (saved by :meth:`save`)."""
-        if self.state:
-            self._found[self._stage_key(rule, stage, salt)] = zlib.compress(
-                json.dumps(value, separators=(",", ":")).encode(), 6)
+        self._keep_json(self._stage_key(rule, stage, salt), value)
 
     def key(self, rule: Rule) -> int:
         k = self._rule_keys.get(rule)

@@ -68,10 +68,6 @@ def oriented_blocks(block: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def phash_from_block(block: np.ndarray) -> int:
-    return int(_phash_rows(block.reshape(1, -1))[0])
-
-
 def _phash_rows(rows: np.ndarray) -> np.ndarray:
     """The pHash of each row of DCT blocks (k, HASH_SIZE**2), float64: its bits above the
     row's median, as uint64. The median is np.median's value (mean of the two middle values,

@@ -81,7 +81,7 @@ def image_extensions() -> frozenset[str]:
     and the known formats no installed decoder reads (a .heic without pillow-heif)."""
     from .decoders import REGISTRY  # noqa: PLC0415
 
-    return IMAGE_SUFFIXES | REGISTRY.extensions() | REGISTRY.missing_extensions()
+    return IMAGE_SUFFIXES | REGISTRY.known_extensions()
 
 
 def _first(groups: tuple[str | None, ...]) -> str:

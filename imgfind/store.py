@@ -730,6 +730,7 @@ class Store:
         if not self._has_table("page_images"):
             return {}
         out: dict[str, list[PageRef]] = {}
+        seen: set[tuple[bytes, str, str]] = set()
         wanted = list(dict.fromkeys(paths))
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
@@ -738,10 +739,9 @@ class Store:
                     "SELECT i.image, p.url, p.title, i.how, i.url FROM page_images i"
                     f" JOIN pages p ON p.id = i.page_id WHERE i.image IN ({marks})"
                     " ORDER BY p.url, i.how", [os.fsencode(p) for p in chunk]):
-                refs = out.setdefault(display(image), [])
-                ref = PageRef(url, title, how, image_url)
-                if not any((r.url, r.how) == (url, how) for r in refs):  # one per page and way
-                    refs.append(ref)
+                if (image, url, how) not in seen:  # one per page and way
+                    seen.add((image, url, how))
+                    out.setdefault(display(image), []).append(PageRef(url, title, how, image_url))
         return out
 
     @_guarded

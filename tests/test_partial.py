@@ -23,6 +23,14 @@ def photo(seed: int, w: int = 800, h: int = 600) -> Image.Image:
     return textured(seed, w, h)
 
 
+def photo_crop_and_other(lib, seed: int, other: int, crop_name: str) -> None:
+    """In *lib*: photo *seed*, a 70% centre crop of it named *crop_name*, and photo *other*."""
+    lib.mkdir()
+    photo(seed).save(lib / f"p{seed}.jpg", quality=92)
+    photo(seed).crop((120, 90, 680, 510)).save(lib / crop_name, quality=90)
+    photo(other).save(lib / f"p{other}.jpg", quality=92)
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     root = tmp_path_factory.mktemp("partial")
@@ -275,10 +283,7 @@ def test_warm_dedupe_keeps_partial_members_without_verifying_again(library, tmp_
     run that adds a file makes it look again."""
     root, _ = library
     lib = tmp_path / "lib"
-    lib.mkdir()
-    photo(0).save(lib / "p0.jpg", quality=92)
-    photo(0).crop((120, 90, 680, 510)).save(lib / "crop.jpg", quality=90)
-    photo(1).save(lib / "p1.jpg", quality=92)
+    photo_crop_and_other(lib, 0, 1, "crop.jpg")
     db = str(tmp_path / "w.db")
     with Index.open(db) as idx:
         idx.update([lib])
@@ -470,10 +475,7 @@ def test_a_group_of_partial_members_only_says_so_not_a_hash_distance(runner, tmp
     between a picture and its crop, which means nothing; text says the group holds partial
     matches only and JSON's max_distance counts whole copies only (0 here)."""
     lib = tmp_path / "lib"
-    lib.mkdir()
-    photo(7).save(lib / "p7.jpg", quality=92)
-    photo(7).crop((120, 90, 680, 510)).save(lib / "p7-crop.jpg", quality=90)
-    photo(3).save(lib / "p3.jpg", quality=92)
+    photo_crop_and_other(lib, 7, 3, "p7-crop.jpg")
     db = str(tmp_path / "i.db")
     doc = invoke_json(runner, db, "dedupe", str(lib), "--format", "json")
     (group,) = doc["groups"]

@@ -138,12 +138,12 @@ class Registry:
         exts = (named.group(1) or named.group(2) or "").split()
         return any(e.lower() in self.extensions() for e in exts)
 
-    def missing_extensions(self) -> frozenset[str]:
-        """Extensions of known image formats that no installed decoder reads."""
-        out: set[str] = set()
+    def known_extensions(self) -> frozenset[str]:
+        """Extensions of every image format imgfind knows: read by a decoder or not."""
+        out: set[str] = set(self.extensions())
         for m in self.missing:
             out |= m.extensions
-        return frozenset(out - self.extensions())
+        return frozenset(out)
 
     def pick(self, name: str | bytes, head: bytes) -> Decoder:
         """The decoder for a file named *name* whose first bytes are *head*.

@@ -92,7 +92,7 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                     hows.append(p.how)
             for (url, title), hows in on.items():
                 out.write(f"        on page: {one_line(url)}  \"{one_line(title)}\" "
-                          f"({one_line(', '.join(dict.fromkeys(hows)))})\n")
+                          f"({one_line(', '.join(hows))})\n")
         if any(m.partial is None for m in r.matches) and r.original == r.path:
             out.write(f"  the query itself looks like the original ({one_line(a.reasons[0])})\n"
                       if a.reasons else "  the query itself looks like the original\n")
@@ -149,7 +149,7 @@ def _pages(a: Answer, states: Mapping[str, str], out: TextIO) -> None:
         for (url, title, shows), hows in sorted(shown.items()):
             out.write(f"#     {one_line(url)}  \"{one_line(title)}\"  shows "
                       f"{one_line(_named(os.path.basename(shows), shows, states))} "
-                      f"({one_line(', '.join(dict.fromkeys(hows)))})\n")
+                      f"({one_line(', '.join(hows))})\n")
 
 
 def render_info(facts: Mapping[str, object], out: TextIO) -> None:
