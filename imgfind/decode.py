@@ -8,13 +8,12 @@ business (see imgfind.decoders.pillow).
 
 from __future__ import annotations
 
-import io
 import os
-import stat as statmod
 
 from .decoders import HEAD_BYTES, REGISTRY, Decoded
-from .errors import DecodeError, not_regular
+from .errors import DecodeError
 from .recipe import WORK_SIZE
+from .regular import NotRegular, open_regular
 
 __all__ = ["Decoded", "WORK_SIZE", "open_for_hash"]
 
@@ -34,13 +33,15 @@ def open_for_hash(path: str | os.PathLike[str] | bytes) -> Decoded:
             line, fit for a log.
     """
     try:
-        with _open_regular(path) as fp:
+        with open_regular(path) as fp:
             st = os.fstat(fp.fileno())
             if st.st_size == 0:  # Pillow would call it "not an image": say what it is
                 raise DecodeError("empty file")
             head = fp.read(HEAD_BYTES)
             fp.seek(0)
             return REGISTRY.pick(os.fspath(path), head).decode(fp, st)
+    except NotRegular as exc:  # never opened: opening a device can act
+        raise DecodeError("is a directory" if exc.is_dir else str(exc)) from None
     except FileNotFoundError:
         raise DecodeError("file not found") from None
     except PermissionError:
@@ -52,23 +53,3 @@ def open_for_hash(path: str | os.PathLike[str] | bytes) -> Decoded:
     except OSError as exc:
         raise DecodeError(f"cannot read: {exc.strerror or exc}") from None
 
-
-def _open_regular(path: str | os.PathLike[str] | bytes) -> io.BufferedReader:
-    """Open *path* for reading only if it is a regular file (checked before and after open)."""
-    mode = os.stat(path).st_mode
-    if not statmod.S_ISREG(mode):
-        raise DecodeError(_not_regular(mode))  # never opened: opening a device can act
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not statmod.S_ISREG(mode):
-            raise DecodeError(_not_regular(mode))
-        return open(fd, "rb", closefd=True)
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _not_regular(mode: int) -> str:
-    return "is a directory" if statmod.S_ISDIR(mode) else not_regular(mode)

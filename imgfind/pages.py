@@ -51,6 +51,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from .errors import ImgfindError, not_regular
 from .model import SitePage, SiteReading
+from .regular import NotRegular, open_regular
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 IMAGE_SUFFIXES = frozenset((".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".heic", ".heif",
@@ -281,22 +282,14 @@ def _is_regular(path: str) -> bool:
 
 def read_regular(path: str, cap: int) -> bytes:
     """The bytes of *path* when it is a regular file of at most *cap* bytes; a FIFO, socket or
-    device is never opened (checked before and after opening, without blocking).
+    device is never opened (regular.open_regular).
 
     Raises:
         OSError: cannot be read, or too large (its strerror says why).
-        ValueError: not a regular file (the message says what it is).
+        ValueError: not a regular file (regular.NotRegular: the message says what it is).
     """
-    mode = os.stat(path).st_mode
-    if not statmod.S_ISREG(mode):
-        raise ValueError(not_regular(mode))
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
-    with open(fd, "rb", closefd=True) as f:
-        st = os.fstat(fd)
-        if not statmod.S_ISREG(st.st_mode):
-            raise ValueError(not_regular(st.st_mode))
-        if st.st_size > cap:
+    with open_regular(path) as f:
+        if os.fstat(f.fileno()).st_size > cap:
             raise OSError(0, f"larger than {cap >> 20} MiB; not read")
         return f.read(cap + 1)[:cap]
 
@@ -544,13 +537,7 @@ def _netloc(url: str) -> str | None:
 
 
 def _head(path: str, size: int = 1 << 16) -> bytes:
-    mode = os.stat(path).st_mode
-    if not statmod.S_ISREG(mode):
-        raise ValueError(not_regular(mode))
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with open(fd, "rb", closefd=True) as f:
-        if not statmod.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file; not read")
+    with open_regular(path) as f:
         return f.read(size)
 
 
@@ -577,14 +564,13 @@ def _read_wxr(path: str, base_url: str | None, files: str | None) -> SiteReading
     from defusedxml.common import DefusedXmlException, DTDForbidden  # noqa: PLC0415
 
     try:
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)),
-                  "rb") as f:
-            if not statmod.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise ImgfindError(f"{path}: not a regular file; not read")
+        with open_regular(path) as f:
             root = ElementTree.parse(f, forbid_dtd=True).getroot()
     except DTDForbidden:
         raise ImgfindError(f"{path}: the export has a DTD (<!DOCTYPE ...>); refused: its "
                            "entities are never expanded") from None
+    except NotRegular as exc:
+        raise ImgfindError(f"{path}: {exc}") from None
     except (ElementTree.ParseError, DefusedXmlException, OSError) as exc:
         raise ImgfindError(f"{path}: not a readable WordPress export ({exc})") from None
     channel = root.find("channel")
