@@ -137,9 +137,15 @@ def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: 
                                                                      for r in rows_l), a)))
                     task_keys.append(key)
             for a, b, row_q, row_i in flats:
+                if links is not None and links.linked(a, b):
+                    continue  # linked by a flat match met earlier in this batch
                 match = _flat_cached(query, index, rule, a, b, row_q, row_i, same, cache)
                 if match is not None:
                     out.append(match)
+                    if links is not None:
+                        # As a verified match: a family of k flat frames costs about k
+                        # decisions, not one per candidate pair (issue 15).
+                        links.link(match.a, match.b)
             # Under the plain rule a flat picture next to a detailed one makes no task: flat
             # pictures match only each other (README), so there may be nothing to verify.
             found = (_verify_remembered(query, index, rule, tasks, task_keys, same, cache)

@@ -41,6 +41,26 @@ def test_flat_pictures_match_only_when_nearly_equal():
     assert len(pairs) == 1 and pairs[0].similarity is None
 
 
+def test_a_family_of_flat_pictures_costs_one_decision_per_member_with_links():
+    """Issue 15 kind (2,000 dark frames took minutes): with links (dedupe), a flat pair already
+    linked through earlier flat matches is not decided again, as for verified pairs: k flat
+    copies give k - 1 matches spanning them, not k(k - 1)/2."""
+    from imgfind.group import Links
+
+    k = 40
+    side = make_side(k, flat=True)
+    a, b = np.triu_indices(k, 1)
+    col = np.full(len(a), int(PRIMARY[0]), np.int64)
+    cands = best_per_pair((a.astype(np.int64), col, b.astype(np.int64), col,
+                           np.ones(len(a), np.int64)), same=True, keep=12)
+    links = Links(k)
+    pairs = decide(side, side, PRESETS["normal"], cands, same=True, links=links)
+    assert len(pairs) == k - 1, len(pairs)
+    assert links.components() == [list(range(k))]
+    # without links every candidate pair is decided (query, and the plain pair listing)
+    assert len(decide(side, side, PRESETS["normal"], cands, same=True)) == k * (k - 1) // 2
+
+
 def test_alignments_fold_the_trimmed_view_into_the_whole_one_without_borders():
     side = make_side(2)
     cands = best_per_pair(tuple(np.array(x, dtype=np.int64) for x in (
