@@ -47,3 +47,23 @@ if len(timed) >= 2:
     print(f"CPU per {chunk:,}-row chunk (search + its decisions), rows {r0:,}-{r1:,}: {per:.1f} s; "
           f"rows searched by {t1}: {r1:,} of {total:,} ({r1 / total:.0%}); at that rate the "
           f"remaining {left:.0f} chunks would take ~{left * per:,.0f} CPU s more")
+
+# Where the samples were: the stage on the stack (search: iter_candidates; pair verification:
+# decide_now; star checks: star_components; anything else: loading, tables, grouping). Each
+# sample is a ~30 s wall interval of one process, so the shares are of its CPU as long as its
+# share of the machine stayed about the same.
+stages = {"search": 0, "pair verification": 0, "star checks": 0, "other": 0}
+for line in open(log):
+    if " cpu_s " not in line:
+        continue
+    if "star_components" in line:
+        stages["star checks"] += 1
+    elif "decide_now" in line:
+        stages["pair verification"] += 1
+    elif "iter_candidates" in line:
+        stages["search"] += 1
+    else:
+        stages["other"] += 1
+n = sum(stages.values())
+if n:
+    print("samples:", ", ".join(f"{k} {v} ({v / n:.0%})" for k, v in stages.items()))
