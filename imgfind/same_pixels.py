@@ -17,11 +17,19 @@ copies of JPEGs"). Fingerprint bits stay as they are; instead, at decision time:
 
 A pair that passes is "same pixels": distance 0 at any threshold (index.py adds it to the
 pairs found, group.py puts the JPEG first among such copies: the lossless file was saved
-from it). Ours.
+from it). A dedupe remembers each answer (decision_cache.py, PIXELS_RULE) and the pairs of an
+unchanged index; a file that cannot be read now is left out quietly, never an error.
+
+Not covered: flat pictures (fills: too many equal pHashes to pair by them); a copy saved from
+a JPEG decoded by another program whose IDCT or chroma upsampling differs from libjpeg's
+defaults as Pillow uses them (its pixels differ by a grey level: not the same pixels; such
+copies still match at the default rule); two JPEGs (they are fingerprinted through the same
+decode path, so equal pixels give equal hashes already). Ours.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -38,11 +46,13 @@ from .recipe import JPEG_EXACT_PIXELS
 #: The relation (report words) and the check (PairMatch.checks) of a pixel-identical pair.
 SAME_PIXELS = "same pixels"
 
-#: Most upright-pHash bits apart a JPEG and a lossless copy of it land (ours, measured on
-#: generated copies: 1,600 pairs of sizes 64x48 to 4000x3000, quality 30-100, 4:2:0 and 4:4:4,
-#: grey, EXIF Orientation 1/3/6, PNG/TIFF/lossless WebP, stored or upright pixels; at most
-#: 2 bits apart, so 4 leaves a margin and keeps unrelated pictures of one size (32 bits apart
-#: on average) from being decoded: benchmarks/RESULTS.md, "Lossless copies of JPEGs, session 6").
+#: Most upright-pHash bits apart a JPEG and a lossless copy of it may land to be checked
+#: (ours, measured on generated copies, benchmarks/results/session6/measure_lossless_phash.py:
+#: sizes 64x48 to 2400x1600, quality 30-100, 4:2:0 and 4:4:4, colour and grey, EXIF
+#: Orientation 1 and 6, PNG (stored pixels + tag, upright) and lossless WebP: never more than
+#: 2 bits apart). 3 leaves a bit of margin; unrelated pictures are ~32 bits apart, and at
+#: 3 bits the slice join costs 4 slices of 16 bits (benchmarks/RESULTS.md, "Lossless copies
+#: of JPEGs, session 6").
 PHASH_RADIUS = 3
 
 
@@ -123,6 +133,19 @@ def full_pixels(path: str | bytes, expect: tuple[int, int] | None = None) -> np.
         raise DecodeError(f"cannot read: {exc.strerror or exc}") from None
 
 
+def pixel_digest(path: str | bytes, expect: tuple[int, int] | None = None) -> bytes | None:
+    """A 16-byte BLAKE2b digest of the file's upright RGB picture and its shape (full_pixels),
+    or None when it cannot be read now. Two files have the same digest exactly when they show
+    the same pixels (up to a 2^-128 collision)."""
+    try:
+        rgb = full_pixels(path, expect)
+    except DecodeError:
+        return None
+    h = hashlib.blake2b(repr(rgb.shape).encode(), digest_size=16)
+    h.update(np.ascontiguousarray(rgb).data)
+    return h.digest()
+
+
 def identical(a: str | bytes, b: str | bytes, expect_a: tuple[int, int] | None = None,
               expect_b: tuple[int, int] | None = None) -> bool | None:
     """True when the files *a* and *b* show exactly the same pixels (full_pixels equal),
@@ -189,6 +212,13 @@ def _find(store: Any, prints: Any, cache: DecisionCache | None) -> tuple[list[Pa
     ra, rb = rows[a], rows[b]
     records = store.records(int(i) for i in np.unique(prints.ids[np.concatenate([ra, rb])]))
     out = []
+    digests: dict[int, bytes | None] = {}  # row -> pixel digest: each file decoded once
+
+    def digest(row: int, rec: Any) -> bytes | None:
+        if row not in digests:
+            digests[row] = pixel_digest(os.fsencode(rec.path), (rec.size, rec.mtime_ns))
+        return digests[row]
+
     for x, y in zip(ra.tolist(), rb.tolist()):
         rx, ry = records.get(int(prints.ids[x])), records.get(int(prints.ids[y]))
         if rx is None or ry is None:
@@ -202,7 +232,9 @@ def _find(store: Any, prints: Any, cache: DecisionCache | None) -> tuple[list[Pa
                 if match is not None:
                     out.append(_pair(x, y))
                 continue
-        same = identical(os.fsencode(rx.path), os.fsencode(ry.path), change_x, change_y)
+        dx = digest(x, rx)
+        dy = digest(y, ry) if dx is not None else None
+        same = None if dx is None or dy is None else dx == dy
         if same is None:
             complete = False
             continue  # not readable now: not remembered, asked again next time
