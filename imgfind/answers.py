@@ -109,7 +109,7 @@ def credits_of(meta: dict[str, str]) -> dict[str, str]:
 def query_record(r: QueryResult) -> FileRecord:
     """The query as a FileRecord (id -1), for comparing it with its matches."""
     return FileRecord(-1, r.path, r.size, r.mtime_ns, r.width, r.height, r.format, r.metadata,
-                      r.content)
+                      r.content, pixels_of=r.pixels_of)
 
 
 def summarize(r: QueryResult) -> Answer:
@@ -172,6 +172,15 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord],
             out.append(f"capture time {when}, as early as any copy's")
     elif others and all(original.mtime_ns < c.mtime_ns for c in others):
         out.append(f"earliest file time {file_time(original.mtime_ns)} (no copy says when it was taken)")
+    # Lossless copies saved from the original show exactly its pixels: they say so, and
+    # their trim boxes (measured on another decode) are not weighed against it.
+    twins = [c for c in others if c.pixels_of == original.path]
+    if twins:
+        out.append(f"{', '.join(os.path.basename(c.path) for c in twins[:3])}"
+                   f"{' and more' if len(twins) > 3 else ''} "
+                   f"{'shows' if len(twins) == 1 else 'show'} exactly its pixels "
+                   "(a lossless copy saved from it)")
+    copies = [c for c in copies if c.pixels_of != original.path]
     most = max(c.content_pixels for c in copies)
     if original.content_pixels >= most * 0.95:
         out.append(f"most picture ({original.width}x{original.height})")

@@ -186,6 +186,21 @@ OWN = -3
 
 _MIX = 0x9E3779B97F4A7C15
 
+#: The rule under which pixel-identical pairs are remembered (same_pixels.py): whether two
+#: files hold the same pixels depends on no rule, so one answer serves every threshold.
+PIXELS_RULE = Rule(-1, None, name="same pixels")
+
+
+def pixels_key(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """The ``aligns`` key of a same-pixels decision: a digest of the two files' stored change
+    keys (size in bytes, mtime in ns) as negative 62-bit number below OWN, so it never meets
+    rows_keys (>= 0), FLAT or OWN. A file indexed again gets a new key (and its rows are
+    dropped by the triggers anyway)."""
+    digest = hashlib.blake2b(repr((a, b)).encode(), digest_size=8).digest()
+    return -(struct.unpack("<Q", digest)[0] >> 2) - 4
+
+
+
 
 def rows_keys(first: np.ndarray, q_row: np.ndarray, q_col: np.ndarray, i_col: np.ndarray,
               starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

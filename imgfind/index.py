@@ -15,7 +15,7 @@ from dataclasses import astuple, dataclass, field, replace
 
 import numpy as np
 
-from . import partial
+from . import partial, same_pixels
 from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
 from . import crawl
@@ -31,7 +31,8 @@ from .side import TableLoader
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
-                    Group, IndexStats, Known, Match, Member, MergeStats, Partial, QueryResult,
+                    Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
+                    QueryResult,
                     Rule, SiteReading, display)
 from .local_index import DescriptorIndex
 from .partial_groups import CONTAINED, place
@@ -325,6 +326,7 @@ class Index:
             prints, library_side = self.search_side()
             fps = [r.fingerprint for r in prepared]
             pairs = find_pairs(query_side(fps), library_side, rule, same=False)
+            pairs = self._query_twins(prepared, prints, pairs)
             found_partial = (self._query_partial(prepared, pairs, prints, library_side, rule)
                              if partial else [[] for _ in prepared])
             records = self.store.records([int(prints.ids[p.b]) for p in pairs]
@@ -371,11 +373,20 @@ class Index:
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.metadata, (r - l) * (b - t))
+            # A lossless copy of a JPEG is not the original beside that JPEG (group.original_key).
+            twin_recs = [rec for p, rec in matches if same_pixels.SAME_PIXELS in p.checks]
+            if info.format == "JPEG":
+                matches = [(p, replace(rec, pixels_of=qpath)
+                            if same_pixels.SAME_PIXELS in p.checks and rec.format != "JPEG" else rec)
+                           for p, rec in matches]
             if same_rec is not None:
                 # The query is an indexed file (by this name, a hard link or a symlink): it
                 # competes for "original" as that record (its path, metadata and file time),
                 # so the answer is the same by any name.
                 q_rec = replace(same_rec, id=-1, state=PRESENT, same_file_as=None)
+            if info.format != "JPEG" and any(rec.format == "JPEG" for rec in twin_recs):
+                q_rec = replace(q_rec, pixels_of=next(rec.path for rec in twin_recs
+                                                      if rec.format == "JPEG"))
             # The likely original is the query or a match that is on disk now, among every
             # match: a --limit cuts the list shown, not the copies the original is chosen from.
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]
@@ -393,7 +404,9 @@ class Index:
             shown = labels[qrow] if labels[qrow] is not None else qpath
             is_query = best.id == -1  # the query (or its own indexed record)
             original = shown if is_query else best.path
-            found = [Match(rec, p.distance, ORIENTATION_NAMES[p.orientation], p.similarity,
+            found = [Match(rec, p.distance, same_pixels.SAME_PIXELS
+                           if same_pixels.SAME_PIXELS in p.checks
+                           else ORIENTATION_NAMES[p.orientation], p.similarity,
                            rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                            p.checks)
                      for p, rec in matches]
@@ -408,8 +421,28 @@ class Index:
                 shown, info.width, info.height, result.stat.size, info.format, q_rec.metadata,
                 tuple(found), original, same_file, mtime_ns=result.stat.mtime_ns,
                 content=q_rec.content, original_file=None if is_query else best,
-                weighed=weighed, original_contains=contains))
+                weighed=weighed, original_contains=contains, pixels_of=q_rec.pixels_of))
         return out
+
+    def _query_twins(self, prepared: list[Fingerprinted], prints: Prints, pairs: list[PairMatch]
+                     ) -> list[PairMatch]:
+        """*pairs* with each query's pixel-identical files (same_pixels.query_rows) as pairs at
+        distance 0 with the check "same pixels", in place of any pair found for the same rows."""
+        if not len(prints.ids):
+            return pairs
+        twins = []
+        for qrow, result in enumerate(prepared):
+            info, fp = result.info, result.fingerprint
+            if info is None or fp is None:
+                continue
+            for r in same_pixels.query_rows(prints, self.store.records, result.stat.path,
+                                            info.width, info.height, info.format, fp.phash,
+                                            fp.flat):
+                twins.append(PairMatch(qrow, r, 0, 0, 1.0, (same_pixels.SAME_PIXELS,)))
+        if not twins:
+            return pairs
+        keys = {(p.a, p.b) for p in twins}
+        return [p for p in pairs if (p.a, p.b) not in keys] + twins
 
     def _query_partial(self, prepared: list[Fingerprinted], pairs: list, prints: Prints,
                        library_side: Side, rule: Rule) -> list[list[tuple[int, Partial]]]:
@@ -488,8 +521,17 @@ class Index:
                 found = known
                 for p in found:  # find_pairs links exactly the pairs it finds
                     links.link(p.a, p.b)
+            # Files with exactly the same pixels (a JPEG and a lossless copy of it): distance
+            # 0 whatever their fingerprints say (same_pixels.py), decided after the search.
+            twins = same_pixels.library_pairs(self.store, prints, cache)
+            found = _with_twins(found, twins, links)
+            twin_of: dict[int, set[int]] = {}  # row -> rows with the same pixels
+            for p in twins:
+                twin_of.setdefault(p.a, set()).add(p.b)
+                twin_of.setdefault(p.b, set()).add(p.a)
             comps = links.components()
             records = self.store.records(int(prints.ids[r]) for comp in comps for r in comp)
+            records = _mark_copies(records, twins, prints.ids)
             roots = self.store.roots()
             disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
             row_of = {int(i): r for r, i in enumerate(prints.ids)}
@@ -517,10 +559,15 @@ class Index:
                 group_rows.append(list(star))
                 rows = np.array(star)
                 dist, orient = distance_matrix(prints.hashes[rows])
+                same = _twin_matrix(star, twin_of) if twin_of else None
+                if same is not None:
+                    dist[same] = 0
                 ev = [None] + [evidence.get((star[0], r)) for r in star[1:]]
                 groups.append(Group(
                     tuple(Member(m, int(dist[0, j]),
-                                 relation or ORIENTATION_NAMES[int(orient[0, j])],
+                                 relation or (same_pixels.SAME_PIXELS
+                                              if same is not None and same[0, j]
+                                              else ORIENTATION_NAMES[int(orient[0, j])]),
                                  None if e is None else e.similarity,
                                  () if e is None else e.checks)
                           for j, ((m, relation), e) in enumerate(zip(members, ev))),
@@ -870,6 +917,47 @@ def _arrange(records: list[FileRecord], disk: dict[bytes, OnDisk]
     if len(first_name) + len(by_state[UNAVAILABLE]) < 2:
         return None
     return out
+
+
+def _with_twins(found: list[PairMatch], twins: list[PairMatch], links: Links) -> list[PairMatch]:
+    """The pairs a search found with the pixel-identical pairs *twins* in place of any found
+    for the same two rows (rows a < b in both), every twin linked in *links*."""
+    if not twins:
+        return found
+    keys = {(p.a, p.b) for p in twins}
+    for p in twins:
+        links.link(p.a, p.b)
+    return [p for p in found if (min(p.a, p.b), max(p.a, p.b)) not in keys] + twins
+
+
+def _twin_matrix(star: list[int], twin_of: dict[int, set[int]]) -> np.ndarray | None:
+    """Which members of a group (rows *star*) show the same pixels as which: bool (k, k), or
+    None when none does (cost: the members' twins, not k^2)."""
+    pos = {r: i for i, r in enumerate(star) if r in twin_of}
+    if len(pos) < 2:
+        return None
+    same = np.zeros((len(star), len(star)), dtype=bool)
+    for r, i in pos.items():
+        for other in twin_of[r]:
+            j = pos.get(other)
+            if j is not None:
+                same[i, j] = True
+    return same if same.any() else None
+
+
+def _mark_copies(records: dict[int, FileRecord], twins: list[PairMatch], ids: np.ndarray
+                 ) -> dict[int, FileRecord]:
+    """*records* (by file id) with every non-JPEG member of a pixel-identical pair marked
+    ``pixels_of`` the JPEG's path (group.original_key puts the JPEG first, keep.choose weighs
+    the JPEG for it) and given the JPEG's trimmed fraction (``content``): the same picture,
+    whose trim box was measured on another decode."""
+    for p in twins:
+        for copy, source in ((p.a, p.b), (p.b, p.a)):
+            rc, rs = records.get(int(ids[copy])), records.get(int(ids[source]))
+            if rc is not None and rs is not None and rs.format == "JPEG" \
+                    and rc.format != "JPEG" and rc.pixels_of is None:
+                records[rc.id] = replace(rc, pixels_of=rs.path, content=rs.content)
+    return records
 
 
 def _viable(members: list[tuple[FileRecord, str | None]]) -> bool:

@@ -108,7 +108,21 @@ def choose(files: Sequence[FileRecord], rules: Sequence[str], references: Sequen
     quality = quality or {}
     refs = [os.path.abspath(f) for f in references]
     keys = [("reference", lambda r: not under(r.path, refs))]
-    keys += [(name, _rule_key(name, quality)) for name in rules]
+    # A lossless copy of a JPEG of the group (FileRecord.pixels_of: same pixels) holds no more
+    # than that JPEG: the format, quality and size rules weigh the JPEG in its place, and
+    # among equals the JPEG (the file it was saved from) is kept.
+    by_path = {r.path: r for r in files}
+
+    def source(r: FileRecord) -> FileRecord:
+        return by_path.get(r.pixels_of, r) if r.pixels_of is not None else r
+
+    for name in rules:
+        key = _rule_key(name, quality)
+        if name in ("lossless-format", "quality", "size"):
+            keys.append((name, lambda r, key=key: key(source(r))))
+        else:
+            keys.append((name, key))
+    keys.append(("same pixels as a JPEG it was saved from", lambda r: source(r) is not r))
 
     def full(rec: FileRecord) -> tuple:
         return tuple(k(rec) for _, k in keys) + (rec.path,)

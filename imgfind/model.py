@@ -285,6 +285,9 @@ class FileRecord:
     #: or "unavailable" (its indexed root is not there: an unplugged drive; the row is kept).
     state: str = "present"
     same_file_as: str | None = None  # this name reaches the file of that path (a link)
+    #: this file shows exactly the pixels of the JPEG at that path (a lossless copy saved
+    #: from it: same_pixels.py); such a copy is never the likely original beside its JPEG
+    pixels_of: str | None = None
 
     @property
     def present(self) -> bool:
@@ -381,6 +384,9 @@ class QueryResult:
     #: True when the likely original is a picture that contains the query (the query is a
     #: crop of it or lies inside it): a partial match, not a whole copy.
     original_contains: bool = False
+    #: The query shows exactly the pixels of this JPEG among the matches (a lossless copy
+    #: saved from it: same_pixels.py); None otherwise.
+    pixels_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -623,3 +623,52 @@ def _clean(value: object) -> str:
         value = value.decode("utf-8", "replace")
     text = " ".join(str(value).replace("\x00", " ").split())
     return text[:MAX_FIELD]
+
+
+# ----------------------------------------------------------------------------- full pixels
+def upright_rgb(fp: BinaryIO) -> np.ndarray:
+    """The picture of the open file *fp* at full size, as a viewer shows it: uint8 array of
+    shape (height, width, 3), upright (EXIF Orientation applied once, as _decode_file does:
+    Pillow's TIFF reader turns a TIFF itself), transparency composited on white, an
+    animation's first frame. For telling pixel-identical files apart (same_pixels.py), not
+    for fingerprints: a JPEG is decoded by libjpeg at full scale (islow IDCT, fancy
+    upsampling), exactly as Pillow decodes it when a lossless copy is saved from it.
+
+    Raises:
+        DecodeError: not an image, corrupt or truncated, or more than MAX_PIXELS pixels (the
+            whole picture is decoded, a JPEG too). Decodes above BIG_DECODE_BYTES take the
+            machine-wide big-decode lock.
+    """
+    try:
+        with _pillow_limits(False, 1), Image.open(fp) as im:
+            width, height = im.size
+            if width < 1 or height < 1:
+                raise DecodeError("image has no pixels")
+            orientation = _orientation(im)
+            cost = check_cost(im, width, height)
+            with _big_decode(cost * 2):
+                im.load()
+                turned = (orientation != 1
+                          and ORIENTATION_TAG not in getattr(im, "tag_v2", {ORIENTATION_TAG: 1}))
+                if im.mode in _ALPHA_MODES or (im.mode == "P" and "transparency" in im.info):
+                    rgb = _banded_rgb(im, 1)
+                elif im.mode == "RGB":
+                    rgb = im
+                else:
+                    rgb = im.convert("RGB")
+                arr = np.asarray(rgb, dtype=np.uint8)
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError:
+        raise DecodeError(f"refused: more than the limit of {MAX_PIXELS:,} decoded pixels") from None
+    except UnidentifiedImageError:
+        raise DecodeError("not an image, or a format Pillow cannot read") from None
+    except MemoryError:
+        raise DecodeError("out of memory while decoding") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError,
+            ArithmeticError, struct.error, NotImplementedError, RecursionError) as exc:
+        raise DecodeError(_one_line(exc)) from None
+    turn = 1 if turned else orientation
+    if turn == 1:
+        return arr
+    return np.stack([_apply_orientation(arr[:, :, c], turn) for c in range(3)], axis=2)

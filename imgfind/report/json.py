@@ -1,7 +1,9 @@
 """The JSON format: the whole report as one versioned document.
 
 ``"format": "imgfind-dedupe/1"`` / ``"imgfind-query/1"``: keys may be added within a version,
-never renamed or removed (so a file's size stays ``bytes`` here although records call it
+never renamed or removed (added in session 6: ``same_pixels`` on group files and matches, true
+when the file shows exactly the pixels of the first file / the query; ``same_pixels_as`` on a
+file that is a lossless copy of that JPEG) (so a file's size stays ``bytes`` here although records call it
 ``size``). Names are raw; a name that is not valid UTF-8 keeps its bytes as ``\\udcXX``.
 """
 
@@ -15,6 +17,9 @@ from typing import TextIO
 from ..answers import captured, credits_of, summarize
 from ..model import Answer, FileRecord, Group, Member, PageRef, Partial, QueryResult, ReportHeader
 from .words import iso_time
+
+#: The check of a pixel-identical pair (same_pixels.SAME_PIXELS; reports import no numpy).
+SAME_PIXELS = "same pixels"
 
 
 def header_json(header: ReportHeader) -> dict:
@@ -32,6 +37,8 @@ def file_json(rec: FileRecord) -> dict:
            "present": rec.present, "state": rec.state}
     if rec.same_file_as is not None:
         out["same_file_as"] = rec.same_file_as
+    if rec.pixels_of is not None:  # a lossless copy of that JPEG (same_pixels.py)
+        out["same_pixels_as"] = rec.pixels_of
     return out
 
 
@@ -66,7 +73,7 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
         "groups": [{
             "max_distance": g.max_distance,
             "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
-                       "original": i == 0, **evidence_json(m, i),
+                       "same_pixels": i > 0 and SAME_PIXELS in m.checks, "original": i == 0, **evidence_json(m, i),
                        **partial_json(m.partial, "first", "member")}
                       for i, m in enumerate(g.members)],
         } for g in groups],
@@ -102,7 +109,7 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                      "answer": answer_json(a), "pages": [page_json(p) for p in r.pages]}
                     for r, a in zip(results, answers)],
         "matches": [{"query": r.path, **file_json(m.file), "distance": m.distance,
-                     "relation": m.relation, "similarity": m.similarity,
+                     "relation": m.relation, "same_pixels": SAME_PIXELS in m.checks, "similarity": m.similarity,
                      "larger": m.larger, "original": m.likely_original,
                      "evidence": {"similarity": m.similarity, "checks": list(m.checks),
                                   "relation": m.relation},
