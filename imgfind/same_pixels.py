@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 
 from .decision_cache import PIXELS_RULE, DecisionCache, pixels_key
-from .decode import _open_regular
 from .decoders.pillow import upright_rgb
 from .errors import DecodeError
 from .model import PairMatch
 from .recipe import JPEG_EXACT_PIXELS
+from .regular import NotRegular, open_regular
 
 #: The relation (report words) and the check (PairMatch.checks) of a pixel-identical pair.
 SAME_PIXELS = "same pixels"
@@ -123,12 +123,14 @@ def full_pixels(path: str | bytes, expect: tuple[int, int] | None = None) -> np.
         DecodeError: missing, unreadable, changed since indexed, not an image, too large.
     """
     try:
-        with _open_regular(path) as fp:
+        with open_regular(path) as fp:
             if expect is not None:
                 st = os.fstat(fp.fileno())
                 if (st.st_size, st.st_mtime_ns) != expect:
                     raise DecodeError("changed since it was indexed")
             return upright_rgb(fp)
+    except NotRegular as exc:
+        raise DecodeError(str(exc)) from None
     except OSError as exc:
         raise DecodeError(f"cannot read: {exc.strerror or exc}") from None
 
