@@ -163,6 +163,11 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord],
     excuse)."""
     out = [contains] if contains else []
     others = [c for c in copies if c.path != original.path]
+    damaged = [c for c in others if c.warning is not None]
+    if damaged and original.warning is None:
+        out.append(f"intact; {', '.join(os.path.basename(c.path) for c in damaged[:3])}"
+                   f"{' and more' if len(damaged) > 3 else ''} "
+                   f"{'is' if len(damaged) == 1 else 'are'} read only in part (damaged)")
     when = captured(original.metadata)
     other_times = [captured(c.metadata) for c in others if captured(c.metadata)]
     if when:

@@ -74,7 +74,8 @@ SIZE_STEP = 1.05
 def original_key(record: FileRecord, name_root: bool = False) -> tuple:
     """Sort key that puts the likely original first.
 
-    A lossless copy of a JPEG in the same results (``record.pixels_of``: it shows exactly
+    A file read only in part (``record.warning``: truncated, "97% of the rows decoded") is
+    never the likely original beside intact copies: it is a damaged copy. A lossless copy of a JPEG in the same results (``record.pixels_of``: it shows exactly
     that JPEG's pixels, so it was saved from it) comes after the files that are not (their
     trim boxes may differ by a hair: one was measured on a reduced-scale decode). Then the
     original is usually the copy with the most picture (pixels inside any added border);
@@ -87,7 +88,7 @@ def original_key(record: FileRecord, name_root: bool = False) -> tuple:
     has_origin = bool(meta.get("taken") or meta.get("camera_model") or meta.get("artist"))
     # Copies made within the same minute (a download, a checkout) are equally old.
     minute = record.mtime_ns // 60_000_000_000
-    return (record.pixels_of is not None, -size_class(record), not has_origin, record.content < 0.98, minute, not name_root,
+    return (record.warning is not None, record.pixels_of is not None, -size_class(record), not has_origin, record.content < 0.98, minute, not name_root,
             fidelity(record), record.path)
 
 

@@ -372,7 +372,7 @@ class Index:
                               replace(rec, state=now.state) if not now.state == PRESENT else rec))
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
-                               info.height, info.format, info.metadata, (r - l) * (b - t))
+                               info.height, info.format, info.stored_metadata, (r - l) * (b - t))
             # A lossless copy of a JPEG is not the original beside that JPEG (group.original_key).
             twin_recs = [rec for p, rec in matches if same_pixels.SAME_PIXELS in p.checks]
             if info.format == "JPEG":

@@ -107,7 +107,10 @@ def choose(files: Sequence[FileRecord], rules: Sequence[str], references: Sequen
         raise ValueError("a group needs at least one file")
     quality = quality or {}
     refs = [os.path.abspath(f) for f in references]
-    keys = [("reference", lambda r: not under(r.path, refs))]
+    keys = [("reference", lambda r: not under(r.path, refs)),
+            # a file read only in part (truncated: FileRecord.warning) is a damaged copy: an
+            # intact one is kept before any rule weighs them (its bytes are the picture)
+            ("intact file", lambda r: r.warning is not None)]
     # A lossless copy of a JPEG of the group (FileRecord.pixels_of: same pixels) holds no more
     # than that JPEG: the format, quality and size rules weigh the JPEG in its place, and
     # among equals the JPEG (the file it was saved from) is kept.

@@ -20,6 +20,9 @@ def display(path: bytes) -> str:
     return os.fsdecode(path)
 
 
+#: The metadata key under which the index keeps why a file was read only in part.
+DAMAGED = "damaged"
+
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """Everything imgfind stores about a picture's content.
@@ -196,6 +199,12 @@ class ImageInfo:
     metadata: dict[str, str] = field(default_factory=dict)  # EXIF/PNG text: creator, dates
     warning: str | None = None  # read, but not entirely: "truncated: 98% of the rows decoded"
 
+    @property
+    def stored_metadata(self) -> dict[str, str]:
+        """The metadata the index keeps: the file's own, and ``damaged`` (the warning) when it
+        was read only in part (FileRecord.warning reads it back)."""
+        return {**self.metadata, DAMAGED: self.warning} if self.warning else self.metadata
+
 
 @dataclass(frozen=True, slots=True)
 class Fingerprinted:
@@ -292,6 +301,12 @@ class FileRecord:
     @property
     def present(self) -> bool:
         return self.state == "present"
+
+    @property
+    def warning(self) -> str | None:
+        """Why the file was read only in part ("truncated: 94% of the rows decoded"), or None
+        for an intact file: a damaged copy, never the likely original or the kept file."""
+        return self.metadata.get(DAMAGED)
 
     @property
     def pixels(self) -> int:

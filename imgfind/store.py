@@ -925,7 +925,8 @@ class Store:
         now = time.time()
         for r in results:
             st, info, fp = r.stat, r.info, r.fingerprint
-            meta = json.dumps(info.metadata, ensure_ascii=False) if info and info.metadata else None
+            meta = (json.dumps(info.stored_metadata, ensure_ascii=False)
+                    if info and info.stored_metadata else None)
             file_id = self.db.execute(
                 _UPSERT_FILE + " RETURNING id",
                 (st.path, st.size, st.mtime_ns, now, recipe_id() if fp else None, r.error,

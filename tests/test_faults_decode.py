@@ -9,6 +9,7 @@ same picture (same pixels, distance 0) at --threshold 0.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
@@ -123,6 +124,10 @@ def test_file_missing_its_last_2_percent_is_matched_with_its_original(tmp_path, 
     photo(folder / f"orig.{ext}", seed=9, size=(640, 480), **save)
     _cut(folder / f"orig.{ext}", folder / f"cut-98.{ext}", 0.98)
     photo(folder / "other.jpg", seed=10, size=(640, 480))
+    # the damaged copy looks older (recovered files often keep an old time): still not the
+    # likely original, nor the file a keep rule keeps
+    hour_ago = os.stat(folder / f"orig.{ext}").st_mtime_ns - 3600 * 10**9
+    os.utime(folder / f"cut-98.{ext}", ns=(hour_ago, hour_ago))
     db = str(tmp_path / "i.db")
     run = cli_run("--db", db, "-v", "index", str(folder))
     ok(run)
@@ -130,6 +135,24 @@ def test_file_missing_its_last_2_percent_is_matched_with_its_original(tmp_path, 
     assert any("truncated" in ln.lower() for ln in notes), f"not marked as truncated: {run.stderr}"
     doc = json_doc(cli_run("--db", db, "dedupe", "--format", "json"))
     assert [f"cut-98.{ext}", f"orig.{ext}"] in group_names(doc), group_names(doc)
+    group = next(g for g in groups_of(doc) if len(g) == 2)
+    assert os.path.basename(group[0]["path"]) == f"orig.{ext}", [f["path"] for f in group]
+    q = json_doc(cli_run("--db", db, "query", str(folder / f"orig.{ext}"), "--format", "json"))
+    assert "is read only in part (damaged)" in json.dumps(q), q  # the original's reasons
+
+
+def test_a_damaged_copy_is_never_kept_over_an_intact_one():
+    """keep.choose: whatever the rules say (oldest, smallest...), a file read only in part
+    (FileRecord.warning) comes after every intact file."""
+    from imgfind.keep import choose
+    from imgfind.model import DAMAGED, FileRecord
+
+    intact = FileRecord(1, "/p/orig.jpg", 1000, 2 * 10**18, 640, 480, "JPEG", {}, 1.0)
+    cut = FileRecord(2, "/p/a.jpg", 900, 10**18, 640, 480, "JPEG",
+                     {DAMAGED: "truncated: 97% of the rows decoded"}, 1.0)
+    for rules in (("oldest",), ("size",), ("resolution", "oldest")):
+        decision = choose([cut, intact], rules)
+        assert decision.kept is intact and decision.rule == "intact file", (rules, decision)
 
 
 def test_file_missing_most_of_its_bytes_is_not_matched(tmp_path):
