@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -41,6 +41,7 @@ def test_every_view_shape_resizes_as_pillow(size, top):
 
 
 @settings(max_examples=80, deadline=None)
+@example(h=8, w=3, size=1, seed=3, n=1)  # three test pictures could not tell the orders apart
 @given(h=st.integers(1, 70), w=st.integers(1, 70), size=st.integers(1, 64),
        seed=st.integers(0, 2**32 - 1), n=st.integers(1, 4))
 def test_resize_many_equals_pillow(h, w, size, seed, n):
