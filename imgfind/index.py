@@ -485,18 +485,19 @@ class Index:
             if known is None:
                 found = find_pairs(side, side, rule, same=True, links=links, progress=on_progress,
                                    cache=cache)
-                cache.keep_found(rule, found)
-            else:
-                found = known
-                for p in found:  # find_pairs links exactly the pairs it finds
-                    links.link(p.a, p.b)
-            if partial:  # local features at hand: a shared frame alone is no copy (frames.py)
+                # A shared frame alone is no copy (frames.py, by the stored local features);
+                # kept with the search's pairs, so a warm dedupe does not judge them again.
                 kept = self._not_frames(found, side, prints)
                 if len(kept) < len(found):
                     found = kept
                     links = Links(len(prints))
                     for p in found:
                         links.link(p.a, p.b)
+                cache.keep_found(rule, found)
+            else:
+                found = known
+                for p in found:  # find_pairs links exactly the pairs it finds
+                    links.link(p.a, p.b)
             comps = links.components()
             records = self.store.records(int(prints.ids[r]) for comp in comps for r in comp)
             roots = self.store.roots()
@@ -516,7 +517,7 @@ class Index:
             # thumbnails are read in the same snapshot as the hashes).
             stars, evidence = star_components(
                 ordered, found, rule, lambda rule_, pairs: self._verified_not_frames(
-                    verify_pairs(side, rule_, pairs, cache), side, prints, partial),
+                    verify_pairs(side, rule_, pairs, cache), side, prints),
                 side.hashes)
             groups = []
             group_rows = []
@@ -564,9 +565,9 @@ class Index:
         return [p for p in pairs if (p.a, p.b) not in drop]
 
     def _verified_not_frames(self, verified: dict[tuple[int, int], PairMatch], side: Side,
-                             prints: Prints, partial: bool) -> dict[tuple[int, int], PairMatch]:
-        """verify_pairs' answer without frame-only pairs (_not_frames) when *partial*."""
-        if not partial or not verified:
+                             prints: Prints) -> dict[tuple[int, int], PairMatch]:
+        """verify_pairs' answer without frame-only pairs (_not_frames)."""
+        if not verified:
             return verified
         kept = {(p.a, p.b) for p in self._not_frames(list(verified.values()), side, prints)}
         return {k: p for k, p in verified.items() if (p.a, p.b) in kept}
