@@ -514,11 +514,22 @@ class Index:
                 arranged.update(zip(rows, members))
                 ordered.append(rows)
             # Stars, not chains: every member verified against its group's first file (the
-            # thumbnails are read in the same snapshot as the hashes).
+            # thumbnails are read in the same snapshot as the hashes). The frame verdicts of
+            # the pairs it verifies are kept for this state of the index, as the pairs are.
+            usable = cache.current()
+            kept_frames = cache.found_stage(rule, "frames", b"") if usable else None
+            memo: dict[tuple[int, int], bool] = {}
+            try:
+                memo = {(int(a), int(b)): bool(v) for a, b, v in (kept_frames or [])}
+            except (TypeError, ValueError):  # garbled: judged again
+                memo = {}
+            judged = len(memo)
             stars, evidence = star_components(
                 ordered, found, rule, lambda rule_, pairs: self._verified_not_frames(
-                    verify_pairs(side, rule_, pairs, cache), side, prints),
+                    verify_pairs(side, rule_, pairs, cache), side, prints, memo),
                 side.hashes)
+            if usable and len(memo) > judged:
+                cache.keep_stage(rule, "frames", b"", [[a, b, int(v)] for (a, b), v in memo.items()])
             groups = []
             group_rows = []
             for star in stars:
@@ -543,33 +554,41 @@ class Index:
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
 
-    def _not_frames(self, pairs: Sequence[PairMatch], side: Side, prints: Prints
-                    ) -> list[PairMatch]:
+    def _not_frames(self, pairs: Sequence[PairMatch], side: Side, prints: Prints,
+                    memo: dict[tuple[int, int], bool] | None = None) -> list[PairMatch]:
         """*pairs* without those whose agreement is only a frame both pictures share (two
         screenshots of one application around different pictures: frames.frame_only, judged
-        by the local features of the pairs whose 24 px views share a frame)."""
-        same = [p for p in pairs if p.orientation == 0 and p.similarity is not None]
-        if not same:
-            return list(pairs)
-        side.prefetch(np.array(sorted({r for p in same for r in (p.a, p.b)}), np.int64))
-        xs = side.views([(p.a, WHOLE) for p in same], VERIFY_SIZE)
-        ys = side.views([(p.b, WHOLE) for p in same], VERIFY_SIZE)
-        framed = [(p, x, y) for p, x, y in zip(same, xs, ys) if shared_frame(x, y) is not None]
-        if not framed:
-            return list(pairs)
-        feats = self.store.local_features({int(prints.ids[r]) for p, _, _ in framed
-                                           for r in (p.a, p.b)})
-        drop = {(p.a, p.b) for p, x, y in framed
-                if frame_only(x, y, feats.get(int(prints.ids[p.a])),
-                              feats.get(int(prints.ids[p.b])))}
-        return [p for p in pairs if (p.a, p.b) not in drop]
+        by the local features of the pairs whose 24 px views share a frame). *memo* (file id
+        pair -> only a frame) answers pairs judged before and learns the others."""
+        memo = {} if memo is None else memo
+
+        def ids(p: PairMatch) -> tuple[int, int]:
+            return int(prints.ids[p.a]), int(prints.ids[p.b])
+
+        same = [p for p in pairs
+                if p.orientation == 0 and p.similarity is not None and ids(p) not in memo]
+        if same:
+            side.prefetch(np.array(sorted({r for p in same for r in (p.a, p.b)}), np.int64))
+            xs = side.views([(p.a, WHOLE) for p in same], VERIFY_SIZE)
+            ys = side.views([(p.b, WHOLE) for p in same], VERIFY_SIZE)
+            framed = [(p, x, y) for p, x, y in zip(same, xs, ys)
+                      if shared_frame(x, y) is not None]
+            feats = self.store.local_features({i for p, _, _ in framed for i in ids(p)}) \
+                if framed else {}
+            for p in same:
+                memo[ids(p)] = False
+            for p, x, y in framed:
+                memo[ids(p)] = frame_only(x, y, feats.get(ids(p)[0]), feats.get(ids(p)[1]))
+        return [p for p in pairs if not memo.get(ids(p), False)]
 
     def _verified_not_frames(self, verified: dict[tuple[int, int], PairMatch], side: Side,
-                             prints: Prints) -> dict[tuple[int, int], PairMatch]:
+                             prints: Prints, memo: dict[tuple[int, int], bool]
+                             ) -> dict[tuple[int, int], PairMatch]:
         """verify_pairs' answer without frame-only pairs (_not_frames)."""
         if not verified:
             return verified
-        kept = {(p.a, p.b) for p in self._not_frames(list(verified.values()), side, prints)}
+        kept = {(p.a, p.b) for p in self._not_frames(list(verified.values()), side, prints,
+                                                     memo)}
         return {k: p for k, p in verified.items() if (p.a, p.b) in kept}
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
