@@ -23,19 +23,20 @@ from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
 from .decision_cache import DecisionCache
 from .fingerprint import stored_thumb, thumb_parts
+from .frames import frame_only, shared_frame
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
-from .layout import ORIENTATION_NAMES, distance_matrix, pair_distance
+from .decide import VERIFY_SIZE
+from .layout import ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance
 from .match import Side, channels, find_pairs, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
 from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
                     Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
-                    QueryResult,
-                    Rule, SiteReading, display)
+                    QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import CONTAINED, place
+from .partial_groups import CONTAINED, SAME_FRAME, place
 from .keypoints import KEYPOINTS, QUERY_KEYPOINTS
 from .part_views import area as view_area, view_prints
 from .recipe import THUMB_SIZE
@@ -516,6 +517,14 @@ class Index:
             if known is None:
                 found = find_pairs(side, side, rule, same=True, links=links, progress=on_progress,
                                    cache=cache)
+                # A shared frame alone is no copy (frames.py, by the stored local features);
+                # kept with the search's pairs, so a warm dedupe does not judge them again.
+                kept = self._not_frames(found, side, prints)
+                if len(kept) < len(found):
+                    found = kept
+                    links = Links(len(prints))
+                    for p in found:
+                        links.link(p.a, p.b)
                 cache.keep_found(rule, found)
             else:
                 found = known
@@ -546,10 +555,22 @@ class Index:
                 arranged.update(zip(rows, members))
                 ordered.append(rows)
             # Stars, not chains: every member verified against its group's first file (the
-            # thumbnails are read in the same snapshot as the hashes).
+            # thumbnails are read in the same snapshot as the hashes). The frame verdicts of
+            # the pairs it verifies are kept for this state of the index, as the pairs are.
+            usable = cache.current()
+            kept_frames = cache.found_stage(rule, "frames", b"") if usable else None
+            memo: dict[tuple[int, int], bool] = {}
+            try:
+                memo = {(int(a), int(b)): bool(v) for a, b, v in (kept_frames or [])}
+            except (TypeError, ValueError):  # garbled: judged again
+                memo = {}
+            judged = len(memo)
             stars, evidence = star_components(
-                ordered, found, rule, lambda rule_, pairs: verify_pairs(side, rule_, pairs, cache),
+                ordered, found, rule, lambda rule_, pairs: self._verified_not_frames(
+                    verify_pairs(side, rule_, pairs, cache), side, prints, memo),
                 side.hashes)
+            if usable and len(memo) > judged:
+                cache.keep_stage(rule, "frames", b"", [[a, b, int(v)] for (a, b), v in memo.items()])
             groups = []
             group_rows = []
             for star in stars:
@@ -578,6 +599,43 @@ class Index:
         cache.save()  # after the snapshot: only if the index is still in that state
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
+
+    def _not_frames(self, pairs: Sequence[PairMatch], side: Side, prints: Prints,
+                    memo: dict[tuple[int, int], bool] | None = None) -> list[PairMatch]:
+        """*pairs* without those whose agreement is only a frame both pictures share (two
+        screenshots of one application around different pictures: frames.frame_only, judged
+        by the local features of the pairs whose 24 px views share a frame). *memo* (file id
+        pair -> only a frame) answers pairs judged before and learns the others."""
+        memo = {} if memo is None else memo
+
+        def ids(p: PairMatch) -> tuple[int, int]:
+            return int(prints.ids[p.a]), int(prints.ids[p.b])
+
+        same = [p for p in pairs
+                if p.orientation == 0 and p.similarity is not None and ids(p) not in memo]
+        if same:
+            side.prefetch(np.array(sorted({r for p in same for r in (p.a, p.b)}), np.int64))
+            xs = side.views([(p.a, WHOLE) for p in same], VERIFY_SIZE)
+            ys = side.views([(p.b, WHOLE) for p in same], VERIFY_SIZE)
+            framed = [(p, x, y) for p, x, y in zip(same, xs, ys)
+                      if shared_frame(x, y) is not None]
+            feats = self.store.local_features({i for p, _, _ in framed for i in ids(p)}) \
+                if framed else {}
+            for p in same:
+                memo[ids(p)] = False
+            for p, x, y in framed:
+                memo[ids(p)] = frame_only(x, y, feats.get(ids(p)[0]), feats.get(ids(p)[1]))
+        return [p for p in pairs if not memo.get(ids(p), False)]
+
+    def _verified_not_frames(self, verified: dict[tuple[int, int], PairMatch], side: Side,
+                             prints: Prints, memo: dict[tuple[int, int], bool]
+                             ) -> dict[tuple[int, int], PairMatch]:
+        """verify_pairs' answer without frame-only pairs (_not_frames)."""
+        if not verified:
+            return verified
+        kept = {(p.a, p.b) for p in self._not_frames(list(verified.values()), side, prints,
+                                                     memo)}
+        return {k: p for k, p in verified.items() if (p.a, p.b) in kept}
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
                         side: Side, rule: Rule, subset: bool,
@@ -669,8 +727,10 @@ class Index:
         else:
             found = {a: index.candidates(index.features[lrow[a]], exclude=lrow[a])
                      for a in asking}
-        for a in asking:
-            for lb, _score in found[a]:
+        framed: dict[int, list[int]] = {}  # a -> pictures in one frame with a (SAME_FRAME)
+
+        def check(a: int, candidates: Iterable[int]) -> None:
+            for lb in candidates:
                 b = print_of_local.get(lb)
                 if b is None or (min(a, b), max(a, b)) in seen:
                     continue
@@ -678,6 +738,16 @@ class Index:
                 p = by_keypoints(a, b)
                 if p is not None:
                     pairs.append((a, b, p))
+                    if min(p.cover_a, p.cover_b) >= SAME_FRAME:
+                        framed.setdefault(a, []).append(b)
+
+        for a in asking:
+            check(a, (lb for lb, _score in found[a]))
+        # A lone picture whose candidates included pictures in the same frame as itself (two
+        # screenshots of one application around different pictures) asks again without the
+        # frame's keypoints: the frame's votes crowd out the picture it shows.
+        for a, again in self._without_frame(index, lrow, framed).items():
+            check(a, again)
         views = self._view_pairs(lone, prints, side, rule, size)
         pairs += [(a, b, p) for (a, b), p in views.items() if (min(a, b), max(a, b)) not in seen]
 
@@ -689,6 +759,38 @@ class Index:
         if not pairs:
             return {}, {}
         return place(group_rows, pairs, verify)
+
+    @staticmethod
+    def _without_frame(index: partial.LocalIndex | DescriptorIndex, lrow: list[int],
+                       framed: dict[int, list[int]]) -> dict[int, list[int]]:
+        """The candidates (local rows) of each picture in *framed* (print row -> print rows of
+        pictures it shares a frame with) searched by its keypoints outside that frame only:
+        those the verified model of the picture and a frame-mate explains are the frame
+        (partial.shared). Pictures left with fewer than partial.MIN_INLIERS keypoints, or
+        none in a frame, ask nothing. Ours (bench smooth and dev pools: a screenshot's
+        window found the other screenshots first, its picture's copies ranked 10th-35th)."""
+        asking, queries = [], []
+        for a, mates in framed.items():
+            fa = index.features[lrow[a]]
+            frame = np.zeros(fa.n, bool)
+            for b in mates:
+                frame |= partial.shared(fa, index.features[lrow[b]])[0]
+            rest = partial.descriptors(fa)[~frame]
+            if frame.any() and len(rest) >= partial.MIN_INLIERS:
+                asking.append(a)
+                queries.append(rest)
+        if not asking:
+            return {}
+        if isinstance(index, DescriptorIndex):
+            found_rows, _ = index.candidates_many(queries, exclude=[lrow[a] for a in asking])
+            index.features.prefetch({int(r) for r in found_rows.ravel() if r >= 0})
+            return {a: [int(r) for r in rs if r >= 0] for a, rs in zip(asking, found_rows)}
+        out = {}
+        for a, rest in zip(asking, queries):
+            qi, items, _ = index.engine.find_many(rest, partial.CANDIDATE_BITS)
+            out[a] = [r for r, _s in partial.vote(qi, index.owner[items], len(rest),
+                                                   len(index.ids), exclude=lrow[a])]
+        return out
 
     def _with_partial_members(self, groups: list[Group], group_rows: list[list[int]],
                               prints: Prints, joins: dict[int, list[tuple[int, Partial]]],

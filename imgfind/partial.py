@@ -200,6 +200,28 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
     thumbnails (THUMB_SIZE square, fingerprint.thumb_parts), give ``Partial.agree``
     (agreement). Never raises for content.
     """
+    fitted = _model(a, b)
+    if fitted is None:
+        return None
+    matrix, model, ia, ib = fitted
+    pa, pb = positions(a)[ia].astype(np.float32), positions(b)[ib].astype(np.float32)
+    linear = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
+    if not SCALE_RANGE[0] <= linear <= SCALE_RANGE[1]:
+        return None
+    if min(_spread(pa, a), _spread(pb, b)) < MIN_SPREAD:
+        return None
+    found = _overlap(matrix, a, b, model, len(ia), a_size, b_size, pa, pb)
+    if found is not None and thumbs is not None:
+        found = replace(found, agree=agreement(matrix, a, b, *thumbs))
+    return found
+
+
+def _model(a: LocalFeatures, b: LocalFeatures
+           ) -> tuple[np.ndarray, str, np.ndarray, np.ndarray] | None:
+    """The geometric model verification fits between *a* and *b*: (3x3 matrix mapping a's
+    detail-picture pixels into b's, model name, rows of a's inliers, rows of b's inliers,
+    at least MIN_INLIERS of them), or None. The transform's sanity (scale, spread) is
+    verify's to judge."""
     da, db = descriptors(a), descriptors(b)
     if len(da) < MIN_INLIERS or len(db) < MIN_INLIERS:
         return None
@@ -237,16 +259,20 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
     matrix, inliers, model = fitted
     if inliers.sum() < MIN_INLIERS:
         return None
-    linear = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
-    if not SCALE_RANGE[0] <= linear <= SCALE_RANGE[1]:
-        return None
-    if min(_spread(pa[inliers], a), _spread(pb[inliers], b)) < MIN_SPREAD:
-        return None
-    found = _overlap(matrix, a, b, model, int(inliers.sum()), a_size, b_size, pa[inliers],
-                     pb[inliers])
-    if found is not None and thumbs is not None:
-        found = replace(found, agree=agreement(matrix, a, b, *thumbs))
-    return found
+    return matrix, model, ia[inliers], ib[inliers]
+
+
+def shared(a: LocalFeatures, b: LocalFeatures) -> tuple[np.ndarray, np.ndarray]:
+    """Which keypoints of *a* and of *b* the verified model of the pair explains: two bool
+    arrays (a.n,), (b.n,), all False when the pair does not verify (as verify, without the
+    transform's sanity checks). Used to find a frame two pictures share (index: a
+    screenshot's window, shared with screenshots of other pictures)."""
+    in_a, in_b = np.zeros(a.n, bool), np.zeros(b.n, bool)
+    fitted = _model(a, b)
+    if fitted is not None:
+        in_a[fitted[2]] = True
+        in_b[fitted[3]] = True
+    return in_a, in_b
 
 
 def _fit(pa: np.ndarray, pb: np.ndarray, a: LocalFeatures, b: LocalFeatures, least: int

@@ -13,7 +13,8 @@ import functools
 
 #: Bump when any step of decoding or fingerprinting changes the bits: stored fingerprints of
 #: another recipe are recomputed on the next index instead of being compared with these.
-RECIPE_VERSION = 7  # 7: a TIFF with an EXIF Orientation is turned once (Pillow turns it on load)
+RECIPE_VERSION = 8  # 8: KEYPOINTS 128 -> 256 (a picture shown small inside a screenshot)
+# 7: a TIFF with an EXIF Orientation is turned once (Pillow turns it on load)
 # 6: soft pictures get keypoints at a lower FAST threshold (ORB_FAST_MIN)
 # 5: JPEGs drafted for the detail picture; local features (issue 12)
 # 4: the colour signature is stored after the thumbnail (issue 10)
@@ -66,8 +67,13 @@ COLOUR_SIZE = 12
 #: over the picture instead (adaptive non-maximal suppression from 4x as many) was measured
 #: and dropped: weaker corners repeat worse, and a photo inside a collage or screenshot keeps
 #: other ones than the photo alone (bench dev pool, pairs verified: crops 73% -> 49%,
-#: screenshots 69% -> 36%).
-KEYPOINTS = 128
+#: screenshots 69% -> 36%). 256 rather than 128 (session 6): a picture shown at about half
+#: its size inside a screenshot keeps few of the corners its full-size copy has among its
+#: strongest 128 (soft wallpapers most); with 256 on both sides, screenshot/original pairs
+#: verified on their own, bench smooth pool 13 -> 27 of 34, dev 38 -> 44 of 45, and no
+#: screenshot verified with another picture's original (benchmarks/RESULTS.md,
+#: "Screenshots, session 6").
+KEYPOINTS = 256
 #: ORB's pyramid: scale step and levels (1.3^5 = 3.7x: a photo at a quarter of a collage).
 ORB_SCALE = 1.3
 ORB_LEVELS = 6
