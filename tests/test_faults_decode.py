@@ -139,6 +139,9 @@ def test_file_missing_its_last_2_percent_is_matched_with_its_original(tmp_path, 
     assert os.path.basename(group[0]["path"]) == f"orig.{ext}", [f["path"] for f in group]
     q = json_doc(cli_run("--db", db, "query", str(folder / f"orig.{ext}"), "--format", "json"))
     assert "is read only in part (damaged)" in json.dumps(q), q  # the original's reasons
+    text = cli_run("--db", db, "dedupe").stdout
+    line = next(ln for ln in text.splitlines() if f"cut-98.{ext}" in ln)
+    assert "[damaged: truncated" in line, text
 
 
 def test_a_damaged_copy_is_never_kept_over_an_intact_one():

@@ -41,8 +41,10 @@ def _boxes(p: Partial, a: str, b: str) -> str:
 
 
 def _mark(rec: FileRecord) -> str:
-    """A note for a file that is not on disk now ("" when it is)."""
-    return "" if rec.present else f"  [{rec.state}]"
+    """Notes for a file that is not on disk now or was read only in part ("" for neither)."""
+    notes = ([] if rec.present else [rec.state]) + \
+        ([f"damaged: {one_line(rec.warning)}"] if rec.warning else [])
+    return "".join(f"  [{n}]" for n in notes)
 
 
 def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: TextIO) -> None:
@@ -69,6 +71,8 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
         for m in r.matches:
             f = m.file
             notes = [] if f.present else [f.state]
+            if f.warning:
+                notes.append(f"damaged: {one_line(f.warning)}")
             if m.relation != "same orientation":
                 notes.append(m.relation)
             notes.append("larger" if m.larger else "smaller or same size")
