@@ -386,8 +386,12 @@ class Index:
                 # so the answer is the same by any name.
                 q_rec = replace(same_rec, id=-1, state=PRESENT, same_file_as=None)
             if info.format != "JPEG" and any(rec.format == "JPEG" for rec in twin_recs):
-                q_rec = replace(q_rec, pixels_of=next(rec.path for rec in twin_recs
-                                                      if rec.format == "JPEG"))
+                # the query and its other lossless twins were all saved from that JPEG
+                source = next(rec.path for rec in twin_recs if rec.format == "JPEG")
+                q_rec = replace(q_rec, pixels_of=source)
+                matches = [(p, replace(rec, pixels_of=source)
+                            if same_pixels.SAME_PIXELS in p.checks and rec.format != "JPEG" else rec)
+                           for p, rec in matches]
             # The likely original is the query or a match that is on disk now, among every
             # match: a --limit cuts the list shown, not the copies the original is chosen from.
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]

@@ -284,8 +284,9 @@ def query_rows(prints: Any, records: Callable[[list[int]], dict[int, Any]], path
     query file at *path* (upright *width* x *height*, format *fmt*, upright pHash *phash*).
     Candidates: the rows within PHASH_RADIUS bits of the query's pHash (one vectorised scan
     of the pHash column, ~1 ms at 10^5 files), then, from their records (*records* reads
-    FileRecords by id: Store.records), those of the query's size that are a drafted JPEG when
-    the query is not a JPEG, or of another format when it is a drafted JPEG. The query is
+    FileRecords by id: Store.records), those of the query's size that are a drafted JPEG or a
+    file of another format than JPEG when the query is not a JPEG, or of another format when
+    it is a drafted JPEG. The query is
     decoded whole once, each candidate in turn; an unreadable file (the query or a
     candidate) gives no rows. Nothing is remembered (the query is not in the index)."""
     mine_drafted = bool(drafted(np.array([fmt]), np.array([width]), np.array([height]))[0])
@@ -303,7 +304,9 @@ def query_rows(prints: Any, records: Callable[[list[int]], dict[int, Any]], path
             continue
         theirs_drafted = bool(drafted(np.array([rec.format]), np.array([rec.width]),
                                       np.array([rec.height]))[0])
-        if (rec.format != "JPEG") if mine_drafted else theirs_drafted:
+        # a lossless query is compared with drafted JPEGs and with other lossless files (all
+        # copies of one JPEG show its pixels: query.py names the JPEG the original of each)
+        if (rec.format != "JPEG") if mine_drafted else (theirs_drafted or rec.format != "JPEG"):
             want.append((r, rec))
     if not want:
         return []

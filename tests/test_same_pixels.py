@@ -157,7 +157,8 @@ def test_files_deleted_after_indexing_no_traceback(tmp_path):
     ok(run)
     q = cli_run("--db", db, "query", str(folder / "a.png"), *T0)
     ok(q)
-    assert "same pixels" not in q.stdout, q.stdout
+    gone_line = next(ln for ln in q.stdout.splitlines() if ln.rstrip().endswith("]") and "a.jpg" in ln)
+    assert "same pixels" not in gone_line, q.stdout  # b.png, present, may say it: it is true
     for name in ("a.png", "b.png"):
         (folder / name).unlink()
     no_crash(cli_run("--db", db, "dedupe", *T0))
@@ -220,3 +221,26 @@ def test_keep_rules_weigh_the_jpeg_for_its_lossless_copy():
     assert decision.kept.path == "/p/a.jpg", decision
     other = FileRecord(3, "/p/b.png", 700_000, 20, 1600, 1200, "PNG", {})
     assert choose([other, jpeg], DEFAULT_KEEP, quality={"/p/a.jpg": 75}).kept.path == "/p/b.png"
+
+
+def test_query_of_one_lossless_copy_names_the_jpeg_beside_its_other_copies(tmp_path):
+    """New-user trial: querying copy.png with photo.jpg and copy.bmp indexed (all one file
+    time, as after cp) named copy.bmp the likely original: only the query's pair with the
+    JPEG was checked. Every lossless file showing the query's pixels is its twin too, and
+    the JPEG they were saved from is the original."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    photo(folder / "photo.jpg", seed=3, size=(1600, 1200), quality=85)
+    with Image.open(folder / "photo.jpg") as im:
+        im.save(folder / "copy.png")
+        im.save(folder / "copy.bmp")
+    for name in ("photo.jpg", "copy.png", "copy.bmp"):
+        os.utime(folder / name, ns=(1_700_000_000 * 10**9,) * 2)
+    db = str(tmp_path / "i.db")
+    ok(cli_run("--db", db, "index", str(folder)))
+    q = json_doc(cli_run("--db", db, "query", str(folder / "copy.png"), "--format", "json"))
+    by_name = {os.path.basename(m["path"]): m for m in q["matches"]}
+    assert set(by_name) == {"photo.jpg", "copy.bmp"}, by_name
+    assert by_name["copy.bmp"]["same_pixels"] and by_name["photo.jpg"]["same_pixels"], by_name
+    originals = [n for n, m in by_name.items() if m["original"]]
+    assert originals == ["photo.jpg"], q
