@@ -14,7 +14,7 @@ whose raw 24 px views share a frame (verify's SHARED_MIN, REST_MIN and FRAME_EDG
 within FRAME_DIFF grey levels) is a frame only when, in either picture, at least
 CONTENT_POINTS keypoints lie in the region that differs (and map inside the other picture)
 and fewer than CONTENT_AGREE of them are inliers of the model verification fits between the
-two (partial._model), or there is no such model at all; a model that does not lay the two
+two (partial.fit_model), or there is no such model at all; a model that does not lay the two
 pictures over each other whole (IN_PLACE) gives no verdict. Measured on main's groups at 128
 keypoints: 4 of the smooth pool's 5 wrong global pairs that share a frame (3 screenshots of
 different wallpapers, a turned copy of another wallpaper) are frames only, and none of the
@@ -33,7 +33,7 @@ import numpy as np
 from . import partial
 from .keypoints import positions
 from .model import LocalFeatures
-from .verify import FRAME_EDGE, REST_MIN, SHARED_MIN, _erode
+from .verify import FRAME_EDGE, REST_MIN, SHARED_MIN, erode
 
 #: Pixels of the two raw 24 px views within this many grey levels are the frame they share
 #: (verify.SHARED_DIFF is 6: two soft pictures inside one window can differ by less).
@@ -58,7 +58,7 @@ def shared_frame(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     if max(shared[0].mean(), shared[-1].mean(), shared[:, 0].mean(),
            shared[:, -1].mean()) < FRAME_EDGE:
         return None
-    return _erode(~shared)
+    return erode(~shared)
 
 
 def _content_points(f: LocalFeatures, differ: np.ndarray, matrix: np.ndarray | None,
@@ -104,11 +104,11 @@ def frame_only(x: np.ndarray, y: np.ndarray, a: LocalFeatures | None,
     differ = shared_frame(x, y)
     if differ is None or not differ.any():
         return False
-    fitted = partial._model(a, b)
+    fitted = partial.fit_model(a, b)
     if fitted is not None:
         matrix, ia, ib = fitted[0], fitted[2], fitted[3]
     else:
-        back = partial._model(b, a)
+        back = partial.fit_model(b, a)
         if back is not None:
             matrix, ia, ib = np.linalg.inv(back[0]), back[3], back[2]
         else:

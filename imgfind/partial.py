@@ -200,7 +200,7 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
     thumbnails (THUMB_SIZE square, fingerprint.thumb_parts), give ``Partial.agree``
     (agreement). Never raises for content.
     """
-    fitted = _model(a, b)
+    fitted = fit_model(a, b)
     if fitted is None:
         return None
     matrix, model, ia, ib = fitted
@@ -216,12 +216,15 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
     return found
 
 
-def _model(a: LocalFeatures, b: LocalFeatures
+def fit_model(a: LocalFeatures, b: LocalFeatures
            ) -> tuple[np.ndarray, str, np.ndarray, np.ndarray] | None:
     """The geometric model verification fits between *a* and *b*: (3x3 matrix mapping a's
     detail-picture pixels into b's, model name, rows of a's inliers, rows of b's inliers,
     at least MIN_INLIERS of them), or None. The transform's sanity (scale, spread) is
-    verify's to judge."""
+    verify's to judge. Method: Hamming nearest neighbours of the descriptors, RANSAC of a
+    similarity and a homography (OpenCV estimateAffinePartial2D, findHomography), then a
+    guided second matching pass near the model (Hartley & Zisserman); thresholds ours,
+    calibrated on ../shared/bench."""
     da, db = descriptors(a), descriptors(b)
     if len(da) < MIN_INLIERS or len(db) < MIN_INLIERS:
         return None
@@ -268,7 +271,7 @@ def shared(a: LocalFeatures, b: LocalFeatures) -> tuple[np.ndarray, np.ndarray]:
     transform's sanity checks). Used to find a frame two pictures share (index: a
     screenshot's window, shared with screenshots of other pictures)."""
     in_a, in_b = np.zeros(a.n, bool), np.zeros(b.n, bool)
-    fitted = _model(a, b)
+    fitted = fit_model(a, b)
     if fitted is not None:
         in_a[fitted[2]] = True
         in_b[fitted[3]] = True

@@ -449,7 +449,7 @@ def _region_texture(v: np.ndarray, m: np.ndarray) -> float:
     return float(((z - q @ coef) ** 2).sum() / var)
 
 
-def _erode(m: np.ndarray) -> np.ndarray:
+def erode(m: np.ndarray) -> np.ndarray:
     """The pixels of mask *m* whose 8 neighbours are all in it too: a region's inside, without
     the pixels resampling blends with the frame around it (they agree as frame does)."""
     pad = np.pad(m, 1)
@@ -476,7 +476,7 @@ def frame_evidence(x: np.ndarray, y: np.ndarray, min_sim: float) -> np.ndarray:
         # grey levels moved only in places) is no frame.
         if max(sp[0].mean(), sp[-1].mean(), sp[:, 0].mean(), sp[:, -1].mean()) < FRAME_EDGE:
             continue
-        m = _erode(~sp)
+        m = erode(~sp)
         if m.sum() < REST_MIN * m.size / 2:
             continue
         a, b = ax[p][m].astype(np.float64), ay[p][m].astype(np.float64)

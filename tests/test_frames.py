@@ -49,7 +49,7 @@ def test_a_crop_laid_elsewhere_gets_no_frame_verdict():
     a = soft(3)
     b = a.crop((144, 90, 816, 510))
     fa, fb = _features(a), _features(b)
-    fitted = partial._model(fa, fb) or partial._model(fb, fa)
+    fitted = partial.fit_model(fa, fb) or partial.fit_model(fb, fa)
     assert fitted is not None
     assert not frames.frame_only(_view(a), _view(b), fa, fb)
 
