@@ -284,9 +284,9 @@ def query_rows(prints: Any, records: Callable[[list[int]], dict[int, Any]], path
     query file at *path* (upright *width* x *height*, format *fmt*, upright pHash *phash*).
     Candidates: the rows within PHASH_RADIUS bits of the query's pHash (one vectorised scan
     of the pHash column, ~1 ms at 10^5 files), then, from their records (*records* reads
-    FileRecords by id: Store.records), those of the query's size that are a drafted JPEG or a
-    file of another format than JPEG when the query is not a JPEG, or of another format when
-    it is a drafted JPEG. The query is
+    FileRecords by id: Store.records), those of the query's size that are a drafted JPEG when
+    the query is not a JPEG (and, once one of them shows its pixels, the other files of
+    another format than JPEG), or of another format when it is a drafted JPEG. The query is
     decoded whole once, each candidate in turn; an unreadable file (the query or a
     candidate) gives no rows. Nothing is remembered (the query is not in the index)."""
     mine_drafted = bool(drafted(np.array([fmt]), np.array([width]), np.array([height]))[0])
@@ -297,25 +297,33 @@ def query_rows(prints: Any, records: Callable[[list[int]], dict[int, Any]], path
     if not len(rows):
         return []
     found = records([int(prints.ids[r]) for r in rows])
-    want = []
+    want, lossless = [], []
     for r in rows.tolist():
         rec = found.get(int(prints.ids[r]))
         if rec is None or (rec.width, rec.height) != (width, height):
             continue
         theirs_drafted = bool(drafted(np.array([rec.format]), np.array([rec.width]),
                                       np.array([rec.height]))[0])
-        # a lossless query is compared with drafted JPEGs and with other lossless files (all
-        # copies of one JPEG show its pixels: query.py names the JPEG the original of each)
-        if (rec.format != "JPEG") if mine_drafted else (theirs_drafted or rec.format != "JPEG"):
+        if (rec.format != "JPEG") if mine_drafted else theirs_drafted:
             want.append((r, rec))
+        elif not mine_drafted and rec.format != "JPEG":
+            lossless.append((r, rec))
     if not want:
         return []
     try:
         mine = full_pixels(path)
     except DecodeError:
         return []
+    out = _identical_rows(mine, want)
+    # A lossless query that shows a JPEG's pixels: the other files of its size that show them
+    # too are copies of that JPEG as well (index.query_many names the JPEG their original).
+    return out + _identical_rows(mine, lossless) if out and lossless else out
+
+
+def _identical_rows(mine: np.ndarray, candidates: list[tuple[int, Any]]) -> list[int]:
+    """The rows of *candidates* ((row, FileRecord)) whose files show exactly *mine*."""
     out = []
-    for r, rec in want:
+    for r, rec in candidates:
         try:
             theirs = full_pixels(os.fsencode(rec.path), (rec.size, rec.mtime_ns))
         except DecodeError:
