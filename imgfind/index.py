@@ -71,6 +71,9 @@ def _abs(path: str | os.PathLike[str] | bytes) -> bytes:
     return os.fsencode(os.path.abspath(os.fsencode(path)))
 
 
+#: Pairs whose shared frame is judged at a time in a dedupe (Index._not_frames).
+FRAME_BATCH = 4096
+
 class Index:
     """An imgfind index on disk. ``Index.open(path)`` creates it on first use."""
 
@@ -617,15 +620,19 @@ class Index:
 
         same = [p for p in pairs
                 if p.orientation == 0 and p.similarity is not None and ids(p) not in memo]
-        if same:
-            side.prefetch(np.array(sorted({r for p in same for r in (p.a, p.b)}), np.int64))
-            xs = side.views([(p.a, WHOLE) for p in same], VERIFY_SIZE)
-            ys = side.views([(p.b, WHOLE) for p in same], VERIFY_SIZE)
-            framed = [(p, x, y) for p, x, y in zip(same, xs, ys)
+        for lo in range(0, len(same), FRAME_BATCH):
+            # in batches, the thumbnails and views dropped after each: memory follows the
+            # batch, not the pairs of a whole library
+            batch = same[lo:lo + FRAME_BATCH]
+            side.prefetch(np.array(sorted({r for p in batch for r in (p.a, p.b)}), np.int64))
+            xs = side.views([(p.a, WHOLE) for p in batch], VERIFY_SIZE)
+            ys = side.views([(p.b, WHOLE) for p in batch], VERIFY_SIZE)
+            framed = [(p, x, y) for p, x, y in zip(batch, xs, ys)
                       if shared_frame(x, y) is not None]
+            side.forget()
             feats = self.store.local_features({i for p, _, _ in framed for i in ids(p)}) \
                 if framed else {}
-            for p in same:
+            for p in batch:
                 memo[ids(p)] = False
             for p, x, y in framed:
                 memo[ids(p)] = frame_only(x, y, feats.get(ids(p)[0]), feats.get(ids(p)[1]))
