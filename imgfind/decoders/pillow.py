@@ -238,10 +238,7 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
         pillow_turned = False  # Pillow turned the pixels upright (and gave the upright size)
         with _big_decode(cost):
             im.load()
-            if orientation != 1 and ORIENTATION_TAG not in getattr(im, "tag_v2", {ORIENTATION_TAG: 1}):
-                # Pillow's TIFF reader turns the pixels upright itself while loading (and drops
-                # the tag): they must not be turned a second time.
-                pillow_turned = True
+            pillow_turned = _pillow_turned(im, orientation)
             warning = None
             if truncated:
                 rows = _rows_present(im)
@@ -625,6 +622,12 @@ def _clean(value: object) -> str:
     return text[:MAX_FIELD]
 
 
+def _pillow_turned(im: Image.Image, orientation: int) -> bool:
+    """Whether Pillow turned the loaded pixels upright itself: its TIFF reader does so while
+    loading (and drops the tag), so they must not be turned a second time."""
+    return orientation != 1 and ORIENTATION_TAG not in getattr(im, "tag_v2", {ORIENTATION_TAG: 1})
+
+
 # ----------------------------------------------------------------------------- full pixels
 def upright_rgb(fp: BinaryIO) -> np.ndarray:
     """The picture of the open file *fp* at full size, as a viewer shows it: uint8 array of
@@ -648,8 +651,7 @@ def upright_rgb(fp: BinaryIO) -> np.ndarray:
             cost = check_cost(im, width, height)
             with _big_decode(cost * 2):
                 im.load()
-                turned = (orientation != 1
-                          and ORIENTATION_TAG not in getattr(im, "tag_v2", {ORIENTATION_TAG: 1}))
+                turned = _pillow_turned(im, orientation)
                 if im.mode in _ALPHA_MODES or (im.mode == "P" and "transparency" in im.info):
                     rgb = _banded_rgb(im, 1)
                 elif im.mode == "RGB":
