@@ -76,9 +76,10 @@ def synthetic_hashes(n: int, dup_fraction: float, seed: int) -> np.ndarray:
     """Return (n, N_HASHES) uint64 rows: clustered copies and singletons, shuffled."""
     rng = np.random.default_rng(seed)
     n_dup = int(n * dup_fraction)
-    sizes = []
-    while sum(sizes) < n_dup:
+    sizes, total = [], 0
+    while total < n_dup:  # a running total: sum(sizes) here made 10^7 quadratic
         sizes.append(int(rng.integers(2, 6)))
+        total += sizes[-1]
     sizes[-1] -= sum(sizes) - n_dup
     if sizes and sizes[-1] < 2:
         sizes.pop()
