@@ -6,7 +6,8 @@ inside a synthetic 10^5-file index (bench_partial.synthetic_index: the dev pool'
 unrelated pictures with a real library's descriptors)? The candidate stage only: what dedupe
 then verifies.
 
-Files of the index are named by their manifest line (the bench adapter's layout: 000123.jpg).
+Files of the index are named by their manifest line (the bench adapter's layout: 000123.jpg),
+or are the pool's own files (``imgfind index POOL``: matched by their manifest path).
 
 Usage::
 
@@ -37,10 +38,18 @@ def pairs_of(db: str, manifest: Path):
     paths = dict(con.execute("SELECT id, path FROM files").fetchall())
     con.close()
     line_of = {}
+    by_file = {r["file"]: i for i, r in enumerate(rows)}
     for fid, p in paths.items():
-        stem = Path(os.fsdecode(p)).stem
-        if stem.isdigit() and not os.fsdecode(p).startswith("/nonexistent"):
+        name = os.fsdecode(p)
+        stem = Path(name).stem
+        if stem.isdigit() and not name.startswith("/nonexistent"):
             line_of[int(fid)] = int(stem)
+        else:  # an index of the pool's own folder (imgfind index POOL): by its manifest path
+            tail = "/".join(Path(name).parts[-3:]), "/".join(Path(name).parts[-2:])
+            for t in tail:
+                if t in by_file:
+                    line_of[int(fid)] = by_file[t]
+                    break
     by_line = {v: k for k, v in line_of.items()}
     family = collections.defaultdict(list)
     for i, r in enumerate(rows):

@@ -12,6 +12,12 @@ process that searches (107 s at 10^5 pictures, 12 million descriptors), so it is
   (search/disk.py's layout). A descriptor within 4 bits of a query agrees with it within 1 bit
   on the first chunk or exactly on one of the other three (pigeonhole, as in multi-index
   hashing: Norouzi, Punjani and Fleet, CVPR 2012), so a lookup reads 20 buckets.
+* ``INDEX-local-near.npy``: uint32 (4, D): beside each chunk's table, in its order, 32 other
+  bits of each descriptor (the next two 16-bit chunks, ``near_bits``). A descriptor within 4
+  bits of a query is within 4 on these 32 too, so the numpy lookup reads the buckets
+  as contiguous runs of this array and checks the full descriptor only where these agree
+  (a few percent of the entries), instead of reading ``desc`` at random (a cache miss an
+  entry): 16 bytes a descriptor more on disk.
 * ``INDEX-local.json``: the tag: the index's identity, write token, generation and recipe
   (prints_cache.Owner), the row and descriptor counts, and CRC-32s of the ids and of samples
   of the other arrays. A sidecar whose tag differs in anything, or whose arrays do not match
@@ -45,13 +51,13 @@ from .search import disk
 from .search.arrays import ranges
 
 #: Bump when the files' layout changes: an older sidecar is then simply rebuilt.
-LOCAL_FORMAT = 1
+LOCAL_FORMAT = 2
 #: Elements of the big arrays read for the checksum (strided over the array).
 CHECKSUM_SAMPLES = 1 << 16
 #: Query pictures per compiled block (each block holds scratch arrays of the index's size).
 BLOCKS_PER_THREAD = 4
 
-_NAMES = ("ids", "desc", "tables")
+_NAMES = ("ids", "desc", "tables", "near")
 
 
 def paths(index_path: str) -> dict[str, str]:
@@ -67,14 +73,36 @@ def _sample_crc(arr: np.ndarray, crc: int = 0) -> int:
     return zlib.crc32(np.ascontiguousarray(flat[::step]).data, crc)
 
 
-def checksum(ids: np.ndarray, desc: np.ndarray, tables: np.ndarray) -> int:
-    """CRC-32 of all of *ids* (ids and offsets) and of strided samples of the descriptors and
-    of each chunk's table and bucket offsets."""
+def checksum(ids: np.ndarray, desc: np.ndarray, tables: np.ndarray,
+             near: np.ndarray | None = None) -> int:
+    """CRC-32 of all of *ids* (ids and offsets) and of strided samples of the descriptors, of
+    each chunk's table and bucket offsets and (when given) of each chunk's near bits."""
     crc = zlib.crc32(np.ascontiguousarray(ids).data)
     crc = _sample_crc(desc, crc)
     for c in range(tables.shape[0]):
         crc = _sample_crc(tables[c], crc)
+    if near is not None:
+        for c in range(near.shape[0]):
+            crc = _sample_crc(near[c], crc)
     return crc
+
+
+def near_bits(values: np.ndarray, chunk: int) -> np.ndarray:
+    """The 32 bits of descriptors *values* (uint64) kept beside chunk *chunk*'s table: its
+    next two 16-bit chunks (cyclically), as uint32 (the first in the low half)."""
+    v = np.asarray(values, np.uint64)
+    lo = (v >> np.uint64(16 * ((chunk + 1) % disk.CHUNKS))) & np.uint64(0xFFFF)
+    hi = (v >> np.uint64(16 * ((chunk + 2) % disk.CHUNKS))) & np.uint64(0xFFFF)
+    return (lo | (hi << np.uint64(16))).astype(np.uint32)
+
+
+def build_near(desc: np.ndarray, tables: np.ndarray) -> np.ndarray:
+    """uint32 (4, D): for each chunk, near_bits of the descriptors in that chunk's table order."""
+    d_items = len(desc)
+    out = np.empty((disk.CHUNKS, d_items), np.uint32)
+    for c in range(disk.CHUNKS):
+        out[c] = near_bits(np.asarray(desc)[np.asarray(tables[c, :d_items])], c)
+    return out
 
 
 class Features(Mapping[int, LocalFeatures]):
@@ -111,13 +139,16 @@ class DescriptorIndex:
     arrays may be memory maps of the sidecar.
 
     ``ids`` int64 (n,), ``starts`` int64 (n + 1,), ``desc`` uint64 (D,), ``tables`` uint32
-    (4, D + 65,537) (search.disk.build of desc), ``features`` the rows' full LocalFeatures
-    (read on demand through *read*: file ids -> {id: LocalFeatures}).
+    (4, D + 65,537) (search.disk.build of desc), ``near`` uint32 (4, D) (build_near; made
+    here when not given), ``features`` the rows' full LocalFeatures (read on demand through
+    *read*: file ids -> {id: LocalFeatures}).
     """
 
     def __init__(self, ids: np.ndarray, starts: np.ndarray, desc: np.ndarray, tables: np.ndarray,
-                 read: Callable[[list[int]], dict[int, LocalFeatures]]):
+                 read: Callable[[list[int]], dict[int, LocalFeatures]],
+                 near: np.ndarray | None = None):
         self.ids, self.starts, self.desc, self.tables = ids, starts, desc, tables
+        self.near = build_near(desc, tables) if near is None else near
         self._owner: np.ndarray | None = None
         self.features = Features(ids, read)
 
@@ -153,8 +184,9 @@ class DescriptorIndex:
         tag = {"format": LOCAL_FORMAT, "identity": owner.identity,
                "write_token": owner.write_token, "generation": owner.generation,
                "recipe": owner.recipe, "rows": len(self.ids), "descriptors": len(self.desc),
-               "checksum": checksum(head, self.desc, self.tables)}
-        for name, arr in (("ids", head), ("desc", self.desc), ("tables", self.tables)):
+               "checksum": checksum(head, self.desc, self.tables, self.near)}
+        for name, arr in (("ids", head), ("desc", self.desc), ("tables", self.tables),
+                          ("near", self.near)):
             if not _write_replace(p[name], lambda f, a=arr: np.save(f, a, allow_pickle=False)):
                 return False
         return _write_replace(p["tag"], lambda f: f.write(json.dumps(tag).encode()))
@@ -178,19 +210,22 @@ class DescriptorIndex:
             head = np.load(p["ids"], mmap_mode="r", allow_pickle=False)
             desc = np.load(p["desc"], mmap_mode="r", allow_pickle=False)
             tables = np.load(p["tables"], mmap_mode="r", allow_pickle=False)
+            near = np.load(p["near"], mmap_mode="r", allow_pickle=False)
             if (not isinstance(rows, int) or not isinstance(count, int)
                     or head.dtype != np.int64 or head.shape != (2 * rows + 1,)
                     or desc.dtype != np.uint64 or desc.shape != (count,)
                     or tables.dtype != np.uint32
-                    or tables.shape != (disk.CHUNKS, count + disk.BUCKETS + 1)):
+                    or tables.shape != (disk.CHUNKS, count + disk.BUCKETS + 1)
+                    or near.dtype != np.uint32 or near.shape != (disk.CHUNKS, count)):
                 return None
             head = np.array(head)
-            if checksum(head, desc, tables) != tag.get("checksum"):
+            if checksum(head, desc, tables, near) != tag.get("checksum"):
                 return None
             ids, starts = head[:rows], head[rows:]
             if rows and (starts[0] != 0 or starts[-1] != count or np.any(np.diff(starts) < 0)):
                 return None
-            return cls(ids, starts, np.asarray(desc), np.asarray(tables), read)
+            return cls(ids, starts, np.asarray(desc), np.asarray(tables), read,
+                       np.asarray(near))
         except (OSError, EOFError, ValueError, TypeError, AttributeError, KeyError):
             return None
 
@@ -253,8 +288,8 @@ class DescriptorIndex:
 
             blocks = max(1, min(q, numba.get_num_threads() * BLOCKS_PER_THREAD))
             stats = np.zeros((q, 2), np.int64)
-            kernel(qdesc, qstart, exclude_arr, self.desc, self.starts, self.owner, self.tables, n,
-                   partial.CANDIDATE_BITS, int(cap), crowded, weights, partial.MIN_VOTES, blocks,
+            kernel(qdesc, qstart, exclude_arr, self.desc, self.starts, self.owner, self.tables,
+                   self.near, n, partial.CANDIDATE_BITS, int(cap), crowded, weights, partial.MIN_VOTES, blocks,
                    out_rows, out_scores, stats)
             return out_rows, out_scores
         for i in range(q):
@@ -297,53 +332,70 @@ class DescriptorIndex:
         stop word (finds more than *cap* rows other than *exclude*, or has buckets holding more
         than *crowded* entries when crowded >= 0), sorted by descriptor then row, and the stop
         words' positions in *q*; None once it has read more than *budget* bucket entries
-        (when given). Reads each descriptor's buckets in growing
-        slices (SCAN_FIRST entries, then twice as many each round) and stops reading a
-        descriptor's buckets once it has found more than *cap* rows: its cost, like the
-        kernel's, does not grow past that. The same answer as reading everything (whether a
-        descriptor is a stop word does not depend on the order its hits are found in)."""
+        (when given).
+
+        Descriptor by descriptor, its 20 buckets are read as contiguous runs of ``near`` (32
+        of the 64 bits, in bucket order): only entries within CANDIDATE_BITS on those bits
+        are looked up in ``desc`` and checked in full. A bucket is read in slices (SCAN_FIRST
+        entries, then twice as many each time) and a descriptor stops as soon as it has found
+        more than *cap* rows: its cost, like the kernel's, does not grow past that. The same
+        answer as reading everything (whether a descriptor is a stop word does not depend on
+        the order its hits are found in)."""
         m, n = len(q), len(self.ids)
         k = partial.CANDIDATE_BITS
+        q = np.asarray(q, np.uint64)
         chunk, start, length = self._probes(q) if plan is None else plan
-        vstart = np.zeros((m, _PROBES + 1), np.int64)  # where each probe starts in the
-        np.cumsum(length, axis=1, out=vstart[:, 1:])     # descriptor's read order
-        total = vstart[:, -1]
-        cursor = np.zeros(m, np.int64)
-        stop = _reads(length, crowded) < total
-        active = np.nonzero(~stop)[0]
-        keys = np.zeros(0, np.int64)  # distinct descriptor * n + row found so far
-        step = SCAN_FIRST
+        total = length.sum(axis=1)
+        crowd = _reads(length, crowded) < total
+        qnear = [near_bits(q, c) for c in range(disk.CHUNKS)]
+        near, tables, desc, starts = self.near, self.tables, self.desc, self.starts
+        chunk_l, start_l, length_l = chunk.tolist(), start.tolist(), length.tolist()
+        found: list[np.ndarray] = []
+        stops: list[int] = []
         read = 0
-        while len(active):
-            lo = cursor[active]
-            hi = np.minimum(total[active], lo + step)
-            read += int((hi - lo).sum())
-            if budget is not None and read > budget:
-                return None
-            # the slice [lo, hi) of each active descriptor's read order, probe by probe
-            a_lo = np.maximum(vstart[active, :-1], lo[:, None])
-            a_hi = np.minimum(vstart[active, 1:], hi[:, None])
-            seg = np.maximum(a_hi - a_lo, 0)
-            which, probe = np.nonzero(seg)
-            lens = seg[which, probe]
-            pos = ranges(start[active[which], probe] + a_lo[which, probe]
-                         - vstart[active[which], probe], lens)
-            items = self.tables[np.repeat(chunk[active[which], probe], lens), pos].astype(np.int64)
-            desc_of = np.repeat(active[which], lens)
-            near = np.bitwise_count(self.desc[items] ^ q[desc_of]) <= k
-            items, desc_of = items[near], desc_of[near]
-            rows = np.searchsorted(self.starts, items, side="right") - 1
-            keep = rows != exclude
-            keys = np.unique(np.concatenate([keys, desc_of[keep] * n + rows[keep]]))
-            found = np.bincount(keys // n, minlength=m)
-            cursor[active] = hi
-            over = found[active] > cap
-            stop[active[over]] = True
-            if over.any():
-                keys = keys[~stop[keys // n]]
-            active = active[~over & (hi < total[active])]
-            step *= 2
-        return keys // n, keys % n, np.nonzero(stop)[0]
+        for j in range(m):
+            if crowd[j]:
+                stops.append(j)
+                continue
+            v = q[j]
+            got: list[np.ndarray] = []
+            raw = 0
+            stop = False
+            step = SCAN_FIRST
+            for c, s, size in zip(chunk_l[j], start_l[j], length_l[j]):
+                end = s + size
+                key = qnear[c][j]
+                while s < end:
+                    hi = min(end, s + step)
+                    read += hi - s
+                    if budget is not None and read > budget:
+                        return None
+                    near_hit = np.flatnonzero(np.bitwise_count(near[c, s:hi] ^ key) <= k)
+                    if len(near_hit):
+                        items = tables[c, s + near_hit].astype(np.int64)
+                        items = items[np.bitwise_count(desc[items] ^ v) <= k]
+                        if len(items):
+                            rows = np.searchsorted(starts, items, side="right") - 1
+                            rows = rows[rows != exclude]
+                            if len(rows):
+                                got.append(rows)
+                                raw += len(rows)
+                                if raw > cap:
+                                    got = [np.unique(np.concatenate(got))]
+                                    raw = len(got[0])
+                                    if raw > cap:
+                                        stop = True
+                                        break
+                    s = hi
+                    step *= 2
+                if stop:
+                    break
+            if stop:
+                stops.append(j)
+            elif got:
+                found.append(j * n + np.unique(np.concatenate(got)))
+        keys = np.concatenate(found) if found else np.zeros(0, np.int64)
+        return keys // n, keys % n, np.array(stops, np.int64)
 
     def _one(self, q: np.ndarray, exclude: int, cap: int, crowded: int, weights: np.ndarray,
              top: int, plan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
@@ -394,15 +446,16 @@ class DescriptorIndex:
 USE_NUMBA = True
 #: Up to this many query pictures, numpy answers (the same candidates) unless their buckets
 #: hold more than NUMPY_BOUND entries or it reads more than NUMPY_ENTRIES of them (then the
-#: kernel answers): a one-shot query on a small or middle-sized index then does not import
-#: numba and load the kernel (0.5-0.8 s of CPU in a fresh process; numpy takes 40-80 ns an
-#: entry, the kernel about 10). Stop words stop early, so numpy reads 1.2-2.4x fewer entries
-#: than the bound: a 512-descriptor crop query reads 7 M at 10^4 pictures (0.4-0.5 s), 16 M at
-#: 3x10^4 (0.7-0.9 s, as much as loading the kernel), 42 M at 10^5 (about 3 s): measured,
-#: benchmarks/RESULTS.md, session 5.
+#: kernel answers): a one-shot query then does not import numba and load the kernel (0.4-0.6 s
+#: of CPU in a fresh process). Reading ``near`` in contiguous runs, numpy costs about 6 ns an
+#: entry read, the kernel 13 ns for its (about 0.6x as many) reads before it read ``near``
+#: too: at 10^5 pictures a 512-descriptor crop query reads 59-71 M entries in numpy in
+#: 0.36-0.45 s of CPU, the kernel 0.53-0.62 s plus its load (benchmarks/RESULTS.md, session
+#: 7). So numpy answers one-shot queries at every size measured; the bounds only keep a
+#: pathological query (every bucket crowded) off the slower-per-round path.
 NUMPY_QUERIES = 4
-NUMPY_BOUND = 20_000_000
-NUMPY_ENTRIES = 12_000_000
+NUMPY_BOUND = 4_000_000_000
+NUMPY_ENTRIES = 1_000_000_000
 #: The numpy path reads a descriptor's buckets this many entries at first, then twice as many
 #: each round, until it is a stop word or has read them all.
 SCAN_FIRST = 2048

@@ -124,15 +124,15 @@ def test_sidecar_is_written_reused_and_rebuilt_when_the_index_changes(indexed, m
     assert json.loads(open(files["tag"]).read())["rows"] == 5
 
 
-@pytest.mark.parametrize("damage", ["descriptors", "tables", "truncated", "emptied", "tag",
-                                    "foreign"])
+@pytest.mark.parametrize("damage", ["descriptors", "tables", "near", "truncated", "emptied",
+                                    "tag", "foreign"])
 def test_damaged_or_foreign_sidecar_is_detected_and_rebuilt(indexed, monkeypatch, tmp_path,
                                                             damage):
     tmp, lib, db = indexed
     assert _query(db, tmp / "crop.jpg") == ["p0.jpg"]
     files = local_index.paths(db)
-    if damage in ("descriptors", "tables"):
-        name = files["desc" if damage == "descriptors" else "tables"]
+    if damage in ("descriptors", "tables", "near"):
+        name = files[{"descriptors": "desc"}.get(damage, damage)]
         arr = np.load(name)
         flat = arr.reshape(-1)
         flat[::max(1, len(flat) // 50)] ^= 0x5A5A  # the checksum samples see this
@@ -141,7 +141,7 @@ def test_damaged_or_foreign_sidecar_is_detected_and_rebuilt(indexed, monkeypatch
         with open(files["desc"], "r+b") as f:
             f.truncate(os.path.getsize(files["desc"]) // 2)
     elif damage == "emptied":  # a 0-byte .npy: numpy raises EOFError, not ValueError
-        for key in ("ids", "desc", "tables"):
+        for key in ("ids", "desc", "tables", "near"):
             open(files[key], "wb").close()
     elif damage == "tag":
         with open(files["tag"], "w") as f:
@@ -336,3 +336,23 @@ def test_numpy_that_would_read_too_much_hands_over_to_the_kernel(monkeypatch):
         monkeypatch.setattr(local_index, "NUMPY_ENTRIES", entries)
         assert index.candidates(q, exclude=7) == want
         assert bool(calls) == kernel
+
+
+def test_near_bits_are_the_next_two_chunks_in_table_order():
+    """The sidecar's ``near`` array holds, in each chunk's table order, the descriptor's next
+    two 16-bit chunks: a descriptor within k bits of a query is within k on them (the numpy
+    and compiled lookups skip the others without reading ``desc``)."""
+    rng = np.random.default_rng(3)
+    desc = rng.integers(0, 2**63, 500, dtype=np.int64).astype(np.uint64)
+    index = DescriptorIndex.build(np.arange(5), [desc[i * 100:(i + 1) * 100].tobytes()
+                                                 for i in range(5)], lambda want: {})
+    assert index.near.shape == (4, 500) and index.near.dtype == np.uint32
+    for c in range(4):
+        order = index.tables[c, :500].astype(np.int64)
+        v = desc[order]
+        lo = (v >> np.uint64(16 * ((c + 1) % 4))) & np.uint64(0xFFFF)
+        hi = (v >> np.uint64(16 * ((c + 2) % 4))) & np.uint64(0xFFFF)
+        assert np.array_equal(index.near[c], (lo | (hi << np.uint64(16))).astype(np.uint32))
+        q = v ^ np.uint64(0b1011)  # 3 bits away in chunk 0
+        near = np.bitwise_count(local_index.near_bits(q, c) ^ index.near[c])
+        assert np.all(near <= np.bitwise_count(q ^ v))

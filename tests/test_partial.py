@@ -537,3 +537,22 @@ def test_fit_skips_the_homography_only_where_it_cannot_be_the_answer(seed):
                 assert got[2] == want[2]
                 assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert models >= 2
+
+
+def test_ratio_matches_equal_a_full_sort_of_each_row():
+    """partial._ratio_matches (argmin, then the minimum with it masked) gives what sorting
+    every row gave: the same rows, nearest columns and distances, ties included (a tie of the
+    two nearest never passes the ratio test)."""
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        na, nb = rng.integers(1, 60, size=2)
+        dist = rng.integers(0, 24 if trial % 2 else 6, size=(na, nb)).astype(np.int16)
+        order = np.argsort(dist, axis=1, kind="stable")[:, :2]
+        rows = np.arange(na)
+        d1 = dist[rows, order[:, 0]]
+        d2 = dist[rows, order[:, 1]] if nb > 1 else np.full(na, 64)
+        good = (d1 <= partial.MATCH_BITS) & (d1 < partial.RATIO * d2)
+        ia, ib, dd = partial._ratio_matches(dist)
+        assert np.array_equal(ia, rows[good])
+        assert np.array_equal(ib, order[good, 0])
+        assert np.array_equal(dd, d1[good])

@@ -11,8 +11,8 @@ from ._kernels import popcount
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def vote(qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap, crowded, weights,
-         min_votes, blocks, out_rows, out_scores, out_stats):
+def vote(qdesc, qstart, exclude, desc, starts, owner, tables, near, n_rows, k, cap, crowded,
+         weights, min_votes, blocks, out_rows, out_scores, out_stats):
     """For each query picture p (descriptors qdesc[qstart[p]:qstart[p+1]]): every descriptor
     finds the pictures (rows) with a descriptor within k bits (exclude[p] left out); one that
     finds more than *cap* pictures is a stop word and votes for none (it stops looking as soon
@@ -21,16 +21,18 @@ def vote(qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap, cr
     with at least min_votes votes and a positive score go to out_rows[p] / out_scores[p]
     (best first: score down, row up; -1 / 0 where fewer). *tables* is search/disk.build's
     (4, D + 65537) uint32 layout over *desc*: radius 1 in the first 16-bit chunk and 0 in
-    the three others cover every distance up to 4 (pigeonhole). out_stats[p] = (stop
-    words, distinct (descriptor, row) hits)."""
+    the three others cover every distance up to 4 (pigeonhole). *near* (4, D) uint32 is
+    local_index.build_near's: 32 other bits of each entry in table order, read first (a
+    contiguous run) so that ``desc`` is read, at random, only where those agree within k.
+    out_stats[p] = (stop words, distinct (descriptor, row) hits)."""
     n_q = len(qstart) - 1
     per = (n_q + blocks - 1) // blocks
     for b in nb.prange(blocks):
         lo = b * per
         hi = min(n_q, lo + per)
         if lo < hi:
-            _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap,
-                   crowded, weights, min_votes, out_rows, out_scores, out_stats)
+            _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, near, n_rows, k,
+                   cap, crowded, weights, min_votes, out_rows, out_scores, out_stats)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -72,8 +74,8 @@ def bucket_plan(v, tables, d_items, key_out, chunk_out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, k, cap, crowded,
-           weights, min_votes, out_rows, out_scores, out_stats):
+def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, near, n_rows, k, cap,
+           crowded, weights, min_votes, out_rows, out_scores, out_stats):
     d_items = len(desc)
     qmax = 1
     for p in range(lo, hi):
@@ -94,6 +96,7 @@ def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, 
         stopbuf = np.empty(qmax, np.uint64)
         keys = np.empty(20, np.int64)
         chunks = np.empty(20, np.int64)
+        qnear = np.empty(4, np.uint64)
         stamp = 0
         for p in range(lo, hi):
             n_touched = 0
@@ -106,6 +109,10 @@ def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, 
                 cnt = 0
                 stop = False
                 entries = bucket_plan(v, tables, d_items, keys, chunks)
+                for c in range(4):  # local_index.near_bits of v, per chunk
+                    qnear[c] = (((v >> np.uint64(16 * ((c + 1) % 4))) & np.uint64(0xFFFF))
+                                | (((v >> np.uint64(16 * ((c + 2) % 4))) & np.uint64(0xFFFF))
+                                   << np.uint64(16)))
                 if crowded >= 0 and entries > crowded:
                     stop = True
                 for t in range(20):
@@ -115,7 +122,10 @@ def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, n_rows, 
                     probe = keys[t]
                     s = np.int64(tables[c, d_items + probe])
                     e = np.int64(tables[c, d_items + probe + 1])
+                    qn = qnear[c]
                     for pos in range(s, e):
+                        if popcount(qn ^ np.uint64(near[c, pos])) > kk:
+                            continue
                         item = tables[c, pos]
                         if popcount(v ^ desc[item]) > kk:
                             continue
