@@ -73,7 +73,7 @@ ROW_TOLERANCE = 1
 #: libjpeg's warnings that say the compressed data is damaged (jerror.h; "bad ICC marker"
 #: is metadata, not picture, and is left out).
 _CORRUPT = ("corrupt jpeg data", "premature end of jpeg file",
-            "inconsistent progression sequence")
+            "inconsistent progression sequence", "unsupported marker type")
 
 
 def _damage(message: str) -> bool:
