@@ -174,9 +174,11 @@ def library_pairs(store: Any, prints: Any, cache: DecisionCache | None = None
                   ) -> tuple[list[PairMatch], dict[int, str]]:
     """The damaged copies among the fingerprinted files of *prints* (store.Prints, the rows a
     dedupe searched) and their intact originals: (pairs, why) where each pair is a PairMatch
-    of rows (a < b), orientation 0, similarity the fraction of rows that agree, checks
-    (DAMAGED_COPY, "rows agree down to N%"), and *why* maps the row of every file found
-    damaged (paired or not) to the reason ("corrupt data: ..."). *store* is the index's
+    of rows (a < b), orientation 0, similarity 1.0 (the rows compared are the same pixels),
+    checks (DAMAGED_COPY, "rows agree down to N%"), and *why* maps the row of every file
+    found damaged to the reason ("Corrupt JPEG data: ..."): a file libjpeg warns about, or
+    whose differing bytes are one repeated byte, beside a file of its head that has neither
+    and of whose bytes it holds at least MIN_SHARED_BYTES (paired or, damaged too early, not). *store* is the index's
     Store, read in the caller's snapshot. The answer is kept for this state of the index
     (*cache*, DecisionCache.keep_stage) unless a file could not be read now."""
     kept = cache.found_stage(PIXELS_RULE, "damaged copies", b"") if cache is not None else None
@@ -298,12 +300,11 @@ def _find(store: Any, prints: Any) -> tuple[list[PairMatch], dict[int, str], boo
                 continue  # damaged beyond a reduced decode: nothing to compare
             checked[row] = (reason, grey)
         rows = sorted(checked)
-        warned = [r for r in rows if checked[r][0] is not None]
+        warned = {r for r in rows if checked[r][0] is not None}
         # pairs of a large bucket (many screenshots of one window): only those with a warning
         asked = [(x, y) for i, x in enumerate(rows) for y in rows[i + 1:]
                  if len(rows) <= PAIRWISE or x in warned or y in warned]
         found: dict[int, list[tuple[float, int]]] = {}  # damaged row -> (agree, intact row)
-        reasons: dict[int, str] = {}
         data: dict[int, bytes | None] = {}
 
         def read(r: int) -> bytes | None:
@@ -311,13 +312,11 @@ def _find(store: Any, prints: Any) -> tuple[list[PairMatch], dict[int, str], boo
                 data[r] = _read(path_of[r])
             return data[r]
 
+        marked: dict[int, str] = {}  # damaged row -> why, by the decoder or the bytes
         for x, y in asked:
             (wx, gx), (wy, gy) = checked[x], checked[y]
             if wx is not None and wy is not None:
-                continue  # two damaged files: neither is the original
-            agree = rows_agree(gx, gy)
-            if agree < MIN_INTACT:
-                continue
+                continue  # two damaged files (or one camera's odd trailer): neither is the original
             bx, by = read(x), read(y)
             if bx is None or by is None:
                 complete = False
@@ -333,17 +332,18 @@ def _find(store: Any, prints: Any) -> tuple[list[PairMatch], dict[int, str], boo
                 d, i = (x, y) if which[0] == 0 else (y, x)
                 text = f"corrupt data: {which[1]} bytes of its picture data overwritten"
             if shared_bytes(read(i) or b"", read(d) or b"") < MIN_SHARED_BYTES:
-                continue
-            found.setdefault(d, []).append((agree, i))
-            reasons.setdefault(d, text)
-        damaged_rows = set(found)
+                continue  # not a byte copy of the other: nothing said about either
+            marked.setdefault(d, text)
+            agree = rows_agree(gx, gy)
+            if agree >= MIN_INTACT:
+                found.setdefault(d, []).append((agree, i))
         for d, options in sorted(found.items()):
-            intact = [(a, i) for a, i in options if i not in damaged_rows]
+            intact = [(a, i) for a, i in options if i not in marked]
             if not intact:
                 continue
             frac, i = max(intact)
             pairs.append(_pair(i, d, frac))
-            why[d] = reasons[d] + (f"; intact down to {frac:.0%} of its rows" if frac < 1.0 else "")
-        for r in warned:  # damaged by libjpeg's word, paired or not
-            why.setdefault(r, checked[r][0] or "")
+            if frac < 1.0:
+                marked[d] += f"; intact down to {frac:.0%} of its rows"
+        why.update(marked)  # damaged copies, paired or too damaged to pair
     return sorted(pairs, key=lambda p: (p.a, p.b)), why, complete

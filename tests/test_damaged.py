@@ -204,3 +204,21 @@ def test_the_head_digest_is_kept_in_the_index(tmp_path):
     heads = {os.path.basename(os.fsdecode(p)): h for p, h in rows.items()}
     assert heads["orig.jpg"] and heads["orig.jpg"] == heads["bad.jpg"] != heads["q80.jpg"]
     json.dumps(heads)
+
+
+def test_a_file_libjpeg_warns_about_is_not_marked_beside_its_byte_copy_alone(tmp_path):
+    """Some cameras write bytes libjpeg calls "extraneous" before the end marker: such a photo
+    and its backup both draw the warning, and neither is the other's damaged copy (the
+    original is never marked because of its own odd trailer)."""
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    raw = _jpeg(make_image(None, seed=12, size=(640, 480)), quality=90)
+    odd = raw[:-2] + b"\x00" * 20 + raw[-2:]
+    (folder / "IMG_0001.jpg").write_bytes(odd)
+    (folder / "backup.jpg").write_bytes(odd)
+    reason = damaged.check(str(folder / "IMG_0001.jpg"))[0]
+    assert reason is not None and "extraneous" in reason, reason  # the precondition
+    doc = json_doc(cli_run("--db", str(tmp_path / "i.db"), "dedupe", str(folder),
+                           "--format", "json"))
+    assert group_names(doc) == [["IMG_0001.jpg", "backup.jpg"]], group_names(doc)
+    assert not any("damaged" in f["metadata"] for g in groups_of(doc) for f in g), doc
