@@ -124,7 +124,7 @@ def choose(files: Sequence[FileRecord], rules: Sequence[str], references: Sequen
             # intact one is kept before any rule weighs them (its bytes are the picture)
             ("intact file", lambda r: r.warning is not None)]
     # A lossless copy of a JPEG of the group (FileRecord.pixels_of: same pixels) holds no more
-    # than that JPEG: the format, quality and size rules weigh the JPEG in its place, and
+    # than that JPEG: the original, format, quality and size rules weigh the JPEG in its place, and
     # among equals the JPEG (the file it was saved from) is kept.
     by_path = {r.path: r for r in files}
 
@@ -134,7 +134,7 @@ def choose(files: Sequence[FileRecord], rules: Sequence[str], references: Sequen
     order = {r.path: i for i, r in reversed(list(enumerate(files)))}
     for name in rules:
         key = _rule_key(name, quality, order)
-        if name in ("lossless-format", "quality", "size"):
+        if name in ("original", "lossless-format", "quality", "size"):
             keys.append((name, lambda r, key=key: key(source(r))))
         else:
             keys.append((name, key))
