@@ -78,8 +78,17 @@ def group_options(fn: F) -> F:
     return fn
 
 
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+#: The one line printed after Ctrl-C: the index commits in batches and the action journal
+#: records each step, so nothing done before the interrupt is lost.
+INTERRUPTED = ("interrupted: what was done so far is kept (files indexed, actions journaled);"
+               " run the command again to go on")
+
+
 def user_errors(fn: F) -> F:
-    """Turn imgfind's own exceptions into Click's one-line 'Error: ...' with exit 1."""
+    """Turn imgfind's own exceptions into Click's one-line 'Error: ...' with exit 1, and
+    Ctrl-C into the one line INTERRUPTED with exit 130 (not Click's "Aborted!", exit 1)."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -87,6 +96,13 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ImgfindError as exc:
             raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            try:
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                pass
+            click.echo(f"\n{INTERRUPTED}", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 

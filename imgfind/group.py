@@ -71,7 +71,7 @@ def components(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
 SIZE_STEP = 1.05
 
 
-def original_key(record: FileRecord, name_root: bool = False) -> tuple:
+def original_key(record: FileRecord, name_root: bool = False, outnumbered: bool = False) -> tuple:
     """Sort key that puts the likely original first.
 
     A file read only in part (``record.warning``: truncated, "97% of the rows decoded") is
@@ -80,7 +80,11 @@ def original_key(record: FileRecord, name_root: bool = False) -> tuple:
     trim boxes may differ by a hair: one was measured on a reduced-scale decode). Then the
     original is usually the copy with the most picture (pixels inside any added border);
     among equals, the one whose file says who took it (camera, EXIF date, artist), then the
-    one without an added border, then the oldest (copies are made later), then the one whose
+    one without an added border, then a lossless file before a lossy one only when the lossy
+    one has no more exact copies in the group (*outnumbered*: a lossless file with fewer
+    copies than a lossy version of the picture, see exact_copies: the version people kept
+    copies of is the one they made, an edit saved once as PNG is not), then the
+    oldest (copies are made later), then the one whose
     name the others extend (``photo.jpg`` before ``photo-small.jpg`` or ``photo (1).jpg``),
     then the least recompressed copy (``fidelity``), then the path so that ties are deterministic.
     """
@@ -88,8 +92,19 @@ def original_key(record: FileRecord, name_root: bool = False) -> tuple:
     has_origin = bool(meta.get("taken") or meta.get("camera_model") or meta.get("artist"))
     # Copies made within the same minute (a download, a checkout) are equally old.
     minute = record.mtime_ns // 60_000_000_000
-    return (record.warning is not None, record.pixels_of is not None, -size_class(record), not has_origin, record.content < 0.98, minute, not name_root,
-            fidelity(record), record.path)
+    return (record.warning is not None, record.pixels_of is not None, -size_class(record), not has_origin, record.content < 0.98,
+            outnumbered, minute, not name_root, fidelity(record), record.path)
+
+
+def exact_copies(records: Sequence[FileRecord]) -> list[int]:
+    """For each record, how many records of *records* (itself included) are exact copies of
+    it, told without reading a file: the same format, pixel size and byte size (two different
+    encodings of one size in bytes are rare; ours). A file and its backups count together."""
+    counts: dict[tuple, int] = {}
+    keys = [(r.format, r.width, r.height, r.size) for r in records]
+    for k in keys:
+        counts[k] = counts.get(k, 0) + 1
+    return [counts[k] for k in keys]
 
 
 def size_class(record: FileRecord) -> int:
@@ -127,8 +142,12 @@ def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:
     distinct = sorted(set(stems))
     extended = {s for s, nxt in zip(distinct, distinct[1:]) if nxt.startswith(s)}
     roots = [s in extended for s in stems]
-    keyed = sorted(zip(records, roots), key=lambda rr: original_key(rr[0], rr[1]))
-    return [r for r, _ in keyed]
+    copies = exact_copies(records)
+    lossy = max((c for r, c in zip(records, copies) if r.format not in LOSSLESS_FORMATS),
+                default=0)
+    outnumbered = [r.format in LOSSLESS_FORMATS and c < lossy for r, c in zip(records, copies)]
+    keyed = sorted(zip(records, roots, outnumbered), key=lambda rr: original_key(*rr))
+    return [r for r, _, _ in keyed]
 
 
 #: A member that fails against its group's first file still joins when it is verified against at

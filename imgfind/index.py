@@ -15,7 +15,7 @@ from dataclasses import astuple, dataclass, field, replace
 
 import numpy as np
 
-from . import partial, same_pixels
+from . import damaged, partial, same_pixels
 from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
 from . import crawl
@@ -32,8 +32,8 @@ from .match import Side, channels, find_pairs, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
-from .model import (DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint, Fingerprinted,
-                    Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
+from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint,
+                    Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
 from .partial_groups import CONTAINED, SAME_FRAME, place
@@ -541,6 +541,11 @@ class Index:
             # 0 whatever their fingerprints say (same_pixels.py), decided after the search.
             twins = same_pixels.library_pairs(self.store, prints, cache)
             found = _with_twins(found, twins, links)
+            # A JPEG damaged after its first bytes (a glitch band: libjpeg's warnings) beside
+            # its intact original, compared over the rows that agree (damaged.py).
+            broken, why_broken = damaged.library_pairs(self.store, prints, cache)
+            found = _with_damaged(found, broken, links)
+            broken_keys = {(p.a, p.b) for p in broken}
             twin_of: dict[int, set[int]] = {}  # row -> rows with the same pixels
             for p in twins:
                 twin_of.setdefault(p.a, set()).add(p.b)
@@ -548,6 +553,7 @@ class Index:
             comps = links.components()
             records = self.store.records(int(prints.ids[r]) for comp in comps for r in comp)
             records = _mark_copies(records, twins, prints.ids)
+            records = _mark_damaged(records, why_broken, prints.ids)
             roots = self.store.roots()
             disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
             row_of = {int(i): r for r, i in enumerate(prints.ids)}
@@ -595,6 +601,9 @@ class Index:
                     tuple(Member(m, int(dist[0, j]),
                                  relation or (same_pixels.SAME_PIXELS
                                               if same is not None and same[0, j]
+                                              else damaged.DAMAGED_COPY
+                                              if (min(star[0], star[j]), max(star[0], star[j]))
+                                              in broken_keys
                                               else ORIENTATION_NAMES[int(orient[0, j])]),
                                  None if e is None else e.similarity,
                                  () if e is None else e.checks)
@@ -1041,6 +1050,31 @@ def _with_twins(found: list[PairMatch], twins: list[PairMatch], links: Links) ->
     for p in twins:
         links.link(p.a, p.b)
     return [p for p in found if (min(p.a, p.b), max(p.a, p.b)) not in keys] + twins
+
+
+def _with_damaged(found: list[PairMatch], broken: list[PairMatch], links: Links
+                  ) -> list[PairMatch]:
+    """The pairs a search found and the damaged-copy pairs *broken* (rows a < b) that it did
+    not find (a damaged copy the global fingerprint still matched keeps that evidence), every
+    one linked in *links*."""
+    if not broken:
+        return found
+    keys = {(min(p.a, p.b), max(p.a, p.b)) for p in found}
+    for p in broken:
+        links.link(p.a, p.b)
+    return found + [p for p in broken if (p.a, p.b) not in keys]
+
+
+def _mark_damaged(records: dict[int, FileRecord], why: dict[int, str], ids: np.ndarray
+                  ) -> dict[int, FileRecord]:
+    """*records* (by file id) with every file found damaged at dedupe (damaged.py: row ->
+    reason) marked so (model.DAMAGED, FileRecord.warning), unless the index marked it already
+    (a truncated file): never the likely original or the kept file beside an intact copy."""
+    for row, text in why.items():
+        rec = records.get(int(ids[row]))
+        if rec is not None and rec.warning is None:
+            records[rec.id] = replace(rec, metadata={**rec.metadata, DAMAGED: text})
+    return records
 
 
 def _twin_matrix(star: list[int], twin_of: dict[int, set[int]]) -> np.ndarray | None:

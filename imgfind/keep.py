@@ -21,9 +21,14 @@ from .model import FileRecord
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "GIF", "PPM", "TGA", "QOI"})
 
 #: The rules in the order `--keep` falls back to when none is given.
-DEFAULT_KEEP = ("resolution", "lossless-format", "quality", "size", "oldest", "shortest-path")
+#: "original" (the group's likely original, group.original_key: the file the report labels
+#: original) comes right after resolution: an edited copy saved as PNG is not kept over the
+#: JPEG it was made from and that JPEG's copies (new-user trial, issue 11). The rules after it
+#: are what a --keep list without "original" falls back to.
+DEFAULT_KEEP = ("resolution", "original", "lossless-format", "quality", "size", "oldest",
+                "shortest-path")
 
-RULE_NAMES = ("resolution", "lossless-format", "quality", "size", "oldest", "newest",
+RULE_NAMES = ("resolution", "original", "lossless-format", "quality", "size", "oldest", "newest",
               "shortest-path", "path-pattern:GLOB")
 
 
@@ -42,8 +47,13 @@ def _taken(rec: FileRecord) -> str:
     return rec.metadata.get("taken") or "~"
 
 
-def _rule_key(name: str, quality: Mapping[str, int]) -> Callable[[FileRecord], object]:
-    """The sort key of one rule: smaller is better."""
+def _rule_key(name: str, quality: Mapping[str, int],
+              order: Mapping[str, int] | None = None) -> Callable[[FileRecord], object]:
+    """The sort key of one rule: smaller is better. *order* maps a path to its place in the
+    group (likely original first) for the rule "original"."""
+    if name == "original":
+        place = order or {}
+        return lambda r: place.get(r.path, len(place))
     if name == "resolution":
         return lambda r: -size_class(r)  # the picture's pixels, within a few percent
     if name == "lossless-format":
@@ -97,8 +107,10 @@ def choose(files: Sequence[FileRecord], rules: Sequence[str], references: Sequen
            quality: Mapping[str, int] | None = None) -> Decision:
     """Pick the file to keep among *files* (two or more) and name the deciding rule.
 
-    *references* are absolute folders whose files are preferred and never modified;
-    *quality* maps a JPEG's path to its estimated quality (see quality.py), if known.
+    *files* come in the group's order, the likely original first (the rule "original"
+    prefers the earliest). *references* are absolute folders whose files are preferred and
+    never modified; *quality* maps a JPEG's path to its estimated quality (see quality.py),
+    if known.
 
     Raises:
         ValueError: fewer than one file, or an unknown rule.
@@ -112,16 +124,17 @@ def choose(files: Sequence[FileRecord], rules: Sequence[str], references: Sequen
             # intact one is kept before any rule weighs them (its bytes are the picture)
             ("intact file", lambda r: r.warning is not None)]
     # A lossless copy of a JPEG of the group (FileRecord.pixels_of: same pixels) holds no more
-    # than that JPEG: the format, quality and size rules weigh the JPEG in its place, and
+    # than that JPEG: the original, format, quality and size rules weigh the JPEG in its place, and
     # among equals the JPEG (the file it was saved from) is kept.
     by_path = {r.path: r for r in files}
 
     def source(r: FileRecord) -> FileRecord:
         return by_path.get(r.pixels_of, r) if r.pixels_of is not None else r
 
+    order = {r.path: i for i, r in reversed(list(enumerate(files)))}
     for name in rules:
-        key = _rule_key(name, quality)
-        if name in ("lossless-format", "quality", "size"):
+        key = _rule_key(name, quality, order)
+        if name in ("original", "lossless-format", "quality", "size"):
             keys.append((name, lambda r, key=key: key(source(r))))
         else:
             keys.append((name, key))

@@ -22,6 +22,9 @@ def display(path: bytes) -> str:
 
 #: The metadata key under which the index keeps why a file was read only in part.
 DAMAGED = "damaged"
+#: The metadata key of a JPEG's head digest (decoders.pillow.jpeg_head): files that share it
+#: are the same bytes up to HEAD_BYTES (damaged.py looks for damaged copies among them).
+JPEG_HEAD = "jpeg_head"
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:

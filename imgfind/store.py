@@ -630,6 +630,19 @@ class Store:
         return self.of_sizes(sizes)
 
     @_guarded
+    def shared_heads(self) -> list[list[int]]:
+        """The JPEGs that share their head digest (model.JPEG_HEAD) and upright size with
+        another: lists of file ids (ascending), each of at least two, sorted. One pass over
+        the files table in SQLite (json_extract; ~0.1 s at 10^5 files), only the shared
+        ones come back to Python (damaged.py's candidates)."""
+        rows = self.db.execute(
+            "SELECT group_concat(id) FROM (SELECT id, width, height,"
+            " json_extract(metadata, '$.jpeg_head') AS head FROM files"
+            " WHERE format = 'JPEG' AND metadata LIKE '%jpeg_head%' ORDER BY id)"
+            " WHERE head IS NOT NULL GROUP BY head, width, height HAVING count(*) > 1").fetchall()
+        return sorted(sorted(int(i) for i in ids.split(",")) for (ids,) in rows)
+
+    @_guarded
     def of_sizes(self, sizes: Iterable[tuple[int, int]]
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The readable files of the upright (width, height) *sizes*: ids int64 (ascending),

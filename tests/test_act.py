@@ -365,3 +365,36 @@ def test_null_separated_paths_hold_with_remembered_decisions(runner, db, tmp_pat
     assert "\n" not in out and out.endswith("\0"), repr(out)
     names = sorted(os.path.basename(p) for p in out.split("\0") if p)
     assert names == ["p2-copy.jpg", "p2.png", "p3-copy.jpg", "p3.png"], names
+
+
+def test_default_keep_keeps_the_unedited_jpeg_and_its_copies_over_an_edited_png(
+        runner, db, tmp_path) -> None:
+    """New-user trial (issue 11): a photo, an exact copy of it, and an edit of it saved as PNG
+    (brighter, same size; its name sorts first, all three of one minute). The default keep
+    order kept the edited PNG (lossless format) and trashed the JPEG and its copy. The
+    version with copies is the likely original, and the default keeps the likely original."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    pic = make_image(None, seed=31, size=(800, 600))
+    pic.save(folder / "photo.jpg", quality=90)
+    (folder / "photo (1).jpg").write_bytes((folder / "photo.jpg").read_bytes())
+    pic.point(lambda v: min(255, int(v * 1.12) + 6)).save(folder / "a-edit.png")
+    t = time.time_ns() // 60_000_000_000 * 60_000_000_000  # all three in one minute
+    for name in ("photo.jpg", "photo (1).jpg", "a-edit.png"):
+        os.utime(folder / name, ns=(t, t))
+    doc = make_plan(runner, db, str(folder), out=tmp_path / "plan.json")
+    (group,) = doc["groups"]
+    kept = [f for f in group["files"] if f["action"] == "keep"]
+    assert [os.path.basename(f["path"]) for f in kept] == ["photo.jpg"], group
+    removed = sorted(os.path.basename(f["path"]) for f in group["files"] if f["action"] == "remove")
+    assert removed == ["a-edit.png", "photo (1).jpg"], group
+    report = json.loads(invoke(runner, db, "dedupe", str(folder), "--format", "json").stdout)
+    first = report["groups"][0]["files"][0]
+    assert os.path.basename(first["path"]) == "photo.jpg" and first["original"], first
+
+
+def test_keep_rule_original_prefers_the_given_order() -> None:
+    a, b = rec("/p/b.jpg"), rec("/p/a.png", fmt="PNG")
+    d = choose([a, b], parse_rules("original,lossless-format"))
+    assert (d.kept.path, d.rule) == ("/p/b.jpg", "original")
+    assert choose([b, a], ["original"]).kept.path == "/p/a.png"

@@ -244,3 +244,29 @@ def test_query_of_one_lossless_copy_names_the_jpeg_beside_its_other_copies(tmp_p
     assert by_name["copy.bmp"]["same_pixels"] and by_name["photo.jpg"]["same_pixels"], by_name
     originals = [n for n, m in by_name.items() if m["original"]]
     assert originals == ["photo.jpg"], q
+
+
+def test_same_pixels_never_contradicts_same_pixels_as(tmp_path):
+    """New-user trial (issue 11, "output says what it means"): when a group's first file is
+    not the JPEG (here a bigger copy of it is), the JPEG's lossless copies said
+    ``"same_pixels": false`` beside ``"same_pixels_as": "...jpg"``. A file that names the
+    file whose pixels it shows is "same pixels"; no other file of the group is."""
+    folder = tmp_path / "p"
+    folder.mkdir()
+    pic = photo(None, seed=21, size=(1200, 900))
+    pic.save(folder / "a.jpg", quality=85)
+    pic.resize((1800, 1350), Image.Resampling.LANCZOS).save(folder / "big.jpg", quality=95)
+    with Image.open(folder / "a.jpg") as im:
+        im.save(folder / "a.png")
+    doc = json_doc(cli_run("--db", str(tmp_path / "i.db"), "dedupe", str(folder),
+                           "--format", "json"))
+    (files,) = groups_of(doc)
+    by_name = {os.path.basename(f["path"]): f for f in files}
+    assert os.path.basename(files[0]["path"]) == "big.jpg", [f["path"] for f in files]
+    copy = by_name["a.png"]
+    assert copy["same_pixels_as"].endswith("a.jpg"), copy
+    assert copy["same_pixels"] is True, copy
+    assert by_name["big.jpg"]["same_pixels"] is False and by_name["a.jpg"]["same_pixels"] is False
+    for f in files:  # never the one without the other on a copy
+        assert f["same_pixels"] == ("same_pixels_as" in f or (
+            f is not files[0] and f["relation"] == "same pixels")), f

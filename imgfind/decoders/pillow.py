@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -38,6 +39,7 @@ from ..quality import quality_from_tables
 from .. import provenance
 from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DETAIL_SIZE,
                       DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS, WORK_SIZE)
+from ..model import JPEG_HEAD
 from . import Decoded, Missing
 
 #: EXIF Orientation tag.
@@ -50,6 +52,11 @@ BIG_DECODE_BYTES = 64 * 2**20
 BAND_PIXELS = 2**21
 #: A truncated file is read when at least this fraction of its rows was decoded.
 TRUNCATED_MIN_ROWS = 0.90
+#: Bytes at the start of a JPEG whose digest the index keeps (metadata JPEG_HEAD, jpeg_head):
+#: the headers of a photo (its own dates among them) or, for a file without much metadata,
+#: its headers and the top of its picture (ours: a damaged copy is found when its damage lies
+#: beyond them; one damaged within them is garbage from the top).
+HEAD_BYTES = 4096
 #: Formats whose multi-frame files are animations (not pages or stereo pairs).
 ANIMATED = frozenset({"GIF", "PNG", "WEBP", "AVIF", "FLI"})
 
@@ -581,7 +588,31 @@ def _metadata(im: Image.Image) -> dict[str, str]:
             quality = None
         if quality is not None:
             out["jpeg_quality"] = str(quality)
+        head = jpeg_head(im)
+        if head is not None:
+            out[JPEG_HEAD] = head
     return {k: v for k, v in out.items() if v}
+
+
+def jpeg_head(im: Image.Image) -> str | None:
+    """A digest of the first HEAD_BYTES bytes of the file *im* was opened from (16 hex
+    digits, BLAKE2b), or None for a file not longer than that or not seekable. Two files that
+    share it are byte for byte the same up to there: a copy of a JPEG whose data was damaged
+    further on (a bad sector, a bad transfer) shares its original's (damaged.py pairs them).
+    The file's position is restored (Pillow reads the picture from it later)."""
+    fp = getattr(im, "fp", None)
+    if fp is None:
+        return None
+    try:
+        pos = fp.tell()
+        fp.seek(0)
+        head = fp.read(HEAD_BYTES + 1)
+        fp.seek(pos)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if len(head) <= HEAD_BYTES:
+        return None
+    return hashlib.blake2b(head[:HEAD_BYTES], digest_size=8).hexdigest()
 
 
 def exif_fields(exif: Image.Exif) -> dict[str, str]:

@@ -2,8 +2,8 @@
 
 ``"format": "imgfind-dedupe/1"`` / ``"imgfind-query/1"``: keys may be added within a version,
 never renamed or removed (added in session 6: ``same_pixels`` on group files and matches, true
-when the file shows exactly the pixels of the first file / the query; ``same_pixels_as`` on a
-file that is a lossless copy of that JPEG) (so a file's size stays ``bytes`` here although records call it
+when the file shows exactly the pixels of the first file / the query, or of the JPEG its
+``same_pixels_as`` names; ``same_pixels_as`` on a file that is a lossless copy of that JPEG) (so a file's size stays ``bytes`` here although records call it
 ``size``). Names are raw; a name that is not valid UTF-8 keeps its bytes as ``\\udcXX``.
 """
 
@@ -42,6 +42,13 @@ def file_json(rec: FileRecord) -> dict:
     return out
 
 
+def same_pixels(m: Member, i: int) -> bool:
+    """A group member's ``same_pixels``: it shows exactly the pixels of the group's first
+    file (its pair's checks), or of the JPEG its ``same_pixels_as`` names (a lossless copy of
+    a JPEG that is not the group's first: never false beside that key)."""
+    return (i > 0 and SAME_PIXELS in m.checks) or m.file.pixels_of is not None
+
+
 def evidence_json(m: Member, i: int) -> dict:
     """Why a group member is in its group: its own verified similarity to the group's first
     file, the checks that pair passed, and how it relates to the first (the first: none).
@@ -73,7 +80,7 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
         "groups": [{
             "max_distance": g.max_distance,
             "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
-                       "same_pixels": i > 0 and SAME_PIXELS in m.checks, "original": i == 0, **evidence_json(m, i),
+                       "same_pixels": same_pixels(m, i), "original": i == 0, **evidence_json(m, i),
                        **partial_json(m.partial, "first", "member")}
                       for i, m in enumerate(g.members)],
         } for g in groups],
