@@ -32,9 +32,13 @@ TURNED_CROP_MARGIN = 2
 #: At most this many distinct alignments (views x orientation) are kept per pair for a
 #: verified rule, nearest hashes first (a plain rule keeps the nearest one).
 MAX_ALIGNMENTS = 12
-#: Searches go in at least this many chunks of at least PROGRESS_MIN_ROWS query rows.
-PROGRESS_STEPS = 50
-PROGRESS_MIN_ROWS = 2048
+#: Searches go in at least this many chunks of at least PROGRESS_MIN_ROWS query rows. A
+#: chunk's queries sweep the compiled engine's tables in substring order (search/join.py):
+#: the more queries at once, the nearer one probe's bucket to the last one's. 16,384 rows a
+#: chunk, not 2,048, cut the search of a synthetic 10^5 index by a third (benchmarks/RESULTS.md,
+#: "Search at scale, session 7").
+PROGRESS_STEPS = 10
+PROGRESS_MIN_ROWS = 16384
 
 #: Streamed searches (iter_candidates) hold about this many raw hits at a time: chunks of query
 #: rows start at STREAM_FIRST_ROWS and grow (doubling) while their hits stay under the budget.
@@ -224,7 +228,9 @@ def iter_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
         if canon:
             found.append(search_canonical(query, rows, rule.threshold))
         hits = tuple(np.concatenate(p) for p in zip(*found))
-        n_hits = len(hits[0])
+        # Chunks are sized by the hits between two files: a file's hits on its own views
+        # (a picture's upright hash is near its crop views) are a few per row, dropped at once.
+        n_hits = int(np.count_nonzero(hits[0] != hits[2])) if same else len(hits[0])
         if drop is not None and n_hits:
             lo = np.minimum(hits[0], hits[2]) if same else hits[0]
             hi = np.maximum(hits[0], hits[2]) if same else hits[2]
