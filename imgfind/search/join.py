@@ -31,9 +31,10 @@ from .arrays import Matches, Triples, sort_matches
 #: Widest substring table (direct-address: 2**width + 1 int32 bucket bounds = 64 MB).
 MAX_WIDTH = 24
 #: Cost model, in nanoseconds: a probe (one or two cache misses for its bucket bounds) and a
-#: candidate check (a sequential read, a popcount). Ours, rough: on the 2-core bench machine
-#: (loaded) 16-bit and 21/22-bit layouts came within 10% of each other for 1.1M items at k=8,
-#: 13-bit ones 1.6x slower (benchmarks/RESULTS.md, "Scale on one machine").
+#: candidate check (a sequential read, a popcount). Ours, rough: a probe into a 21-bit table
+#: cost 12-45 ns on the 2-core bench machine (the sparser the queries, the dearer), so 25; at
+#: 1.1M and 3.3M crop hashes and 10 bits the 16-bit layout was 2.4-3.3x cheaper than the 21-bit
+#: one (benchmarks/RESULTS.md, "Search at scale, session 7").
 NS_PROBE = 25.0
 NS_CHECK = 1.5
 #: Queries per parallel block (a block writes its matches into its own slice of the output).
