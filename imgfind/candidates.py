@@ -32,9 +32,13 @@ TURNED_CROP_MARGIN = 2
 #: At most this many distinct alignments (views x orientation) are kept per pair for a
 #: verified rule, nearest hashes first (a plain rule keeps the nearest one).
 MAX_ALIGNMENTS = 12
-#: Searches go in at least this many chunks of at least PROGRESS_MIN_ROWS query rows.
-PROGRESS_STEPS = 50
-PROGRESS_MIN_ROWS = 2048
+#: Searches go in at least this many chunks of at least PROGRESS_MIN_ROWS query rows. A
+#: chunk's queries sweep the compiled engine's tables in substring order (search/join.py):
+#: the more queries at once, the nearer one probe's bucket to the last one's. 16,384 rows a
+#: chunk, not 2,048, cut the search of a synthetic 10^5 index by a third (benchmarks/RESULTS.md,
+#: "Search at scale, session 7").
+PROGRESS_STEPS = 10
+PROGRESS_MIN_ROWS = 16384
 
 #: Streamed searches (iter_candidates) hold about this many raw hits at a time: chunks of query
 #: rows start at STREAM_FIRST_ROWS and grow (doubling) while their hits stay under the budget.
@@ -182,7 +186,7 @@ def find_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
     parts = []
     for lo_row in range(0, len(query), chunk):
         rows = slice(lo_row, min(len(query), lo_row + chunk))
-        found = [search_channel(engine, query.hashes[rows], lo_row, ch, len(index))
+        found = [search_channel(engine, query.hashes[rows], lo_row, ch, len(index), same)
                  for ch, engine in searches]
         if canon:
             found.append(search_canonical(query, rows, rule.threshold))
@@ -219,12 +223,12 @@ def iter_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
     lo_row = 0
     while lo_row < len(query):
         rows = slice(lo_row, min(len(query), lo_row + rows_at_once))
-        found = [search_channel(engine, query.hashes[rows], lo_row, ch, len(index))
+        found = [search_channel(engine, query.hashes[rows], lo_row, ch, len(index), same)
                  for ch, engine in searches]
         if canon:
             found.append(search_canonical(query, rows, rule.threshold))
         hits = tuple(np.concatenate(p) for p in zip(*found))
-        n_hits = len(hits[0])
+        n_hits = len(hits[0])  # between two files (search_channel drops a file's own)
         if drop is not None and n_hits:
             lo = np.minimum(hits[0], hits[2]) if same else hits[0]
             hi = np.maximum(hits[0], hits[2]) if same else hits[2]
@@ -292,11 +296,13 @@ def _pair_order(qa: np.ndarray, qpos: np.ndarray, ib: np.ndarray, ipos: np.ndarr
 
 
 def search_channel(engine: Engine, hashes: np.ndarray, row_offset: int, channel: Channel,
-                   n_index: int) -> tuple[np.ndarray, ...]:
+                   n_index: int, same: bool = False) -> tuple[np.ndarray, ...]:
     """Search one channel for some query rows (*hashes*, starting at row *row_offset*).
 
     The engine holds the library side's columns one after the other (Side.columns). Returns
-    (q_row, q_col, i_row, i_col, distance), int64, columns as layout columns.
+    (q_row, q_col, i_row, i_col, distance), int64, columns as layout columns. With *same*
+    (a dedupe: both sides one set) a row's hits on its own columns are left out at once (a
+    picture's upright hash is near its own crop views: most of the crop channel's hits).
     """
     q_cols, i_cols = channel.query_cols, channel.library_cols
     # Many query hashes repeat (a picture without borders has equal whole and trimmed views;
@@ -313,7 +319,11 @@ def search_channel(engine: Engine, hashes: np.ndarray, row_offset: int, channel:
     ii, dist = np.repeat(ii, reps), np.repeat(dist, reps)
     qa, qpos = np.divmod(qi.astype(np.int64), len(q_cols))
     ipos, ib = np.divmod(ii.astype(np.int64), n_index)
-    return qa + row_offset, q_cols[qpos], ib, i_cols[ipos], dist.astype(np.int64)
+    qa += row_offset
+    if same:
+        other = qa != ib
+        qa, qpos, ib, ipos, dist = qa[other], qpos[other], ib[other], ipos[other], dist[other]
+    return qa, q_cols[qpos], ib, i_cols[ipos], dist.astype(np.int64)
 
 
 def search_canonical(side: Side, rows: slice, radius: int) -> tuple[np.ndarray, ...]:

@@ -77,6 +77,26 @@ def test_more_matches_than_a_block_holds_are_all_returned():
     assert len(q) == 3 * len(items) and not d.any()
 
 
+def test_tasks_that_overflow_run_again_alone_and_lose_nothing():
+    # Two blocks of queries: the first holds 40 queries each near 1,000 items (40,000 matches,
+    # more than a task's slot of 4 per query), the second only queries that match little; with
+    # a forced layout (the sweep, not the scan), only the full tasks run again.
+    rng = np.random.default_rng(3)
+    hub = np.uint64(0x0123456789ABCDEF)
+    items = np.concatenate([np.full(1_000, hub, np.uint64),
+                            rng.integers(0, 2**64, 20_000, dtype=np.uint64)])
+    queries = rng.integers(0, 2**64, 2 * compiled.BLOCK_QUERIES, dtype=np.uint64)
+    queries[:40] = hub ^ np.uint64(1)
+    queries[compiled.BLOCK_QUERIES:compiled.BLOCK_QUERIES + 50] = items[1_000:1_050]
+    engine = compiled.CompiledJoin(items)
+    engine.layout = ([0, 16, 32, 48], [16] * 4, [1, 1, 1, 0])
+    got = engine.find_many(queries, 6)
+    want = BruteForce(items).find_many(queries, 6)
+    assert len(want[0]) >= 40_050
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w)
+
+
 def _side_of(images, tmp_path):
     from imgfind.analyse import analyse
     from imgfind.index import query_side

@@ -24,23 +24,23 @@ def popcount(x):
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def sweep(queries, order, sorted_values, k, offsets, widths, radii, tab_values, tab_order, starts, start_base,
-          masks, mask_lo, mask_hi, cap, out_q, out_i, out_d, counts):
+          masks, mask_lo, mask_hi, n_blocks, tasks, cap, out_q, out_i, out_d, counts):
     """Multi-index probes in a cache-friendly order: task (j, b) takes block b of the queries
     sorted by their substring j (order[j]; their values in that order, sorted_values[j], read
     one after the other) and runs each probe mask over the whole block
     before the next, so consecutive probes read nearby buckets (one query's probes, one after
     the other, read a random bucket each: a cache miss per probe). A match within k bits is
     reported by the first substring j where it is within radii[j] (the others skip it).
-    Task jb = j * n_blocks + b writes its matches into slot jb of the outputs (cap each) and
-    their count into counts[jb]."""
+    Task jb = j * n_blocks + b; the t-th task run (tasks[t] = jb: every task, or again only
+    those whose matches overflowed their slot) writes its matches into slot t of the outputs
+    (cap each) and their count into counts[t]."""
     n = len(queries)
-    m = len(offsets)
-    n_blocks = len(counts) // m
     kk = np.uint64(k)
-    for jb in nb.prange(m * n_blocks):
+    for t_ in nb.prange(len(tasks)):
+        jb = tasks[t_]
         j = jb // n_blocks
         b = jb - j * n_blocks
-        pos = jb * cap
+        pos = t_ * cap
         end = pos + cap
         found = 0
         lo = b * BLOCK_QUERIES
@@ -74,7 +74,7 @@ def sweep(queries, order, sorted_values, k, offsets, widths, radii, tab_values, 
                         out_d[pos] = np.uint8(d)
                         pos += 1
                     found += 1
-        counts[jb] = found
+        counts[t_] = found
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def brute(queries, items, k, cap, out_q, out_i, out_d, counts):

@@ -31,10 +31,11 @@ from .arrays import Matches, Triples, sort_matches
 #: Widest substring table (direct-address: 2**width + 1 int32 bucket bounds = 64 MB).
 MAX_WIDTH = 24
 #: Cost model, in nanoseconds: a probe (one or two cache misses for its bucket bounds) and a
-#: candidate check (a sequential read, a popcount). Ours, rough: on the 2-core bench machine
-#: (loaded) 16-bit and 21/22-bit layouts came within 10% of each other for 1.1M items at k=8,
-#: 13-bit ones 1.6x slower (benchmarks/RESULTS.md, "Scale on one machine").
-NS_PROBE = 12.0
+#: candidate check (a sequential read, a popcount). Ours, rough: a probe into a 21-bit table
+#: cost 12-45 ns on the 2-core bench machine (the sparser the queries, the dearer), so 25; at
+#: 1.1M and 3.3M crop hashes and 10 bits the 16-bit layout was 2.4-3.3x cheaper than the 21-bit
+#: one (benchmarks/RESULTS.md, "Search at scale, session 7").
+NS_PROBE = 25.0
 NS_CHECK = 1.5
 #: Queries per parallel block (a block writes its matches into its own slice of the output).
 BLOCK_QUERIES = 4096  # as _kernels.BLOCK_QUERIES
@@ -168,24 +169,40 @@ class CompiledJoin:
                 keys = (queries >> np.uint64(off)) & np.uint64((1 << width) - 1)
                 order[j] = np.argsort(keys, kind="stable")
             sorted_values = queries[order]
-        cap = 4 * BLOCK_QUERIES
-        while True:
-            out_q = np.empty(slots * cap, np.int64)
-            out_i = np.empty(slots * cap, np.int64)
-            out_d = np.empty(slots * cap, np.uint8)
-            counts = np.zeros(slots, np.int64)
-            if table is None:
+        if table is None:
+            cap = 4 * BLOCK_QUERIES
+            while True:
+                out_q = np.empty(slots * cap, np.int64)
+                out_i = np.empty(slots * cap, np.int64)
+                out_d = np.empty(slots * cap, np.uint8)
+                counts = np.zeros(slots, np.int64)
                 brute(queries, self.values, k, cap, out_q, out_i, out_d, counts)
-            else:
-                sweep(queries, order, sorted_values, k, *table[:3], *table[3:], cap, out_q,
-                      out_i, out_d, counts)
-            if counts.max() <= cap:
-                break
-            # Some block found more than its slice holds: again, with room for the largest
-            # (rare; a threshold that matches nearly everything).
-            cap = int(counts.max())
-        keep = (np.arange(slots * cap) % cap) < np.repeat(counts, cap)
-        return out_q[keep], out_i[keep], out_d[keep]
+                if counts.max() <= cap:
+                    break
+                cap = int(counts.max())  # a threshold that matches nearly everything (rare)
+            keep = (np.arange(slots * cap) % cap) < np.repeat(counts, cap)
+            return out_q[keep], out_i[keep], out_d[keep]
+        # Every task (substring, block of queries) writes into a slot of 4 matches per query;
+        # the few that find more (a query near many items: a picture's own crop
+        # views, a family of copies) run again alone, into slots as large as they need, not
+        # the whole join again.
+        tasks = np.arange(slots, dtype=np.int64)
+        cap = 4 * BLOCK_QUERIES
+        parts = []
+        while len(tasks):
+            out_q = np.empty(len(tasks) * cap, np.int64)
+            out_i = np.empty(len(tasks) * cap, np.int64)
+            out_d = np.empty(len(tasks) * cap, np.uint8)
+            counts = np.zeros(len(tasks), np.int64)
+            sweep(queries, order, sorted_values, k, *table[:3], *table[3:], n_blocks, tasks, cap,
+                  out_q, out_i, out_d, counts)
+            done = counts <= cap
+            keep = (np.arange(len(tasks) * cap) % cap) < np.repeat(np.where(done, counts, 0), cap)
+            parts.append((out_q[keep], out_i[keep], out_d[keep]))
+            tasks, cap = tasks[~done], int(counts.max())
+        if len(parts) == 1:
+            return parts[0]
+        return tuple(np.concatenate(x) for x in zip(*parts))
 
     def find_many(self, queries: np.ndarray, k: int) -> Triples:
         """Matches of every query, sorted by query, distance, item (as every engine)."""
