@@ -4,9 +4,11 @@ A hash row (layout.N_HASHES uint64 columns) holds each primary view's hashes twi
 a picture without a border: the trimmed view (layout.TRIMMED) is then the whole picture, so
 its N_ORIENT pHash and N_ORIENT dHash columns equal the whole picture's. Stored, those 2 x
 N_ORIENT columns (128 bytes of 344) are left out when they equal the whole picture's, and
-put back when read; a trim box of (0, 0, 1, 1) is stored as no bytes (16 saved). Which
-layout a blob has is told by its length alone, so rows written before (the full layout) read
-as they are. Ours (issue 15: an index of at most 1.5 KB per file).
+put back when read; so are the whole picture's upright pHash and dHash columns, which the
+prints row holds as its phash and dhash integers (16 bytes more); a trim box of (0, 0, 1, 1)
+is stored as no bytes (16 saved). Which layout a blob has is told by its length alone
+(FULL_BYTES: every column, rows written before schema 5; TRIMMED_BYTES; SHORT_BYTES), so
+older rows read as they are. Ours (issue 15: an index of at most 1.5 KB per file).
 """
 
 from __future__ import annotations
@@ -15,53 +17,70 @@ import numpy as np
 
 from .layout import N_HASHES, N_ORIENT, N_PHASH
 
-__all__ = ["pack_hashes", "unpack_hashes", "pack_trim", "FULL_BYTES", "SHORT_BYTES"]
+__all__ = ["pack_hashes", "unpack_hashes", "pack_trim", "unpack_trim", "FULL_BYTES",
+           "TRIMMED_BYTES", "SHORT_BYTES"]
 
 #: Columns of the trimmed view (pHash block, then dHash block) and the whole-picture ones
 #: they repeat for a picture without a border.
 _TRIMMED = np.r_[N_ORIENT:2 * N_ORIENT, N_PHASH + N_ORIENT:N_PHASH + 2 * N_ORIENT]
 _WHOLE = _TRIMMED - N_ORIENT
-_KEPT = np.setdiff1d(np.arange(N_HASHES), _TRIMMED)
-#: Bytes of a full row and of one stored without its repeated columns.
+#: The upright whole-picture pHash and dHash columns (the row's phash and dhash integers).
+_UPRIGHT = np.array([0, N_PHASH])
+_OTHERS = np.setdiff1d(np.arange(N_HASHES), _UPRIGHT)
+_KEPT = np.setdiff1d(_OTHERS, _TRIMMED)
+#: Bytes of a full row (before schema 5), of one without the upright columns, and of one
+#: without the trimmed view's columns either.
 FULL_BYTES = 8 * N_HASHES
+TRIMMED_BYTES = 8 * len(_OTHERS)
 SHORT_BYTES = 8 * len(_KEPT)
 _UNTRIMMED = np.array((0.0, 0.0, 1.0, 1.0), dtype="<f4").tobytes()
 
 
-def pack_hashes(row: np.ndarray) -> bytes:
-    """The stored blob of one hash row ((N_HASHES,) uint64): little-endian uint64, without the
-    trimmed view's columns when they equal the whole picture's (SHORT_BYTES, else FULL_BYTES)."""
+def pack_hashes(row: np.ndarray, phash: int, dhash: int) -> bytes:
+    """The stored blob of one hash row ((N_HASHES,) uint64) whose prints row holds *phash* and
+    *dhash* (unsigned 64-bit): little-endian uint64 without the upright whole-picture columns
+    (0 and N_PHASH) when they are *phash* and *dhash*, and then without the trimmed view's
+    columns when they equal the whole picture's (SHORT_BYTES, else TRIMMED_BYTES); every
+    column otherwise (FULL_BYTES)."""
     row = np.asarray(row, dtype="<u8")
+    if int(row[_UPRIGHT[0]]) != phash or int(row[_UPRIGHT[1]]) != dhash:
+        return row.tobytes()
     if np.array_equal(row[_TRIMMED], row[_WHOLE]):
         return row[_KEPT].tobytes()
-    return row.tobytes()
+    return row[_OTHERS].tobytes()
 
 
-def unpack_hashes(blobs: list[bytes]) -> np.ndarray:
-    """The hash rows ((len(blobs), N_HASHES) uint64) of stored blobs of either layout.
+def unpack_hashes(blobs: list[bytes], phash: np.ndarray, dhash: np.ndarray) -> np.ndarray:
+    """The hash rows ((len(blobs), N_HASHES) uint64) of stored blobs of any layout, given each
+    row's phash and dhash ((len(blobs),) uint64, the prints row's integers as unsigned).
 
     Raises:
-        ValueError: a blob of neither FULL_BYTES nor SHORT_BYTES (a damaged row).
+        ValueError: a blob of none of the layouts' lengths (a damaged row).
     """
     out = np.empty((len(blobs), N_HASHES), dtype=np.uint64)
     if not blobs:
         return out
     lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
-    full = lengths == FULL_BYTES
-    short = lengths == SHORT_BYTES
-    if not (full | short).all():
-        bad = int(lengths[~(full | short)][0])
-        raise ValueError(f"a stored hash row of {bad} bytes (want {FULL_BYTES} or {SHORT_BYTES})")
-    if full.any():
-        out[full] = np.frombuffer(b"".join(b for b, f in zip(blobs, full) if f),
-                                  dtype="<u8").reshape(-1, N_HASHES)
-    if short.any():
-        rows = np.frombuffer(b"".join(b for b, s in zip(blobs, short) if s),
-                             dtype="<u8").reshape(-1, len(_KEPT))
+    for size, cols in ((FULL_BYTES, None), (TRIMMED_BYTES, _OTHERS), (SHORT_BYTES, _KEPT)):
+        these = lengths == size
+        if not these.any():
+            continue
+        rows = np.frombuffer(b"".join(b for b, t in zip(blobs, these) if t),
+                             dtype="<u8").reshape(int(these.sum()), -1).astype(np.uint64)
+        if cols is None:
+            out[these] = rows
+            continue
         part = np.empty((len(rows), N_HASHES), dtype=np.uint64)
-        part[:, _KEPT] = rows
-        part[:, _TRIMMED] = part[:, _WHOLE]
-        out[short] = part
+        part[:, cols] = rows
+        part[:, _UPRIGHT[0]] = np.asarray(phash, dtype=np.uint64)[these]
+        part[:, _UPRIGHT[1]] = np.asarray(dhash, dtype=np.uint64)[these]
+        if size == SHORT_BYTES:
+            part[:, _TRIMMED] = part[:, _WHOLE]
+        out[these] = part
+    known = np.isin(lengths, (FULL_BYTES, TRIMMED_BYTES, SHORT_BYTES))
+    if not known.all():
+        raise ValueError(f"a stored hash row of {int(lengths[~known][0])} bytes (want "
+                         f"{FULL_BYTES}, {TRIMMED_BYTES} or {SHORT_BYTES})")
     return out
 
 

@@ -604,14 +604,16 @@ class Store:
             (recipe_id(),)).fetchall()
         n = len(rows)
         ids_col, hashes, trims, flat, phash, dhash = zip(*rows) if rows else ((),) * 6
+        phash = np.array(phash, dtype=np.int64).view(np.uint64)
+        dhash = np.array(dhash, dtype=np.int64).view(np.uint64)
         return Prints(
             ids=np.array(ids_col, dtype=np.int64),
-            hashes=_hashes(list(hashes), self.path),
+            hashes=_hashes(list(hashes), phash, dhash, self.path),
             trims=np.frombuffer(b"".join(unpack_trim(t) for t in trims),
                                 dtype="<f4").reshape(n, 4).astype(np.float32),
             flat=np.array(flat, dtype=bool),
-            phash=np.array(phash, dtype=np.int64).view(np.uint64),
-            dhash=np.array(dhash, dtype=np.int64).view(np.uint64),
+            phash=phash,
+            dhash=dhash,
         )
 
     @_guarded
@@ -765,7 +767,9 @@ class Store:
                         bytes(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
                         r[11], r[12], r[13], to_unsigned(r[14]) if has else None,
                         to_unsigned(r[15]) if has else None,
-                        _hashes([r[16]], self.path)[0].astype("<u8").tobytes() if has else None,
+                        _hashes([r[16]], np.array([to_unsigned(r[14])], np.uint64),
+                                np.array([to_unsigned(r[15])], np.uint64),
+                                self.path)[0].astype("<u8").tobytes() if has else None,
                         unpack_trim(r[17]) if has else None,
                         bool(r[18]) if has else None,
                         _raw_thumb(r[19], self.path) if r[19] is not None else None,
@@ -970,7 +974,8 @@ class Store:
             row = np.frombuffer(hashes, dtype="<u8") if isinstance(hashes, bytes) else hashes
             self.db.execute("INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim,"
                             " flat) VALUES (?,?,?,?,?,?)",
-                            (file_id, phash, dhash, pack_hashes(row), pack_trim(trim), flat))
+                            (file_id, phash, dhash, pack_hashes(row, to_unsigned(phash), to_unsigned(dhash)),
+                             pack_trim(trim), flat))
             self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
                             (file_id, thumb))
         if local is None:
@@ -1067,10 +1072,10 @@ class _Transaction:
             pass
 
 
-def _hashes(blobs: list[bytes], path: str) -> np.ndarray:
+def _hashes(blobs: list[bytes], phash: np.ndarray, dhash: np.ndarray, path: str) -> np.ndarray:
     """printcodec.unpack_hashes of stored rows; a damaged row is a StoreError."""
     try:
-        return unpack_hashes([bytes(b) for b in blobs])
+        return unpack_hashes([bytes(b) for b in blobs], phash, dhash)
     except ValueError as exc:
         raise StoreError(f"the index {path} is damaged ({exc}); rebuild it: delete it and run "
                          "'imgfind index DIR' again") from None

@@ -121,3 +121,27 @@ def test_unpack_many_equals_unpack_for_mixed_layouts_and_sizes():
     assert unpack_many(blobs) == raws == [unpack(b) for b in blobs]
     with pytest.raises(ValueError, match="damaged"):
         unpack_many([blobs[0], blobs[1][:-4] + b"\xff\xff\xff\xff"])
+
+
+def test_quantized_thumbnails_pack_as_their_codes_exactly_and_smaller():
+    from imgfind.fingerprint import compute, quantize_thumb
+    from imgfind.recipe import THUMB_STEP
+    from imgfind.thumbcodec import PACKED, QUANTIZED
+
+    for seed in range(4):
+        grey = np.asarray(make_image(seed=seed).convert("L").resize((THUMB_SIZE, THUMB_SIZE)))
+        q = quantize_thumb(grey)
+        err = grey.astype(int) - q.astype(int)
+        assert err.min() >= -(THUMB_STEP // 2) and err.max() <= THUMB_STEP - 1 - THUMB_STEP // 2
+        assert (quantize_thumb(q) == q).all()  # idempotent
+        exact, coded = pack(grey.tobytes()), pack(q.tobytes())
+        assert exact[:1] == PACKED and coded[:1] == QUANTIZED
+        assert len(coded) < 0.8 * len(exact)
+        assert unpack(coded) == q.tobytes() and unpack(exact) == grey.tobytes()
+        assert unpack_many([coded, exact]) == [q.tobytes(), grey.tobytes()]
+        # the fingerprint's own thumbnail is on the lattice; flatness is judged before
+        fp = compute(np.asarray(make_image(seed=seed).convert("L")))
+        assert pack(fp.thumb)[:1] == QUANTIZED
+    flat = np.full((THUMB_SIZE, THUMB_SIZE), 3, np.uint8)
+    assert compute(np.full((60, 80), 3, np.uint8)).flat  # a fill is still flat
+    assert unpack(pack(quantize_thumb(flat).tobytes())) == quantize_thumb(flat).tobytes()
