@@ -183,11 +183,13 @@ def crop(gray: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray
     return gray[t:b, l:r]
 
 
-def quantize_thumb(thumb: np.ndarray) -> np.ndarray:
-    """Grey levels (uint8, any shape) kept in steps of recipe.THUMB_STEP: v -> (v // step) *
-    step + step // 2 (uint8, same shape). Idempotent: a quantized thumbnail stays as it is
-    (thumbcodec stores only the codes v // step)."""
-    step = THUMB_STEP
+def quantize_thumb(thumb: np.ndarray, step: int | None = None) -> np.ndarray:
+    """Grey levels (uint8, any shape) kept in steps of *step* (default recipe.THUMB_STEP):
+    v -> (v // step) * step + step // 2 (uint8, same shape; the array itself when step is 1).
+    Idempotent: a quantized thumbnail stays as it is (thumbcodec stores only the codes)."""
+    step = THUMB_STEP if step is None else step
+    if step == 1:
+        return thumb
     q = np.asarray(thumb, dtype=np.uint8) // step
     return np.minimum(q.astype(np.uint16) * step + step // 2, 255).astype(np.uint8)
 

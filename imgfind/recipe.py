@@ -13,8 +13,7 @@ import functools
 
 #: Bump when any step of decoding or fingerprinting changes the bits: stored fingerprints of
 #: another recipe are recomputed on the next index instead of being compared with these.
-RECIPE_VERSION = 9  # 9: thumbnail grey levels in steps of THUMB_STEP (issue 15: index size)
-# 8: KEYPOINTS 128 -> 256 (a picture shown small inside a screenshot)
+RECIPE_VERSION = 8  # 8: KEYPOINTS 128 -> 256 (a picture shown small inside a screenshot)
 # 7: a TIFF with an EXIF Orientation is turned once (Pillow turns it on load)
 # 6: soft pictures get keypoints at a lower FAST threshold (ORB_FAST_MIN)
 # 5: JPEGs drafted for the detail picture; local features (issue 12)
@@ -58,12 +57,14 @@ HASH_SIZE = 8
 PHASH_SIZE = HASH_SIZE * 4  # imagehash's highfreq_factor=4: a 32x32 DCT
 THUMB_SIZE = 48  # stored greyscale thumbnail, used to verify candidate matches
 #: The thumbnail's grey levels are kept in steps of this many (level v becomes
-#: (v // THUMB_STEP) * THUMB_STEP + THUMB_STEP // 2, an error of at most THUMB_STEP / 2): the
-#: stored codes take fewer bits (thumbcodec), and verification compares copies whose own
-#: grey levels differ by more than this (recompression, resizing). Chosen by measurement
-#: (benchmarks/RESULTS.md, "Families and index size, session 7"): the bench rows are the
-#: same as with every level kept.
-THUMB_STEP = 6
+#: (v // THUMB_STEP) * THUMB_STEP + THUMB_STEP // 2, an error below THUMB_STEP): coarser steps
+#: take fewer bits stored (thumbcodec format 2). 1 keeps every level. Measured in session 7
+#: (benchmarks/RESULTS.md, "Families and index size, session 7"): 6 brings the synthetic index
+#: to 1,497 B per file, but costs the smooth pool 2.3 points of recall (brightness, contrast and
+#: gamma edits of smooth pictures, whose verification compares gradients) and 3 false
+#: positives; the dev pool lost one crop and gained one collage. Not accurate enough: kept at
+#: 1. A change of this constant changes the stored thumbnails: bump RECIPE_VERSION with it.
+THUMB_STEP = 1
 #: Side of the colour signature: Cb and Cr of the upright picture box-averaged to
 #: COLOUR_SIZE x COLOUR_SIZE (288 bytes, stored as 6 more thumbnail rows after the grey ones).
 #: Used to reject a different colour layout (verify.colour_similarity) and flat fills of

@@ -12,14 +12,15 @@ recorded in benchmarks/RESULTS.md): 2,588 bytes raw -> 1,570 mean (2,058 at the 
 percentile); PNG of the grey plane alone took 1,459 + 164 for the colour, WebP lossless 1,339
 + 164 at 80 ms per encode. The decode here costs tens of microseconds.
 
-Format 2 (recipe 9, issue 15): a thumbnail whose grey levels are all on the lattice of
-fingerprint.quantize_thumb (v = q * THUMB_STEP + THUMB_STEP // 2) is packed as its codes q
-instead: the grey plane's codes, then the colour planes' levels, differenced and deflated as
-above. Still exact: unpacking gives back the quantized thumbnail bit for bit. Measured on the
-1,981 first colour thumbnails of the dev pool (benchmarks/RESULTS.md, session 7): grey 1,407
-bytes deflated with every level, 813 with THUMB_STEP 6; the bench index's synthetic thumbnail
-(d000-elephants) 1,815 -> 1,072. A thumbnail not on the lattice (another recipe's, merged from
-an older index) is packed in format 1.
+Format 2 (issue 15), used when recipe.THUMB_STEP is above 1: a thumbnail whose grey levels
+are all on the lattice of fingerprint.quantize_thumb (v = q * step + step // 2) is packed as
+its step (one byte) and its codes q: the grey plane's codes, then the colour planes' levels,
+differenced and deflated as above. Still exact: unpacking gives back the quantized thumbnail
+bit for bit, whatever THUMB_STEP is when it is read. Measured on the 1,981 first colour
+thumbnails of the dev pool (benchmarks/RESULTS.md, session 7): grey 1,407 bytes deflated with
+every level, 813 with a step of 6; the bench index's synthetic thumbnail (d000-elephants)
+1,815 -> 1,072. A step of 6 lost accuracy on the smooth pool, so THUMB_STEP is 1 and new
+thumbnails are packed in format 1; a thumbnail not on the lattice is always format 1.
 
 A packed blob starts with PACKED or QUANTIZED (one byte) and is stored only when it is shorter
 than the raw thumbnail; a raw blob's length is a multiple of THUMB_SIZE of at least
@@ -83,21 +84,24 @@ def pack(raw: bytes) -> bytes:
     """
     if is_packed(raw):
         raise ValueError(f"not a raw thumbnail ({len(raw)} bytes)")
-    grey = np.frombuffer(raw, dtype=np.uint8, count=_GREY)
-    codes = grey // THUMB_STEP
+    step = THUMB_STEP
     head = PACKED
-    if np.array_equal(codes * THUMB_STEP + THUMB_STEP // 2, grey):
-        head = QUANTIZED
-        raw = codes.astype(np.uint8).tobytes() + raw[_GREY:]
+    data = raw
+    if step > 1:
+        grey = np.frombuffer(raw, dtype=np.uint8, count=_GREY)
+        codes = grey // step
+        if np.array_equal(codes * step + step // 2, grey):
+            head = QUANTIZED + bytes([step])
+            data = codes.astype(np.uint8).tobytes() + raw[_GREY:]
     z = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_FILTERED)
-    packed = head + z.compress(_each_plane(raw, _diff)) + z.flush()
-    return packed if len(packed) < _GREY else (raw if head == PACKED else _levels(raw))
+    packed = head + z.compress(_each_plane(data, _diff)) + z.flush()
+    return packed if len(packed) < _GREY else raw
 
 
-def _levels(data: bytes) -> bytes:
+def _levels(data: bytes, step: int) -> bytes:
     """A raw thumbnail of format-2 data (grey codes -> grey levels; the rest as it is)."""
     codes = np.frombuffer(data, dtype=np.uint8, count=_GREY)
-    return (codes * THUMB_STEP + THUMB_STEP // 2).astype(np.uint8).tobytes() + data[_GREY:]
+    return (codes * step + step // 2).astype(np.uint8).tobytes() + data[_GREY:]
 
 
 def unpack(blob: bytes) -> bytes:
@@ -109,15 +113,16 @@ def unpack(blob: bytes) -> bytes:
     if not is_packed(blob):
         return bytes(blob)
     raw = _each_plane(_inflate(blob), _undiff)
-    return _levels(raw) if blob[:1] == QUANTIZED else raw
+    return _levels(raw, blob[1]) if blob[:1] == QUANTIZED else raw
 
 
 def _inflate(blob: bytes) -> bytes:
     """The planes of a packed blob, still differenced (ValueError when damaged)."""
-    if blob[:1] not in (PACKED, QUANTIZED):
-        raise ValueError(f"unknown thumbnail format {blob[:1]!r}")
+    if blob[:1] not in (PACKED, QUANTIZED) or (blob[:1] == QUANTIZED and len(blob) > 1
+                                                and not 1 < blob[1] < 64):
+        raise ValueError(f"unknown thumbnail format {blob[:2]!r}")
     try:
-        data = zlib.decompress(bytes(blob[1:]), -15)
+        data = zlib.decompress(bytes(blob[1 + (blob[:1] == QUANTIZED):]), -15)
     except zlib.error as exc:
         raise ValueError(f"damaged thumbnail: {exc}") from None
     if is_packed(data):
@@ -151,8 +156,8 @@ def unpack_many(blobs: list[bytes]) -> list[bytes]:
             out[i] = bytes(blob)
             continue
         data = _inflate(blob)
-        groups.setdefault((len(data), blob[:1] == QUANTIZED), []).append((i, data))
-    for (size, quantized), items in groups.items():
+        groups.setdefault((len(data), blob[1] if blob[:1] == QUANTIZED else 0), []).append((i, data))
+    for (size, step), items in groups.items():
         a = np.frombuffer(b"".join(d for _, d in items), dtype=np.uint8).reshape(len(items), size).copy()
         end = 0
         for offset, side in _planes(size):
@@ -160,8 +165,8 @@ def unpack_many(blobs: list[bytes]) -> list[bytes]:
             planes = a[:, offset:end].reshape(-1, side, side)
             a[:, offset:end] = np.cumsum(np.cumsum(planes, axis=2, dtype=np.uint8), axis=1,
                                          dtype=np.uint8).reshape(len(items), -1)
-        if quantized:
-            a[:, :_GREY] = a[:, :_GREY] * THUMB_STEP + THUMB_STEP // 2
+        if step:
+            a[:, :_GREY] = a[:, :_GREY] * step + step // 2
         for row, (i, _) in enumerate(items):
             out[i] = a[row].tobytes()
     return out  # type: ignore[return-value]
