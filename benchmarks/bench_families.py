@@ -119,10 +119,15 @@ def main() -> None:
             index_s, _, _ = run_child(cli + ["-q", "index", str(folder)], args.timeout)
         load = os.getloadavg()
         try:
+            before = os.times()
             wall, out, rss = run_child(cli + ["dedupe", "--format", "json", *args.dedupe_arg],
                                        args.timeout)
+            after = os.times()  # the waited-for child's user + system CPU seconds
+            cpu = (after.children_user - before.children_user
+                   + after.children_system - before.children_system)
             groups = json.loads(out)["groups"]
-            row = {"files": n, "index_s": index_s, "dedupe_s": wall, "peak_rss_mb": rss,
+            row = {"files": n, "index_s": index_s, "dedupe_s": wall, "dedupe_cpu_s": round(cpu, 2),
+                   "peak_rss_mb": rss,
                    "groups": len(groups), "largest_group": max((len(g["files"]) for g in groups), default=0),
                    "files_in_groups": sum(len(g["files"]) for g in groups)}
         except Exception as exc:  # a timeout is a result too

@@ -20,14 +20,14 @@ from .layout import (CROP_VIEWS, apply_orientation, N_HASHES, N_ORIENT, N_PHASH,
                      view_boxes)
 from .model import Fingerprint
 from .recipe import (BORDER_MAX, BORDER_MIN, BORDER_OUTLIERS, BORDER_STEP, BORDER_TOLERANCE,
-                     COLOUR_SIZE, FLAT_STD, HASH_SIZE, PHASH_SIZE, THUMB_SIZE)
+                     COLOUR_SIZE, FLAT_STD, HASH_SIZE, PHASH_SIZE, THUMB_SIZE, THUMB_STEP)
 
 _ROW_SIGN = np.where(np.arange(HASH_SIZE) % 2, -1.0, 1.0)[:, None]  # (-1)^u
 _COL_SIGN = _ROW_SIGN.T  # (-1)^v
 _BITS = 1 << np.arange(63, -1, -1, dtype=np.uint64)  # MSB first, as imagehash's hex
 
 __all__ = ["Fingerprint", "CROP_VIEWS", "N_HASHES", "N_PHASH", "THUMB_SIZE", "compute", "crop",
-           "dct_block", "dhash", "dhashes", "orient", "phashes", "stored_thumb", "thumb_parts",
+           "dct_block", "dhash", "dhashes", "orient", "phashes", "quantize_thumb", "stored_thumb", "thumb_parts",
            "trim_box"]
 
 
@@ -183,6 +183,17 @@ def crop(gray: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray
     return gray[t:b, l:r]
 
 
+def quantize_thumb(thumb: np.ndarray, step: int | None = None) -> np.ndarray:
+    """Grey levels (uint8, any shape) kept in steps of *step* (default recipe.THUMB_STEP):
+    v -> (v // step) * step + step // 2 (uint8, same shape; the array itself when step is 1).
+    Idempotent: a quantized thumbnail stays as it is (thumbcodec stores only the codes)."""
+    step = THUMB_STEP if step is None else step
+    if step == 1:
+        return thumb
+    q = np.asarray(thumb, dtype=np.uint8) // step
+    return np.minimum(q.astype(np.uint16) * step + step // 2, 255).astype(np.uint8)
+
+
 def stored_thumb(fp: Fingerprint) -> bytes:
     """The thumbnail blob as stored: the grey rows, then the colour signature (if any)."""
     return fp.thumb + fp.colour
@@ -230,6 +241,7 @@ def compute(gray: np.ndarray, chroma: np.ndarray | None = None) -> Fingerprint:
     hashes[N_PHASH + N_ORIENT:] = dwhole if untrimmed else _dhashes(trimmed_im, trimmed)
     thumb = np.asarray(im.resize((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS))
     flat = float(crop(thumb, trim).std()) < FLAT_STD
+    thumb = quantize_thumb(thumb)
     colour = b"" if chroma is None else np.ascontiguousarray(chroma, dtype=np.uint8).tobytes()
     return Fingerprint(int(whole[0]), int(dwhole[0]), hashes, trim, thumb.tobytes(), flat, colour)
 

@@ -27,7 +27,7 @@ from .frames import frame_only, shared_frame
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .decide import VERIFY_SIZE
-from .layout import ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance
+from .layout import ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance, star_distances
 from .match import Side, channels, find_pairs, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
@@ -592,23 +592,26 @@ class Index:
                     continue
                 group_rows.append(list(star))
                 rows = np.array(star)
-                dist, orient = distance_matrix(prints.hashes[rows])
                 same = _twin_matrix(star, twin_of) if twin_of else None
                 if same is not None:
+                    dist, orient = distance_matrix(prints.hashes[rows])
                     dist[same] = 0
+                    first, first_orient, top = dist[0], orient[0], int(dist.max())
+                else:  # row 0 and the largest only: O(k) memory beyond k^2 bytes (issue 15)
+                    first, first_orient, top = star_distances(prints.hashes[rows])
                 ev = [None] + [evidence.get((star[0], r)) for r in star[1:]]
                 groups.append(Group(
-                    tuple(Member(m, int(dist[0, j]),
+                    tuple(Member(m, int(first[j]),
                                  relation or (same_pixels.SAME_PIXELS
                                               if same is not None and same[0, j]
                                               else damaged.DAMAGED_COPY
                                               if (min(star[0], star[j]), max(star[0], star[j]))
                                               in broken_keys
-                                              else ORIENTATION_NAMES[int(orient[0, j])]),
+                                              else ORIENTATION_NAMES[int(first_orient[j])]),
                                  None if e is None else e.similarity,
                                  () if e is None else e.checks)
                           for j, ((m, relation), e) in enumerate(zip(members, ev))),
-                    int(dist.max())))
+                    top))
             if partial:  # in the same snapshot: the rows name the files of this state
                 groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under),
                                               cache)

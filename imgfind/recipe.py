@@ -56,6 +56,15 @@ MIN_SIDE = 8
 HASH_SIZE = 8
 PHASH_SIZE = HASH_SIZE * 4  # imagehash's highfreq_factor=4: a 32x32 DCT
 THUMB_SIZE = 48  # stored greyscale thumbnail, used to verify candidate matches
+#: The thumbnail's grey levels are kept in steps of this many (level v becomes
+#: (v // THUMB_STEP) * THUMB_STEP + THUMB_STEP // 2, an error below THUMB_STEP): coarser steps
+#: take fewer bits stored (thumbcodec format 2). 1 keeps every level. Measured in session 7
+#: (benchmarks/RESULTS.md, "Families and index size, session 7"): 6 brings the synthetic index
+#: to 1,497 B per file, but costs the smooth pool 2.3 points of recall (brightness, contrast and
+#: gamma edits of smooth pictures, whose verification compares gradients) and 3 false
+#: positives; the dev pool lost one crop and gained one collage. Not accurate enough: kept at
+#: 1. A change of this constant changes the stored thumbnails: bump RECIPE_VERSION with it.
+THUMB_STEP = 1
 #: Side of the colour signature: Cb and Cr of the upright picture box-averaged to
 #: COLOUR_SIZE x COLOUR_SIZE (288 bytes, stored as 6 more thumbnail rows after the grey ones).
 #: Used to reject a different colour layout (verify.colour_similarity) and flat fills of

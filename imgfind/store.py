@@ -27,11 +27,11 @@ from ._version import __version__
 from .bits import to_signed, to_unsigned
 from .errors import SchemaError, StoreError
 from .fingerprint import stored_thumb
-from .layout import N_HASHES
 from .model import (FileRecord, FileStat, Fingerprinted, Known, LocalFeatures, PageRef,
                     StoredFile, display)
 from .prints_cache import Owner, Prints
 from .thumbcodec import is_packed
+from .printcodec import pack_hashes, pack_trim, unpack_hashes, unpack_trim
 from .thumbcodec import pack as pack_thumb
 from .thumbcodec import unpack as unpack_thumb
 from .thumbcodec import unpack_many as unpack_thumbs
@@ -47,7 +47,9 @@ __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 #:    store._migrate_partial). Each migration is idempotent.
 #: 4: thumbnails may be packed (thumbcodec: lossless, about 60% of the raw size), and new
 #:    indexes use PAGE_SIZE pages; rows written before stay raw and are read as they are.
-SCHEMA_VERSION = 4
+#: 5: prints rows may be compact (printcodec: the trimmed view's hash columns left out when
+#:    they repeat the whole picture's, an untrimmed box as no bytes); older rows read as they are.
+SCHEMA_VERSION = 5
 #: SQLite page size of a new index. A row is kept whole on one page when it fits, so with
 #: 4 KiB pages every 1.5-2.6 KB thumbnail row took a page of its own; 16 KiB pages hold
 #: 6-10 of them (benchmarks/RESULTS.md, "Index size").
@@ -307,6 +309,8 @@ class Store:
                 if version in (1, 2, 3):
                     self._migrate_partial()
                     self._migrate_thumbs()
+                if version in (1, 2, 3, 4):
+                    self._migrate_prints()
                 elif version < SCHEMA_VERSION:
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
@@ -381,6 +385,15 @@ class Store:
         (thumbcodec.unpack tells the layouts apart). Marks when the index was upgraded."""
         if "thumbs_packed_since" not in self.meta():
             self._set_meta({"thumbs_packed_since": repr(time.time())})
+
+    def _migrate_prints(self) -> None:
+        """Schema 4 -> 5 for compact prints rows (printcodec; idempotent, no table changes):
+        rows written from now on leave out the hash columns that repeat the whole picture's
+        and an untrimmed box; the rows already there stay and are read as they are (the
+        blob's length tells the layouts apart). An older imgfind refuses a schema-5 index
+        (_check_header) instead of misreading its short rows."""
+        if "prints_compact_since" not in self.meta():
+            self._set_meta({"prints_compact_since": repr(time.time())})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
@@ -591,13 +604,16 @@ class Store:
             (recipe_id(),)).fetchall()
         n = len(rows)
         ids_col, hashes, trims, flat, phash, dhash = zip(*rows) if rows else ((),) * 6
+        phash = np.array(phash, dtype=np.int64).view(np.uint64)
+        dhash = np.array(dhash, dtype=np.int64).view(np.uint64)
         return Prints(
             ids=np.array(ids_col, dtype=np.int64),
-            hashes=np.frombuffer(b"".join(hashes), dtype="<u8").reshape(n, N_HASHES).astype(np.uint64),
-            trims=np.frombuffer(b"".join(trims), dtype="<f4").reshape(n, 4).astype(np.float32),
+            hashes=_hashes(list(hashes), phash, dhash, self.path),
+            trims=np.frombuffer(b"".join(unpack_trim(t) for t in trims),
+                                dtype="<f4").reshape(n, 4).astype(np.float32),
             flat=np.array(flat, dtype=bool),
-            phash=np.array(phash, dtype=np.int64).view(np.uint64),
-            dhash=np.array(dhash, dtype=np.int64).view(np.uint64),
+            phash=phash,
+            dhash=dhash,
         )
 
     @_guarded
@@ -764,7 +780,10 @@ class Store:
                         bytes(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
                         r[11], r[12], r[13], to_unsigned(r[14]) if has else None,
                         to_unsigned(r[15]) if has else None,
-                        bytes(r[16]) if has else None, bytes(r[17]) if has else None,
+                        _hashes([r[16]], np.array([to_unsigned(r[14])], np.uint64),
+                                np.array([to_unsigned(r[15])], np.uint64),
+                                self.path)[0].astype("<u8").tobytes() if has else None,
+                        unpack_trim(r[17]) if has else None,
                         bool(r[18]) if has else None,
                         _raw_thumb(r[19], self.path) if r[19] is not None else None,
                         LocalFeatures(r[20], r[21], bytes(r[22]), bytes(r[23]))
@@ -964,8 +983,12 @@ class Store:
             self.db.execute("DELETE FROM prints WHERE file_id = ?", (file_id,))
             self.db.execute("DELETE FROM thumbs WHERE file_id = ?", (file_id,))
         else:
+            phash, dhash, hashes, trim, flat = prints
+            row = np.frombuffer(hashes, dtype="<u8") if isinstance(hashes, bytes) else hashes
             self.db.execute("INSERT OR REPLACE INTO prints(file_id, phash, dhash, hashes, trim,"
-                            " flat) VALUES (?,?,?,?,?,?)", (file_id, *prints))
+                            " flat) VALUES (?,?,?,?,?,?)",
+                            (file_id, phash, dhash, pack_hashes(row, to_unsigned(phash), to_unsigned(dhash)),
+                             pack_trim(trim), flat))
             self.db.execute("INSERT OR REPLACE INTO thumbs(file_id, thumb) VALUES (?, ?)",
                             (file_id, thumb))
         if local is None:
@@ -1060,6 +1083,15 @@ class _Transaction:
                 self.db.execute("ROLLBACK")
         except sqlite3.Error:
             pass
+
+
+def _hashes(blobs: list[bytes], phash: np.ndarray, dhash: np.ndarray, path: str) -> np.ndarray:
+    """printcodec.unpack_hashes of stored rows; a damaged row is a StoreError."""
+    try:
+        return unpack_hashes([bytes(b) for b in blobs], phash, dhash)
+    except ValueError as exc:
+        raise StoreError(f"the index {path} is damaged ({exc}); rebuild it: delete it and run "
+                         "'imgfind index DIR' again") from None
 
 
 def _content(trim: bytes | None) -> float:

@@ -64,3 +64,20 @@ def test_pair_distance_is_smallest_over_views_and_orientations():
     assert L.pair_distance(a, b) == dist[0, 1] == dist[1, 0] == 3
     assert orient[0, 1] == 3 and orient[1, 0] == L.INVERSE[3]
     assert dist[0, 0] == 0
+
+
+def test_star_distances_equal_row_0_and_the_largest_of_distance_matrix():
+    from imgfind.layout import COMPILED_MIN_ROWS, N_HASHES, distance_matrix, star_distances
+
+    rng = np.random.default_rng(11)
+    base = rng.integers(0, 2**63, N_HASHES, dtype=np.uint64) * np.uint64(2)
+    for k in (1, 2, 7, COMPILED_MIN_ROWS + 3):  # numpy path, then the compiled one (if numba)
+        rows = np.repeat(base[None], k, axis=0)
+        flips = rng.random((k, N_HASHES, 64)) < 0.04  # near copies, a few bits apart
+        rows ^= (flips * (np.uint64(1) << np.arange(64, dtype=np.uint64))).sum(axis=2, dtype=np.uint64)
+        rows[k // 2:] = rows[k // 2:, ::-1]  # and some that meet only through other columns
+        dist, orient = distance_matrix(rows)
+        first, first_orient, top = star_distances(rows)
+        assert first.tolist() == dist[0].tolist()
+        assert first_orient.tolist() == orient[0].tolist()
+        assert top == int(dist.max()) and (k == 1 or top > 0)

@@ -121,3 +121,31 @@ def test_unpack_many_equals_unpack_for_mixed_layouts_and_sizes():
     assert unpack_many(blobs) == raws == [unpack(b) for b in blobs]
     with pytest.raises(ValueError, match="damaged"):
         unpack_many([blobs[0], blobs[1][:-4] + b"\xff\xff\xff\xff"])
+
+
+def test_quantized_thumbnails_pack_as_their_codes_exactly_and_smaller(monkeypatch):
+    from imgfind import thumbcodec
+    from imgfind.fingerprint import quantize_thumb
+    from imgfind.recipe import THUMB_STEP
+    from imgfind.thumbcodec import PACKED, QUANTIZED
+
+    assert THUMB_STEP == 1  # every level kept (a step of 6 cost smooth-pool accuracy)
+    step = 6
+    monkeypatch.setattr(thumbcodec, "THUMB_STEP", step)  # format 2, as a recipe with steps packs
+    for seed in range(4):
+        grey = np.asarray(make_image(seed=seed).convert("L").resize((THUMB_SIZE, THUMB_SIZE)))
+        q = quantize_thumb(grey, step)
+        err = grey.astype(int) - q.astype(int)
+        assert err.min() >= -(step // 2) and err.max() <= step - 1 - step // 2
+        assert (quantize_thumb(q, step) == q).all()  # idempotent
+        exact, coded = pack(grey.tobytes()), pack(q.tobytes())
+        assert exact[:1] == PACKED and coded[:2] == QUANTIZED + bytes([step])
+        assert len(coded) < 0.8 * len(exact)
+        assert unpack(coded) == q.tobytes() and unpack(exact) == grey.tobytes()
+        assert unpack_many([coded, exact]) == [q.tobytes(), grey.tobytes()]
+    monkeypatch.setattr(thumbcodec, "THUMB_STEP", 1)  # read back whatever the step is now
+    assert unpack(coded) == q.tobytes() and unpack_many([coded])[0] == q.tobytes()
+    assert pack(q.tobytes())[:1] == PACKED  # step 1: format 1, as main stores it
+    with pytest.raises(ValueError, match="format"):
+        unpack(QUANTIZED + b"\x00" + coded[2:])
+    assert (quantize_thumb(grey) == grey).all()  # THUMB_STEP 1: every level kept
