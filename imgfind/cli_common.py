@@ -1,6 +1,12 @@
 """What every imgfind command shares: the Context, option decorators, error mapping, the
 rule and settings built from options, and the progress bars. Commands live in cli.py (finding)
 and cli_act.py (acting); both import from here, so neither imports the other's module back.
+
+Imports in the command-line modules (cli*.py): at the top, only click, the standard library
+and imgfind's modules that import no other third-party package (errors, model, keep, plan,
+report); the library that does the work (the index, the matching, numpy, Pillow, OpenCV) is
+imported inside the command that uses it. So ``imgfind --help`` and ``imgfind CMD --help``
+start without them, and each command loads what it uses only (tests/test_startup.py).
 """
 
 from __future__ import annotations
@@ -10,15 +16,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .crawl import CrawlOptions
 from .errors import ImgfindError
-from .index import Index, Settings
 from .model import DEFAULT_PRESET, PRESETS, IndexStats, Rule
 from .report import FORMATS, one_line, plural
+
+if TYPE_CHECKING:
+    from .index import Index, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +52,8 @@ class Context:
     def open(self, settings: Settings | None = None, *, readonly: bool = False) -> Index:
         if readonly and not os.path.exists(self.db):
             raise ImgfindError(f"no index at {self.db}; run 'imgfind index DIR' first")
+        from .index import Index
+
         return Index.open(self.db, settings, readonly=readonly)
 
 
@@ -165,6 +174,9 @@ def make_rule(threshold: int | None, similarity: str | None) -> Rule:
 
 
 def make_settings(exclude: Sequence[str], hidden: bool, follow_symlinks: bool, jobs: int | None) -> Settings:
+    from .crawl import CrawlOptions
+    from .index import Settings
+
     return Settings(jobs=jobs, crawl=CrawlOptions(tuple(exclude), hidden, follow_symlinks))
 
 
