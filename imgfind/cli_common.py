@@ -260,10 +260,14 @@ def partial_on(obj: Context, idx: object, choice: bool | None, command: str = "d
     """Whether a query or dedupe (*command*) adds partial matches: *choice*
     (--partial/--no-partial) when given, else on for an index of at most PARTIAL_QUERY_MAX
     (query) or PARTIAL_DEDUPE_MAX (dedupe) fingerprinted files, and off above, with a note on
-    stderr saying how to turn it on."""
+    stderr saying how to turn it on.
+
+    The files counted are those the search covers (the index's fingerprints of this recipe:
+    the arrays the command loads anyway); counting the files table instead read every row of
+    it, 0.05 s of a 0.4 s query at 10^6 files."""
     if choice is not None:
         return choice
-    n = idx.store.counts()["fingerprinted"]  # type: ignore[attr-defined]
+    n = len(idx.search_side()[0])  # type: ignore[attr-defined]
     limit = PARTIAL_QUERY_MAX if command == "query" else PARTIAL_DEDUPE_MAX
     if n <= limit:
         return True
