@@ -9,7 +9,8 @@
 #   DB IMG    the index (e.g. built by bench_query.py) and the query image
 # Both trees are byte-compiled first (python -m compileall), as an installed package is: with
 # PYTHONDONTWRITEBYTECODE set (this machine's environment) every start would otherwise compile
-# imgfind's modules from source again (~0.07 s of CPU a query, measured in session 8).
+# imgfind's modules from source again. COMPILE=0 instead removes both trees' imgfind
+# __pycache__ folders, to measure that case (an editable install under PYTHONDONTWRITEBYTECODE).
 # Before the timed runs, each version runs the query once untimed (it may write its sidecars:
 # the tables are shared, named by the index's state). Every run's JSON is compared with the
 # baseline's first answer (byte-identical or "DIFFERS").
@@ -20,8 +21,13 @@ V=$1; BASE=$(cd "$2" && pwd); DB=$3; IMG=$4; N=$5
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$(mktemp); REF=$(mktemp); TIMES=$(mktemp)
 trap 'rm -f "$OUT" "$REF" "$TIMES"' EXIT
-echo "# $(date -u +%FT%TZ) this=$(git -C "$HERE" rev-parse --short HEAD)$(git -C "$HERE" diff --quiet || echo +dirty) base=$BASE db=$DB img=$IMG"
-"$V/bin/python" -m compileall -q "$BASE/imgfind" "$HERE/imgfind" > /dev/null
+echo "# $(date -u +%FT%TZ) compile=${COMPILE:-1} this=$(git -C "$HERE" rev-parse --short HEAD)$(git -C "$HERE" diff --quiet || echo +dirty) base=$BASE db=$DB img=$IMG"
+if [ "${COMPILE:-1}" = 0 ]; then
+  find "$BASE/imgfind" "$HERE/imgfind" -name __pycache__ -type d -prune -exec rm -rf {} +
+  [ -n "${PYTHONDONTWRITEBYTECODE:-}" ] || echo "# warning: PYTHONDONTWRITEBYTECODE unset: the first runs write bytecode"
+else
+  "$V/bin/python" -m compileall -q "$BASE/imgfind" "$HERE/imgfind" > /dev/null
+fi
 PYTHONPATH=$BASE "$V/bin/imgfind" -q --db "$DB" query "$IMG" --format json > "$REF"
 PYTHONPATH=$HERE "$V/bin/imgfind" -q --db "$DB" query "$IMG" --format json > "$OUT"
 run() {  # label src args...
