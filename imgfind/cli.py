@@ -21,6 +21,7 @@ from ._version import __version__
 from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, crawl_options, default_db, group_options,
                          make_rule, make_settings, match_options, match_progress, output_format, pass_ctx, render_notes,
                          partial_on, run_index, user_errors)
+from .dask_executor import scheduler_executor
 from .errors import ImgfindError
 from .model import display
 from .report import one_line, plural, render_groups, render_queries
@@ -67,8 +68,6 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
         imgfind index ~/Photos ~/Downloads --exclude '*.tmp'
         imgfind index /shared/photos --scheduler tcp://scheduler:8786
     """
-    from .dask_executor import scheduler_executor  # noqa: PLC0415
-
     settings = make_settings(exclude, hidden, follow_symlinks, jobs)
     executor = scheduler_executor(scheduler)
     if executor is None:
