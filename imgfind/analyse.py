@@ -47,7 +47,9 @@ def crashed_batch(stats: Sequence[FileStat], reason: str) -> list[Fingerprinted]
 
 def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS) -> Fingerprinted:
     """Decode and fingerprint one file; a file that cannot be read gets its reason instead.
-    *keypoints_n*: how many keypoints its local features keep (more for a query)."""
+    *keypoints_n*: how many keypoints its local features keep (more for a query); 0 for none
+    (a query without partial matching does not use them: this spares it OpenCV's import and
+    the ORB search)."""
     _crash_hook(stat.path)
     try:
         decoded = open_for_hash(stat.path)
@@ -65,7 +67,7 @@ def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS) -> Fingerpri
         return Fingerprinted(stat, info, None, "image has no pixels")
     fp = fingerprint_decoded(decoded)
     # Local features in the same pass (keypoints.py); a flat picture has none worth keeping.
-    local = None if fp.flat else keypoints.extract(decoded.detail, keypoints_n)
+    local = None if fp.flat or keypoints_n == 0 else keypoints.extract(decoded.detail, keypoints_n)
     return Fingerprinted(stat, info, fp, None, local)
 
 

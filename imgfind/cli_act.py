@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from . import ignore as ignore_mod
 from . import plan as plan_mod
 from .cli_common import (PARTIAL_DEDUPE_MAX, Context, crawl_options, group_options, make_rule, make_settings,
                          match_progress, partial_on, pass_ctx, render_notes, run_index,
@@ -23,9 +22,7 @@ from .cli_common import (PARTIAL_DEDUPE_MAX, Context, crawl_options, group_optio
 from .errors import ImgfindError
 from .report import FORMATS, one_line, render_groups
 from .keep import RULE_NAMES, parse_rules
-from .match import find_pairs
 from .model import Group, Rule
-from .planner import build_plan, group_rows
 
 #: dedupe's formats: the report formats and the HTML report.
 DEDUPE_FORMATS = (*FORMATS, "html")
@@ -56,6 +53,8 @@ def acting(obj: Context, fmt: str, plan_path: str | None, keep: Sequence[str],
            reference: Sequence[str], against: str | None, unique: bool) -> bool:
     """Does this dedupe need the acting path (a plan, keep rules, html, --against, or
     remembered "not a duplicate" pairs to honour)?"""
+    from . import ignore as ignore_mod  # noqa: PLC0415
+
     return bool(plan_path or keep or reference or against or unique or fmt == "html"
                 or ignore_mod.keyset(obj.db))
 
@@ -72,6 +71,9 @@ def _groups_and_plan(obj: Context, paths: Sequence[str], rule: Rule, preset: str
                      use_partial: bool | None = None) -> tuple[list[Group], plan_mod.Plan]:
     """Index PATHS (if any), group (partial members as --partial/--no-partial and the size
     limit say: cli_common.partial_on), apply remembered decisions, and plan the groups."""
+    from . import ignore as ignore_mod  # noqa: PLC0415
+    from .planner import build_plan, group_rows  # noqa: PLC0415
+
     rules = _keep_rules(keep)
     with match_progress(obj) as on_progress:
         with obj.open(settings, readonly=not paths) as idx:
@@ -119,6 +121,8 @@ def _render_plan_text(plan: plan_mod.Plan) -> None:
 
 def _against(obj: Context, paths: Sequence[str], against: str, unique: bool, rule: Rule,
              fmt: str, settings: Any, null: bool = False) -> None:
+    from .match import find_pairs  # noqa: PLC0415
+
     if not paths:
         raise click.UsageError("--against needs the folders to check: dedupe A --against B")
     with obj.open(settings) as idx:
@@ -323,6 +327,7 @@ def ignore_cmd(obj: Context, files: tuple[str, ...], list_: bool, remove: bool) 
         imgfind ignore --list
         imgfind ignore --remove a.jpg b.jpg
     """
+    from . import ignore as ignore_mod  # noqa: PLC0415
     from .pair import content_key, fingerprint_file  # noqa: PLC0415
 
     if list_:

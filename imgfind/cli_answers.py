@@ -9,15 +9,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from . import answers
 from .cli_common import Context, group_options, pass_ctx, user_errors
 from .errors import ImgfindError
-from .index import Index
 from .model import QueryResult
 from .report import one_line, plural
+
+if TYPE_CHECKING:
+    from .index import Index
 
 sort_option = click.option(
     "--sort", type=click.Choice(answers.SORTS), default="distance", show_default=True,

@@ -1,6 +1,12 @@
 """What every imgfind command shares: the Context, option decorators, error mapping, the
 rule and settings built from options, and the progress bars. Commands live in cli.py (finding)
 and cli_act.py (acting); both import from here, so neither imports the other's module back.
+
+Imports in the command-line modules (cli*.py): at the top, only click, the standard library
+and imgfind's modules that import no other third-party package (errors, model, keep, plan,
+report); the library that does the work (the index, the matching, numpy, Pillow, OpenCV) is
+imported inside the command that uses it. So ``imgfind --help`` and ``imgfind CMD --help``
+start without them, and each command loads what it uses only (tests/test_startup.py).
 """
 
 from __future__ import annotations
@@ -10,15 +16,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .crawl import CrawlOptions
 from .errors import ImgfindError
-from .index import Index, Settings
 from .model import DEFAULT_PRESET, PRESETS, IndexStats, Rule
 from .report import FORMATS, one_line, plural
+
+if TYPE_CHECKING:
+    from .index import Index, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +52,8 @@ class Context:
     def open(self, settings: Settings | None = None, *, readonly: bool = False) -> Index:
         if readonly and not os.path.exists(self.db):
             raise ImgfindError(f"no index at {self.db}; run 'imgfind index DIR' first")
+        from .index import Index
+
         return Index.open(self.db, settings, readonly=readonly)
 
 
@@ -165,6 +174,9 @@ def make_rule(threshold: int | None, similarity: str | None) -> Rule:
 
 
 def make_settings(exclude: Sequence[str], hidden: bool, follow_symlinks: bool, jobs: int | None) -> Settings:
+    from .crawl import CrawlOptions
+    from .index import Settings
+
     return Settings(jobs=jobs, crawl=CrawlOptions(tuple(exclude), hidden, follow_symlinks))
 
 
@@ -248,10 +260,14 @@ def partial_on(obj: Context, idx: object, choice: bool | None, command: str = "d
     """Whether a query or dedupe (*command*) adds partial matches: *choice*
     (--partial/--no-partial) when given, else on for an index of at most PARTIAL_QUERY_MAX
     (query) or PARTIAL_DEDUPE_MAX (dedupe) fingerprinted files, and off above, with a note on
-    stderr saying how to turn it on."""
+    stderr saying how to turn it on.
+
+    The files counted are those the search covers (the index's fingerprints of this recipe:
+    the arrays the command loads anyway); counting the files table instead read every row of
+    it, 0.05 s of a 0.4 s query at 10^6 files."""
     if choice is not None:
         return choice
-    n = idx.store.counts()["fingerprinted"]  # type: ignore[attr-defined]
+    n = len(idx.search_side()[0])  # type: ignore[attr-defined]
     limit = PARTIAL_QUERY_MAX if command == "query" else PARTIAL_DEDUPE_MAX
     if n <= limit:
         return True

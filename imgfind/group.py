@@ -7,13 +7,13 @@ member of a group is verified against the group's first file (:func:`star_groups
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
+from .keep import size_class
 from .layout import distance_matrix
 from .model import FileRecord, PairMatch, Rule
 
@@ -67,10 +67,6 @@ def components(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
     return links.components()
 
 
-#: Picture sizes closer than this ratio are treated as the same size.
-SIZE_STEP = 1.05
-
-
 def original_key(record: FileRecord, name_root: bool = False, outnumbered: bool = False) -> tuple:
     """Sort key that puts the likely original first.
 
@@ -105,15 +101,6 @@ def exact_copies(records: Sequence[FileRecord]) -> list[int]:
     for k in keys:
         counts[k] = counts.get(k, 0) + 1
     return [counts[k] for k in keys]
-
-
-def size_class(record: FileRecord) -> int:
-    """How much picture a copy holds, in steps of SIZE_STEP (5%) of its pixels inside any
-    added border: border trimming is measured on a small working picture, so sizes within a
-    few percent count as equal, and a bordered copy (measured less surely) counts one step
-    smaller. Ours, calibrated on the bundled examples and ../shared/bench's bordered edits."""
-    steps = round(math.log(max(1, record.content_pixels)) / math.log(SIZE_STEP))
-    return steps - (record.content < 0.98)
 
 
 #: Formats that keep every pixel as decoded.

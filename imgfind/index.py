@@ -37,7 +37,7 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
 from .partial_groups import CONTAINED, SAME_FRAME, place
-from .keypoints import KEYPOINTS, QUERY_KEYPOINTS
+from .keypoints import QUERY_KEYPOINTS
 from .part_views import area as view_area, view_prints
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
@@ -314,7 +314,7 @@ class Index:
                 if os.path.isdir(path):
                     raise DecodeError("is a folder, not an image file (the query command "
                                       "takes folders: each image in it is a query)")
-                result = analyse(_stat(path), QUERY_KEYPOINTS if partial else KEYPOINTS)
+                result = analyse(_stat(path), QUERY_KEYPOINTS if partial else 0)
                 if result.fingerprint is None or result.info is None:
                     raise DecodeError(str(result.error))
             except DecodeError as exc:

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from imgfind.search import BruteForce
-from imgfind.search.disk import DiskTables, build, find_many, searchable
+from itertools import product
+
+from imgfind.search.disk import BITS, CHUNKS, DiskTables, build, find_many, radii, searchable
 
 
 def _near(rng, base, n, max_bits):
@@ -17,7 +19,7 @@ def _near(rng, base, n, max_bits):
     return out
 
 
-@pytest.mark.parametrize("k", [0, 3, 8, 10, 11])
+@pytest.mark.parametrize("k", range(12))
 def test_disk_tables_equal_brute_force_over_several_columns(k):
     rng = np.random.default_rng(k)
     n = 3000
@@ -34,6 +36,44 @@ def test_disk_tables_equal_brute_force_over_several_columns(k):
     assert len(want[0]) > 20
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("k", range(12))
+def test_every_split_of_k_differing_bits_over_the_substrings_is_found(k):
+    """The sharper pigeonhole (radii) probes some substrings one bit less widely: a hash that
+    differs from the query by exactly k bits, however they fall on the substrings (the worst
+    case for it: as evenly as possible), and one bit more (k + 1, never found), are answered
+    as BruteForce answers them."""
+    rng = np.random.default_rng(100 + k)
+    query = rng.integers(0, 2**64, dtype=np.uint64)
+    rows, within = [], 0
+    for extra in (0, 1):
+        for split in product(range(k + extra + 1), repeat=CHUNKS):
+            if sum(split) != k + extra:
+                continue
+            value = int(query)
+            for c, bits in enumerate(split):
+                for b in rng.choice(BITS, bits, replace=False):
+                    value ^= 1 << (c * BITS + int(b))
+            rows.append(value)
+            within += extra == 0
+    col = np.concatenate([np.array(rows, dtype=np.uint64),
+                          rng.integers(0, 2**64, 60_000, dtype=np.uint64)])  # full buckets
+    q = np.array([query], dtype=np.uint64)
+    got = find_many([build(col)], [col], q, k)
+    want = BruteForce(col).find_many(q, k)
+    assert len(want[0]) == within
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_radii_probe_less_than_plain_pigeonhole_and_never_less_than_needed():
+    assert radii(8) == [2, 1, 1, 1] and radii(10) == [2, 2, 2, 1] and radii(11) == [2, 2, 2, 2]
+    assert radii(2) == [0, 0, 0, -1] and radii(0) == [0, -1, -1, -1]
+    for k in range(12):
+        r = radii(k)
+        # the smallest total distance that escapes every probe is k + 1
+        assert sum(x + 1 for x in r) == k + 1
 
 
 def test_too_wide_a_distance_is_refused_and_empty_inputs_answer_nothing():

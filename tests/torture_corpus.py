@@ -415,11 +415,12 @@ def imgfind_cmd(db: str | os.PathLike[str], *args: str, commit_every: int | None
     """argv for the real CLI in a fresh interpreter (``python -m imgfind``).
 
     With *commit_every*, the same CLI runs with smaller commit batches (a test-only override
-    of ``Settings``'s defaults, so that a short run commits many times).
+    of ``Settings``'s defaults, so that a short run commits many times; the CLI builds its
+    Settings from imgfind.index when a command runs, so the override goes there).
     """
     if commit_every is None:
         return [sys.executable, "-m", "imgfind", "--db", os.fspath(db), *args]
-    code = ("import functools, sys, imgfind.cli_common as o, imgfind.cli as c; "
+    code = ("import functools, sys, imgfind.index as o, imgfind.cli as c; "
             f"o.Settings = functools.partial(o.Settings, commit_every={commit_every}, "
             "commit_seconds=0.02); c.main(sys.argv[1:])")
     return [sys.executable, "-c", code, "--db", os.fspath(db), *args]
