@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from helpers import group_names, invoke, invoke_json, textured
 from PIL import Image, ImageDraw, ImageFilter
 from test_partial import window
@@ -105,7 +106,9 @@ def soft_library(tmp_path_factory):
     window(blobs(1)).save(lib / "blobs1_shot.png")
     for s in range(4):
         textured(40 + s, 960, 600).save(lib / f"photo{s}.jpg", quality=92)
-    return root, lib
+    db = str(root / "i.db")
+    invoke(CliRunner(), db, "index", str(lib))
+    return db, lib
 
 
 def test_soft_pictures_have_no_local_features():
@@ -115,10 +118,8 @@ def test_soft_pictures_have_no_local_features():
         assert keypoints.extract(g) is None
 
 
-def test_query_finds_a_soft_picture_inside_a_screenshot(soft_library, runner, tmp_path):
-    root, lib = soft_library
-    db = str(tmp_path / "i.db")
-    invoke(runner, db, "index", str(lib))
+def test_query_finds_a_soft_picture_inside_a_screenshot(soft_library, runner):
+    db, lib = soft_library
     for shot, original in (("grad1_shot.png", "grad1.jpg"), ("radial2_shot.jpg", "radial2.jpg")):
         doc = invoke_json(runner, db, "query", str(lib / shot))
         names = {m["path"].rsplit("/", 1)[-1]: m for m in doc["matches"]}
@@ -129,11 +130,8 @@ def test_query_finds_a_soft_picture_inside_a_screenshot(soft_library, runner, tm
                 else "grad1.jpg"}.isdisjoint(names), (shot, sorted(names))
 
 
-def test_dedupe_relates_each_soft_screenshot_to_its_picture_only(soft_library, runner,
-                                                                 tmp_path):
-    root, lib = soft_library
-    db = str(tmp_path / "i.db")
-    invoke(runner, db, "index", str(lib))
+def test_dedupe_relates_each_soft_screenshot_to_its_picture_only(soft_library, runner):
+    db, lib = soft_library
     groups = group_names(invoke_json(runner, db, "dedupe"))
     assert ["grad1.jpg", "grad1_shot.png"] in groups, groups
     assert ["radial2.jpg", "radial2_shot.jpg"] in groups, groups
