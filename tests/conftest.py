@@ -5,12 +5,21 @@ Helpers (make_image, invoke, ...) live in tests/helpers.py.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from helpers import make_image, save_exif_rotated
 from PIL import Image, ImageOps
+
+# Hermetic runs: a command given no --db must not read or write the user's own index (a newer
+# imgfind's schema there failed a test), nor their trash. One folder for the whole session,
+# set before anything imports send2trash (it reads XDG_DATA_HOME once). Tests that need their
+# own still set it themselves.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="imgfind-tests-xdg-")
+os.environ.pop("IMGFIND_DB", None)
 
 
 @pytest.fixture
