@@ -47,6 +47,16 @@ CONTENT_AGREE = 0.1
 IN_PLACE = 0.05
 
 
+#: Two inner pictures' boxes (inner_box.py) are in the same place of their frames when each
+#: side is within this fraction of the picture of the other's.
+SAME_PLACE = 0.02
+
+
+def same_place(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Are boxes *a* and *b* (fractions of their pictures) the same place, within SAME_PLACE?"""
+    return max(abs(x - y) for x, y in zip(a, b)) <= SAME_PLACE
+
+
 def shared_frame(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     """The region where two aligned raw grey views (same size, square) differ, when the rest
     is a frame they share (reaches an edge of the picture, covers SHARED_MIN to 1 - REST_MIN

@@ -23,7 +23,7 @@ from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError
 from .decision_cache import DecisionCache
 from .fingerprint import stored_thumb, thumb_parts
-from .frames import frame_only, shared_frame
+from .frames import frame_only, same_place, shared_frame
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .decide import VERIFY_SIZE
@@ -38,7 +38,8 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
 from .local_index import DescriptorIndex
 from .partial_groups import CONTAINED, SAME_FRAME, place
 from .keypoints import QUERY_KEYPOINTS
-from .part_views import area as view_area, view_prints
+from .inner_box import inner_box
+from .part_views import area as view_area, inner_print, view_prints
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
@@ -526,7 +527,7 @@ class Index:
                                    cache=cache)
                 # A shared frame alone is no copy (frames.py, by the stored local features);
                 # kept with the search's pairs, so a warm dedupe does not judge them again.
-                kept = self._not_frames(found, side, prints)
+                kept = self._not_frames(found, side, prints, rule)
                 if len(kept) < len(found):
                     found = kept
                     links = Links(len(prints))
@@ -580,7 +581,7 @@ class Index:
             judged = len(memo)
             stars, evidence = star_components(
                 ordered, found, rule, lambda rule_, pairs: self._verified_not_frames(
-                    verify_pairs(side, rule_, pairs, cache), side, prints, memo),
+                    verify_pairs(side, rule_, pairs, cache), side, prints, rule_, memo),
                 side.hashes)
             if usable and len(memo) > judged:
                 cache.keep_stage(rule, "frames", b"", [[a, b, int(v)] for (a, b), v in memo.items()])
@@ -619,12 +620,13 @@ class Index:
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
 
-    def _not_frames(self, pairs: Sequence[PairMatch], side: Side, prints: Prints,
+    def _not_frames(self, pairs: Sequence[PairMatch], side: Side, prints: Prints, rule: Rule,
                     memo: dict[tuple[int, int], bool] | None = None) -> list[PairMatch]:
         """*pairs* without those whose agreement is only a frame both pictures share (two
         screenshots of one application around different pictures: frames.frame_only, judged
-        by the local features of the pairs whose 24 px views share a frame). *memo* (file id
-        pair -> only a frame) answers pairs judged before and learns the others."""
+        by the local features of the pairs whose 24 px views share a frame; when either has
+        none, a soft picture, by the pictures inside the frame: _inner_differ). *memo* (file
+        id pair -> only a frame) answers pairs judged before and learns the others."""
         memo = {} if memo is None else memo
 
         def ids(p: PairMatch) -> tuple[int, int]:
@@ -641,6 +643,12 @@ class Index:
             ys = side.views([(p.b, WHOLE) for p in batch], VERIFY_SIZE)
             framed = [(p, x, y) for p, x, y in zip(batch, xs, ys)
                       if shared_frame(x, y) is not None]
+            # Pairs whose pictures each show a picture inside a frame, in the same place: the
+            # frame can be most of both even where their 24 px views differ too little to
+            # show it (two dark soft pictures in one window).
+            boxes = {r: inner_box(side.thumb(r)) for r in {r for p in batch for r in (p.a, p.b)}}
+            boxed = [p for p in batch if boxes[p.a] is not None and boxes[p.b] is not None
+                     and same_place(boxes[p.a], boxes[p.b])]
             side.forget()
             feats = self.store.local_features({i for p, _, _ in framed for i in ids(p)}) \
                 if framed else {}
@@ -648,16 +656,24 @@ class Index:
                 memo[ids(p)] = False
             for p, x, y in framed:
                 memo[ids(p)] = frame_only(x, y, feats.get(ids(p)[0]), feats.get(ids(p)[1]))
+            # The pictures inside the frame tell what the frame's keypoints cannot (a soft
+            # picture has almost none of its own) and the 24 px views too little.
+            boxed = [p for p in boxed if not memo[ids(p)]]
+            if boxed:
+                thumbs = self.store.thumbs({i for p in boxed for i in ids(p)})
+                for p in boxed:
+                    memo[ids(p)] = _inner_differ(thumbs.get(ids(p)[0]), thumbs.get(ids(p)[1]),
+                                                 rule)
         return [p for p in pairs if not memo.get(ids(p), False)]
 
     def _verified_not_frames(self, verified: dict[tuple[int, int], PairMatch], side: Side,
-                             prints: Prints, memo: dict[tuple[int, int], bool]
+                             prints: Prints, rule: Rule, memo: dict[tuple[int, int], bool]
                              ) -> dict[tuple[int, int], PairMatch]:
         """verify_pairs' answer without frame-only pairs (_not_frames)."""
         if not verified:
             return verified
         kept = {(p.a, p.b) for p in self._not_frames(list(verified.values()), side, prints,
-                                                     memo)}
+                                                     rule, memo)}
         return {k: p for k, p in verified.items() if (p.a, p.b) in kept}
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
@@ -1124,6 +1140,21 @@ def _root_devices(roots: Sequence[bytes]) -> list[tuple[bytes, int]]:
         except OSError:
             pass
     return out
+
+
+def _inner_differ(a: np.ndarray | None, b: np.ndarray | None, rule: Rule) -> bool:
+    """Do two pictures that share a frame show different pictures inside it? Their stored
+    thumbnails *a*, *b* each hold an inner picture (part_views.inner_print) in the same
+    place (frames.same_place), and the two inner pictures do not match under *rule*. False
+    when either has no inner picture or they are in different places (nothing to tell by).
+    For pictures without local features (a soft gradient shown in a window), whose frame
+    is then all frames.frame_only could compare."""
+    if a is None or b is None:
+        return False
+    inner_a, inner_b = inner_print(a), inner_print(b)
+    if inner_a is None or inner_b is None or not same_place(inner_a[0], inner_b[0]):
+        return False
+    return not find_pairs(query_side([inner_a[1]]), query_side([inner_b[1]]), rule, same=False)
 
 
 def query_side(fps: Sequence[Fingerprint]) -> Side:

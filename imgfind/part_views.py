@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from .fingerprint import compute, thumb_parts
+from .inner_box import inner_box
 from .model import Fingerprint
 from .recipe import COLOUR_SIZE, THUMB_SIZE
 
@@ -41,9 +42,54 @@ def _cut(a: np.ndarray, box: tuple[float, float, float, float], size: int) -> np
     return np.asarray(part.resize((size, size), Image.Resampling.BICUBIC))
 
 
+#: An inner picture's outer RIM pixels of the thumbnail (and RIM_COLOUR of the colour
+#: signature) are the frame's and the picture's mixed by the thumbnail's resampling (a
+#: Lanczos edge rings two or three pixels in): they are extrapolated from the picture's
+#: next pixels instead. A picture whose box is small enough to need a view is soft, so the
+#: straight-line guess is close.
+RIM = 2.5
+RIM_COLOUR = 1.0
+
+
+def _inner_cut(a: np.ndarray, box: tuple[float, float, float, float], size: int,
+               rim: float) -> np.ndarray:
+    """The inner picture's *box* (fractions, sub-pixel) of *a* resampled to *size* square
+    (uint8), its outer *rim* pixels of *a* extrapolated along the picture's slope inside them."""
+    rows, cols = a.shape
+    l, t, r, b = box[0] * cols, box[1] * rows, box[2] * cols, box[3] * rows
+    whole = Image.fromarray(np.asarray(a, np.float32), "F")
+    v = np.array(whole.resize((size, size), Image.Resampling.BICUBIC, box=(l, t, r, b)),
+                 np.float32)
+    nx = min(size // 3, int(np.ceil(rim * size / max(r - l, 1e-6))))
+    ny = min(size // 3, int(np.ceil(rim * size / max(b - t, 1e-6))))
+    for n, view in ((nx, v.T), (ny, v)):  # columns, then rows (views write through)
+        if n < 1:
+            continue
+        k = np.arange(n, 0, -1, dtype=np.float32)[:, None]  # distance from the first kept
+        # the slope over the next n lines (one line's step is mostly noise)
+        view[:n] = view[n] + k * (view[n] - view[2 * n]) / n
+        view[-n:] = view[-n - 1] + k[::-1] * (view[-n - 1] - view[-2 * n - 1]) / n
+    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
+
+
+def inner_print(blob: np.ndarray) -> tuple[tuple[float, float, float, float], Fingerprint] | None:
+    """The view of the picture shown inside a frame in a stored thumbnail (inner_box.py):
+    (box, Fingerprint), or None when it has no such picture. Unlike a half, a flat inner
+    picture (a soft gradient in a window) is kept: flat pictures are checked against flat
+    pictures only, pixel for pixel."""
+    grey, colour = thumb_parts(blob)
+    inner = inner_box(grey)
+    if inner is None:
+        return None
+    c = None if colour is None else np.stack(
+        [_inner_cut(p, inner, COLOUR_SIZE, RIM_COLOUR) for p in colour])
+    return inner, compute(_inner_cut(grey, inner, THUMB_SIZE, RIM), c)
+
+
 def view_prints(blob: np.ndarray) -> list[tuple[tuple[float, float, float, float], Fingerprint]]:
     """Fingerprint each of VIEWS of a stored thumbnail (rows x THUMB_SIZE uint8, as
-    Store.thumbs gives it): (box, Fingerprint) per view; none for a flat picture's views."""
+    Store.thumbs gives it), and the box of a picture shown inside a frame (inner_box.py) when
+    it has one: (box, Fingerprint) per view; none for a flat picture's halves."""
     grey, colour = thumb_parts(blob)
     out = []
     for box in VIEWS:
@@ -52,6 +98,9 @@ def view_prints(blob: np.ndarray) -> list[tuple[tuple[float, float, float, float
         fp = compute(g, c)
         if not fp.flat:
             out.append((box, fp))
+    inner = inner_print(blob)  # a picture shown inside a frame (a screenshot's window)
+    if inner is not None:
+        out.append(inner)
     return out
 
 
