@@ -103,7 +103,7 @@ def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> N
 
 
 @cli.command("export")
-@click.option("--parquet", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("--parquet", "out", required=True, type=click.Path(), metavar="FILE",
               help="Write the fingerprints to this Parquet file (needs pyarrow: imgfind's 'parquet' extra).")
 @click.option("--thumbs", is_flag=True, help="Include the stored thumbnails (for verifying "
               "candidate pairs outside imgfind).")
