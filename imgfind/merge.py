@@ -5,7 +5,9 @@ Each machine indexes its share of the files into its own index (``imgfind --db p
 index, rewriting path prefixes (``--map /mnt/a=/data/a``) so that the paths name the files as
 this machine sees them. The fingerprint recipe must be this imgfind's: fingerprints made by
 another recipe cannot be compared with these. For a path both indexes hold, the newer record
-wins (store.put_files). The result holds the same rows as an index built in one piece; a
+wins (store.put_files). Merged rows carry no device, inode or ctime (another machine's mean
+nothing here): the next ``imgfind index`` re-uses them on size and mtime and records this
+machine's (indexer.is_current). The result then holds the same rows as an index built in one piece; a
 merge is a union (files deleted since are removed by the next ``imgfind index`` of their
 folder) and is idempotent.
 
@@ -128,8 +130,11 @@ def merge_into(store: Store, other_path: str, maps: PrefixMap = ()) -> MergeStat
 
 
 def _mapped(f: StoredFile, maps: PrefixMap) -> StoredFile:
-    path = map_path(f.path, maps)
-    return f if path == f.path else replace(f, path=path)
+    """*f* under its mapped path, without its device, inode and ctime: those are the other
+    machine's and would make the next ``imgfind index`` read every file again (the change
+    key, indexer.is_current). Stored as unknown, the record is re-used when size and mtime
+    match (a ``cp -p`` or rsync copy) and takes this filesystem's identity on that run."""
+    return replace(f, path=map_path(f.path, maps), dev=None, ino=None, ctime_ns=None)
 
 
 def _chunks(items: Iterator[StoredFile], n: int) -> Iterator[list[StoredFile]]:
