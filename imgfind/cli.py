@@ -79,9 +79,20 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
         run_index(obj, idx, paths)
 
 
+def _check_maps(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """--map FROM=TO, checked as the option is read: a malformed one is a usage error (exit 2)."""
+    from .merge import parse_map  # noqa: PLC0415
+
+    try:
+        parse_map(value)
+    except ImgfindError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--map "), ctx, param) from None
+    return value
+
+
 @cli.command("merge")
 @click.argument("others", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--map", "maps", multiple=True, metavar="FROM=TO",
+@click.option("--map", "maps", multiple=True, metavar="FROM=TO", callback=_check_maps,
               help="Rewrite the path prefix FROM of the other indexes' files to TO (repeatable).")
 @group_options
 @pass_ctx
@@ -96,10 +107,25 @@ def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> N
     Example:
         imgfind merge part-a.db part-b.db --map /mnt/a=/data/a
     """
-    with obj.open() as idx:
-        for st in idx.merge(others, maps=maps):
-            obj.say(f"merged {st.source}: {st.added} added, {st.replaced} replaced, "
-                    f"{st.kept} kept (this index's record as new or newer)")
+    from .merge import check_sources
+
+    # Every other index is checked before this one is opened: a refused merge into a new
+    # --db leaves no empty index behind (and, should a later step fail, what it made is removed).
+    check_sources(obj.db, others)
+    made = not os.path.lexists(obj.db)
+    try:
+        with obj.open() as idx:
+            for st in idx.merge(others, maps=maps):
+                obj.say(f"merged {st.source}: {st.added} added, {st.replaced} replaced, "
+                        f"{st.kept} kept (this index's record as new or newer)")
+    except ImgfindError:
+        if made:
+            for leftover in (obj.db, obj.db + "-wal", obj.db + "-shm", obj.db + "-journal"):
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    pass
+        raise
 
 
 @cli.command("export")

@@ -95,7 +95,7 @@ def test_bad_map_is_one_line_error(tmp_path, runner, spec):
     index(tmp_path / "o.db", tmp_path)
     result = invoke(runner, str(tmp_path / "m.db"), "merge", str(tmp_path / "o.db"), "--map", spec,
                     ok=False)
-    assert result.exit_code == 1 and result.stderr.startswith("Error: --map")
+    assert result.exit_code == 2 and "Invalid value for '--map'" in result.stderr
 
 
 def test_newer_record_wins_in_either_order(tmp_path, runner):
@@ -131,7 +131,7 @@ def test_foreign_recipe_is_refused_before_anything_is_copied(tmp_path, runner, l
                     str(tmp_path / "b.db"), ok=False)
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "recipe '3 pillow=9.0.0'" in result.stderr
-    assert dump_index(tmp_path / "m.db") == {}
+    assert not (tmp_path / "m.db").exists()
 
 
 def test_missing_other_and_self_are_one_line_errors(tmp_path, runner, library):
