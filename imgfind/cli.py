@@ -21,7 +21,7 @@ from ._version import __version__
 from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, crawl_options, default_db, group_options,
                          make_rule, make_settings, match_options, match_progress, output_format, pass_ctx, render_notes,
                          partial_on, run_index, user_errors)
-from .dask_executor import scheduler_executor
+from .dask_executor import SCHEDULER_ENV, parse_scheduler, scheduler_executor
 from .errors import ImgfindError
 from .model import display
 from .report import one_line, plural, render_groups, render_queries
@@ -47,10 +47,32 @@ def cli(ctx: click.Context, db: str, quiet: bool, verbose: bool) -> None:
     ctx.obj = Context(db, quiet, verbose)
 
 
+def _scheduler_source() -> str:
+    """How --scheduler's value was given, for messages: the option or the variable."""
+    source = click.get_current_context().get_parameter_source("scheduler")
+    from_env = source is click.core.ParameterSource.ENVIRONMENT
+    return f"{SCHEDULER_ENV} (environment)" if from_env else "--scheduler"
+
+
+def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--scheduler (or IMGFIND_SCHEDULER), checked as it is read: a malformed address or
+    local:N is a usage error (exit 2), before anything connects or starts."""
+    if value is None:
+        return None
+    try:
+        parse_scheduler(value)
+    except ValueError as exc:
+        source = ctx.get_parameter_source("scheduler")
+        where = f" (from {SCHEDULER_ENV})" if source is click.core.ParameterSource.ENVIRONMENT else ""
+        raise click.BadParameter(f"{exc}{where}", ctx, param) from None
+    return value
+
+
 @cli.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @crawl_options
 @click.option("--scheduler", metavar="ADDRESS", envvar="IMGFIND_SCHEDULER", default=None,
+              callback=_check_scheduler,
               help="Fingerprint on a Dask cluster: a scheduler address (tcp://host:8786), or "
                    "local:N for N local worker processes (env IMGFIND_SCHEDULER; needs "
                    "distributed: imgfind's 'dask' extra). The workers must see the same paths.")
@@ -69,13 +91,13 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
         imgfind index /shared/photos --scheduler tcp://scheduler:8786
     """
     settings = make_settings(exclude, hidden, follow_symlinks, jobs)
-    executor = scheduler_executor(scheduler)
+    executor = scheduler_executor(scheduler, _scheduler_source())
     if executor is None:
         with obj.open(settings) as idx:
             run_index(obj, idx, paths)
         return
     with executor, obj.open(replace(settings, executor=executor)) as idx:
-        obj.say(f"fingerprinting on Dask ({executor.workers} worker threads)")
+        obj.say(f"fingerprinting on {executor.describe()}")
         run_index(obj, idx, paths)
 
 
