@@ -18,7 +18,7 @@ import click
 
 from . import cli_act, cli_answers
 from ._version import __version__
-from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, crawl_options, default_db, group_options,
+from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, Group, crawl_options, default_db, group_options,
                          make_rule, make_settings, match_options, match_progress, output_format, pass_ctx, render_notes,
                          partial_on, run_index, user_errors)
 from .dask_executor import SCHEDULER_ENV, parse_scheduler, scheduler_executor
@@ -28,7 +28,7 @@ from .report import one_line, plural, render_groups, render_queries
 from .report.text import render_status
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", envvar="IMGFIND_DB", default=default_db, show_default="per-user data dir",
               help="Index database file (env IMGFIND_DB).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")

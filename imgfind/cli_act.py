@@ -258,6 +258,8 @@ def apply_cmd(obj: Context, plan_file: str, method: str, move_to: str | None,
             raise click.UsageError("choose one of --trash, --move-to, --hardlink, --symlink, --delete")
         method = "move"
     plan = plan_mod.load(plan_file)
+    if yes:
+        obj.check_db_folder()  # the journal lives beside the index
     if not yes:
         click.echo("# dry run: nothing is changed (add --yes to act)")
     out = _act().apply(plan, obj.db, method, yes=yes, move_to=move_to,
@@ -327,6 +329,7 @@ def ignore_cmd(obj: Context, files: tuple[str, ...], list_: bool, remove: bool) 
         return
     if len(files) != 2:
         raise click.UsageError("give two files (or --list)")
+    obj.check_db_folder()  # ignore.json lives beside the index
     keys = [content_key(fingerprint_file(f)[1].hashes) for f in files]
     if remove:
         found = ignore_mod.remove(obj.db, *keys)
