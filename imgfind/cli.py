@@ -18,9 +18,9 @@ import click
 
 from . import cli_act, cli_answers
 from ._version import __version__
-from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, Group, crawl_options, default_db, group_options,
-                         make_rule, make_settings, match_options, match_progress, output_format, pass_ctx, render_notes,
-                         partial_on, run_index, user_errors)
+from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, Group, crawl_options, default_db,
+                         group_options, make_rule, make_settings, match_options, match_progress, output_format,
+                         pass_ctx, render_notes, partial_on, run_index, user_errors)
 from .dask_executor import SCHEDULER_ENV, parse_scheduler, scheduler_executor
 from .errors import ImgfindError
 from .model import display

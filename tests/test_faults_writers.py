@@ -64,7 +64,7 @@ def test_writer_refuses_existing_special_file(tmp_path, indexed, writer, kind):
     before = _mode(path)
     result = cli_run(*WRITERS[writer](indexed, str(path)))
     line = one_error_line(result.exit_code, result.stderr)
-    word = {"fifo": "FIFO", "socket": "socket", "directory": "directory"}[kind]
+    word = {"fifo": "FIFO", "socket": "socket", "directory": "folder"}[kind]
     assert word in line and str(path) in line, line
     assert _mode(path) == before, f"{writer} replaced the {kind}"
     leftovers = [p for p in path.parent.iterdir() if p != path]
