@@ -42,6 +42,11 @@ def _special(kind: str, where: Path) -> Path:
     if kind == "fifo":
         path = where / "out.x"
         os.mkfifo(path)
+    elif kind == "device":  # a character device node made in the tmp dir (as /dev/full), root only
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root")
+        path = where / "out.x"
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7))
     elif kind == "directory":
         path = where / "out.x"
         path.mkdir()
@@ -58,13 +63,14 @@ def _mode(path: Path) -> int:
 
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))
-@pytest.mark.parametrize("kind", ["fifo", "socket", "directory"])
+@pytest.mark.parametrize("kind", ["fifo", "socket", "device", "directory"])
 def test_writer_refuses_existing_special_file(tmp_path, indexed, writer, kind):
     path = _special(kind, tmp_path)
     before = _mode(path)
     result = cli_run(*WRITERS[writer](indexed, str(path)))
     line = one_error_line(result.exit_code, result.stderr)
-    word = {"fifo": "FIFO", "socket": "socket", "directory": "folder"}[kind]
+    word = {"fifo": "FIFO", "socket": "socket", "device": "character device",
+            "directory": "folder"}[kind]
     assert word in line and str(path) in line, line
     assert _mode(path) == before, f"{writer} replaced the {kind}"
     leftovers = [p for p in path.parent.iterdir() if p != path]
