@@ -11,6 +11,7 @@ sockets and symlinks in tmp dirs only, never /dev nodes.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 import tempfile
@@ -27,9 +28,9 @@ WRITERS = {
 
 
 @pytest.fixture(scope="module")
-def indexed() -> str:
+def indexed(tmp_path_factory) -> str:
     """An index of two copies of one picture and one other picture."""
-    folder = Path(tempfile.mkdtemp(prefix="imgfind-writers-"))
+    folder = tmp_path_factory.mktemp("writers")
     im = photo(folder / "a.jpg", seed=1, quality=95)
     im.save(folder / "a-copy.png")
     photo(folder / "b.jpg", seed=2)
@@ -66,15 +67,19 @@ def _mode(path: Path) -> int:
 @pytest.mark.parametrize("kind", ["fifo", "socket", "device", "directory"])
 def test_writer_refuses_existing_special_file(tmp_path, indexed, writer, kind):
     path = _special(kind, tmp_path)
-    before = _mode(path)
-    result = cli_run(*WRITERS[writer](indexed, str(path)))
-    line = one_error_line(result.exit_code, result.stderr)
-    word = {"fifo": "FIFO", "socket": "socket", "device": "character device",
-            "directory": "folder"}[kind]
-    assert word in line and str(path) in line, line
-    assert _mode(path) == before, f"{writer} replaced the {kind}"
-    leftovers = [p for p in path.parent.iterdir() if p != path]
-    assert not leftovers, f"{writer} left {leftovers}"
+    try:
+        before = _mode(path)
+        result = cli_run(*WRITERS[writer](indexed, str(path)))
+        line = one_error_line(result.exit_code, result.stderr)
+        word = {"fifo": "FIFO", "socket": "socket", "device": "character device",
+                "directory": "folder"}[kind]
+        assert word in line and str(path) in line, line
+        assert _mode(path) == before, f"{writer} replaced the {kind}"
+        leftovers = [p for p in path.parent.iterdir() if p != path]
+        assert not leftovers, f"{writer} left {leftovers}"
+    finally:
+        if kind == "socket":
+            shutil.rmtree(path.parent, ignore_errors=True)
 
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))
