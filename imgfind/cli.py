@@ -18,17 +18,17 @@ import click
 
 from . import cli_act, cli_answers
 from ._version import __version__
-from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, crawl_options, default_db, group_options,
-                         make_rule, make_settings, match_options, match_progress, output_format, pass_ctx, render_notes,
-                         partial_on, run_index, user_errors)
-from .dask_executor import scheduler_executor
+from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, Group, crawl_options, default_db,
+                         group_options, make_rule, make_settings, match_options, match_progress, output_format,
+                         pass_ctx, render_notes, partial_on, run_index, user_errors)
+from .dask_executor import SCHEDULER_ENV, parse_scheduler, scheduler_executor
 from .errors import ImgfindError
 from .model import display
 from .report import one_line, plural, render_groups, render_queries
 from .report.text import render_status
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH", envvar="IMGFIND_DB", default=default_db, show_default="per-user data dir",
               help="Index database file (env IMGFIND_DB).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
@@ -47,10 +47,32 @@ def cli(ctx: click.Context, db: str, quiet: bool, verbose: bool) -> None:
     ctx.obj = Context(db, quiet, verbose)
 
 
+def _scheduler_source() -> str:
+    """How --scheduler's value was given, for messages: the option or the variable."""
+    source = click.get_current_context().get_parameter_source("scheduler")
+    from_env = source is click.core.ParameterSource.ENVIRONMENT
+    return f"{SCHEDULER_ENV} (environment)" if from_env else "--scheduler"
+
+
+def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--scheduler (or IMGFIND_SCHEDULER), checked as it is read: a malformed address or
+    local:N is a usage error (exit 2), before anything connects or starts."""
+    if value is None:
+        return None
+    try:
+        parse_scheduler(value)
+    except ValueError as exc:
+        source = ctx.get_parameter_source("scheduler")
+        where = f" (from {SCHEDULER_ENV})" if source is click.core.ParameterSource.ENVIRONMENT else ""
+        raise click.BadParameter(f"{exc}{where}", ctx, param) from None
+    return value
+
+
 @cli.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @crawl_options
 @click.option("--scheduler", metavar="ADDRESS", envvar="IMGFIND_SCHEDULER", default=None,
+              callback=_check_scheduler,
               help="Fingerprint on a Dask cluster: a scheduler address (tcp://host:8786), or "
                    "local:N for N local worker processes (env IMGFIND_SCHEDULER; needs "
                    "distributed: imgfind's 'dask' extra). The workers must see the same paths.")
@@ -69,19 +91,30 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
         imgfind index /shared/photos --scheduler tcp://scheduler:8786
     """
     settings = make_settings(exclude, hidden, follow_symlinks, jobs)
-    executor = scheduler_executor(scheduler)
+    executor = scheduler_executor(scheduler, _scheduler_source())
     if executor is None:
         with obj.open(settings) as idx:
             run_index(obj, idx, paths)
         return
     with executor, obj.open(replace(settings, executor=executor)) as idx:
-        obj.say(f"fingerprinting on Dask ({executor.workers} worker threads)")
+        obj.say(f"fingerprinting on {executor.describe()}")
         run_index(obj, idx, paths)
+
+
+def _check_maps(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """--map FROM=TO, checked as the option is read: a malformed one is a usage error (exit 2)."""
+    from .merge import parse_map  # noqa: PLC0415
+
+    try:
+        parse_map(value)
+    except ImgfindError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--map "), ctx, param) from None
+    return value
 
 
 @cli.command("merge")
 @click.argument("others", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--map", "maps", multiple=True, metavar="FROM=TO",
+@click.option("--map", "maps", multiple=True, metavar="FROM=TO", callback=_check_maps,
               help="Rewrite the path prefix FROM of the other indexes' files to TO (repeatable).")
 @group_options
 @pass_ctx
@@ -96,14 +129,29 @@ def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> N
     Example:
         imgfind merge part-a.db part-b.db --map /mnt/a=/data/a
     """
-    with obj.open() as idx:
-        for st in idx.merge(others, maps=maps):
-            obj.say(f"merged {st.source}: {st.added} added, {st.replaced} replaced, "
-                    f"{st.kept} kept (this index's record as new or newer)")
+    from .merge import check_sources
+
+    # Every other index is checked before this one is opened: a refused merge into a new
+    # --db leaves no empty index behind (and, should a later step fail, what it made is removed).
+    check_sources(obj.db, others)
+    made = not os.path.lexists(obj.db)
+    try:
+        with obj.open() as idx:
+            for st in idx.merge(others, maps=maps):
+                obj.say(f"merged {st.source}: {st.added} added, {st.replaced} replaced, "
+                        f"{st.kept} kept (this index's record as new or newer)")
+    except ImgfindError:
+        if made:
+            for leftover in (obj.db, obj.db + "-wal", obj.db + "-shm", obj.db + "-journal"):
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    pass
+        raise
 
 
 @cli.command("export")
-@click.option("--parquet", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("--parquet", "out", required=True, type=click.Path(), metavar="FILE",
               help="Write the fingerprints to this Parquet file (needs pyarrow: imgfind's 'parquet' extra).")
 @click.option("--thumbs", is_flag=True, help="Include the stored thumbnails (for verifying "
               "candidate pairs outside imgfind).")

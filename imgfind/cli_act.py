@@ -23,6 +23,7 @@ from .errors import ImgfindError
 from .report import FORMATS, one_line, render_groups
 from .keep import RULE_NAMES, parse_rules
 from .model import Group, Rule
+from .outfile import write_text
 
 #: dedupe's formats: the report formats and the HTML report.
 DEDUPE_FORMATS = (*FORMATS, "html")
@@ -88,16 +89,6 @@ def _groups_and_plan(obj: Context, paths: Sequence[str], rule: Rule, preset: str
             groups = ignore_mod.split_groups(groups, side, row_of, rule, ignored)
             plan = build_plan(groups, side, row_of, rule, rules, reference, preset)
     return groups, plan
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ImgfindError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _act():
@@ -175,7 +166,7 @@ def dedupe_act(obj: Context, paths: Sequence[str], rule: Rule, fmt: str, setting
     groups, plan = _groups_and_plan(obj, paths, rule, preset, keep, reference, settings,
                                     use_partial)
     if plan_path:
-        _write_atomic(plan_path, plan_mod.dumps(plan))
+        write_text(plan_path, plan_mod.dumps(plan))
         removing = sum(1 for g in plan.groups for f in g.files if f.action == "remove")
         obj.say(f"plan: {len(plan.groups)} groups, {removing} files to remove -> {plan_path}")
     if fmt == "html":
@@ -225,7 +216,7 @@ def report_cmd(obj: Context, paths: tuple[str, ...], output: str, keep: tuple[st
     rule = make_rule(threshold, similarity)
     _, plan = _groups_and_plan(obj, paths, rule, rule.name, keep, reference,
                                make_settings(exclude, hidden, follow_symlinks, jobs), use_partial)
-    _write_atomic(output, render(plan_mod.to_json(plan)))
+    write_text(output, render(plan_mod.to_json(plan)))
     obj.say(f"report: {len(plan.groups)} groups -> {output}")
 
 
@@ -267,6 +258,8 @@ def apply_cmd(obj: Context, plan_file: str, method: str, move_to: str | None,
             raise click.UsageError("choose one of --trash, --move-to, --hardlink, --symlink, --delete")
         method = "move"
     plan = plan_mod.load(plan_file)
+    if yes:
+        obj.check_db_folder()  # the journal lives beside the index
     if not yes:
         click.echo("# dry run: nothing is changed (add --yes to act)")
     out = _act().apply(plan, obj.db, method, yes=yes, move_to=move_to,
@@ -336,6 +329,7 @@ def ignore_cmd(obj: Context, files: tuple[str, ...], list_: bool, remove: bool) 
         return
     if len(files) != 2:
         raise click.UsageError("give two files (or --list)")
+    obj.check_db_folder()  # ignore.json lives beside the index
     keys = [content_key(fingerprint_file(f)[1].hashes) for f in files]
     if remove:
         found = ignore_mod.remove(obj.db, *keys)

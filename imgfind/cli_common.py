@@ -52,9 +52,28 @@ class Context:
     def open(self, settings: Settings | None = None, *, readonly: bool = False) -> Index:
         if readonly and not os.path.exists(self.db):
             raise ImgfindError(f"no index at {self.db}; run 'imgfind index DIR' first")
+        if not readonly:
+            self.check_db_folder()
         from .index import Index
 
         return Index.open(self.db, settings, readonly=readonly)
+
+
+    def check_db_folder(self) -> None:
+        """Refuse to create the index (or what lives beside it) in a folder that does not
+        exist, unless it is the default index in the per-user data folder, which is created on
+        first use: a typo in an explicit --db or IMGFIND_DB must not make folders.
+
+        Raises:
+            ImgfindError: the index does not exist, and neither does its folder.
+        """
+        if os.path.lexists(self.db):
+            return
+        folder = os.path.dirname(os.path.abspath(self.db))
+        if os.path.lexists(folder) or os.path.abspath(self.db) == os.path.abspath(default_db()):
+            return  # a file where the folder should be: the store says so
+        raise ImgfindError(f"--db {self.db}: the folder {folder} does not exist; create it "
+                           "first (imgfind creates only the folder of its default index)")
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -93,6 +112,39 @@ EXIT_INTERRUPTED = 130
 #: records each step, so nothing done before the interrupt is lost.
 INTERRUPTED = ("interrupted: what was done so far is kept (files indexed, actions journaled);"
                " run the command again to go on")
+
+
+#: Exit status when the reader of stdout went away (``imgfind dedupe | head -1``): the reader
+#: took what it wanted. Whether a write meets the closed pipe depends on how much output fits
+#: in the pipe's buffer before the reader closes it, so any other status would depend on
+#: timing and output size; 0 makes ``CMD | head`` the same for every command and run.
+EXIT_CLOSED_PIPE = 0
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout's file descriptor at /dev/null, so that the interpreter's last flush of
+    what is still buffered does not fail again ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (a test runner's stream)
+        pass
+
+
+class Group(click.Group):
+    """imgfind's command group: a closed stdout pipe ends any command quietly with
+    EXIT_CLOSED_PIPE (Click's own handling exits 1, but only when the write happens to fail
+    inside the command, which depends on the output's size)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            rv = super().invoke(ctx)
+            sys.stdout.flush()  # meet a closed pipe here, not in the interpreter's exit
+            return rv
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            ctx.exit(EXIT_CLOSED_PIPE)
 
 
 def user_errors(fn: F) -> F:

@@ -40,14 +40,46 @@ SCHEDULER_ENV = "IMGFIND_SCHEDULER"
 IN_FLIGHT_PER_THREAD = 4
 #: Seconds to wait for a scheduler to answer.
 CONNECT_TIMEOUT = 20.0
-_LOCAL = re.compile(r"local(?::(\d+))?$")
+#: The most worker processes ``local:N`` starts (as many as ``-j`` allows).
+MAX_LOCAL_WORKERS = 512
+_LOCAL = re.compile(r"local(?::(.*))?$")
 
 
-def _distributed() -> Any:
+def parse_scheduler(text: str) -> int | None:
+    """Check a scheduler address before anything connects or starts: return N for
+    ``local:N`` (0 for ``local`` alone: one worker process per core), None for a scheduler
+    address (``tcp://host:8786``, ``host:8786``; Dask's own check follows on connecting).
+
+    Raises:
+        ValueError: empty; ``local:N`` with N not a whole number in 1..MAX_LOCAL_WORKERS; an
+            address whose port is not a number. The message says what is expected.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("empty; give a scheduler address like tcp://host:8786, or local:N")
+    local = _LOCAL.match(text)
+    if local:
+        n = local.group(1)
+        if n is None:
+            return 0
+        if not n.isdigit() or not 1 <= int(n) <= MAX_LOCAL_WORKERS:
+            raise ValueError(f"{text!r}: local:N needs a whole number of worker processes N "
+                             f"from 1 to {MAX_LOCAL_WORKERS} (local:2), or 'local' for one per core")
+        return int(n)
+    rest = text.split("://", 1)[-1]
+    if ":" in rest and not rest.endswith("]"):
+        port = rest.rsplit(":", 1)[1]
+        if not port.isdigit():
+            raise ValueError(f"{text!r}: the port {port!r} is not a number; give a scheduler "
+                             "address like tcp://host:8786, or local:N")
+    return None
+
+
+def _distributed(given_as: str = "--scheduler") -> Any:
     try:
         import distributed
     except ImportError:
-        raise ImgfindError("--scheduler needs Dask's distributed package: "
+        raise ImgfindError(f"{given_as} needs Dask's distributed package: "
                            + extra_hint("distributed", "dask")) from None
     return distributed
 
@@ -79,6 +111,7 @@ class DaskExecutor:
         self.connect_timeout = connect_timeout or CONNECT_TIMEOUT
         self._own_client = client is None
         self._cluster: Any = None
+        self._local_workers = 0
         #: Files isolated because they killed workers (for reports and tests).
         self.poisoned: list[Any] = []
 
@@ -88,10 +121,13 @@ class DaskExecutor:
             return self
         distributed = _distributed()
         assert self.address is not None
-        local = _LOCAL.match(self.address.strip())
         try:
-            if local:
-                n = int(local.group(1) or 0) or os.cpu_count() or 1
+            local = parse_scheduler(self.address)
+        except ValueError as exc:
+            raise ImgfindError(f"scheduler {exc}") from None
+        try:
+            if local is not None:
+                n = self._local_workers = local or os.cpu_count() or 1
                 self._cluster = distributed.LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
                 self.client = distributed.Client(self._cluster)
@@ -120,6 +156,17 @@ class DaskExecutor:
             except Exception:
                 pass
             self._cluster = None
+
+    def describe(self) -> str:
+        """What runs the work, for the user: "a local Dask cluster of 2 worker processes (1
+        thread each)" or "the Dask scheduler at ADDRESS (3 workers, 12 threads)"."""
+        nthreads = self.client.nthreads() if self.client is not None else {}
+        workers, threads = len(nthreads), sum(nthreads.values())
+        if self._cluster is not None:  # what was started, registered yet or not
+            n = self._local_workers
+            return f"a local Dask cluster of {n} worker process{'es' if n != 1 else ''} (1 thread each)"
+        return (f"the Dask scheduler at {self.address or 'the given client'} ({workers} "
+                f"worker{'s' if workers != 1 else ''}, {threads} thread{'s' if threads != 1 else ''})")
 
     @property
     def workers(self) -> int:
@@ -195,13 +242,24 @@ class DaskExecutor:
                 client.cancel(list(inflight))
 
 
-def scheduler_executor(address: str | None) -> DaskExecutor | None:
+def scheduler_executor(address: str | None, given_as: str | None = None) -> DaskExecutor | None:
     """The executor for ``--scheduler ADDRESS`` (or $IMGFIND_SCHEDULER); None without either.
-    Files that crash workers are recorded as unreadable."""
-    address = address or os.environ.get(SCHEDULER_ENV) or None
+    Files that crash workers are recorded as unreadable. *given_as* names where the address
+    came from, for messages (default: the option, or the variable when read here).
+
+    Raises:
+        ImgfindError: distributed is not installed, or the address is malformed (parse_scheduler).
+    """
+    if not address and os.environ.get(SCHEDULER_ENV):
+        address, given_as = os.environ[SCHEDULER_ENV], given_as or f"{SCHEDULER_ENV} (environment)"
     if not address:
         return None
+    given_as = given_as or "--scheduler"
     from .analyse import crashed_batch
 
-    _distributed()  # the one-line error before anything else happens
+    try:
+        parse_scheduler(address)
+    except ValueError as exc:
+        raise ImgfindError(f"{given_as} {exc}") from None
+    _distributed(given_as)  # the one-line error before anything else happens
     return DaskExecutor(address, on_poison=crashed_batch)

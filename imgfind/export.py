@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from .errors import ImgfindError, extra_hint
 from .layout import HASH_ORIENT, HASH_VIEW, N_HASHES, N_PHASH, ORIENTATION_NAMES
 from .model import StoredFile
+from .outfile import replacing
 from .recipe import recipe_id
 
 #: Files per Parquet row group.
@@ -63,19 +64,19 @@ def schema(thumbs: bool):
 def write_parquet(files: Iterable[StoredFile], out: str | os.PathLike[str], *,
                   thumbs: bool = False) -> int:
     """Write the fingerprinted *files* (current recipe only) to the Parquet file *out*;
-    return the number of rows written. Written to ``out.tmp`` and renamed into place.
+    return the number of rows written. Written beside *out* and renamed into place
+    (outfile.replacing: a FIFO, device or directory at *out* is refused, a symlink written through).
 
     Raises:
-        ImgfindError: pyarrow is missing, or *out* cannot be written.
+        ImgfindError: pyarrow is missing, or *out* is not a regular file or cannot be written.
     """
     import numpy as np
 
     pa, pq = _pyarrow()
     sch = schema(thumbs)
     mine = recipe_id()
-    tmp = os.fspath(out) + ".tmp"
     rows = 0
-    try:
+    with replacing(out) as tmp:
         with pq.ParquetWriter(tmp, sch, compression="zstd") as writer:
             batch: list[StoredFile] = []
 
@@ -109,11 +110,4 @@ def write_parquet(files: Iterable[StoredFile], out: str | os.PathLike[str], *,
                     flush()
             if batch:
                 flush()
-        os.replace(tmp, out)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ImgfindError(f"cannot write {os.fspath(out)}: {exc.strerror or exc}") from None
     return rows

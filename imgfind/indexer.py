@@ -34,7 +34,8 @@ class Plan:
 
     ``new`` and ``changed`` are read (fingerprinted); ``unchanged`` are not; ``refresh`` are
     unchanged files whose stored identity (device, inode, ctime) is missing (rows written
-    before schema 2) or moved (same file, new device number): only their stat is rewritten;
+    before schema 2, merged rows) or from another filesystem (an index copied from another
+    machine; a disk with a new device number): only their stat is rewritten;
     ``gone`` are the ids of stored files that the crawl did not find; ``aliases`` are files
     the crawl found that the index already holds under another name (a hard link, a folder
     reached by a symlink): they are neither read nor stored again.
@@ -60,15 +61,20 @@ def is_current(known: Known, stat: FileStat,
 
     The change key is (size, mtime, inode, ctime): a file renamed over another with the same
     size and mtime has another inode; a rewrite whose mtime was restored, or a chmod that
-    makes an unreadable file readable, changes the ctime. Rows from before schema 2 have no
-    inode or ctime and are compared on size and mtime. A readable file is also read again
+    makes an unreadable file readable, changes the ctime. Inode and ctime only mean something
+    on the filesystem that gave them: rows from before schema 2 and merged rows (merge.py
+    stores no identity) have none, and a row whose device is not the file's device now (an
+    index copied from another machine, a disk renumbered) holds another filesystem's; those
+    are compared on size and mtime alone, and ``diff`` lists them in ``refresh`` so that
+    they adopt this filesystem's identity, and the full key holds from then on. A readable file is also read again
     when the fingerprint recipe changed; an unreadable one only when the file changed or
     when ``retry(error)`` says its error may not hold now (a "no decoder" error for a format
     that an extra installed since reads: decoders.Registry.resolves).
     """
     if known.size != stat.size or known.mtime_ns != stat.mtime_ns:
         return False
-    if known.ino is not None and stat.ino and (known.ino, known.ctime_ns) != (stat.ino, stat.ctime_ns):
+    if known.ino is not None and stat.ino and known.dev == stat.dev \
+            and (known.ino, known.ctime_ns) != (stat.ino, stat.ctime_ns):
         return False
     if known.error is not None:
         return not retry(known.error)

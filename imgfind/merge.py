@@ -5,7 +5,9 @@ Each machine indexes its share of the files into its own index (``imgfind --db p
 index, rewriting path prefixes (``--map /mnt/a=/data/a``) so that the paths name the files as
 this machine sees them. The fingerprint recipe must be this imgfind's: fingerprints made by
 another recipe cannot be compared with these. For a path both indexes hold, the newer record
-wins (store.put_files). The result holds the same rows as an index built in one piece; a
+wins (store.put_files). Merged rows carry no device, inode or ctime (another machine's mean
+nothing here): the next ``imgfind index`` re-uses them on size and mtime and records this
+machine's (indexer.is_current). The result then holds the same rows as an index built in one piece; a
 merge is a union (files deleted since are removed by the next ``imgfind index`` of their
 folder) and is idempotent.
 
@@ -18,6 +20,7 @@ at the end so that the first query after a merge is fast.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from itertools import islice
@@ -75,26 +78,71 @@ def check_recipe(other: Store) -> None:
             f"(imgfind --db {other.path} index ...) and merge then")
 
 
+def check_sources(target: str, other_paths: Sequence[str]) -> None:
+    """Check, before the index at *target* is opened or created, that every path in
+    *other_paths* is an imgfind index other than *target*, of this imgfind's recipe.
+
+    Raises:
+        ImgfindError: an other path is missing, is *target*, is not a regular file, is not an
+            SQLite database or not an imgfind index (said so: never "rebuild it"), or holds
+            fingerprints of another recipe.
+    """
+    for path in other_paths:
+        _check_other(target, path)
+        _check_is_index_file(path)
+        with Store(path, readonly=True) as other:
+            check_recipe(other)
+
+
 def merge_all(store: Store, other_paths: Sequence[str], maps: PrefixMap = ()) -> list[MergeStats]:
     """Merge every index in *other_paths* into *store*, in order (a later one wins a tie),
-    after checking all of them first (a foreign recipe stops the merge before any row is
-    copied); then rebuild the fingerprint sidecar.
+    after checking all of them first (check_sources: a foreign recipe stops the merge before
+    any row is copied); then rebuild the fingerprint sidecar.
 
     Raises:
         ImgfindError: as merge_into, before anything is written for a check.
     """
-    for path in other_paths:
-        _check_other(store, path)
-        with Store(path, readonly=True) as other:
-            check_recipe(other)
+    check_sources(store.path, other_paths)
     out = [merge_into(store, path, maps) for path in other_paths]
     store.load_prints()  # the write token changed: write the sidecar for the merged state
     return out
 
 
-def _check_other(store: Store, other_path: str) -> None:
-    if os.path.exists(other_path) and os.path.exists(store.path) \
-            and os.path.samefile(other_path, store.path):
+#: The first 16 bytes of every SQLite database file.
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _check_is_index_file(path: str) -> None:
+    """Refuse a path to merge from that cannot be an index, naming what it is: the store's
+    "damaged; rebuild it: delete it" would tell the user to delete a photo given by mistake."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ImgfindError(f"no index at {path}: nothing to merge") from None
+    except OSError as exc:
+        raise ImgfindError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+        raise ImgfindError(f"{path} is {kind}, not an imgfind index: nothing to merge")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise ImgfindError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not head:
+        raise ImgfindError(f"{path} is an empty file, not an imgfind index: nothing to merge")
+    if head != SQLITE_MAGIC:
+        raise ImgfindError(f"{path} is not an imgfind index (not an SQLite database); "
+                           "merge takes index files made by 'imgfind --db FILE index DIR'")
+
+
+def _check_other(target: str, other_path: str) -> None:
+    if os.path.exists(other_path) and os.path.exists(target) \
+            and os.path.samefile(other_path, target):
         raise ImgfindError(f"{other_path} is the index being merged into")
 
 
@@ -105,7 +153,8 @@ def merge_into(store: Store, other_path: str, maps: PrefixMap = ()) -> MergeStat
         ImgfindError: the other index is this one, is missing or not an index (StoreError),
             or holds fingerprints of another recipe.
     """
-    _check_other(store, other_path)
+    _check_other(store.path, other_path)
+    _check_is_index_file(other_path)
     with Store(other_path, readonly=True) as other:
         check_recipe(other)
         rows = (_mapped(f, maps) for f in other.stored_files())
@@ -128,8 +177,11 @@ def merge_into(store: Store, other_path: str, maps: PrefixMap = ()) -> MergeStat
 
 
 def _mapped(f: StoredFile, maps: PrefixMap) -> StoredFile:
-    path = map_path(f.path, maps)
-    return f if path == f.path else replace(f, path=path)
+    """*f* under its mapped path, without its device, inode and ctime: those are the other
+    machine's and would make the next ``imgfind index`` read every file again (the change
+    key, indexer.is_current). Stored as unknown, the record is re-used when size and mtime
+    match (a ``cp -p`` or rsync copy) and takes this filesystem's identity on that run."""
+    return replace(f, path=map_path(f.path, maps), dev=None, ino=None, ctime_ns=None)
 
 
 def _chunks(items: Iterator[StoredFile], n: int) -> Iterator[list[StoredFile]]:

@@ -194,7 +194,7 @@ def test_unreachable_scheduler_is_one_line_error(tmp_path, runner, library, monk
 def test_local_cluster_from_the_cli(tmp_path, library, local_dump, runner):
     db = str(tmp_path / "cli.db")
     result = invoke(runner, db, "index", str(library), "--scheduler", "local:2")
-    assert "fingerprinting on Dask (2 worker threads)" in result.stderr
+    assert "fingerprinting on a local Dask cluster of 2 worker processes (1 thread each)" in result.stderr
     assert dump_index(db) == local_dump
 
 

@@ -64,6 +64,16 @@ def test_rows_from_before_schema_2_are_compared_on_size_and_mtime_and_refreshed(
     assert plan.todo == []
 
 
+def test_identity_from_another_filesystem_is_compared_on_size_and_mtime_and_refreshed():
+    """An index copied from another machine: its device, inode and ctime are that machine's."""
+    foreign = known(1, b"/r/a.jpg", ino=5, ctime=100, dev=99)
+    plan = diff([st(b"/r/a.jpg", ino=42, ctime=555, dev=7)], {b"/r/a.jpg": foreign})
+    assert [s.path for s in plan.unchanged] == [b"/r/a.jpg"] and plan.todo == []
+    assert [(s.dev, s.ino, s.ctime_ns) for s in plan.refresh] == [(7, 42, 555)]
+    grown = diff([st(b"/r/a.jpg", size=11, ino=42, dev=7)], {b"/r/a.jpg": foreign})
+    assert [s.path for s in grown.changed] == [b"/r/a.jpg"]
+
+
 def test_a_file_already_stored_under_another_name_is_an_alias():
     plan = diff([st(b"/alias/a.jpg", ino=3)], {}, elsewhere={(7, 3): known(5, b"/photos/a.jpg", ino=3)})
     assert plan.new == () and [s.path for s in plan.aliases] == [b"/alias/a.jpg"]

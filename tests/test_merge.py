@@ -36,6 +36,12 @@ def index(db: Path, *paths: Path) -> None:
         idx.update(list(paths))
 
 
+def content(db: Path) -> dict[bytes, tuple]:
+    """dump_index without device, inode and ctime: a merge stores none (they are another
+    machine's); the next index run records this machine's."""
+    return {path: row[:8] + row[11:] for path, row in dump_index(db).items()}
+
+
 def groups(runner, db: Path) -> list:
     doc = json.loads(invoke(runner, str(db), "dedupe", "--format", "json").stdout)
     return sorted(sorted(f["path"] for f in g["files"]) for g in doc["groups"])
@@ -48,9 +54,9 @@ def test_merged_halves_equal_the_one_piece_index(tmp_path, library, runner):
     result = invoke(runner, str(tmp_path / "m.db"), "merge", str(tmp_path / "a.db"),
                     str(tmp_path / "b.db"))
     assert f"merged {tmp_path / 'a.db'}: 11 added, 0 replaced, 0 kept" in result.stderr
-    whole = dump_index(tmp_path / "whole.db")
+    whole = content(tmp_path / "whole.db")
     assert len(whole) == 11 + 16
-    assert dump_index(tmp_path / "m.db") == whole
+    assert content(tmp_path / "m.db") == whole
     found = groups(runner, tmp_path / "m.db")
     assert found == groups(runner, tmp_path / "whole.db")
     assert any(len({os.path.basename(os.path.dirname(p)) for p in g}) > 1 for g in found)
@@ -59,6 +65,7 @@ def test_merged_halves_equal_the_one_piece_index(tmp_path, library, runner):
     assert "0 added, 0 replaced, 16 kept" in result.stderr
     result = invoke(runner, str(tmp_path / "m.db"), "index", str(library))
     assert "indexed: 0 new, 0 changed, 27 unchanged, 0 removed" in result.stderr
+    assert dump_index(tmp_path / "m.db") == dump_index(tmp_path / "whole.db")  # identity too
 
 
 def test_map_rewrites_path_prefixes(tmp_path, library, runner):
@@ -70,7 +77,7 @@ def test_map_rewrites_path_prefixes(tmp_path, library, runner):
     index(tmp_path / "whole.db", library)
     invoke(runner, str(tmp_path / "m.db"), "merge", str(tmp_path / "a.db"), str(tmp_path / "b.db"),
            "--map", f"{mount / 'a'}/={library / 'a'}")
-    assert dump_index(tmp_path / "m.db") == dump_index(tmp_path / "whole.db")
+    assert content(tmp_path / "m.db") == content(tmp_path / "whole.db")
     with Store(tmp_path / "m.db", readonly=True) as s:
         assert os.fsencode(library / "a") in s.roots()
 
@@ -88,7 +95,7 @@ def test_bad_map_is_one_line_error(tmp_path, runner, spec):
     index(tmp_path / "o.db", tmp_path)
     result = invoke(runner, str(tmp_path / "m.db"), "merge", str(tmp_path / "o.db"), "--map", spec,
                     ok=False)
-    assert result.exit_code == 1 and result.stderr.startswith("Error: --map")
+    assert result.exit_code == 2 and "Invalid value for '--map'" in result.stderr
 
 
 def test_newer_record_wins_in_either_order(tmp_path, runner):
@@ -100,12 +107,12 @@ def test_newer_record_wins_in_either_order(tmp_path, runner):
     time.sleep(0.01)
     make_image(folder / "x.jpg", seed=3)  # rewritten: another picture, a later mtime
     index(tmp_path / "new.db", folder)
-    new = dump_index(tmp_path / "new.db")
-    assert new != dump_index(tmp_path / "old.db")
+    new = content(tmp_path / "new.db")
+    assert new != content(tmp_path / "old.db")
     for order in (("old.db", "new.db"), ("new.db", "old.db")):
         target = tmp_path / f"m-{order[0]}"
         result = invoke(runner, str(target), "merge", *(str(tmp_path / o) for o in order))
-        assert dump_index(target) == new
+        assert content(target) == new
         second = result.stderr.splitlines()[1]
         # y.jpg did not change, but new.db read it later: its record is the newer one too
         assert second.endswith(("0 added, 2 replaced, 0 kept (this index's record as new or newer)"
@@ -124,7 +131,7 @@ def test_foreign_recipe_is_refused_before_anything_is_copied(tmp_path, runner, l
                     str(tmp_path / "b.db"), ok=False)
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "recipe '3 pillow=9.0.0'" in result.stderr
-    assert dump_index(tmp_path / "m.db") == {}
+    assert not (tmp_path / "m.db").exists()
 
 
 def test_missing_other_and_self_are_one_line_errors(tmp_path, runner, library):

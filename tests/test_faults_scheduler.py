@@ -1,0 +1,72 @@
+"""--scheduler / IMGFIND_SCHEDULER as a new user meets it: a malformed address or local:N is a
+usage error (exit 2) before anything connects or starts (local:-1 waited 20 s for a scheduler,
+local:x printed int()'s message with exit 1, local:0 was taken silently); the banner says what
+runs (local:N starts N worker processes of one thread); without distributed, an address from
+the environment variable names that variable.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+
+import pytest
+from faults_support import cli_run, no_crash, one_error_line, photo
+
+
+@pytest.fixture
+def pics(tmp_path):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    photo(folder / "a.jpg", seed=1)
+    return folder
+
+
+@pytest.mark.parametrize("value", ["local:x", "local:-1", "local:0", "local:", "local:1.5",
+                                   "tcp://host:port", " "])
+@pytest.mark.parametrize("given", ["option", "env"])
+def test_malformed_scheduler_is_a_usage_error_at_once(tmp_path, pics, value, given):
+    db = tmp_path / "i.db"
+    args = ["--db", str(db), "index", str(pics)]
+    start = time.monotonic()
+    if given == "option":
+        result = cli_run(*args, "--scheduler", value)
+    else:
+        result = cli_run(*args, env={"IMGFIND_SCHEDULER": value})
+    no_crash(result)
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert time.monotonic() - start < 5, "it waited for a scheduler"
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: Invalid value for '--scheduler'"), result.stderr
+    assert "int()" not in last and "invalid literal" not in last
+    if value.startswith("local"):
+        assert "local:N" in last and "1 to" in last
+    if given == "env":
+        assert "IMGFIND_SCHEDULER" in last
+    assert not db.exists()
+
+
+def test_missing_distributed_names_the_environment_variable(monkeypatch, tmp_path, pics):
+    real = builtins.__import__
+
+    def fake(name, *args, **kwargs):
+        if name == "distributed" or name.startswith("distributed."):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    result = cli_run("--db", str(tmp_path / "i.db"), "index", str(pics),
+                     env={"IMGFIND_SCHEDULER": "local:2"})
+    line = one_error_line(result.exit_code, result.stderr)
+    assert "IMGFIND_SCHEDULER" in line and "distributed" in line, line
+    result = cli_run("--db", str(tmp_path / "i.db"), "index", str(pics), "--scheduler", "local:2")
+    line = one_error_line(result.exit_code, result.stderr)
+    assert "--scheduler" in line and "IMGFIND_SCHEDULER" not in line, line
+
+
+def test_local_banner_says_worker_processes(tmp_path, pics):
+    pytest.importorskip("distributed")
+    result = cli_run("--db", str(tmp_path / "i.db"), "index", str(pics), "--scheduler", "local:1")
+    no_crash(result)
+    assert result.exit_code == 0, result.stderr
+    assert "local Dask cluster of 1 worker process (1 thread each)" in result.stderr, result.stderr
