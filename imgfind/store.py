@@ -397,15 +397,28 @@ class Store:
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
-        file to itself, and SQLite does not wait for that: retry while others hold it."""
+        file to itself, and SQLite does not wait for that: retry while others hold it, up to
+        the timeout (SQLite may also answer with the old mode instead of "locked").
+
+        Raises:
+            StoreError: the journal mode is still not WAL at the deadline, or SQLite answers
+                with a mode no retry changes (an in-memory or temporary database).
+        """
         deadline = time.monotonic() + self.timeout
-        while self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        while True:
             try:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                mode = str(self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
-                time.sleep(0.02)
+                mode = "locked"
+            if mode == "wal":
+                return
+            if mode == "memory" or time.monotonic() > deadline:
+                raise StoreError(f"cannot open index {self.path}: its journal mode stays "
+                                 f"{mode!r}, not 'wal' (needed so that reads and an index run "
+                                 "can share it)")
+            time.sleep(0.02)
 
     def _check_header(self, version: int, app_id: int, tables: int) -> None:
         if version > SCHEMA_VERSION:
@@ -1134,6 +1147,12 @@ def _check_db_path(path: str, *, create: bool) -> None:
         StoreError: the path is a folder, a FIFO, a device or a socket, or a file stands where
             a folder of the path should be.
     """
+    if path in ("", ":memory:") or path.startswith("file::memory:"):
+        # SQLite opens a private temporary or in-memory database for these names: nothing
+        # would be kept, and no other command could read it.
+        what = f"--db {path}" if path else "--db is empty: it"
+        raise StoreError(f"{what} names no index file (SQLite would keep that database in "
+                         "memory only, and lose it); give a file path, e.g. --db ./photos.db")
     try:
         st = os.stat(path)
     except FileNotFoundError:

@@ -135,6 +135,36 @@ def test_db_that_cannot_be_an_index_is_one_error_line(tmp_path, kind, command):
     assert _tree(tmp_path) == before, f"stray files: {sorted(_tree(tmp_path) - before)}"
 
 
+@pytest.mark.parametrize("command", ["index", "status", "dedupe", "query"])
+@pytest.mark.parametrize("name", ["", ":memory:"])
+def test_db_name_sqlite_keeps_in_memory_is_one_error_line(tmp_path, name, command):
+    """--db "" and --db :memory: name SQLite's temporary and in-memory databases, not a file:
+    one Error line, exit 1, at once (index used to loop forever waiting for WAL)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(folder / "a.jpg", seed=1)
+    args = {"index": ["index", str(folder)], "status": ["status"], "dedupe": ["dedupe", str(folder)],
+            "query": ["query", str(folder / "a.jpg")]}[command]
+    try:
+        done = sub_run("--db", name, *args, timeout=20, cwd=tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"--db {name!r}: '{command}' hangs")
+    line = one_error_line(done.returncode, text(done.stderr))
+    assert "--db" in line and "file" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"], "a file was made"
+
+
+def test_empty_imgfind_db_variable_still_means_the_default_index(tmp_path):
+    """IMGFIND_DB= (set but empty) is the default index, as unset; only --db "" is refused."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(folder / "a.jpg", seed=1)
+    env = {"IMGFIND_DB": "", "XDG_DATA_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path)}
+    done = sub_run("index", str(folder), env=env, timeout=60)
+    assert done.returncode == 0, text(done.stderr)
+    assert (tmp_path / "xdg" / "imgfind" / "index.db").exists()
+
+
 # ----------------------------------------------------------------------------- a full disk
 def test_full_disk_says_the_disk_is_full(tmp_path):
     """Every command on an index whose disk is full names the cause (no space), never SQLite's
