@@ -165,6 +165,22 @@ def test_empty_imgfind_db_variable_still_means_the_default_index(tmp_path):
     assert (tmp_path / "xdg" / "imgfind" / "index.db").exists()
 
 
+def test_db_under_a_file_is_no_index_for_every_reading_command(tmp_path):
+    """--db afile/sub.db (afile a regular file): every reading command says the same clear
+    thing, "no index at ...", never an error about a side file of the index (dedupe read
+    <index>.act/ignore.json first and printed "[Errno 20] Not a directory")."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(folder / "a.jpg", seed=1)
+    (tmp_path / "afile").write_text("a file, not a folder\n")
+    db = str(tmp_path / "afile" / "sub.db")
+    for args in (["status"], ["dedupe"], ["dedupe", "-f", "json"], ["dedupe", "--keep", "newest"],
+                 ["query", str(folder / "a.jpg")]):
+        result = cli_run("--db", db, *args)
+        line = one_error_line(result.exit_code, result.stderr)
+        assert line == f"Error: no index at {db}; run 'imgfind index DIR' first", (args, line)
+
+
 # ----------------------------------------------------------------------------- a full disk
 def test_full_disk_says_the_disk_is_full(tmp_path):
     """Every command on an index whose disk is full names the cause (no space), never SQLite's
