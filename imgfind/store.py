@@ -158,7 +158,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _guarded(fn: F) -> F:
-    """Map any sqlite3 error raised by a Store method to one StoreError, once, here."""
+    """Map any sqlite3 error raised by a Store method to one StoreError, once, here; and a
+    ValueError, which a read method raises only when a stored value does not decode (a blob
+    of the wrong length, metadata that is not JSON), to the damaged-index StoreError."""
 
     @functools.wraps(fn)
     def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
@@ -166,8 +168,18 @@ def _guarded(fn: F) -> F:
             return fn(self, *args, **kwargs)
         except sqlite3.Error as exc:
             raise _store_error(exc, self.path, "read") from None
+        except ValueError as exc:  # json.JSONDecodeError too
+            raise damaged(self.path, f"a stored value does not decode: {exc}") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def damaged(path: str, why: object) -> StoreError:
+    """The one wording of a damaged index, whatever found it (SQLite's b-tree check, a stored
+    row that does not unpack): what is wrong and how to rebuild."""
+    return StoreError(
+        f"the index {path} is damaged ({why}); rebuild it: delete it (with its -wal and "
+        f"-shm files) and run 'imgfind index DIR' again")
 
 
 def _store_error(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
@@ -176,9 +188,7 @@ def _store_error(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
     text = str(exc)
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text \
             or "not a database" in text:
-        return StoreError(
-            f"the index {path} is damaged ({text}); rebuild it: delete it (with its -wal and "
-            f"-shm files) and run 'imgfind index DIR' again")
+        return damaged(path, text)
     # SQLite says "disk I/O error" when the disk fills while it creates its -wal or -shm
     # file: ask the file system.
     if name.startswith("SQLITE_FULL") or "disk is full" in text or (
@@ -579,6 +589,8 @@ class Store:
                     "SELECT k.file_id, k.descs FROM keypoints k JOIN files f ON f.id = k.file_id"
                     " WHERE f.recipe = ? ORDER BY k.file_id", (recipe_id(),)).fetchall()
                     if self.version >= 3 else [])
+                if any(len(r[1]) % 8 for r in rows):
+                    raise damaged(self.path, "a stored keypoint descriptor row is not whole")
                 found = DescriptorIndex.build(np.array([r[0] for r in rows], np.int64),
                                               [bytes(r[1]) for r in rows], self.local_features)
                 if owner is not None:
@@ -697,13 +709,13 @@ class Store:
                "JOIN files f ON f.id = k.file_id WHERE f.recipe = ?")
         if ids is None:
             rows = self.db.execute(sql + " ORDER BY k.file_id", (recipe_id(),))
-            return {r[0]: LocalFeatures(r[1], r[2], bytes(r[3]), bytes(r[4])) for r in rows}
+            return {r[0]: _local_features(r, self.path) for r in rows}
         id_list = list(ids)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for r in self.db.execute(sql + f" AND k.file_id IN ({marks})", (recipe_id(), *chunk)):
-                out[r[0]] = LocalFeatures(r[1], r[2], bytes(r[3]), bytes(r[4]))
+                out[r[0]] = _local_features(r, self.path)
         return out
 
     @_guarded
@@ -721,8 +733,7 @@ class Store:
             try:
                 raws = unpack_thumbs([blob for _, blob in rows])
             except ValueError as exc:
-                raise StoreError(f"the index {self.path} is damaged ({exc}); rebuild it: delete "
-                                 "it and run 'imgfind index DIR' again") from None
+                raise damaged(self.path, exc) from None
             for (file_id, _), raw in zip(rows, raws):
                 out[file_id] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, THUMB_SIZE)
         return out
@@ -1049,7 +1060,16 @@ def _raw_thumb(blob: bytes, path: str) -> bytes:
     try:
         return unpack_thumb(blob)
     except ValueError as exc:
-        raise StoreError(f"the index {path} is damaged ({exc}); rebuild it") from None
+        raise damaged(path, exc) from None
+
+
+def _local_features(row: tuple, path: str) -> LocalFeatures:
+    """LocalFeatures of a keypoints row (file_id, width, height, xy, descs); a row whose
+    positions and descriptors do not agree in number is a damaged index (StoreError)."""
+    xy, desc = bytes(row[3]), bytes(row[4])
+    if len(desc) % 8 or len(xy) != len(desc) // 2 or not row[1] or not row[2]:
+        raise damaged(path, f"a stored keypoints row of {len(xy)} + {len(desc)} bytes")
+    return LocalFeatures(row[1], row[2], xy, desc)
 
 
 def _identity(st: FileStat) -> tuple[int | None, int | None, int | None]:
@@ -1103,8 +1123,7 @@ def _hashes(blobs: list[bytes], phash: np.ndarray, dhash: np.ndarray, path: str)
     try:
         return unpack_hashes([bytes(b) for b in blobs], phash, dhash)
     except ValueError as exc:
-        raise StoreError(f"the index {path} is damaged ({exc}); rebuild it: delete it and run "
-                         "'imgfind index DIR' again") from None
+        raise damaged(path, exc) from None
 
 
 def _content(trim: bytes | None) -> float:

@@ -70,6 +70,42 @@ def test_damaged_index_is_one_error_line_with_a_rebuild_hint(tmp_path, command):
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before, "the damaged index was changed"
 
 
+@pytest.mark.parametrize("damage", [
+    "UPDATE thumbs SET thumb = substr(thumb, 1, 5)",
+    "UPDATE thumbs SET thumb = randomblob(length(thumb) + 3)",
+    "UPDATE prints SET trim = randomblob(7)",
+    "UPDATE files SET metadata = '{bad json'",
+    "UPDATE keypoints SET xy = substr(xy, 1, 5)",
+    "UPDATE keypoints SET descs = randomblob(length(descs) + 3)",
+])
+def test_a_damaged_row_is_the_same_damaged_index_line_as_a_damaged_page(tmp_path, damage):
+    """A stored value that does not decode (a thumbnail, a trim box, metadata, keypoints) is
+    a damaged index, said in the one wording a damaged b-tree page gets: what to delete (the
+    index with its -wal and -shm files) and the rebuild command; never a traceback."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):
+        photo(folder / f"p{i}.jpg", seed=i)
+    photo(folder / "p1-copy.png", seed=1)  # a group: its members' records are read
+    db = tmp_path / "i.db"
+    ok(cli_run("--db", str(db), "index", str(folder)))
+    for p in tmp_path.iterdir():  # no sidecar: the damaged rows are what is read
+        if p.name.startswith(db.name) and p != db and p.is_file():
+            p.unlink()
+    con = sqlite3.connect(db)
+    assert con.execute(damage).rowcount > 0
+    con.commit()
+    con.close()
+    want = (rf"^Error: the index {re.escape(str(db))} is damaged \(.+\); rebuild it: delete it "
+            r"\(with its -wal and -shm files\) and run 'imgfind index DIR' again$")
+    for args in (["dedupe"], ["dedupe", "-f", "json"], ["query", str(folder / "p1.jpg")]):
+        done = sub_run("--db", str(db), *args, timeout=120)
+        if done.returncode == 0 and "keypoints" in damage and args[0] == "dedupe":
+            continue  # dedupe reads keypoints only for candidates it needs them for
+        line = one_error_line(done.returncode, text(done.stderr))
+        assert re.match(want, line), (args, line)
+
+
 # ----------------------------------------------------------------------------- --db paths
 def test_db_name_that_is_not_utf8_works_for_every_command(tmp_path):
     folder = tmp_path / "photos"
