@@ -594,12 +594,20 @@ class Index:
                 group_rows.append(list(star))
                 rows = np.array(star)
                 same = _twin_matrix(star, twin_of) if twin_of else None
+                # A damaged copy is joined by its own test (damaged.py), not by the pHash
+                # rule: its distance is shown, but max_distance covers only the members the
+                # rule joined (with same-pixel twins at 0), so it never exceeds what they show.
+                by_rule = np.array([j == 0 or (min(star[0], r), max(star[0], r)) not in broken_keys
+                                    for j, r in enumerate(star)])
                 if same is not None:
                     dist, orient = distance_matrix(prints.hashes[rows])
                     dist[same] = 0
-                    first, first_orient, top = dist[0], orient[0], int(dist.max())
+                    first, first_orient = dist[0], orient[0]
+                    top = int(dist[np.ix_(by_rule, by_rule)].max())
                 else:  # row 0 and the largest only: O(k) memory beyond k^2 bytes (issue 15)
                     first, first_orient, top = star_distances(prints.hashes[rows])
+                    if not by_rule.all():
+                        top = star_distances(prints.hashes[rows[by_rule]])[2]
                 ev = [None] + [evidence.get((star[0], r)) for r in star[1:]]
                 groups.append(Group(
                     tuple(Member(m, int(first[j]),

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ..answers import captured, credits_of, summarize
 from ..model import Answer, FileRecord, Group, Member, PageRef, Partial, QueryResult, ReportHeader
-from .words import iso_time
+from .words import iso_time, joined_by
 
 #: The check of a pixel-identical pair (same_pixels.SAME_PIXELS; reports import no numpy).
 SAME_PIXELS = "same pixels"
@@ -80,6 +80,7 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
         "groups": [{
             "max_distance": g.max_distance,
             "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
+                       "joined_by": joined_by(m, i),
                        "same_pixels": same_pixels(m, i), "original": i == 0, **evidence_json(m, i),
                        **partial_json(m.partial, "first", "member")}
                       for i, m in enumerate(g.members)],
