@@ -300,6 +300,9 @@ class FileRecord:
     #: this file shows exactly the pixels of the JPEG at that path (a lossless copy saved
     #: from it: same_pixels.py); such a copy is never the likely original beside its JPEG
     pixels_of: str | None = None
+    #: Other names of this very file that index runs reached and that still reach it: (path,
+    #: "hard link" or "symbolic link"). The same file, never a copy that could be removed.
+    other_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def present(self) -> bool:

@@ -336,6 +336,7 @@ class Store:
             self._use_wal()
             self._migrate_decisions()
             self._migrate_sizes()
+            self._migrate_aliases()
 
     def _migrate_1_to_2(self) -> None:
         for statement in MIGRATE_1_TO_2.split(";"):
@@ -376,6 +377,16 @@ class Store:
         if not decision_cache.complete(self.db):
             with self.transaction():
                 decision_cache.migrate(self.db)
+
+    def _migrate_aliases(self) -> None:
+        """The aliases table (_ALIASES; idempotent, no version change: a table older readers
+        ignore, and its rows go with their file's row by the foreign key)."""
+        if not self._has_table("aliases"):
+            try:
+                with self.transaction():
+                    self.db.execute(_ALIASES)
+            except StoreError:  # locked by another writer, full disk: made at the next open
+                pass
 
     def _migrate_sizes(self) -> None:
         """The files_size index (SCHEMA) on an index made before it (idempotent; no version
@@ -914,6 +925,40 @@ class Store:
                 f"SELECT path FROM files WHERE path IN ({','.join('?' * len(chunk))})", chunk))
         return out
 
+    @_guarded
+    def aliases(self, ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+        """The other names of the given files that index runs reached (a hard link, a
+        symbolic link followed): {file id: [(path, how: "hard link" or "symbolic link")]},
+        by path. Files without any are left out."""
+        out: dict[int, list[tuple[str, str]]] = {}
+        id_list = list(ids)
+        if not self._has_table("aliases"):
+            return out
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            for fid, path, how in self.db.execute(
+                    f"SELECT file_id, path, how FROM aliases WHERE file_id IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY path", chunk):
+                out.setdefault(fid, []).append((display(path), how))
+        return out
+
+    def replace_aliases(self, roots: Iterable[bytes], names: Iterable[tuple[bytes, bytes, str]]
+                        ) -> None:
+        """Record the other names a crawl of *roots* found: (name, the indexed path of its
+        file, how), in place of the names under *roots* recorded before. A name whose file
+        is not indexed is left out."""
+        if not self._has_table("aliases"):
+            return
+        with self.transaction():
+            for root in roots:
+                prefix = root.rstrip(b"/") + b"/"
+                self.db.execute("DELETE FROM aliases WHERE path = ? OR (path >= ? AND path < ?)",
+                                (root, prefix, prefix[:-1] + b"0"))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO aliases(path, file_id, how) "
+                "SELECT ?, id, ? FROM files WHERE path = ?",
+                ((name, how, kept) for name, kept, how in names))
+
     def _has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                (name,)).fetchone() is not None
@@ -1046,6 +1091,13 @@ class Store:
 
 
 _SIZE_INDEX = SCHEMA[SCHEMA.index("CREATE INDEX IF NOT EXISTS files_size"):].split(";")[0]
+#: Other names of an indexed file that an index run reached: a hard link, or a symbolic
+#: link it followed (crawl.walk's ``same``). Shown beside the file, never as a copy.
+_ALIASES = """CREATE TABLE IF NOT EXISTS aliases (
+    path    BLOB PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    how     TEXT NOT NULL            -- "hard link" or "symbolic link"
+)"""
 _KEYPOINTS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS keypoints"):].split(";")[0]
 
 _KNOWN_COLUMNS = "id, path, size, mtime_ns, recipe, error, dev, ino, ctime_ns"

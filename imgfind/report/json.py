@@ -35,6 +35,8 @@ def file_json(rec: FileRecord) -> dict:
     out = {"path": rec.path, "width": rec.width, "height": rec.height, "bytes": rec.size,
            "format": rec.format, "mtime": iso_time(rec.mtime_ns), "metadata": rec.metadata,
            "present": rec.present, "state": rec.state}
+    # Other names of this very file (a hard link, a symbolic link): never copies to remove.
+    out["other_names"] = [{"path": path, "link": how} for path, how in rec.other_names]
     if rec.same_file_as is not None:
         out["same_file_as"] = rec.same_file_as
     if rec.pixels_of is not None:  # a lossless copy of that JPEG (same_pixels.py)

@@ -41,6 +41,8 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}{rel}{_mark(f)}\n")
             if m.partial:
                 out.write(f"            {_boxes(m.partial, 'first file', 'this')}\n")
+            for path, how in f.other_names:  # the same file by another name: not a copy
+                out.write(f"            same file: {how} {one_line(path)}\n")
 
 
 def _boxes(p: Partial, a: str, b: str) -> str:
