@@ -50,7 +50,8 @@ class Context:
             click.echo(message, err=True)
 
     def open(self, settings: Settings | None = None, *, readonly: bool = False) -> Index:
-        if readonly and not os.path.exists(self.db):
+        # "" and ":memory:" name no file: the store's own check says why (store._check_db_path).
+        if readonly and self.db not in ("", ":memory:") and not os.path.exists(self.db):
             raise ImgfindError(f"no index at {self.db}; run 'imgfind index DIR' first")
         if not readonly:
             self.check_db_folder()

@@ -35,7 +35,9 @@ def load(db: str) -> list[dict[str, Any]]:
     try:
         with open(_file(db), encoding="utf-8") as f:
             return list(json.load(f)["pairs"])
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        # NotADirectoryError: a file stands where a folder of --db should be, so there is no
+        # index and no list either; the command's own index check says so ("no index at").
         return []
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ImgfindError(f"cannot read {_file(db)}: {exc}") from None
@@ -43,13 +45,16 @@ def load(db: str) -> list[dict[str, Any]]:
 
 def _save(db: str, pairs: list[dict[str, Any]]) -> None:
     path = _file(db)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"format": "imgfind-ignore/1", "pairs": pairs}, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"format": "imgfind-ignore/1", "pairs": pairs}, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ImgfindError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def keyset(db: str) -> set[tuple[str, str]]:

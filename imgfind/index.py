@@ -137,9 +137,15 @@ class Index:
             if why.startswith("no decoder"):  # a picture, unreadable here now: not gone
                 passed_over.add(path)
 
-        stats = list(walk(abs_roots, self.settings.crawl, warn, skip))
+        other_names: list[tuple[bytes, bytes]] = []  # (a second name, the name crawled)
+
+        def same(path: bytes, kept: bytes) -> None:
+            other_names.append((path, kept))
+
+        stats = list(walk(abs_roots, self.settings.crawl, warn, skip, same))
         known = self.store.known_under(abs_roots)
-        plan = diff(stats, known, elsewhere=self._aliases_elsewhere(stats, known),
+        elsewhere = self._aliases_elsewhere(stats, known)
+        plan = diff(stats, known, elsewhere=elsewhere,
                     # A file skipped for want of a decoder (its extra uninstalled since) is
                     # still on disk: kept as it was, not removed.
                     kept=lambda p: p in passed_over or any(p.startswith(d) for d in failed_dirs),
@@ -159,6 +165,15 @@ class Index:
                 warnings.append(f"{display(result.stat.path)}: {result.info.warning}")
         with self.store.transaction():
             removed = self.store.delete(plan.gone)
+        # Other names of one file: shown beside it by dedupe, never as a copy. A crawled name
+        # whose file is stored under a path outside these roots is one too (plan.aliases).
+        indexed_as = {st.identity: elsewhere[st.identity].path for st in plan.aliases
+                      if st.identity in elsewhere}
+        names = [(name, kept) for name, kept in other_names] + [
+            (st.path, indexed_as[st.identity]) for st in plan.aliases if st.identity in indexed_as]
+        self.store.replace_aliases(abs_roots, [
+            (name, kept, link_kind(name, kept).removeprefix("same file (").rstrip(")"))
+            for name, kept in names])
         self._refresh_metadata(abs_roots)
         return IndexStats(len(plan.new), len(plan.changed),
                           len(plan.unchanged) + len(plan.aliases), removed, len(problems),
@@ -594,12 +609,20 @@ class Index:
                 group_rows.append(list(star))
                 rows = np.array(star)
                 same = _twin_matrix(star, twin_of) if twin_of else None
+                # A damaged copy is joined by its own test (damaged.py), not by the pHash
+                # rule: its distance is shown, but max_distance covers only the members the
+                # rule joined (with same-pixel twins at 0), so it never exceeds what they show.
+                by_rule = np.array([j == 0 or (min(star[0], r), max(star[0], r)) not in broken_keys
+                                    for j, r in enumerate(star)])
                 if same is not None:
                     dist, orient = distance_matrix(prints.hashes[rows])
                     dist[same] = 0
-                    first, first_orient, top = dist[0], orient[0], int(dist.max())
+                    first, first_orient = dist[0], orient[0]
+                    top = int(dist[np.ix_(by_rule, by_rule)].max())
                 else:  # row 0 and the largest only: O(k) memory beyond k^2 bytes (issue 15)
                     first, first_orient, top = star_distances(prints.hashes[rows])
+                    if not by_rule.all():
+                        top = star_distances(prints.hashes[rows[by_rule]])[2]
                 ev = [None] + [evidence.get((star[0], r)) for r in star[1:]]
                 groups.append(Group(
                     tuple(Member(m, int(first[j]),
@@ -617,8 +640,38 @@ class Index:
                 groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under),
                                               cache)
         cache.save()  # after the snapshot: only if the index is still in that state
+        groups = self._with_other_names(groups)
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
         return groups
+
+    def _with_other_names(self, groups: list[Group]) -> list[Group]:
+        """*groups* with each present member's other names (store.aliases) that still reach
+        its file on disk (same device and inode) in ``FileRecord.other_names``."""
+        names = self.store.aliases({m.file.id for g in groups for m in g.members if m.file.present})
+        if not names:
+            return groups
+
+        def identity(path: str) -> tuple[int, int] | None:
+            try:
+                st = os.stat(os.fsencode(path))
+            except (OSError, ValueError):
+                return None
+            return st.st_dev, st.st_ino
+
+        out = []
+        for g in groups:
+            members = []
+            for m in g.members:
+                found = names.get(m.file.id) if m.file.present else None
+                if found:
+                    own = identity(m.file.path)
+                    reach = tuple((p, how) for p, how in found if p != m.file.path
+                                  and own is not None and identity(p) == own)
+                    if reach:
+                        m = replace(m, file=replace(m.file, other_names=reach))
+                members.append(m)
+            out.append(replace(g, members=tuple(members)))
+        return out
 
     def _not_frames(self, pairs: Sequence[PairMatch], side: Side, prints: Prints, rule: Rule,
                     memo: dict[tuple[int, int], bool] | None = None) -> list[PairMatch]:

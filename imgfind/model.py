@@ -300,6 +300,9 @@ class FileRecord:
     #: this file shows exactly the pixels of the JPEG at that path (a lossless copy saved
     #: from it: same_pixels.py); such a copy is never the likely original beside its JPEG
     pixels_of: str | None = None
+    #: Other names of this very file that index runs reached and that still reach it: (path,
+    #: "hard link" or "symbolic link"). The same file, never a copy that could be removed.
+    other_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def present(self) -> bool:
@@ -369,8 +372,10 @@ class Group:
     """A set of files that are copies of one picture; ``members[0]`` is the likely original."""
 
     members: tuple[Member, ...]
-    #: largest Hamming distance between the group's whole copies; partial members (their
-    #: ``partial`` set) are not counted, so a group of partial members only has 0
+    #: largest Hamming distance between any two of the group's first file and the members
+    #: the pHash rule joined (same-pixel twins at 0); members joined by a test of their own
+    #: are not counted: partial members (their ``partial`` set) and damaged copies (relation
+    #: "damaged copy"), so a group of such members only has 0
     max_distance: int
 
 

@@ -158,7 +158,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _guarded(fn: F) -> F:
-    """Map any sqlite3 error raised by a Store method to one StoreError, once, here."""
+    """Map any sqlite3 error raised by a Store method to one StoreError, once, here; and a
+    ValueError, which a read method raises only when a stored value does not decode (a blob
+    of the wrong length, metadata that is not JSON), to the damaged-index StoreError."""
 
     @functools.wraps(fn)
     def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
@@ -166,8 +168,18 @@ def _guarded(fn: F) -> F:
             return fn(self, *args, **kwargs)
         except sqlite3.Error as exc:
             raise _store_error(exc, self.path, "read") from None
+        except ValueError as exc:  # json.JSONDecodeError too
+            raise damaged(self.path, f"a stored value does not decode: {exc}") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def damaged(path: str, why: object) -> StoreError:
+    """The one wording of a damaged index, whatever found it (SQLite's b-tree check, a stored
+    row that does not unpack): what is wrong and how to rebuild."""
+    return StoreError(
+        f"the index {path} is damaged ({why}); rebuild it: delete it (with its -wal and "
+        f"-shm files) and run 'imgfind index DIR' again")
 
 
 def _store_error(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
@@ -176,9 +188,7 @@ def _store_error(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
     text = str(exc)
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text \
             or "not a database" in text:
-        return StoreError(
-            f"the index {path} is damaged ({text}); rebuild it: delete it (with its -wal and "
-            f"-shm files) and run 'imgfind index DIR' again")
+        return damaged(path, text)
     # SQLite says "disk I/O error" when the disk fills while it creates its -wal or -shm
     # file: ask the file system.
     if name.startswith("SQLITE_FULL") or "disk is full" in text or (
@@ -326,6 +336,7 @@ class Store:
             self._use_wal()
             self._migrate_decisions()
             self._migrate_sizes()
+            self._migrate_aliases()
 
     def _migrate_1_to_2(self) -> None:
         for statement in MIGRATE_1_TO_2.split(";"):
@@ -367,6 +378,16 @@ class Store:
             with self.transaction():
                 decision_cache.migrate(self.db)
 
+    def _migrate_aliases(self) -> None:
+        """The aliases table (_ALIASES; idempotent, no version change: a table older readers
+        ignore, and its rows go with their file's row by the foreign key)."""
+        if not self._has_table("aliases"):
+            try:
+                with self.transaction():
+                    self.db.execute(_ALIASES)
+            except StoreError:  # locked by another writer, full disk: made at the next open
+                pass
+
     def _migrate_sizes(self) -> None:
         """The files_size index (SCHEMA) on an index made before it (idempotent; no version
         change: readers without it scan the files table instead). About 0.3 s at 10^5 files,
@@ -397,15 +418,28 @@ class Store:
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
-        file to itself, and SQLite does not wait for that: retry while others hold it."""
+        file to itself, and SQLite does not wait for that: retry while others hold it, up to
+        the timeout (SQLite may also answer with the old mode instead of "locked").
+
+        Raises:
+            StoreError: the journal mode is still not WAL at the deadline, or SQLite answers
+                with a mode no retry changes (an in-memory or temporary database).
+        """
         deadline = time.monotonic() + self.timeout
-        while self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        while True:
             try:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                mode = str(self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
-                time.sleep(0.02)
+                mode = "locked"
+            if mode == "wal":
+                return
+            if mode == "memory" or time.monotonic() > deadline:
+                raise StoreError(f"cannot open index {self.path}: its journal mode stays "
+                                 f"{mode!r}, not 'wal' (needed so that reads and an index run "
+                                 "can share it)")
+            time.sleep(0.02)
 
     def _check_header(self, version: int, app_id: int, tables: int) -> None:
         if version > SCHEMA_VERSION:
@@ -566,6 +600,8 @@ class Store:
                     "SELECT k.file_id, k.descs FROM keypoints k JOIN files f ON f.id = k.file_id"
                     " WHERE f.recipe = ? ORDER BY k.file_id", (recipe_id(),)).fetchall()
                     if self.version >= 3 else [])
+                if any(len(r[1]) % 8 for r in rows):
+                    raise damaged(self.path, "a stored keypoint descriptor row is not whole")
                 found = DescriptorIndex.build(np.array([r[0] for r in rows], np.int64),
                                               [bytes(r[1]) for r in rows], self.local_features)
                 if owner is not None:
@@ -684,13 +720,13 @@ class Store:
                "JOIN files f ON f.id = k.file_id WHERE f.recipe = ?")
         if ids is None:
             rows = self.db.execute(sql + " ORDER BY k.file_id", (recipe_id(),))
-            return {r[0]: LocalFeatures(r[1], r[2], bytes(r[3]), bytes(r[4])) for r in rows}
+            return {r[0]: _local_features(r, self.path) for r in rows}
         id_list = list(ids)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for r in self.db.execute(sql + f" AND k.file_id IN ({marks})", (recipe_id(), *chunk)):
-                out[r[0]] = LocalFeatures(r[1], r[2], bytes(r[3]), bytes(r[4]))
+                out[r[0]] = _local_features(r, self.path)
         return out
 
     @_guarded
@@ -708,8 +744,7 @@ class Store:
             try:
                 raws = unpack_thumbs([blob for _, blob in rows])
             except ValueError as exc:
-                raise StoreError(f"the index {self.path} is damaged ({exc}); rebuild it: delete "
-                                 "it and run 'imgfind index DIR' again") from None
+                raise damaged(self.path, exc) from None
             for (file_id, _), raw in zip(rows, raws):
                 out[file_id] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, THUMB_SIZE)
         return out
@@ -890,6 +925,40 @@ class Store:
                 f"SELECT path FROM files WHERE path IN ({','.join('?' * len(chunk))})", chunk))
         return out
 
+    @_guarded
+    def aliases(self, ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+        """The other names of the given files that index runs reached (a hard link, a
+        symbolic link followed): {file id: [(path, how: "hard link" or "symbolic link")]},
+        by path. Files without any are left out."""
+        out: dict[int, list[tuple[str, str]]] = {}
+        id_list = list(ids)
+        if not self._has_table("aliases"):
+            return out
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            for fid, path, how in self.db.execute(
+                    f"SELECT file_id, path, how FROM aliases WHERE file_id IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY path", chunk):
+                out.setdefault(fid, []).append((display(path), how))
+        return out
+
+    def replace_aliases(self, roots: Iterable[bytes], names: Iterable[tuple[bytes, bytes, str]]
+                        ) -> None:
+        """Record the other names a crawl of *roots* found: (name, the indexed path of its
+        file, how), in place of the names under *roots* recorded before. A name whose file
+        is not indexed is left out."""
+        if not self._has_table("aliases"):
+            return
+        with self.transaction():
+            for root in roots:
+                prefix = root.rstrip(b"/") + b"/"
+                self.db.execute("DELETE FROM aliases WHERE path = ? OR (path >= ? AND path < ?)",
+                                (root, prefix, prefix[:-1] + b"0"))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO aliases(path, file_id, how) "
+                "SELECT ?, id, ? FROM files WHERE path = ?",
+                ((name, how, kept) for name, kept, how in names))
+
     def _has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                (name,)).fetchone() is not None
@@ -1022,6 +1091,13 @@ class Store:
 
 
 _SIZE_INDEX = SCHEMA[SCHEMA.index("CREATE INDEX IF NOT EXISTS files_size"):].split(";")[0]
+#: Other names of an indexed file that an index run reached: a hard link, or a symbolic
+#: link it followed (crawl.walk's ``same``). Shown beside the file, never as a copy.
+_ALIASES = """CREATE TABLE IF NOT EXISTS aliases (
+    path    BLOB PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    how     TEXT NOT NULL            -- "hard link" or "symbolic link"
+)"""
 _KEYPOINTS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS keypoints"):].split(";")[0]
 
 _KNOWN_COLUMNS = "id, path, size, mtime_ns, recipe, error, dev, ino, ctime_ns"
@@ -1036,7 +1112,16 @@ def _raw_thumb(blob: bytes, path: str) -> bytes:
     try:
         return unpack_thumb(blob)
     except ValueError as exc:
-        raise StoreError(f"the index {path} is damaged ({exc}); rebuild it") from None
+        raise damaged(path, exc) from None
+
+
+def _local_features(row: tuple, path: str) -> LocalFeatures:
+    """LocalFeatures of a keypoints row (file_id, width, height, xy, descs); a row whose
+    positions and descriptors do not agree in number is a damaged index (StoreError)."""
+    xy, desc = bytes(row[3]), bytes(row[4])
+    if len(desc) % 8 or len(xy) != len(desc) // 2 or not row[1] or not row[2]:
+        raise damaged(path, f"a stored keypoints row of {len(xy)} + {len(desc)} bytes")
+    return LocalFeatures(row[1], row[2], xy, desc)
 
 
 def _identity(st: FileStat) -> tuple[int | None, int | None, int | None]:
@@ -1090,8 +1175,7 @@ def _hashes(blobs: list[bytes], phash: np.ndarray, dhash: np.ndarray, path: str)
     try:
         return unpack_hashes([bytes(b) for b in blobs], phash, dhash)
     except ValueError as exc:
-        raise StoreError(f"the index {path} is damaged ({exc}); rebuild it: delete it and run "
-                         "'imgfind index DIR' again") from None
+        raise damaged(path, exc) from None
 
 
 def _content(trim: bytes | None) -> float:
@@ -1134,6 +1218,12 @@ def _check_db_path(path: str, *, create: bool) -> None:
         StoreError: the path is a folder, a FIFO, a device or a socket, or a file stands where
             a folder of the path should be.
     """
+    if path in ("", ":memory:") or path.startswith("file::memory:"):
+        # SQLite opens a private temporary or in-memory database for these names: nothing
+        # would be kept, and no other command could read it.
+        what = f"--db {path}" if path else "--db is empty: it"
+        raise StoreError(f"{what} names no index file (SQLite would keep that database in "
+                         "memory only, and lose it); give a file path, e.g. --db ./photos.db")
     try:
         st = os.stat(path)
     except FileNotFoundError:

@@ -222,3 +222,31 @@ def test_a_file_libjpeg_warns_about_is_not_marked_beside_its_byte_copy_alone(tmp
                            "--format", "json"))
     assert group_names(doc) == [["IMG_0001.jpg", "backup.jpg"]], group_names(doc)
     assert not any("damaged" in f["metadata"] for g in groups_of(doc) for f in g), doc
+
+
+def test_output_never_contradicts_itself_about_members_joined_by_their_own_test(tmp_path):
+    """--threshold 0 with damaged copies (16 bytes zeroed, truncated) at pHash distances above
+    0: the text header says they are joined by their own test, a group's max distance covers
+    only the members the pHash rule joined, and the JSON says for every member which test
+    joined it, with every "pHash" member within the threshold (README, "Output formats")."""
+    folder = _library(tmp_path, "RGB", False, 0.35)
+    raw = (folder / "orig.jpg").read_bytes()
+    (folder / "c-trunc.jpg").write_bytes(raw[:int(len(raw) * 0.98)])
+    db = str(tmp_path / "i.db")
+    doc = json_doc(cli_run("--db", db, "dedupe", str(folder), "--threshold", "0", "-f", "json"))
+    assert doc["threshold"] == 0
+    (group,) = [g for g in doc["groups"] if len(g["files"]) > 1]
+    files = group["files"]
+    assert [f["joined_by"] for f in files][0] == "first file"
+    broken = [f for f in files if f["relation"] == damaged.DAMAGED_COPY]
+    assert broken and all(f["joined_by"] == damaged.DAMAGED_COPY for f in broken)
+    assert any(f["distance"] > 0 for f in broken), "no damaged copy above the threshold: no test"
+    by_rule = [f for f in files[1:] if f["joined_by"] in ("pHash", "same pixels")]
+    assert all(f["distance"] <= doc["threshold"] for f in by_rule), files
+    assert group["max_distance"] <= doc["threshold"], group["max_distance"]
+    assert group["max_distance"] >= max([f["distance"] for f in by_rule], default=0)
+    text = cli_run("--db", db, "dedupe", "--threshold", "0").stdout
+    header = text.splitlines()[0]
+    assert "pHash distance <= 0 bits" in header and "damaged copies by their own tests" in header
+    shown = [int(m) for m in __import__("re").findall(r"max distance (\d+)", text)]
+    assert all(d <= 0 for d in shown), text

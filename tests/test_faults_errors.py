@@ -70,6 +70,42 @@ def test_damaged_index_is_one_error_line_with_a_rebuild_hint(tmp_path, command):
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before, "the damaged index was changed"
 
 
+@pytest.mark.parametrize("damage", [
+    "UPDATE thumbs SET thumb = substr(thumb, 1, 5)",
+    "UPDATE thumbs SET thumb = randomblob(length(thumb) + 3)",
+    "UPDATE prints SET trim = randomblob(7)",
+    "UPDATE files SET metadata = '{bad json'",
+    "UPDATE keypoints SET xy = substr(xy, 1, 5)",
+    "UPDATE keypoints SET descs = randomblob(length(descs) + 3)",
+])
+def test_a_damaged_row_is_the_same_damaged_index_line_as_a_damaged_page(tmp_path, damage):
+    """A stored value that does not decode (a thumbnail, a trim box, metadata, keypoints) is
+    a damaged index, said in the one wording a damaged b-tree page gets: what to delete (the
+    index with its -wal and -shm files) and the rebuild command; never a traceback."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):
+        photo(folder / f"p{i}.jpg", seed=i)
+    photo(folder / "p1-copy.png", seed=1)  # a group: its members' records are read
+    db = tmp_path / "i.db"
+    ok(cli_run("--db", str(db), "index", str(folder)))
+    for p in tmp_path.iterdir():  # no sidecar: the damaged rows are what is read
+        if p.name.startswith(db.name) and p != db and p.is_file():
+            p.unlink()
+    con = sqlite3.connect(db)
+    assert con.execute(damage).rowcount > 0
+    con.commit()
+    con.close()
+    want = (rf"^Error: the index {re.escape(str(db))} is damaged \(.+\); rebuild it: delete it "
+            r"\(with its -wal and -shm files\) and run 'imgfind index DIR' again$")
+    for args in (["dedupe"], ["dedupe", "-f", "json"], ["query", str(folder / "p1.jpg")]):
+        done = sub_run("--db", str(db), *args, timeout=120)
+        if done.returncode == 0 and "keypoints" in damage and args[0] == "dedupe":
+            continue  # dedupe reads keypoints only for candidates it needs them for
+        line = one_error_line(done.returncode, text(done.stderr))
+        assert re.match(want, line), (args, line)
+
+
 # ----------------------------------------------------------------------------- --db paths
 def test_db_name_that_is_not_utf8_works_for_every_command(tmp_path):
     folder = tmp_path / "photos"
@@ -133,6 +169,52 @@ def test_db_that_cannot_be_an_index_is_one_error_line(tmp_path, kind, command):
     assert "disk I/O error" not in line and "File exists" not in line, (
         f"the message hides the cause: {line}")
     assert _tree(tmp_path) == before, f"stray files: {sorted(_tree(tmp_path) - before)}"
+
+
+@pytest.mark.parametrize("command", ["index", "status", "dedupe", "query"])
+@pytest.mark.parametrize("name", ["", ":memory:"])
+def test_db_name_sqlite_keeps_in_memory_is_one_error_line(tmp_path, name, command):
+    """--db "" and --db :memory: name SQLite's temporary and in-memory databases, not a file:
+    one Error line, exit 1, at once (index used to loop forever waiting for WAL)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(folder / "a.jpg", seed=1)
+    args = {"index": ["index", str(folder)], "status": ["status"], "dedupe": ["dedupe", str(folder)],
+            "query": ["query", str(folder / "a.jpg")]}[command]
+    try:
+        done = sub_run("--db", name, *args, timeout=20, cwd=tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"--db {name!r}: '{command}' hangs")
+    line = one_error_line(done.returncode, text(done.stderr))
+    assert "--db" in line and "file" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"], "a file was made"
+
+
+def test_empty_imgfind_db_variable_still_means_the_default_index(tmp_path):
+    """IMGFIND_DB= (set but empty) is the default index, as unset; only --db "" is refused."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(folder / "a.jpg", seed=1)
+    env = {"IMGFIND_DB": "", "XDG_DATA_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path)}
+    done = sub_run("index", str(folder), env=env, timeout=60)
+    assert done.returncode == 0, text(done.stderr)
+    assert (tmp_path / "xdg" / "imgfind" / "index.db").exists()
+
+
+def test_db_under_a_file_is_no_index_for_every_reading_command(tmp_path):
+    """--db afile/sub.db (afile a regular file): every reading command says the same clear
+    thing, "no index at ...", never an error about a side file of the index (dedupe read
+    <index>.act/ignore.json first and printed "[Errno 20] Not a directory")."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(folder / "a.jpg", seed=1)
+    (tmp_path / "afile").write_text("a file, not a folder\n")
+    db = str(tmp_path / "afile" / "sub.db")
+    for args in (["status"], ["dedupe"], ["dedupe", "-f", "json"], ["dedupe", "--keep", "newest"],
+                 ["query", str(folder / "a.jpg")]):
+        result = cli_run("--db", db, *args)
+        line = one_error_line(result.exit_code, result.stderr)
+        assert line == f"Error: no index at {db}; run 'imgfind index DIR' first", (args, line)
 
 
 # ----------------------------------------------------------------------------- a full disk

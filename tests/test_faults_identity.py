@@ -164,6 +164,37 @@ def test_links_are_the_same_file_never_a_removable_copy(tmp_path, follow):
         f"a.jpg (+ its links), b.jpg, other.jpg are 3 files:\n{status.stdout}")
 
 
+@pytest.mark.parametrize("follow", [False, True], ids=["default", "follow-symlinks"])
+def test_links_are_shown_as_the_kept_files_other_names_never_as_removable(tmp_path, follow):
+    """Issue 11: "links are shown as the same file (a relation of their own), never as a copy
+    that could be removed". The hard link a-hard.jpg (and, when followed, the symbolic link
+    best/a-link.jpg) appear beside a.jpg in text and JSON as its other names, and never in
+    --format paths or a plan; a link deleted since is no longer shown."""
+    ph = _linked_set(tmp_path)
+    db = str(tmp_path / "i.db")
+    extra = ["--follow-symlinks"] if follow else []
+    ok(cli_run("--db", db, "index", str(ph), *extra))
+    doc = json_doc(cli_run("--db", db, "dedupe", "--format", "json"))
+    files = {os.path.basename(f["path"]): f for g in groups_of(doc) for f in g}
+    assert set(files) >= {"a.jpg", "b.jpg"}, sorted(files)
+    links = {(os.path.relpath(n["path"], ph), n["link"]) for n in files["a.jpg"]["other_names"]}
+    want = {("a-hard.jpg", "hard link")} | ({("best/a-link.jpg", "symbolic link")} if follow else set())
+    assert links == want, links
+    assert files["b.jpg"]["other_names"] == []
+    text = cli_run("--db", db, "dedupe").stdout
+    assert f"same file: hard link {ph / 'a-hard.jpg'}" in text, text
+    assert (f"same file: symbolic link {ph / 'best' / 'a-link.jpg'}" in text) == follow, text
+    paths = cli_run("--db", db, "dedupe", "--format", "paths")
+    ok(paths)
+    plan = tmp_path / "plan.json"
+    ok(cli_run("--db", db, "dedupe", "--keep", "oldest", "--plan", str(plan)))
+    for shown in (paths.stdout, plan.read_text()):
+        assert "a-hard.jpg" not in shown and "a-link.jpg" not in shown, shown
+    (ph / "a-hard.jpg").unlink()
+    text = cli_run("--db", db, "dedupe").stdout
+    assert "a-hard.jpg" not in text, text
+
+
 def test_symlink_given_as_a_root_is_the_file_it_names(tmp_path):
     """A root on the command line is followed: a symlink root to a.jpg beside the folder of
     a.jpg is the same file, not a copy of it."""

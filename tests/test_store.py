@@ -166,3 +166,26 @@ def test_non_utf8_db_name_opens_read_only(tmp_path, lib):
         idx.update([lib])
     with Store(db, readonly=True) as store:
         assert store.counts()["files"] == 3
+
+
+def test_the_wal_switch_gives_up_at_the_deadline_when_sqlite_never_switches(tmp_path):
+    """SQLite answers ``PRAGMA journal_mode = WAL`` with the old mode, without an error, for a
+    temporary database: the retry loop must still end at the store's timeout, as a StoreError."""
+    import threading
+
+    store = Store.__new__(Store)
+    store.path, store.timeout = "(temporary)", 0.3
+    raised: list[BaseException] = []
+
+    def switch() -> None:  # in a thread: an endless loop fails the test instead of hanging it
+        store.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        try:
+            store._use_wal()
+        except StoreError as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=switch, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "the WAL retry loop never ends"
+    assert raised and "journal mode" in str(raised[0])

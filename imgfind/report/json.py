@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ..answers import captured, credits_of, summarize
 from ..model import Answer, FileRecord, Group, Member, PageRef, Partial, QueryResult, ReportHeader
-from .words import iso_time
+from .words import iso_time, joined_by
 
 #: The check of a pixel-identical pair (same_pixels.SAME_PIXELS; reports import no numpy).
 SAME_PIXELS = "same pixels"
@@ -35,6 +35,8 @@ def file_json(rec: FileRecord) -> dict:
     out = {"path": rec.path, "width": rec.width, "height": rec.height, "bytes": rec.size,
            "format": rec.format, "mtime": iso_time(rec.mtime_ns), "metadata": rec.metadata,
            "present": rec.present, "state": rec.state}
+    # Other names of this very file (a hard link, a symbolic link): never copies to remove.
+    out["other_names"] = [{"path": path, "link": how} for path, how in rec.other_names]
     if rec.same_file_as is not None:
         out["same_file_as"] = rec.same_file_as
     if rec.pixels_of is not None:  # a lossless copy of that JPEG (same_pixels.py)
@@ -80,6 +82,7 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
         "groups": [{
             "max_distance": g.max_distance,
             "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
+                       "joined_by": joined_by(m, i),
                        "same_pixels": same_pixels(m, i), "original": i == 0, **evidence_json(m, i),
                        **partial_json(m.partial, "first", "member")}
                       for i, m in enumerate(g.members)],

@@ -9,18 +9,29 @@ from typing import TextIO
 
 from ..answers import credits_of, summarize
 from ..model import Answer, FileRecord, Group, Partial, QueryResult, ReportHeader
-from .words import creator, describe_rule, human_size, iso_time, one_line, plural
+from .words import (DAMAGED_COPY, creator, describe_rule, human_size, iso_time, joined_by, one_line,
+                    own_tests, plural)
 
 
 def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) -> None:
     """Write a ``# N groups, M files (rule)`` line, then one block per group, original first."""
     n_files = sum(len(g.members) for g in groups)
+    own = own_tests(groups)
+    # Members joined by a test of their own (a damaged copy, a partial match) show their pHash
+    # distance, which the rule did not bound: the header says so, and max distance (the
+    # pHash members' spread, model.Group) leaves them out.
     out.write(f"# {plural(len(groups), 'group')}, {plural(n_files, 'file')} "
-              f"({describe_rule(header.rule)})\n")
+              f"({describe_rule(header.rule)}"
+              f"{f'; {own} by their own tests, at any pHash distance' if own else ''})\n")
     for gi, g in enumerate(groups, 1):
         whole = [m for m in g.members[1:] if not m.partial]
         spread = (f"max distance {g.max_distance}" if whole
                   else "partial matches only, no whole copy")
+        broken = sum(joined_by(m, i) == DAMAGED_COPY for i, m in enumerate(g.members))
+        if whole and broken == len(whole):
+            spread = "damaged copies only, no pHash match"
+        elif whole and broken:
+            spread += f" without the {plural(broken, 'damaged copy', 'damaged copies')}"
         out.write(f"\ngroup {gi}: {plural(len(g.members), 'file')}, {spread}\n")
         for i, m in enumerate(g.members):
             f = m.file
@@ -30,6 +41,8 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}{rel}{_mark(f)}\n")
             if m.partial:
                 out.write(f"            {_boxes(m.partial, 'first file', 'this')}\n")
+            for path, how in f.other_names:  # the same file by another name: not a copy
+                out.write(f"            same file: {how} {one_line(path)}\n")
 
 
 def _boxes(p: Partial, a: str, b: str) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from ..model import Rule
+from ..model import Group, Member, Rule
 
 #: C0 controls and DEL shown escaped, so that a name is one line and never drives a terminal.
 _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
@@ -70,3 +71,35 @@ def describe_rule(rule: Rule) -> str:
     name = f"{rule.name}: " if rule.name else ""
     return (f"{name}pHash distance <= {rule.threshold} bits, verified similarity >= "
             f"{rule.min_similarity:.2f}, local >= {rule.min_window:.2f}")
+
+
+#: The relation of a damaged copy (damaged.DAMAGED_COPY; reports import no numpy).
+DAMAGED_COPY = "damaged copy"
+#: How a group member was joined to the group's first file (``joined_by``): by the pHash rule
+#: (its distance is within the threshold), or by a test of its own, whose member's pHash
+#: distance may be anything: pixels identical to the first file's (shown at distance 0), a
+#: damaged copy of it (damaged.py: the rows that survived agree), or a partial match
+#: (keypoints or a part view). The first file itself is "first file".
+JOINED_BY = ("first file", "pHash", "same pixels", DAMAGED_COPY, "partial")
+
+
+def joined_by(m: Member, i: int) -> str:
+    """Which test joined member *i* of a group to the group's first file (one of JOINED_BY)."""
+    if i == 0:
+        return "first file"
+    if m.partial is not None:
+        return "partial"
+    if m.relation == DAMAGED_COPY:
+        return DAMAGED_COPY
+    if "same pixels" in m.checks or m.relation == "same pixels":
+        return "same pixels"
+    return "pHash"
+
+
+def own_tests(groups: Sequence[Group]) -> str:
+    """The words for the members of *groups* that tests of their own joined, whatever their
+    pHash distance ("" when there are none): "damaged copies and partial matches"."""
+    kinds = {joined_by(m, i) for g in groups for i, m in enumerate(g.members)}
+    names = [name for kind, name in ((DAMAGED_COPY, "damaged copies"), ("partial", "partial matches"))
+             if kind in kinds]
+    return " and ".join(names)
