@@ -134,9 +134,10 @@ class Partial:
     thumbnails agree over the whole overlap, mapped by the fitted transform (partial.agreement:
     1.0 identical, 0 unrelated; 1.0 when not measured). ``stretch``: the longer over the
     shorter axis scale of the transform at the overlap's centre (1.0: no stretch; a collage
-    cell squeezed to fit reads 2.0); ``keystone``: the largest over the smallest local scale
-    at the overlap's corners (1.0 for a similarity or a stretch; a perspective view more).
-    Both read the same from either picture and are 1.0 when not measured.
+    cell squeezed to fit reads 2.0); ``keystone``: how far the transform departs from a flat
+    (affine) map at the overlap's corners, as a fraction of b's diagonal (0.0 for a
+    similarity or a stretch; a perspective view a few percent). Both 'not measured' when at
+    their defaults; stretch reads the same from either picture, keystone about the same.
     """
 
     cover_a: float
@@ -151,7 +152,7 @@ class Partial:
     seen_b: float = 1.0
     agree: float = 1.0
     stretch: float = 1.0
-    keystone: float = 1.0
+    keystone: float = 0.0
 
     def swapped(self) -> Partial:
         """The same overlap seen from b."""

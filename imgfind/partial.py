@@ -465,7 +465,7 @@ def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str,
     return Partial(round(cover_a, 4), round(cover_b, 4), _box(poly_a, a), _box(poly_b, b),
                    round(scale, 4), round(rotation, 2), model, inliers,
                    _seen(points_a, poly_a), _seen(points_b, poly_b), stretch=round(stretch, 4),
-                   keystone=round(_keystone(matrix, poly_a), 4))
+                   keystone=round(_keystone(matrix, poly_a, points_a, points_b, b), 4))
 
 
 def _jacobian(matrix: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -493,14 +493,21 @@ def _turn_and_stretch(jac: np.ndarray) -> tuple[float, float]:
     return rotation, float(d[0] / max(d[1], 1e-12))
 
 
-def _keystone(matrix: np.ndarray, poly: np.ndarray) -> float:
-    """How much the local linear scale of *matrix* varies over the overlap (polygon *poly*
-    in a's pixels): the largest over the smallest at its corners, 1.0 for a similarity or any
-    affine map; a perspective view shrinks one side more than the other."""
-    local = [float(np.sqrt(abs(np.linalg.det(_jacobian(matrix, p))))) for p in poly]
-    if not local or min(local) <= 0 or not np.all(np.isfinite(local)):
-        return 1.0
-    return max(local) / min(local)
+def _keystone(matrix: np.ndarray, poly: np.ndarray, points_a: np.ndarray,
+              points_b: np.ndarray, b: LocalFeatures) -> float:
+    """How far the map *matrix* departs from a flat (affine) one over the overlap (polygon
+    *poly* in a's pixels): the farthest any corner of the overlap lands from where the best
+    affine map of the inliers (*points_a* -> *points_b*, least squares) puts it, as a fraction
+    of b's diagonal; 0.0 for a similarity or a stretch, a few percent for a perspective view.
+    (The local scale at the corners does not tell: a homography fitted to a pure stretch
+    extrapolates its noise there.)"""
+    if len(points_a) < 3 or not np.any(matrix[2, :2]):
+        return 0.0
+    src = np.hstack([points_a.astype(np.float64), np.ones((len(points_a), 1))])
+    affine, *_ = np.linalg.lstsq(src, points_b.astype(np.float64), rcond=None)
+    flat = np.hstack([poly, np.ones((len(poly), 1))]) @ affine
+    off = np.sqrt(((_apply(matrix, poly) - flat) ** 2).sum(axis=1)).max()
+    return float(off) / float(np.hypot(b.width, b.height))
 
 
 def _seen(points: np.ndarray, poly: np.ndarray) -> float:
@@ -554,9 +561,9 @@ WHOLE = 0.9
 #: describe: a turn (degrees) said only from this much on: RANSAC's fit of an unturned copy
 #: reads a degree or two (bench dev and smooth pools: the window two screenshots share).
 TURN_MIN = 2.5
-#: ... "perspective" only when the local scale varies this much over the overlap (keystone),
+#: ... "perspective" only when the map departs this much from a flat one (keystone),
 #: "stretched" from this much (stretch), and a scale from this factor either way.
-KEYSTONE_MIN = 1.05
+KEYSTONE_MIN = 0.02
 STRETCH_MIN = 1.1
 SCALE_MIN = 1.15
 

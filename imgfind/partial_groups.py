@@ -50,9 +50,9 @@ CONTAINED = 0.9
 SAME_FRAME = 0.9
 #: moved: a turn of at least this many degrees (a copy turned by 5 degrees reads 4.4-5.5) ...
 TURNED = 2.5
-#: ... or a perspective: a homography whose local scale varies over the overlap by this
-#: factor (Partial.keystone; 1.0 for a window laid over itself).
-KEYSTONE = 1.05
+#: ... or a perspective: a homography that departs from a flat map by this much of the
+#: picture's diagonal (Partial.keystone; 0.0 for a window laid over itself).
+KEYSTONE = 0.02
 
 
 #: ... and when both pictures are almost wholly shared (the smaller cover at least

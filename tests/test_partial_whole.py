@@ -88,3 +88,42 @@ def test_two_windows_around_different_pictures_stay_apart_with_their_thumbnails(
             p = None if q is None else q.swapped()
         assert p is None or not groupable(p), p
     assert _either_way is not None
+
+
+def _detail_features(im: Image.Image):
+    return keypoints.extract(_detail(im))
+
+
+def test_a_stretched_copy_is_said_stretched_not_turned_or_in_perspective():
+    # Collage cells are pasted stretched to fit: a homography explains them (a plane-to-plane
+    # map), but nothing is turned and there is no perspective; before, the angle of one
+    # horizontal step and the model's name said "rotated 2 degrees" and "perspective".
+    from imgfind.partial import describe
+
+    orig = photo_like(6, 800, 600)
+    for size in ((400, 600), (800, 380)):
+        squeezed = orig.resize(size, Image.Resampling.LANCZOS)
+        p = _either_way(_detail_features(squeezed), _detail_features(orig))
+        assert p is not None
+        words = describe(p)
+        assert "rotated" not in words and "perspective" not in words, (size, p, words)
+        assert "stretched" in words, (size, p, words)
+    # a real turn and a real perspective are still said
+    turned = _either_way(_detail_features(orig.rotate(8, resample=Image.Resampling.BICUBIC)),
+                         _detail_features(orig))
+    assert "rotated 8 degrees" in describe(turned)
+    flat = photo_like(2)
+    tilt = _either_way(_detail_features(skewed(flat, 0.12)), _detail_features(flat))
+    assert "perspective" in describe(tilt), tilt
+
+
+def test_the_shared_part_size_and_the_file_size_are_worded_apart():
+    # "scaled 2x, smaller or same size" read as a contradiction: the first is the shared
+    # part's size in the match, the second the file's. Each now says which it is.
+    from imgfind.model import Partial
+    from imgfind.partial import describe
+
+    p = Partial(0.3, 1.0, (0.1, 0.1, 0.6, 0.6), (0, 0, 1, 1), 2.0, 0.0, "similarity", 40)
+    assert describe(p) == "inside the query, 30% of it, shown 2x as large as in the query"
+    assert describe(p.swapped(), "the first file").endswith(
+        "shown 0.5x as large as in the first file")
