@@ -36,7 +36,7 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import CONTAINED, SAME_FRAME, place
+from .partial_groups import CONTAINED, place, same_frame
 from .keypoints import QUERY_KEYPOINTS
 from .inner_box import inner_box
 from .part_views import area as view_area, inner_print, view_prints
@@ -830,7 +830,7 @@ class Index:
                 p = by_keypoints(a, b)
                 if p is not None:
                     pairs.append((a, b, p))
-                    if min(p.cover_a, p.cover_b) >= SAME_FRAME:
+                    if same_frame(p):
                         framed.setdefault(a, []).append(b)
 
         for a in asking:

@@ -132,7 +132,12 @@ class Partial:
     not measured, as for a part view): an overlap vouched for by keypoints in one corner of it
     only is an overlap of that corner. ``agree``: how well the two pictures' stored
     thumbnails agree over the whole overlap, mapped by the fitted transform (partial.agreement:
-    1.0 identical, 0 unrelated; 1.0 when not measured).
+    1.0 identical, 0 unrelated; 1.0 when not measured). ``stretch``: the longer over the
+    shorter axis scale of the transform at the overlap's centre (1.0: no stretch; a collage
+    cell squeezed to fit reads 2.0); ``keystone``: how far the transform departs from a flat
+    (affine) map at the overlap's corners, as a fraction of b's diagonal (0.0 for a
+    similarity or a stretch; a perspective view a few percent). Both 'not measured' when at
+    their defaults; stretch reads the same from either picture, keystone about the same.
     """
 
     cover_a: float
@@ -146,12 +151,15 @@ class Partial:
     seen_a: float = 1.0
     seen_b: float = 1.0
     agree: float = 1.0
+    stretch: float = 1.0
+    keystone: float = 0.0
 
     def swapped(self) -> Partial:
         """The same overlap seen from b."""
         return Partial(self.cover_b, self.cover_a, self.box_b, self.box_a,
                        round(1.0 / self.scale, 4) if self.scale else 0.0, -self.rotation,
-                       self.model, self.inliers, self.seen_b, self.seen_a, self.agree)
+                       self.model, self.inliers, self.seen_b, self.seen_a, self.agree,
+                       self.stretch, self.keystone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -461,14 +461,53 @@ def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str,
     linear = float(np.sqrt(max(area_b, 1e-9) / max(area_a, 1e-9)))
     (aw, ah), (bw, bh) = a_size or (a.width, a.height), b_size or (b.width, b.height)
     scale = linear * (bw / b.width) / (aw / a.width)
-    # the angle a horizontal step at the overlap's centre turns through (y grows downwards:
-    # a counter-clockwise turn on screen is a negative angle in pixel coordinates)
-    centre = poly_a.mean(axis=0)
-    step = _apply(matrix, np.array([centre, centre + [1.0, 0.0]]))
-    rotation = -float(np.degrees(np.arctan2(step[1, 1] - step[0, 1], step[1, 0] - step[0, 0])))
+    rotation, stretch = _turn_and_stretch(_jacobian(matrix, poly_a.mean(axis=0)))
     return Partial(round(cover_a, 4), round(cover_b, 4), _box(poly_a, a), _box(poly_b, b),
                    round(scale, 4), round(rotation, 2), model, inliers,
-                   _seen(points_a, poly_a), _seen(points_b, poly_b))
+                   _seen(points_a, poly_a), _seen(points_b, poly_b), stretch=round(stretch, 4),
+                   keystone=round(_keystone(matrix, poly_a, points_a, points_b, b), 4))
+
+
+def _jacobian(matrix: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The 2x2 linear part of the map *matrix* (3x3, homogeneous) at the point *at* (x, y)."""
+    x, y = float(at[0]), float(at[1])
+    w = matrix[2, 0] * x + matrix[2, 1] * y + matrix[2, 2]
+    u = (matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2]) / w
+    v = (matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2]) / w
+    return np.array([[matrix[0, 0] - u * matrix[2, 0], matrix[0, 1] - u * matrix[2, 1]],
+                     [matrix[1, 0] - v * matrix[2, 0], matrix[1, 1] - v * matrix[2, 1]]]) / w
+
+
+def _turn_and_stretch(jac: np.ndarray) -> tuple[float, float]:
+    """The rotation (degrees, counter-clockwise on screen) and the stretch (longer over
+    shorter axis scale, >= 1) of a 2x2 linear map, by its polar decomposition J = R S (R the
+    nearest rotation, from the SVD J = U D V^T as R = U V^T; Higham, "Computing the polar
+    decomposition", 1986). A stretch along the picture's axes turns nothing, where the angle
+    of a horizontal step reads a turn into any shear or stretch a similarity fit absorbs."""
+    if not np.all(np.isfinite(jac)):
+        return 0.0, 1.0
+    u, d, vt = np.linalg.svd(jac)
+    r = u @ vt
+    # y grows downwards: a counter-clockwise turn on screen is a negative angle in pixels
+    rotation = -float(np.degrees(np.arctan2(r[1, 0], r[0, 0])))
+    return rotation, float(d[0] / max(d[1], 1e-12))
+
+
+def _keystone(matrix: np.ndarray, poly: np.ndarray, points_a: np.ndarray,
+              points_b: np.ndarray, b: LocalFeatures) -> float:
+    """How far the map *matrix* departs from a flat (affine) one over the overlap (polygon
+    *poly* in a's pixels): the farthest any corner of the overlap lands from where the best
+    affine map of the inliers (*points_a* -> *points_b*, least squares) puts it, as a fraction
+    of b's diagonal; 0.0 for a similarity or a stretch, a few percent for a perspective view.
+    (The local scale at the corners does not tell: a homography fitted to a pure stretch
+    extrapolates its noise there.)"""
+    if len(points_a) < 3 or not np.any(matrix[2, :2]):
+        return 0.0
+    src = np.hstack([points_a.astype(np.float64), np.ones((len(points_a), 1))])
+    affine, *_ = np.linalg.lstsq(src, points_b.astype(np.float64), rcond=None)
+    flat = np.hstack([poly, np.ones((len(poly), 1))]) @ affine
+    off = np.sqrt(((_apply(matrix, poly) - flat) ** 2).sum(axis=1)).max()
+    return float(off) / float(np.hypot(b.width, b.height))
 
 
 def _seen(points: np.ndarray, poly: np.ndarray) -> float:
@@ -519,6 +558,14 @@ def search(index: LocalIndex, query: LocalFeatures, query_size: tuple[int, int] 
 #: A picture whose area is covered this much by the shared region counts as wholly inside
 #: the other (JPEG borders and RANSAC's few pixels keep a full overlap from reading 100%).
 WHOLE = 0.9
+#: describe: a turn (degrees) said only from this much on: RANSAC's fit of an unturned copy
+#: reads a degree or two (bench dev and smooth pools: the window two screenshots share).
+TURN_MIN = 2.5
+#: ... "perspective" only when the map departs this much from a flat one (keystone),
+#: "stretched" from this much (stretch), and a scale from this factor either way.
+KEYSTONE_MIN = 0.02
+STRETCH_MIN = 1.1
+SCALE_MIN = 1.15
 
 
 def describe(p: Partial, other: str = "the query") -> str:
@@ -526,8 +573,9 @@ def describe(p: Partial, other: str = "the query") -> str:
 
     For example "inside the query, 35% of it", "contains the query, as 48% of it" (the
     query is a crop of it),
-    "overlaps: 40% of the query, 55% of it", with ", rotated 5 degrees", ", perspective"
-    or ", scaled 0.6x" after it when they apply.
+    "overlaps: 40% of the query, 55% of it", with ", rotated 5 degrees clockwise",
+    ", perspective", ", stretched 2x" or ", shown 0.6x as large as in the query" after it
+    when they apply. The size is the shared content's (Partial.scale), never the file's.
     """
     if p.cover_b >= WHOLE and p.cover_a >= WHOLE:
         words = "same picture (local features)"
@@ -538,12 +586,14 @@ def describe(p: Partial, other: str = "the query") -> str:
     else:
         words = f"overlaps: {p.cover_a:.0%} of {other}, {p.cover_b:.0%} of it"
     notes = [words]
-    if abs(p.rotation) >= 1.5:
+    if abs(p.rotation) >= TURN_MIN:
         turn = abs(round(p.rotation))
         way = "counter-clockwise" if p.rotation > 0 else "clockwise"
         notes.append(f"rotated {turn} degree{'s' if turn != 1 else ''} {way}")
-    if p.model == "homography":
+    if p.model == "homography" and p.keystone >= KEYSTONE_MIN:
         notes.append("perspective")
-    if abs(np.log(max(p.scale, 1e-6))) >= np.log(1.15):
-        notes.append(f"scaled {p.scale:.2g}x")
+    elif p.stretch >= STRETCH_MIN:
+        notes.append(f"stretched {p.stretch:.2g}x")
+    if abs(np.log(max(p.scale, 1e-6))) >= np.log(SCALE_MIN):
+        notes.append(f"shown {p.scale:.2g}x as large as in {other}")
     return ", ".join(notes)

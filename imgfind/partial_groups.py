@@ -31,15 +31,28 @@ from .model import Partial
 #: shows. Two pictures that only overlap (two collages holding parts of one photo, two
 #: screenshots of one application) are not copies of one picture (query lists them).
 CONTAINED = 0.9
-#: ... and not when both are almost wholly shared: two whole pictures the global fingerprint
-#: did not match, whose keypoints agree, are two pictures in one frame (the same
-#: application window around different photos), not one picture. Measured on the bench dev
-#: pool: every such pair there was two screenshots sharing their window. 0.9 rather than
-#: 0.95 since verification matches again under the first model (partial.GUIDE_FROM): the
-#: shared window then fits a model turned by a degree or two, whose covers read 0.93-0.98
-#: (bench dev and smooth pools: 15 such pairs of screenshots of different pictures), while a
-#: turned, skewed, cut or framed copy of one picture leaves at most 0.88 of one of them.
+#: ... and not when both are almost wholly shared and the transform leaves the frame where
+#: it is: two whole pictures the global fingerprint did not match, whose keypoints agree in
+#: place, are two pictures in one frame (the same application window around different
+#: photos), not one picture. Measured on the bench dev pool: every such pair there was two
+#: screenshots sharing their window. 0.9 rather than 0.95 since verification matches again
+#: under the first model (partial.GUIDE_FROM): the shared window then fits a model turned by
+#: a degree or two, whose covers read 0.93-0.98 (bench dev and smooth pools: 15 such pairs of
+#: screenshots of different pictures). A copy turned or skewed on its own canvas (Pillow's
+#: rotate without expand: black corners) shares as much of both (a 10-degree turn of a 4:3
+#: picture: 92% of each), but its transform moves the frame (moved), which a shared window
+#: never does: such a pair is a whole copy. Measured (session 8, every verified pair dedupe
+#: places): the near-whole pairs of different
+#: pictures (screenshots, collages, logo overlays, distractors) read turns of at most 1.97
+#: degrees (dev pool, 74 pairs) and 1.64 (smooth, 96), all similarity models but one
+#: homography of two collages that agree 0.0; under this rule 18 (dev) and 3 (smooth) more
+#: near-whole pairs of one picture are groupable and no pair of different pictures.
 SAME_FRAME = 0.9
+#: moved: a turn of at least this many degrees (a copy turned by 5 degrees reads 4.4-5.5) ...
+TURNED = 2.5
+#: ... or a perspective: a homography that departs from a flat map by this much of the
+#: picture's diagonal (Partial.keystone; 0.0 for a window laid over itself).
+KEYSTONE = 0.02
 
 
 #: ... and when both pictures are almost wholly shared (the smaller cover at least
@@ -69,13 +82,30 @@ def _across(p: Partial) -> bool:
     return ((box[0] <= edge and box[2] >= 1 - edge) or (box[1] <= edge and box[3] >= 1 - edge))
 
 
+def moved(p: Partial) -> bool:
+    """Does the pair's transform move the picture's frame (turned by TURNED degrees or more,
+    or a perspective of KEYSTONE or more), as no shared window or frame ever is?"""
+    return abs(p.rotation) >= TURNED or (p.model == "homography" and p.keystone >= KEYSTONE)
+
+
+def whole(p: Partial) -> bool:
+    """Is the pair a whole copy of one picture (both near-whole, SAME_FRAME, and moved)?"""
+    return min(p.cover_a, p.cover_b) >= SAME_FRAME and moved(p)
+
+
+def same_frame(p: Partial) -> bool:
+    """Are the two pictures in one frame (both near-whole, SAME_FRAME, laid over each other in
+    place: not moved)?"""
+    return min(p.cover_a, p.cover_b) >= SAME_FRAME and not moved(p)
+
+
 def groupable(p: Partial) -> bool:
     """Is a verified partial pair a relation a duplicate group shows (see CONTAINED,
     SAME_FRAME, NEAR_WHOLE)?"""
     lo, hi = min(p.cover_a, p.cover_b), max(p.cover_a, p.cover_b)
     if p.agree < MIN_AGREE and (lo >= NEAR_WHOLE or (lo >= MOSTLY and _across(p))):
         return False
-    return hi >= CONTAINED and lo < SAME_FRAME
+    return hi >= CONTAINED and not same_frame(p)
 
 #: (row a, row b) -> how they overlap (Partial with a as a), or None when not verified
 Verify = Callable[[int, int], "Partial | None"]
@@ -133,6 +163,19 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
             continue  # both are partial members of one group already
         if in_group.get(x, set()) & in_group.get(y, set()):
             continue  # ... or of one new group
+        if whole(p) and (in_group.get(x) or in_group.get(y)):
+            # a whole copy of a picture already in a new group joins that group, verified
+            # against its first (groups stay stars), rather than start another around itself
+            for c in sorted(in_group.get(x, set()) | in_group.get(y, set())):
+                outsider = y if c in in_group.get(x, set()) else x
+                seen_c = p if (c, outsider) == (x, y) else p.swapped() \
+                    if (c, outsider) == (y, x) else verify(c, outsider)
+                if seen_c is not None and groupable(seen_c):
+                    in_new.add((c, outsider))
+                    new.setdefault(c, []).append((outsider, seen_c))
+                    in_group.setdefault(outsider, set()).add(c)
+                    break
+            continue
         # around the picture that lies wholly inside the other
         centre, member, seen = (x, y, p) if p.cover_a >= p.cover_b else (y, x, p.swapped())
         if (centre, member) not in in_new:

@@ -88,7 +88,10 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                 notes.append(f"damaged: {one_line(f.warning)}")
             if m.relation != "same orientation":
                 notes.append(m.relation)
-            notes.append("larger" if m.larger else "smaller or same size")
+            if m.partial is None:
+                notes.append("larger" if m.larger else "smaller or same size")
+            else:  # the file's pixels, not the shared part's size (the relation says that)
+                notes.append("larger file" if m.larger else "file smaller or same size")
             if m.likely_original:
                 notes.append("likely original")
             who = creator(f.metadata)
