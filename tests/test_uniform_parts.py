@@ -93,3 +93,39 @@ def test_query_of_a_drawing_does_not_find_black_frames(fills_library, runner):
     doc = invoke_json(runner, db, "query", str(lib / "drawing0.jpg"))
     names = {m["path"].rsplit("/", 1)[-1] for m in doc["matches"]}
     assert not any(n.startswith("black") for n in names), sorted(names)
+
+
+def blocks(seed: int) -> Image.Image:
+    """A soft colour field with six flat rectangles of random colours over it (the unrelated
+    drawings of outside case 22, generated anew)."""
+    r = np.random.default_rng(seed)
+    im = Image.fromarray(r.integers(0, 256, (4, 5, 3), dtype=np.uint8), "RGB").resize(
+        (320, 240), Image.Resampling.BICUBIC)
+    d = ImageDraw.Draw(im)
+    for _ in range(6):
+        x0, y0 = int(r.integers(-40, 300)), int(r.integers(-40, 220))
+        d.rectangle((x0, y0, x0 + int(r.integers(20, 160)), y0 + int(r.integers(20, 120))),
+                    fill=tuple(int(v) for v in r.integers(0, 256, 3)))
+    return im
+
+
+@pytest.mark.xfail(strict=True, reason="open (session 8): keypoints along the straight edges of "
+                   "flat shapes fit a similarity between unrelated drawings")
+@pytest.mark.parametrize("pair", [(1116, 1129), (1174, 1250)])
+def test_unrelated_drawings_of_flat_shapes_are_no_partial_pair(pair, tmp_path):
+    # Found by searching 400 generated drawings (seeds 1000-1399) with partial.verify: two
+    # of about 3,000 candidate pairs verified, one picture wholly "inside" the other at 7-14%
+    # of it, first model 10 ratio-test inliers grown to 26-35 by the guided pass, agreement
+    # 0.0 (thumbnails given). Outside case 22 (K=500) had four such pairs, each shown as a group of two.
+    from imgfind import partial
+    from imgfind.analyse import analyse
+    from imgfind.crawl import file_stat
+    from imgfind.partial_groups import groupable
+
+    local = []
+    for seed in pair:
+        path = tmp_path / f"d{seed}.jpg"
+        blocks(seed).save(path, quality=85)
+        local.append(analyse(file_stat(bytes(path), path.stat())).local)
+    found = partial.verify(local[0], local[1]) or partial.verify(local[1], local[0])
+    assert found is None or not groupable(found), found
