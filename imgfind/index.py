@@ -39,7 +39,7 @@ from .local_index import DescriptorIndex
 from .partial_groups import CONTAINED, place, same_frame
 from .keypoints import QUERY_KEYPOINTS
 from .inner_box import inner_box
-from .part_views import area as view_area, inner_print, view_prints
+from .part_views import area as view_area, inner_print, uniform, view_prints
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
@@ -490,7 +490,8 @@ class Index:
                     owners.append((qrow, box))
                     fps.append(vfp)
         if fps:
-            for p in find_pairs(query_side(fps), library_side, rule, same=False):
+            found = find_pairs(query_side(fps), library_side, rule, same=False)
+            for p in self._not_uniform(found, fps, prints):
                 qrow, box = owners[p.a]
                 fid = int(prints.ids[p.b])
                 if fid in {int(prints.ids[x.b]) for x in pairs if x.a == qrow} \
@@ -939,13 +940,30 @@ class Index:
         out: dict[tuple[int, int], Partial] = {}
         if not fps:
             return out
-        for p in find_pairs(query_side(fps), side, rule, same=False):
+        for p in self._not_uniform(find_pairs(query_side(fps), side, rule, same=False), fps,
+                                   prints):
             a, box = owners[p.a]
             if p.b == a:
                 continue
             pm = view_partial(box, size(a), size(p.b))
             if (a, p.b) not in out or pm.cover_a > out[(a, p.b)].cover_a:
                 out[(a, p.b)] = pm
+        return out
+
+    def _not_uniform(self, found: list[PairMatch], views: Sequence[Fingerprint], prints: Prints
+                     ) -> list[PairMatch]:
+        """The pairs of part views (*views*, rows a) and indexed pictures (rows b of *prints*)
+        in *found* where neither is a uniform fill (part_views.uniform): a solid black
+        picture is not a part of every drawing with a black rectangle in it."""
+        if not found:
+            return found
+        thumbs = self.store.thumbs({int(prints.ids[p.b]) for p in found})
+        out = []
+        for p in found:
+            blob = thumbs.get(int(prints.ids[p.b]))
+            view = np.frombuffer(stored_thumb(views[p.a]), np.uint8).reshape(-1, THUMB_SIZE)
+            if blob is not None and not uniform(blob) and not uniform(view):
+                out.append(p)
         return out
 
     def problems(self) -> list[tuple[str, str]]:

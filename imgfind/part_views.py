@@ -104,5 +104,25 @@ def view_prints(blob: np.ndarray) -> list[tuple[tuple[float, float, float, float
     return out
 
 
+#: A thumbnail whose grey levels and colour signature vary by less than this (standard
+#: deviation, grey levels) is a uniform fill: a lens-cap shot, a blank page, a solid colour.
+#: Such a picture says nothing but its colour, and any region of that colour in another
+#: picture (a dark rectangle in a drawing, framed so that it reads as a picture in a window)
+#: looks like it: a part view never matches it, nor is one (UNIFORM_STD). Measured on stored
+#: thumbnails: black frames with sensor noise 0.4 (colour 0.0), the flat rectangles of
+#: generated drawings 0.0-0.5 grey; the soft wallpapers a part view exists for, 2.96 (soft
+#: facets) and 4.7 (a gradient) at their faintest.
+UNIFORM_STD = 1.5
+
+
+def uniform(blob: np.ndarray) -> bool:
+    """Is the stored thumbnail *blob* (rows x THUMB_SIZE uint8, grey rows then the colour
+    signature's, as Store.thumbs gives it) a uniform fill (UNIFORM_STD)?"""
+    grey, colour = thumb_parts(blob)
+    if float(np.asarray(grey, np.float32).std()) >= UNIFORM_STD:
+        return False
+    return colour is None or float(np.asarray(colour, np.float32).reshape(2, -1).std(axis=1).max()) < UNIFORM_STD
+
+
 def area(box: Sequence[float]) -> float:
     return (box[2] - box[0]) * (box[3] - box[1])
