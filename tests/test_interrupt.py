@@ -51,7 +51,7 @@ def _check_interrupted(run: subprocess.CompletedProcess) -> None:
     assert "Aborted!" not in err and "Traceback" not in err, err
 
 
-N = 300
+N = 1200  # about 12 s of -j 1 indexing on a quiet machine: the first commit (2 s) comes well before the end
 
 
 @pytest.fixture(scope="module")
