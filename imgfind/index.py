@@ -36,7 +36,7 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import CONTAINED, SAME_FRAME, place
+from .partial_groups import SAME_FRAME, outranks_copies, place
 from .keypoints import QUERY_KEYPOINTS
 from .part_views import area as view_area, view_prints
 from .recipe import THUMB_SIZE
@@ -398,11 +398,16 @@ class Index:
             # The likely original is the query or a match that is on disk now, among every
             # match: a --limit cuts the list shown, not the copies the original is chosen from.
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]
-            # A picture the query lies wholly inside (the query is a crop of it, or shown
-            # inside it) holds more of the picture than any whole copy of the query: the
-            # likely source, and a candidate for the biggest version.
+            # A picture the query lies wholly inside holds more picture than any whole copy
+            # of the query: the likely source, and a candidate for the biggest version, when
+            # the query was cut from it (it shows the query at the query's size or larger,
+            # and at least as large as the biggest whole copy: partial_groups
+            # .outranks_copies). A screenshot or collage that shows the query shrunk merely
+            # contains it: listed, never the original or the biggest.
+            whole_px = max([q_rec.content_pixels]
+                           + [rec.content_pixels for _, rec in matches if rec.present])
             holders = [rec for pm, _, rec in extra
-                       if rec.present and pm.cover_a >= CONTAINED and pm.cover_b < CONTAINED]
+                       if rec.present and outranks_copies(pm, q_rec.content_pixels, whole_px)]
             contains = bool(holders)
             if contains:
                 best = rank_originals(holders)[0]

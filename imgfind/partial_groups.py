@@ -77,6 +77,36 @@ def groupable(p: Partial) -> bool:
         return False
     return hi >= CONTAINED and lo < SAME_FRAME
 
+#: A picture that lies wholly inside another (CONTAINED) was cut from it, and the other is its
+#: source (the more complete picture: the likely original, a group's first file), only when
+#: the other shows the shared content at least this large (Partial.scale, linear, in each
+#: file's own pixels): a crop keeps its picture's pixel density (scale 1.0). A picture shown
+#: smaller inside another (a photo shrunk into a screenshot, a collage or a page: 0.75-0.8 in
+#: the new-user trial's cases) is the picture itself, and the other merely shows it: never
+#: ranked before the picture or a whole copy of it. 1/1.15 is partial.describe's "scaled"
+#: threshold: the keypoints' scale is measured to a few percent. What the scale cannot tell
+#: apart: a photo shown at full size inside a screenshot counts as cut from it.
+SAME_DENSITY = 1 / 1.15
+
+
+def is_source(p: Partial) -> bool:
+    """Is picture b the source of picture a: a lies wholly inside b (b not inside a) and b
+    shows it at no smaller a scale (SAME_DENSITY)? A crop and the picture it was cut from:
+    True; a photo and a screenshot or collage that shows it shrunk: False."""
+    return p.cover_a >= CONTAINED and p.cover_b < CONTAINED and p.scale >= SAME_DENSITY
+
+
+def outranks_copies(p: Partial, a_pixels: int, copies_pixels: int) -> bool:
+    """Does picture b rank before picture a and a's whole copies as the likely original?
+
+    *p*: how a and b overlap (a as a); *a_pixels*: a's pixels; *copies_pixels*: the most
+    pixels among a and its whole copies. True when b is a's source (is_source) and shows a's
+    content with at least SAME_DENSITY^2 of the pixels of the biggest whole copy: a picture
+    that merely contains a (a screenshot, a collage) never outranks a whole copy."""
+    shown = a_pixels * p.scale ** 2
+    return is_source(p) and shown >= SAME_DENSITY ** 2 * copies_pixels
+
+
 #: (row a, row b) -> how they overlap (Partial with a as a), or None when not verified
 Verify = Callable[[int, int], "Partial | None"]
 

@@ -32,3 +32,44 @@ def test_colour_ranks_before_grey_and_bilevel_copies_of_one_picture(tmp_path, ru
     # the same order for a query: its likely original is a colour copy
     doc = invoke_json(runner, db, "query", str(lib / "a-bilevel.png"))
     assert os.path.basename(doc["queries"][0]["original"]) in ("b-cmyk.tif", "b-rgba.png"), doc
+
+
+def _screenshot(photo: Image.Image) -> Image.Image:
+    """A phone screenshot (720x1480) that shows *photo* shrunk to 700 px wide."""
+    shot = Image.new("RGB", (720, 1480), (240, 240, 240))
+    ImageDraw.Draw(shot).rectangle((0, 0, 720, 120), fill=(30, 60, 200))
+    w = 700
+    shot.paste(photo.resize((w, round(photo.height * w / photo.width)), Image.LANCZOS), (10, 400))
+    return shot
+
+
+def _collage(photo: Image.Image) -> Image.Image:
+    col = Image.new("RGB", (1400, 1100), "white")
+    for i, (x, y) in enumerate([(10, 10), (700, 10), (10, 560), (700, 560)]):
+        col.paste((photo if i == 0 else textured(60 + i, 900, 700)).resize((680, 529)), (x, y))
+    return col
+
+
+def test_a_picture_that_merely_contains_the_query_is_not_its_original(tmp_path, runner, db):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = textured(11, 900, 700)
+    query = tmp_path / "photo1.jpg"
+    photo.save(query, quality=92)
+    photo.save(lib / "photo1-copy.png")  # the same pixels
+    photo.resize((720, 560), Image.LANCZOS).save(lib / "photo1-small.jpg", quality=90)
+    _screenshot(photo).save(lib / "screenshot.png")
+    _collage(photo).save(lib / "collage.jpg", quality=90)
+    invoke(runner, db, "index", str(lib))
+    doc = invoke_json(runner, db, "query", str(query))
+    q = doc["queries"][0]
+    partial = {os.path.basename(m["path"]) for m in doc["matches"] if m["partial"]}
+    assert partial == {"screenshot.png", "collage.jpg"}, doc["matches"]  # found, as partial
+    assert os.path.basename(q["original"]) in ("photo1.jpg", "photo1-copy.png"), q
+    # the biggest copy is one that shows the photo at 900x700, not a container's canvas
+    biggest = q["answer"]["biggest"]
+    assert (biggest["width"], biggest["height"]) == (900, 700), biggest
+    assert not any("contains the query" in r for r in q["answer"]["original"]["reasons"])
+    assert not any(m["original"] for m in doc["matches"] if m["partial"])
+    text = invoke(runner, db, "query", str(query)).stdout
+    assert "screenshot.png (720x1480" not in text and "collage.jpg (1400x1100" not in text, text
