@@ -13,7 +13,9 @@ photos' groups). The rules, for each verified partial pair (x, y):
 * both in different groups: left as they are (the two groups stay apart);
 * neither in a group: a new group around the one that lies wholly inside the other (the
   photo inside a screenshot or a collage, the crop inside its picture): each such picture
-  is the first of its own group, and a collage joins each of them.
+  is the centre of its own group, and a collage joins each of them. The group's first file
+  is the most complete picture (source_first): the picture a crop was cut from comes before
+  the crop; a screenshot or collage that shows a photo shrunk comes after the photo.
 
 Only pairs where one picture lies inside the other are placed (groupable).
 
@@ -89,11 +91,20 @@ def groupable(p: Partial) -> bool:
 SAME_DENSITY = 1 / 1.15
 
 
+#: A crop is cut square to its picture: a picture turned by at least this much (degrees,
+#: partial.describe's "rotated" threshold) or skewed (a "homography" model) inside another is
+#: a turned or perspective copy set in a larger canvas (a rotation with expand=True holds the
+#: whole photo at scale 1.0), never the other's source.
+SQUARE = 1.5
+
+
 def is_source(p: Partial) -> bool:
-    """Is picture b the source of picture a: a lies wholly inside b (b not inside a) and b
-    shows it at no smaller a scale (SAME_DENSITY)? A crop and the picture it was cut from:
-    True; a photo and a screenshot or collage that shows it shrunk: False."""
-    return p.cover_a >= CONTAINED and p.cover_b < CONTAINED and p.scale >= SAME_DENSITY
+    """Is picture b the source of picture a: a lies wholly inside b (b not inside a), square
+    to it (SQUARE), and b shows it at no smaller a scale (SAME_DENSITY)? A crop and the
+    picture it was cut from: True; a photo and a screenshot or collage that shows it shrunk,
+    or a turned copy of it on a larger canvas: False."""
+    return (p.cover_a >= CONTAINED and p.cover_b < CONTAINED and p.scale >= SAME_DENSITY
+            and abs(p.rotation) < SQUARE and p.model != "homography")
 
 
 def outranks_copies(p: Partial, a_pixels: int, copies_pixels: int) -> bool:
@@ -111,9 +122,14 @@ def outranks_copies(p: Partial, a_pixels: int, copies_pixels: int) -> bool:
 Verify = Callable[[int, int], "Partial | None"]
 
 
+#: Where partial pairs go (place): joins by group, the new groups as (first row, members), and
+#: the groups shown from a partial member they were cut from (group -> (first row, members))
+Placed = tuple[dict[int, list[tuple[int, Partial]]], list[tuple[int, list[tuple[int, Partial]]]],
+               dict[int, tuple[int, list[tuple[int, Partial]]]]]
+
+
 def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Partial]],
-          verify: Verify) -> tuple[dict[int, list[tuple[int, Partial]]],
-                                   dict[int, list[tuple[int, Partial]]]]:
+          verify: Verify) -> Placed:
     """Decide where partial pairs go.
 
     Args:
@@ -122,9 +138,13 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
         verify: verifies two rows (used against a group's first file).
 
     Returns:
-        ``(joins, new)``: ``joins[g]`` lists (row, Partial seen from group g's first) of the
-        partial members that join group g; ``new[c]`` lists (row, Partial seen from c) of the
-        members of a new group whose first file is row c.
+        ``(joins, new, promoted)``: ``joins[g]`` lists (row, Partial seen from group g's
+        first) of the partial members that join group g; ``new`` lists the new groups as
+        (first row c, [(row, Partial seen from c), ...]), the first the most complete picture
+        (source_first); ``promoted[g]`` = (row s, [(row, Partial seen from s), ...]): group
+        g's first file was cut from its partial member s (is_source), so g is shown from s,
+        its other files (whole copies and partial members alike) partial members of s. Such
+        a g has no entry in ``joins``. The files of every group stay the same.
     """
     group_of: dict[int, int] = {}
     for g, rows in enumerate(groups):
@@ -170,4 +190,34 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
             new.setdefault(centre, []).append((member, seen))
             in_group.setdefault(centre, set()).add(centre)
             in_group.setdefault(member, set()).add(centre)
-    return joins, new
+    promoted = {}
+    for g, adds in joins.items():
+        shown = source_first(groups[g][0], adds, verify, groups[g][1:])
+        if shown[0] != groups[g][0]:
+            promoted[g] = shown
+    return ({g: adds for g, adds in joins.items() if g not in promoted},
+            [source_first(c, adds, verify) for c, adds in new.items()], promoted)
+
+
+def source_first(centre: int, adds: list[tuple[int, Partial]], verify: Verify,
+                 copies: Sequence[int] = ()) -> tuple[int, list[tuple[int, Partial]]]:
+    """A group around *centre* (its partial members *adds*, seen from it; its whole copies
+    *copies*), with the most complete picture first: the partial member *centre* was cut
+    from (is_source; the one of most inliers when several), so that a crop is never its
+    picture's "original" nor the file a keep-the-first script keeps. Every other file must
+    verify (groupable) against that member, or the group stays as found (centre first, the
+    answer (centre, adds)): groups stay stars. A screenshot or collage that shows the centre
+    shrunk is not its source: the centre stays first."""
+    source = next(((r, p) for r, p in adds if is_source(p)), None)
+    if source is None:
+        return centre, adds
+    first, p = source
+    rest = []
+    for r in [*copies, *(r for r, _ in adds)]:
+        if r == first:
+            continue
+        seen = verify(first, r)
+        if seen is None or not groupable(seen):
+            return centre, adds
+        rest.append((r, seen))
+    return first, [(centre, p.swapped()), *rest]

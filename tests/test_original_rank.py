@@ -73,3 +73,40 @@ def test_a_picture_that_merely_contains_the_query_is_not_its_original(tmp_path, 
     assert not any(m["original"] for m in doc["matches"] if m["partial"])
     text = invoke(runner, db, "query", str(query)).stdout
     assert "screenshot.png (720x1480" not in text and "collage.jpg (1400x1100" not in text, text
+
+
+def _names(doc: dict) -> list[str]:
+    return [os.path.basename(f["path"]) for f in _files(doc)]
+
+
+def test_a_crop_group_starts_with_the_picture_it_was_cut_from(tmp_path, runner, db):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = textured(21, 900, 700)
+    photo.save(lib / "photo.jpg", quality=92)
+    photo.crop((135, 105, 765, 595)).save(lib / "photo-crop70.jpg", quality=92)  # 49% of it
+    invoke(runner, db, "index", str(lib))
+    doc = invoke_json(runner, db, "dedupe")
+    assert _names(doc) == ["photo.jpg", "photo-crop70.jpg"], doc
+    first, crop = _files(doc)
+    assert first["original"] is True and crop["original"] is False
+    assert crop["relation"].startswith("inside the first file, 49%"), crop["relation"]
+    # what a keep-the-first script reads: the whole picture first
+    paths = invoke(runner, db, "dedupe", "--format", "paths").stdout.splitlines()
+    assert [os.path.basename(p) for p in paths if p] == ["photo.jpg", "photo-crop70.jpg"], paths
+    # the same when the crop has a whole copy of its own (the crop's group is found first,
+    # and the picture it was cut from joins it): that picture is shown first, every file kept
+    Image.open(lib / "photo-crop70.jpg").save(lib / "photo-crop70.png")
+    invoke(runner, db, "index", str(lib))
+    names = _names(invoke_json(runner, db, "dedupe"))
+    assert names[0] == "photo.jpg" and sorted(names[1:]) == ["photo-crop70.jpg", "photo-crop70.png"]
+
+
+def test_a_screenshot_group_still_starts_with_the_photo(tmp_path, runner, db):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = textured(11, 900, 700)
+    photo.save(lib / "photo.jpg", quality=92)
+    _screenshot(photo).save(lib / "screenshot.png")
+    invoke(runner, db, "index", str(lib))
+    assert _names(invoke_json(runner, db, "dedupe")) == ["photo.jpg", "screenshot.png"]
