@@ -789,7 +789,13 @@ class Index:
 
         if not pairs:
             return {}, [], {}
-        return place(group_rows, pairs, verify)
+        def ranks(x: int, y: int) -> bool:
+            """Does row y come before row x as whole copies are ordered (group.order_members)?"""
+            recs = self.store.records([int(prints.ids[x]), int(prints.ids[y])])
+            rx, ry = recs.get(int(prints.ids[x])), recs.get(int(prints.ids[y]))
+            return rx is not None and ry is not None and order_members([rx, ry])[0] is ry
+
+        return place(group_rows, pairs, verify, ranks)
 
     @staticmethod
     def _without_frame(index: partial.LocalIndex | DescriptorIndex, lrow: list[int],

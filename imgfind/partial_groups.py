@@ -128,14 +128,27 @@ Placed = tuple[dict[int, list[tuple[int, Partial]]], list[tuple[int, list[tuple[
                dict[int, tuple[int, list[tuple[int, Partial]]]]]
 
 
+#: Ranks two rows as whole copies are ranked (group.order_members): does row y come before
+#: row x as the likely original?
+Ranks = Callable[[int, int], bool]
+
+#: Covers closer than this say nothing about which picture lies inside the other: two turned
+#: copies of one square picture (a photo and the same photo rotated 15 degrees without
+#: expanding, black corners: covers 0.90 and 0.90 in the new-user trial) each hold about as
+#: much of the other. Such a pair is ordered as whole copies are (Ranks).
+EVEN = 0.05
+
+
 def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Partial]],
-          verify: Verify) -> Placed:
+          verify: Verify, ranks: Ranks | None = None) -> Placed:
     """Decide where partial pairs go.
 
     Args:
         groups: the global groups, as rows; ``groups[g][0]`` is group g's first file.
         pairs: verified partial pairs (row x, row y, Partial with x as a).
         verify: verifies two rows (used against a group's first file).
+        ranks: orders two rows as whole copies (for pairs whose covers are EVEN); None:
+            such pairs keep the first found.
 
     Returns:
         ``(joins, new, promoted)``: ``joins[g]`` lists (row, Partial seen from group g's
@@ -192,23 +205,28 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
             in_group.setdefault(member, set()).add(centre)
     promoted = {}
     for g, adds in joins.items():
-        shown = source_first(groups[g][0], adds, verify, groups[g][1:])
+        shown = source_first(groups[g][0], adds, verify, groups[g][1:], ranks)
         if shown[0] != groups[g][0]:
             promoted[g] = shown
     return ({g: adds for g, adds in joins.items() if g not in promoted},
-            [source_first(c, adds, verify) for c, adds in new.items()], promoted)
+            [source_first(c, adds, verify, (), ranks) for c, adds in new.items()], promoted)
 
 
 def source_first(centre: int, adds: list[tuple[int, Partial]], verify: Verify,
-                 copies: Sequence[int] = ()) -> tuple[int, list[tuple[int, Partial]]]:
+                 copies: Sequence[int] = (), ranks: Ranks | None = None
+                 ) -> tuple[int, list[tuple[int, Partial]]]:
     """A group around *centre* (its partial members *adds*, seen from it; its whole copies
     *copies*), with the most complete picture first: the partial member *centre* was cut
     from (is_source; the one of most inliers when several), so that a crop is never its
     picture's "original" nor the file a keep-the-first script keeps. Every other file must
     verify (groupable) against that member, or the group stays as found (centre first, the
     answer (centre, adds)): groups stay stars. A screenshot or collage that shows the centre
-    shrunk is not its source: the centre stays first."""
+    shrunk is not its source: the centre stays first. A member whose covers are EVEN with
+    the centre's comes first when *ranks* puts it first (the photo before its turned copy)."""
     source = next(((r, p) for r, p in adds if is_source(p)), None)
+    if source is None and ranks is not None:
+        source = next(((r, p) for r, p in adds
+                       if abs(p.cover_a - p.cover_b) < EVEN and ranks(centre, r)), None)
     if source is None:
         return centre, adds
     first, p = source

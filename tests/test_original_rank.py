@@ -110,3 +110,18 @@ def test_a_screenshot_group_still_starts_with_the_photo(tmp_path, runner, db):
     _screenshot(photo).save(lib / "screenshot.png")
     invoke(runner, db, "index", str(lib))
     assert _names(invoke_json(runner, db, "dedupe")) == ["photo.jpg", "screenshot.png"]
+
+
+def test_a_turned_copy_of_even_cover_comes_after_the_photo(tmp_path, runner, db):
+    # Rotated 15 degrees without expanding (black corners): each picture holds about 90% of
+    # the other, so neither lies inside the other; the pair is ordered as whole copies are
+    # (here: the name the other extends).
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = textured(52, 800, 800)
+    photo.save(lib / "photo.jpg", quality=92)
+    photo.rotate(15, resample=Image.BICUBIC).save(lib / "photo-rot15.jpg", quality=92)
+    invoke(runner, db, "index", str(lib))
+    doc = invoke_json(runner, db, "dedupe")
+    assert _names(doc) == ["photo.jpg", "photo-rot15.jpg"], doc
+    assert _files(doc)[1]["partial"] is not None
