@@ -9,8 +9,11 @@ and the web pages that show a copy (recorded by ``imgfind pages``). Also the ord
 The likely original (rank_originals): the copy with the earliest capture time (EXIF
 DateTimeOriginal, else XMP CreateDate; provenance's ``captured``), among the copies that have
 one; among equals, or when no copy says when it was taken, group.order_members decides (most
-picture, camera or creator metadata present, no added border, the oldest file time, the name
-the others extend, the least recompressed). Ours: a downscaled or re-encoded copy usually keeps
+picture, camera or creator metadata present, no added border, colour before grey before black
+and white, the oldest file time, the name the others extend, the least recompressed). A picture
+the query lies wholly inside is the likely original only when it is the query's source
+(partial_groups.outranks_copies: a crop's picture, not a screenshot or collage that shows the
+query shrunk). Ours: a downscaled or re-encoded copy usually keeps
 the EXIF capture time (a tie, broken by picture size), a web export or an edit usually drops
 it or carries a later XMP CreateDate.
 """
@@ -206,7 +209,7 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord],
         # Only when the pictures the original was chosen among tie on pixels: the order of
         # group.order_members, named, not claimed (the chosen file need not be the older).
         out.append(f"{len(tied)} copies of about as many pixels, in the order: no added border, "
-                   "older file, shorter name, least recompressed")
+                   "colour, older file, shorter name, least recompressed")
     return tuple(out)
 
 

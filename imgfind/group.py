@@ -15,7 +15,7 @@ import numpy as np
 
 from .keep import size_class
 from .layout import distance_matrix
-from .model import FileRecord, PairMatch, Rule
+from .model import COLOUR, FileRecord, PairMatch, Rule
 
 
 class Links:
@@ -76,7 +76,9 @@ def original_key(record: FileRecord, name_root: bool = False, outnumbered: bool 
     trim boxes may differ by a hair: one was measured on a reduced-scale decode). Then the
     original is usually the copy with the most picture (pixels inside any added border);
     among equals, the one whose file says who took it (camera, EXIF date, artist), then the
-    one without an added border, then a lossless file before a lossy one only when the lossy
+    one without an added border, then a colour file before a grey one before a bilevel one
+    (``metadata["colour"]``, see colour_rank: a grey or black-and-white copy is made from a
+    colour picture, never the reverse), then a lossless file before a lossy one only when the lossy
     one has no more exact copies in the group (*outnumbered*: a lossless file with fewer
     copies than a lossy version of the picture, see exact_copies: the version people kept
     copies of is the one they made, an edit saved once as PNG is not), then the
@@ -89,7 +91,18 @@ def original_key(record: FileRecord, name_root: bool = False, outnumbered: bool 
     # Copies made within the same minute (a download, a checkout) are equally old.
     minute = record.mtime_ns // 60_000_000_000
     return (record.warning is not None, record.pixels_of is not None, -size_class(record), not has_origin, record.content < 0.98,
-            outnumbered, minute, not name_root, fidelity(record), record.path)
+            colour_rank(record), outnumbered, minute, not name_root, fidelity(record), record.path)
+
+
+#: colour_rank of each model.COLOUR value; a file without one is a colour file (or was
+#: indexed before it was recorded: ranked as before).
+COLOUR_RANKS = {"grey": 1, "bilevel": 2}
+
+
+def colour_rank(record: FileRecord) -> int:
+    """How much colour a file stores, most first: 0 colour (or not recorded), 1 grey levels,
+    2 black and white (``metadata["colour"]``, recorded at index time from the Pillow mode)."""
+    return COLOUR_RANKS.get(record.metadata.get(COLOUR, ""), 0)
 
 
 def exact_copies(records: Sequence[FileRecord]) -> list[int]:

@@ -36,7 +36,7 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import CONTAINED, place, same_frame
+from .partial_groups import Placed, outranks_copies, place, same_frame
 from .keypoints import QUERY_KEYPOINTS
 from .inner_box import inner_box
 from .part_views import area as view_area, inner_print, uniform, view_prints
@@ -414,11 +414,16 @@ class Index:
             # The likely original is the query or a match that is on disk now, among every
             # match: a --limit cuts the list shown, not the copies the original is chosen from.
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]
-            # A picture the query lies wholly inside (the query is a crop of it, or shown
-            # inside it) holds more of the picture than any whole copy of the query: the
-            # likely source, and a candidate for the biggest version.
+            # A picture the query lies wholly inside holds more picture than any whole copy
+            # of the query: the likely source, and a candidate for the biggest version, when
+            # the query was cut from it (it shows the query at the query's size or larger,
+            # and at least as large as the biggest whole copy: partial_groups
+            # .outranks_copies). A screenshot or collage that shows the query shrunk merely
+            # contains it: listed, never the original or the biggest.
+            whole_px = max([q_rec.content_pixels]
+                           + [rec.content_pixels for _, rec in matches if rec.present])
             holders = [rec for pm, _, rec in extra
-                       if rec.present and pm.cover_a >= CONTAINED and pm.cover_b < CONTAINED]
+                       if rec.present and outranks_copies(pm, q_rec.content_pixels, whole_px)]
             contains = bool(holders)
             if contains:
                 best = rank_originals(holders)[0]
@@ -749,29 +754,32 @@ class Index:
             if kept is not None:
                 try:
                     placed = _placed_from_json(kept, prints.ids)
-                    if any(not 0 <= g < len(group_rows) for g in placed[0]):
+                    if any(not 0 <= g < len(group_rows) for g in [*placed[0], *placed[2]]):
                         placed = None
                 except (KeyError, TypeError, ValueError, IndexError):  # garbled: search again
                     placed = None
             if placed is not None:
-                joins, new = placed
+                joins, new, promoted = placed
             else:
-                joins, new = self._place_partial(group_rows, prints, side, rule, subset)
+                joins, new, promoted = self._place_partial(group_rows, prints, side, rule, subset)
                 if usable:
-                    cache.keep_stage(rule, "partial", salt, _placed_to_json(joins, new, prints.ids))
-            if not joins and not new:
+                    cache.keep_stage(rule, "partial", salt,
+                                     _placed_to_json((joins, new, promoted), prints.ids))
+            if not joins and not new and not promoted:
                 return groups
-            want = {int(prints.ids[r]) for adds in [*joins.values(), *new.values()] for r, _ in adds}
-            want |= {int(prints.ids[c]) for c in new}
+            shown = [*new, *promoted.values()]
+            want = {int(prints.ids[r]) for adds in [*joins.values(), *(a for _, a in shown)]
+                    for r, _ in adds}
+            want |= {int(prints.ids[c]) for c, _ in shown}
             records = self.store.records(want)
             roots = self.store.roots()
-        return self._with_partial_members(groups, group_rows, prints, joins, new, records, roots)
+        return self._with_partial_members(groups, group_rows, prints, (joins, new, promoted),
+                                          records, roots)
 
     def _place_partial(self, group_rows: list[list[int]], prints: Prints, side: Side, rule: Rule,
-                       subset: bool) -> tuple[dict[int, list[tuple[int, Partial]]],
-                                              dict[int, list[tuple[int, Partial]]]]:
+                       subset: bool) -> Placed:
         """Search and verify the lone pictures' partial matches and place them (partial_groups
-        .place): (joins by group, new groups by centre row), inside the caller's snapshot."""
+        .place): (joins by group, new groups as (first row, members)), inside the caller's snapshot."""
         grouped = {r for rows in group_rows for r in rows}
         lone = [r for r in range(len(prints)) if r not in grouped]
         index, sizes = self.local_side({int(i) for i in prints.ids} if subset else None)
@@ -850,8 +858,14 @@ class Index:
             return by_keypoints(a, b)
 
         if not pairs:
-            return {}, {}
-        return place(group_rows, pairs, verify)
+            return {}, [], {}
+        def ranks(x: int, y: int) -> bool:
+            """Does row y come before row x as whole copies are ordered (group.order_members)?"""
+            recs = self.store.records([int(prints.ids[x]), int(prints.ids[y])])
+            rx, ry = recs.get(int(prints.ids[x])), recs.get(int(prints.ids[y]))
+            return rx is not None and ry is not None and order_members([rx, ry])[0] is ry
+
+        return place(group_rows, pairs, verify, ranks)
 
     @staticmethod
     def _without_frame(index: partial.LocalIndex | DescriptorIndex, lrow: list[int],
@@ -886,10 +900,12 @@ class Index:
         return out
 
     def _with_partial_members(self, groups: list[Group], group_rows: list[list[int]],
-                              prints: Prints, joins: dict[int, list[tuple[int, Partial]]],
-                              new: dict[int, list[tuple[int, Partial]]],
+                              prints: Prints, placed: Placed,
                               records: dict[int, FileRecord], roots: dict[bytes, int]) -> list[Group]:
-        """*groups* with the placed partial members added (files gone from disk left out)."""
+        """*groups* with the placed partial members added (files gone from disk left out), and
+        the groups partial_groups.place promoted shown from the picture their first was cut
+        from (all their files kept, whatever their state)."""
+        joins, new, promoted = placed
         disk = look([os.fsencode(rec.path) for rec in records.values()], roots)
 
         def member(first: int, row: int, p: Partial) -> Member | None:
@@ -907,7 +923,16 @@ class Index:
             first = group_rows[g][0]
             extra = [m for m in (member(first, r, p) for r, p in adds) if m is not None]
             out[g] = replace(out[g], members=out[g].members + tuple(extra))
-        for centre, adds in new.items():
+        for g, (first, adds) in promoted.items():
+            frec = records.get(int(prints.ids[first]))
+            extra = [member(first, r, p) for r, p in adds]
+            if frec is None or any(m is None for m in extra):  # removed meanwhile: as it was
+                continue
+            now = disk[os.fsencode(frec.path)]
+            frec = frec if now.state == PRESENT else replace(frec, state=now.state)
+            # No whole copy of its first file: max_distance counts whole copies only.
+            out[g] = Group((Member(frec, 0, "same orientation"), *extra), 0)
+        for centre, adds in new:
             crec = records.get(int(prints.ids[centre]))
             if crec is None:
                 continue
@@ -1064,17 +1089,17 @@ def _groups_salt(group_rows: list[list[int]], ids: np.ndarray, subset: bool) -> 
                       separators=(",", ":")).encode()
 
 
-def _placed_to_json(joins: dict[int, list[tuple[int, Partial]]],
-                    new: dict[int, list[tuple[int, Partial]]], ids: np.ndarray) -> dict:
+def _placed_to_json(placed: Placed, ids: np.ndarray) -> dict:
     """The partial stage's placement with rows as file ids (decision_cache.keep_stage)."""
     def adds(items: list[tuple[int, Partial]]) -> list:
         return [[int(ids[r]), list(astuple(p))] for r, p in items]
+    joins, new, promoted = placed
     return {"joins": [[g, adds(items)] for g, items in joins.items()],
-            "new": [[int(ids[c]), adds(items)] for c, items in new.items()]}
+            "new": [[int(ids[c]), adds(items)] for c, items in new],
+            "promoted": [[g, int(ids[c]), adds(items)] for g, (c, items) in promoted.items()]}
 
 
-def _placed_from_json(kept: dict, ids: np.ndarray) -> tuple[dict[int, list[tuple[int, Partial]]],
-                                                             dict[int, list[tuple[int, Partial]]]]:
+def _placed_from_json(kept: dict, ids: np.ndarray) -> Placed:
     """The inverse of _placed_to_json, for the same file ids (rows by ids)."""
     row = {int(i): r for r, i in enumerate(ids)}
 
@@ -1084,7 +1109,8 @@ def _placed_from_json(kept: dict, ids: np.ndarray) -> tuple[dict[int, list[tuple
             out.append((row[fid], Partial(f[0], f[1], tuple(f[2]), tuple(f[3]), *f[4:])))
         return out
     return ({int(g): adds(items) for g, items in kept["joins"]},
-            {row[c]: adds(items) for c, items in kept["new"]})
+            [(row[c], adds(items)) for c, items in kept["new"]],
+            {int(g): (row[c], adds(items)) for g, c, items in kept["promoted"]})
 
 
 #: Partial.model of a match found through a part view

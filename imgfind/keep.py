@@ -40,8 +40,14 @@ def size_class(record: FileRecord) -> int:
     """How much picture a copy holds, in steps of SIZE_STEP (5%) of its pixels inside any
     added border: border trimming is measured on a small working picture, so sizes within a
     few percent count as equal, and a bordered copy (measured less surely) counts one step
-    smaller. Ours, calibrated on the bundled examples and ../shared/bench's bordered edits."""
-    steps = round(math.log(max(1, record.content_pixels)) / math.log(SIZE_STEP))
+    smaller. Ours, calibrated on the bundled examples and ../shared/bench's bordered edits.
+    A trim of less than 2% (``content`` >= 0.98: not an added border) counts the whole
+    picture: such a trim is a strip of uniform background that one copy shows and another
+    does not (a dithered black-and-white copy has no uniform rows), and it could put two
+    copies of one pixel size a step apart when their sizes straddle a step's edge (new-user
+    trial: a 1-bit copy ranked before its colour original)."""
+    pixels = record.content_pixels if record.content < 0.98 else record.pixels
+    steps = round(math.log(max(1, pixels)) / math.log(SIZE_STEP))
     return steps - (record.content < 0.98)
 
 

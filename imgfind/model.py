@@ -25,6 +25,12 @@ DAMAGED = "damaged"
 #: The metadata key of a JPEG's head digest (decoders.pillow.jpeg_head): files that share it
 #: are the same bytes up to HEAD_BYTES (damaged.py looks for damaged copies among them).
 JPEG_HEAD = "jpeg_head"
+#: The metadata key that says a file stores no colour: "grey" (Pillow modes L, LA, I, I;16,
+#: F: one channel of levels) or "bilevel" (mode 1: black and white). Absent for colour files
+#: (and for files indexed before it was recorded). A grey or bilevel copy of a colour picture
+#: is made from it, never the reverse: group.original_key ranks colour first, other things
+#: equal.
+COLOUR = "colour"
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:

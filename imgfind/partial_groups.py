@@ -13,7 +13,9 @@ photos' groups). The rules, for each verified partial pair (x, y):
 * both in different groups: left as they are (the two groups stay apart);
 * neither in a group: a new group around the one that lies wholly inside the other (the
   photo inside a screenshot or a collage, the crop inside its picture): each such picture
-  is the first of its own group, and a collage joins each of them.
+  is the centre of its own group, and a collage joins each of them. The group's first file
+  is the most complete picture (source_first): the picture a crop was cut from comes before
+  the crop; a screenshot or collage that shows a photo shrunk comes after the photo.
 
 Only pairs where one picture lies inside the other are placed (groupable).
 
@@ -22,7 +24,7 @@ Pure: works on rows and a verify callback, so it is tested without an index.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from .model import Partial
 
@@ -107,24 +109,85 @@ def groupable(p: Partial) -> bool:
         return False
     return hi >= CONTAINED and not same_frame(p)
 
+#: A picture that lies wholly inside another (CONTAINED) was cut from it, and the other is its
+#: source (the more complete picture: the likely original, a group's first file), only when
+#: the other shows the shared content at least this large (Partial.scale, linear, in each
+#: file's own pixels): a crop keeps its picture's pixel density (scale 1.0). A picture shown
+#: smaller inside another (a photo shrunk into a screenshot, a collage or a page: 0.75-0.8 in
+#: the new-user trial's cases) is the picture itself, and the other merely shows it: never
+#: ranked before the picture or a whole copy of it. 1/1.15 is partial.describe's "scaled"
+#: threshold: the keypoints' scale is measured to a few percent. What the scale cannot tell
+#: apart: a photo shown at full size inside a screenshot counts as cut from it.
+SAME_DENSITY = 1 / 1.15
+
+
+#: A crop is cut square to its picture: a picture turned by at least this much (degrees,
+#: partial.describe's "rotated" threshold) or skewed (a "homography" model) inside another is
+#: a turned or perspective copy set in a larger canvas (a rotation with expand=True holds the
+#: whole photo at scale 1.0), never the other's source.
+SQUARE = 1.5
+
+
+def is_source(p: Partial) -> bool:
+    """Is picture b the source of picture a: a lies wholly inside b (b not inside a), square
+    to it (SQUARE), and b shows it at no smaller a scale (SAME_DENSITY)? A crop and the
+    picture it was cut from: True; a photo and a screenshot or collage that shows it shrunk,
+    or a turned copy of it on a larger canvas: False."""
+    return (p.cover_a >= CONTAINED and p.cover_b < CONTAINED and p.scale >= SAME_DENSITY
+            and abs(p.rotation) < SQUARE and p.model != "homography")
+
+
+def outranks_copies(p: Partial, a_pixels: int, copies_pixels: int) -> bool:
+    """Does picture b rank before picture a and a's whole copies as the likely original?
+
+    *p*: how a and b overlap (a as a); *a_pixels*: a's pixels; *copies_pixels*: the most
+    pixels among a and its whole copies. True when b is a's source (is_source) and shows a's
+    content with at least SAME_DENSITY^2 of the pixels of the biggest whole copy: a picture
+    that merely contains a (a screenshot, a collage) never outranks a whole copy."""
+    shown = a_pixels * p.scale ** 2
+    return is_source(p) and shown >= SAME_DENSITY ** 2 * copies_pixels
+
+
 #: (row a, row b) -> how they overlap (Partial with a as a), or None when not verified
 Verify = Callable[[int, int], "Partial | None"]
 
 
+#: Where partial pairs go (place): joins by group, the new groups as (first row, members), and
+#: the groups shown from a partial member they were cut from (group -> (first row, members))
+Placed = tuple[dict[int, list[tuple[int, Partial]]], list[tuple[int, list[tuple[int, Partial]]]],
+               dict[int, tuple[int, list[tuple[int, Partial]]]]]
+
+
+#: Ranks two rows as whole copies are ranked (group.order_members): does row y come before
+#: row x as the likely original?
+Ranks = Callable[[int, int], bool]
+
+#: Covers closer than this say nothing about which picture lies inside the other: two turned
+#: copies of one square picture (a photo and the same photo rotated 15 degrees without
+#: expanding, black corners: covers 0.90 and 0.90 in the new-user trial) each hold about as
+#: much of the other. Such a pair is ordered as whole copies are (Ranks).
+EVEN = 0.05
+
+
 def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Partial]],
-          verify: Verify) -> tuple[dict[int, list[tuple[int, Partial]]],
-                                   dict[int, list[tuple[int, Partial]]]]:
+          verify: Verify, ranks: Ranks | None = None) -> Placed:
     """Decide where partial pairs go.
 
     Args:
         groups: the global groups, as rows; ``groups[g][0]`` is group g's first file.
         pairs: verified partial pairs (row x, row y, Partial with x as a).
         verify: verifies two rows (used against a group's first file).
+        ranks: orders two rows as whole copies (for pairs whose covers are EVEN); None:
+            such pairs keep the first found.
 
     Returns:
-        ``(joins, new)``: ``joins[g]`` lists (row, Partial seen from group g's first) of the
-        partial members that join group g; ``new[c]`` lists (row, Partial seen from c) of the
-        members of a new group whose first file is row c.
+        ``(joins, new, promoted)``: ``joins[g]`` lists (row, Partial seen from group g's
+        first) of the partial members that join group g; ``new`` lists the new groups as
+        (first row c, [(row, Partial seen from c), ...]), the first the most complete picture
+        (source_first); ``promoted[g]`` = (row s, [(row, Partial seen from s), ...]): group
+        g's first file was cut from its partial member s (is_source), so g is shown from s,
+        its other files (whole copies and partial members alike) partial members of s. Such
+        a g has no entry in ``joins``. The files of every group stay the same.
     """
     group_of: dict[int, int] = {}
     for g, rows in enumerate(groups):
@@ -183,4 +246,39 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
             new.setdefault(centre, []).append((member, seen))
             in_group.setdefault(centre, set()).add(centre)
             in_group.setdefault(member, set()).add(centre)
-    return joins, new
+    promoted = {}
+    for g, adds in joins.items():
+        shown = source_first(groups[g][0], adds, verify, groups[g][1:], ranks)
+        if shown[0] != groups[g][0]:
+            promoted[g] = shown
+    return ({g: adds for g, adds in joins.items() if g not in promoted},
+            [source_first(c, adds, verify, (), ranks) for c, adds in new.items()], promoted)
+
+
+def source_first(centre: int, adds: list[tuple[int, Partial]], verify: Verify,
+                 copies: Sequence[int] = (), ranks: Ranks | None = None
+                 ) -> tuple[int, list[tuple[int, Partial]]]:
+    """A group around *centre* (its partial members *adds*, seen from it; its whole copies
+    *copies*), with the most complete picture first: the partial member *centre* was cut
+    from (is_source; the one of most inliers when several), so that a crop is never its
+    picture's "original" nor the file a keep-the-first script keeps. Every other file must
+    verify (groupable) against that member, or the group stays as found (centre first, the
+    answer (centre, adds)): groups stay stars. A screenshot or collage that shows the centre
+    shrunk is not its source: the centre stays first. A member whose covers are EVEN with
+    the centre's comes first when *ranks* puts it first (the photo before its turned copy)."""
+    source = next(((r, p) for r, p in adds if is_source(p)), None)
+    if source is None and ranks is not None:
+        source = next(((r, p) for r, p in adds
+                       if abs(p.cover_a - p.cover_b) < EVEN and ranks(centre, r)), None)
+    if source is None:
+        return centre, adds
+    first, p = source
+    rest = []
+    for r in [*copies, *(r for r, _ in adds)]:
+        if r == first:
+            continue
+        seen = verify(first, r)
+        if seen is None or not groupable(seen):
+            return centre, adds
+        rest.append((r, seen))
+    return first, [(centre, p.swapped()), *rest]

@@ -166,10 +166,10 @@ def test_place_never_merges_groups_and_a_lone_pair_forms_a_group():
     p = Partial(1.0, 0.25, (0, 0, 1, 1), (0, 0, .5, .5), 0.5, 0.0, "similarity", 30)
     groups = [[0, 1], [2, 3]]
     pairs = [(4, 0, p.swapped()), (4, 2, p.swapped()), (1, 3, p), (5, 6, p)]
-    joins, new = place(groups, pairs, lambda a, b: p)
+    joins, new, promoted = place(groups, pairs, lambda a, b: p)
     assert sorted(joins) == [0, 1] and joins[0][0][0] == 4 and joins[1][0][0] == 4
     assert 3 not in [r for adds in joins.values() for r, _ in adds]  # 1-3: two groups, left apart
-    assert new == {5: [(6, p)]}  # 5 lies wholly inside 6: 5 is the first
+    assert new == [(5, [(6, p)])] and promoted == {}  # 5 lies inside 6, shown at half size: 5 is the first
 
 
 def test_collage_with_a_stretched_photo_is_found_through_its_half(library, tmp_path):

@@ -39,7 +39,7 @@ from ..quality import quality_from_tables
 from .. import provenance
 from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DETAIL_SIZE,
                       DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS, WORK_SIZE)
-from ..model import JPEG_HEAD
+from ..model import COLOUR, JPEG_HEAD
 from . import Decoded, Missing
 
 #: EXIF Orientation tag.
@@ -69,6 +69,8 @@ WANTED_EXTENSIONS = frozenset({
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+#: Modes of one channel of grey levels (model.COLOUR "grey"; mode 1 is "bilevel").
+GREY_MODES = frozenset({"L", "LA", "La"}) | _WIDE_MODES
 
 
 class PillowDecoder:
@@ -579,6 +581,10 @@ def _metadata(im: Image.Image) -> dict[str, str]:
     # XMP, IPTC, GPS and the capture time (provenance.py); EXIF fields above win.
     for key, value in provenance.read(im).items():
         out.setdefault(key, value)
+    if im.mode == "1":
+        out[COLOUR] = "bilevel"
+    elif im.mode in GREY_MODES:
+        out[COLOUR] = "grey"
     if im.format == "JPEG":
         # How much the picture was compressed, read from its tables (the likely original is
         # the least recompressed copy; file size would count metadata too).
