@@ -12,24 +12,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw
 
-
-def textured(seed: int, w: int = 800, h: int = 600, shapes: int = 120, largest: int = 80) -> Image.Image:
-    r = np.random.default_rng(seed)
-    im = Image.new("RGB", (w, h), tuple(int(x) for x in r.integers(0, 255, 3)))
-    d = ImageDraw.Draw(im)
-    for _ in range(shapes):
-        x, y, s = int(r.integers(0, w)), int(r.integers(0, h)), int(r.integers(10, largest))
-        c = tuple(int(v) for v in r.integers(0, 255, 3))
-        if r.random() < .5:
-            d.ellipse((x, y, x + s, y + s), fill=c)
-        else:
-            d.rectangle((x, y, x + s, y + int(s * r.random() + 5)), fill=c)
-    return im
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from helpers import textured  # noqa: E402  (the tests' textured picture: one definition)
 
 
 def copies(im: Image.Image, other: Image.Image) -> dict[str, Image.Image]:
