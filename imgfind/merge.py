@@ -28,7 +28,7 @@ from itertools import islice
 from .errors import ImgfindError
 from .model import MergeStats, StoredFile
 from .recipe import recipe_id
-from .store import Store
+from .store import SQLITE_MAGIC, Store
 
 #: Rows per transaction.
 COMMIT_ROWS = 5000
@@ -109,7 +109,6 @@ def merge_all(store: Store, other_paths: Sequence[str], maps: PrefixMap = ()) ->
 
 
 #: The first 16 bytes of every SQLite database file.
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),

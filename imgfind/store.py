@@ -174,9 +174,29 @@ def _guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: The first 16 bytes of every SQLite database file (sqlite.org/fileformat.html, 1.3).
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _not_sqlite(path: str) -> bool:
+    """True when *path* is a non-empty file that does not start as an SQLite database (a photo
+    or a script given as --db by mistake); False when it does, or cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError:
+        return False
+    return bool(head) and head != SQLITE_MAGIC
+
+
 def damaged(path: str, why: object) -> StoreError:
     """The one wording of a damaged index, whatever found it (SQLite's b-tree check, a stored
-    row that does not unpack): what is wrong and how to rebuild."""
+    row that does not unpack): what is wrong and how to rebuild. A file that is not an SQLite
+    database at all is said to be no index, never to be deleted (it may be a photo)."""
+    if _not_sqlite(path):
+        return StoreError(
+            f"{path} is not an imgfind index (not an SQLite database); give --db the path of an "
+            f"index file, or a new path to create one")
     return StoreError(
         f"the index {path} is damaged ({why}); rebuild it: delete it (with its -wal and "
         f"-shm files) and run 'imgfind index DIR' again")

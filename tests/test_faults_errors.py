@@ -13,6 +13,7 @@ import re
 import sqlite3
 import stat
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -303,3 +304,24 @@ def test_dedupe_while_an_index_run_removes_files(tmp_path):
         t.join()
     assert runs >= 5, f"only {runs} dedupe runs overlapped the writer"
     assert not failures, f"{len(failures)} of {runs} dedupes failed; first: {failures[0]}"
+
+
+@pytest.mark.parametrize("command", [["status"], ["dedupe"], ["index", "FOLDER"], ["query", "PHOTO"]])
+def test_db_that_is_a_photo_is_no_index_and_never_to_be_deleted(tmp_path, command):
+    """--db naming a photo by mistake (new-user trial, session 8): the message said the index
+    was damaged and to delete it; it must say the file is no index, and leave it as it was."""
+    from helpers import make_image
+
+    photo = tmp_path / "photo.jpg"
+    make_image(photo, seed=3)
+    before = photo.read_bytes()
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    make_image(folder / "a.jpg", seed=4)
+    args = [str(folder) if a == "FOLDER" else str(photo) if a == "PHOTO" else a for a in command]
+    run = subprocess.run([sys.executable, "-m", "imgfind", "--db", str(photo), *args],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert "not an imgfind index" in run.stderr and "delete" not in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert photo.read_bytes() == before
