@@ -68,9 +68,11 @@ def _root_there(root: bytes, dev: int) -> bool:
 
 def link_kind(path: bytes, other: bytes) -> str:
     """The relation of *path* to *other*, two names of one file: "same file (symbolic link)"
-    when a symbolic link is involved, else "same file (hard link)"."""
+    when a symbolic link is involved (either name is one, or both lead to one real path),
+    else "same file (hard link)"."""
     try:
-        if os.path.realpath(path) == os.path.realpath(other):
+        if os.path.islink(path) or os.path.islink(other) \
+                or os.path.realpath(path) == os.path.realpath(other):
             return "same file (symbolic link)"
     except (OSError, ValueError):
         pass

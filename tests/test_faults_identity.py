@@ -419,3 +419,23 @@ def test_chmod_000_then_644_is_reread(tmp_path):
                 except OSError:
                     pass
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_symlink_to_a_hard_linked_file_is_called_a_symbolic_link(tmp_path):
+    """New-user trial, session 8: photo.jpg, its hard link h.jpg (the shorter name, so the one
+    kept) and sym.jpg -> photo.jpg: the symbolic link was shown as a "hard link" of h.jpg,
+    because it does not resolve to h.jpg's path. Either name being a link makes it symbolic."""
+    ph = tmp_path / "p"
+    ph.mkdir()
+    photo(ph / "photo.jpg", seed=31)
+    photo(ph / "other.jpg", seed=32)
+    (ph / "copy.jpg").write_bytes((ph / "photo.jpg").read_bytes())  # a group to be shown in
+    os.link(ph / "photo.jpg", ph / "h.jpg")
+    os.symlink("photo.jpg", ph / "sym.jpg")
+    db = str(tmp_path / "i.db")
+    ok(cli_run("--db", db, "index", "--follow-symlinks", str(ph)))
+    doc = json_doc(cli_run("--db", db, "dedupe", "--format", "json"))
+    names = {os.path.basename(n["path"]): n["link"]
+             for g in groups_of(doc) for f in g for n in f.get("other_names", [])}
+    assert names.get("sym.jpg") == "symbolic link", names
+    assert names.get("photo.jpg", "hard link") == "hard link", names
