@@ -127,3 +127,22 @@ def test_the_shared_part_size_and_the_file_size_are_worded_apart():
     assert describe(p) == "inside the query, 30% of it, shown 2x as large as in the query"
     assert describe(p.swapped(), "the first file").endswith(
         "shown 0.5x as large as in the first file")
+
+
+def test_a_partial_match_says_pixels_not_file_size(tmp_path):
+    # New-user trial, session 8: a skewed copy of 187 KB was "larger file" beside its 198 KB
+    # original: the flag counts the picture's pixels, and the note now says so.
+    from click.testing import CliRunner
+    from helpers import invoke
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    big = photo_like(7, 800, 600)
+    big.save(lib / "photo.jpg", quality=92)
+    crop = big.crop((120, 90, 680, 510))
+    crop.save(tmp_path / "crop.jpg", quality=92)
+    runner, db = CliRunner(), str(tmp_path / "i.db")
+    invoke(runner, db, "index", str(lib))
+    text = invoke(runner, db, "query", str(tmp_path / "crop.jpg")).stdout
+    line = next(row for row in text.splitlines() if row.rstrip().endswith("]") and "photo.jpg" in row)
+    assert "more pixels" in line and "file" not in line.split("[", 1)[1], text

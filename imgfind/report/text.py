@@ -90,8 +90,8 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
                 notes.append(m.relation)
             if m.partial is None:
                 notes.append("larger" if m.larger else "smaller or same size")
-            else:  # the file's pixels, not the shared part's size (the relation says that)
-                notes.append("larger file" if m.larger else "file smaller or same size")
+            else:  # the whole picture's pixels, not its bytes (the relation gives the shared part)
+                notes.append("more pixels" if m.larger else "as many pixels or fewer")
             if m.likely_original:
                 notes.append("likely original")
             who = creator(f.metadata)
