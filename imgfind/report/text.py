@@ -50,7 +50,8 @@ def _boxes(p: Partial, a: str, b: str) -> str:
     def pct(box: tuple[float, float, float, float]) -> str:
         return "(" + ", ".join(f"{v:.0%}" for v in box) + ")"
     return (f"overlap: {p.cover_a:.0%} of the {a} {pct(p.box_a)}, {p.cover_b:.0%} of {b} "
-            f"{pct(p.box_b)}; {p.inliers} keypoints, {p.model}")
+            f"{pct(p.box_b)}; {p.inliers} keypoints fit a {p.model}"
+            f"{' transform' if p.model == 'similarity' else ''}")
 
 
 def _mark(rec: FileRecord) -> str:
