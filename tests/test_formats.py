@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -246,7 +248,7 @@ def test_files_without_decoder_are_read_once_the_extra_is_installed(tmp_path, mo
         monkeypatch.setattr(module, "REGISTRY", bare)
     db = str(tmp_path / "i.db")
     run = invoke(runner, db, "index", str(mixed), str(tmp_path / "named.dng"))
-    assert "1 new" in run.stderr and "1 unreadable" in run.stderr, run.stderr
+    assert "2 new" in run.stderr and "1 unreadable" in run.stderr, run.stderr
     assert "2 skipped: no decoder for .dng (install x-raw)" in run.stderr, run.stderr
     run = invoke(runner, db, "index", str(tmp_path / "named.dng"))  # alone: the same form
     assert "0 new" in run.stderr and "1 skipped: no decoder for .dng" in run.stderr, run.stderr
@@ -337,3 +339,24 @@ def test_a_file_skipped_after_its_extra_is_uninstalled_stays_in_the_index(tmp_pa
         kept = con.execute("SELECT count(*) FROM files f JOIN prints p ON p.file_id = f.id"
                            " WHERE CAST(f.path AS TEXT) LIKE '%b.qoi'").fetchone()[0]
     assert kept == 1
+
+
+@pytest.mark.parametrize("head", [b"II*\x00", b"II*\x00\x08", b"MM\x00*\x00\x00\x00", b"II*\x00\xff\xff\xff\xff"])
+def test_a_file_cut_inside_its_tiff_header_is_unreadable_not_a_crash(tmp_path, head):
+    """The fuzz loop's mutant (session 8 CI): a TIFF cut to 4-7 bytes raised struct.error in
+    the camera-raw probe, a traceback out of the crawl; it is simply not a raw file, and the
+    index records it as unreadable."""
+    from imgfind.decoders import is_tiff_raw
+    from imgfind.errors import DecodeError
+
+    assert is_tiff_raw(head) is False
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "cut.tif").write_bytes(head)
+    with pytest.raises(DecodeError):  # what the fuzz loop asks of every mutant
+        open_for_hash(tmp_path / "lib" / "cut.tif")
+    make_image(tmp_path / "lib" / "ok.jpg", seed=5)
+    run = subprocess.run([sys.executable, "-m", "imgfind", "--db", str(tmp_path / "i.db"),
+                          "index", str(tmp_path / "lib")], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert "2 new" in run.stderr and "1 unreadable" in run.stderr, run.stderr

@@ -213,6 +213,8 @@ def is_tiff_raw(head: bytes) -> bool:
         return False
     if head[8:10] == b"CR":
         return True
+    if len(head) < 8:  # a file cut inside its TIFF header (found by the fuzz loop)
+        return False
     (ifd,) = struct.unpack(order + "I", head[4:8])
     if ifd + 2 > len(head):
         return False
