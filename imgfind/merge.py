@@ -27,6 +27,7 @@ from itertools import islice
 
 from .errors import ImgfindError
 from .model import MergeStats, StoredFile
+from .presence import kind_of
 from .recipe import recipe_id
 from .store import SQLITE_MAGIC, Store
 
@@ -108,11 +109,6 @@ def merge_all(store: Store, other_paths: Sequence[str], maps: PrefixMap = ()) ->
     return out
 
 
-#: The first 16 bytes of every SQLite database file.
-
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISSOCK, "a socket"))
 
 
 def _check_is_index_file(path: str) -> None:
@@ -125,8 +121,7 @@ def _check_is_index_file(path: str) -> None:
     except OSError as exc:
         raise ImgfindError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(st.st_mode):
-        kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
-        raise ImgfindError(f"{path} is {kind}, not an imgfind index: nothing to merge")
+        raise ImgfindError(f"{path} is {kind_of(st.st_mode)}, not an imgfind index: nothing to merge")
     try:
         with open(path, "rb") as f:
             head = f.read(len(SQLITE_MAGIC))

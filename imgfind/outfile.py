@@ -26,17 +26,8 @@ import stat
 from collections.abc import Iterator
 
 from .errors import ImgfindError
+from .presence import kind_of
 
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISSOCK, "a socket"))
-
-
-def _kind(mode: int) -> str:
-    for test, name in _KINDS:
-        if test(mode):
-            return name
-    return "not a regular file"
 
 
 def target(path: str | os.PathLike[str]) -> tuple[str, int | None]:
@@ -56,7 +47,7 @@ def target(path: str | os.PathLike[str]) -> tuple[str, int | None]:
         raise ImgfindError(f"cannot write {shown}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(st.st_mode):
         via = f" (the symbolic link points to {real})" if real != shown else ""
-        raise ImgfindError(f"cannot write {shown}: it is {_kind(st.st_mode)}{via}, not a regular "
+        raise ImgfindError(f"cannot write {shown}: it is {kind_of(st.st_mode)}{via}, not a regular "
                            "file; give the name of a file to create or replace")
     return real, stat.S_IMODE(st.st_mode)
 

@@ -14,6 +14,21 @@ from dataclasses import dataclass
 PRESENT, MISSING, UNAVAILABLE = "present", "missing", "unavailable"
 
 
+#: Words for the kinds of file that are not regular files, tested in this order.
+_KINDS = ((statmod.S_ISDIR, "a folder"), (statmod.S_ISFIFO, "a FIFO (named pipe)"),
+          (statmod.S_ISCHR, "a character device"), (statmod.S_ISBLK, "a block device"),
+          (statmod.S_ISSOCK, "a socket"))
+
+
+def kind_of(mode: int) -> str:
+    """What a file of *mode* (``st_mode``) is, in words, when it is not a regular file: "a
+    folder", "a FIFO (named pipe)", ... or "not a regular file"."""
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 @dataclass(frozen=True, slots=True)
 class OnDisk:
     """One path as it is now: its state, and the (device, inode) it names when present."""

@@ -29,6 +29,7 @@ from .errors import SchemaError, StoreError
 from .fingerprint import stored_thumb
 from .model import (FileRecord, FileStat, Fingerprinted, Known, LocalFeatures, PageRef,
                     StoredFile, display)
+from .presence import kind_of
 from .prints_cache import Owner, Prints
 from .thumbcodec import is_packed
 from .printcodec import pack_hashes, pack_trim, unpack_hashes, unpack_trim
@@ -1226,10 +1227,6 @@ def _size(path: str) -> int:
         return -1
 
 
-_KINDS = ((statmod.S_ISFIFO, "a FIFO"), (statmod.S_ISCHR, "a character device"),
-          (statmod.S_ISBLK, "a block device"), (statmod.S_ISSOCK, "a socket"))
-
-
 def _check_db_path(path: str, *, create: bool) -> None:
     """Refuse, before SQLite opens anything (a FIFO would block; nothing may be created
     beside a device), a path that cannot be an index file.
@@ -1256,8 +1253,7 @@ def _check_db_path(path: str, *, create: bool) -> None:
         if statmod.S_ISDIR(st.st_mode):
             raise StoreError(f"--db {path} is a folder; it must name an index file")
         if not statmod.S_ISREG(st.st_mode):
-            kind = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
-            raise StoreError(f"--db {path} is {kind}; it must name an index file")
+            raise StoreError(f"--db {path} is {kind_of(st.st_mode)}; it must name an index file")
         return
     parent = os.path.dirname(os.path.abspath(path))
     while parent and not os.path.lexists(parent):
