@@ -13,8 +13,8 @@ each a format of its own (the first byte), all undone by cumulative sums (vector
 - COLUMNS (format 4): ``x[i, j] - x[i-1, j]``, the first row differenced along it.
 
 Since session 9 ``pack`` tries each predictor with three DEFLATE strategies (Z_FILTERED,
-Z_HUFFMAN_ONLY, Z_RLE; level 9) and keeps the shortest: on a textured picture the planar
-predictor adds up the noise of three neighbours, and one neighbour predicts better (LOCO-I's
+Z_HUFFMAN_ONLY, Z_RLE; level 9, a 4 KiB window) and keeps the shortest: on a textured
+picture the planar predictor adds up the noise of three neighbours, and one neighbour predicts better (LOCO-I's
 median predictor, or Paeth, would too, but their decoding is a loop over pixels). Measured on
 the thumbnails of the bench pools, quantized as recipe 10 keeps them (benchmarks/RESULTS.md,
 "Index size per file, session 9"): dev grey 1,263 -> 1,219 bytes (mean), smooth 961 -> 926,
@@ -59,6 +59,11 @@ ROWS = b"\x03"
 COLUMNS = b"\x04"
 _PREDICTED = (PACKED, ROWS, COLUMNS)
 _STRATEGIES = (zlib.Z_FILTERED, zlib.Z_HUFFMAN_ONLY, zlib.Z_RLE)
+#: A 4 KiB DEFLATE window (memory level 8) covers a whole 2.6 KB thumbnail: the same sizes as
+#: the default 32 KiB window (dev pool thumbnails, session 9), at 0.42 ms instead of 1.18 ms of
+#: CPU for the nine tries, most of the difference the kernel's (allocating the larger state
+#: nine times). Inflating with the default window reads it, and every older blob.
+_WINDOW_BITS = -12
 _GREY = THUMB_SIZE * THUMB_SIZE
 _PLANE = COLOUR_SIZE * COLOUR_SIZE
 
@@ -120,7 +125,7 @@ def pack(raw: bytes) -> bytes:
     for fmt in _PREDICTED:
         data = _each_plane(raw, lambda x: _diff(x, fmt))  # noqa: B023 - used at once
         for strategy in _STRATEGIES:
-            z = zlib.compressobj(9, zlib.DEFLATED, -15, 9, strategy)
+            z = zlib.compressobj(9, zlib.DEFLATED, _WINDOW_BITS, 8, strategy)
             packed = fmt + z.compress(data) + z.flush()
             if len(packed) < len(best):
                 best = packed
