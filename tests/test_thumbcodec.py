@@ -203,3 +203,40 @@ def test_quantized_thumbnails_of_format_2_still_read_exactly():
         assert unpack_many([blob, pack(levels.tobytes())]) == [levels.tobytes() + tail, levels.tobytes()]
         with pytest.raises(ValueError, match="format"):
             unpack(QUANTIZED + b"\x00" + blob[2:])
+
+
+def test_a_schema_5_index_reads_as_it_is_and_an_older_imgfind_refuses_schema_6(tmp_path, runner,
+                                                                              monkeypatch):
+    """Schema 6 (session 9) may hold thumbnails of formats 3 and 4: a schema-5 index (format-1
+    rows, as main wrote them) is read as it is and upgraded in place; an imgfind that reads up
+    to schema 5 refuses a schema-6 index as newer instead of calling its thumbnails damaged."""
+    from helpers import invoke_json
+
+    from imgfind import store as store_module
+
+    db, lib = _thumbs_of(tmp_path)
+    before = invoke_json(runner, str(db), "query", str(lib / "p0.jpg"), "--format", "json")
+    con = sqlite3.connect(db)  # back to schema 5: every row in format 1, as main packed it
+    rows = con.execute("SELECT file_id, thumb FROM thumbs").fetchall()
+    for i, b in rows:
+        raw = np.frombuffer(unpack(bytes(b)), np.uint8)
+        planes = [raw[:THUMB_SIZE ** 2].reshape(THUMB_SIZE, THUMB_SIZE)]
+        if raw.size > THUMB_SIZE ** 2:
+            planes += [p.reshape(COLOUR_SIZE, COLOUR_SIZE) for p in np.split(raw[THUMB_SIZE ** 2:], 2)]
+        con.execute("UPDATE thumbs SET thumb = ? WHERE file_id = ?",
+                    (b"\x01" + _by_hand(b"\x01", planes), i))
+    con.execute("DELETE FROM meta WHERE key = 'thumb_predictors_since'")
+    con.execute("PRAGMA user_version = 5")
+    con.commit()
+    con.close()
+    with Store(db, readonly=True) as store:
+        assert store.version == 5
+        assert [unpack(bytes(b)) for _, b in rows] == [store.thumbs([i])[i].tobytes() for i, _ in rows]
+    assert invoke_json(runner, str(db), "query", str(lib / "p0.jpg"), "--format", "json")["matches"] == before["matches"]
+    for _ in range(2):  # the migration is idempotent
+        with Store(db) as store:
+            assert store.version == SCHEMA_VERSION == 6
+            assert "thumb_predictors_since" in store.meta()
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 5)
+    with pytest.raises(StoreError, match="newer"):
+        Store(db, readonly=True).close()
