@@ -20,15 +20,16 @@ from .layout import (CROP_VIEWS, apply_orientation, N_HASHES, N_ORIENT, N_PHASH,
                      view_boxes)
 from .model import Fingerprint
 from .recipe import (BORDER_MAX, BORDER_MIN, BORDER_OUTLIERS, BORDER_STEP, BORDER_TOLERANCE,
-                     COLOUR_SIZE, FLAT_STD, HASH_SIZE, PHASH_SIZE, THUMB_SIZE, THUMB_STEP)
+                     COLOUR_SIZE, FLAT_STD, HASH_SIZE, PHASH_SIZE, THUMB_SIZE, THUMB_STEP_BLOCK,
+                     THUMB_STEP_DETAIL, THUMB_STEP_MAX)
 
 _ROW_SIGN = np.where(np.arange(HASH_SIZE) % 2, -1.0, 1.0)[:, None]  # (-1)^u
 _COL_SIGN = _ROW_SIGN.T  # (-1)^v
 _BITS = 1 << np.arange(63, -1, -1, dtype=np.uint64)  # MSB first, as imagehash's hex
 
 __all__ = ["Fingerprint", "CROP_VIEWS", "N_HASHES", "N_PHASH", "THUMB_SIZE", "compute", "crop",
-           "dct_block", "dhash", "dhashes", "orient", "phashes", "quantize_thumb", "stored_thumb", "thumb_parts",
-           "trim_box"]
+           "dct_block", "dhash", "dhashes", "orient", "phashes", "quantize_thumb", "stored_thumb",
+           "thumb_parts", "thumb_step", "trim_box"]
 
 
 def bits_to_int(bits: np.ndarray) -> int:
@@ -183,11 +184,35 @@ def crop(gray: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray
     return gray[t:b, l:r]
 
 
+def thumb_step(thumb: np.ndarray) -> int:
+    """The grey step a THUMB_SIZE square thumbnail (uint8) is kept in (1: every level).
+
+    The mean absolute 2-D difference ``x[i,j] - x[i-1,j] - x[i,j-1] + x[i-1,j-1]`` (the fine
+    detail a planar predictor leaves; the first row and column take their neighbour's) of each
+    THUMB_STEP_BLOCK square, the least detailed block's divided by THUMB_STEP_DETAIL, floored,
+    between 1 and THUMB_STEP_MAX (recipe.py says why). A linear gradient has no 2-D difference
+    at all, so it keeps every level; a picture textured everywhere is kept coarser, with a
+    rounding error (at most step / 2) below its own detail in every block.
+    """
+    x = np.asarray(thumb, dtype=np.int16)
+    side = THUMB_STEP_BLOCK
+    if x.ndim != 2 or x.shape[0] % side or x.shape[1] % side or x.shape[0] < 2 or x.shape[1] < 2:
+        return 1
+    r = np.empty_like(x)
+    r[1:, 1:] = np.abs(x[1:, 1:] - x[:-1, 1:] - x[1:, :-1] + x[:-1, :-1])
+    r[0, 1:] = r[1, 1:]
+    r[:, 0] = r[:, 1]
+    rows, cols = x.shape[0] // side, x.shape[1] // side
+    detail = r.reshape(rows, side, cols, side).mean(axis=(1, 3)).min()
+    return int(min(max(detail // THUMB_STEP_DETAIL, 1), THUMB_STEP_MAX))
+
+
 def quantize_thumb(thumb: np.ndarray, step: int | None = None) -> np.ndarray:
-    """Grey levels (uint8, any shape) kept in steps of *step* (default recipe.THUMB_STEP):
+    """Grey levels (uint8, any shape) kept in steps of *step* (default: thumb_step(thumb)):
     v -> (v // step) * step + step // 2 (uint8, same shape; the array itself when step is 1).
-    Idempotent: a quantized thumbnail stays as it is (thumbcodec stores only the codes)."""
-    step = THUMB_STEP if step is None else step
+    Not idempotent in general with the default step (a quantized thumbnail has other detail);
+    with a given step it is."""
+    step = thumb_step(thumb) if step is None else step
     if step == 1:
         return thumb
     q = np.asarray(thumb, dtype=np.uint8) // step

@@ -13,7 +13,9 @@ import functools
 
 #: Bump when any step of decoding or fingerprinting changes the bits: stored fingerprints of
 #: another recipe are recomputed on the next index instead of being compared with these.
-RECIPE_VERSION = 8  # 8: KEYPOINTS 128 -> 256 (a picture shown small inside a screenshot)
+RECIPE_VERSION = 10  # 10: thumbnail grey steps follow the picture's fine detail (thumb_step)
+# 9: (session 7, reverted; not reused) grey steps of 6 for every thumbnail
+# 8: KEYPOINTS 128 -> 256 (a picture shown small inside a screenshot)
 # 7: a TIFF with an EXIF Orientation is turned once (Pillow turns it on load)
 # 6: soft pictures get keypoints at a lower FAST threshold (ORB_FAST_MIN)
 # 5: JPEGs drafted for the detail picture; local features (issue 12)
@@ -56,15 +58,25 @@ MIN_SIDE = 8
 HASH_SIZE = 8
 PHASH_SIZE = HASH_SIZE * 4  # imagehash's highfreq_factor=4: a 32x32 DCT
 THUMB_SIZE = 48  # stored greyscale thumbnail, used to verify candidate matches
-#: The thumbnail's grey levels are kept in steps of this many (level v becomes
-#: (v // THUMB_STEP) * THUMB_STEP + THUMB_STEP // 2, an error below THUMB_STEP): coarser steps
-#: take fewer bits stored (thumbcodec format 2). 1 keeps every level. Measured in session 7
-#: (benchmarks/RESULTS.md, "Families and index size, session 7"): 6 brings the synthetic index
-#: to 1,497 B per file, but costs the smooth pool 2.3 points of recall (brightness, contrast and
-#: gamma edits of smooth pictures, whose verification compares gradients) and 3 false
-#: positives; the dev pool lost one crop and gained one collage. Not accurate enough: kept at
-#: 1. A change of this constant changes the stored thumbnails: bump RECIPE_VERSION with it.
-THUMB_STEP = 1
+#: The thumbnail's grey levels are kept in steps that follow the picture's own fine detail
+#: (fingerprint.thumb_step): level v becomes (v // step) * step + step // 2, one step for the
+#: whole thumbnail, chosen as the mean absolute 2-D difference (x[i,j] - x[i-1,j] - x[i,j-1]
+#: + x[i-1,j-1], the fine detail a planar predictor leaves) of its least detailed
+#: THUMB_STEP_BLOCK square, divided by THUMB_STEP_DETAIL, at most THUMB_STEP_MAX. A thumbnail
+#: with one smooth block (a gradient, a sky, a flat border) keeps every grey level; one that
+#: is textured everywhere, whose low bits are its own texture, is kept coarser and packs
+#: smaller (thumbcodec). A uniform step of 6 for every picture was tried in session 7 and
+#: cost the smooth pool 2.3 points of recall (gradients turned into terraces whose edges
+#: move with any brightness, contrast or gamma edit): benchmarks/RESULTS.md, "Families and
+#: index size, session 7" and "Index size per file, session 9". A change of these constants
+#: changes the stored thumbnails: bump RECIPE_VERSION with it.
+THUMB_STEP_BLOCK = 8
+#: Ours, calibrated on ../shared/bench (session 9): at 1 the step is at most the least
+#: detailed block's mean fine detail, which keeps 85% of the smooth pool's and 70% of the dev
+#: pool's thumbnails at every level and gives the synthetic index's textured photo a step of 6.
+THUMB_STEP_DETAIL = 1.0
+#: The coarsest step (error -3..+2 grey levels at 6).
+THUMB_STEP_MAX = 6
 #: Side of the colour signature: Cb and Cr of the upright picture box-averaged to
 #: COLOUR_SIZE x COLOUR_SIZE (288 bytes, stored as 6 more thumbnail rows after the grey ones).
 #: Used to reject a different colour layout (verify.colour_similarity) and flat fills of

@@ -50,7 +50,10 @@ __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 #:    indexes use PAGE_SIZE pages; rows written before stay raw and are read as they are.
 #: 5: prints rows may be compact (printcodec: the trimmed view's hash columns left out when
 #:    they repeat the whole picture's, an untrimmed box as no bytes); older rows read as they are.
-SCHEMA_VERSION = 5
+#: 6: thumbnails may be packed with another predictor (thumbcodec formats 3 and 4, session 9);
+#:    older rows (format 1) read as they are, and an older imgfind refuses the index
+#:    ("written by a newer imgfind") instead of calling its thumbnails damaged.
+SCHEMA_VERSION = 6
 #: SQLite page size of a new index. A row is kept whole on one page when it fits, so with
 #: 4 KiB pages every 1.5-2.6 KB thumbnail row took a page of its own; 16 KiB pages hold
 #: 6-10 of them (benchmarks/RESULTS.md, "Index size").
@@ -342,6 +345,8 @@ class Store:
                     self._migrate_thumbs()
                 if version in (1, 2, 3, 4):
                     self._migrate_prints()
+                if 1 <= version <= 5:
+                    self._migrate_thumb_formats()
                 elif version < SCHEMA_VERSION:
                     for statement in SCHEMA.split(";"):
                         if statement.strip():
@@ -436,6 +441,14 @@ class Store:
         (_check_header) instead of misreading its short rows."""
         if "prints_compact_since" not in self.meta():
             self._set_meta({"prints_compact_since": repr(time.time())})
+
+    def _migrate_thumb_formats(self) -> None:
+        """Schema 5 -> 6 for thumbnails packed with the left or upper neighbour as predictor
+        (thumbcodec formats 3 and 4; idempotent, no table changes): rows written from now on
+        may use them, the rows already there stay and are read as they are (their first byte
+        tells the format). An older imgfind refuses a schema-6 index (_check_header)."""
+        if "thumb_predictors_since" not in self.meta():
+            self._set_meta({"thumb_predictors_since": repr(time.time())})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the

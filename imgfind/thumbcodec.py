@@ -2,30 +2,41 @@
 
 A thumbnail is stored as the grey rows, then the colour signature's rows
 (fingerprint.stored_thumb): 2,304 or 2,592 bytes. Packed, each plane (the grey square, then
-each COLOUR_SIZE square of the colour signature) is replaced by its 2-D difference
-``x[i, j] - x[i-1, j] - x[i, j-1] + x[i-1, j-1]`` (mod 256; the first row and column are
-differenced against zeros), and the planes are compressed together with raw DEFLATE
-(zlib, level 9, Z_FILTERED). Decoding is zlib plus two cumulative sums per plane, exact.
+each COLOUR_SIZE square of the colour signature) is replaced by its differences from a
+predictor, and the planes are compressed together with raw DEFLATE (zlib). Three predictors,
+each a format of its own (the first byte), all undone by cumulative sums (vectorised, exact):
 
-Measured on the 1,089 first thumbnails of the bench dev pool (ours, /tmp measurement
-recorded in benchmarks/RESULTS.md): 2,588 bytes raw -> 1,570 mean (2,058 at the 90th
-percentile); PNG of the grey plane alone took 1,459 + 164 for the colour, WebP lossless 1,339
-+ 164 at 80 ms per encode. The decode here costs tens of microseconds.
+- PACKED (format 1): the 2-D difference ``x[i, j] - x[i-1, j] - x[i, j-1] + x[i-1, j-1]``
+  (mod 256; the first row and column are differenced against zeros): the planar predictor,
+  best on smooth pictures;
+- ROWS (format 3): ``x[i, j] - x[i, j-1]``, the first column differenced down it;
+- COLUMNS (format 4): ``x[i, j] - x[i-1, j]``, the first row differenced along it.
 
-Format 2 (issue 15), used when recipe.THUMB_STEP is above 1: a thumbnail whose grey levels
-are all on the lattice of fingerprint.quantize_thumb (v = q * step + step // 2) is packed as
-its step (one byte) and its codes q: the grey plane's codes, then the colour planes' levels,
-differenced and deflated as above. Still exact: unpacking gives back the quantized thumbnail
-bit for bit, whatever THUMB_STEP is when it is read. Measured on the 1,981 first colour
-thumbnails of the dev pool (benchmarks/RESULTS.md, session 7): grey 1,407 bytes deflated with
-every level, 813 with a step of 6; the bench index's synthetic thumbnail (d000-elephants)
-1,815 -> 1,072. A step of 6 lost accuracy on the smooth pool, so THUMB_STEP is 1 and new
-thumbnails are packed in format 1; a thumbnail not on the lattice is always format 1.
+Since session 9 ``pack`` tries each predictor with three DEFLATE strategies (Z_FILTERED,
+Z_HUFFMAN_ONLY, Z_RLE; level 9, a 4 KiB window) and keeps the shortest: on a textured
+picture the planar predictor adds up the noise of three neighbours, and one neighbour predicts better (LOCO-I's
+median predictor, or Paeth, would too, but their decoding is a loop over pixels). Measured on
+the thumbnails of the bench pools, quantized as recipe 10 keeps them (benchmarks/RESULTS.md,
+"Index size per file, session 9"): dev grey 1,263 -> 1,219 bytes (mean), smooth 961 -> 926,
+the synthetic index's thumbnail (d000-elephants, grey step 6) 1,081 -> 1,012. Decoding costs
+the same tens of microseconds as before.
 
-A packed blob starts with PACKED or QUANTIZED (one byte) and is stored only when it is shorter
-than the raw thumbnail; a raw blob's length is a multiple of THUMB_SIZE of at least
-THUMB_SIZE^2, which a packed one never has, so ``unpack`` reads every layout (indexes written
-before schema 4).
+The grey levels themselves may be quantized (fingerprint.thumb_step): a step s keeps levels
+q * s + s // 2, whose differences are multiples of s (the predictors are linear with
+coefficients summing to 0 or 1), so DEFLATE codes them as cheaply as the codes q would be; the
+levels are stored, not the codes, so the packing stays exact whatever the step.
+
+Format 2 (QUANTIZED, written by session 7's recipe 9 only, read still): the grey plane's
+codes q (one byte of step first, then the codes, then the colour planes' levels), differenced
+and deflated as format 1; unpacking gives back q * step + step // 2 bit for bit.
+
+Measured on the 1,089 first thumbnails of the bench dev pool (session 3): 2,588 bytes raw ->
+1,570 mean with format 1; PNG of the grey plane alone took 1,459 + 164 for the colour, WebP
+lossless 1,339 + 164 at 80 ms per encode.
+
+A packed blob starts with its format (one byte) and is stored only when it is shorter than the
+raw thumbnail; a raw blob's length is a multiple of THUMB_SIZE of at least THUMB_SIZE^2, which
+a packed one never has, so ``unpack`` reads every layout (indexes written before schema 4).
 """
 
 from __future__ import annotations
@@ -34,14 +45,25 @@ import zlib
 
 import numpy as np
 
-from .recipe import COLOUR_SIZE, THUMB_SIZE, THUMB_STEP
+from .recipe import COLOUR_SIZE, THUMB_SIZE
 
-__all__ = ["pack", "unpack", "is_packed", "PACKED", "QUANTIZED"]
+__all__ = ["pack", "unpack", "unpack_many", "is_packed", "PACKED", "QUANTIZED", "ROWS", "COLUMNS"]
 
-#: First byte of a packed thumbnail (format 1 of this module).
+#: First byte of a thumbnail packed with the planar predictor (format 1 of this module).
 PACKED = b"\x01"
-#: First byte of a packed quantized thumbnail (format 2: grey codes v // THUMB_STEP).
+#: First byte of a packed quantized thumbnail (format 2: step, then grey codes; read only).
 QUANTIZED = b"\x02"
+#: First byte of a thumbnail packed with the left neighbour as predictor (format 3).
+ROWS = b"\x03"
+#: First byte of a thumbnail packed with the upper neighbour as predictor (format 4).
+COLUMNS = b"\x04"
+_PREDICTED = (PACKED, ROWS, COLUMNS)
+_STRATEGIES = (zlib.Z_FILTERED, zlib.Z_HUFFMAN_ONLY, zlib.Z_RLE)
+#: A 4 KiB DEFLATE window (memory level 8) covers a whole 2.6 KB thumbnail: the same sizes as
+#: the default 32 KiB window (dev pool thumbnails, session 9), at 0.42 ms instead of 1.18 ms of
+#: CPU for the nine tries, most of the difference the kernel's (allocating the larger state
+#: nine times). Inflating with the default window reads it, and every older blob.
+_WINDOW_BITS = -12
 _GREY = THUMB_SIZE * THUMB_SIZE
 _PLANE = COLOUR_SIZE * COLOUR_SIZE
 
@@ -56,16 +78,30 @@ def _planes(n: int) -> list[tuple[int, int]]:
     return out
 
 
-def _diff(x: np.ndarray) -> np.ndarray:
+def _diff(x: np.ndarray, fmt: bytes) -> np.ndarray:
+    """The differences of one (side, side) uint8 plane from format *fmt*'s predictor."""
+    if fmt == COLUMNS:
+        return _diff(x.T, ROWS).T.copy()
     d = x.copy()
+    if fmt == ROWS:
+        d[:, 1:] -= x[:, :-1]
+        d[1:, 0] -= x[:-1, 0]
+        return d
     d[1:] -= x[:-1]
     e = d.copy()
     e[:, 1:] -= d[:, :-1]
     return e
 
 
-def _undiff(d: np.ndarray) -> np.ndarray:
-    return np.cumsum(np.cumsum(d, axis=1, dtype=np.uint8), axis=0, dtype=np.uint8)
+def _undiff(d: np.ndarray, fmt: bytes) -> np.ndarray:
+    """Planes (n, side, side) uint8 from their differences (_diff of each), exact."""
+    if fmt == COLUMNS:
+        return _undiff(d.transpose(0, 2, 1), ROWS).transpose(0, 2, 1)
+    if fmt == ROWS:
+        d = d.copy()
+        d[:, :, 0] = np.cumsum(d[:, :, 0], axis=1, dtype=np.uint8)
+        return np.cumsum(d, axis=2, dtype=np.uint8)
+    return np.cumsum(np.cumsum(d, axis=2, dtype=np.uint8), axis=1, dtype=np.uint8)
 
 
 def is_packed(blob: bytes) -> bool:
@@ -76,7 +112,8 @@ def is_packed(blob: bytes) -> bool:
 def pack(raw: bytes) -> bytes:
     """Pack a raw thumbnail (grey THUMB_SIZE^2 bytes, then 0 or 2*COLOUR_SIZE^2 colour bytes).
 
-    Returns the packed blob, or *raw* itself when packing would not make it shorter.
+    Returns the shortest of the three predictors' formats under three DEFLATE strategies, or
+    *raw* itself when packing would not make it shorter.
 
     Raises:
         ValueError: *raw* is not a raw thumbnail (shorter than THUMB_SIZE^2 or not a multiple
@@ -84,45 +121,35 @@ def pack(raw: bytes) -> bytes:
     """
     if is_packed(raw):
         raise ValueError(f"not a raw thumbnail ({len(raw)} bytes)")
-    step = THUMB_STEP
-    head = PACKED
-    data = raw
-    if step > 1:
-        grey = np.frombuffer(raw, dtype=np.uint8, count=_GREY)
-        codes = grey // step
-        if np.array_equal(codes * step + step // 2, grey):
-            head = QUANTIZED + bytes([step])
-            data = codes.astype(np.uint8).tobytes() + raw[_GREY:]
-    z = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_FILTERED)
-    packed = head + z.compress(_each_plane(data, _diff)) + z.flush()
-    return packed if len(packed) < _GREY else raw
-
-
-def _levels(data: bytes, step: int) -> bytes:
-    """A raw thumbnail of format-2 data (grey codes -> grey levels; the rest as it is)."""
-    codes = np.frombuffer(data, dtype=np.uint8, count=_GREY)
-    return (codes * step + step // 2).astype(np.uint8).tobytes() + data[_GREY:]
+    best = raw
+    for fmt in _PREDICTED:
+        data = _each_plane(raw, lambda x: _diff(x, fmt))  # noqa: B023 - used at once
+        for strategy in _STRATEGIES:
+            z = zlib.compressobj(9, zlib.DEFLATED, _WINDOW_BITS, 8, strategy)
+            packed = fmt + z.compress(data) + z.flush()
+            if len(packed) < len(best):
+                best = packed
+    return best if len(best) < _GREY else raw
 
 
 def unpack(blob: bytes) -> bytes:
     """The raw thumbnail of a stored blob, packed or raw (returned as it is).
 
     Raises:
-        ValueError: a packed blob that does not decompress to a raw thumbnail (damaged).
+        ValueError: a packed blob that does not decompress to a raw thumbnail (damaged), or of
+            an unknown format.
     """
-    if not is_packed(blob):
-        return bytes(blob)
-    raw = _each_plane(_inflate(blob), _undiff)
-    return _levels(raw, blob[1]) if blob[:1] == QUANTIZED else raw
+    return unpack_many([blob])[0]
 
 
 def _inflate(blob: bytes) -> bytes:
     """The planes of a packed blob, still differenced (ValueError when damaged)."""
-    if blob[:1] not in (PACKED, QUANTIZED) or (blob[:1] == QUANTIZED and len(blob) > 1
-                                                and not 1 < blob[1] < 64):
+    fmt = blob[:1]
+    if fmt not in _PREDICTED + (QUANTIZED,) or (fmt == QUANTIZED and len(blob) > 1
+                                                 and not 1 < blob[1] < 64):
         raise ValueError(f"unknown thumbnail format {blob[:2]!r}")
     try:
-        data = zlib.decompress(bytes(blob[1 + (blob[:1] == QUANTIZED):]), -15)
+        data = zlib.decompress(bytes(blob[1 + (fmt == QUANTIZED):]), -15)
     except zlib.error as exc:
         raise ValueError(f"damaged thumbnail: {exc}") from None
     if is_packed(data):
@@ -130,7 +157,7 @@ def _inflate(blob: bytes) -> bytes:
     return data
 
 
-def _each_plane(data: bytes, fn) -> bytes:  # noqa: ANN001 - _diff or _undiff
+def _each_plane(data: bytes, fn) -> bytes:  # noqa: ANN001 - a plane's _diff
     """*data* with *fn* applied to each square plane (_planes), the tail kept as it is."""
     a = np.frombuffer(data, dtype=np.uint8)
     parts = []
@@ -143,28 +170,30 @@ def _each_plane(data: bytes, fn) -> bytes:  # noqa: ANN001 - _diff or _undiff
 
 
 def unpack_many(blobs: list[bytes]) -> list[bytes]:
-    """``unpack`` of each blob, the packed ones undone together (two cumulative sums per
-    plane size for the whole batch, instead of per thumbnail: dedupe loads thousands).
+    """``unpack`` of each blob, the packed ones undone together (the cumulative sums of each
+    format and plane size for the whole batch, instead of per thumbnail: dedupe loads
+    thousands).
 
     Raises:
-        ValueError: a packed blob is damaged (as ``unpack``).
+        ValueError: a packed blob is damaged or of an unknown format (as ``unpack``).
     """
     out: list[bytes | None] = [None] * len(blobs)
-    groups: dict[tuple[int, bool], list[tuple[int, bytes]]] = {}
+    groups: dict[tuple[int, bytes, int], list[tuple[int, bytes]]] = {}
     for i, blob in enumerate(blobs):
         if not is_packed(blob):
             out[i] = bytes(blob)
             continue
         data = _inflate(blob)
-        groups.setdefault((len(data), blob[1] if blob[:1] == QUANTIZED else 0), []).append((i, data))
-    for (size, step), items in groups.items():
+        fmt = blob[:1]
+        step = blob[1] if fmt == QUANTIZED else 0
+        groups.setdefault((len(data), PACKED if step else fmt, step), []).append((i, data))
+    for (size, fmt, step), items in groups.items():
         a = np.frombuffer(b"".join(d for _, d in items), dtype=np.uint8).reshape(len(items), size).copy()
         end = 0
         for offset, side in _planes(size):
             end = offset + side * side
             planes = a[:, offset:end].reshape(-1, side, side)
-            a[:, offset:end] = np.cumsum(np.cumsum(planes, axis=2, dtype=np.uint8), axis=1,
-                                         dtype=np.uint8).reshape(len(items), -1)
+            a[:, offset:end] = _undiff(planes, fmt).reshape(len(items), -1)
         if step:
             a[:, :_GREY] = a[:, :_GREY] * step + step // 2
         for row, (i, _) in enumerate(items):

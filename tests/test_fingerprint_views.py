@@ -37,7 +37,7 @@ def _plain_hashes(gray: np.ndarray) -> tuple[np.ndarray, tuple, bytes]:
         hashes[2 * N_ORIENT + i] = _plain_phash(F.dct_block(F.crop(gray, box)))
     hashes[N_PHASH:N_PHASH + N_ORIENT] = F.dhashes(gray)
     hashes[N_PHASH + N_ORIENT:] = F.dhashes(trimmed)
-    thumb = F.quantize_thumb(F.resample(gray, (THUMB_SIZE, THUMB_SIZE))).tobytes()  # recipe 9
+    thumb = F.quantize_thumb(F.resample(gray, (THUMB_SIZE, THUMB_SIZE))).tobytes()  # recipe 10: thumb_step
     return hashes, trim, thumb
 
 

@@ -120,7 +120,7 @@ def test_a_schema_4_index_of_full_rows_reads_alike_and_upgrades_idempotently(tmp
     assert (after.hashes == before.hashes).all() and (after.trims == before.trims).all()
     for _ in range(2):  # the migration is idempotent
         with Store(db) as store:
-            assert store.version == SCHEMA_VERSION == 5
+            assert store.version == SCHEMA_VERSION >= 5
             assert "prints_compact_since" in store.meta()
     assert invoke_json(runner, str(db), "dedupe", "--format", "json")["groups"] == groups
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
 
 import numpy as np
 import pytest
@@ -123,29 +124,119 @@ def test_unpack_many_equals_unpack_for_mixed_layouts_and_sizes():
         unpack_many([blobs[0], blobs[1][:-4] + b"\xff\xff\xff\xff"])
 
 
-def test_quantized_thumbnails_pack_as_their_codes_exactly_and_smaller(monkeypatch):
-    from imgfind import thumbcodec
-    from imgfind.fingerprint import quantize_thumb
-    from imgfind.recipe import THUMB_STEP
-    from imgfind.thumbcodec import PACKED, QUANTIZED
+def _by_hand(fmt: bytes, planes: list[np.ndarray], tail: bytes = b"", strategy=zlib.Z_FILTERED) -> bytes:
+    """A packed blob made the plain way: each plane differenced from *fmt*'s predictor (int
+    arithmetic, mod 256), then raw DEFLATE, as the format is documented."""
+    from imgfind.thumbcodec import COLUMNS, ROWS
 
-    assert THUMB_STEP == 1  # every level kept (a step of 6 cost smooth-pool accuracy)
-    step = 6
-    monkeypatch.setattr(thumbcodec, "THUMB_STEP", step)  # format 2, as a recipe with steps packs
-    for seed in range(4):
-        grey = np.asarray(make_image(seed=seed).convert("L").resize((THUMB_SIZE, THUMB_SIZE)))
-        q = quantize_thumb(grey, step)
-        err = grey.astype(int) - q.astype(int)
-        assert err.min() >= -(step // 2) and err.max() <= step - 1 - step // 2
-        assert (quantize_thumb(q, step) == q).all()  # idempotent
-        exact, coded = pack(grey.tobytes()), pack(q.tobytes())
-        assert exact[:1] == PACKED and coded[:2] == QUANTIZED + bytes([step])
-        assert len(coded) < 0.8 * len(exact)
-        assert unpack(coded) == q.tobytes() and unpack(exact) == grey.tobytes()
-        assert unpack_many([coded, exact]) == [q.tobytes(), grey.tobytes()]
-    monkeypatch.setattr(thumbcodec, "THUMB_STEP", 1)  # read back whatever the step is now
-    assert unpack(coded) == q.tobytes() and unpack_many([coded])[0] == q.tobytes()
-    assert pack(q.tobytes())[:1] == PACKED  # step 1: format 1, as main stores it
-    with pytest.raises(ValueError, match="format"):
-        unpack(QUANTIZED + b"\x00" + coded[2:])
-    assert (quantize_thumb(grey) == grey).all()  # THUMB_STEP 1: every level kept
+    out = []
+    for x in planes:
+        x = x.astype(np.int64)
+        d = x.copy()
+        if fmt == ROWS:
+            d[:, 1:] = x[:, 1:] - x[:, :-1]
+            d[1:, 0] = x[1:, 0] - x[:-1, 0]
+        elif fmt == COLUMNS:
+            d[1:, :] = x[1:, :] - x[:-1, :]
+            d[0, 1:] = x[0, 1:] - x[0, :-1]
+        else:
+            p = np.pad(x, ((1, 0), (1, 0)))
+            d = p[1:, 1:] - p[:-1, 1:] - p[1:, :-1] + p[:-1, :-1]
+        out.append((d % 256).astype(np.uint8).tobytes())
+    z = zlib.compressobj(9, zlib.DEFLATED, -15, 9, strategy)
+    return z.compress(b"".join(out) + tail) + z.flush()
+
+
+def _grey_and_colour(seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    grey = np.asarray(make_image(seed=seed).convert("L").resize((THUMB_SIZE, THUMB_SIZE)))
+    colour = [rng.integers(100, 140, (COLOUR_SIZE, COLOUR_SIZE), dtype=np.uint8) for _ in range(2)]
+    return grey, colour
+
+
+@pytest.mark.parametrize("fmt", [b"\x01", b"\x03", b"\x04"])
+def test_each_predictor_format_reads_back_exactly(fmt):
+    """Formats 1 (planar; every index packed before session 9), 3 (left) and 4 (up), made by
+    hand from their documented definition, with and without colour, with any strategy."""
+    from imgfind.thumbcodec import COLUMNS, PACKED, ROWS
+
+    assert (PACKED, ROWS, COLUMNS) == (b"\x01", b"\x03", b"\x04")
+    rng = np.random.default_rng(9)
+    for seed in range(3):
+        grey, colour = _grey_and_colour(seed)
+        noisy = rng.integers(0, 256, (THUMB_SIZE, THUMB_SIZE), dtype=np.uint8)
+        for planes in ([grey], [grey] + colour, [noisy] + colour):
+            raw = b"".join(p.tobytes() for p in planes)
+            for strategy in (zlib.Z_FILTERED, zlib.Z_HUFFMAN_ONLY, zlib.Z_DEFAULT_STRATEGY):
+                blob = fmt + _by_hand(fmt, planes, strategy=strategy)
+                assert unpack(blob) == raw and unpack_many([blob, blob])[1] == raw
+
+
+def test_pack_keeps_the_shortest_predictor_and_a_textured_picture_packs_better_than_planar():
+    from imgfind.fingerprint import quantize_thumb
+
+    rng = np.random.default_rng(2)
+    # Grass blades: each column a slow walk from its own level, the columns unrelated: the
+    # upper neighbour predicts a pixel, the planar predictor adds the next column's jumps.
+    walk = rng.integers(60, 190, THUMB_SIZE) + np.cumsum(rng.normal(0, 2, (THUMB_SIZE, THUMB_SIZE)), axis=0)
+    streaks = quantize_thumb(np.clip(walk, 0, 255).astype(np.uint8), 6)
+    for grey, colour in [_grey_and_colour(s) for s in range(3)] + [(streaks, [])]:
+        raw = grey.tobytes() + b"".join(c.tobytes() for c in colour)
+        packed = pack(raw)
+        planar = b"\x01" + _by_hand(b"\x01", [grey] + colour)  # main's format 1 before session 9
+        assert len(packed) <= len(planar) and unpack(packed) == raw
+    assert packed[:1] == b"\x04" and len(packed) < 0.8 * len(planar)
+
+
+def test_quantized_thumbnails_of_format_2_still_read_exactly():
+    """Format 2 (session 7's recipe 9: a step byte, then the grey codes) is no longer written;
+    a blob of it, made by hand, reads back as the levels q * step + step // 2."""
+    from imgfind.thumbcodec import QUANTIZED
+
+    for step in (3, 6):
+        grey, colour = _grey_and_colour(step)
+        codes = grey // step
+        levels = np.minimum(codes.astype(int) * step + step // 2, 255).astype(np.uint8)
+        tail = b"".join(c.tobytes() for c in colour)
+        blob = QUANTIZED + bytes([step]) + _by_hand(b"\x01", [codes] + colour)
+        assert unpack(blob) == levels.tobytes() + tail
+        assert unpack_many([blob, pack(levels.tobytes())]) == [levels.tobytes() + tail, levels.tobytes()]
+        with pytest.raises(ValueError, match="format"):
+            unpack(QUANTIZED + b"\x00" + blob[2:])
+
+
+def test_a_schema_5_index_reads_as_it_is_and_an_older_imgfind_refuses_schema_6(tmp_path, runner,
+                                                                              monkeypatch):
+    """Schema 6 (session 9) may hold thumbnails of formats 3 and 4: a schema-5 index (format-1
+    rows, as main wrote them) is read as it is and upgraded in place; an imgfind that reads up
+    to schema 5 refuses a schema-6 index as newer instead of calling its thumbnails damaged."""
+    from helpers import invoke_json
+
+    from imgfind import store as store_module
+
+    db, lib = _thumbs_of(tmp_path)
+    before = invoke_json(runner, str(db), "query", str(lib / "p0.jpg"), "--format", "json")
+    con = sqlite3.connect(db)  # back to schema 5: every row in format 1, as main packed it
+    rows = con.execute("SELECT file_id, thumb FROM thumbs").fetchall()
+    for i, b in rows:
+        raw = np.frombuffer(unpack(bytes(b)), np.uint8)
+        planes = [raw[:THUMB_SIZE ** 2].reshape(THUMB_SIZE, THUMB_SIZE)]
+        if raw.size > THUMB_SIZE ** 2:
+            planes += [p.reshape(COLOUR_SIZE, COLOUR_SIZE) for p in np.split(raw[THUMB_SIZE ** 2:], 2)]
+        con.execute("UPDATE thumbs SET thumb = ? WHERE file_id = ?",
+                    (b"\x01" + _by_hand(b"\x01", planes), i))
+    con.execute("DELETE FROM meta WHERE key = 'thumb_predictors_since'")
+    con.execute("PRAGMA user_version = 5")
+    con.commit()
+    con.close()
+    with Store(db, readonly=True) as store:
+        assert store.version == 5
+        assert [unpack(bytes(b)) for _, b in rows] == [store.thumbs([i])[i].tobytes() for i, _ in rows]
+    assert invoke_json(runner, str(db), "query", str(lib / "p0.jpg"), "--format", "json")["matches"] == before["matches"]
+    for _ in range(2):  # the migration is idempotent
+        with Store(db) as store:
+            assert store.version == SCHEMA_VERSION == 6
+            assert "thumb_predictors_since" in store.meta()
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 5)
+    with pytest.raises(StoreError, match="newer"):
+        Store(db, readonly=True).close()
