@@ -41,6 +41,8 @@ FLAT_STEP = 3.0
 FLAT_SIDES = 3
 #: At most this many candidate rows and columns (the longest edge runs) are tried.
 MAX_LINES = 12
+#: inner_boxes looks at this many thumbnails at once (256 of 48 px: about 2 MB each array).
+BATCH = 256
 
 
 def _longest_runs(edges: np.ndarray) -> np.ndarray:
@@ -51,9 +53,9 @@ def _longest_runs(edges: np.ndarray) -> np.ndarray:
     last False above (where a run restarts), is the run ending at each place."""
     if edges.shape[-2] == 0:
         return np.zeros(edges.shape[:-2] + edges.shape[-1:], np.int64)
-    count = np.cumsum(edges, axis=-2, dtype=np.int64)
+    count = np.cumsum(edges, axis=-2, dtype=np.int32)
     restart = np.maximum.accumulate(np.where(edges, 0, count), axis=-2)
-    return (count - restart).max(axis=-2)
+    return (count - restart).max(axis=-2).astype(np.int64)
 
 
 def _lines(edges: np.ndarray, least: float) -> np.ndarray:
@@ -80,14 +82,16 @@ def inner_boxes(greys: Sequence[np.ndarray]) -> list[tuple[float, float, float, 
                 out[k] = inner_box(greys[k])
             continue
         rows, cols = shape
-        g = np.stack([np.asarray(greys[k], np.float32) for k in which])
-        v = np.abs(g[:, :, 2:] - g[:, :, :-2]) >= STEP
-        h = np.abs(g[:, 2:, :] - g[:, :-2, :]) >= STEP
-        n_x = (_longest_runs(v) >= MIN_SIDE * rows).sum(axis=1)
-        n_y = (_longest_runs(np.swapaxes(h, 1, 2)) >= MIN_SIDE * cols).sum(axis=1)
-        for k, ok in zip(which, (n_x >= 2) & (n_y >= 2)):
-            if ok:
-                out[k] = inner_box(greys[k])
+        for lo in range(0, len(which), BATCH):  # a few MB at a time, whatever the caller's batch
+            some = which[lo:lo + BATCH]
+            g = np.stack([np.asarray(greys[k], np.float32) for k in some])
+            v = np.abs(g[:, :, 2:] - g[:, :, :-2]) >= STEP
+            h = np.abs(g[:, 2:, :] - g[:, :-2, :]) >= STEP
+            n_x = (_longest_runs(v) >= MIN_SIDE * rows).sum(axis=1)
+            n_y = (_longest_runs(np.swapaxes(h, 1, 2)) >= MIN_SIDE * cols).sum(axis=1)
+            for k, ok in zip(some, (n_x >= 2) & (n_y >= 2)):
+                if ok:
+                    out[k] = inner_box(greys[k])
     return out
 
 

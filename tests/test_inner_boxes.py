@@ -66,3 +66,12 @@ def test_inner_boxes_answer_as_inner_box_one_by_one():
     assert inner_boxes(greys) == one_by_one
     assert inner_boxes(greys[::-1]) == one_by_one[::-1]
     assert inner_boxes([]) == []
+
+
+def test_inner_boxes_in_small_batches_answer_alike(monkeypatch):
+    from imgfind import inner_box as module
+
+    greys = [_grey(window(gradient(s))) for s in range(3)] + [_drawn(s, True) for s in range(7)]
+    one_by_one = [inner_box(g) for g in greys]
+    monkeypatch.setattr(module, "BATCH", 3)
+    assert inner_boxes(greys) == one_by_one
