@@ -38,7 +38,7 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
 from .local_index import DescriptorIndex
 from .partial_groups import Placed, outranks_copies, place, same_frame
 from .keypoints import QUERY_KEYPOINTS
-from .inner_box import inner_box
+from .inner_box import inner_boxes
 from .part_views import area as view_area, inner_print, uniform, view_prints
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
@@ -541,6 +541,9 @@ class Index:
             cache = DecisionCache.load(self.store.db, prints.ids, self.store.path,
                                        self.store.generation())
             links = Links(len(prints))
+            # The inner-picture box of each row's thumbnail (inner_box), found once for both
+            # frame checks (after the search and in the star checks).
+            boxes: dict[int, tuple[float, float, float, float] | None] = {}
             # ... and the pairs of a search made in this very state are not searched again.
             known = cache.found_pairs(rule)
             if known is None:
@@ -548,7 +551,7 @@ class Index:
                                    cache=cache)
                 # A shared frame alone is no copy (frames.py, by the stored local features);
                 # kept with the search's pairs, so a warm dedupe does not judge them again.
-                kept = self._not_frames(found, side, prints, rule)
+                kept = self._not_frames(found, side, prints, rule, boxes=boxes)
                 if len(kept) < len(found):
                     found = kept
                     links = Links(len(prints))
@@ -602,7 +605,7 @@ class Index:
             judged = len(memo)
             stars, evidence = star_components(
                 ordered, found, rule, lambda rule_, pairs: self._verified_not_frames(
-                    verify_pairs(side, rule_, pairs, cache), side, prints, rule_, memo),
+                    verify_pairs(side, rule_, pairs, cache), side, prints, rule_, memo, boxes),
                 side.hashes)
             if usable and len(memo) > judged:
                 cache.keep_stage(rule, "frames", b"", [[a, b, int(v)] for (a, b), v in memo.items()])
@@ -680,13 +683,17 @@ class Index:
         return out
 
     def _not_frames(self, pairs: Sequence[PairMatch], side: Side, prints: Prints, rule: Rule,
-                    memo: dict[tuple[int, int], bool] | None = None) -> list[PairMatch]:
+                    memo: dict[tuple[int, int], bool] | None = None,
+                    boxes: dict[int, tuple[float, float, float, float] | None] | None = None
+                    ) -> list[PairMatch]:
         """*pairs* without those whose agreement is only a frame both pictures share (two
         screenshots of one application around different pictures: frames.frame_only, judged
         by the local features of the pairs whose 24 px views share a frame; when either has
         none, a soft picture, by the pictures inside the frame: _inner_differ). *memo* (file
-        id pair -> only a frame) answers pairs judged before and learns the others."""
+        id pair -> only a frame) answers pairs judged before and learns the others; *boxes*
+        (row of *side* -> its inner_box) alike for the rows' inner pictures."""
         memo = {} if memo is None else memo
+        boxes = {} if boxes is None else boxes
 
         def ids(p: PairMatch) -> tuple[int, int]:
             return int(prints.ids[p.a]), int(prints.ids[p.b])
@@ -705,7 +712,8 @@ class Index:
             # Pairs whose pictures each show a picture inside a frame, in the same place: the
             # frame can be most of both even where their 24 px views differ too little to
             # show it (two dark soft pictures in one window).
-            boxes = {r: inner_box(side.thumb(r)) for r in {r for p in batch for r in (p.a, p.b)}}
+            new = sorted({r for p in batch for r in (p.a, p.b)} - boxes.keys())
+            boxes.update(zip(new, inner_boxes([side.thumb(r) for r in new])))
             boxed = [p for p in batch if boxes[p.a] is not None and boxes[p.b] is not None
                      and same_place(boxes[p.a], boxes[p.b])]
             side.forget()
@@ -726,13 +734,14 @@ class Index:
         return [p for p in pairs if not memo.get(ids(p), False)]
 
     def _verified_not_frames(self, verified: dict[tuple[int, int], PairMatch], side: Side,
-                             prints: Prints, rule: Rule, memo: dict[tuple[int, int], bool]
+                             prints: Prints, rule: Rule, memo: dict[tuple[int, int], bool],
+                             boxes: dict[int, tuple[float, float, float, float] | None] | None = None
                              ) -> dict[tuple[int, int], PairMatch]:
         """verify_pairs' answer without frame-only pairs (_not_frames)."""
         if not verified:
             return verified
         kept = {(p.a, p.b) for p in self._not_frames(list(verified.values()), side, prints,
-                                                     rule, memo)}
+                                                     rule, memo, boxes)}
         return {k: p for k, p in verified.items() if (p.a, p.b) in kept}
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,

@@ -149,3 +149,19 @@ def test_distance_matrix_compiled_equals_numpy(monkeypatch):
     got = layout.distance_matrix(hashes)
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert got[0][0, 1] <= 3
+
+
+@pytest.mark.parametrize("n_items", [1_100_000, 3_300_000, 11_000_000])
+def test_crop_views_up_to_a_million_files_take_the_16_bit_substrings(n_items):
+    # 11 crop views per file: 11M hashes at 10^6 files. Measured there (benchmarks/RESULTS.md,
+    # "Dedupe at scale, session 9"), the 16-bit tables were 2.7x (10 bits) and 1.3x (8 bits)
+    # cheaper per query than the 21-22-bit ones, whose bucket bounds miss the cache; both
+    # radii on one layout also share one set of tables.
+    for k in (8, 10):
+        offsets, widths, radii = compiled.plan(n_items, k)
+        assert widths == [16] * 4 and sum(r + 1 for r in radii) >= k + 1
+
+
+def test_wide_substrings_when_the_16_bit_buckets_grow_large():
+    # 10^8 hashes: ~1,500 per 16-bit bucket, every probe a long scan: the wide tables again
+    assert max(compiled.plan(110_000_000, 10)[1]) > compiled.CACHED_WIDTH

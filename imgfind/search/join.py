@@ -37,6 +37,14 @@ MAX_WIDTH = 24
 #: one (benchmarks/RESULTS.md, "Search at scale, session 7").
 NS_PROBE = 25.0
 NS_CHECK = 1.5
+#: A probe into a table wider than CACHED_WIDTH bits (its bucket bounds beyond 256 KB, out of
+#: the core's cache: a miss for the bounds, another for the bucket) costs NS_PROBE_WIDE. Ours,
+#: calibrated on the synthetic 10^6-file index (11M crop hashes, 20,000 rows of queries): a
+#: probe into the 21-22-bit tables cost 45 ns at 8 bits and 133 ns at 10 bits (candidate checks
+#: included), and the 16-bit layout was 1.3x (8 bits) and 2.7x (10 bits) cheaper than the
+#: 21-22-bit one that NS_PROBE alone chose (benchmarks/RESULTS.md, "Dedupe at scale, session 9").
+CACHED_WIDTH = 16
+NS_PROBE_WIDE = 100.0
 #: Queries per parallel block (a block writes its matches into its own slice of the output).
 BLOCK_QUERIES = 4096  # as _kernels.BLOCK_QUERIES
 
@@ -78,7 +86,8 @@ def plan(n_items: int, k: int) -> tuple[list[int], list[int], list[int]] | None:
         r_base, r_extra = divmod(k + 1 - m, m)
         radii = [r_base + (1 if j < r_extra else 0) for j in range(m)]
         probes = [sum(math.comb(w, i) for i in range(r + 1)) for w, r in zip(widths, radii)]
-        cost = sum(p * (NS_PROBE + NS_CHECK * n_items / 2.0 ** w) for p, w in zip(probes, widths))
+        cost = sum(p * ((NS_PROBE if w <= CACHED_WIDTH else NS_PROBE_WIDE) + NS_CHECK * n_items / 2.0 ** w)
+                   for p, w in zip(probes, widths))
         # tables: a pass over the items per substring, paid once per join
         if cost < best_cost:
             offsets = [sum(widths[:j]) for j in range(m)]
