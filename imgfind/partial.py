@@ -30,11 +30,13 @@ much of each picture the shared region covers, its box in each, the scale and th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .consensus import homography_may_reach
 from .keypoints import descriptors, positions
 from .model import LocalFeatures, Partial
 from .search import make_engine
@@ -95,6 +97,13 @@ MIN_SPREAD = 0.01
 #: (a perspective copy); otherwise the simpler model is the answer.
 HOMOGRAPHY_GAIN = 1.3
 HOMOGRAPHY_EXTRA = 4
+#: findHomography is skipped when no homography through four of the matches explains enough
+#: of them within this many times RANSAC_PIXELS (consensus.py): more than once, because
+#: OpenCV refits its best model on its inliers and counts again. Ours, measured on every
+#: findHomography call (6,781) of a dedupe of ../shared/bench's dev pool: the refitted count
+#: exceeded the best 4-point model's at 1x in 11 calls, by one match each time, and never at
+#: 1.5x (benchmarks/RESULTS.md, session 9); 2x leaves room beyond that.
+HOMOGRAPHY_SLACK = 2.0
 
 
 @dataclass
@@ -310,10 +319,14 @@ def _fit(pa: np.ndarray, pb: np.ndarray, a: LocalFeatures, b: LocalFeatures, lea
                                              ransacReprojThreshold=RANSAC_PIXELS, maxIters=1000,
                                              confidence=0.995)
     n_s = int(inl_s.sum()) if sim is not None and inl_s is not None else 0
-    if len(pa) < max(least, HOMOGRAPHY_GAIN * n_s + HOMOGRAPHY_EXTRA):
-        # the homography could not explain enough more matches to be the answer even with
-        # every one an inlier: not fitted (most of verification's CPU went there; OpenCV
-        # seeds its RANSAC afresh in every call, so the other fits are the same)
+    need = max(least, HOMOGRAPHY_GAIN * n_s + HOMOGRAPHY_EXTRA)
+    if len(pa) < need or not homography_may_reach(pa, pb, math.ceil(need),
+                                                  HOMOGRAPHY_SLACK * RANSAC_PIXELS):
+        # the homography could not explain enough more matches to be the answer: even with
+        # every one an inlier, or (consensus.py) with no homography through four of them
+        # explaining enough within HOMOGRAPHY_SLACK times the threshold. Not fitted (most of
+        # verification's CPU went there; OpenCV seeds its RANSAC afresh in every call, so
+        # the other fits are the same)
         hom, inl_h = None, None
     else:
         hom, inl_h = cv2.findHomography(pa, pb, cv2.RANSAC, RANSAC_PIXELS, maxIters=1000,

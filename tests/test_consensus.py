@@ -1,0 +1,133 @@
+"""The bound on a homography's consensus (consensus.py) that lets verification skip RANSAC: it
+never rules out what findHomography reports, a true partial match (a crop, a 10-degree turn)
+verifies exactly as without it, and unrelated pictures are rejected before findHomography."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from helpers import textured
+from PIL import Image
+from test_partial import _fit_both
+
+from imgfind import consensus, keypoints, partial
+
+pytestmark = pytest.mark.skipif(consensus._kernel() is None, reason="needs numba (fast extra)")
+
+SLACK_RADIUS = partial.HOMOGRAPHY_SLACK * partial.RANSAC_PIXELS
+
+
+def _matches(rng: np.random.Generator, n: int, kept: int, noise: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """n matches in a 384x288 picture: *kept* of them follow a random mild homography with
+    Gaussian noise of *noise* pixels, the others are random pairs."""
+    pa = (rng.random((n, 2)) * [384, 288]).astype(np.float32)
+    pb = (rng.random((n, 2)) * [384, 288]).astype(np.float32)
+    h = np.array([[1 + rng.normal(0, .1), rng.normal(0, .1), rng.uniform(-50, 50)],
+                  [rng.normal(0, .1), 1 + rng.normal(0, .1), rng.uniform(-50, 50)],
+                  [rng.normal(0, 3e-4), rng.normal(0, 3e-4), 1.0]])
+    ph = np.hstack([pa[:kept], np.ones((kept, 1))]) @ h.T
+    pb[:kept] = ph[:, :2] / ph[:, 2:] + rng.normal(0, noise, (kept, 2))
+    if n > 6:  # two keypoints at one place, as stored positions have
+        pa[5], pb[5] = pa[4], pb[4]
+    return pa, pb
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_bound_never_rules_out_what_findhomography_reports(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(150):
+        n = int(rng.integers(10, consensus.MAX_MATCHES + 1))
+        pa, pb = _matches(rng, n, int(rng.integers(0, n + 1)), rng.uniform(0.3, 3.5))
+        hom, inl = cv2.findHomography(pa, pb, cv2.RANSAC, partial.RANSAC_PIXELS,
+                                      maxIters=1000, confidence=0.995)
+        found = 0 if hom is None else int(inl.sum())
+        if found >= 5:
+            assert consensus.homography_may_reach(pa, pb, found, SLACK_RADIUS)
+
+
+def test_random_matches_are_ruled_out_and_exact_ones_are_not():
+    rng = np.random.default_rng(7)
+    for n in (12, 25, consensus.MAX_MATCHES):
+        pa, pb = _matches(rng, n, 0, 0.0)
+        assert not consensus.homography_may_reach(pa, pb, 10, SLACK_RADIUS)
+        pa, pb = _matches(rng, n, 10, 0.0)
+        assert consensus.homography_may_reach(pa, pb, 10, partial.RANSAC_PIXELS)
+    # more matches than is worth enumerating, or fewer than needed: not told / told at once
+    pa, pb = _matches(rng, consensus.MAX_MATCHES + 1, 0, 0.0)
+    assert consensus.homography_may_reach(pa, pb, 10, SLACK_RADIUS)
+    assert not consensus.homography_may_reach(pa[:9], pb[:9], 10, SLACK_RADIUS)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fit_with_few_matches_answers_as_fitting_both_models(seed):
+    """partial._fit with the bound gives what fitting both models always gave, where the
+    bound is asked (at most MAX_MATCHES matches): similar, skewed and unrelated matches."""
+    rng = np.random.default_rng(seed)
+    a = b = keypoints.LocalFeatures(384, 288, b"", b"")
+    for kind in ("similar", "skewed", "noise"):
+        n = int(rng.integers(12, consensus.MAX_MATCHES + 1))
+        pa = (rng.random((n, 2)) * [384, 288]).astype(np.float32)
+        if kind == "similar":
+            t = np.deg2rad(rng.uniform(-20, 20))
+            pb = 0.8 * pa @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]]) + 30
+        elif kind == "skewed":
+            h = np.array([[0.9, 0.1, 10], [0.05, 1.0, 5], [0.0009, 0.0004, 1.0]])
+            ph = np.hstack([pa, np.ones((n, 1))]) @ h.T
+            pb = ph[:, :2] / ph[:, 2:]
+        else:
+            pb = rng.random((n, 2)) * [384, 288]
+        wrong = rng.random(n) < 0.3
+        pb = np.where(wrong[:, None], rng.random(pb.shape) * [384, 288], pb).astype(np.float32)
+        for least in (partial.GUIDE_FROM, partial.MIN_INLIERS):
+            got, want = partial._fit(pa, pb, a, b, least), _fit_both(pa, pb, a, b, least)
+            assert (got is None) == (want is None)
+            if got is not None:
+                assert got[2] == want[2]
+                assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def _features(im: Image.Image, n: int = 128) -> keypoints.LocalFeatures:
+    g = im.convert("L")
+    g.thumbnail((384, 384), Image.Resampling.BOX)
+    f = keypoints.extract(np.asarray(g), n)
+    assert f is not None
+    return f
+
+
+@pytest.fixture
+def homography_calls(monkeypatch):
+    """The sizes of the match sets findHomography (the real one) is called on."""
+    calls: list[int] = []
+    real = cv2.findHomography
+
+    def counted(pa, pb, *args, **kwargs):
+        calls.append(len(pa))
+        return real(pa, pb, *args, **kwargs)
+
+    monkeypatch.setattr(cv2, "findHomography", counted)
+    return calls
+
+
+def test_a_crop_and_a_turned_copy_verify_as_without_the_bound(monkeypatch):
+    source = textured(3, 800, 600)
+    crop = source.crop((120, 90, 680, 510))
+    turned = source.rotate(10, resample=Image.Resampling.BICUBIC, expand=True)
+    a = _features(source, 256)
+    got = [partial.verify(a, _features(c, 256)) for c in (crop, turned)]
+    monkeypatch.setattr(partial, "homography_may_reach", lambda *args: True)
+    want = [partial.verify(a, _features(c, 256)) for c in (crop, turned)]
+    assert got == want and all(p is not None for p in got)
+    assert 0.4 < got[0].cover_a < 0.6 and abs(abs(got[1].rotation) - 10) < 2
+
+
+@pytest.mark.parametrize("seed", [10, 12, 14])
+def test_unrelated_pictures_are_rejected_before_findhomography(seed, homography_calls,
+                                                                monkeypatch):
+    a, b = _features(textured(seed, 800, 600)), _features(textured(seed + 20, 800, 600))
+    assert partial.verify(a, b) is None and homography_calls == []
+    # ... where, without the bound, findHomography ran on their 10-40 matches
+    monkeypatch.setattr(partial, "homography_may_reach", lambda *args: True)
+    assert partial.verify(a, b) is None
+    assert homography_calls and all(10 <= n <= consensus.MAX_MATCHES for n in homography_calls)
