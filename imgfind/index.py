@@ -28,7 +28,7 @@ from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .decide import VERIFY_SIZE
 from .layout import ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance, star_distances
-from .match import Side, channels, find_pairs, verify_pairs
+from .match import Side, channels, find_pairs, verifiable, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
@@ -603,7 +603,7 @@ class Index:
             stars, evidence = star_components(
                 ordered, found, rule, lambda rule_, pairs: self._verified_not_frames(
                     verify_pairs(side, rule_, pairs, cache), side, prints, rule_, memo),
-                side.hashes)
+                side.hashes, lambda rule_, pairs: verifiable(side, rule_, pairs))
             if usable and len(memo) > judged:
                 cache.keep_stage(rule, "frames", b"", [[a, b, int(v)] for (a, b), v in memo.items()])
             groups = []
