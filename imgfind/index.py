@@ -543,12 +543,13 @@ class Index:
             links = Links(len(prints))
             # ... and the pairs of a search made in this very state are not searched again.
             known = cache.found_pairs(rule)
+            inner_boxes: dict[int, tuple | None] = {}  # row -> inner_box of its thumbnail
             if known is None:
                 found = find_pairs(side, side, rule, same=True, links=links, progress=on_progress,
                                    cache=cache)
                 # A shared frame alone is no copy (frames.py, by the stored local features);
                 # kept with the search's pairs, so a warm dedupe does not judge them again.
-                kept = self._not_frames(found, side, prints, rule)
+                kept = self._not_frames(found, side, prints, rule, boxes=inner_boxes)
                 if len(kept) < len(found):
                     found = kept
                     links = Links(len(prints))
@@ -602,7 +603,8 @@ class Index:
             judged = len(memo)
             stars, evidence = star_components(
                 ordered, found, rule, lambda rule_, pairs: self._verified_not_frames(
-                    verify_pairs(side, rule_, pairs, cache), side, prints, rule_, memo),
+                    verify_pairs(side, rule_, pairs, cache), side, prints, rule_, memo,
+                    inner_boxes),
                 side.hashes, lambda rule_, pairs: verifiable(side, rule_, pairs))
             if usable and len(memo) > judged:
                 cache.keep_stage(rule, "frames", b"", [[a, b, int(v)] for (a, b), v in memo.items()])
@@ -680,13 +682,17 @@ class Index:
         return out
 
     def _not_frames(self, pairs: Sequence[PairMatch], side: Side, prints: Prints, rule: Rule,
-                    memo: dict[tuple[int, int], bool] | None = None) -> list[PairMatch]:
+                    memo: dict[tuple[int, int], bool] | None = None,
+                    boxes: dict[int, tuple | None] | None = None) -> list[PairMatch]:
         """*pairs* without those whose agreement is only a frame both pictures share (two
         screenshots of one application around different pictures: frames.frame_only, judged
         by the local features of the pairs whose 24 px views share a frame; when either has
         none, a soft picture, by the pictures inside the frame: _inner_differ). *memo* (file
-        id pair -> only a frame) answers pairs judged before and learns the others."""
+        id pair -> only a frame) answers pairs judged before and learns the others; *boxes*
+        (row -> inner_box of its thumbnail) likewise, so that a picture met in many pairs (a
+        star group's first) is measured once."""
         memo = {} if memo is None else memo
+        boxes = {} if boxes is None else boxes
 
         def ids(p: PairMatch) -> tuple[int, int]:
             return int(prints.ids[p.a]), int(prints.ids[p.b])
@@ -705,7 +711,8 @@ class Index:
             # Pairs whose pictures each show a picture inside a frame, in the same place: the
             # frame can be most of both even where their 24 px views differ too little to
             # show it (two dark soft pictures in one window).
-            boxes = {r: inner_box(side.thumb(r)) for r in {r for p in batch for r in (p.a, p.b)}}
+            for r in {r for p in batch for r in (p.a, p.b)} - boxes.keys():
+                boxes[r] = inner_box(side.thumb(r))
             boxed = [p for p in batch if boxes[p.a] is not None and boxes[p.b] is not None
                      and same_place(boxes[p.a], boxes[p.b])]
             side.forget()
@@ -726,13 +733,14 @@ class Index:
         return [p for p in pairs if not memo.get(ids(p), False)]
 
     def _verified_not_frames(self, verified: dict[tuple[int, int], PairMatch], side: Side,
-                             prints: Prints, rule: Rule, memo: dict[tuple[int, int], bool]
+                             prints: Prints, rule: Rule, memo: dict[tuple[int, int], bool],
+                             boxes: dict[int, tuple | None] | None = None
                              ) -> dict[tuple[int, int], PairMatch]:
         """verify_pairs' answer without frame-only pairs (_not_frames)."""
         if not verified:
             return verified
         kept = {(p.a, p.b) for p in self._not_frames(list(verified.values()), side, prints,
-                                                     rule, memo)}
+                                                     rule, memo, boxes)}
         return {k: p for k, p in verified.items() if (p.a, p.b) in kept}
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
