@@ -711,8 +711,9 @@ class Index:
             # Pairs whose pictures each show a picture inside a frame, in the same place: the
             # frame can be most of both even where their 24 px views differ too little to
             # show it (two dark soft pictures in one window).
-            for r in {r for p in batch for r in (p.a, p.b)} - boxes.keys():
-                boxes[r] = inner_box(side.thumb(r))
+            for r in {r for p in batch for r in (p.a, p.b)}:
+                if r not in boxes:  # (not "set - boxes.keys()": that copies every key)
+                    boxes[r] = inner_box(side.thumb(r))
             boxed = [p for p in batch if boxes[p.a] is not None and boxes[p.b] is not None
                      and same_place(boxes[p.a], boxes[p.b])]
             side.forget()
