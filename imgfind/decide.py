@@ -427,6 +427,43 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]],
     return out
 
 
+def verifiable(side: Side, rule: Rule, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Which of these pairs of rows :func:`verify_pairs` could pass, told from the hashes and
+    flat flags alone (bool, one per pair): two flat pictures, or (verified rules) a pair with at
+    least one hash alignment the candidate search would have found (pair_candidates). The
+    others are rejected by verify_pairs without a thumbnail; asking first keeps them out of
+    its work and out of the decision cache (a star group's first against the rest of a large
+    component: most pairs are far apart, benchmarks/RESULTS.md, "Families, session 9")."""
+    if not pairs:
+        return np.zeros(0, bool)
+    pa = np.array([a for a, _ in pairs], np.int64)
+    pb = np.array([b for _, b in pairs], np.int64)
+    out = side.flat[pa] & side.flat[pb]
+    if rule.verified:
+        out |= _hash_near(side, channels(rule, True), pa, pb)
+    return out
+
+
+#: _hash_near tests this many pairs at a time (its temporaries: pairs x 16 x 11 int64).
+NEAR_BATCH = 4096
+
+
+def _hash_near(side: Side, chans: list[Channel], pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """For each pair (pa[j], pb[j]): does it have a row in :func:`_pairs_rows` (any channel,
+    either way, within the channel's radius)? The same test, without listing the rows."""
+    near = np.zeros(len(pa), bool)
+    hashes = side.hashes
+    for lo in range(0, len(pa), NEAR_BATCH):
+        ha, hb = hashes[pa[lo:lo + NEAR_BATCH]], hashes[pb[lo:lo + NEAR_BATCH]]
+        got = near[lo:lo + NEAR_BATCH]
+        for ch in chans:
+            q_cols, i_cols = ch.query_cols, ch.library_cols
+            for x, y in ((ha, hb), (hb, ha)):
+                d = np.bitwise_count(x[:, q_cols][:, :, None] ^ y[:, i_cols][:, None, :])
+                got |= (d <= ch.radius).any(axis=(1, 2))
+    return near
+
+
 def _pairs_rows(side: Side, chans: list[Channel], pairs: list[tuple[int, int]]
                 ) -> list[tuple[list[int], list[int], list[int], list[int]]]:
     """:func:`pair_candidates` of many pairs at once: per pair its rows' (q_row, q_col, i_row,

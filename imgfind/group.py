@@ -199,10 +199,13 @@ def star_groups(members: Sequence[int], verify_against: Callable[[int, Sequence[
 #: Verifies pairs of rows under a rule, all in one batch: (rule, [(a, b), ...]) -> the pairs
 #: that pass, keyed as given (decide.verify_pairs on one side).
 PairVerifier = Callable[[Rule, list[tuple[int, int]]], dict[tuple[int, int], PairMatch]]
+#: Says which pairs of rows the verifier could pass at all under a rule (bool per pair, from
+#: the hashes: decide.verifiable); the others are not verified, and not remembered.
+PairPossible = Callable[[Rule, list[tuple[int, int]]], np.ndarray]
 
 
 def star_components(components: list[list[int]], found: Sequence[PairMatch], rule: Rule,
-                    verify: PairVerifier, hashes: np.ndarray
+                    verify: PairVerifier, hashes: np.ndarray, possible: PairPossible | None = None
                     ) -> tuple[list[list[int]], dict[tuple[int, int], PairMatch]]:
     """Turn components of verified pairs (rows, ordered likely original first) into star
     groups (star_groups): every member verified directly against its group's first.
@@ -211,6 +214,12 @@ def star_components(components: list[list[int]], found: Sequence[PairMatch], rul
     rows (layout.N_HASHES columns; for the distance of a member joined through links).
     Returns the groups and the evidence of each (first, member) pair. A pair already verified
     is not verified again; the rest are verified in one batch per round.
+
+    With *possible*, pairs it rules out are taken as failed without asking *verify* and
+    without being recorded (in a component of k files split into g groups, a star group's
+    first is tried against all the rest: about k g / 2 pairs, nearly all far apart in their
+    hashes; what is held and verified is then the pairs that are near, issue 15). The groups
+    are the same when *possible* only rules out pairs *verify* would fail.
     """
     direct = {(min(p.a, p.b), max(p.a, p.b)): p for p in found}
     edges: dict[int, list[tuple[int, int]]] = {}
@@ -233,6 +242,10 @@ def star_components(components: list[list[int]], found: Sequence[PairMatch], rul
     def verify_many(rule_: Rule, todo: list[tuple[int, int]]) -> None:
         """Verify pairs not tried yet with this rule, all in one batch (one thumbnail load)."""
         want = [p for p in todo if (rule_ is rule, p) not in tried]
+        if possible is not None and want:
+            # Pairs ruled out are not recorded: asked again if met again (cheap, and the
+            # record of every pair tried was most of a large family's memory).
+            want = [p for p, ok in zip(want, possible(rule_, want).tolist()) if ok]
         passed = verify(rule_, want) if want else {}
         for p in want:
             tried[(rule_ is rule, p)] = passed.get(p)

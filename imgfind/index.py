@@ -28,7 +28,7 @@ from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .decide import VERIFY_SIZE
 from .layout import ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance, star_distances
-from .match import Side, channels, find_pairs, verify_pairs
+from .match import Side, channels, find_pairs, verifiable, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
@@ -606,7 +606,7 @@ class Index:
             stars, evidence = star_components(
                 ordered, found, rule, lambda rule_, pairs: self._verified_not_frames(
                     verify_pairs(side, rule_, pairs, cache), side, prints, rule_, memo, boxes),
-                side.hashes)
+                side.hashes, lambda rule_, pairs: verifiable(side, rule_, pairs))
             if usable and len(memo) > judged:
                 cache.keep_stage(rule, "frames", b"", [[a, b, int(v)] for (a, b), v in memo.items()])
             groups = []
@@ -712,7 +712,8 @@ class Index:
             # Pairs whose pictures each show a picture inside a frame, in the same place: the
             # frame can be most of both even where their 24 px views differ too little to
             # show it (two dark soft pictures in one window).
-            new = sorted({r for p in batch for r in (p.a, p.b)} - boxes.keys())
+            # (not "set - boxes.keys()": that copies every key already measured, every batch)
+            new = sorted(r for r in {r for p in batch for r in (p.a, p.b)} if r not in boxes)
             boxes.update(zip(new, inner_boxes([side.thumb(r) for r in new])))
             boxed = [p for p in batch if boxes[p.a] is not None and boxes[p.b] is not None
                      and same_place(boxes[p.a], boxes[p.b])]

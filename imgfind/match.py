@@ -11,14 +11,14 @@ import numpy as np
 
 from .candidates import (MAX_ALIGNMENTS, Channel, Candidates, StageProgress, best_per_pair,
                          channels, find_candidates, iter_candidates)
-from .decide import decide, verify_pairs
+from .decide import decide, verifiable, verify_pairs
 from .decision_cache import DecisionCache
 from .group import Links
 from .model import PairMatch, Rule
 from .side import Side
 
 __all__ = ["Candidates", "Channel", "PairMatch", "Side", "StageProgress", "channels", "find_pairs",
-           "verify_pairs"]
+           "verifiable", "verify_pairs"]
 
 
 def find_pairs(query: Side, index: Side, rule: Rule, *, same: bool,
