@@ -481,14 +481,21 @@ class Index:
         index, sizes = self.local_side()
         out: list[list[tuple[int, Partial]]] = []
         owners, fps = [], []
+
+        def grey_of(fid: int) -> np.ndarray | None:
+            blob = self.store.thumbs([fid]).get(fid)
+            return None if blob is None else thumb_parts(blob)[0]
         for qrow, result in enumerate(prepared):
             fp, info = result.fingerprint, result.info
             known = [int(prints.ids[p.b]) for p in pairs if p.a == qrow]
             if result.local is None or info is None or not len(index):
                 out.append([])  # too few keypoints: the global path alone
             else:
+                mine = None if fp is None else thumb_parts(
+                    np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE))[0]
                 out.append(partial.search(index, result.local, (info.width, info.height),
-                                          sizes, skip=known))
+                                          sizes, skip=known,
+                                          thumbs=None if mine is None else (mine, grey_of)))
             if fp is not None and not fp.flat:
                 blob = np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE)
                 for box, vfp in view_prints(blob):
