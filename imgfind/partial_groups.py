@@ -92,11 +92,12 @@ def moved(p: Partial) -> bool:
 
 #: on_canvas: a picture shows the other on a canvas of fill when it has less than FILL of the
 #: detail outside their overlap that it has inside (Partial.beyond), and the other at least
-#: FILL. Measured on generated photo-like pictures (800x600, 900x700, 600x800): corners of a
-#: copy turned 10-15 degrees in place 0.0-0.06 black or white, 0.09-0.17 blurred; a skew's
-#: 0.0-0.003; the bars around a picture letterboxed in a phone screenshot 0.09-0.21; the
-#: source of a 64% crop 0.54-0.65, the lost corners of a turned original 0.50-1.0. Ours.
-FILL = 0.3
+#: FILL. Measured on generated photo-like pictures (800x600, 900x700, 600x800, 960x600):
+#: corners of a copy turned 10-15 degrees in place 0.0-0.06 black or white, 0.09-0.17
+#: blurred; a skew's 0.0-0.09; the bars and status bar around a picture letterboxed in a
+#: phone screenshot 0.09-0.31; the source of a 64% crop 0.54-0.65 (soft wallpapers 0.60-1.0),
+#: the lost corners of a turned original 0.50-1.0. Ours.
+FILL = 0.4
 #: A copy turned in place loses its corners: a 4:3 picture turned 15 degrees keeps 89% of
 #: itself (16:9, 87.5%), under CONTAINED. Such a pair (covers EVEN, turned by TURNED or more,
 #: one of them a canvas of fill around the other: on_canvas) is a whole copy from
