@@ -36,7 +36,7 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import Placed, outranks_copies, place, same_frame
+from .partial_groups import Placed, on_canvas, outranks_copies, place, same_frame, whole
 from .keypoints import QUERY_KEYPOINTS
 from .inner_box import inner_box
 from .part_views import area as view_area, inner_print, uniform, view_prints
@@ -427,6 +427,14 @@ class Index:
             contains = bool(holders)
             if contains:
                 best = rank_originals(holders)[0]
+            # The query turned or skewed on its own canvas (corners of fill) is a copy of the
+            # upright picture it shows: that picture is the likely original, as in dedupe.
+            upright = [] if contains else [rec for pm, _, rec in extra
+                                           if rec.present and whole(pm)
+                                           and on_canvas(pm.swapped())]
+            if upright:
+                best = rank_originals(upright)[0]
+                holders = upright
             weighed = tuple([rec for _, rec in matches if rec.present] + holders)
             if limit is not None:
                 matches = matches[:limit]
@@ -442,7 +450,8 @@ class Index:
             # Partial matches after the copies, most keypoints first; never "the original".
             found += [Match(rec, dist, partial_describe(pm, "the query"), None,
                             rec.content_pixels > q_rec.content_pixels,
-                            contains and rec.path == best.path, ("keypoints",), pm)
+                            (contains or bool(upright)) and rec.path == best.path,
+                            ("keypoints",), pm)
                       for pm, dist, rec in extra]
             if limit is not None:
                 found = found[:limit]
@@ -450,7 +459,8 @@ class Index:
                 shown, info.width, info.height, result.stat.size, info.format, q_rec.metadata,
                 tuple(found), original, same_file, mtime_ns=result.stat.mtime_ns,
                 content=q_rec.content, original_file=None if is_query else best,
-                weighed=weighed, original_contains=contains, pixels_of=q_rec.pixels_of))
+                weighed=weighed, original_contains=contains, pixels_of=q_rec.pixels_of,
+                original_upright=bool(upright)))
         return out
 
     def _query_twins(self, prepared: list[Fingerprinted], prints: Prints, pairs: list[PairMatch]

@@ -563,8 +563,14 @@ def _area(poly: np.ndarray) -> float:
 #: where a picture meets a fill, rings two or three pixels deep in a Lanczos thumbnail ...
 BEYOND_MARGIN = 1.5
 #: ... and at least this many pixels must lie out there to tell anything (a copy turned by
-#: 3 degrees has corners too thin).
+#: 3 degrees has corners too thin) ...
 BEYOND_PIXELS = 12
+#: ... and the overlap must show at least this much fine detail (mean grey levels): a smooth
+#: picture's own corners have less than the edge of a fill rings with (generated smooth
+#: pictures: 2.5 inside, their corners 0.3-0.5, the black or blurred corners of their turned
+#: copies 0.6-1.2; photo-like and textured pictures 7.8-11 inside, corners 4.0-5.7, fills
+#: 0.3-1.3; a photo letterboxed in a phone screenshot 3.5-3.7 inside, the bars 1.1).
+BEYOND_DETAIL = 3.0
 
 
 def _outside(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
@@ -586,7 +592,8 @@ def beyond(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> float:
     pixels), from its grey *thumb* (square, any size): the mean fine detail (absolute
     difference from the 3x3 mean) of the thumbnail's pixels more than BEYOND_MARGIN outside
     the overlap over that of its pixels more than BEYOND_MARGIN inside, at most 1.0; 1.0 when
-    fewer than BEYOND_PIXELS lie outside, or the inside has no detail. A picture that goes on
+    fewer than BEYOND_PIXELS lie outside, or the inside has less than BEYOND_DETAIL (too
+    smooth to tell). A picture that goes on
     past the overlap (a crop's source, the lost corners of a picture turned in place) has
     about as much detail there as inside; a fill has next to none: black or white corners,
     blurred ones, the bars around a letterboxed picture, the margins of a window. Ours."""
@@ -600,7 +607,7 @@ def beyond(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> float:
     dist = _outside(np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1),
                     poly * scale).reshape(fine.shape)
     out, inside = fine[dist > BEYOND_MARGIN], fine[dist < -BEYOND_MARGIN]
-    if len(out) < BEYOND_PIXELS or not len(inside) or inside.mean() < 1e-6:
+    if len(out) < BEYOND_PIXELS or not len(inside) or inside.mean() < BEYOND_DETAIL:
         return 1.0
     return round(float(min(1.0, out.mean() / inside.mean())), 4)
 

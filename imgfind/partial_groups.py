@@ -100,9 +100,11 @@ def moved(p: Partial) -> bool:
 FILL = 0.4
 #: A copy turned in place loses its corners: a 4:3 picture turned 15 degrees keeps 89% of
 #: itself (16:9, 87.5%), under CONTAINED. Such a pair (covers EVEN, turned by TURNED or more,
-#: one of them a canvas of fill around the other: on_canvas) is a whole copy from
-#: TURNED_COVER on.
+#: the thumbnails agreeing over the overlap, Partial.agree, TURNED_AGREE or more) is a whole
+#: copy from TURNED_COVER on. (Generated copies turned 10-15 degrees agree 0.97-1.0; the
+#: near-whole pairs of different pictures that read a turn, two collages, 0.0: see MIN_AGREE.)
 TURNED_COVER = 0.8
+TURNED_AGREE = 0.8
 
 
 def on_canvas(p: Partial) -> bool:
@@ -114,11 +116,9 @@ def on_canvas(p: Partial) -> bool:
 
 def turned_in_place(p: Partial) -> bool:
     """Is the pair a picture and its copy turned on its own canvas: covers EVEN and at least
-    TURNED_COVER, a turn of TURNED degrees or more, and one of them a canvas of fill around the
-    other (on_canvas either way)?"""
+    TURNED_COVER, a turn of TURNED degrees or more, thumbnails agreeing (TURNED_AGREE)?"""
     return (abs(p.rotation) >= TURNED and abs(p.cover_a - p.cover_b) < EVEN
-            and min(p.cover_a, p.cover_b) >= TURNED_COVER
-            and (on_canvas(p) or on_canvas(p.swapped())))
+            and min(p.cover_a, p.cover_b) >= TURNED_COVER and p.agree >= TURNED_AGREE)
 
 
 def whole(p: Partial) -> bool:
