@@ -36,7 +36,7 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import Placed, on_canvas, outranks_copies, place, same_frame, whole
+from .partial_groups import Placed, b_first, outranks_copies, place, same_frame, whole
 from .keypoints import QUERY_KEYPOINTS
 from .inner_box import inner_box
 from .part_views import area as view_area, inner_print, uniform, view_prints
@@ -428,10 +428,11 @@ class Index:
             if contains:
                 best = rank_originals(holders)[0]
             # The query turned or skewed on its own canvas (corners of fill) is a copy of the
-            # upright picture it shows: that picture is the likely original, as in dedupe.
-            upright = [] if contains else [rec for pm, _, rec in extra
-                                           if rec.present and whole(pm)
-                                           and on_canvas(pm.swapped())]
+            # upright picture it shows: that picture is the likely original when dedupe would
+            # put it first in a group of the two (partial_groups.b_first).
+            upright = [] if contains else [
+                rec for pm, _, rec in extra if rec.present and whole(pm) and b_first(
+                    pm, lambda rec=rec: rank_originals([q_rec, rec])[0] is rec)]
             if upright:
                 best = rank_originals(upright)[0]
                 holders = upright

@@ -326,3 +326,21 @@ def source_first(centre: int, adds: list[tuple[int, Partial]], verify: Verify,
             return centre, adds
         rest.append((r, seen))
     return first, [(centre, p.swapped()), *rest]
+
+
+def b_first(p: Partial, b_ranks_first: Callable[[], bool]) -> bool:
+    """In a group of pictures a and b alone (*p*: how they overlap, a as a), is b the first
+    file, as place and source_first decide it? The centre is the picture the other shows on
+    a canvas of fill, else the one lying inside the other; its member comes first when it is
+    the centre's source, or the picture the centre shows on a canvas, or (covers EVEN) when
+    whole copies rank it first (*b_ranks_first*: does b rank before a as whole copies do?).
+    Used by query, so that its likely original is dedupe's first file."""
+    if on_canvas(p) or on_canvas(p.swapped()):
+        a_centre = on_canvas(p)
+    else:
+        a_centre = p.cover_a >= p.cover_b
+    seen = p if a_centre else p.swapped()
+    member_first = (is_source(seen) or on_canvas(seen.swapped())
+                    or (abs(seen.cover_a - seen.cover_b) < EVEN and not on_canvas(seen)
+                        and (b_ranks_first() if a_centre else not b_ranks_first())))
+    return member_first if a_centre else not member_first
