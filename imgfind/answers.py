@@ -156,8 +156,8 @@ def summarize(r: QueryResult) -> Answer:
         contains = "contains the query" + (
             "" if inside is None else f" (the query is {inside.cover_b:.0%} of it)")
     elif r.original_upright:
-        contains = "the upright picture: the query is a copy of it turned or skewed on its " \
-                   "own canvas (corners of fill)"
+        contains = "the query shows it on a canvas of fill (turned or skewed on its own " \
+                   "canvas, letterboxed or framed)"
     return Answer(biggest.path, biggest.width, biggest.height, round(factor, 2), original.path,
                   reasons(original, here, contains), places, credits, pages)
 

@@ -36,7 +36,8 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import Placed, b_first, outranks_copies, place, same_frame, whole
+from .partial_groups import (CONTAINED, Placed, b_first, on_canvas, outranks_copies, place,
+                             same_frame, whole)
 from .keypoints import QUERY_KEYPOINTS
 from .inner_box import inner_box
 from .part_views import area as view_area, inner_print, uniform, view_prints
@@ -430,9 +431,13 @@ class Index:
             # The query turned or skewed on its own canvas (corners of fill) is a copy of the
             # upright picture it shows: that picture is the likely original when dedupe would
             # put it first in a group of the two (partial_groups.b_first).
+            # So is a picture the query shows whole on a canvas of fill (a screenshot that
+            # letterboxes it or shows it in a window's margins), even enlarged.
             upright = [] if contains else [
-                rec for pm, _, rec in extra if rec.present and whole(pm) and b_first(
-                    pm, lambda rec=rec: rank_originals([q_rec, rec])[0] is rec)]
+                rec for pm, _, rec in extra if rec.present and (
+                    whole(pm) and b_first(
+                        pm, lambda rec=rec: rank_originals([q_rec, rec])[0] is rec)
+                    or pm.cover_b >= CONTAINED and on_canvas(pm.swapped()))]
             if upright:
                 best = rank_originals(upright)[0]
                 holders = upright

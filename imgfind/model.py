@@ -429,8 +429,9 @@ class QueryResult:
     #: True when the likely original is a picture that contains the query (the query is a
     #: crop of it or lies inside it): a partial match, not a whole copy.
     original_contains: bool = False
-    #: True when the query is a copy of the likely original turned or skewed on a canvas of
-    #: fill (partial_groups.on_canvas and whole): a partial match, the upright picture.
+    #: True when the likely original is a partial match the query shows on a canvas of fill:
+    #: the query is a copy of it turned or skewed on its own canvas (partial_groups.whole and
+    #: b_first), or a screenshot that letterboxes or frames it (on_canvas).
     original_upright: bool = False
     #: The query shows exactly the pixels of this JPEG among the matches (a lossless copy
     #: saved from it: same_pixels.py); None otherwise.
