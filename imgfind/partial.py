@@ -95,17 +95,6 @@ MIN_SPREAD = 0.01
 #: (a perspective copy); otherwise the simpler model is the answer.
 HOMOGRAPHY_GAIN = 1.3
 HOMOGRAPHY_EXTRA = 4
-#: ... or, for a similarity that verified with SKEW_INLIERS inliers or more, when a homography
-#: guided by its own matching pass (partial._skew) fits those matches clearly better: the
-#: least-squares similarity's residual at least SKEW_RESIDUAL times the homography's, and a
-#: real perspective (keystone at least KEYSTONE_MIN). A copy skewed by 5-8% on its own canvas
-#: (generated photo-like pictures, 4 sizes) reads 1.43-1.97; crops, copies turned 5-15 degrees
-#: and a 94% crop 0.96-1.01 (a 3% skew 1.16: left a similarity). Inlier counts cannot tell:
-#: a similarity with RANSAC_PIXELS of slack explains all but 5-7% of a 5% skew's matches.
-#: From SKEW_INLIERS on, the homography's 4 more parameters gain little on noise alone
-#: (sqrt((n-4)/(n-8)) < 1.06). Ours.
-SKEW_INLIERS = 40
-SKEW_RESIDUAL = 1.3
 
 
 @dataclass
@@ -268,65 +257,7 @@ def fit_model(a: LocalFeatures, b: LocalFeatures
     matrix, inliers, model = fitted
     if inliers.sum() < MIN_INLIERS:
         return None
-    if model == "similarity" and inliers.sum() >= SKEW_INLIERS:
-        skewed = _skew(pa, pb, pos_a, pos_b, dist, a, b, int(inliers.sum()))
-        if skewed is not None:
-            return skewed
     return matrix, model, ia[inliers], ib[inliers]
-
-
-def _skew(pa: np.ndarray, pb: np.ndarray, pos_a: np.ndarray, pos_b: np.ndarray,
-          dist: np.ndarray, a: LocalFeatures, b: LocalFeatures, n_s: int
-          ) -> tuple[np.ndarray, str, np.ndarray, np.ndarray] | None:
-    """The perspective a verified similarity of *n_s* inliers (fitted to the guided pairs
-    *pa* -> *pb*, float32 (n, 2)) may stand for: a homography fitted to those pairs guides a
-    matching pass of its own (every keypoint position *pos_a*, *pos_b*; *dist* the (na, nb)
-    descriptor bits) and is fitted again; it is the answer (matrix, "homography", rows of a's
-    and b's inliers) when it keeps at least *n_s* inliers, fits them SKEW_RESIDUAL times as
-    closely as a least-squares similarity does, and departs from a flat map by KEYSTONE_MIN of
-    b's diagonal or more over the overlap; else None. A mild skew (corners moved 5-8% of the
-    picture) is what a similarity with RANSAC_PIXELS of slack explains nearly as well, as a
-    copy shrunk by a few percent: a skewed copy on its own canvas read as a crop's source, or
-    as two pictures in one frame. (New-user trial,
-    session 8; ours.)"""
-    import cv2
-
-    hom, _ = cv2.findHomography(pa, pb, cv2.RANSAC, RANSAC_PIXELS, maxIters=1000,
-                                confidence=0.995)
-    if hom is None or not _sane_homography(hom, a, b):
-        return None
-    ga, gb = _guided(hom, pos_a, pos_b, dist)
-    if len(ga) < n_s:
-        return None
-    qa, qb = pos_a[ga].astype(np.float32), pos_b[gb].astype(np.float32)
-    hom, inl = cv2.findHomography(qa, qb, cv2.RANSAC, RANSAC_PIXELS, maxIters=1000,
-                                  confidence=0.995)
-    if hom is None or inl is None or int(inl.sum()) < n_s \
-            or not _sane_homography(hom, a, b):
-        return None
-    polys = _overlap_polygons(hom, a, b)
-    if polys is None:
-        return None
-    keep = inl.ravel().astype(bool)
-    ratio = _flat_residual(qa[keep], qb[keep]) / max(_residual(hom, qa[keep], qb[keep]), 1e-6)
-    if ratio < SKEW_RESIDUAL or _keystone(hom, polys[0], qa[keep], qb[keep], b) < KEYSTONE_MIN:
-        return None
-    return hom, "homography", ga[keep], gb[keep]
-
-
-def _residual(matrix: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> float:
-    """Root mean square distance (pixels) between *pb* and *pa* mapped by *matrix*."""
-    return float(np.sqrt(((_apply(matrix, pa.astype(np.float64)) - pb) ** 2).sum(axis=1).mean()))
-
-
-def _flat_residual(pa: np.ndarray, pb: np.ndarray) -> float:
-    """:func:`_residual` of the least-squares similarity from *pa* to *pb* (closed form, in
-    complex numbers: b - mean b = k (a - mean a), k = scale and turn)."""
-    za = pa[:, 0].astype(np.float64) + 1j * pa[:, 1]
-    zb = pb[:, 0].astype(np.float64) + 1j * pb[:, 1]
-    za, zb = za - za.mean(), zb - zb.mean()
-    k = (np.conj(za) * zb).sum() / max(float((np.abs(za) ** 2).sum()), 1e-12)
-    return float(np.sqrt((np.abs(zb - k * za) ** 2).mean()))
 
 
 def _ratio_matches(dist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
