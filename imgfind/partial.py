@@ -524,10 +524,10 @@ def beyond(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> float:
     difference from the 3x3 mean) of the thumbnail's pixels more than BEYOND_MARGIN outside
     the overlap over that of its pixels more than BEYOND_MARGIN inside, at most 1.0; 1.0 when
     fewer than BEYOND_PIXELS lie outside, or the inside has less than BEYOND_DETAIL (too
-    smooth to tell). A picture that goes on
-    past the overlap (a crop's source, the lost corners of a picture turned in place) has
-    about as much detail there as inside; a fill has next to none: black or white corners,
-    blurred ones, the bars around a letterboxed picture, the margins of a window. Ours."""
+    smooth to tell). A picture that goes on past the overlap (a crop's source, the lost
+    corners of a picture turned in place) has about as much detail there as inside; a fill
+    has next to none: black or white corners, blurred ones, the bars around a letterboxed
+    picture, the margins of a window. Ours."""
     h, w = thumb.shape
     g = thumb.astype(np.float64)
     pad = np.pad(g, 1, mode="edge")
