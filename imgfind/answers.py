@@ -155,6 +155,9 @@ def summarize(r: QueryResult) -> Answer:
                        if m.partial is not None and m.file.path == original.path), None)
         contains = "contains the query" + (
             "" if inside is None else f" (the query is {inside.cover_b:.0%} of it)")
+    elif r.original_upright:
+        contains = "the query shows it on a canvas of fill (turned or skewed on its own " \
+                   "canvas, letterboxed or framed)"
     return Answer(biggest.path, biggest.width, biggest.height, round(factor, 2), original.path,
                   reasons(original, here, contains), places, credits, pages)
 

@@ -36,7 +36,8 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import Placed, outranks_copies, place, same_frame
+from .partial_groups import (CONTAINED, Placed, b_first, on_canvas, outranks_copies, place,
+                             same_frame, whole)
 from .keypoints import QUERY_KEYPOINTS
 from .inner_box import inner_boxes
 from .part_views import area as view_area, inner_print, uniform, view_prints
@@ -427,6 +428,19 @@ class Index:
             contains = bool(holders)
             if contains:
                 best = rank_originals(holders)[0]
+            # The query turned or skewed on its own canvas (corners of fill) is a copy of the
+            # upright picture it shows: that picture is the likely original when dedupe would
+            # put it first in a group of the two (partial_groups.b_first).
+            # So is a picture the query shows whole on a canvas of fill (a screenshot that
+            # letterboxes it or shows it in a window's margins), even enlarged.
+            upright = [] if contains else [
+                rec for pm, _, rec in extra if rec.present and (
+                    whole(pm) and b_first(
+                        pm, lambda rec=rec: rank_originals([q_rec, rec])[0] is rec)
+                    or pm.cover_b >= CONTAINED and on_canvas(pm.swapped()))]
+            if upright:
+                best = rank_originals(upright)[0]
+                holders = upright
             weighed = tuple([rec for _, rec in matches if rec.present] + holders)
             if limit is not None:
                 matches = matches[:limit]
@@ -442,7 +456,8 @@ class Index:
             # Partial matches after the copies, most keypoints first; never "the original".
             found += [Match(rec, dist, partial_describe(pm, "the query"), None,
                             rec.content_pixels > q_rec.content_pixels,
-                            contains and rec.path == best.path, ("keypoints",), pm)
+                            (contains or bool(upright)) and rec.path == best.path,
+                            ("keypoints",), pm)
                       for pm, dist, rec in extra]
             if limit is not None:
                 found = found[:limit]
@@ -450,7 +465,8 @@ class Index:
                 shown, info.width, info.height, result.stat.size, info.format, q_rec.metadata,
                 tuple(found), original, same_file, mtime_ns=result.stat.mtime_ns,
                 content=q_rec.content, original_file=None if is_query else best,
-                weighed=weighed, original_contains=contains, pixels_of=q_rec.pixels_of))
+                weighed=weighed, original_contains=contains, pixels_of=q_rec.pixels_of,
+                original_upright=bool(upright)))
         return out
 
     def _query_twins(self, prepared: list[Fingerprinted], prints: Prints, pairs: list[PairMatch]
@@ -481,14 +497,21 @@ class Index:
         index, sizes = self.local_side()
         out: list[list[tuple[int, Partial]]] = []
         owners, fps = [], []
+
+        def grey_of(fid: int) -> np.ndarray | None:
+            blob = self.store.thumbs([fid]).get(fid)
+            return None if blob is None else thumb_parts(blob)[0]
         for qrow, result in enumerate(prepared):
             fp, info = result.fingerprint, result.info
             known = [int(prints.ids[p.b]) for p in pairs if p.a == qrow]
             if result.local is None or info is None or not len(index):
                 out.append([])  # too few keypoints: the global path alone
             else:
+                mine = None if fp is None else thumb_parts(
+                    np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE))[0]
                 out.append(partial.search(index, result.local, (info.width, info.height),
-                                          sizes, skip=known))
+                                          sizes, skip=known,
+                                          thumbs=None if mine is None else (mine, grey_of)))
             if fp is not None and not fp.flat:
                 blob = np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE)
                 for box, vfp in view_prints(blob):

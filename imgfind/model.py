@@ -144,6 +144,12 @@ class Partial:
     (affine) map at the overlap's corners, as a fraction of b's diagonal (0.0 for a
     similarity or a stretch; a perspective view a few percent). Both 'not measured' when at
     their defaults; stretch reads the same from either picture, keystone about the same.
+    ``beyond_a``/``beyond_b``: how much picture each has outside the overlap, as the density
+    of its keypoints there over its density overall (partial.beyond: about 1.0 where the
+    picture goes on past the overlap, as a crop's source does; near 0 where it is a fill, as
+    the black, white or blurred corners of a copy turned or skewed on its own canvas are, or
+    the bars around a picture shown letterboxed); 1.0 when there is too little outside to
+    tell or it was not measured.
     """
 
     cover_a: float
@@ -159,13 +165,15 @@ class Partial:
     agree: float = 1.0
     stretch: float = 1.0
     keystone: float = 0.0
+    beyond_a: float = 1.0
+    beyond_b: float = 1.0
 
     def swapped(self) -> Partial:
         """The same overlap seen from b."""
         return Partial(self.cover_b, self.cover_a, self.box_b, self.box_a,
                        round(1.0 / self.scale, 4) if self.scale else 0.0, -self.rotation,
                        self.model, self.inliers, self.seen_b, self.seen_a, self.agree,
-                       self.stretch, self.keystone)
+                       self.stretch, self.keystone, self.beyond_b, self.beyond_a)
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +429,10 @@ class QueryResult:
     #: True when the likely original is a picture that contains the query (the query is a
     #: crop of it or lies inside it): a partial match, not a whole copy.
     original_contains: bool = False
+    #: True when the likely original is a partial match the query shows on a canvas of fill:
+    #: the query is a copy of it turned or skewed on its own canvas (partial_groups.whole and
+    #: b_first), or a screenshot that letterboxes or frames it (on_canvas).
+    original_upright: bool = False
     #: The query shows exactly the pixels of this JPEG among the matches (a lossless copy
     #: saved from it: same_pixels.py); None otherwise.
     pixels_of: str | None = None

@@ -31,7 +31,7 @@ much of each picture the shared region covers, its box in each, the scale and th
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -219,7 +219,7 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
         return None
     if min(_spread(pa, a), _spread(pb, b)) < MIN_SPREAD:
         return None
-    found = _overlap(matrix, a, b, model, len(ia), a_size, b_size, pa, pb)
+    found = _overlap(matrix, a, b, model, len(ia), a_size, b_size, pa, pb, thumbs)
     if found is not None and thumbs is not None:
         found = replace(found, agree=agreement(matrix, a, b, *thumbs))
     return found
@@ -453,22 +453,20 @@ def _sane_homography(hom: np.ndarray, a: LocalFeatures, b: LocalFeatures) -> boo
 
 def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str, inliers: int,
              a_size: tuple[int, int] | None, b_size: tuple[int, int] | None,
-             points_a: np.ndarray, points_b: np.ndarray) -> Partial | None:
+             points_a: np.ndarray, points_b: np.ndarray,
+             thumbs: tuple[np.ndarray, np.ndarray] | None = None) -> Partial | None:
     """The shared region: picture a's frame mapped into b and cut to b's frame. Right for a
     crop, a whole photo in a screenshot or collage, a turned or skewed copy; a photo that was
     itself cut before it was pasted into a collage reads larger than it is (its frame reaches
     beyond the part shown). *points_a*, *points_b* (the inliers in each) say how much of the
-    region the keypoints vouch for (Partial.seen_a, seen_b)."""
-    import cv2
-
-    quad = _apply(matrix, _corners(a)).astype(np.float32)
-    area_b, poly_b = cv2.intersectConvexConvex(quad, _corners(b).astype(np.float32))
-    if poly_b is None or area_b <= 0:
+    region the keypoints vouch for (Partial.seen_a, seen_b); *thumbs*, the two grey
+    thumbnails, how much picture each shows outside it (Partial.beyond_a, beyond_b)."""
+    polys = _overlap_polygons(matrix, a, b)
+    if polys is None:
         return None
-    poly_b = poly_b.reshape(-1, 2).astype(np.float64)
-    poly_a = _apply(np.linalg.inv(matrix), poly_b)
-    area_a = 0.5 * abs(np.sum(poly_a[:, 0] * np.roll(poly_a[:, 1], -1)
-                              - poly_a[:, 1] * np.roll(poly_a[:, 0], -1)))
+    poly_a, poly_b = polys
+    area_b = _area(poly_b)
+    area_a = _area(poly_a)
     cover_a = min(1.0, area_a / (a.width * a.height))
     cover_b = min(1.0, float(area_b) / (b.width * b.height))
     linear = float(np.sqrt(max(area_b, 1e-9) / max(area_a, 1e-9)))
@@ -478,7 +476,84 @@ def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str,
     return Partial(round(cover_a, 4), round(cover_b, 4), _box(poly_a, a), _box(poly_b, b),
                    round(scale, 4), round(rotation, 2), model, inliers,
                    _seen(points_a, poly_a), _seen(points_b, poly_b), stretch=round(stretch, 4),
-                   keystone=round(_keystone(matrix, poly_a, points_a, points_b, b), 4))
+                   keystone=round(_keystone(matrix, poly_a, points_a, points_b, b), 4),
+                   **({} if thumbs is None else
+                      {"beyond_a": beyond(a, poly_a, thumbs[0]),
+                       "beyond_b": beyond(b, poly_b, thumbs[1])}))
+
+
+def _overlap_polygons(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The shared region as a convex polygon in a's and in b's detail-picture pixels
+    (float64 (k, 2) each): a's frame mapped into b by *matrix*, cut to b's frame. None when
+    they do not meet."""
+    import cv2
+
+    quad = _apply(matrix, _corners(a)).astype(np.float32)
+    area_b, poly_b = cv2.intersectConvexConvex(quad, _corners(b).astype(np.float32))
+    if poly_b is None or area_b <= 0:
+        return None
+    poly_b = poly_b.reshape(-1, 2).astype(np.float64)
+    return _apply(np.linalg.inv(matrix), poly_b), poly_b
+
+
+def _area(poly: np.ndarray) -> float:
+    return float(0.5 * abs(np.sum(poly[:, 0] * np.roll(poly[:, 1], -1)
+                                  - poly[:, 1] * np.roll(poly[:, 0], -1))))
+
+
+#: beyond: the thumbnail's pixels count as outside (or inside) the overlap only this far
+#: (thumbnail pixels, recipe.THUMB_SIZE square) past (or within) its edge: the edge itself,
+#: where a picture meets a fill, rings two or three pixels deep in a Lanczos thumbnail ...
+BEYOND_MARGIN = 1.5
+#: ... and at least this many pixels must lie out there to tell anything (a copy turned by
+#: 3 degrees has corners too thin) ...
+BEYOND_PIXELS = 12
+#: ... and the overlap must show at least this much fine detail (mean grey levels): a smooth
+#: picture's own corners have less than the edge of a fill rings with (generated smooth
+#: pictures: 2.5 inside, their corners 0.3-0.5, the black or blurred corners of their turned
+#: copies 0.6-1.2; photo-like and textured pictures 7.8-11 inside, corners 4.0-5.7, fills
+#: 0.3-1.3; a photo letterboxed in a phone screenshot 3.5-3.7 inside, the bars 1.1).
+BEYOND_DETAIL = 3.0
+
+
+def _outside(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """How far each of *points* (n, 2) lies outside the convex polygon *poly* (k, 2), by the
+    farthest of its edges' lines (negative inside; a lower bound of the true distance)."""
+    centre = poly.mean(axis=0)
+    start, edge = poly, np.roll(poly, -1, axis=0) - poly
+    length = np.hypot(edge[:, 0], edge[:, 1])
+    ok = length > 1e-6
+    start, edge, length = start[ok], edge[ok], length[ok]
+    normal = np.stack([edge[:, 1], -edge[:, 0]], axis=1) / length[:, None]
+    # outward: away from the centre
+    normal *= np.where(((centre - start) * normal).sum(axis=1) > 0, -1.0, 1.0)[:, None]
+    return ((points[:, None, :] - start[None]) * normal[None]).sum(axis=2).max(axis=1)
+
+
+def beyond(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> float:
+    """How much picture *f* shows outside the overlap *poly* (convex, its detail-picture
+    pixels), from its grey *thumb* (square, any size): the mean fine detail (absolute
+    difference from the 3x3 mean) of the thumbnail's pixels more than BEYOND_MARGIN outside
+    the overlap over that of its pixels more than BEYOND_MARGIN inside, at most 1.0; 1.0 when
+    fewer than BEYOND_PIXELS lie outside, or the inside has less than BEYOND_DETAIL (too
+    smooth to tell). A picture that goes on past the overlap (a crop's source, the lost
+    corners of a picture turned in place) has about as much detail there as inside; a fill
+    has next to none: black or white corners, blurred ones, the bars around a letterboxed
+    picture, the margins of a window. Ours."""
+    h, w = thumb.shape
+    g = thumb.astype(np.float64)
+    pad = np.pad(g, 1, mode="edge")
+    mean = sum(pad[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
+    fine = np.abs(g - mean)[1:-1, 1:-1]  # the thumbnail's own border has no neighbours
+    ys, xs = np.mgrid[1:h - 1, 1:w - 1]
+    scale = np.array([w / f.width, h / f.height])
+    dist = _outside(np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1),
+                    poly * scale).reshape(fine.shape)
+    out, inside = fine[dist > BEYOND_MARGIN], fine[dist < -BEYOND_MARGIN]
+    if len(out) < BEYOND_PIXELS or not len(inside) or inside.mean() < BEYOND_DETAIL:
+        return 1.0
+    return round(float(min(1.0, out.mean() / inside.mean())), 4)
 
 
 def _jacobian(matrix: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -541,10 +616,14 @@ def _box(poly: np.ndarray, f: LocalFeatures) -> tuple[float, float, float, float
 
 def search(index: LocalIndex, query: LocalFeatures, query_size: tuple[int, int] | None,
            sizes: Mapping[int, tuple[int, int]] | None = None, *,
-           skip: Sequence[int] = (), top: int = TOP_CANDIDATES) -> list[tuple[int, Partial]]:
+           skip: Sequence[int] = (), top: int = TOP_CANDIDATES,
+           thumbs: tuple[np.ndarray, Callable[[int], np.ndarray | None]] | None = None
+           ) -> list[tuple[int, Partial]]:
     """Find the indexed pictures that share a region with *query*: (file id, Partial seen
     from the query as a), best (most inliers) first. *sizes* gives files' full (width,
-    height) by id (for the scale); files in *skip* are not verified.
+    height) by id (for the scale); files in *skip* are not verified. *thumbs*: the query's
+    grey thumbnail and a lookup of a file's by id, for what verify measures with them (agree,
+    beyond), as dedupe measures it.
 
     The *top* best-voted candidates are verified; past them, verification goes on down the
     ranking (to FAMILY_DEPTH) while at least half of the candidates checked so far verified:
@@ -561,7 +640,9 @@ def search(index: LocalIndex, query: LocalFeatures, query_size: tuple[int, int] 
         if checked >= top and 2 * len(out) < checked:
             break
         checked += 1
-        p = verify(query, index.features[row], query_size, (sizes or {}).get(file_id))
+        other = None if thumbs is None else thumbs[1](file_id)
+        p = verify(query, index.features[row], query_size, (sizes or {}).get(file_id),
+                   None if other is None else (thumbs[0], other))
         if p is not None:
             out.append((file_id, p))
     out.sort(key=lambda x: -x[1].inliers)

@@ -90,9 +90,41 @@ def moved(p: Partial) -> bool:
     return abs(p.rotation) >= TURNED or (p.model == "homography" and p.keystone >= KEYSTONE)
 
 
+#: on_canvas: a picture shows the other on a canvas of fill when it has less than FILL of the
+#: detail outside their overlap that it has inside (Partial.beyond), and the other at least
+#: FILL. Measured on generated photo-like pictures (800x600, 900x700, 600x800, 960x600):
+#: corners of a copy turned 10-15 degrees in place 0.0-0.06 black or white, 0.09-0.17
+#: blurred; a skew's 0.0-0.09; the bars and status bar around a picture letterboxed in a
+#: phone screenshot 0.09-0.31; the source of a 64% crop 0.54-0.65 (soft wallpapers 0.60-1.0),
+#: the lost corners of a turned original 0.50-1.0. Ours.
+FILL = 0.4
+#: A copy turned in place loses its corners: a 4:3 picture turned 15 degrees keeps 89% of
+#: itself (16:9, 87.5%), under CONTAINED. Such a pair (covers EVEN, turned by TURNED or more,
+#: the thumbnails agreeing over the overlap, Partial.agree, TURNED_AGREE or more) is a whole
+#: copy from TURNED_COVER on. (Generated copies turned 10-15 degrees agree 0.97-1.0; the
+#: near-whole pairs of different pictures that read a turn, two collages, 0.0: see MIN_AGREE.)
+TURNED_COVER = 0.8
+TURNED_AGREE = 0.8
+
+
+def on_canvas(p: Partial) -> bool:
+    """Does picture b show picture a on a canvas of fill (a copy turned or skewed on its own
+    canvas, a picture letterboxed or in a window's margins): b has next to no detail outside
+    their overlap (Partial.beyond_b under FILL), a has (at least FILL, or nothing outside)?"""
+    return p.beyond_b < FILL <= p.beyond_a
+
+
+def turned_in_place(p: Partial) -> bool:
+    """Is the pair a picture and its copy turned on its own canvas: covers EVEN and at least
+    TURNED_COVER, a turn of TURNED degrees or more, thumbnails agreeing (TURNED_AGREE)?"""
+    return (abs(p.rotation) >= TURNED and abs(p.cover_a - p.cover_b) < EVEN
+            and min(p.cover_a, p.cover_b) >= TURNED_COVER and p.agree >= TURNED_AGREE)
+
+
 def whole(p: Partial) -> bool:
-    """Is the pair a whole copy of one picture (both near-whole, SAME_FRAME, and moved)?"""
-    return min(p.cover_a, p.cover_b) >= SAME_FRAME and moved(p)
+    """Is the pair a whole copy of one picture (both near-whole, SAME_FRAME, and moved; or a
+    copy turned in place, turned_in_place)?"""
+    return min(p.cover_a, p.cover_b) >= SAME_FRAME and moved(p) or turned_in_place(p)
 
 
 def same_frame(p: Partial) -> bool:
@@ -107,7 +139,7 @@ def groupable(p: Partial) -> bool:
     lo, hi = min(p.cover_a, p.cover_b), max(p.cover_a, p.cover_b)
     if p.agree < MIN_AGREE and (lo >= NEAR_WHOLE or (lo >= MOSTLY and _across(p))):
         return False
-    return hi >= CONTAINED and not same_frame(p)
+    return (hi >= CONTAINED or turned_in_place(p)) and not same_frame(p)
 
 #: A picture that lies wholly inside another (CONTAINED) was cut from it, and the other is its
 #: source (the more complete picture: the likely original, a group's first file), only when
@@ -130,11 +162,13 @@ SQUARE = 1.5
 
 def is_source(p: Partial) -> bool:
     """Is picture b the source of picture a: a lies wholly inside b (b not inside a), square
-    to it (SQUARE), and b shows it at no smaller a scale (SAME_DENSITY)? A crop and the
-    picture it was cut from: True; a photo and a screenshot or collage that shows it shrunk,
-    or a turned copy of it on a larger canvas: False."""
+    to it (SQUARE), b shows it at no smaller a scale (SAME_DENSITY), by a similarity (not a
+    perspective, nor a part view: a collage's half or a window's inner picture), and b goes on
+    past a (not on_canvas: a fill around a is no picture it was cut from)? A crop and the
+    picture it was cut from: True; a photo and a screenshot or collage that shows it shrunk
+    or letterboxed, or a turned or skewed copy of it on a canvas: False."""
     return (p.cover_a >= CONTAINED and p.cover_b < CONTAINED and p.scale >= SAME_DENSITY
-            and abs(p.rotation) < SQUARE and p.model != "homography")
+            and abs(p.rotation) < SQUARE and p.model == "similarity" and not on_canvas(p))
 
 
 def outranks_copies(p: Partial, a_pixels: int, copies_pixels: int) -> bool:
@@ -239,8 +273,13 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
                     in_group.setdefault(outsider, set()).add(c)
                     break
             continue
-        # around the picture that lies wholly inside the other
-        centre, member, seen = (x, y, p) if p.cover_a >= p.cover_b else (y, x, p.swapped())
+        # around the picture that lies wholly inside the other, or that the other shows on a
+        # canvas of fill (a copy turned in place loses as much of itself as its original)
+        if on_canvas(p) or on_canvas(p.swapped()):
+            inside = on_canvas(p)
+        else:
+            inside = p.cover_a >= p.cover_b
+        centre, member, seen = (x, y, p) if inside else (y, x, p.swapped())
         if (centre, member) not in in_new:
             in_new.add((centre, member))
             new.setdefault(centre, []).append((member, seen))
@@ -264,12 +303,17 @@ def source_first(centre: int, adds: list[tuple[int, Partial]], verify: Verify,
     picture's "original" nor the file a keep-the-first script keeps. Every other file must
     verify (groupable) against that member, or the group stays as found (centre first, the
     answer (centre, adds)): groups stay stars. A screenshot or collage that shows the centre
-    shrunk is not its source: the centre stays first. A member whose covers are EVEN with
-    the centre's comes first when *ranks* puts it first (the photo before its turned copy)."""
+    shrunk is not its source: the centre stays first. A member the centre shows on a canvas
+    of fill (on_canvas: the centre is its copy turned or skewed in place) comes first. A
+    member whose covers are EVEN with the centre's comes first when *ranks* puts it first,
+    unless it is the centre on a canvas of fill."""
     source = next(((r, p) for r, p in adds if is_source(p)), None)
+    if source is None:  # the centre shows r on a canvas of fill: r is the picture
+        source = next(((r, p) for r, p in adds if on_canvas(p.swapped())), None)
     if source is None and ranks is not None:
         source = next(((r, p) for r, p in adds
-                       if abs(p.cover_a - p.cover_b) < EVEN and ranks(centre, r)), None)
+                       if abs(p.cover_a - p.cover_b) < EVEN and not on_canvas(p)
+                       and ranks(centre, r)), None)
     if source is None:
         return centre, adds
     first, p = source
@@ -282,3 +326,21 @@ def source_first(centre: int, adds: list[tuple[int, Partial]], verify: Verify,
             return centre, adds
         rest.append((r, seen))
     return first, [(centre, p.swapped()), *rest]
+
+
+def b_first(p: Partial, b_ranks_first: Callable[[], bool]) -> bool:
+    """In a group of pictures a and b alone (*p*: how they overlap, a as a), is b the first
+    file, as place and source_first decide it? The centre is the picture the other shows on
+    a canvas of fill, else the one lying inside the other; its member comes first when it is
+    the centre's source, or the picture the centre shows on a canvas, or (covers EVEN) when
+    whole copies rank it first (*b_ranks_first*: does b rank before a as whole copies do?).
+    Used by query, so that its likely original is dedupe's first file."""
+    if on_canvas(p) or on_canvas(p.swapped()):
+        a_centre = on_canvas(p)
+    else:
+        a_centre = p.cover_a >= p.cover_b
+    seen = p if a_centre else p.swapped()
+    member_first = (is_source(seen) or on_canvas(seen.swapped())
+                    or (abs(seen.cover_a - seen.cover_b) < EVEN and not on_canvas(seen)
+                        and (b_ranks_first() if a_centre else not b_ranks_first())))
+    return member_first if a_centre else not member_first

@@ -78,7 +78,7 @@ def render_queries(header: ReportHeader, results: Sequence[QueryResult], out: Te
             out.write("#   this file is indexed (not listed as a match of itself)\n")
         a = summarize(r)
         states = {m.file.path: m.file.state for m in r.matches}
-        if any(m.partial is None for m in r.matches) or r.original_contains:
+        if any(m.partial is None for m in r.matches) or r.original_contains or r.original_upright:
             _answer(a, r.path, states, out)  # copies, or a picture the query lies inside
         elif a.pages:  # no copy, but the query file itself is on web pages
             _pages(a, states, out)
