@@ -20,7 +20,7 @@ from . import cli_act, cli_answers
 from ._version import __version__
 from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, Group, crawl_options, default_db,
                          group_options, make_rule, make_settings, match_options, match_progress, output_format,
-                         pass_ctx, render_notes, partial_on, run_index, user_errors)
+                         note_stale, pass_ctx, render_notes, partial_on, run_index, user_errors)
 from .dask_executor import SCHEDULER_ENV, parse_scheduler, scheduler_executor
 from .errors import ImgfindError
 from .model import display
@@ -94,11 +94,23 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
     executor = scheduler_executor(scheduler, _scheduler_source())
     if executor is None:
         with obj.open(settings) as idx:
+            _note_refresh(obj, idx)
             run_index(obj, idx, paths)
         return
     with executor, obj.open(replace(settings, executor=executor)) as idx:
         obj.say(f"fingerprinting on {executor.describe()}")
+        _note_refresh(obj, idx)
         run_index(obj, idx, paths)
+
+
+def _note_refresh(obj: Context, idx: object) -> None:
+    """Say why an index run re-reads files that did not change: fingerprints of another
+    recipe (an older imgfind, another Pillow) are made again (their files count as changed)."""
+    n = idx.store.stale_count()  # type: ignore[attr-defined]
+    if n:
+        obj.say(f"note: {n} indexed {'file was' if n == 1 else 'files were'} fingerprinted by "
+                "another version of imgfind (or of Pillow): those under these folders are "
+                "fingerprinted again")
 
 
 def _check_maps(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -171,6 +183,7 @@ def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
     from .export import write_parquet
 
     with obj.open(readonly=True) as idx:
+        note_stale(obj, idx)
         rows = write_parquet(idx.store.stored_files(), out, thumbs=thumbs)
     obj.say(f"exported {rows} fingerprints to {out}")
 
@@ -248,6 +261,8 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
                                      skip=unreadable if (got.batch or several) else None,
                                      partial=partial_on(obj, idx, use_partial, "query"))
             results = cli_answers.answer(idx, results, sort, limit)
+            if any(not r.matches for r in results):  # (a pass over the files: only then)
+                note_stale(obj, idx)
     for line in skipped:
         obj.say(f"skipped: {one_line(line)}")
     for line in failed:  # always said, -q or not: the exit status is 1
@@ -310,6 +325,7 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
                                     partial=partial_on(obj, idx, use_partial))
         else:
             with obj.open(readonly=True) as idx:
+                note_stale(obj, idx)
                 groups = idx.groups(rule, on_progress=on_progress,
                                     partial=partial_on(obj, idx, use_partial))
     render_notes(render_groups(groups, fmt, sys.stdout, rule, null=null))
@@ -327,6 +343,7 @@ def status_cmd(obj: Context) -> None:
         imgfind status
     """
     with obj.open(readonly=True) as idx:
+        note_stale(obj, idx)
         render_status(os.path.abspath(obj.db), {**idx.store.counts(), **idx.store.page_counts()},
                       idx.problems() if obj.verbose else None, sys.stdout,
                       idx.store.last_indexed())

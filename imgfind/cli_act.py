@@ -17,7 +17,7 @@ import click
 
 from . import plan as plan_mod
 from .cli_common import (PARTIAL_DEDUPE_MAX, Context, crawl_options, group_options, make_rule, make_settings,
-                         match_progress, partial_on, pass_ctx, render_notes, run_index,
+                         match_progress, note_stale, partial_on, pass_ctx, render_notes, run_index,
                          user_errors)
 from .errors import ImgfindError
 from .report import FORMATS, one_line, render_groups
@@ -80,6 +80,8 @@ def _groups_and_plan(obj: Context, paths: Sequence[str], rule: Rule, preset: str
         with obj.open(settings, readonly=not paths) as idx:
             if paths:
                 run_index(obj, idx, paths)
+            else:
+                note_stale(obj, idx)
             under = list(paths) or None
             groups = idx.groups(rule, under=under, on_progress=on_progress,
                                 partial=partial_on(obj, idx, use_partial))

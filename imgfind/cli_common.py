@@ -309,6 +309,18 @@ PARTIAL_DEDUPE_MAX = 5_000
 PARTIAL_AUTO_MAX = PARTIAL_DEDUPE_MAX
 
 
+def note_stale(obj: Context, idx: object) -> None:
+    """Say on stderr (unless -q) how many files of the index hold fingerprints of another
+    recipe (an index written by an older imgfind, or before a Pillow upgrade): searches leave
+    them out until 'imgfind index' of their folders fingerprints them again, so without this
+    note an old index answers "0 groups" or "0 matches" without a word."""
+    n = idx.store.stale_count()  # type: ignore[attr-defined]
+    if n:
+        obj.say(f"note: {n} indexed {'file was' if n == 1 else 'files were'} fingerprinted by "
+                "another version of imgfind (or of Pillow) and left out; run 'imgfind index' "
+                "on their folders to fingerprint them again")
+
+
 def partial_on(obj: Context, idx: object, choice: bool | None, command: str = "dedupe") -> bool:
     """Whether a query or dedupe (*command*) adds partial matches: *choice*
     (--partial/--no-partial) when given, else on for an index of at most PARTIAL_QUERY_MAX

@@ -814,6 +814,15 @@ class Store:
         return {"files": total, "unreadable": bad, "fingerprinted": total - bad}
 
     @_guarded
+    def stale_count(self) -> int:
+        """How many files hold a fingerprint of another recipe (recipe.recipe_id(): an older or
+        newer imgfind, or another Pillow). Searches leave them out (they load this recipe's
+        fingerprints only) until the next index run of their folder makes them again. One pass
+        over the files table (about 0.05 s at 10^6 files)."""
+        return self.db.execute("SELECT count(*) FROM files WHERE recipe IS NOT NULL AND recipe != ?",
+                               (recipe_id(),)).fetchone()[0]
+
+    @_guarded
     def last_indexed(self) -> float | None:
         """When a file was last (re)fingerprinted, seconds since the epoch; None when empty."""
         return self.db.execute("SELECT max(indexed_at) FROM files").fetchone()[0]
