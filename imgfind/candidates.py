@@ -47,6 +47,11 @@ STREAM_HITS = 2_000_000
 #: copy through tens of channels, so a first chunk of 64 rows was the dedupe's memory peak
 #: (bench_families copies: 547 MB -> 446 MB, same groups, same CPU).
 STREAM_FIRST_ROWS = 8
+#: A chunk whose raw hits pass STREAM_HITS this many times over is searched again in smaller
+#: chunks before its hits are sorted: rows_at_once grows while rows hit little, so the first
+#: rows of a dense family after many unrelated pictures came in one chunk of millions of hits
+#: (case 22 of ../shared/cases: 8.9M hits, a 2.3 GB peak for 6,000 files).
+STREAM_OVERSHOOT = 2
 
 #: Told (stage, done, total) as the work advances: stage "searching" counts query rows,
 #: "verifying" counts candidate pairs.
@@ -226,12 +231,26 @@ def iter_candidates(query: Side, index: Side, rule: Rule, *, same: bool,
     lo_row = 0
     while lo_row < len(query):
         rows = slice(lo_row, min(len(query), lo_row + rows_at_once))
-        found = [search_channel(engine, query.hashes[rows], lo_row, ch, len(index), same)
-                 for ch, engine in searches]
-        if canon:
-            found.append(search_canonical(query, rows, rule.threshold))
+        n_rows = rows.stop - rows.start
+        found, n_hits = [], 0  # hits between two files (search_channel drops a file's own)
+        for ch, engine in searches:
+            found.append(search_channel(engine, query.hashes[rows], lo_row, ch, len(index), same))
+            n_hits += len(found[-1][0])
+            if n_hits > STREAM_OVERSHOOT * STREAM_HITS and n_rows > 1:
+                break
+        else:
+            if canon:
+                found.append(search_canonical(query, rows, rule.threshold))
+                n_hits += len(found[-1][0])
+        if n_hits > STREAM_OVERSHOOT * STREAM_HITS and n_rows > 1:
+            # Dense rows after sparse ones (a family of near-identical copies after unrelated
+            # pictures: the chunk grew while its rows hit little): search these rows again in
+            # chunks sized by what they hit so far, rather than hold and sort them all at once.
+            del found
+            rows_at_once = max(1, min(n_rows // 2, int(STREAM_HITS / (n_hits / n_rows))))
+            continue
         hits = tuple(np.concatenate(p) for p in zip(*found))
-        n_hits = len(hits[0])  # between two files (search_channel drops a file's own)
+        del found
         if drop is not None and n_hits:
             lo = np.minimum(hits[0], hits[2]) if same else hits[0]
             hi = np.maximum(hits[0], hits[2]) if same else hits[2]

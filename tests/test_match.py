@@ -186,3 +186,45 @@ def test_dedupe_below_the_streaming_size_decides_exactly_as_find_candidates(tmp_
                   links=links)
     got = match.find_pairs(query_side(fps), query_side(fps), rule, same=True, links=Links(len(fps)))
     assert got == want and len(got) >= 6 * 3
+
+
+def test_a_family_after_many_unrelated_pictures_is_searched_in_bounded_chunks(monkeypatch, tmp_path):
+    """Rows that hit little let a streamed search's chunks grow; the dense rows of a family
+    that follow must not come in one chunk of all their hits (case 22 of ../shared/cases: a
+    2.3 GB peak for 6,000 files): every chunk stays within STREAM_OVERSHOOT x STREAM_HITS and
+    the pairs are find_candidates' all the same."""
+    import numpy as np
+    from PIL import Image
+
+    from imgfind import candidates
+    from imgfind.analyse import analyse
+    from imgfind.index import query_side
+    from imgfind.model import PRESETS, FileStat
+
+    from helpers import make_image
+
+    fps = []
+
+    def add(path, im):
+        im.save(path)
+        st = path.stat()
+        fps.append(analyse(FileStat(bytes(path), st.st_size, st.st_mtime_ns)).fingerprint)
+
+    for seed in range(40):  # unrelated pictures first: their rows hit (almost) nothing
+        add(tmp_path / f"other{seed}.png", make_image(seed=100 + seed))
+    base = np.asarray(make_image(seed=5), np.float32)
+    rng = np.random.default_rng(0)
+    for n in range(40):  # then a family of near-identical copies: every pair a candidate
+        add(tmp_path / f"{n}.png",
+            Image.fromarray(np.clip(base + rng.normal(0, 5, base.shape), 0, 255).astype(np.uint8)))
+    rule = PRESETS["normal"]
+    side = query_side(fps)
+    every = candidates.find_candidates(side, side, rule, same=True)
+    monkeypatch.setattr(candidates, "STREAM_HITS", 400)
+    monkeypatch.setattr(candidates, "STREAM_FIRST_ROWS", 2)
+    chunks = list(candidates.iter_candidates(side, side, rule, same=True))
+    bound = candidates.STREAM_OVERSHOOT * 400
+    assert max(len(c) for c in chunks) <= bound
+    pairs = {(int(a), int(b)) for c in chunks for a, b in zip(c.a, c.b)}
+    assert pairs == {(int(a), int(b)) for a, b in zip(every.a, every.b)}
+    assert len({(a, b) for a, b in pairs if a >= 40 and b >= 40}) == 40 * 39 // 2
