@@ -290,8 +290,84 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
         shown = source_first(groups[g][0], adds, verify, groups[g][1:], ranks)
         if shown[0] != groups[g][0]:
             promoted[g] = shown
-    return ({g: adds for g, adds in joins.items() if g not in promoted},
-            [source_first(c, adds, verify, (), ranks) for c, adds in new.items()], promoted)
+    return once(groups, {g: adds for g, adds in joins.items() if g not in promoted},
+                [source_first(c, adds, verify, (), ranks) for c, adds in new.items()], promoted,
+                joins, verify)
+
+
+def once(groups: Sequence[Sequence[int]], joins: dict[int, list[tuple[int, Partial]]],
+         new: list[tuple[int, list[tuple[int, Partial]]]],
+         promoted: dict[int, tuple[int, list[tuple[int, Partial]]]],
+         found: dict[int, list[tuple[int, Partial]]], verify: Verify) -> Placed:
+    """*joins*, *new* and *promoted* (as place returns them) with every row in one group at
+    most: a dedupe's output lists a file once, and a plan holds a file once (plan.read refuses
+    it twice). Each picture lying inside another is the centre of its own group (place), so
+    the same picture can head two groups (a photo's crop, promoted to the photo, and the
+    photo's own group around its screenshot) or be a member of several (a collage of four
+    photos, a screenshot of a photo and of its crop).
+
+    Rows go to the first group that claims them: the global groups' files, then the global
+    groups' partial members and promoted firsts (by group), then the new groups, those with
+    one first merged into one group (its members in the order found), largest first. A
+    promoted group whose new first is claimed already keeps its own first (*found*: its joins
+    as place found them). A new group whose first is in another group already (as its first
+    or a member) gives its unclaimed members to that group, each verified against that
+    group's first (groups stay stars); a member that does not verify is left out. Groups left
+    without a partial member are dropped."""
+    claimed: dict[int, int | tuple[str, int]] = {}  # row -> its group (g, or ("new", k))
+    for g, rows in enumerate(groups):
+        for r in rows:
+            claimed.setdefault(r, g)
+    out_joins: dict[int, list[tuple[int, Partial]]] = {}
+    out_promoted: dict[int, tuple[int, list[tuple[int, Partial]]]] = {}
+    for g in sorted({*joins, *promoted}):
+        if g in promoted and promoted[g][0] not in claimed:
+            first, adds = promoted[g]
+            claimed[first] = g
+            out_promoted[g] = (first, adds)  # its other rows are g's own or claimed below
+            for r, _ in adds:
+                claimed.setdefault(r, g)
+            continue
+        adds = [(r, p) for r, p in (found.get(g) or joins.get(g) or []) if r not in claimed]
+        for r, _ in adds:
+            claimed[r] = g
+        if adds:
+            out_joins[g] = adds
+    # new groups: one per first, members in the order found
+    merged: dict[int, list[tuple[int, Partial]]] = {}
+    for first, adds in new:
+        have = merged.setdefault(first, [])
+        have += [(r, p) for r, p in adds if r != first and all(r != h for h, _ in have)]
+    firsts_of = {g: rows[0] for g, rows in enumerate(groups)}
+    firsts_of.update({g: first for g, (first, _) in out_promoted.items()})
+    out_new: list[tuple[int, list[tuple[int, Partial]]]] = []
+    for first in sorted(merged, key=lambda c: -len(merged[c])):
+        adds = merged[first]
+        owner = claimed.get(first)
+        if owner is None:
+            claimed[first] = ("new", len(out_new))
+            kept = [(r, p) for r, p in adds if r not in claimed]
+            for r, _ in kept:
+                claimed[r] = ("new", len(out_new))
+            out_new.append((first, kept))
+            continue
+        # the first is in another group already: its members go there, verified against
+        # that group's first
+        if isinstance(owner, tuple):
+            head, into = out_new[owner[1]][0], out_new[owner[1]][1]
+        else:
+            head = firsts_of[owner]
+            into = out_promoted[owner][1] if owner in out_promoted \
+                else out_joins.setdefault(owner, [])
+        for r, _ in adds:
+            if r in claimed or r == head:
+                continue
+            seen = verify(head, r)
+            if seen is not None and groupable(seen):
+                claimed[r] = owner
+                into.append((r, seen))
+    return ({g: a for g, a in out_joins.items() if a}, [(c, a) for c, a in out_new if a],
+            out_promoted)
 
 
 def source_first(centre: int, adds: list[tuple[int, Partial]], verify: Verify,

@@ -1,0 +1,72 @@
+"""Every file is in at most one group of a dedupe (new-user trial of session 9, R1): a photo,
+its 70% centre crop and a phone screenshot of it were two groups headed by the photo (the
+crop's group, promoted to its source, and the photo's own group around the screenshot), the
+photo and the screenshot printed twice and ``dedupe --plan`` refused by ``apply`` ("is in
+the plan twice"). The copies are made older than the photo too (the trial's second case):
+the photo still heads the one group. Pictures are generated with Pillow."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+from helpers import invoke, invoke_json
+from test_canvas_copies import phone, turned
+from test_partial_whole import photo_like
+
+OLD, NEW = 1577836800, 1704067200  # 2020-01-01, 2024-01-01 (UTC)
+
+
+def _library(tmp_path, seed: int, size: tuple[int, int], copies_older: bool, with_turn: bool):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = photo_like(seed, *size)
+    w, h = size
+    photo.save(lib / "photo.jpg", quality=92)
+    photo.crop((w * 15 // 100, h * 15 // 100, w * 85 // 100, h * 85 // 100)).save(
+        lib / "crop70.jpg", quality=92)
+    phone(photo).save(lib / "screenshot.png")
+    names = ["crop70.jpg", "screenshot.png"]
+    if with_turn:
+        turned(photo, 10, "black").save(lib / "turned.jpg", quality=92)
+        names.append("turned.jpg")
+    photo_like(seed + 100, *size).save(lib / "other.jpg", quality=92)
+    os.utime(lib / "photo.jpg", (NEW, NEW))
+    for n in names:
+        t = OLD if copies_older else NEW + 3600
+        os.utime(lib / n, (t, t))
+    return lib
+
+
+# Each failed on main 9225bc5: the photo (and the screenshot) in two groups, the plan refused.
+@pytest.mark.parametrize("seed,size,copies_older,with_turn", [
+    (31, (1200, 675), False, False),
+    (32, (960, 720), False, False),
+    (33, (1200, 675), True, False),
+    (34, (1024, 768), True, True),
+])
+def test_a_photo_its_crop_and_screenshot_make_one_group_that_applies(runner, tmp_path, seed,
+                                                                     size, copies_older,
+                                                                     with_turn):
+    lib = _library(tmp_path, seed, size, copies_older, with_turn)
+    db = str(tmp_path / "i.db")
+    doc = invoke_json(runner, db, "dedupe", str(lib))
+    names = [[f["path"].rsplit("/", 1)[1] for f in g["files"]] for g in doc["groups"]]
+    counts = Counter(n for g in names for n in g)
+    assert all(c == 1 for c in counts.values()), names
+    group = next(g for g in names if "photo.jpg" in g)
+    assert group[0] == "photo.jpg", names
+    assert {"crop70.jpg", "screenshot.png"} <= set(group), names
+    text = invoke(runner, db, "dedupe", str(lib)).stdout
+    listed = [line.split()[-1] for line in text.splitlines()
+              if line.startswith("  ") and str(lib) in line]
+    listed = [p for line in text.splitlines() if str(lib) in line
+              for p in line.split() if p.startswith(str(lib))]
+    assert len(listed) == len(set(listed)), text
+    plan = tmp_path / "plan.json"
+    invoke(runner, db, "dedupe", str(lib), "--plan", str(plan))
+    out = invoke(runner, db, "apply", str(plan))  # a dry run without --yes
+    assert "twice" not in out.stdout + out.stderr
+    assert sorted(os.listdir(lib)) == sorted(["photo.jpg", "other.jpg", "crop70.jpg",
+                                              "screenshot.png", *(["turned.jpg"] * with_turn)])
