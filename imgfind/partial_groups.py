@@ -3,9 +3,9 @@ output of ``dedupe``, without ever merging two groups.
 
 A partial match is its own relation, not a copy: a collage that contains four photos is not
 a duplicate of any of them, and must not join their groups together. So groups are never
-merged through a partial match; a picture is added to a group as a *partial member*, and one
-picture can be a partial member of several groups (the collage is in each of its four
-photos' groups). The rules, for each verified partial pair (x, y):
+merged through a partial match; a picture is added to a group as a *partial member*, and
+every picture is in one group at most (the collage is in the first of its four photos'
+groups: once). The rules, for each verified partial pair (x, y):
 
 * x and y in the same group already: nothing to add;
 * y is a (global) member of group G and x is in no group: x joins G as a partial member,
@@ -13,9 +13,12 @@ photos' groups). The rules, for each verified partial pair (x, y):
 * both in different groups: left as they are (the two groups stay apart);
 * neither in a group: a new group around the one that lies wholly inside the other (the
   photo inside a screenshot or a collage, the crop inside its picture): each such picture
-  is the centre of its own group, and a collage joins each of them. The group's first file
-  is the most complete picture (source_first): the picture a crop was cut from comes before
-  the crop; a screenshot or collage that shows a photo shrunk comes after the photo.
+  is the centre of its own group. The group's first file is the most complete picture
+  (source_first): the picture a crop was cut from comes before the crop; a screenshot or
+  collage that shows a photo shrunk comes after the photo;
+* then each picture is handed to one group (once): groups with one first file are one
+  group, and a picture claimed by two groups stays in the first (a dedupe lists a file
+  once, a plan holds it once).
 
 Only pairs where one picture lies inside the other are placed (groupable).
 
