@@ -70,3 +70,23 @@ def test_a_photo_its_crop_and_screenshot_make_one_group_that_applies(runner, tmp
     assert "twice" not in out.stdout + out.stderr
     assert sorted(os.listdir(lib)) == sorted(["photo.jpg", "other.jpg", "crop70.jpg",
                                               "screenshot.png", *(["turned.jpg"] * with_turn)])
+
+
+def test_once_hands_each_row_to_one_group():
+    from imgfind.model import Partial
+    from imgfind.partial_groups import once
+
+    p = Partial(1.0, 0.25, (0, 0, 1, 1), (0, 0, .5, .5), 0.5, 0.0, "similarity", 30)
+    # one first file, two new groups (the crop's, promoted to the photo; the photo's own)
+    assert once([], {}, [(0, [(1, p), (2, p)]), (0, [(2, p)])], {}, {}, lambda a, b: p) \
+        == ({}, [(0, [(1, p), (2, p)])], {})
+    # a new group whose first is a member of another: its members join that one, verified
+    # against its first; one that does not verify is left out
+    verify = {(0, 3): p}.get
+    assert once([], {}, [(0, [(1, p), (2, p)]), (1, [(3, p), (4, p)])], {}, {},
+                lambda a, b: verify((a, b))) == ({}, [(0, [(1, p), (2, p), (3, p)])], {})
+    # a collage of two groups' photos joins the first; a new group's member already in a
+    # global group stays there
+    joins = {0: [(4, p)], 1: [(4, p)]}
+    assert once([[0, 1], [2, 3]], joins, [(5, [(1, p), (6, p)])], {}, joins, lambda a, b: p) \
+        == ({0: [(4, p)]}, [(5, [(6, p)])], {})
