@@ -3,9 +3,10 @@ output of ``dedupe``, without ever merging two groups.
 
 A partial match is its own relation, not a copy: a collage that contains four photos is not
 a duplicate of any of them, and must not join their groups together. So groups are never
-merged through a partial match; a picture is added to a group as a *partial member*, and
-every picture is in one group at most (the collage is in the first of its four photos'
-groups: once). The rules, for each verified partial pair (x, y):
+merged through a partial match; a picture is added to a group as a *partial member*, and one
+picture can be a partial member of several groups (the collage is in each of its four
+photos' groups), but no picture is shown twice otherwise (once). The rules, for each
+verified partial pair (x, y):
 
 * x and y in the same group already: nothing to add;
 * y is a (global) member of group G and x is in no group: x joins G as a partial member,
@@ -16,9 +17,8 @@ groups: once). The rules, for each verified partial pair (x, y):
   is the centre of its own group. The group's first file is the most complete picture
   (source_first): the picture a crop was cut from comes before the crop; a screenshot or
   collage that shows a photo shrunk comes after the photo;
-* then each picture is handed to one group (once): groups with one first file are one
-  group, and a picture claimed by two groups stays in the first (a dedupe lists a file
-  once, a plan holds it once).
+* then new groups with one first file are one group, and a new group whose first file is
+  in another group already joins that group (once).
 
 Only pairs where one picture lies inside the other are placed (groupable).
 
@@ -295,82 +295,69 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
             promoted[g] = shown
     return once(groups, {g: adds for g, adds in joins.items() if g not in promoted},
                 [source_first(c, adds, verify, (), ranks) for c, adds in new.items()], promoted,
-                joins, verify)
+                verify)
 
 
 def once(groups: Sequence[Sequence[int]], joins: dict[int, list[tuple[int, Partial]]],
          new: list[tuple[int, list[tuple[int, Partial]]]],
          promoted: dict[int, tuple[int, list[tuple[int, Partial]]]],
-         found: dict[int, list[tuple[int, Partial]]], verify: Verify) -> Placed:
-    """*joins*, *new* and *promoted* (as place returns them) with every row in one group at
-    most: a dedupe's output lists a file once, and a plan holds a file once (plan.read refuses
-    it twice). Each picture lying inside another is the centre of its own group (place), so
-    the same picture can head two groups (a photo's crop, promoted to the photo, and the
-    photo's own group around its screenshot) or be a member of several (a collage of four
-    photos, a screenshot of a photo and of its crop).
+         verify: Verify) -> Placed:
+    """*joins*, *new* and *promoted* (as place returns them) with no picture shown twice: each
+    picture lying inside another is the centre of its own new group (place), so the same
+    photo headed two groups (its crop's, shown from the photo by source_first, and its own
+    around its screenshot) and their shared members were listed in both (new-user trial of
+    session 9: the plan was refused, "is in the plan twice").
 
-    Rows go to the first group that claims them: the global groups' files, then the global
-    groups' partial members and promoted firsts (by group), then the new groups, those with
-    one first merged into one group (its members in the order found), largest first. A
-    promoted group whose new first is claimed already keeps its own first (*found*: its joins
-    as place found them). A new group whose first is in another group already (as its first
-    or a member) gives its unclaimed members to that group, each verified against that
-    group's first (groups stay stars); a member that does not verify is left out. Groups left
-    without a partial member are dropped."""
-    claimed: dict[int, int | tuple[str, int]] = {}  # row -> its group (g, or ("new", k))
+    New groups with one first file are one group (its members in the order found), and go
+    largest first (a photo with its crop and screenshot before its turned copy's group of
+    the photo alone). A new group whose first file is in a group already (a global group's file or partial member,
+    a promoted first, an earlier new group's first or member) is no group of its own: its
+    members join that group, each verified against that group's first (groups stay stars),
+    unless in it already; one that does not verify is left out. What stays shown in several
+    groups is a picture that contains several others (a collage of different photos: a
+    partial member of each of their groups, which are never merged); the plan lists it once
+    (planner). Joins and promoted groups are returned as given."""
+    owner: dict[int, object] = {}  # row -> the group it is shown in first: g, or ("new", first)
     for g, rows in enumerate(groups):
         for r in rows:
-            claimed.setdefault(r, g)
-    out_joins: dict[int, list[tuple[int, Partial]]] = {}
-    out_promoted: dict[int, tuple[int, list[tuple[int, Partial]]]] = {}
+            owner.setdefault(r, g)
     for g in sorted({*joins, *promoted}):
-        if g in promoted and promoted[g][0] not in claimed:
-            first, adds = promoted[g]
-            claimed[first] = g
-            out_promoted[g] = (first, adds)  # its other rows are g's own or claimed below
-            for r, _ in adds:
-                claimed.setdefault(r, g)
-            continue
-        adds = [(r, p) for r, p in (found.get(g) or joins.get(g) or []) if r not in claimed]
-        for r, _ in adds:
-            claimed[r] = g
-        if adds:
-            out_joins[g] = adds
-    # new groups: one per first, members in the order found
+        if g in promoted:
+            owner.setdefault(promoted[g][0], g)
+        for r, _ in (promoted[g][1] if g in promoted else joins[g]):
+            owner.setdefault(r, g)
+    out_joins = {g: list(adds) for g, adds in joins.items()}
     merged: dict[int, list[tuple[int, Partial]]] = {}
     for first, adds in new:
         have = merged.setdefault(first, [])
         have += [(r, p) for r, p in adds if r != first and all(r != h for h, _ in have)]
-    firsts_of = {g: rows[0] for g, rows in enumerate(groups)}
-    firsts_of.update({g: first for g, (first, _) in out_promoted.items()})
-    out_new: list[tuple[int, list[tuple[int, Partial]]]] = []
-    for first in sorted(merged, key=lambda c: -len(merged[c])):
+    kept: dict[int, list[tuple[int, Partial]]] = {}
+    for first in sorted(merged, key=lambda c: -len(merged[c])):  # the most complete first
         adds = merged[first]
-        owner = claimed.get(first)
-        if owner is None:
-            claimed[first] = ("new", len(out_new))
-            kept = [(r, p) for r, p in adds if r not in claimed]
-            for r, _ in kept:
-                claimed[r] = ("new", len(out_new))
-            out_new.append((first, kept))
+        at = owner.get(first)
+        if at is None:
+            kept[first] = adds
+            owner[first] = ("new", first)
+            for r, _ in adds:
+                owner.setdefault(r, ("new", first))
             continue
-        # the first is in another group already: its members go there, verified against
-        # that group's first
-        if isinstance(owner, tuple):
-            head, into = out_new[owner[1]][0], out_new[owner[1]][1]
+        if isinstance(at, tuple):
+            head, into = at[1], kept[at[1]]
+        elif at in promoted:
+            head, into = promoted[at][0], promoted[at][1]
         else:
-            head = firsts_of[owner]
-            into = out_promoted[owner][1] if owner in out_promoted \
-                else out_joins.setdefault(owner, [])
+            head, into = groups[at][0], out_joins.setdefault(at, [])
+        inside = {head, *(r for r, _ in into)} | (set(groups[at]) if isinstance(at, int) else set())
         for r, _ in adds:
-            if r in claimed or r == head:
+            if r in inside:
                 continue
             seen = verify(head, r)
             if seen is not None and groupable(seen):
-                claimed[r] = owner
                 into.append((r, seen))
-    return ({g: a for g, a in out_joins.items() if a}, [(c, a) for c, a in out_new if a],
-            out_promoted)
+                inside.add(r)
+                owner.setdefault(r, at)
+    return ({g: a for g, a in out_joins.items() if a}, [(c, a) for c, a in kept.items() if a],
+            promoted)
 
 
 def source_first(centre: int, adds: list[tuple[int, Partial]], verify: Verify,

@@ -72,21 +72,50 @@ def test_a_photo_its_crop_and_screenshot_make_one_group_that_applies(runner, tmp
                                               "screenshot.png", *(["turned.jpg"] * with_turn)])
 
 
-def test_once_hands_each_row_to_one_group():
+def test_once_shows_no_picture_twice_but_a_collage_of_two_groups():
     from imgfind.model import Partial
     from imgfind.partial_groups import once
 
     p = Partial(1.0, 0.25, (0, 0, 1, 1), (0, 0, .5, .5), 0.5, 0.0, "similarity", 30)
-    # one first file, two new groups (the crop's, promoted to the photo; the photo's own)
-    assert once([], {}, [(0, [(1, p), (2, p)]), (0, [(2, p)])], {}, {}, lambda a, b: p) \
+    # one first file, two new groups (the crop's, shown from the photo; the photo's own)
+    assert once([], {}, [(0, [(1, p), (2, p)]), (0, [(2, p)])], {}, lambda a, b: p) \
         == ({}, [(0, [(1, p), (2, p)])], {})
     # a new group whose first is a member of another: its members join that one, verified
     # against its first; one that does not verify is left out
     verify = {(0, 3): p}.get
-    assert once([], {}, [(0, [(1, p), (2, p)]), (1, [(3, p), (4, p)])], {}, {},
+    assert once([], {}, [(0, [(1, p), (2, p)]), (1, [(3, p), (4, p)])], {},
                 lambda a, b: verify((a, b))) == ({}, [(0, [(1, p), (2, p), (3, p)])], {})
-    # a collage of two groups' photos joins the first; a new group's member already in a
-    # global group stays there
+    # ... or a partial member of a global group: they join it
+    assert once([[0, 1]], {0: [(4, p)]}, [(4, [(5, p)])], {}, lambda a, b: p) \
+        == ({0: [(4, p), (5, p)]}, [], {})
+    # a collage (4) of two groups' photos stays in both; so does one of two lone photos (6, 7)
     joins = {0: [(4, p)], 1: [(4, p)]}
-    assert once([[0, 1], [2, 3]], joins, [(5, [(1, p), (6, p)])], {}, joins, lambda a, b: p) \
-        == ({0: [(4, p)]}, [(5, [(6, p)])], {})
+    assert once([[0, 1], [2, 3]], joins, [(6, [(8, p)]), (7, [(8, p)])], {}, lambda a, b: p) \
+        == (joins, [(6, [(8, p)]), (7, [(8, p)])], {})
+
+
+def test_a_collage_of_two_groups_photos_is_planned_once(runner, tmp_path):
+    # A collage is a partial member of each of its photos' groups; a plan lists it once
+    # (kept), so apply reads it (main 9225bc5: "is in the plan twice").
+    from PIL import Image
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photos = [photo_like(s, 800, 600) for s in (41, 42)]
+    for k, im in enumerate(photos):
+        im.save(lib / f"p{k}.jpg", quality=92)
+        im.resize((600, 450)).save(lib / f"p{k}-small.jpg", quality=85)
+    collage = Image.new("RGB", (1600, 600))
+    for k, im in enumerate(photos):
+        collage.paste(im, (800 * k, 0))
+    collage.save(lib / "collage.jpg", quality=92)
+    db = str(tmp_path / "i.db")
+    doc = invoke_json(runner, db, "dedupe", str(lib))
+    names = [[f["path"].rsplit("/", 1)[1] for f in g["files"]] for g in doc["groups"]]
+    assert sum("collage.jpg" in g for g in names) == 2, names
+    plan = tmp_path / "plan.json"
+    invoke(runner, db, "dedupe", str(lib), "--plan", str(plan))
+    invoke(runner, db, "apply", str(plan))
+    import json
+    listed = [f["path"] for g in json.loads(plan.read_text())["groups"] for f in g["files"]]
+    assert len(listed) == len(set(listed)) and sum(p.endswith("collage.jpg") for p in listed) == 1
