@@ -555,7 +555,8 @@ class Index:
         (a crop of it, a screenshot or collage that shows it, a turned or skewed copy), found
         through local features (partial.py), join that group as partial members
         (``Member.partial``); groups are never merged through them, and a collage is a
-        partial member of each of its photos' groups (partial_groups.place).
+        partial member of each of its photos' groups (partial_groups.place); no other file
+        is shown twice (partial_groups.once).
         """
         rule = rule or default_rule()
         with self.store.snapshot():  # one state of the index, whatever an index run writes

@@ -5,7 +5,8 @@ A partial match is its own relation, not a copy: a collage that contains four ph
 a duplicate of any of them, and must not join their groups together. So groups are never
 merged through a partial match; a picture is added to a group as a *partial member*, and one
 picture can be a partial member of several groups (the collage is in each of its four
-photos' groups). The rules, for each verified partial pair (x, y):
+photos' groups), but no picture is shown twice otherwise (once). The rules, for each
+verified partial pair (x, y):
 
 * x and y in the same group already: nothing to add;
 * y is a (global) member of group G and x is in no group: x joins G as a partial member,
@@ -13,9 +14,11 @@ photos' groups). The rules, for each verified partial pair (x, y):
 * both in different groups: left as they are (the two groups stay apart);
 * neither in a group: a new group around the one that lies wholly inside the other (the
   photo inside a screenshot or a collage, the crop inside its picture): each such picture
-  is the centre of its own group, and a collage joins each of them. The group's first file
-  is the most complete picture (source_first): the picture a crop was cut from comes before
-  the crop; a screenshot or collage that shows a photo shrunk comes after the photo.
+  is the centre of its own group. The group's first file is the most complete picture
+  (source_first): the picture a crop was cut from comes before the crop; a screenshot or
+  collage that shows a photo shrunk comes after the photo;
+* then new groups with one first file are one group, and a new group whose first file is
+  in another group already joins that group (once).
 
 Only pairs where one picture lies inside the other are placed (groupable).
 
@@ -290,8 +293,71 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
         shown = source_first(groups[g][0], adds, verify, groups[g][1:], ranks)
         if shown[0] != groups[g][0]:
             promoted[g] = shown
-    return ({g: adds for g, adds in joins.items() if g not in promoted},
-            [source_first(c, adds, verify, (), ranks) for c, adds in new.items()], promoted)
+    return once(groups, {g: adds for g, adds in joins.items() if g not in promoted},
+                [source_first(c, adds, verify, (), ranks) for c, adds in new.items()], promoted,
+                verify)
+
+
+def once(groups: Sequence[Sequence[int]], joins: dict[int, list[tuple[int, Partial]]],
+         new: list[tuple[int, list[tuple[int, Partial]]]],
+         promoted: dict[int, tuple[int, list[tuple[int, Partial]]]],
+         verify: Verify) -> Placed:
+    """*joins*, *new* and *promoted* (as place returns them) with no picture shown twice: each
+    picture lying inside another is the centre of its own new group (place), so the same
+    photo headed two groups (its crop's, shown from the photo by source_first, and its own
+    around its screenshot) and their shared members were listed in both (new-user trial of
+    session 9: the plan was refused, "is in the plan twice").
+
+    New groups with one first file are one group (its members in the order found), and go
+    largest first (a photo with its crop and screenshot before its turned copy's group of
+    the photo alone). A new group whose first file is in a group already (a global group's file or partial member,
+    a promoted first, an earlier new group's first or member) is no group of its own: its
+    members join that group, each verified against that group's first (groups stay stars),
+    unless in it already; one that does not verify is left out. What stays shown in several
+    groups is a picture that contains several others (a collage of different photos: a
+    partial member of each of their groups, which are never merged); the plan lists it once
+    (planner). Joins and promoted groups are returned as given."""
+    owner: dict[int, object] = {}  # row -> the group it is shown in first: g, or ("new", first)
+    for g, rows in enumerate(groups):
+        for r in rows:
+            owner.setdefault(r, g)
+    for g in sorted({*joins, *promoted}):
+        if g in promoted:
+            owner.setdefault(promoted[g][0], g)
+        for r, _ in (promoted[g][1] if g in promoted else joins[g]):
+            owner.setdefault(r, g)
+    out_joins = {g: list(adds) for g, adds in joins.items()}
+    merged: dict[int, list[tuple[int, Partial]]] = {}
+    for first, adds in new:
+        have = merged.setdefault(first, [])
+        have += [(r, p) for r, p in adds if r != first and all(r != h for h, _ in have)]
+    kept: dict[int, list[tuple[int, Partial]]] = {}
+    for first in sorted(merged, key=lambda c: -len(merged[c])):  # the most complete first
+        adds = merged[first]
+        at = owner.get(first)
+        if at is None:
+            kept[first] = adds
+            owner[first] = ("new", first)
+            for r, _ in adds:
+                owner.setdefault(r, ("new", first))
+            continue
+        if isinstance(at, tuple):
+            head, into = at[1], kept[at[1]]
+        elif at in promoted:
+            head, into = promoted[at][0], promoted[at][1]
+        else:
+            head, into = groups[at][0], out_joins.setdefault(at, [])
+        inside = {head, *(r for r, _ in into)} | (set(groups[at]) if isinstance(at, int) else set())
+        for r, _ in adds:
+            if r in inside:
+                continue
+            seen = verify(head, r)
+            if seen is not None and groupable(seen):
+                into.append((r, seen))
+                inside.add(r)
+                owner.setdefault(r, at)
+    return ({g: a for g, a in out_joins.items() if a}, [(c, a) for c, a in kept.items() if a],
+            promoted)
 
 
 def source_first(centre: int, adds: list[tuple[int, Partial]], verify: Verify,

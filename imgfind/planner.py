@@ -36,6 +36,7 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
     refs = tuple(os.path.abspath(r) for r in references)
     out = []
     all_dirs = []
+    listed: set[str] = set()
     for g in groups:
         # Only whole copies are kept or removed: a partial member (a crop, a screenshot, a
         # turned copy, a collage) is another picture, listed as kept, never the kept file.
@@ -70,6 +71,9 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
             all_dirs.append(os.path.dirname(f.path))
         for m in parts:
             f = m.file
+            if f.path in listed:  # a collage, a partial member of each of its photos' groups:
+                continue          # kept, and listed once (plan.read refuses a file twice)
+            listed.add(f.path)
             entries.append(PlanFile(
                 f.path, "keep", f.size, f.mtime_ns, content_key(side.hashes[row_of[f.id]]),
                 f.width, f.height, f.format, f.metadata.get("taken", ""), None, None,
