@@ -136,3 +136,46 @@ def test_a_part_view_is_never_a_crops_source():
     assert not is_source(seen)
     assert is_source(Partial(1.0, 0.5, (0.0, 0.0, 1.0, 1.0), (0.1, 0.1, 0.8, 0.8), 1.0, 0.0,
                              "similarity", 80))
+
+
+def _whole_copy(photo: Image.Image, kind: str, path) -> None:
+    """Save a whole copy of *photo* at *path*: recompressed at quality 35, or half its size."""
+    if kind == "half":
+        photo = photo.resize((photo.size[0] // 2, photo.size[1] // 2), Image.Resampling.LANCZOS)
+    photo.save(path, quality=35 if kind == "q35" else 90)
+
+
+# New-user trial, session 9: with a photo and its copy on a canvas of fill indexed, the query of
+# a whole copy of the photo (recompressed, half size) named the copy on the canvas its likely
+# original, "the query shows it on a canvas of fill": a 10-degree turn's covers are even and
+# a query outside the library was ranked against that copy alone, not against the photo it
+# matches whole (9225bc5). Dedupe puts the photo first, and so does query.
+@pytest.mark.parametrize("seed,size,degrees,fill", [
+    (31, (800, 600), 10, "black"),
+    (32, (900, 700), 10, "white"),
+    (33, (700, 700), 10, "black"),
+    (34, (1024, 768), 12, "white"),
+])
+@pytest.mark.parametrize("kind", ["q35", "half"])
+def test_a_whole_copy_of_the_photo_never_names_its_turned_copy(runner, tmp_path, seed, size,
+                                                               degrees, fill, kind):
+    photo = photo_like(seed, *size)
+    lib = _library(tmp_path, photo, turned(photo, degrees, fill), "turned.jpg", seed)
+    _whole_copy(photo, kind, tmp_path / f"query-{kind}.jpg")
+    db = str(tmp_path / "i.db")
+    assert _groups(runner, db, lib) == [["photo.jpg", "turned.jpg"]]
+    assert _original(runner, db, tmp_path / f"query-{kind}.jpg") == "photo.jpg"
+    text = invoke(runner, db, "query", str(tmp_path / f"query-{kind}.jpg")).stdout
+    assert "canvas of fill" not in text, text
+    assert _original(runner, db, lib / "turned.jpg") == "photo.jpg"
+
+
+@pytest.mark.parametrize("seed", [0, 8])
+@pytest.mark.parametrize("kind", ["q35", "half"])
+def test_a_whole_copy_of_a_wallpaper_never_names_its_screenshot(runner, tmp_path, seed, kind):
+    wallpaper = photo_like(seed, 960, 600)
+    lib = _library(tmp_path, wallpaper, phone(wallpaper), "screenshot.png", seed)
+    _whole_copy(wallpaper, kind, tmp_path / f"query-{kind}.jpg")
+    db = str(tmp_path / "i.db")
+    assert _groups(runner, db, lib) == [["photo.jpg", "screenshot.png"]]
+    assert _original(runner, db, tmp_path / f"query-{kind}.jpg") == "photo.jpg"
