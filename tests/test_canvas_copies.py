@@ -7,6 +7,7 @@ Pictures are generated with Pillow (tests/test_partial_whole.photo_like)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from helpers import invoke, invoke_json
 from PIL import Image, ImageDraw, ImageFilter
@@ -179,3 +180,47 @@ def test_a_whole_copy_of_a_wallpaper_never_names_its_screenshot(runner, tmp_path
     db = str(tmp_path / "i.db")
     assert _groups(runner, db, lib) == [["photo.jpg", "screenshot.png"]]
     assert _original(runner, db, tmp_path / f"query-{kind}.jpg") == "photo.jpg"
+
+
+def soft_photo(seed: int, w: int, h: int) -> Image.Image:
+    """A soft photo-like picture: value noise of six octaves per channel, a gradient, a few
+    shapes, blurred, with sensor noise; its corners have little fine detail at 48 px."""
+    r = np.random.default_rng(seed)
+    acc = np.zeros((h, w, 3), np.float32)
+    for c in range(3):
+        amp = 1.0
+        for octave in range(6):
+            n = 2 ** (octave + 1) + 1
+            grid = Image.fromarray((r.random((n, n)) * 255).astype(np.uint8))
+            acc[..., c] += amp * np.asarray(grid.resize((w, h), Image.Resampling.BICUBIC),
+                                            np.float32) / 255
+            amp *= 0.55
+    acc = (acc - acc.min()) / (acc.max() - acc.min())
+    acc = 0.7 * acc + 0.3 * np.linspace(0, 1, h)[:, None, None] * r.random(3)[None, None, :]
+    im = Image.fromarray((acc * 255).clip(0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(im)
+    for _ in range(int(r.integers(6, 15))):
+        x, y = int(r.integers(0, w)), int(r.integers(0, h))
+        s = int(r.integers(min(w, h) // 20, min(w, h) // 4))
+        d.ellipse((x - s, y - s, x + s, y + s), fill=tuple(int(v) for v in r.integers(0, 256, 3)))
+    noisy = np.asarray(im.filter(ImageFilter.GaussianBlur(1.2)), np.float32) \
+        + r.normal(0, 6, (h, w, 3))
+    return Image.fromarray(noisy.clip(0, 255).astype(np.uint8))
+
+
+# New-user trial, session 9 (R6): a soft photo's copy turned 10 degrees in place has corners a
+# few thumbnail pixels deep, all in the ring along the fill's edge; its fine detail outweighed
+# the photo's soft lost corners, so dedupe and query put the turned copy first (9225bc5).
+@pytest.mark.parametrize("seed,size,fill", [
+    (9, (1000, 1000), "black"),
+    (11, (1000, 1000), "black"),
+    (11, (900, 900), "white"),
+    (5, (1200, 900), "black"),
+])
+def test_a_soft_photo_comes_before_its_turned_copy(runner, tmp_path, seed, size, fill):
+    photo = soft_photo(seed, *size)
+    lib = _library(tmp_path, photo, turned(photo, 10, fill), "turned.jpg", seed)
+    db = str(tmp_path / "i.db")
+    assert _groups(runner, db, lib) == [["photo.jpg", "turned.jpg"]]
+    for name in ("photo.jpg", "turned.jpg"):
+        assert _original(runner, db, lib / name) == "photo.jpg", name
