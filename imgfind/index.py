@@ -36,8 +36,8 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import (CONTAINED, Placed, b_first, on_canvas, outranks_copies, place,
-                             same_frame, whole)
+from .partial_groups import (CONTAINED, TURNED_AGREE, Placed, b_first, on_canvas,
+                             outranks_copies, place, same_frame, whole)
 from .keypoints import QUERY_KEYPOINTS
 from .inner_box import inner_boxes
 from .part_views import area as view_area, inner_print, uniform, view_prints
@@ -414,7 +414,14 @@ class Index:
                            for p, rec in matches]
             # The likely original is the query or a match that is on disk now, among every
             # match: a --limit cuts the list shown, not the copies the original is chosen from.
-            best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present])[0]
+            # A picture the keypoints lay over the query in its own frame, agreeing over the
+            # whole of it (same_frame, Partial.agree TURNED_AGREE or more: a recompressed copy
+            # whose pHash strayed past the rule), is a whole copy of the query too; two
+            # screenshots that share a window around different pictures disagree inside it.
+            frame_copies = [rec for pm, _, rec in extra if rec.present and same_frame(pm)
+                            and pm.agree >= TURNED_AGREE]
+            best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present]
+                                  + frame_copies)[0]
             # A picture the query lies wholly inside holds more picture than any whole copy
             # of the query: the likely source, and a candidate for the biggest version, when
             # the query was cut from it (it shows the query at the query's size or larger,
@@ -433,7 +440,16 @@ class Index:
             # put it first in a group of the two (partial_groups.b_first).
             # So is a picture the query shows whole on a canvas of fill (a screenshot that
             # letterboxes it or shows it in a window's margins), even enlarged.
-            upright = [] if contains else [
+            # Not when the library holds a whole copy of the query (a global match): dedupe
+            # groups the two, and a picture matched by keypoints only joins that group as a
+            # partial member, never its first file; whole copies rank the original. (The query
+            # of a photo or of a recompressed copy of it, with the photo and its turned copy
+            # indexed, named the turned copy: the pair's fill is read from 48 px thumbnails,
+            # and covers even fall back on ranking the query against that picture alone.)
+            # A file of the query's very pixels is the query itself, whatever its name.
+            has_copies = bool(frame_copies) or any(
+                rec.present and same_pixels.SAME_PIXELS not in p.checks for p, rec in matches)
+            upright = [] if contains or has_copies else [
                 rec for pm, _, rec in extra if rec.present and (
                     whole(pm) and b_first(
                         pm, lambda rec=rec: rank_originals([q_rec, rec])[0] is rec)
@@ -441,7 +457,7 @@ class Index:
             if upright:
                 best = rank_originals(upright)[0]
                 holders = upright
-            weighed = tuple([rec for _, rec in matches if rec.present] + holders)
+            weighed = tuple([rec for _, rec in matches if rec.present] + frame_copies + holders)
             if limit is not None:
                 matches = matches[:limit]
             shown = labels[qrow] if labels[qrow] is not None else qpath
@@ -456,7 +472,8 @@ class Index:
             # Partial matches after the copies, most keypoints first; never "the original".
             found += [Match(rec, dist, partial_describe(pm, "the query"), None,
                             rec.content_pixels > q_rec.content_pixels,
-                            (contains or bool(upright)) and rec.path == best.path,
+                            (contains or bool(upright) or rec in frame_copies)
+                            and rec.path == best.path,
                             ("keypoints",), pm)
                       for pm, dist, rec in extra]
             if limit is not None:

@@ -7,6 +7,7 @@ Pictures are generated with Pillow (tests/test_partial_whole.photo_like)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from helpers import invoke, invoke_json
 from PIL import Image, ImageDraw, ImageFilter
@@ -136,3 +137,90 @@ def test_a_part_view_is_never_a_crops_source():
     assert not is_source(seen)
     assert is_source(Partial(1.0, 0.5, (0.0, 0.0, 1.0, 1.0), (0.1, 0.1, 0.8, 0.8), 1.0, 0.0,
                              "similarity", 80))
+
+
+def _whole_copy(photo: Image.Image, kind: str, path) -> None:
+    """Save a whole copy of *photo* at *path*: recompressed at quality 35, or half its size."""
+    if kind == "half":
+        photo = photo.resize((photo.size[0] // 2, photo.size[1] // 2), Image.Resampling.LANCZOS)
+    photo.save(path, quality=35 if kind == "q35" else 90)
+
+
+# New-user trial, session 9: with a photo and its copy on a canvas of fill indexed, the query of
+# a whole copy of the photo (recompressed, half size) named the copy on the canvas its likely
+# original, "the query shows it on a canvas of fill": a 10-degree turn's covers are even and
+# a query outside the library was ranked against that copy alone, not against the photo it
+# matches whole (9225bc5). Dedupe puts the photo first, and so does query.
+@pytest.mark.parametrize("seed,size,degrees,fill", [
+    (31, (800, 600), 10, "black"),
+    (32, (900, 700), 10, "white"),
+    (33, (700, 700), 10, "black"),
+    (34, (1024, 768), 12, "white"),
+])
+@pytest.mark.parametrize("kind", ["q35", "half"])
+def test_a_whole_copy_of_the_photo_never_names_its_turned_copy(runner, tmp_path, seed, size,
+                                                               degrees, fill, kind):
+    photo = photo_like(seed, *size)
+    lib = _library(tmp_path, photo, turned(photo, degrees, fill), "turned.jpg", seed)
+    _whole_copy(photo, kind, tmp_path / f"query-{kind}.jpg")
+    db = str(tmp_path / "i.db")
+    assert _groups(runner, db, lib) == [["photo.jpg", "turned.jpg"]]
+    assert _original(runner, db, tmp_path / f"query-{kind}.jpg") == "photo.jpg"
+    text = invoke(runner, db, "query", str(tmp_path / f"query-{kind}.jpg")).stdout
+    assert "canvas of fill" not in text, text
+    assert _original(runner, db, lib / "turned.jpg") == "photo.jpg"
+
+
+@pytest.mark.parametrize("seed", [0, 8])
+@pytest.mark.parametrize("kind", ["q35", "half"])
+def test_a_whole_copy_of_a_wallpaper_never_names_its_screenshot(runner, tmp_path, seed, kind):
+    wallpaper = photo_like(seed, 960, 600)
+    lib = _library(tmp_path, wallpaper, phone(wallpaper), "screenshot.png", seed)
+    _whole_copy(wallpaper, kind, tmp_path / f"query-{kind}.jpg")
+    db = str(tmp_path / "i.db")
+    assert _groups(runner, db, lib) == [["photo.jpg", "screenshot.png"]]
+    assert _original(runner, db, tmp_path / f"query-{kind}.jpg") == "photo.jpg"
+
+
+def soft_photo(seed: int, w: int, h: int) -> Image.Image:
+    """A soft photo-like picture: value noise of six octaves per channel, a gradient, a few
+    shapes, blurred, with sensor noise; its corners have little fine detail at 48 px."""
+    r = np.random.default_rng(seed)
+    acc = np.zeros((h, w, 3), np.float32)
+    for c in range(3):
+        amp = 1.0
+        for octave in range(6):
+            n = 2 ** (octave + 1) + 1
+            grid = Image.fromarray((r.random((n, n)) * 255).astype(np.uint8))
+            acc[..., c] += amp * np.asarray(grid.resize((w, h), Image.Resampling.BICUBIC),
+                                            np.float32) / 255
+            amp *= 0.55
+    acc = (acc - acc.min()) / (acc.max() - acc.min())
+    acc = 0.7 * acc + 0.3 * np.linspace(0, 1, h)[:, None, None] * r.random(3)[None, None, :]
+    im = Image.fromarray((acc * 255).clip(0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(im)
+    for _ in range(int(r.integers(6, 15))):
+        x, y = int(r.integers(0, w)), int(r.integers(0, h))
+        s = int(r.integers(min(w, h) // 20, min(w, h) // 4))
+        d.ellipse((x - s, y - s, x + s, y + s), fill=tuple(int(v) for v in r.integers(0, 256, 3)))
+    noisy = np.asarray(im.filter(ImageFilter.GaussianBlur(1.2)), np.float32) \
+        + r.normal(0, 6, (h, w, 3))
+    return Image.fromarray(noisy.clip(0, 255).astype(np.uint8))
+
+
+# New-user trial, session 9 (R6): a soft photo's copy turned 10 degrees in place has corners a
+# few thumbnail pixels deep, all in the ring along the fill's edge; its fine detail outweighed
+# the photo's soft lost corners, so dedupe and query put the turned copy first (9225bc5).
+@pytest.mark.parametrize("seed,size,fill", [
+    (9, (1000, 1000), "black"),
+    (11, (1000, 1000), "black"),
+    (11, (900, 900), "white"),
+    (5, (1200, 900), "black"),
+])
+def test_a_soft_photo_comes_before_its_turned_copy(runner, tmp_path, seed, size, fill):
+    photo = soft_photo(seed, *size)
+    lib = _library(tmp_path, photo, turned(photo, 10, fill), "turned.jpg", seed)
+    db = str(tmp_path / "i.db")
+    assert _groups(runner, db, lib) == [["photo.jpg", "turned.jpg"]]
+    for name in ("photo.jpg", "turned.jpg"):
+        assert _original(runner, db, lib / name) == "photo.jpg", name
