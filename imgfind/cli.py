@@ -94,23 +94,13 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
     executor = scheduler_executor(scheduler, _scheduler_source())
     if executor is None:
         with obj.open(settings) as idx:
-            _note_refresh(obj, idx)
+            note_stale(obj, idx, indexing=True)
             run_index(obj, idx, paths)
         return
     with executor, obj.open(replace(settings, executor=executor)) as idx:
         obj.say(f"fingerprinting on {executor.describe()}")
-        _note_refresh(obj, idx)
+        note_stale(obj, idx, indexing=True)
         run_index(obj, idx, paths)
-
-
-def _note_refresh(obj: Context, idx: object) -> None:
-    """Say why an index run re-reads files that did not change: fingerprints of another
-    recipe (an older imgfind, another Pillow) are made again (their files count as changed)."""
-    n = idx.store.stale_count()  # type: ignore[attr-defined]
-    if n:
-        obj.say(f"note: {n} indexed {'file was' if n == 1 else 'files were'} fingerprinted by "
-                "another version of imgfind (or of Pillow): those under these folders are "
-                "fingerprinted again")
 
 
 def _check_maps(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -309,16 +309,18 @@ PARTIAL_DEDUPE_MAX = 5_000
 PARTIAL_AUTO_MAX = PARTIAL_DEDUPE_MAX
 
 
-def note_stale(obj: Context, idx: object) -> None:
+def note_stale(obj: Context, idx: object, *, indexing: bool = False) -> None:
     """Say on stderr (unless -q) how many files of the index hold fingerprints of another
     recipe (an index written by an older imgfind, or before a Pillow upgrade): searches leave
     them out until 'imgfind index' of their folders fingerprints them again, so without this
-    note an old index answers "0 groups" or "0 matches" without a word."""
+    note an old index answers "0 groups" or "0 matches" without a word. *indexing*: said by
+    an index run, which makes them again (why it re-reads files that did not change)."""
     n = idx.store.stale_count()  # type: ignore[attr-defined]
     if n:
+        what = (": those under these folders are fingerprinted again" if indexing else
+                " and left out; run 'imgfind index' on their folders to fingerprint them again")
         obj.say(f"note: {n} indexed {'file was' if n == 1 else 'files were'} fingerprinted by "
-                "another version of imgfind (or of Pillow) and left out; run 'imgfind index' "
-                "on their folders to fingerprint them again")
+                f"another version of imgfind (or of Pillow){what}")
 
 
 def partial_on(obj: Context, idx: object, choice: bool | None, command: str = "dedupe") -> bool:

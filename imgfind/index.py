@@ -521,16 +521,15 @@ class Index:
         for qrow, result in enumerate(prepared):
             fp, info = result.fingerprint, result.info
             known = [int(prints.ids[p.b]) for p in pairs if p.a == qrow]
+            blob = None if fp is None else np.frombuffer(stored_thumb(fp), np.uint8).reshape(
+                -1, THUMB_SIZE)
             if result.local is None or info is None or not len(index):
                 out.append([])  # too few keypoints: the global path alone
             else:
-                mine = None if fp is None else thumb_parts(
-                    np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE))[0]
                 out.append(partial.search(index, result.local, (info.width, info.height),
-                                          sizes, skip=known,
-                                          thumbs=None if mine is None else (mine, grey_of)))
-            if fp is not None and not fp.flat:
-                blob = np.frombuffer(stored_thumb(fp), np.uint8).reshape(-1, THUMB_SIZE)
+                                          sizes, skip=known, thumbs=None if blob is None
+                                          else (thumb_parts(blob)[0], grey_of)))
+            if blob is not None and not fp.flat:
                 for box, vfp in view_prints(blob):
                     owners.append((qrow, box))
                     fps.append(vfp)

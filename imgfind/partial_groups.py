@@ -117,6 +117,14 @@ def on_canvas(p: Partial) -> bool:
     return p.beyond_b < FILL <= p.beyond_a
 
 
+def a_is_centre(p: Partial) -> bool:
+    """Is picture a the centre of the pair's new group (place, b_first): the picture the other
+    shows on a canvas of fill, else the one lying (more) inside the other?"""
+    if on_canvas(p) or on_canvas(p.swapped()):
+        return on_canvas(p)
+    return p.cover_a >= p.cover_b
+
+
 def turned_in_place(p: Partial) -> bool:
     """Is the pair a picture and its copy turned on its own canvas: covers EVEN and at least
     TURNED_COVER, a turn of TURNED degrees or more, thumbnails agreeing (TURNED_AGREE)?"""
@@ -278,11 +286,7 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
             continue
         # around the picture that lies wholly inside the other, or that the other shows on a
         # canvas of fill (a copy turned in place loses as much of itself as its original)
-        if on_canvas(p) or on_canvas(p.swapped()):
-            inside = on_canvas(p)
-        else:
-            inside = p.cover_a >= p.cover_b
-        centre, member, seen = (x, y, p) if inside else (y, x, p.swapped())
+        centre, member, seen = (x, y, p) if a_is_centre(p) else (y, x, p.swapped())
         if (centre, member) not in in_new:
             in_new.add((centre, member))
             new.setdefault(centre, []).append((member, seen))
@@ -401,10 +405,7 @@ def b_first(p: Partial, b_ranks_first: Callable[[], bool]) -> bool:
     the centre's source, or the picture the centre shows on a canvas, or (covers EVEN) when
     whole copies rank it first (*b_ranks_first*: does b rank before a as whole copies do?).
     Used by query, so that its likely original is dedupe's first file."""
-    if on_canvas(p) or on_canvas(p.swapped()):
-        a_centre = on_canvas(p)
-    else:
-        a_centre = p.cover_a >= p.cover_b
+    a_centre = a_is_centre(p)
     seen = p if a_centre else p.swapped()
     member_first = (is_source(seen) or on_canvas(seen.swapped())
                     or (abs(seen.cover_a - seen.cover_b) < EVEN and not on_canvas(seen)

@@ -336,6 +336,12 @@ class Store:
             with self.transaction():
                 version, app_id, tables = self._header()  # another process may have made it
                 self._check_header(version, app_id, tables)
+                if version == 0:  # a new index
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                    self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    self._set_meta({"created_at": str(time.time()), "created_by": __version__})
                 if version == 1:
                     self._migrate_1_to_2()
                 if version in (1, 2):
@@ -347,12 +353,6 @@ class Store:
                     self._migrate_prints()
                 if 1 <= version <= 5:
                     self._migrate_thumb_formats()
-                elif version < SCHEMA_VERSION:
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            self.db.execute(statement)
-                    self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    self._set_meta({"created_at": str(time.time()), "created_by": __version__})
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 if "identity" not in self.meta():
                     self._set_meta({"identity": uuid.uuid4().hex})
