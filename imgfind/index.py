@@ -31,7 +31,7 @@ from .layout import ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance, st
 from .match import Side, channels, find_pairs, verifiable, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
-from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_kind, look
+from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_how, link_kind, look
 from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint,
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
@@ -170,11 +170,10 @@ class Index:
         # whose file is stored under a path outside these roots is one too (plan.aliases).
         indexed_as = {st.identity: elsewhere[st.identity].path for st in plan.aliases
                       if st.identity in elsewhere}
-        names = [(name, kept) for name, kept in other_names] + [
+        names = list(other_names) + [
             (st.path, indexed_as[st.identity]) for st in plan.aliases if st.identity in indexed_as]
         self.store.replace_aliases(abs_roots, [
-            (name, kept, link_kind(name, kept).removeprefix("same file (").rstrip(")"))
-            for name, kept in names])
+            (name, kept, link_how(name, kept)) for name, kept in names])
         self._refresh_metadata(abs_roots)
         return IndexStats(len(plan.new), len(plan.changed),
                           len(plan.unchanged) + len(plan.aliases), removed, len(problems),

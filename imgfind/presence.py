@@ -81,14 +81,20 @@ def _root_there(root: bytes, dev: int) -> bool:
         return False
 
 
-def link_kind(path: bytes, other: bytes) -> str:
-    """The relation of *path* to *other*, two names of one file: "same file (symbolic link)"
-    when a symbolic link is involved (either name is one, or both lead to one real path),
-    else "same file (hard link)"."""
+def link_how(path: bytes, other: bytes) -> str:
+    """How *path* and *other*, two names of one file, are linked: "symbolic link" when a
+    symbolic link is involved (either name is one, or both lead to one real path), else
+    "hard link"."""
     try:
         if os.path.islink(path) or os.path.islink(other) \
                 or os.path.realpath(path) == os.path.realpath(other):
-            return "same file (symbolic link)"
+            return "symbolic link"
     except (OSError, ValueError):
         pass
-    return "same file (hard link)"
+    return "hard link"
+
+
+def link_kind(path: bytes, other: bytes) -> str:
+    """The relation of *path* to *other*, two names of one file, in words: "same file
+    (symbolic link)" or "same file (hard link)" (link_how)."""
+    return f"same file ({link_how(path, other)})"

@@ -1272,9 +1272,7 @@ def _check_db_path(path: str, *, create: bool) -> None:
     except OSError as exc:
         raise StoreError(f"cannot open index {path}: {exc.strerror or exc}") from None
     if st is not None:
-        if statmod.S_ISDIR(st.st_mode):
-            raise StoreError(f"--db {path} is a folder; it must name an index file")
-        if not statmod.S_ISREG(st.st_mode):
+        if not statmod.S_ISREG(st.st_mode):  # a folder, a FIFO, a device ...
             raise StoreError(f"--db {path} is {kind_of(st.st_mode)}; it must name an index file")
         return
     parent = os.path.dirname(os.path.abspath(path))
