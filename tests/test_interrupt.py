@@ -29,12 +29,19 @@ def _indexed(db: str) -> int:
         return 0
 
 
+def _sigint_default() -> None:
+    """In the child: SIGINT as a terminal gives it. A shell without job control starts its
+    background jobs with SIGINT ignored, and a child inherits that: pytest run that way saw
+    imgfind ignore the Ctrl-C (as it should: an ignored SIGINT is the caller's choice)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(args: list[str], db: str, ready) -> subprocess.CompletedProcess:
     """Run imgfind in its own process group, send SIGINT to the whole group (as a terminal's
     Ctrl-C does: workers too) once ready() is true."""
     proc = subprocess.Popen([sys.executable, "-m", "imgfind", "--db", db, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_sigint_default)
     deadline = time.monotonic() + 120
     while not ready() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
