@@ -26,6 +26,10 @@ def _sub(side: Side, rows: list[int]) -> Side:
     return Side(side.ids[rows], side.hashes[rows], side.trims[rows], side.flat[rows], side._load)
 
 
+#: The rule a plan names for a group whose other members are all partial matches.
+ONLY_WHOLE_COPY = "only whole copy (the others are partial matches: other pictures, kept)"
+
+
 def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule: Rule,
                keep_rules: Sequence[str], references: Sequence[str] = (),
                preset: str | None = None) -> Plan:
@@ -50,7 +54,11 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
         kept = decision.kept
         rule_said = decision.rule
         runner = decision.runner_up
-        if rule_said == "original" and runner is not None and \
+        if rule_said == "only file" and parts:
+            # No rule chose: the others are partial matches (crops, screenshots, collages),
+            # other pictures that are never removed; "only file" read as a group of one.
+            rule_said = ONLY_WHOLE_COPY
+        elif rule_said == "original" and runner is not None and \
                 clearly_degraded([kept, runner]) == [False, True]:
             # The likely original won on fidelity, not on time or name: say so (the plan is
             # reviewed before apply, and "original" alone reads as "the older file").
