@@ -139,7 +139,7 @@ def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> N
     made = not os.path.lexists(obj.db)
     try:
         with obj.open() as idx:
-            for st in idx.merge(others, maps=maps):
+            for st in idx.merge(others, maps=maps, checked=True):
                 obj.say(f"merged {st.source}: {st.added} added, {st.replaced} replaced, "
                         f"{st.kept} kept (this index's record as new or newer)")
     except ImgfindError:

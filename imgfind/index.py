@@ -229,9 +229,10 @@ class Index:
 
     # ------------------------------------------------------------------ merge
     def merge(self, others: Sequence[str | os.PathLike[str]], *,
-              maps: Sequence[str] = ()) -> list[MergeStats]:
+              maps: Sequence[str] = (), checked: bool = False) -> list[MergeStats]:
         """Merge indexes built elsewhere into this one (merge.merge_all): *maps* are
         ``FROM=TO`` path prefix rewrites; for a path both hold, the newer record wins.
+        *checked*: the caller has just run merge.check_sources on *others* (not again).
 
         Raises:
             ImgfindError: a malformed map, an index that is missing, is this one, or holds
@@ -239,7 +240,8 @@ class Index:
         """
         from .merge import merge_all, parse_map
 
-        stats = merge_all(self.store, [os.fspath(o) for o in others], parse_map(maps))
+        stats = merge_all(self.store, [os.fspath(o) for o in others], parse_map(maps),
+                          checked=checked)
         self._whole = None
         return stats
 
