@@ -217,10 +217,11 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord],
     if camera:
         out.append(f"camera metadata present ({camera})")
     tied = [c for c in copies if c.content_pixels >= most * 0.95]
-    if not when and not camera and len(tied) > 1 and not worse and \
+    if not when and not camera and len(tied) - len(worse) > 1 and \
             not any("earliest file time" in o for o in out):
-        # Only when the pictures the original was chosen among tie on pixels: the order of
-        # group.order_members, named, not claimed (the chosen file need not be the older).
+        # Only when the pictures the original was chosen among tie on pixels (and were not
+        # told apart by their JPEG quality, said above): the order of group.order_members,
+        # named, not claimed (the chosen file need not be the older).
         out.append(f"{len(tied)} copies of about as many pixels, in the order: not a visibly "
                    "heavier JPEG re-encode, no added border, colour, older file, shorter name, "
                    "least recompressed")
