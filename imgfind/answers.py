@@ -81,18 +81,21 @@ def rank_originals(records: Sequence[FileRecord]) -> list[FileRecord]:
     """Sort copies with the likely original first (see the module doc).
 
     Copies whose capture time is the earliest come first (ties and copies without a capture
-    time in group.order_members' order).
+    time in group.order_members' order), unless they are visibly degraded re-encodes of
+    another copy (group.clearly_degraded: a capture time is copied along with the EXIF, so
+    it cannot make a heavier re-encode the source of a finer copy).
     """
-    from .group import order_members  # noqa: PLC0415 - group needs numpy; reports do not
+    from .group import clearly_degraded, order_members  # noqa: PLC0415 - group needs numpy
 
     ordered = order_members(records)
+    degraded = clearly_degraded(ordered)
     times = [captured(r.metadata)[:19] for r in ordered]
-    known = [t for t in times if t]
+    known = [t for t, d in zip(times, degraded) if t and not d]
     if not known:
         return ordered
     first = min(known)
-    return ([r for r, t in zip(ordered, times) if t == first]
-            + [r for r, t in zip(ordered, times) if t != first])
+    early = [t == first and not d for t, d in zip(times, degraded)]
+    return [r for r, e in zip(ordered, early) if e] + [r for r, e in zip(ordered, early) if not e]
 
 
 def credits_of(meta: dict[str, str]) -> dict[str, str]:
@@ -202,18 +205,37 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord],
             name = bigger.path  # two copies of that name: the name alone would not say which
         out.append(f"not the most pixels: {name} has "
                    f"{bigger.width}x{bigger.height} (an upscale or a later export?)")
+    worse = _coarser_copies(original, copies)
+    if worse:
+        names = ", ".join(f"{os.path.basename(c.path)} (quality {c.metadata['jpeg_quality']})"
+                          for c in worse[:3]) + (" and more" if len(worse) > 3 else "")
+        out.append(f"least compressed: JPEG quality {original.metadata['jpeg_quality']}; "
+                   f"{names} {'is a' if len(worse) == 1 else 'are'} visibly heavier "
+                   f"re-encode{'' if len(worse) == 1 else 's'}, which cannot be its source")
     camera = " ".join(original.metadata[k] for k in ("camera_make", "camera_model")
                       if original.metadata.get(k))
     if camera:
         out.append(f"camera metadata present ({camera})")
     tied = [c for c in copies if c.content_pixels >= most * 0.95]
-    if not when and not camera and len(tied) > 1 and \
+    if not when and not camera and len(tied) - len(worse) > 1 and \
             not any("earliest file time" in o for o in out):
-        # Only when the pictures the original was chosen among tie on pixels: the order of
-        # group.order_members, named, not claimed (the chosen file need not be the older).
-        out.append(f"{len(tied)} copies of about as many pixels, in the order: no added border, "
-                   "colour, older file, shorter name, least recompressed")
+        # Only when the pictures the original was chosen among tie on pixels (and were not
+        # told apart by their JPEG quality, said above): the order of group.order_members,
+        # named, not claimed (the chosen file need not be the older).
+        out.append(f"{len(tied)} copies of about as many pixels, in the order: not a visibly "
+                   "heavier JPEG re-encode, no added border, colour, older file, shorter name, "
+                   "least recompressed")
     return tuple(out)
+
+
+def _coarser_copies(original: FileRecord, copies: Sequence[FileRecord]) -> list[FileRecord]:
+    """The copies among *copies* that are visibly degraded re-encodes beside *original* (a
+    JPEG at least group.CLEAR_STEP times as coarsely quantised, of as much picture and
+    colour: group.clearly_degraded of the pair)."""
+    from .group import clearly_degraded  # noqa: PLC0415 - group needs numpy; reports do not
+
+    return [c for c in copies if c.path != original.path
+            and clearly_degraded([original, c]) == [False, True]]
 
 
 def arrange(r: QueryResult, sort: str = "distance", limit: int | None = None) -> QueryResult:

@@ -21,7 +21,7 @@ from ._version import __version__
 from .cli_common import (PARTIAL_DEDUPE_MAX, PARTIAL_QUERY_MAX, Context, Group, crawl_options, default_db,
                          group_options, make_rule, make_settings, match_options, match_progress, output_format,
                          note_stale, pass_ctx, render_notes, partial_on, run_index, user_errors)
-from .dask_executor import SCHEDULER_ENV, parse_scheduler, scheduler_executor
+from .dask_executor import SCHEDULER_ENV, SchedulerAddress, scheduler_executor
 from .errors import ImgfindError
 from .model import display
 from .report import one_line, plural, render_groups, render_queries
@@ -54,18 +54,18 @@ def _scheduler_source() -> str:
     return f"{SCHEDULER_ENV} (environment)" if from_env else "--scheduler"
 
 
-def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """--scheduler (or IMGFIND_SCHEDULER), checked as it is read: a malformed address or
+def _check_scheduler(ctx: click.Context, param: click.Parameter,
+                     value: str | None) -> SchedulerAddress | None:
+    """--scheduler (or IMGFIND_SCHEDULER), checked as it is read, once: a malformed address or
     local:N is a usage error (exit 2), before anything connects or starts."""
     if value is None:
         return None
     try:
-        parse_scheduler(value)
+        return SchedulerAddress.parse(value)
     except ValueError as exc:
         source = ctx.get_parameter_source("scheduler")
         where = f" (from {SCHEDULER_ENV})" if source is click.core.ParameterSource.ENVIRONMENT else ""
         raise click.BadParameter(f"{exc}{where}", ctx, param) from None
-    return value
 
 
 @cli.command("index")
@@ -80,7 +80,7 @@ def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | No
 @pass_ctx
 @user_errors
 def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hidden: bool,
-              follow_symlinks: bool, jobs: int | None, scheduler: str | None) -> None:
+              follow_symlinks: bool, jobs: int | None, scheduler: SchedulerAddress | None) -> None:
     """Fingerprint the images under PATHS into the index (incremental).
 
     Unchanged files are skipped, changed ones re-read, vanished ones dropped.
@@ -139,7 +139,7 @@ def merge_cmd(obj: Context, others: tuple[str, ...], maps: tuple[str, ...]) -> N
     made = not os.path.lexists(obj.db)
     try:
         with obj.open() as idx:
-            for st in idx.merge(others, maps=maps):
+            for st in idx.merge(others, maps=maps, checked=True):
                 obj.say(f"merged {st.source}: {st.added} added, {st.replaced} replaced, "
                         f"{st.kept} kept (this index's record as new or newer)")
     except ImgfindError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
@@ -318,9 +319,24 @@ def note_stale(obj: Context, idx: object, *, indexing: bool = False) -> None:
     n = idx.store.stale_count()  # type: ignore[attr-defined]
     if n:
         what = (": those under these folders are fingerprinted again" if indexing else
-                " and left out; run 'imgfind index' on their folders to fingerprint them again")
+                f" and left out; to fingerprint them again, run: {reindex_command(obj, idx)}")
         obj.say(f"note: {n} indexed {'file was' if n == 1 else 'files were'} fingerprinted by "
                 f"another version of imgfind (or of Pillow){what}")
+
+
+def reindex_command(obj: Context, idx: object) -> str:
+    """The index command, quoted for a shell, that fingerprints again the stale files of
+    *idx* (stale.folders_to_index: the indexed roots holding them, at most a few, then "and N
+    more folders"); with --db when the index is not the one imgfind opens by default."""
+    from .stale import folders_to_index  # noqa: PLC0415 - only when an index has stale files
+
+    store = idx.store  # type: ignore[attr-defined]
+    folders, more = folders_to_index(store.stale_folders(), store.roots())
+    db = []
+    if os.path.abspath(obj.db) != os.path.abspath(os.environ.get("IMGFIND_DB") or default_db()):
+        db = ["--db", obj.db]
+    words = " ".join(shlex.quote(w) for w in ["imgfind", *db, "index", *folders])
+    return words + (f" (and {plural(more, 'more folder')})" if more else "")
 
 
 def partial_on(obj: Context, idx: object, choice: bool | None, command: str = "dedupe") -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import ImgfindError, extra_hint
@@ -75,6 +76,20 @@ def parse_scheduler(text: str) -> int | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class SchedulerAddress:
+    """A scheduler address checked once (parse_scheduler): *text* as given, *local* the N of
+    ``local:N`` (0: one worker per core) or None for a scheduler to connect to."""
+
+    text: str
+    local: int | None
+
+    @classmethod
+    def parse(cls, text: str) -> SchedulerAddress:
+        """Raises ValueError as parse_scheduler."""
+        return cls(text, parse_scheduler(text))
+
+
 def _distributed(given_as: str = "--scheduler") -> Any:
     try:
         import distributed
@@ -90,22 +105,31 @@ class DaskExecutor:
     Args:
         address: a scheduler address (``tcp://host:8786``), or ``local:N`` to start a
             ``LocalCluster`` of N worker processes with one thread each (``local`` alone:
-            one per core). Ignored when *client* is given.
+            one per core); as text, or a SchedulerAddress already checked. Ignored when
+            *client* is given.
         client: an existing ``distributed.Client`` to use (not closed on exit).
         on_poison: makes the result of a batch of one item that killed workers repeatedly
             (its argument: the batch and a reason); by default the exception is raised.
 
-    Raises (on enter):
-        ImgfindError: distributed is not installed, the address is malformed, or the
-            scheduler cannot be reached.
+    Raises:
+        ImgfindError: the address is malformed; on enter: distributed is not installed, or
+            the scheduler cannot be reached.
     """
 
-    def __init__(self, address: str | None = None, *, client: Any = None,
+    def __init__(self, address: str | SchedulerAddress | None = None, *, client: Any = None,
                  on_poison: Callable[[Sequence[Any], str], Any] | None = None,
                  connect_timeout: float | None = None):
         if address is None and client is None:
             raise ImgfindError("a Dask executor needs a scheduler address or a client")
-        self.address = address
+        self._address = None
+        if isinstance(address, str):
+            try:
+                address = SchedulerAddress.parse(address)
+            except ValueError as exc:
+                raise ImgfindError(f"scheduler {exc}") from None
+        if client is None:
+            self._address = address
+        self.address = address.text if address is not None else None
         self.client = client
         self.on_poison = on_poison
         self.connect_timeout = connect_timeout or CONNECT_TIMEOUT
@@ -120,11 +144,8 @@ class DaskExecutor:
         if self.client is not None:
             return self
         distributed = _distributed()
-        assert self.address is not None
-        try:
-            local = parse_scheduler(self.address)
-        except ValueError as exc:
-            raise ImgfindError(f"scheduler {exc}") from None
+        assert self._address is not None
+        local = self._address.local
         try:
             if local is not None:
                 n = self._local_workers = local or os.cpu_count() or 1
@@ -242,10 +263,12 @@ class DaskExecutor:
                 client.cancel(list(inflight))
 
 
-def scheduler_executor(address: str | None, given_as: str | None = None) -> DaskExecutor | None:
+def scheduler_executor(address: str | SchedulerAddress | None,
+                       given_as: str | None = None) -> DaskExecutor | None:
     """The executor for ``--scheduler ADDRESS`` (or $IMGFIND_SCHEDULER); None without either.
     Files that crash workers are recorded as unreadable. *given_as* names where the address
-    came from, for messages (default: the option, or the variable when read here).
+    came from, for messages (default: the option, or the variable when read here). An
+    address already checked (SchedulerAddress, as the CLI's option gives) is not parsed again.
 
     Raises:
         ImgfindError: distributed is not installed, or the address is malformed (parse_scheduler).
@@ -257,9 +280,10 @@ def scheduler_executor(address: str | None, given_as: str | None = None) -> Dask
     given_as = given_as or "--scheduler"
     from .analyse import crashed_batch
 
-    try:
-        parse_scheduler(address)
-    except ValueError as exc:
-        raise ImgfindError(f"{given_as} {exc}") from None
+    if isinstance(address, str):
+        try:
+            address = SchedulerAddress.parse(address)
+        except ValueError as exc:
+            raise ImgfindError(f"{given_as} {exc}") from None
     _distributed(given_as)  # the one-line error before anything else happens
     return DaskExecutor(address, on_poison=crashed_batch)

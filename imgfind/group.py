@@ -16,6 +16,7 @@ import numpy as np
 from .keep import size_class
 from .layout import distance_matrix
 from .model import COLOUR, FileRecord, PairMatch, Rule
+from .quality import ijg_scale
 
 
 class Links:
@@ -67,7 +68,8 @@ def components(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
     return links.components()
 
 
-def original_key(record: FileRecord, name_root: bool = False, outnumbered: bool = False) -> tuple:
+def original_key(record: FileRecord, name_root: bool = False, outnumbered: bool = False,
+                 degraded: bool = False) -> tuple:
     """Sort key that puts the likely original first.
 
     A file read only in part (``record.warning``: truncated, "97% of the rows decoded") is
@@ -75,7 +77,10 @@ def original_key(record: FileRecord, name_root: bool = False, outnumbered: bool 
     that JPEG's pixels, so it was saved from it) comes after the files that are not (their
     trim boxes may differ by a hair: one was measured on a reduced-scale decode). Then the
     original is usually the copy with the most picture (pixels inside any added border);
-    among equals, the one whose file says who took it (camera, EXIF date, artist), then the
+    among equals, one that is not a visibly degraded re-encode (*degraded*: a JPEG that
+    quantises clearly more coarsely than another JPEG of as much picture and colour, see
+    clearly_degraded: it cannot be the source of the finer copy, whatever its file time, name
+    or metadata say), then the one whose file says who took it (camera, EXIF date, artist), then the
     one without an added border, then a colour file before a grey one before a bilevel one
     (``metadata["colour"]``, see colour_rank: a grey or black-and-white copy is made from a
     colour picture, never the reverse), then a lossless file before a lossy one only when the lossy
@@ -90,8 +95,9 @@ def original_key(record: FileRecord, name_root: bool = False, outnumbered: bool 
     has_origin = bool(meta.get("taken") or meta.get("camera_model") or meta.get("artist"))
     # Copies made within the same minute (a download, a checkout) are equally old.
     minute = record.mtime_ns // 60_000_000_000
-    return (record.warning is not None, record.pixels_of is not None, -size_class(record), not has_origin, record.content < 0.98,
-            colour_rank(record), outnumbered, minute, not name_root, fidelity(record), record.path)
+    return (record.warning is not None, record.pixels_of is not None, -size_class(record), degraded,
+            not has_origin, record.content < 0.98, colour_rank(record), outnumbered, minute,
+            not name_root, fidelity(record), record.path)
 
 
 #: colour_rank of each model.COLOUR value; a file without one is a colour file (or was
@@ -133,6 +139,50 @@ def fidelity(record: FileRecord) -> tuple[int, int]:
     return (2, -record.size)
 
 
+#: A JPEG whose quantisation is at least this many times as coarse as another's (the ratio of
+#: their IJG scales, quality.ijg_scale: quality 92 -> 16%, 85 -> 30%, 80 -> 40%, 35 -> 143%)
+#: is a visibly degraded copy beside it: quality 92 against 84 or below, 90 against 80, 75
+#: against 50, 50 against 25. Ours, measured on generated pictures at three sizes
+#: (benchmarks/jpeg_fidelity_gap.py; RESULTS.md, "A worse JPEG named the original", session
+#: 10): from twice as coarse on, a copy made from the finer file has a median 1.32x its luma
+#: error or more (2.4 dB) for every pair of qualities, 1.08x on the least affected picture;
+#: pairs 1.25x apart (92/90, 88/85, 80/75, 60/50) 1.19x or less, too close to overrule file
+#: times and names. The pairs between (92/88, 92/85: 1.4-1.7x) are left to time and name
+#: too, a margin for encoders whose tables are not IJG-scaled (quality.py's estimate, exact
+#: for libjpeg/Pillow files, only ranks theirs).
+CLEAR_STEP = 2.0
+
+
+def jpeg_scale(record: FileRecord) -> float | None:
+    """How coarsely a JPEG quantises (quality.ijg_scale of ``metadata["jpeg_quality"]``, in
+    percent of Annex K's tables), or None for another format or a JPEG without a recorded
+    quality."""
+    quality = record.metadata.get("jpeg_quality", "")
+    if record.format != "JPEG" or not quality.isdigit():
+        return None
+    return ijg_scale(int(quality))
+
+
+def clearly_degraded(records: Sequence[FileRecord]) -> list[bool]:
+    """For each record, True when it is a visibly degraded re-encode beside another record of
+    the same picture: a JPEG that quantises at least CLEAR_STEP times as coarsely as an intact
+    JPEG (not a lossless copy's source twin) of as much picture (the same size_class) and at
+    least as much colour (colour_rank). A heavier re-encode cannot be the source of the finer
+    copy: what it lost is not in it. (The reverse can happen: a coarse file re-saved at a
+    higher quality has fine tables and the coarse file's losses; keeping it then loses nothing
+    the coarse file had, while keeping the coarse file could lose the only good copy.) Only
+    JPEGs are weighed: lossless against lossy is the outnumbered rule's (see original_key)."""
+    scales = [jpeg_scale(r) for r in records]
+    classes = [size_class(r) for r in records]
+    finest: dict[int, list[tuple[int, float]]] = {}  # size class -> [(colour rank, scale)]
+    for r, s, c in zip(records, scales, classes):
+        if s is not None and r.warning is None and r.pixels_of is None:
+            finest.setdefault(c, []).append((colour_rank(r), s))
+    return [s is not None and any(rank <= colour_rank(r) and s >= CLEAR_STEP * scale
+                                  for rank, scale in finest.get(c, ()))
+            for r, s, c in zip(records, scales, classes)]
+
+
 def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:
     """Sort a group's files with the likely original first (see original_key)."""
     stems = [os.path.splitext(os.path.basename(r.path))[0] for r in records]
@@ -146,8 +196,9 @@ def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:
     lossy = max((c for r, c in zip(records, copies) if r.format not in LOSSLESS_FORMATS),
                 default=0)
     outnumbered = [r.format in LOSSLESS_FORMATS and c < lossy for r, c in zip(records, copies)]
-    keyed = sorted(zip(records, roots, outnumbered), key=lambda rr: original_key(*rr))
-    return [r for r, _, _ in keyed]
+    degraded = clearly_degraded(records)
+    keyed = sorted(zip(records, roots, outnumbered, degraded), key=lambda rr: original_key(*rr))
+    return [r for r, _, _, _ in keyed]
 
 
 #: A member that fails against its group's first file still joins when it is verified against at

@@ -229,9 +229,10 @@ class Index:
 
     # ------------------------------------------------------------------ merge
     def merge(self, others: Sequence[str | os.PathLike[str]], *,
-              maps: Sequence[str] = ()) -> list[MergeStats]:
+              maps: Sequence[str] = (), checked: bool = False) -> list[MergeStats]:
         """Merge indexes built elsewhere into this one (merge.merge_all): *maps* are
         ``FROM=TO`` path prefix rewrites; for a path both hold, the newer record wins.
+        *checked*: the caller has just run merge.check_sources on *others* (not again).
 
         Raises:
             ImgfindError: a malformed map, an index that is missing, is this one, or holds
@@ -239,7 +240,8 @@ class Index:
         """
         from .merge import merge_all, parse_map
 
-        stats = merge_all(self.store, [os.fspath(o) for o in others], parse_map(maps))
+        stats = merge_all(self.store, [os.fspath(o) for o in others], parse_map(maps),
+                          checked=checked)
         self._whole = None
         return stats
 
@@ -694,17 +696,16 @@ class Index:
 
     def _with_other_names(self, groups: list[Group]) -> list[Group]:
         """*groups* with each present member's other names (store.aliases) that still reach
-        its file on disk (same device and inode) in ``FileRecord.other_names``."""
+        its file on disk (same device and inode, presence.look) in ``FileRecord.other_names``."""
         names = self.store.aliases({m.file.id for g in groups for m in g.members if m.file.present})
         if not names:
             return groups
+        listed = {m.file.id: m.file.path for g in groups for m in g.members if m.file.id in names}
+        on_disk = look({os.fsencode(p) for i, found in names.items() if i in listed
+                        for p in (listed[i], *(name for name, _ in found))}, {})
 
         def identity(path: str) -> tuple[int, int] | None:
-            try:
-                st = os.stat(os.fsencode(path))
-            except (OSError, ValueError):
-                return None
-            return st.st_dev, st.st_ino
+            return on_disk[os.fsencode(path)].identity
 
         out = []
         for g in groups:

@@ -59,6 +59,7 @@ class Decision:
     kept: FileRecord
     rule: str  # e.g. "reference", "resolution", "path-pattern:*/Originals/*", "path (tie)"
     references: frozenset[str]  # paths of members under a reference folder
+    runner_up: FileRecord | None = None  # the file the rule decided against (None: one file)
 
 
 def _taken(rec: FileRecord) -> str:
@@ -165,6 +166,7 @@ def choose(files: Sequence[FileRecord], rules: Sequence[str], references: Sequen
     ranked = sorted(files, key=full)
     kept = ranked[0]
     rule = "only file"
+    runner = None
     if len(ranked) > 1:
         runner = ranked[1]
         rule = "path (tie)"
@@ -172,4 +174,4 @@ def choose(files: Sequence[FileRecord], rules: Sequence[str], references: Sequen
             if key(kept) != key(runner):
                 rule = name
                 break
-    return Decision(kept, rule, frozenset(r.path for r in files if under(r.path, refs)))
+    return Decision(kept, rule, frozenset(r.path for r in files if under(r.path, refs)), runner)

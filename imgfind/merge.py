@@ -95,16 +95,20 @@ def check_sources(target: str, other_paths: Sequence[str]) -> None:
             check_recipe(other)
 
 
-def merge_all(store: Store, other_paths: Sequence[str], maps: PrefixMap = ()) -> list[MergeStats]:
+def merge_all(store: Store, other_paths: Sequence[str], maps: PrefixMap = (), *,
+              checked: bool = False) -> list[MergeStats]:
     """Merge every index in *other_paths* into *store*, in order (a later one wins a tie),
     after checking all of them first (check_sources: a foreign recipe stops the merge before
-    any row is copied); then rebuild the fingerprint sidecar.
+    any row is copied; *checked*: the caller has just done so, as the CLI does before it
+    opens or creates the index); then rebuild the fingerprint sidecar.
 
     Raises:
-        ImgfindError: as merge_into, before anything is written for a check.
+        ImgfindError: a check fails (before anything is written), or an other index cannot
+            be read (StoreError).
     """
-    check_sources(store.path, other_paths)
-    out = [merge_into(store, path, maps) for path in other_paths]
+    if not checked:
+        check_sources(store.path, other_paths)
+    out = [_merge_one(store, path, maps) for path in other_paths]
     store.load_prints()  # the write token changed: write the sidecar for the merged state
     return out
 
@@ -140,17 +144,10 @@ def _check_other(target: str, other_path: str) -> None:
         raise ImgfindError(f"{other_path} is the index being merged into")
 
 
-def merge_into(store: Store, other_path: str, maps: PrefixMap = ()) -> MergeStats:
-    """Merge the index at *other_path* into *store* (see the module docstring).
-
-    Raises:
-        ImgfindError: the other index is this one, is missing or not an index (StoreError),
-            or holds fingerprints of another recipe.
-    """
-    _check_other(store.path, other_path)
-    _check_is_index_file(other_path)
+def _merge_one(store: Store, other_path: str, maps: PrefixMap = ()) -> MergeStats:
+    """Merge the index at *other_path*, checked by check_sources, into *store* (see the module
+    docstring)."""
     with Store(other_path, readonly=True) as other:
-        check_recipe(other)
         rows = (_mapped(f, maps) for f in other.stored_files())
         added = replaced = kept = 0
         for chunk in _chunks(rows, COMMIT_ROWS):

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .model import Partial
+from .partial import KEYSTONE_MIN, SCALE_MIN, TURN_MIN
 
 #: A partial pair goes into a group only when one picture lies wholly inside the other (at
 #: least this much of it is shared): a crop and its picture, a screenshot and the photo it
@@ -53,11 +54,13 @@ CONTAINED = 0.9
 #: homography of two collages that agree 0.0; under this rule 18 (dev) and 3 (smooth) more
 #: near-whole pairs of one picture are groupable and no pair of different pictures.
 SAME_FRAME = 0.9
-#: moved: a turn of at least this many degrees (a copy turned by 5 degrees reads 4.4-5.5) ...
-TURNED = 2.5
+#: moved: a turn of at least this many degrees (a copy turned by 5 degrees reads 4.4-5.5):
+#: the turn partial.describe says "rotated" from ...
+TURNED = TURN_MIN
 #: ... or a perspective: a homography that departs from a flat map by this much of the
-#: picture's diagonal (Partial.keystone; 0.0 for a window laid over itself).
-KEYSTONE = 0.02
+#: picture's diagonal (Partial.keystone; 0.0 for a window laid over itself): describe's
+#: "perspective".
+KEYSTONE = KEYSTONE_MIN
 
 
 #: ... and when both pictures are almost wholly shared (the smaller cover at least
@@ -158,16 +161,19 @@ def groupable(p: Partial) -> bool:
 #: file's own pixels): a crop keeps its picture's pixel density (scale 1.0). A picture shown
 #: smaller inside another (a photo shrunk into a screenshot, a collage or a page: 0.75-0.8 in
 #: the new-user trial's cases) is the picture itself, and the other merely shows it: never
-#: ranked before the picture or a whole copy of it. 1/1.15 is partial.describe's "scaled"
-#: threshold: the keypoints' scale is measured to a few percent. What the scale cannot tell
-#: apart: a photo shown at full size inside a screenshot counts as cut from it.
-SAME_DENSITY = 1 / 1.15
+#: ranked before the picture or a whole copy of it. partial.describe's "shown ... as large"
+#: threshold (SCALE_MIN, 1.15): the keypoints' scale is measured to a few percent. What the
+#: scale cannot tell apart: a photo shown at full size inside a screenshot counts as cut from it.
+SAME_DENSITY = 1 / SCALE_MIN
 
 
-#: A crop is cut square to its picture: a picture turned by at least this much (degrees,
-#: partial.describe's "rotated" threshold) or skewed (a "homography" model) inside another is
-#: a turned or perspective copy set in a larger canvas (a rotation with expand=True holds the
-#: whole photo at scale 1.0), never the other's source.
+#: A crop is cut square to its picture: a picture turned by at least this much (degrees) or
+#: skewed (a "homography" model) inside another is a turned or perspective copy set in a
+#: larger canvas (a rotation with expand=True holds the whole photo at scale 1.0), never the
+#: other's source. 1.5 was partial.describe's "rotated" threshold when this was set (a9a7576);
+#: describe has since said "rotated" only from TURN_MIN (2.5: RANSAC reads a degree or two on
+#: unturned copies), but nothing measured moved SQUARE: a crop whose fit reads a turn of
+#: 1.5-2.5 degrees is still not taken as cut from the other.
 SQUARE = 1.5
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .group import clearly_degraded
 from .keep import choose, under
 from .layout import ORIENTATION_NAMES
 from .match import Side, find_pairs
@@ -23,6 +24,10 @@ from .quality import jpeg_quality
 
 def _sub(side: Side, rows: list[int]) -> Side:
     return Side(side.ids[rows], side.hashes[rows], side.trims[rows], side.flat[rows], side._load)
+
+
+#: The rule a plan names for a group whose other members are all partial matches.
+ONLY_WHOLE_COPY = "only whole copy (the others are partial matches: other pictures, kept)"
 
 
 def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule: Rule,
@@ -47,6 +52,19 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
             quality = {f.path: q for f in files if (q := jpeg_quality(f.path)) is not None}
         decision = choose(files, keep_rules, refs, quality)
         kept = decision.kept
+        rule_said = decision.rule
+        runner = decision.runner_up
+        if rule_said == "only file" and parts:
+            # No rule chose: the others are partial matches (crops, screenshots, collages),
+            # other pictures that are never removed; "only file" read as a group of one.
+            rule_said = ONLY_WHOLE_COPY
+        elif rule_said == "original" and runner is not None and \
+                clearly_degraded([kept, runner]) == [False, True]:
+            # The likely original won on fidelity, not on time or name: say so (the plan is
+            # reviewed before apply, and "original" alone reads as "the older file").
+            rule_said = (f"original: least compressed (JPEG quality "
+                         f"{kept.metadata['jpeg_quality']}; {os.path.basename(runner.path)} is a "
+                         f"visibly heavier re-encode at {runner.metadata['jpeg_quality']})")
         others = [f for f in files if f.path != kept.path]
         k_row = row_of[kept.id]
         o_rows = [row_of[f.id] for f in others]
@@ -79,7 +97,7 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
                 f.width, f.height, f.format, f.metadata.get("taken", ""), None, None,
                 f"partial: {m.relation}", under(f.path, refs)))
             all_dirs.append(os.path.dirname(f.path))
-        out.append(PlanGroup(kept.path, decision.rule, tuple(entries)))
+        out.append(PlanGroup(kept.path, rule_said, tuple(entries)))
     base = os.path.commonpath(all_dirs) if all_dirs else "/"
     return Plan(tuple(out), preset, tuple(keep_rules), refs, base)
 

@@ -31,6 +31,14 @@ def jpeg_quality(path: str | os.PathLike[str]) -> int | None:
         return None
 
 
+def ijg_scale(quality: int) -> float:
+    """The IJG scaling (percent of Annex K's tables) that a quality setting (1-100) gives:
+    5000 / q below 50, 200 - 2q from 50 up (floored at 1, as libjpeg does at 100). How
+    coarsely a file quantises: twice the scale, steps twice as large."""
+    q = max(1, min(100, quality))
+    return max(1.0, 5000.0 / q if q < 50 else 200.0 - 2.0 * q)
+
+
 def quality_from_tables(tables: dict) -> int | None:
     """The quality (1-100) whose IJG scaling of Annex K's luminance table is nearest the
     file's table 0 (Pillow's ``Image.quantization``), or None without one."""

@@ -808,10 +808,14 @@ class Store:
 
     @_guarded
     def counts(self) -> dict[str, int]:
-        """Files, unreadable and fingerprinted counts."""
-        total, bad = self.db.execute(
-            "SELECT count(*), count(error) FROM files").fetchone()
-        return {"files": total, "unreadable": bad, "fingerprinted": total - bad}
+        """Files, unreadable and fingerprinted counts, and of the fingerprinted files how many
+        hold another recipe's fingerprints (``stale``: left out of searches, see stale_count)
+        and how many this recipe's (``usable``). One pass over the files table."""
+        total, bad, stale = self.db.execute(
+            "SELECT count(*), count(error), count(CASE WHEN recipe IS NOT NULL AND recipe != ?"
+            " THEN 1 END) FROM files", (recipe_id(),)).fetchone()
+        return {"files": total, "unreadable": bad, "fingerprinted": total - bad,
+                "usable": total - bad - stale, "stale": stale}
 
     @_guarded
     def stale_count(self) -> int:
@@ -821,6 +825,16 @@ class Store:
         over the files table (about 0.05 s at 10^6 files)."""
         return self.db.execute("SELECT count(*) FROM files WHERE recipe IS NOT NULL AND recipe != ?",
                                (recipe_id(),)).fetchone()[0]
+
+    @_guarded
+    def stale_folders(self) -> set[bytes]:
+        """The folders (absolute, as stored) that hold files of another recipe (stale_count).
+        One pass over the files table; only the stale rows' paths are read."""
+        out: set[bytes] = set()
+        for (path,) in self.db.execute("SELECT path FROM files WHERE recipe IS NOT NULL AND "
+                                       "recipe != ?", (recipe_id(),)):
+            out.add(os.path.dirname(bytes(path)))
+        return out
 
     @_guarded
     def last_indexed(self) -> float | None:

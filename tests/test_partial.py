@@ -484,6 +484,13 @@ def test_a_group_of_partial_members_only_says_so_not_a_hash_distance(runner, tmp
     text = invoke(runner, db, "dedupe", str(lib)).output
     assert "group 1: 2 files, partial matches only, no whole copy" in text, text
     assert "max distance" not in text
+    # the plan does not say "only file": no rule chose, the crop is another picture, kept
+    plan_path = tmp_path / "plan.json"
+    shown = invoke(runner, db, "dedupe", str(lib), "--plan", str(plan_path), "--format", "text")
+    (pg,) = json.loads(plan_path.read_text())["groups"]
+    assert pg["rule"] == "only whole copy (the others are partial matches: other pictures, kept)"
+    assert [f["action"] for f in pg["files"]] == ["keep", "keep"]
+    assert "kept by rule: only whole copy (the others are partial matches" in shown.stdout
 
 
 def _fit_both(pa, pb, a, b, least):

@@ -41,7 +41,8 @@ def saved(tmp_path):
 def test_saved_files_come_back_as_records_prints_and_problems(saved):
     db, paths = saved
     with Store(db, readonly=True) as store:
-        assert store.counts() == {"files": 3, "fingerprinted": 2, "unreadable": 1}
+        assert store.counts() == {"files": 3, "fingerprinted": 2, "unreadable": 1, "usable": 2,
+                                  "stale": 0}
         prints = store.load_prints()
         assert len(prints) == 2 and prints.hashes.dtype == np.uint64
         records = store.records(int(i) for i in prints.ids)

@@ -236,7 +236,14 @@ def render_status(db: str, counts: Mapping[str, int], problems: Sequence[tuple[s
     (*last_indexed*, seconds since the epoch); *problems* (path, reason), if given, after."""
     out.write(f"index:         {one_line(db)}\n")
     out.write(f"files:         {counts['files']}\n")
-    out.write(f"fingerprinted: {counts['fingerprinted']}\n")
+    stale = counts.get("stale", 0)
+    if stale:
+        # Said beside the count, not only in the note on stderr: a search uses the usable ones.
+        out.write(f"fingerprinted: {counts['fingerprinted']} ({counts['usable']} usable by this "
+                  f"imgfind, {stale} stale: made by another version, left out of searches until "
+                  "indexed again)\n")
+    else:
+        out.write(f"fingerprinted: {counts['fingerprinted']}\n")
     out.write(f"unreadable:    {counts['unreadable']}\n")
     if counts.get("pages"):
         out.write(f"web pages:     {counts['pages']} ({plural(counts['page_images'], 'image reference')};"
