@@ -436,22 +436,20 @@ class Index:
                 best = rank_originals(holders)[0]
             # The query turned or skewed on its own canvas (corners of fill) is a copy of the
             # upright picture it shows: that picture is the likely original when dedupe would
-            # put it first in a group of the two (partial_groups.b_first).
-            # So is a picture the query shows whole on a canvas of fill (a screenshot that
-            # letterboxes it or shows it in a window's margins), even enlarged.
-            # Not when the library holds a whole copy of the query (a global match): dedupe
-            # groups the two, and a picture matched by keypoints only joins that group as a
-            # partial member, never its first file; whole copies rank the original. (The query
-            # of a photo or of a recompressed copy of it, with the photo and its turned copy
-            # indexed, named the turned copy: the pair's fill is read from 48 px thumbnails,
-            # and covers even fall back on ranking the query against that picture alone.)
-            # A file of the query's very pixels is the query itself, whatever its name.
-            has_copies = bool(frame_copies) or any(
-                rec.present and same_pixels.SAME_PIXELS not in p.checks for p, rec in matches)
-            upright = [] if contains or has_copies else [
+            # put it first in the query's group (partial_groups.b_first; source_first: the
+            # fill, else, covers even, whole copies' ranking). So is a picture the query
+            # shows whole on a canvas of fill (a screenshot that letterboxes or frames it).
+            # The query's group holds its whole copies too (global matches, frame copies):
+            # the picture is ranked against the first of them, as dedupe ranks it against the
+            # group's first file (a pair: a name the query's copies extend ranks no file of
+            # another name). (Ranked against the query alone, a quality-35 query of a photo
+            # named the photo's turned copy, session 9; skipped whenever the query had a whole
+            # copy, the query of a copy of a turned copy named itself or that copy, session 10.)
+            head = best  # the first of the query's whole copies (the query among them)
+            upright = [] if contains else [
                 rec for pm, _, rec in extra if rec.present and (
                     whole(pm) and b_first(
-                        pm, lambda rec=rec: rank_originals([q_rec, rec])[0] is rec)
+                        pm, lambda rec=rec: rank_originals([head, rec])[0] is rec)
                     or pm.cover_b >= CONTAINED and on_canvas(pm.swapped()))]
             if upright:
                 best = rank_originals(upright)[0]
