@@ -27,7 +27,8 @@ from .frames import frame_only, same_place, shared_frame
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .decide import VERIFY_SIZE
-from .layout import ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance, star_distances
+from .layout import (ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance, reflects,
+                     star_distances)
 from .match import Side, channels, find_pairs, verifiable, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
@@ -912,7 +913,11 @@ class Index:
             rx, ry = recs.get(int(prints.ids[x])), recs.get(int(prints.ids[y]))
             return rx is not None and ry is not None and order_members([rx, ry])[0] is ry
 
-        return place(group_rows, pairs, verify, ranks)
+        def reflected(x: int, y: int) -> bool:
+            """Are rows x and y whole copies in mirror image (layout.reflects)?"""
+            return reflects(int(distance_matrix(prints.hashes[[x, y]])[1][0, 1]))
+
+        return place(group_rows, pairs, verify, ranks, reflected)
 
     @staticmethod
     def _without_frame(index: partial.LocalIndex | DescriptorIndex, lrow: list[int],
@@ -971,6 +976,11 @@ class Index:
             extra = [m for m in (member(first, r, p) for r, p in adds) if m is not None]
             out[g] = replace(out[g], members=out[g].members + tuple(extra))
         for g, (first, adds) in promoted.items():
+            if first in group_rows[g]:  # one of its own files: shown from it (a mirror's copy)
+                out[g] = _shown_from(out[g], group_rows[g], first, prints)
+                extra = [m for m in (member(first, r, p) for r, p in adds) if m is not None]
+                out[g] = replace(out[g], members=out[g].members + tuple(extra))
+                continue
             frec = records.get(int(prints.ids[first]))
             extra = [member(first, r, p) for r, p in adds]
             if frec is None or any(m is None for m in extra):  # removed meanwhile: as it was
@@ -1172,6 +1182,27 @@ def view_partial(box: tuple[float, float, float, float], a_size: tuple[int, int]
     part = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]) * aw * ah)
     return Partial(round(view_area(box), 4), 1.0, box, (0.0, 0.0, 1.0, 1.0),
                    round(float(np.sqrt(bw * bh / part)), 4), 0.0, VIEW_MODEL, 0)
+
+
+def _shown_from(group: Group, rows: list[int], head: int, prints: Prints) -> Group:
+    """*group* (its files at *rows*, whole copies) with the file at row *head* first: each
+    other member's distance and orientation measured against it again (a relation of its own,
+    same pixels, a damaged copy or a second name, is kept; the first's former first takes the
+    orientation it shows the new one in). max_distance is over the same files: unchanged."""
+    at = rows.index(head)
+    order = [at] + [j for j in range(len(rows)) if j != at]
+    dist, orient, _ = star_distances(prints.hashes[np.array([rows[j] for j in order])])
+    members = []
+    for k, j in enumerate(order):
+        m = group.members[j]
+        if k == 0:
+            members.append(replace(m, distance=0, relation=ORIENTATION_NAMES[0], similarity=None,
+                                   checks=()))
+            continue
+        own = m.relation not in ORIENTATION_NAMES
+        members.append(replace(m, distance=int(dist[k]),
+                               relation=m.relation if own else ORIENTATION_NAMES[int(orient[k])]))
+    return replace(group, members=tuple(members))
 
 
 def _arrange(records: list[FileRecord], disk: dict[bytes, OnDisk]
