@@ -40,6 +40,7 @@ from .local_index import DescriptorIndex
 from .partial_groups import (CONTAINED, TURNED_AGREE, Placed, b_first, on_canvas,
                              outranks_copies, place, same_frame, whole)
 from .keypoints import QUERY_KEYPOINTS
+from .keypoints import outside as keypoints_outside
 from .inner_box import inner_boxes
 from .part_views import area as view_area, inner_print, uniform, view_prints
 from .recipe import THUMB_SIZE
@@ -76,6 +77,13 @@ def _abs(path: str | os.PathLike[str] | bytes) -> bytes:
 
 #: Pairs whose shared frame is judged at a time in a dedupe (Index._not_frames).
 FRAME_BATCH = 4096
+
+#: query: the keypoints outside every partial match's region are searched again on their own
+#: at most this many times, when at least REGION_KEYPOINTS of them are left (a collage of four
+#: photos whose first search found two or three of them: ours, generated collages).
+REGION_PASSES = 2
+REGION_KEYPOINTS = 48
+
 
 class Index:
     """An imgfind index on disk. ``Index.open(path)`` creates it on first use."""
@@ -331,7 +339,7 @@ class Index:
                 if os.path.isdir(path):
                     raise DecodeError("is a folder, not an image file (the query command "
                                       "takes folders: each image in it is a query)")
-                result = analyse(_stat(path), QUERY_KEYPOINTS if partial else 0)
+                result = analyse(_stat(path), QUERY_KEYPOINTS if partial else 0, spread=True)
                 if result.fingerprint is None or result.info is None:
                     raise DecodeError(str(result.error))
             except DecodeError as exc:
@@ -524,9 +532,24 @@ class Index:
             if result.local is None or info is None or not len(index):
                 out.append([])  # too few keypoints: the global path alone
             else:
-                out.append(partial.search(index, result.local, (info.width, info.height),
-                                          sizes, skip=known, thumbs=None if blob is None
-                                          else (thumb_parts(blob)[0], grey_of)))
+                thumbs = None if blob is None else (thumb_parts(blob)[0], grey_of)
+                found = partial.search(index, result.local, (info.width, info.height), sizes,
+                                       skip=known, thumbs=thumbs)
+                # Pictures inside the query (a collage's photos) each explain the keypoints in
+                # their region: the keypoints left outside every match's region are searched
+                # again on their own (REGION_PASSES), where the other regions' keypoints made
+                # too many false matches for RANSAC, or crowded out the votes.
+                for _ in range(REGION_PASSES):
+                    rest = keypoints_outside(result.local, [p.box_a for _, p in found]) \
+                        if found else None
+                    if rest is None or rest.n < REGION_KEYPOINTS:
+                        break
+                    more = partial.search(index, rest, (info.width, info.height), sizes,
+                                          skip=[*known, *(f for f, _ in found)], thumbs=thumbs)
+                    if not more:
+                        break
+                    found = sorted(found + more, key=lambda x: -x[1].inliers)
+                out.append(found)
             if blob is not None and not fp.flat:
                 for box, vfp in view_prints(blob):
                     owners.append((qrow, box))
