@@ -37,9 +37,10 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import (CONTAINED, TURNED_AGREE, Placed, b_first, on_canvas,
+from .partial_groups import (CONTAINED, TURNED_AGREE, Placed, b_first, is_source, on_canvas,
                              outranks_copies, place, same_frame, whole)
 from .keypoints import QUERY_KEYPOINTS
+from .keypoints import density_outside
 from .keypoints import outside as keypoints_outside
 from .inner_box import inner_boxes
 from .part_views import area as view_area, inner_print, uniform, view_prints
@@ -83,6 +84,14 @@ FRAME_BATCH = 4096
 #: photos whose first search found two or three of them: ours, generated collages).
 REGION_PASSES = 2
 REGION_KEYPOINTS = 48
+#: query: at most this many pictures the query lies inside are verified against each other
+#: (Index._not_merely_containing): pairs of them, a dozen verifications at most.
+MAX_HOLDERS = 5
+#: ... and one that holds next to no keypoints outside the other (keypoints.density_outside
+#: under this) shows it on a canvas (a phone screenshot's bars, whose 48 px thumbnail is too
+#: smooth for partial.beyond to tell): never its source. Ours: screenshots 0.0-0.007,
+#: sources of a crop 0.37-0.50 (generated pictures).
+SPARSE_OUTSIDE = 0.1
 
 
 class Index:
@@ -440,6 +449,8 @@ class Index:
                            + [rec.content_pixels for _, rec in matches if rec.present])
             holders = [rec for pm, _, rec in extra
                        if rec.present and outranks_copies(pm, q_rec.content_pixels, whole_px)]
+            if len(holders) > 1:
+                holders = self._not_merely_containing(holders)
             contains = bool(holders)
             if contains:
                 best = rank_originals(holders)[0]
@@ -491,6 +502,38 @@ class Index:
                 weighed=weighed, original_contains=contains, pixels_of=q_rec.pixels_of,
                 original_upright=bool(upright)))
         return out
+
+    def _not_merely_containing(self, holders: list[FileRecord]) -> list[FileRecord]:
+        """*holders* (pictures a query lies inside, its sources) without those that merely
+        contain another of them: a picture that lies wholly inside another (CONTAINED), verified
+        by their stored local features and thumbnails, is the picture, and the other its source
+        only when it shows it cut from it (partial_groups.is_source); a phone screenshot that
+        letterboxes the photo (on_canvas) or a collage that shows it shrunk merely contains it,
+        never the query's original (new-user trial of session 10: a crop of the photo named
+        the screenshot, which has more pixels). The MAX_HOLDERS with most pixels are compared
+        (pairs of them); the rest stay."""
+        looked = sorted(holders, key=lambda r: -r.pixels)[:MAX_HOLDERS]
+        feats = self.store.local_features(r.id for r in looked)
+        thumbs = self.store.thumbs([r.id for r in looked])
+        grey = {i: thumb_parts(b)[0] for i, b in thumbs.items() if b is not None}
+        dropped: set[int] = set()
+        for i, a in enumerate(looked):
+            for b in looked[i + 1:]:
+                fa, fb = feats.get(a.id), feats.get(b.id)
+                if fa is None or fb is None:
+                    continue
+                pair = (grey[a.id], grey[b.id]) if a.id in grey and b.id in grey else None
+                p = partial.verify(fa, fb, (a.width, a.height), (b.width, b.height), pair)
+                if p is None:
+                    continue
+                if p.cover_a >= CONTAINED and p.cover_b < CONTAINED and not (
+                        is_source(p) and density_outside(fb, p.box_b) >= SPARSE_OUTSIDE):
+                    dropped.add(b.id)  # b shows a, not cut from it
+                elif p.cover_b >= CONTAINED and p.cover_a < CONTAINED and not (
+                        is_source(p.swapped()) and density_outside(fa, p.box_a) >= SPARSE_OUTSIDE):
+                    dropped.add(a.id)
+        kept = [r for r in holders if r.id not in dropped]
+        return kept or holders
 
     def _query_twins(self, prepared: list[Fingerprinted], prints: Prints, pairs: list[PairMatch]
                      ) -> list[PairMatch]:

@@ -157,3 +157,19 @@ def outside(local: LocalFeatures, boxes: list[tuple[float, float, float, float]]
     xy = np.frombuffer(local.xy, dtype="<u2").reshape(-1, 2)[keep]
     desc = np.frombuffer(local.desc, dtype="<u8")[keep]
     return LocalFeatures(local.width, local.height, xy.tobytes(), desc.tobytes())
+
+
+def density_outside(local: LocalFeatures, box: tuple[float, float, float, float]) -> float:
+    """How densely *local*'s keypoints lie outside *box* (left, top, right, bottom as
+    fractions of the picture, Partial.box_b) against the whole picture: the fraction of the
+    keypoints outside over the fraction of the area; 1.0 when nothing lies outside. A picture
+    that goes on past the box (a crop's source) reads 0.37-0.50 (ORB keeps the strongest,
+    drawn a little inwards by its patch border), the bars and status bar of a phone
+    screenshot around the photo it letterboxes 0.0-0.007 (ours, generated pictures)."""
+    left, top, right, bottom = box
+    outside_area = 1.0 - max(0.0, right - left) * max(0.0, bottom - top)
+    if outside_area <= 0.01 or local.n == 0:
+        return 1.0
+    q = np.frombuffer(local.xy, dtype="<u2").reshape(-1, 2).astype(np.float64) / 65535.0
+    inside = (q[:, 0] >= left) & (q[:, 0] <= right) & (q[:, 1] >= top) & (q[:, 1] <= bottom)
+    return float((~inside).mean() / outside_area)
