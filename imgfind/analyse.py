@@ -50,7 +50,8 @@ def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS,
     """Decode and fingerprint one file; a file that cannot be read gets its reason instead.
     *keypoints_n*: how many keypoints its local features keep (more for a query); 0 for none
     (a query without partial matching does not use them: this spares it OpenCV's import and
-    the ORB search). *spread*: keypoints spread over the picture (a query's: keypoints.extract)."""
+    the ORB search). *spread*: keypoints spread over the picture kept too (a query's,
+    Fingerprinted.spread: keypoints.extract)."""
     _crash_hook(stat.path)
     try:
         decoded = open_for_hash(stat.path)
@@ -68,9 +69,10 @@ def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS,
         return Fingerprinted(stat, info, None, "image has no pixels")
     fp = fingerprint_decoded(decoded)
     # Local features in the same pass (keypoints.py); a flat picture has none worth keeping.
-    local = (None if fp.flat or keypoints_n == 0
-             else keypoints.extract(decoded.detail, keypoints_n, spread))
-    return Fingerprinted(stat, info, fp, None, local)
+    local = None if fp.flat or keypoints_n == 0 else keypoints.extract(decoded.detail, keypoints_n)
+    wide = keypoints.extract(decoded.detail, keypoints_n, spread=True) \
+        if spread and local is not None else None
+    return Fingerprinted(stat, info, fp, None, local, wide)
 
 
 def fingerprint_decoded(decoded: Decoded) -> Fingerprint:

@@ -37,8 +37,8 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import (CONTAINED, TURNED_AGREE, Placed, b_first, is_source, on_canvas,
-                             outranks_copies, place, same_frame, whole)
+from .partial_groups import (CONTAINED, MIN_AGREE, TURNED_AGREE, Placed, b_first, is_source,
+                             on_canvas, outranks_copies, place, same_frame, whole)
 from .keypoints import QUERY_KEYPOINTS
 from .keypoints import density_outside
 from .keypoints import outside as keypoints_outside
@@ -579,16 +579,23 @@ class Index:
                 found = partial.search(index, result.local, (info.width, info.height), sizes,
                                        skip=known, thumbs=thumbs)
                 # Pictures inside the query (a collage's photos) each explain the keypoints in
-                # their region: the keypoints left outside every match's region are searched
-                # again on their own (REGION_PASSES), where the other regions' keypoints made
-                # too many false matches for RANSAC, or crowded out the votes.
+                # their region; the query's keypoints spread over its picture (keypoints
+                # .extract's spread) that lie outside every match are searched again on their
+                # own (REGION_PASSES): the strongest keypoints anywhere leave a photo shown
+                # small in a collage too few. Only from pictures found inside the query, and
+                # only pictures inside it are kept from there, with thumbnails that agree:
+                # spread keypoints reach flat and filled regions, where a whole-picture search
+                # with them verified an unrelated picture (ours, a skewed copy's black corners).
                 for _ in range(REGION_PASSES):
-                    rest = keypoints_outside(result.local, [p.box_a for _, p in found]) \
-                        if found else None
+                    boxes = [p.box_a for _, p in found if p.cover_b >= CONTAINED]
+                    rest = keypoints_outside(result.spread, boxes) \
+                        if boxes and result.spread is not None else None
                     if rest is None or rest.n < REGION_KEYPOINTS:
                         break
-                    more = partial.search(index, rest, (info.width, info.height), sizes,
-                                          skip=[*known, *(f for f, _ in found)], thumbs=thumbs)
+                    more = [(f, p) for f, p in partial.search(
+                        index, rest, (info.width, info.height), sizes,
+                        skip=[*known, *(f for f, _ in found)], thumbs=thumbs)
+                        if p.cover_b >= CONTAINED and p.agree >= MIN_AGREE]
                     if not more:
                         break
                     found = sorted(found + more, key=lambda x: -x[1].inliers)

@@ -1,9 +1,12 @@
 """query of a collage finds every photo inside it (new-user trial of session 10, issue 12).
 The strongest 512 ORB keypoints of a collage of four photos fell unevenly on them (268 on
 one, 57 on another: too few to verify against the photo's own), so query found two or three
-of the four. A query's keypoints are now spread over its picture (keypoints.extract's
-*spread*), and the keypoints outside every match's region are searched again on their own
-(index.REGION_PASSES). Pictures are generated with Pillow."""
+of the four. A query also keeps keypoints spread over its picture (keypoints.extract's
+*spread*), and those outside every picture found inside it are searched again on their own
+(index.REGION_PASSES). A search of the whole query with spread keypoints verified an
+unrelated picture against a skewed copy's black corners: the spread ones are searched only
+where pictures inside the query leave a region unexplained (and the skewed copy test in
+test_canvas_copies.py holds). Pictures are generated with Pillow."""
 
 from __future__ import annotations
 
