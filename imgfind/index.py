@@ -87,6 +87,9 @@ REGION_KEYPOINTS = 48
 #: query: at most this many pictures the query lies inside are verified against each other
 #: (Index._not_merely_containing): pairs of them, a dozen verifications at most.
 MAX_HOLDERS = 5
+#: query: at most this many whole copies in mirror image of the query are searched for the
+#: pictures that partly match them (Index._partly_matched)
+MAX_MIRRORED = 3
 #: ... and one that holds next to no keypoints outside the other (keypoints.density_outside
 #: under this) shows it on a canvas (a phone screenshot's bars, whose 48 px thumbnail is too
 #: smooth for partial.beyond to tell): never its source. Ours: screenshots 0.0-0.007,
@@ -439,6 +442,21 @@ class Index:
                             and pm.agree >= TURNED_AGREE]
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present]
                                   + frame_copies)[0]
+            # A mirror image is an edit, like a crop (dedupe: partial_groups.place's
+            # reflected): a whole copy in mirror image of the query that more pictures partly
+            # match than the query itself is the picture, the query its mirrored copy.
+            mirrored = [rec for p, rec in matches if rec.present and reflects(p.orientation)
+                        and same_pixels.SAME_PIXELS not in p.checks][:MAX_MIRRORED]
+            if mirrored and result.local is not None:
+                known = {rec.id for _, rec in matches} | {fid for fid, _ in found_partial[qrow]}
+                counts = self._partly_matched(mirrored, known)
+                picked = [rec for rec in mirrored if counts[rec.id] > len(extra)]
+                if picked:
+                    best = rank_originals(picked)[0]
+                elif best in mirrored and counts[best.id] < len(extra):
+                    # ... and the query, that more pictures partly match, is the picture
+                    best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present
+                                                     and rec not in mirrored] + frame_copies)[0]
             # A picture the query lies wholly inside holds more picture than any whole copy
             # of the query: the likely source, and a candidate for the biggest version, when
             # the query was cut from it (it shows the query at the query's size or larger,
@@ -465,11 +483,14 @@ class Index:
             # another name). (Ranked against the query alone, a quality-35 query of a photo
             # named the photo's turned copy, session 9; skipped whenever the query had a whole
             # copy, the query of a copy of a turned copy named itself or that copy, session 10.)
+            # Not by ranking when a whole copy is the query's mirror image: dedupe promotes a
+            # partial member only when every whole copy verifies against it, and keypoints
+            # never lay a mirror image over it (source_first).
             head = best  # the first of the query's whole copies (the query among them)
             upright = [] if contains else [
                 rec for pm, _, rec in extra if rec.present and (
                     whole(pm) and b_first(
-                        pm, lambda rec=rec: rank_originals([head, rec])[0] is rec)
+                        pm, lambda rec=rec: not mirrored and rank_originals([head, rec])[0] is rec)
                     or pm.cover_b >= CONTAINED and on_canvas(pm.swapped()))]
             if upright:
                 best = rank_originals(upright)[0]
@@ -501,6 +522,20 @@ class Index:
                 content=q_rec.content, original_file=None if is_query else best,
                 weighed=weighed, original_contains=contains, pixels_of=q_rec.pixels_of,
                 original_upright=bool(upright)))
+        return out
+
+    def _partly_matched(self, copies: list[FileRecord], known: set[int]) -> dict[int, int]:
+        """For each of *copies* (whole copies of a query in mirror image of it), by file id:
+        how many indexed pictures partly match it (partial.search with its stored features),
+        leaving out the query's matches *known* and the copies; 0 without features."""
+        index, sizes = self.local_side()
+        feats = self.store.local_features(r.id for r in copies)
+        skip = sorted(known | {r.id for r in copies})
+        out = {}
+        for rec in copies:
+            f = feats.get(rec.id)
+            out[rec.id] = 0 if f is None else len(
+                partial.search(index, f, (rec.width, rec.height), sizes, skip=skip))
         return out
 
     def _not_merely_containing(self, holders: list[FileRecord]) -> list[FileRecord]:

@@ -3,7 +3,7 @@ photo (new-user trial of sessions 9-10, issue 12). With no camera metadata the o
 copy ranked first among the whole copies, and keypoints are not mirror-invariant: the crop and
 the turned copy did not verify against that first file and made a group of their own headed by
 the crop. A mirror is an edit, like a crop: when more partly matched pictures verify against a
-whole copy than against its mirror-image first file, the group is shown from that copy.
+whole copy than against its mirror-image first file, the group is shown from that copy, and query names it from the mirrored copy too.
 Pictures are generated with Pillow."""
 
 from __future__ import annotations
@@ -48,6 +48,28 @@ def test_a_mirrored_copy_crop_and_turned_copy_are_one_family_headed_by_the_photo
     assert files[0][0] == "photo.jpg", groups
     assert ("mirrored.jpg", "mirrored") in files, groups
     assert {n for n, _ in files} == {"photo.jpg", "mirrored.jpg", "crop.jpg", "turned.jpg"}
+    # query names the same picture, from the mirrored copy too (more pictures partly match
+    # the photo than its mirror image)
+    for name in ("mirrored.jpg", "photo.jpg"):
+        doc = invoke_json(runner, str(tmp_path / "i.db"), "query", str(lib / name))
+        assert doc["queries"][0]["original"].rsplit("/", 1)[1] == "photo.jpg", name
+
+
+def test_a_mirrored_pair_alone_keeps_whole_copies_ranking(runner, tmp_path):
+    # No partial copy says which is the picture: the older file stays first, as before.
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = photo_like(4, 900, 700)
+    photo.save(lib / "photo.jpg", quality=92)
+    ImageOps.mirror(photo).save(lib / "mirrored.jpg", quality=90)
+    os.utime(lib / "mirrored.jpg", (OLD, OLD))
+    os.utime(lib / "photo.jpg", (NEW, NEW))
+    db = str(tmp_path / "i.db")
+    doc = invoke_json(runner, db, "dedupe", str(lib))
+    assert [f["path"].rsplit("/", 1)[1] for f in doc["groups"][0]["files"]] == [
+        "mirrored.jpg", "photo.jpg"]
+    doc = invoke_json(runner, db, "query", str(lib / "photo.jpg"))
+    assert doc["queries"][0]["original"].rsplit("/", 1)[1] == "mirrored.jpg"
 
 
 def test_reflections_are_the_mirror_image_orientations():
