@@ -45,11 +45,13 @@ def crashed_batch(stats: Sequence[FileStat], reason: str) -> list[Fingerprinted]
     return [Fingerprinted(s, None, None, reason) for s in stats]
 
 
-def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS) -> Fingerprinted:
+def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS,
+            spread: bool = False) -> Fingerprinted:
     """Decode and fingerprint one file; a file that cannot be read gets its reason instead.
     *keypoints_n*: how many keypoints its local features keep (more for a query); 0 for none
     (a query without partial matching does not use them: this spares it OpenCV's import and
-    the ORB search)."""
+    the ORB search). *spread*: keypoints spread over the picture kept too (a query's,
+    Fingerprinted.spread: keypoints.extract)."""
     _crash_hook(stat.path)
     try:
         decoded = open_for_hash(stat.path)
@@ -68,7 +70,9 @@ def analyse(stat: FileStat, keypoints_n: int = keypoints.KEYPOINTS) -> Fingerpri
     fp = fingerprint_decoded(decoded)
     # Local features in the same pass (keypoints.py); a flat picture has none worth keeping.
     local = None if fp.flat or keypoints_n == 0 else keypoints.extract(decoded.detail, keypoints_n)
-    return Fingerprinted(stat, info, fp, None, local)
+    wide = keypoints.extract(decoded.detail, keypoints_n, spread=True) \
+        if spread and local is not None else None
+    return Fingerprinted(stat, info, fp, None, local, wide)
 
 
 def fingerprint_decoded(decoded: Decoded) -> Fingerprint:

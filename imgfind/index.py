@@ -27,7 +27,8 @@ from .frames import frame_only, same_place, shared_frame
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .decide import VERIFY_SIZE
-from .layout import ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance, star_distances
+from .layout import (ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance, reflects,
+                     star_distances)
 from .match import Side, channels, find_pairs, verifiable, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
@@ -36,9 +37,11 @@ from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fing
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
-from .partial_groups import (CONTAINED, TURNED_AGREE, Placed, b_first, on_canvas,
-                             outranks_copies, place, same_frame, whole)
+from .partial_groups import (CONTAINED, MIN_AGREE, TURNED_AGREE, Placed, b_first, is_source,
+                             on_canvas, outranks_copies, place, same_frame, whole)
 from .keypoints import QUERY_KEYPOINTS
+from .keypoints import density_outside
+from .keypoints import outside as keypoints_outside
 from .inner_box import inner_boxes
 from .part_views import area as view_area, inner_print, uniform, view_prints
 from .recipe import THUMB_SIZE
@@ -75,6 +78,24 @@ def _abs(path: str | os.PathLike[str] | bytes) -> bytes:
 
 #: Pairs whose shared frame is judged at a time in a dedupe (Index._not_frames).
 FRAME_BATCH = 4096
+
+#: query: the keypoints outside every partial match's region are searched again on their own
+#: at most this many times, when at least REGION_KEYPOINTS of them are left (a collage of four
+#: photos whose first search found two or three of them: ours, generated collages).
+REGION_PASSES = 2
+REGION_KEYPOINTS = 48
+#: query: at most this many pictures the query lies inside are verified against each other
+#: (Index._not_merely_containing): pairs of them, a dozen verifications at most.
+MAX_HOLDERS = 5
+#: query: at most this many whole copies in mirror image of the query are searched for the
+#: pictures that partly match them (Index._partly_matched)
+MAX_MIRRORED = 3
+#: ... and one that holds next to no keypoints outside the other (keypoints.density_outside
+#: under this) shows it on a canvas (a phone screenshot's bars, whose 48 px thumbnail is too
+#: smooth for partial.beyond to tell): never its source. Ours: screenshots 0.0-0.007,
+#: sources of a crop 0.37-0.50 (generated pictures).
+SPARSE_OUTSIDE = 0.1
+
 
 class Index:
     """An imgfind index on disk. ``Index.open(path)`` creates it on first use."""
@@ -332,7 +353,7 @@ class Index:
                 if os.path.isdir(path):
                     raise DecodeError("is a folder, not an image file (the query command "
                                       "takes folders: each image in it is a query)")
-                result = analyse(_stat(path), QUERY_KEYPOINTS if partial else 0)
+                result = analyse(_stat(path), QUERY_KEYPOINTS if partial else 0, spread=True)
                 if result.fingerprint is None or result.info is None:
                     raise DecodeError(str(result.error))
             except DecodeError as exc:
@@ -423,6 +444,21 @@ class Index:
                             and pm.agree >= TURNED_AGREE]
             best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present]
                                   + frame_copies)[0]
+            # A mirror image is an edit, like a crop (dedupe: partial_groups.place's
+            # reflected): a whole copy in mirror image of the query that more pictures partly
+            # match than the query itself is the picture, the query its mirrored copy.
+            mirrored = [rec for p, rec in matches if rec.present and reflects(p.orientation)
+                        and same_pixels.SAME_PIXELS not in p.checks][:MAX_MIRRORED]
+            if mirrored and result.local is not None:
+                known = {rec.id for _, rec in matches} | {fid for fid, _ in found_partial[qrow]}
+                counts = self._partly_matched(mirrored, known)
+                picked = [rec for rec in mirrored if counts[rec.id] > len(extra)]
+                if picked:
+                    best = rank_originals(picked)[0]
+                elif best in mirrored and counts[best.id] < len(extra):
+                    # ... and the query, that more pictures partly match, is the picture
+                    best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present
+                                                     and rec not in mirrored] + frame_copies)[0]
             # A picture the query lies wholly inside holds more picture than any whole copy
             # of the query: the likely source, and a candidate for the biggest version, when
             # the query was cut from it (it shows the query at the query's size or larger,
@@ -433,27 +469,30 @@ class Index:
                            + [rec.content_pixels for _, rec in matches if rec.present])
             holders = [rec for pm, _, rec in extra
                        if rec.present and outranks_copies(pm, q_rec.content_pixels, whole_px)]
+            if len(holders) > 1:
+                holders = self._not_merely_containing(holders)
             contains = bool(holders)
             if contains:
                 best = rank_originals(holders)[0]
             # The query turned or skewed on its own canvas (corners of fill) is a copy of the
             # upright picture it shows: that picture is the likely original when dedupe would
-            # put it first in a group of the two (partial_groups.b_first).
-            # So is a picture the query shows whole on a canvas of fill (a screenshot that
-            # letterboxes it or shows it in a window's margins), even enlarged.
-            # Not when the library holds a whole copy of the query (a global match): dedupe
-            # groups the two, and a picture matched by keypoints only joins that group as a
-            # partial member, never its first file; whole copies rank the original. (The query
-            # of a photo or of a recompressed copy of it, with the photo and its turned copy
-            # indexed, named the turned copy: the pair's fill is read from 48 px thumbnails,
-            # and covers even fall back on ranking the query against that picture alone.)
-            # A file of the query's very pixels is the query itself, whatever its name.
-            has_copies = bool(frame_copies) or any(
-                rec.present and same_pixels.SAME_PIXELS not in p.checks for p, rec in matches)
-            upright = [] if contains or has_copies else [
+            # put it first in the query's group (partial_groups.b_first; source_first: the
+            # fill, else, covers even, whole copies' ranking). So is a picture the query
+            # shows whole on a canvas of fill (a screenshot that letterboxes or frames it).
+            # The query's group holds its whole copies too (global matches, frame copies):
+            # the picture is ranked against the first of them, as dedupe ranks it against the
+            # group's first file (a pair: a name the query's copies extend ranks no file of
+            # another name). (Ranked against the query alone, a quality-35 query of a photo
+            # named the photo's turned copy, session 9; skipped whenever the query had a whole
+            # copy, the query of a copy of a turned copy named itself or that copy, session 10.)
+            # Not by ranking when a whole copy is the query's mirror image: dedupe promotes a
+            # partial member only when every whole copy verifies against it, and keypoints
+            # never lay a mirror image over it (source_first).
+            head = best  # the first of the query's whole copies (the query among them)
+            upright = [] if contains else [
                 rec for pm, _, rec in extra if rec.present and (
                     whole(pm) and b_first(
-                        pm, lambda rec=rec: rank_originals([q_rec, rec])[0] is rec)
+                        pm, lambda rec=rec: not mirrored and rank_originals([head, rec])[0] is rec)
                     or pm.cover_b >= CONTAINED and on_canvas(pm.swapped()))]
             if upright:
                 best = rank_originals(upright)[0]
@@ -486,6 +525,52 @@ class Index:
                 weighed=weighed, original_contains=contains, pixels_of=q_rec.pixels_of,
                 original_upright=bool(upright)))
         return out
+
+    def _partly_matched(self, copies: list[FileRecord], known: set[int]) -> dict[int, int]:
+        """For each of *copies* (whole copies of a query in mirror image of it), by file id:
+        how many indexed pictures partly match it (partial.search with its stored features),
+        leaving out the query's matches *known* and the copies; 0 without features."""
+        index, sizes = self.local_side()
+        feats = self.store.local_features(r.id for r in copies)
+        skip = sorted(known | {r.id for r in copies})
+        out = {}
+        for rec in copies:
+            f = feats.get(rec.id)
+            out[rec.id] = 0 if f is None else len(
+                partial.search(index, f, (rec.width, rec.height), sizes, skip=skip))
+        return out
+
+    def _not_merely_containing(self, holders: list[FileRecord]) -> list[FileRecord]:
+        """*holders* (pictures a query lies inside, its sources) without those that merely
+        contain another of them: a picture that lies wholly inside another (CONTAINED), verified
+        by their stored local features and thumbnails, is the picture, and the other its source
+        only when it shows it cut from it (partial_groups.is_source); a phone screenshot that
+        letterboxes the photo (on_canvas) or a collage that shows it shrunk merely contains it,
+        never the query's original (new-user trial of session 10: a crop of the photo named
+        the screenshot, which has more pixels). The MAX_HOLDERS with most pixels are compared
+        (pairs of them); the rest stay."""
+        looked = sorted(holders, key=lambda r: -r.pixels)[:MAX_HOLDERS]
+        feats = self.store.local_features(r.id for r in looked)
+        thumbs = self.store.thumbs([r.id for r in looked])
+        grey = {i: thumb_parts(b)[0] for i, b in thumbs.items() if b is not None}
+        dropped: set[int] = set()
+        for i, a in enumerate(looked):
+            for b in looked[i + 1:]:
+                fa, fb = feats.get(a.id), feats.get(b.id)
+                if fa is None or fb is None:
+                    continue
+                pair = (grey[a.id], grey[b.id]) if a.id in grey and b.id in grey else None
+                p = partial.verify(fa, fb, (a.width, a.height), (b.width, b.height), pair)
+                if p is None:
+                    continue
+                if p.cover_a >= CONTAINED and p.cover_b < CONTAINED and not (
+                        is_source(p) and density_outside(fb, p.box_b) >= SPARSE_OUTSIDE):
+                    dropped.add(b.id)  # b shows a, not cut from it
+                elif p.cover_b >= CONTAINED and p.cover_a < CONTAINED and not (
+                        is_source(p.swapped()) and density_outside(fa, p.box_a) >= SPARSE_OUTSIDE):
+                    dropped.add(a.id)
+        kept = [r for r in holders if r.id not in dropped]
+        return kept or holders
 
     def _query_twins(self, prepared: list[Fingerprinted], prints: Prints, pairs: list[PairMatch]
                      ) -> list[PairMatch]:
@@ -527,9 +612,31 @@ class Index:
             if result.local is None or info is None or not len(index):
                 out.append([])  # too few keypoints: the global path alone
             else:
-                out.append(partial.search(index, result.local, (info.width, info.height),
-                                          sizes, skip=known, thumbs=None if blob is None
-                                          else (thumb_parts(blob)[0], grey_of)))
+                thumbs = None if blob is None else (thumb_parts(blob)[0], grey_of)
+                found = partial.search(index, result.local, (info.width, info.height), sizes,
+                                       skip=known, thumbs=thumbs)
+                # Pictures inside the query (a collage's photos) each explain the keypoints in
+                # their region; the query's keypoints spread over its picture (keypoints
+                # .extract's spread) that lie outside every match are searched again on their
+                # own (REGION_PASSES): the strongest keypoints anywhere leave a photo shown
+                # small in a collage too few. Only from pictures found inside the query, and
+                # only pictures inside it are kept from there, with thumbnails that agree:
+                # spread keypoints reach flat and filled regions, where a whole-picture search
+                # with them verified an unrelated picture (ours, a skewed copy's black corners).
+                for _ in range(REGION_PASSES):
+                    boxes = [p.box_a for _, p in found if p.cover_b >= CONTAINED]
+                    rest = keypoints_outside(result.spread, boxes) \
+                        if boxes and result.spread is not None else None
+                    if rest is None or rest.n < REGION_KEYPOINTS:
+                        break
+                    more = [(f, p) for f, p in partial.search(
+                        index, rest, (info.width, info.height), sizes,
+                        skip=[*known, *(f for f, _ in found)], thumbs=thumbs)
+                        if p.cover_b >= CONTAINED and p.agree >= MIN_AGREE]
+                    if not more:
+                        break
+                    found = sorted(found + more, key=lambda x: -x[1].inliers)
+                out.append(found)
             if blob is not None and not fp.flat:
                 for box, vfp in view_prints(blob):
                     owners.append((qrow, box))
@@ -915,7 +1022,11 @@ class Index:
             rx, ry = recs.get(int(prints.ids[x])), recs.get(int(prints.ids[y]))
             return rx is not None and ry is not None and order_members([rx, ry])[0] is ry
 
-        return place(group_rows, pairs, verify, ranks)
+        def reflected(x: int, y: int) -> bool:
+            """Are rows x and y whole copies in mirror image (layout.reflects)?"""
+            return reflects(int(distance_matrix(prints.hashes[[x, y]])[1][0, 1]))
+
+        return place(group_rows, pairs, verify, ranks, reflected)
 
     @staticmethod
     def _without_frame(index: partial.LocalIndex | DescriptorIndex, lrow: list[int],
@@ -974,6 +1085,11 @@ class Index:
             extra = [m for m in (member(first, r, p) for r, p in adds) if m is not None]
             out[g] = replace(out[g], members=out[g].members + tuple(extra))
         for g, (first, adds) in promoted.items():
+            if first in group_rows[g]:  # one of its own files: shown from it (a mirror's copy)
+                out[g] = _shown_from(out[g], group_rows[g], first, prints)
+                extra = [m for m in (member(first, r, p) for r, p in adds) if m is not None]
+                out[g] = replace(out[g], members=out[g].members + tuple(extra))
+                continue
             frec = records.get(int(prints.ids[first]))
             extra = [member(first, r, p) for r, p in adds]
             if frec is None or any(m is None for m in extra):  # removed meanwhile: as it was
@@ -1175,6 +1291,27 @@ def view_partial(box: tuple[float, float, float, float], a_size: tuple[int, int]
     part = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]) * aw * ah)
     return Partial(round(view_area(box), 4), 1.0, box, (0.0, 0.0, 1.0, 1.0),
                    round(float(np.sqrt(bw * bh / part)), 4), 0.0, VIEW_MODEL, 0)
+
+
+def _shown_from(group: Group, rows: list[int], head: int, prints: Prints) -> Group:
+    """*group* (its files at *rows*, whole copies) with the file at row *head* first: each
+    other member's distance and orientation measured against it again (a relation of its own,
+    same pixels, a damaged copy or a second name, is kept; the first's former first takes the
+    orientation it shows the new one in). max_distance is over the same files: unchanged."""
+    at = rows.index(head)
+    order = [at] + [j for j in range(len(rows)) if j != at]
+    dist, orient, _ = star_distances(prints.hashes[np.array([rows[j] for j in order])])
+    members = []
+    for k, j in enumerate(order):
+        m = group.members[j]
+        if k == 0:
+            members.append(replace(m, distance=0, relation=ORIENTATION_NAMES[0], similarity=None,
+                                   checks=()))
+            continue
+        own = m.relation not in ORIENTATION_NAMES
+        members.append(replace(m, distance=int(dist[k]),
+                               relation=m.relation if own else ORIENTATION_NAMES[int(orient[k])]))
+    return replace(group, members=tuple(members))
 
 
 def _arrange(records: list[FileRecord], disk: dict[bytes, OnDisk]

@@ -46,6 +46,12 @@ ORIENTATION_NAMES = (
 N_ORIENT = len(ORIENTATIONS)
 
 
+def reflects(k: int) -> bool:
+    """Is ORIENTATIONS[k] a mirror image (an odd number of flips and transposes: mirrored,
+    flipped upside down, transposed, transverse), which no turn of the picture gives?"""
+    return sum(ORIENTATIONS[k]) % 2 == 1
+
+
 def apply_orientation(a: np.ndarray, k: int) -> np.ndarray:
     """Apply ORIENTATIONS[k] to a 2-D array (a view, not a copy)."""
     transpose, flip_lr, flip_ud = ORIENTATIONS[k]

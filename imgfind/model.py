@@ -241,6 +241,9 @@ class Fingerprinted:
     error: str | None = None
     #: local features (None: too few keypoints, or none made): the partial-match stage
     local: LocalFeatures | None = None
+    #: a query's keypoints spread over its picture too (keypoints.extract's spread; None
+    #: unless asked): searched where the pictures found inside it leave a region unexplained
+    spread: LocalFeatures | None = None
 
 
 @dataclass(frozen=True, slots=True)

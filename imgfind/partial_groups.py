@@ -213,6 +213,9 @@ Placed = tuple[dict[int, list[tuple[int, Partial]]], list[tuple[int, list[tuple[
 #: row x as the likely original?
 Ranks = Callable[[int, int], bool]
 
+#: Are rows x and y of one group whole copies in mirror image of each other?
+Reflected = Callable[[int, int], bool]
+
 #: Covers closer than this say nothing about which picture lies inside the other: two turned
 #: copies of one square picture (a photo and the same photo rotated 15 degrees without
 #: expanding, black corners: covers 0.90 and 0.90 in the new-user trial) each hold about as
@@ -221,7 +224,8 @@ EVEN = 0.05
 
 
 def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Partial]],
-          verify: Verify, ranks: Ranks | None = None) -> Placed:
+          verify: Verify, ranks: Ranks | None = None,
+          reflected: Reflected | None = None) -> Placed:
     """Decide where partial pairs go.
 
     Args:
@@ -230,6 +234,10 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
         verify: verifies two rows (used against a group's first file).
         ranks: orders two rows as whole copies (for pairs whose covers are EVEN); None:
             such pairs keep the first found.
+        reflected: are two rows of one group whole copies in mirror image (the global
+            match's orientation a reflection)? A group whose first file is the mirror image
+            of a member that more partial matches verify against is shown from that member
+            (in ``promoted``, the member a file of the group itself). None: never.
 
     Returns:
         ``(joins, new, promoted)``: ``joins[g]`` lists (row, Partial seen from group g's
@@ -237,8 +245,10 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
         (first row c, [(row, Partial seen from c), ...]), the first the most complete picture
         (source_first); ``promoted[g]`` = (row s, [(row, Partial seen from s), ...]): group
         g's first file was cut from its partial member s (is_source), so g is shown from s,
-        its other files (whole copies and partial members alike) partial members of s. Such
-        a g has no entry in ``joins``. The files of every group stay the same.
+        its other files (whole copies and partial members alike) partial members of s; or
+        s is one of g's own files (``s in groups[g]``, see *reflected*): g is shown from s,
+        its whole copies kept, its partial members those given. Such a g has no entry in
+        ``joins``. The files of every group stay the same.
     """
     group_of: dict[int, int] = {}
     for g, rows in enumerate(groups):
@@ -246,6 +256,7 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
             group_of.setdefault(r, g)
     joins: dict[int, list[tuple[int, Partial]]] = {}
     joined: set[tuple[int, int]] = set()
+    mirror: dict[int, dict[int, list[tuple[int, Partial]]]] = {}  # g -> copy -> its partials
     new: dict[int, list[tuple[int, Partial]]] = {}
     in_new: set[tuple[int, int]] = set()
     ordered = sorted((t for t in pairs if groupable(t[2])), key=lambda t: -t[2].inliers)
@@ -260,12 +271,33 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
         g, outsider, inside_p = (gy, x, p.swapped()) if gy is not None else (gx, y, p)
         if (g, outsider) in joined:
             continue
-        first = groups[g][0]
-        against = inside_p if (y if gy is not None else x) == first else verify(first, outsider)
+        first, inside = groups[g][0], (y if gy is not None else x)
+        against = inside_p if inside == first else verify(first, outsider)
         if against is None or not groupable(against):
+            if inside != first and reflected is not None and reflected(first, inside):
+                mirror.setdefault(g, {}).setdefault(inside, []).append((outsider, inside_p))
             continue
         joined.add((g, outsider))
         joins.setdefault(g, []).append((outsider, against))
+    # A group whose first file is the mirror image of one of its whole copies, when more
+    # pictures partly matched verify against that copy than against the first: the copy is
+    # the picture (a mirror is an edit, like a crop; keypoints are not mirror-invariant, so
+    # the crops and turned copies of the photo fail against its mirror image). The group is
+    # shown from that copy (returned in promoted, as a first file of the group's own).
+    reheaded: dict[int, tuple[int, list[tuple[int, Partial]]]] = {}
+    for g, by_copy in mirror.items():
+        head, adds = max(by_copy.items(), key=lambda kv: (len(kv[1]), -kv[0]))
+        kept = list({r: (r, a) for r, a in reversed(adds)}.values())[::-1]  # once each
+        if len(kept) <= len(joins.get(g, ())):
+            continue
+        for r, _ in joins.pop(g, []):  # joined through the mirror image: seen from the head
+            if all(r != k for k, _ in kept):
+                seen = verify(head, r)
+                if seen is not None and groupable(seen):
+                    kept.append((r, seen))
+        for r, _ in kept:
+            joined.add((g, r))
+        reheaded[g] = (head, kept)
     groups_joined: dict[int, set[int]] = {}
     for g, r in joined:
         groups_joined.setdefault(r, set()).add(g)
@@ -298,7 +330,7 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
             new.setdefault(centre, []).append((member, seen))
             in_group.setdefault(centre, set()).add(centre)
             in_group.setdefault(member, set()).add(centre)
-    promoted = {}
+    promoted = dict(reheaded)
     for g, adds in joins.items():
         shown = source_first(groups[g][0], adds, verify, groups[g][1:], ranks)
         if shown[0] != groups[g][0]:

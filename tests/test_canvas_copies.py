@@ -224,3 +224,27 @@ def test_a_soft_photo_comes_before_its_turned_copy(runner, tmp_path, seed, size,
     assert _groups(runner, db, lib) == [["photo.jpg", "turned.jpg"]]
     for name in ("photo.jpg", "turned.jpg"):
         assert _original(runner, db, lib / name) == "photo.jpg", name
+
+
+# New-user trial, session 10: the query of a whole copy of a turned copy (a recompressed copy
+# outside the library, or one indexed beside it) named itself or the turned copy: with a whole
+# copy of the query in the library, query never looked for the upright picture (cbc7d04),
+# though dedupe shows the group {turned, its copy} from the photo (source_first).
+@pytest.mark.parametrize("seed,size,degrees,fill", [
+    (31, (800, 600), 10, "black"),
+    (32, (900, 700), 10, "white"),
+    (15, (1024, 768), 10, "blur"),
+    (34, (1024, 768), 12, "white"),
+])
+@pytest.mark.parametrize("where", ["outside", "indexed"])
+def test_a_copy_of_a_turned_copy_names_the_upright_picture(runner, tmp_path, seed, size,
+                                                          degrees, fill, where):
+    photo = photo_like(seed, *size)
+    copy = turned(photo, degrees, fill)
+    lib = _library(tmp_path, photo, copy, "turned.jpg", seed)
+    query = (lib if where == "indexed" else tmp_path) / "turned-copy.jpg"
+    copy.save(query, quality=40)
+    db = str(tmp_path / "i.db")
+    groups = _groups(runner, db, lib)
+    assert groups[0][0] == "photo.jpg", groups
+    assert _original(runner, db, query) == "photo.jpg"
