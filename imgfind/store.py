@@ -31,6 +31,9 @@ from .model import (FileRecord, FileStat, Fingerprinted, Known, LocalFeatures, P
                     StoredFile, display)
 from .presence import kind_of
 from .prints_cache import Owner, Prints
+from .keypointcodec import pack as pack_keypoints
+from .keypointcodec import unpack as unpack_keypoints
+from .keypointcodec import unpack_descriptors as unpack_keypoint_descriptors
 from .thumbcodec import is_packed
 from .printcodec import pack_hashes, pack_trim, unpack_hashes, unpack_trim
 from .thumbcodec import pack as pack_thumb
@@ -53,7 +56,9 @@ __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 #: 6: thumbnails may be packed with another predictor (thumbcodec formats 3 and 4, session 9);
 #:    older rows (format 1) read as they are, and an older imgfind refuses the index
 #:    ("written by a newer imgfind") instead of calling its thumbnails damaged.
-SCHEMA_VERSION = 6
+#: 7: keypoints rows may be packed (keypointcodec: lossless, about 70% of the raw size; the
+#:    whole blob in descs, an empty xy); older rows read as they are.
+SCHEMA_VERSION = 7
 #: SQLite page size of a new index. A row is kept whole on one page when it fits, so with
 #: 4 KiB pages every 1.5-2.6 KB thumbnail row took a page of its own; 16 KiB pages hold
 #: 6-10 of them (benchmarks/RESULTS.md, "Index size").
@@ -107,7 +112,8 @@ CREATE TABLE IF NOT EXISTS keypoints (
     width   INTEGER NOT NULL,    -- detail picture's pixels (positions are fractions of them)
     height  INTEGER NOT NULL,
     xy      BLOB NOT NULL,       -- n x 2 uint16 little-endian fractions (x, y) * 65535
-    descs   BLOB NOT NULL        -- n uint64 little-endian: ORB descriptor bits
+    descs   BLOB NOT NULL        -- n uint64 little-endian: ORB descriptor bits, since schema 7
+                                 -- packed (keypointcodec, xy then empty) when that is shorter
 );
 -- The folders and files given to 'imgfind index': a file whose root is not there now (an
 -- unplugged drive) is "unavailable", not "missing".
@@ -353,6 +359,8 @@ class Store:
                     self._migrate_prints()
                 if 1 <= version <= 5:
                     self._migrate_thumb_formats()
+                if 1 <= version <= 6:
+                    self._migrate_keypoint_packing()
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 if "identity" not in self.meta():
                     self._set_meta({"identity": uuid.uuid4().hex})
@@ -449,6 +457,15 @@ class Store:
         tells the format). An older imgfind refuses a schema-6 index (_check_header)."""
         if "thumb_predictors_since" not in self.meta():
             self._set_meta({"thumb_predictors_since": repr(time.time())})
+
+    def _migrate_keypoint_packing(self) -> None:
+        """Schema 6 -> 7 for packed keypoints rows (keypointcodec; idempotent, no table
+        changes): rows written from now on hold the packed blob in descs and an empty xy, the
+        rows already there stay raw and are read as they are (a raw row's xy is never empty:
+        keypoints.MIN_KEYPOINTS). An older imgfind refuses a schema-7 index (_check_header)
+        instead of calling its packed rows damaged."""
+        if "keypoints_packed_since" not in self.meta():
+            self._set_meta({"keypoints_packed_since": repr(time.time())})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
@@ -631,13 +648,12 @@ class Store:
             found = DescriptorIndex.load(self.path, owner, self.local_features) if owner else None
             if found is None:
                 rows = (self.db.execute(
-                    "SELECT k.file_id, k.descs FROM keypoints k JOIN files f ON f.id = k.file_id"
-                    " WHERE f.recipe = ? ORDER BY k.file_id", (recipe_id(),)).fetchall()
-                    if self.version >= 3 else [])
-                if any(len(r[1]) % 8 for r in rows):
-                    raise damaged(self.path, "a stored keypoint descriptor row is not whole")
+                    "SELECT k.file_id, k.descs, length(k.xy) FROM keypoints k JOIN files f"
+                    " ON f.id = k.file_id WHERE f.recipe = ? ORDER BY k.file_id",
+                    (recipe_id(),)).fetchall() if self.version >= 3 else [])
+                descs = [_descriptors(bytes(r[1]), r[2], self.path) for r in rows]
                 found = DescriptorIndex.build(np.array([r[0] for r in rows], np.int64),
-                                              [bytes(r[1]) for r in rows], self.local_features)
+                                              descs, self.local_features)
                 if owner is not None:
                     found.save(self.path, owner)
         return found
@@ -864,7 +880,7 @@ class Store:
                         unpack_trim(r[17]) if has else None,
                         bool(r[18]) if has else None,
                         _raw_thumb(r[19], self.path) if r[19] is not None else None,
-                        LocalFeatures(r[20], r[21], bytes(r[22]), bytes(r[23]))
+                        _local_features((r[0], *r[20:24]), self.path)
                         if r[22] is not None else None)
                 if len(rows) < chunk:
                     return
@@ -1107,8 +1123,8 @@ class Store:
             self.db.execute("DELETE FROM keypoints WHERE file_id = ?", (file_id,))
         else:
             self.db.execute("INSERT OR REPLACE INTO keypoints(file_id, width, height, xy, descs)"
-                            " VALUES (?,?,?,?,?)",
-                            (file_id, local.width, local.height, local.xy, local.desc))
+                            " VALUES (?,?,?,?,?)", (file_id, local.width, local.height,
+                                                    *_keypoints_row(local)))
 
     def refresh(self, stats: Iterable[FileStat]) -> None:
         """Record the identity and ctime of unchanged files (rows from before schema 2);
@@ -1158,13 +1174,44 @@ def _raw_thumb(blob: bytes, path: str) -> bytes:
         raise damaged(path, exc) from None
 
 
+def _keypoints_row(local: LocalFeatures) -> tuple[bytes, bytes]:
+    """The stored (xy, descs) of local features: (b"", the packed blob) when packing
+    (keypointcodec) makes them shorter, else the raw fields as they are."""
+    if local.n and local.width > 0 and local.height > 0:
+        blob = pack_keypoints(local.width, local.height, local.xy, local.desc)
+        if len(blob) < len(local.xy) + len(local.desc):
+            return b"", blob
+    return local.xy, local.desc
+
+
 def _local_features(row: tuple, path: str) -> LocalFeatures:
-    """LocalFeatures of a keypoints row (file_id, width, height, xy, descs); a row whose
-    positions and descriptors do not agree in number is a damaged index (StoreError)."""
+    """LocalFeatures of a keypoints row (file_id, width, height, xy, descs), raw or packed
+    (an empty xy); a row whose positions and descriptors do not agree in number, or a packed
+    blob that does not unpack, is a damaged index (StoreError)."""
     xy, desc = bytes(row[3]), bytes(row[4])
-    if len(desc) % 8 or len(xy) != len(desc) // 2 or not row[1] or not row[2]:
+    if not row[1] or not row[2]:
+        raise damaged(path, f"a stored keypoints row of a {row[1]} x {row[2]} picture")
+    if not xy and desc:
+        try:
+            xy, desc = unpack_keypoints(row[1], row[2], desc)
+        except ValueError as exc:
+            raise damaged(path, exc) from None
+    if len(desc) % 8 or len(xy) != len(desc) // 2:
         raise damaged(path, f"a stored keypoints row of {len(xy)} + {len(desc)} bytes")
     return LocalFeatures(row[1], row[2], xy, desc)
+
+
+def _descriptors(descs: bytes, xy_length: int, path: str) -> bytes:
+    """The raw descriptors (n uint64 LE) of a keypoints row's descs, raw or packed (an empty
+    xy, *xy_length* 0); StoreError when damaged."""
+    if not xy_length and descs:
+        try:
+            return unpack_keypoint_descriptors(descs)
+        except ValueError as exc:
+            raise damaged(path, exc) from None
+    if len(descs) % 8 or xy_length != len(descs) // 2:
+        raise damaged(path, "a stored keypoint descriptor row is not whole")
+    return descs
 
 
 def _identity(st: FileStat) -> tuple[int | None, int | None, int | None]:

@@ -1,0 +1,185 @@
+"""Lossless packing of stored local features (keypoints.extract's positions and descriptors). Pure.
+
+A picture's local features are stored raw as n (x, y) uint16 fractions and n uint64 ORB
+descriptors: 12 bytes a point, 3.0 KB for 253 points (bench dev pool, session 9). Packed
+(format 1, ours: issue 15, an index of at most 1.5 KB per file), the same bytes come back bit
+for bit, in the same order (the order is kept: matching breaks ties by it, and sorting the
+points would cost a permutation, about 210 bytes at 256 points):
+
+- **Positions on the pyramid's grid.** ORB finds a corner at integer pixels (i, j) of one
+  level of its image pyramid and reports it at ``float32(i) * float32(GRID_SCALE ** level)``
+  pixels of the detail picture (OpenCV's ``ORB::detectAndCompute``); keypoints.extract then
+  stores ``rint(x / width * 65535)``. Such a point is stored as its level (one byte, deflated:
+  the points come grouped by level) and i and j in just the bits the level's side needs
+  (``_width_bits``): 9 + 8 bits at level 0 of a 384 x 192 detail picture instead of 32. A
+  point that this does not give back exactly (0.3% on the dev pool) is stored as its two
+  uint16 values (level ESCAPE): ``pack`` checks every point, so the grid is an assumption
+  about compression only, never about correctness.
+- **Descriptors as bit planes.** ORB's first 64 tests are far from fair coins on photos (on
+  the dev pool's 558,000 descriptors bit 20 is set in 0.4%, bit 11 in 94%), and a byte of a
+  descriptor mixes eight of them. Each bit position's n bits are stored together as one
+  plane (``np.packbits``), planes whose bit is mostly set are inverted (an 8-byte mask), and
+  the planes are deflated with the levels.
+
+Measured on the bench dev pool (2,204 pictures with keypoints, mean 253 points; session 10,
+benchmarks/RESULTS.md "Index size per file, session 10"): positions 1,013 -> about 500 bytes,
+descriptors 2,026 -> about 1,540 (the planes' zeroth-order entropy is 1,361; LZMA takes
+1,498 at seven times DEFLATE's decoding cost).
+
+Blob (format 1): the format byte, n (uint16 LE), the inversion mask (uint64 LE), a raw
+DEFLATE stream of the n level bytes then 64 planes of ceil(n / 8) bytes, then the position
+bits (``np.packbits``, big-endian bits, each point's x then y in its level's widths).
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+
+import numpy as np
+
+__all__ = ["pack", "unpack", "unpack_descriptors", "PACKED", "GRID_SCALE", "GRID_LEVELS"]
+
+#: First byte of a packed keypoints blob (format 1 of this module).
+PACKED = 1
+#: The pyramid of format 1's grid: recipe.ORB_SCALE and recipe.ORB_LEVELS when it was made
+#: (recipe 8). Fixed here, not read from the recipe: a blob must decode the same whatever the
+#: recipe becomes (with another pyramid, points would escape, still exact, only larger).
+GRID_SCALE = 1.3
+GRID_LEVELS = 6
+#: Level byte of a point stored as its two uint16 values.
+ESCAPE = GRID_LEVELS
+_SCALES = np.array([np.float32(GRID_SCALE ** level) for level in range(GRID_LEVELS)], np.float32)
+_BITS = 64
+_HEAD = 11  # format byte, n, mask
+_STRATEGIES = (zlib.Z_DEFAULT_STRATEGY, zlib.Z_FILTERED, zlib.Z_HUFFMAN_ONLY)
+#: At most this many points in a blob (n is stored as uint16).
+MAX_POINTS = 65535
+
+
+@functools.lru_cache(maxsize=1024)
+def _width_bits(side: int) -> np.ndarray:
+    """Bits of a grid index along a side of *side* pixels, per level, then 16 for ESCAPE."""
+    top = np.floor(side / _SCALES.astype(np.float64)).astype(np.int64) + 1
+    return np.append(np.array([int(t).bit_length() for t in top], np.int64), 16)
+
+
+def _on_grid(index: np.ndarray, level: np.ndarray, side: int) -> np.ndarray:
+    """The uint16 fractions of grid points: ``rint(float32(i) * scale[level] / side * 65535)``."""
+    pixels = (index.astype(np.float32) * _SCALES[level]).astype(np.float64)
+    return np.clip(np.rint(pixels / side * 65535.0), 0, 65535).astype(np.int64)
+
+
+def _levels(q: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's lowest grid level that gives back both its values exactly (ESCAPE when
+    none does) and its grid indices (i, j) there (its raw values for ESCAPE): int64 (n,), (n, 2)."""
+    n = len(q)
+    level = np.full(n, ESCAPE, np.int64)
+    index = q.copy()
+    sides = np.array([width, height], np.float64)
+    bits = np.stack([_width_bits(width), _width_bits(height)], axis=1)
+    for lv in range(GRID_LEVELS - 1, -1, -1):
+        at = np.rint(q / 65535.0 * sides / float(_SCALES[lv])).astype(np.int64)
+        lvs = np.full(n, lv, np.int64)
+        fits = ((_on_grid(at[:, 0], lvs, width) == q[:, 0]) & (_on_grid(at[:, 1], lvs, height) == q[:, 1])
+                & (at >= 0).all(axis=1) & (at < (1 << bits[lv])).all(axis=1))
+        level[fits] = lv
+        index[fits] = at[fits]
+    return level, index
+
+
+def _bit_matrix(values: np.ndarray) -> np.ndarray:
+    """(m,) int64 below 2^16 -> (m, 16) uint8 bits, most significant first."""
+    return ((values[:, None] >> np.arange(15, -1, -1)) & 1).astype(np.uint8)
+
+
+def pack(width: int, height: int, xy: bytes, desc: bytes) -> bytes:
+    """The packed blob of local features (model.LocalFeatures' fields: the detail picture's
+    pixels, n x 2 uint16 LE fractions, n uint64 LE descriptors).
+
+    Raises:
+        ValueError: the fields do not describe n points (n from 1 to MAX_POINTS), or a side is
+            not positive.
+    """
+    n = len(desc) // 8
+    if len(desc) % 8 or len(xy) != 4 * n or not 0 < n <= MAX_POINTS or width <= 0 or height <= 0:
+        raise ValueError(f"not local features: {len(xy)} + {len(desc)} bytes, {width} x {height}")
+    q = np.frombuffer(xy, dtype="<u2").reshape(n, 2).astype(np.int64)
+    level, index = _levels(q, width, height)
+    bits = np.stack([_width_bits(width)[level], _width_bits(height)[level]], axis=1).ravel()
+    keep = np.arange(16)[None, :] >= (16 - bits)[:, None]
+    position_bits = np.packbits(_bit_matrix(index.ravel())[keep]).tobytes()
+    planes = np.unpackbits(np.frombuffer(desc, np.uint8).reshape(n, 8), axis=1, bitorder="little")
+    invert = planes.sum(axis=0) * 2 > n
+    planes ^= invert.astype(np.uint8)
+    mask = np.packbits(invert, bitorder="little").tobytes()
+    data = level.astype(np.uint8).tobytes() + np.packbits(planes.T, axis=1).tobytes()
+    best = b""
+    for strategy in _STRATEGIES:
+        z = zlib.compressobj(9, zlib.DEFLATED, -15, 9, strategy)
+        stream = z.compress(data) + z.flush()
+        if not best or len(stream) < len(best):
+            best = stream
+    return bytes([PACKED]) + n.to_bytes(2, "little") + mask + best + position_bits
+
+
+def _open(blob: bytes) -> tuple[int, np.ndarray, np.ndarray, bytes]:
+    """n, the levels (n,) uint8, the (un-inverted) planes (64, n) uint8 and the position bits."""
+    if len(blob) < _HEAD or blob[0] != PACKED:
+        raise ValueError(f"unknown keypoints format {bytes(blob[:1])!r}")
+    n = int.from_bytes(blob[1:3], "little")
+    invert = np.unpackbits(np.frombuffer(blob[3:11], np.uint8), bitorder="little")
+    z = zlib.decompressobj(-15)
+    try:
+        data = z.decompress(bytes(blob[_HEAD:]))
+    except zlib.error as exc:
+        raise ValueError(f"damaged keypoints: {exc}") from None
+    row = (n + 7) // 8
+    if not z.eof or len(data) != n + _BITS * row or n == 0:
+        raise ValueError(f"damaged keypoints: {len(data)} bytes unpacked for {n} points")
+    level = np.frombuffer(data, np.uint8, count=n)
+    if int(level.max()) > ESCAPE:
+        raise ValueError("damaged keypoints: a level out of range")
+    planes = np.unpackbits(np.frombuffer(data, np.uint8, offset=n).reshape(_BITS, row), axis=1, count=n)
+    planes ^= invert[:, None]
+    return n, level, planes, z.unused_data
+
+
+def _descriptors(planes: np.ndarray) -> bytes:
+    return np.packbits(planes.T.ravel(), bitorder="little").tobytes()
+
+
+def unpack_descriptors(blob: bytes) -> bytes:
+    """The n uint64 LE descriptors of a packed blob (without decoding the positions).
+
+    Raises:
+        ValueError: *blob* is damaged or of an unknown format.
+    """
+    return _descriptors(_open(blob)[2])
+
+
+def unpack(width: int, height: int, blob: bytes) -> tuple[bytes, bytes]:
+    """The raw fields (xy, desc) of a packed blob: n x 2 uint16 LE, n uint64 LE, exactly
+    those given to ``pack``.
+
+    Raises:
+        ValueError: *blob* is damaged, of an unknown format, or packed for another size.
+    """
+    n, level, planes, rest = _open(blob)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"damaged keypoints: a detail picture of {width} x {height}")
+    lv = level.astype(np.int64)
+    bits = np.stack([_width_bits(width)[lv], _width_bits(height)[lv]], axis=1).ravel()
+    ends = np.cumsum(bits)
+    if len(rest) != (int(ends[-1]) + 7) // 8:
+        raise ValueError(f"damaged keypoints: {len(rest)} bytes of positions for {n} points")
+    # each value's bits are the last bits[k] of the 16 that end where it ends (16 zeros ahead)
+    stream = np.append(np.zeros(16, np.uint8), np.unpackbits(np.frombuffer(rest, np.uint8)))
+    take = stream[ends[:, None] + np.arange(16)]
+    values = take.astype(np.int64) @ (1 << np.arange(15, -1, -1)).astype(np.int64)
+    values &= (1 << bits) - 1
+    index = values.reshape(n, 2)
+    q = np.where((lv == ESCAPE)[:, None], index,
+                 np.stack([_on_grid(index[:, 0], np.minimum(lv, GRID_LEVELS - 1), width),
+                           _on_grid(index[:, 1], np.minimum(lv, GRID_LEVELS - 1), height)], axis=1))
+    return q.astype("<u2").tobytes(), _descriptors(planes)
