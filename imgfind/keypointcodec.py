@@ -18,16 +18,20 @@ points would cost a permutation, about 210 bytes at 256 points):
 - **Descriptors as bit planes.** ORB's first 64 tests are far from fair coins on photos (on
   the dev pool's 558,000 descriptors bit 20 is set in 0.4%, bit 11 in 94%), and a byte of a
   descriptor mixes eight of them. Each bit position's n bits are stored together as one
-  plane (``np.packbits``), planes whose bit is mostly set are inverted (an 8-byte mask), and
-  the planes are deflated with the levels.
+  plane (``np.packbits``). ORB's tests compare pixels of overlapping pairs, so some bits
+  nearly copy or invert others: 35 planes are stored XORed with the plane of another bit
+  (REFERENCE; that one is stored as it is, so one XOR undoes them all). Then the planes whose
+  bit is mostly set are inverted (an 8-byte mask), and the planes are deflated with the levels.
 
 Measured on the bench dev pool (2,204 pictures with keypoints, mean 253 points; session 10,
 benchmarks/RESULTS.md "Index size per file, session 10"): positions 1,013 -> about 500 bytes,
-descriptors 2,026 -> about 1,540 (the planes' zeroth-order entropy is 1,361; LZMA takes
-1,498 at seven times DEFLATE's decoding cost).
+descriptors 2,026 -> 1,537 as bit planes, 1,418 with REFERENCE's XORs (their zeroth-order
+entropy 1,361 -> 1,230; LZMA took 1,498 without the XORs, at seven times DEFLATE's decoding
+cost).
 
 Blob (format 1): the format byte, n (uint16 LE), the inversion mask (uint64 LE), a raw
-DEFLATE stream of the n level bytes then 64 planes of ceil(n / 8) bytes, then the position
+DEFLATE stream of the n level bytes then 64 planes of ceil(n / 8) bytes (XORed by REFERENCE,
+then inverted by the mask), then the position
 bits (``np.packbits``, big-endian bits, each point's x then y in its level's widths).
 """
 
@@ -38,7 +42,8 @@ import zlib
 
 import numpy as np
 
-__all__ = ["pack", "unpack", "unpack_descriptors", "PACKED", "GRID_SCALE", "GRID_LEVELS"]
+__all__ = ["pack", "unpack", "unpack_descriptors", "PACKED", "GRID_SCALE", "GRID_LEVELS",
+           "REFERENCE"]
 
 #: First byte of a packed keypoints blob (format 1 of this module).
 PACKED = 1
@@ -49,6 +54,17 @@ GRID_SCALE = 1.3
 GRID_LEVELS = 6
 #: Level byte of a point stored as its two uint16 values.
 ESCAPE = GRID_LEVELS
+#: Which bit's plane each bit's plane is stored XORed with (-1: stored as it is; each
+#: referenced plane is itself stored as it is). Ours, made by benchmarks/keypoint_planes.py
+#: on the bench smooth pool's 1,485 pictures with keypoints (greedy pairing by the entropy
+#: gain over all their descriptors); held out, the dev pool's planes deflate to 1,417.5 bytes
+#: a picture with it against 1,416 with a table made on the dev pool itself (1,537 without).
+#: Part of format 1: never change it (another table needs another format byte).
+REFERENCE = (30, 7, 25, 36, 23, 36, 29, -1, -1, 46, 49, -1, -1, -1, -1, 13, 56, 7, 30, 23, -1, -1,
+             -1, -1, 31, -1, 12, 21, -1, -1, -1, -1, 8, 41, 59, 56, -1, 43, -1, -1, 56, -1, -1,
+             -1, 58, -1, -1, 45, -1, -1, -1, 22, 50, 58, 41, 56, -1, 14, -1, -1, 45, 13, 42, 8)
+_XORED = np.array([j for j, k in enumerate(REFERENCE) if k >= 0])
+_BY = np.array([k for k in REFERENCE if k >= 0])
 _SCALES = np.array([np.float32(GRID_SCALE ** level) for level in range(GRID_LEVELS)], np.float32)
 _BITS = 64
 _HEAD = 11  # format byte, n, mask
@@ -111,6 +127,7 @@ def pack(width: int, height: int, xy: bytes, desc: bytes) -> bytes:
     keep = np.arange(16)[None, :] >= (16 - bits)[:, None]
     position_bits = np.packbits(_bit_matrix(index.ravel())[keep]).tobytes()
     planes = np.unpackbits(np.frombuffer(desc, np.uint8).reshape(n, 8), axis=1, bitorder="little")
+    planes[:, _XORED] ^= planes[:, _BY]  # the referenced planes are roots: left as they are
     invert = planes.sum(axis=0) * 2 > n
     planes ^= invert.astype(np.uint8)
     mask = np.packbits(invert, bitorder="little").tobytes()
@@ -139,6 +156,7 @@ def _open(blob: bytes) -> tuple[int, np.ndarray, np.ndarray, bytes]:
         raise ValueError("damaged keypoints: a level out of range")
     planes = np.unpackbits(np.frombuffer(data, np.uint8, offset=n).reshape(_BITS, row), axis=1, count=n)
     planes ^= invert[:, None]
+    planes[_XORED] ^= planes[_BY]
     return n, level, planes, z.unused_data
 
 
