@@ -33,6 +33,7 @@ from .presence import kind_of
 from .prints_cache import Owner, Prints
 from .keypointcodec import pack as pack_keypoints
 from .keypointcodec import unpack as unpack_keypoints
+from .keypointcodec import unpack_many as unpack_keypoints_many
 from .keypointcodec import unpack_descriptors as unpack_keypoint_descriptors
 from .thumbcodec import is_packed
 from .printcodec import pack_hashes, pack_trim, unpack_hashes, unpack_trim
@@ -769,14 +770,14 @@ class Store:
         sql = ("SELECT k.file_id, k.width, k.height, k.xy, k.descs FROM keypoints k "
                "JOIN files f ON f.id = k.file_id WHERE f.recipe = ?")
         if ids is None:
-            rows = self.db.execute(sql + " ORDER BY k.file_id", (recipe_id(),))
-            return {r[0]: _local_features(r, self.path) for r in rows}
+            rows = self.db.execute(sql + " ORDER BY k.file_id", (recipe_id(),)).fetchall()
+            return dict(zip((r[0] for r in rows), _local_features_many(rows, self.path)))
         id_list = list(ids)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(sql + f" AND k.file_id IN ({marks})", (recipe_id(), *chunk)):
-                out[r[0]] = _local_features(r, self.path)
+            rows = self.db.execute(sql + f" AND k.file_id IN ({marks})", (recipe_id(), *chunk)).fetchall()
+            out.update(zip((r[0] for r in rows), _local_features_many(rows, self.path)))
         return out
 
     @_guarded
@@ -1199,6 +1200,19 @@ def _local_features(row: tuple, path: str) -> LocalFeatures:
     if len(desc) % 8 or len(xy) != len(desc) // 2:
         raise damaged(path, f"a stored keypoints row of {len(xy)} + {len(desc)} bytes")
     return LocalFeatures(row[1], row[2], xy, desc)
+
+
+def _local_features_many(rows: list[tuple], path: str) -> list[LocalFeatures]:
+    """_local_features of each row, the packed ones unpacked together (keypointcodec.unpack_many)."""
+    packed = [i for i, r in enumerate(rows) if not r[3] and r[4] and r[1] and r[2]]
+    try:
+        fields = unpack_keypoints_many([(rows[i][1], rows[i][2], bytes(rows[i][4])) for i in packed])
+    except ValueError as exc:
+        raise damaged(path, exc) from None
+    out = [None if not r[3] and r[4] and r[1] and r[2] else _local_features(r, path) for r in rows]
+    for i, (xy, desc) in zip(packed, fields):
+        out[i] = LocalFeatures(rows[i][1], rows[i][2], xy, desc)
+    return out  # type: ignore[return-value]
 
 
 def _descriptors(descs: bytes, xy_length: int, path: str) -> bytes:
