@@ -42,7 +42,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["pack", "unpack", "unpack_many", "unpack_descriptors", "PACKED", "GRID_SCALE", "GRID_LEVELS",
+__all__ = ["pack", "unpack", "unpack_many", "unpack_descriptors", "unpack_descriptors_many", "PACKED", "GRID_SCALE", "GRID_LEVELS",
            "REFERENCE"]
 
 #: First byte of a packed keypoints blob (format 1 of this module).
@@ -183,6 +183,11 @@ def unpack_descriptors(blob: bytes) -> bytes:
         ValueError: *blob* is damaged or of an unknown format.
     """
     return _descriptors_many([_open(blob)])[0]
+
+
+def unpack_descriptors_many(blobs: list[bytes]) -> list[bytes]:
+    """``unpack_descriptors`` of each blob, undone together (ValueError as it)."""
+    return _descriptors_many([_open(blob) for blob in blobs])
 
 
 def unpack(width: int, height: int, blob: bytes) -> tuple[bytes, bytes]:

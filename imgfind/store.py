@@ -34,7 +34,7 @@ from .prints_cache import Owner, Prints
 from .keypointcodec import pack as pack_keypoints
 from .keypointcodec import unpack as unpack_keypoints
 from .keypointcodec import unpack_many as unpack_keypoints_many
-from .keypointcodec import unpack_descriptors as unpack_keypoint_descriptors
+from .keypointcodec import unpack_descriptors_many as unpack_keypoint_descriptors_many
 from .thumbcodec import is_packed
 from .printcodec import pack_hashes, pack_trim, unpack_hashes, unpack_trim
 from .thumbcodec import pack as pack_thumb
@@ -652,7 +652,7 @@ class Store:
                     "SELECT k.file_id, k.descs, length(k.xy) FROM keypoints k JOIN files f"
                     " ON f.id = k.file_id WHERE f.recipe = ? ORDER BY k.file_id",
                     (recipe_id(),)).fetchall() if self.version >= 3 else [])
-                descs = [_descriptors(bytes(r[1]), r[2], self.path) for r in rows]
+                descs = _descriptors_many(rows, self.path)
                 found = DescriptorIndex.build(np.array([r[0] for r in rows], np.int64),
                                               descs, self.local_features)
                 if owner is not None:
@@ -1215,17 +1215,19 @@ def _local_features_many(rows: list[tuple], path: str) -> list[LocalFeatures]:
     return out  # type: ignore[return-value]
 
 
-def _descriptors(descs: bytes, xy_length: int, path: str) -> bytes:
-    """The raw descriptors (n uint64 LE) of a keypoints row's descs, raw or packed (an empty
-    xy, *xy_length* 0); StoreError when damaged."""
-    if not xy_length and descs:
-        try:
-            return unpack_keypoint_descriptors(descs)
-        except ValueError as exc:
-            raise damaged(path, exc) from None
-    if len(descs) % 8 or xy_length != len(descs) // 2:
+def _descriptors_many(rows: list[tuple], path: str) -> list[bytes]:
+    """The raw descriptors (n uint64 LE) of keypoints rows (file_id, descs, length of xy), raw
+    or packed (an empty xy), the packed ones unpacked together; StoreError when damaged."""
+    out = [bytes(r[1]) for r in rows]
+    packed = [i for i, r in enumerate(rows) if not r[2] and r[1]]
+    try:
+        for i, desc in zip(packed, unpack_keypoint_descriptors_many([out[i] for i in packed])):
+            out[i] = desc
+    except ValueError as exc:
+        raise damaged(path, exc) from None
+    if any(r[2] and (len(r[1]) % 8 or r[2] != len(r[1]) // 2) for r in rows):
         raise damaged(path, "a stored keypoint descriptor row is not whole")
-    return descs
+    return out
 
 
 def _identity(st: FileStat) -> tuple[int | None, int | None, int | None]:

@@ -217,6 +217,8 @@ def test_a_damaged_packed_keypoints_row_is_a_store_error(tmp_path):
     con.close()
     with Store(db, readonly=True) as store, pytest.raises(StoreError, match="damaged"):
         store.local_features()
+    with Store(db, readonly=True) as store, pytest.raises(StoreError, match="damaged"):
+        store.descriptor_index()
 
 
 def test_the_store_keeps_a_row_raw_when_packing_does_not_shorten_it():
