@@ -234,3 +234,20 @@ def test_the_store_keeps_a_row_raw_when_packing_does_not_shorten_it():
     skewed = np.packbits(rng.random((256, 64)) < 0.1, axis=1, bitorder="little").tobytes()
     stored_xy, blob = _keypoints_row(LocalFeatures(384, 384, grid, skewed))
     assert stored_xy == b"" and unpack(384, 384, blob) == (grid, skewed)
+
+
+def test_many_rows_unpack_as_each_alone_across_chunks():
+    from imgfind.keypointcodec import _CHUNK, unpack_descriptors_many, unpack_many
+
+    rng = np.random.default_rng(2)
+    rows, fields = [], []
+    for k in range(_CHUNK + 7):  # two chunks, sizes and point counts of every kind mixed
+        n, w, h = int(rng.integers(1, 300)), int(rng.integers(1, 600)), int(rng.integers(1, 600))
+        q = _grid_points(rng, n, w, h)
+        q[rng.random(n) < 0.05] = rng.integers(0, 65536, 2)
+        d = rng.integers(0, 2**63, n, dtype=np.uint64).astype("<u8").tobytes()
+        rows.append((w, h, pack(w, h, q.tobytes(), d)))
+        fields.append((q.tobytes(), d))
+    assert unpack_many(rows) == fields
+    assert unpack_descriptors_many([b for _, _, b in rows]) == [d for _, d in fields]
+    assert unpack_many([]) == [] and unpack_descriptors_many([]) == []
