@@ -31,6 +31,10 @@ from .model import (FileRecord, FileStat, Fingerprinted, Known, LocalFeatures, P
                     StoredFile, display)
 from .presence import kind_of
 from .prints_cache import Owner, Prints
+from .keypointcodec import pack as pack_keypoints
+from .keypointcodec import unpack as unpack_keypoints
+from .keypointcodec import unpack_many as unpack_keypoints_many
+from .keypointcodec import unpack_descriptors_many as unpack_keypoint_descriptors_many
 from .thumbcodec import is_packed
 from .printcodec import pack_hashes, pack_trim, unpack_hashes, unpack_trim
 from .thumbcodec import pack as pack_thumb
@@ -53,7 +57,9 @@ __all__ = ["Known", "Prints", "Store", "SCHEMA_VERSION"]
 #: 6: thumbnails may be packed with another predictor (thumbcodec formats 3 and 4, session 9);
 #:    older rows (format 1) read as they are, and an older imgfind refuses the index
 #:    ("written by a newer imgfind") instead of calling its thumbnails damaged.
-SCHEMA_VERSION = 6
+#: 7: keypoints rows may be packed (keypointcodec: lossless, about 70% of the raw size; the
+#:    whole blob in descs, an empty xy); older rows read as they are.
+SCHEMA_VERSION = 7
 #: SQLite page size of a new index. A row is kept whole on one page when it fits, so with
 #: 4 KiB pages every 1.5-2.6 KB thumbnail row took a page of its own; 16 KiB pages hold
 #: 6-10 of them (benchmarks/RESULTS.md, "Index size").
@@ -107,7 +113,8 @@ CREATE TABLE IF NOT EXISTS keypoints (
     width   INTEGER NOT NULL,    -- detail picture's pixels (positions are fractions of them)
     height  INTEGER NOT NULL,
     xy      BLOB NOT NULL,       -- n x 2 uint16 little-endian fractions (x, y) * 65535
-    descs   BLOB NOT NULL        -- n uint64 little-endian: ORB descriptor bits
+    descs   BLOB NOT NULL        -- n uint64 little-endian: ORB descriptor bits, since schema 7
+                                 -- packed (keypointcodec, xy then empty) when that is shorter
 );
 -- The folders and files given to 'imgfind index': a file whose root is not there now (an
 -- unplugged drive) is "unavailable", not "missing".
@@ -353,6 +360,8 @@ class Store:
                     self._migrate_prints()
                 if 1 <= version <= 5:
                     self._migrate_thumb_formats()
+                if 1 <= version <= 6:
+                    self._migrate_keypoint_packing()
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 if "identity" not in self.meta():
                     self._set_meta({"identity": uuid.uuid4().hex})
@@ -449,6 +458,15 @@ class Store:
         tells the format). An older imgfind refuses a schema-6 index (_check_header)."""
         if "thumb_predictors_since" not in self.meta():
             self._set_meta({"thumb_predictors_since": repr(time.time())})
+
+    def _migrate_keypoint_packing(self) -> None:
+        """Schema 6 -> 7 for packed keypoints rows (keypointcodec; idempotent, no table
+        changes): rows written from now on hold the packed blob in descs and an empty xy, the
+        rows already there stay raw and are read as they are (a raw row's xy is never empty:
+        keypoints.MIN_KEYPOINTS). An older imgfind refuses a schema-7 index (_check_header)
+        instead of calling its packed rows damaged."""
+        if "keypoints_packed_since" not in self.meta():
+            self._set_meta({"keypoints_packed_since": repr(time.time())})
 
     def _use_wal(self) -> None:
         """WAL lets query and dedupe read while an index run writes. Switching needs the
@@ -631,13 +649,12 @@ class Store:
             found = DescriptorIndex.load(self.path, owner, self.local_features) if owner else None
             if found is None:
                 rows = (self.db.execute(
-                    "SELECT k.file_id, k.descs FROM keypoints k JOIN files f ON f.id = k.file_id"
-                    " WHERE f.recipe = ? ORDER BY k.file_id", (recipe_id(),)).fetchall()
-                    if self.version >= 3 else [])
-                if any(len(r[1]) % 8 for r in rows):
-                    raise damaged(self.path, "a stored keypoint descriptor row is not whole")
+                    "SELECT k.file_id, k.descs, length(k.xy) FROM keypoints k JOIN files f"
+                    " ON f.id = k.file_id WHERE f.recipe = ? ORDER BY k.file_id",
+                    (recipe_id(),)).fetchall() if self.version >= 3 else [])
+                descs = _descriptors_many(rows, self.path)
                 found = DescriptorIndex.build(np.array([r[0] for r in rows], np.int64),
-                                              [bytes(r[1]) for r in rows], self.local_features)
+                                              descs, self.local_features)
                 if owner is not None:
                     found.save(self.path, owner)
         return found
@@ -753,14 +770,14 @@ class Store:
         sql = ("SELECT k.file_id, k.width, k.height, k.xy, k.descs FROM keypoints k "
                "JOIN files f ON f.id = k.file_id WHERE f.recipe = ?")
         if ids is None:
-            rows = self.db.execute(sql + " ORDER BY k.file_id", (recipe_id(),))
-            return {r[0]: _local_features(r, self.path) for r in rows}
+            rows = self.db.execute(sql + " ORDER BY k.file_id", (recipe_id(),)).fetchall()
+            return dict(zip((r[0] for r in rows), _local_features_many(rows, self.path)))
         id_list = list(ids)
         for start in range(0, len(id_list), 500):
             chunk = id_list[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(sql + f" AND k.file_id IN ({marks})", (recipe_id(), *chunk)):
-                out[r[0]] = _local_features(r, self.path)
+            rows = self.db.execute(sql + f" AND k.file_id IN ({marks})", (recipe_id(), *chunk)).fetchall()
+            out.update(zip((r[0] for r in rows), _local_features_many(rows, self.path)))
         return out
 
     @_guarded
@@ -878,7 +895,7 @@ class Store:
                         unpack_trim(r[17]) if has else None,
                         bool(r[18]) if has else None,
                         _raw_thumb(r[19], self.path) if r[19] is not None else None,
-                        LocalFeatures(r[20], r[21], bytes(r[22]), bytes(r[23]))
+                        _local_features((r[0], *r[20:24]), self.path)
                         if r[22] is not None else None)
                 if len(rows) < chunk:
                     return
@@ -1121,8 +1138,8 @@ class Store:
             self.db.execute("DELETE FROM keypoints WHERE file_id = ?", (file_id,))
         else:
             self.db.execute("INSERT OR REPLACE INTO keypoints(file_id, width, height, xy, descs)"
-                            " VALUES (?,?,?,?,?)",
-                            (file_id, local.width, local.height, local.xy, local.desc))
+                            " VALUES (?,?,?,?,?)", (file_id, local.width, local.height,
+                                                    *_keypoints_row(local)))
 
     def refresh(self, stats: Iterable[FileStat]) -> None:
         """Record the identity and ctime of unchanged files (rows from before schema 2);
@@ -1172,13 +1189,59 @@ def _raw_thumb(blob: bytes, path: str) -> bytes:
         raise damaged(path, exc) from None
 
 
+def _keypoints_row(local: LocalFeatures) -> tuple[bytes, bytes]:
+    """The stored (xy, descs) of local features: (b"", the packed blob) when packing
+    (keypointcodec) makes them shorter, else the raw fields as they are."""
+    if local.n and local.width > 0 and local.height > 0:
+        blob = pack_keypoints(local.width, local.height, local.xy, local.desc)
+        if len(blob) < len(local.xy) + len(local.desc):
+            return b"", blob
+    return local.xy, local.desc
+
+
 def _local_features(row: tuple, path: str) -> LocalFeatures:
-    """LocalFeatures of a keypoints row (file_id, width, height, xy, descs); a row whose
-    positions and descriptors do not agree in number is a damaged index (StoreError)."""
+    """LocalFeatures of a keypoints row (file_id, width, height, xy, descs), raw or packed
+    (an empty xy); a row whose positions and descriptors do not agree in number, or a packed
+    blob that does not unpack, is a damaged index (StoreError)."""
     xy, desc = bytes(row[3]), bytes(row[4])
-    if len(desc) % 8 or len(xy) != len(desc) // 2 or not row[1] or not row[2]:
+    if not row[1] or not row[2]:
+        raise damaged(path, f"a stored keypoints row of a {row[1]} x {row[2]} picture")
+    if not xy and desc:
+        try:
+            xy, desc = unpack_keypoints(row[1], row[2], desc)
+        except ValueError as exc:
+            raise damaged(path, exc) from None
+    if len(desc) % 8 or len(xy) != len(desc) // 2:
         raise damaged(path, f"a stored keypoints row of {len(xy)} + {len(desc)} bytes")
     return LocalFeatures(row[1], row[2], xy, desc)
+
+
+def _local_features_many(rows: list[tuple], path: str) -> list[LocalFeatures]:
+    """_local_features of each row, the packed ones unpacked together (keypointcodec.unpack_many)."""
+    packed = [i for i, r in enumerate(rows) if not r[3] and r[4] and r[1] and r[2]]
+    try:
+        fields = unpack_keypoints_many([(rows[i][1], rows[i][2], bytes(rows[i][4])) for i in packed])
+    except ValueError as exc:
+        raise damaged(path, exc) from None
+    out = [None if not r[3] and r[4] and r[1] and r[2] else _local_features(r, path) for r in rows]
+    for i, (xy, desc) in zip(packed, fields):
+        out[i] = LocalFeatures(rows[i][1], rows[i][2], xy, desc)
+    return out  # type: ignore[return-value]
+
+
+def _descriptors_many(rows: list[tuple], path: str) -> list[bytes]:
+    """The raw descriptors (n uint64 LE) of keypoints rows (file_id, descs, length of xy), raw
+    or packed (an empty xy), the packed ones unpacked together; StoreError when damaged."""
+    out = [bytes(r[1]) for r in rows]
+    packed = [i for i, r in enumerate(rows) if not r[2] and r[1]]
+    try:
+        for i, desc in zip(packed, unpack_keypoint_descriptors_many([out[i] for i in packed])):
+            out[i] = desc
+    except ValueError as exc:
+        raise damaged(path, exc) from None
+    if any(r[2] and (len(r[1]) % 8 or r[2] != len(r[1]) // 2) for r in rows):
+        raise damaged(path, "a stored keypoint descriptor row is not whole")
+    return out
 
 
 def _identity(st: FileStat) -> tuple[int | None, int | None, int | None]:

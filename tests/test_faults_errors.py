@@ -76,7 +76,7 @@ def test_damaged_index_is_one_error_line_with_a_rebuild_hint(tmp_path, command):
     "UPDATE thumbs SET thumb = randomblob(length(thumb) + 3)",
     "UPDATE prints SET trim = randomblob(7)",
     "UPDATE files SET metadata = '{bad json'",
-    "UPDATE keypoints SET xy = substr(xy, 1, 5)",
+    "UPDATE keypoints SET xy = randomblob(5)",  # positions that do not fit the descriptors
     "UPDATE keypoints SET descs = randomblob(length(descs) + 3)",
 ])
 def test_a_damaged_row_is_the_same_damaged_index_line_as_a_damaged_page(tmp_path, damage):

@@ -235,7 +235,7 @@ def test_a_schema_5_index_reads_as_it_is_and_an_older_imgfind_refuses_schema_6(t
     assert invoke_json(runner, str(db), "query", str(lib / "p0.jpg"), "--format", "json")["matches"] == before["matches"]
     for _ in range(2):  # the migration is idempotent
         with Store(db) as store:
-            assert store.version == SCHEMA_VERSION == 6
+            assert store.version == SCHEMA_VERSION >= 6
             assert "thumb_predictors_since" in store.meta()
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", 5)
     with pytest.raises(StoreError, match="newer"):
