@@ -62,19 +62,28 @@ def get() -> Helper | None:
 class Job:
     """A submitted job: its answers (PairMatch or None per task, in order) as they come."""
 
-    def __init__(self, helper: Helper, n: int):
+    def __init__(self, helper: Helper, side: Side, rule: Rule, tasks: Sequence[tuple[int, int, list]]):
         self._helper = helper
+        self._job = (side, rule, tasks)
         self.answers: list[PairMatch | None] = []
-        self.n = n
+        self.n = len(tasks)
 
     def answer(self, t: int) -> PairMatch | None:
-        """Task *t*'s answer, waiting for its part if it has not come yet.
-
-        Raises:
-            RuntimeError: the helper died (its answers cannot be had).
-        """
+        """Task *t*'s answer, waiting for its part if it has not come yet. Should the helper
+        fail (killed, out of memory), the rest of the job is verified here, and no job is
+        sent to a helper again in this process."""
+        global _failed
         while len(self.answers) <= t:
-            self.answers.extend(self._helper._receive())
+            try:
+                self.answers.extend(self._helper._receive())
+            except RuntimeError:
+                from .decide import verify_alignments
+
+                _failed = True
+                side, rule, tasks = self._job
+                rest = tasks[len(self.answers):]
+                passed = {(m.a, m.b): m for m in verify_alignments(side, side, rule, rest)}
+                self.answers.extend(passed.get((a, b)) for a, b, _ in rest)
         return self.answers[t]
 
     def all(self) -> list[PairMatch | None]:
@@ -102,10 +111,11 @@ class Helper:
             if main:
                 signal.signal(signal.SIGINT, old)
         child.close()
+        self._gone = False
         atexit.register(self.close)
 
     def alive(self) -> bool:
-        return self._proc.is_alive()
+        return not self._gone and self._proc.is_alive()
 
     def submit(self, side: Side, rule: Rule, tasks: Sequence[tuple[int, int, list]]) -> Job:
         """Send pairs (a, b, alignments: decide.Alignment, rows of *side*, thumbnails
@@ -121,10 +131,16 @@ class Helper:
                np.asarray(side.flat[rows]), thumbs)
         renamed = [(a, b, [Alignment(local[x.row_q], x.view_q, x.orient, local[x.row_i],
                                      x.view_i, x.orient_ab) for x in al]) for a, b, al in tasks]
-        self._conn.send((sub, rule, renamed))
-        return Job(self, len(tasks))
+        job = Job(self, side, rule, tasks)
+        try:
+            self._conn.send((sub, rule, renamed))
+        except (OSError, ValueError):  # the helper is gone: the job is verified here
+            self._gone = True
+        return job
 
     def _receive(self) -> list[PairMatch | None]:
+        if self._gone:
+            raise RuntimeError("the verification helper process ended")
         try:
             ok, part = self._conn.recv()
         except (EOFError, OSError) as exc:

@@ -93,3 +93,23 @@ def test_star_checks_verified_with_the_helper_decide_as_one_process(monkeypatch,
     assert sizes
     assert list(got.items()) == list(want.items())
     assert len(got) >= 20
+
+
+@pytest.mark.skipif((__import__("os").cpu_count() or 1) < 2, reason="one core: no helper")
+def test_a_helper_that_dies_leaves_its_pairs_to_the_caller(monkeypatch, fingerprints):
+    rule = PRESETS["normal"]
+    n = len(fingerprints)
+    pairs = [(a, b) for a in range(0, n, 3) for b in range(n) if a != b]
+    _shared(monkeypatch, False)
+    want = decide.verify_pairs(query_side(fingerprints), rule, pairs)
+    sizes = _shared(monkeypatch, True)
+    monkeypatch.setattr(verify_helper, "_helper", None)
+    monkeypatch.setattr(verify_helper, "_failed", False)
+    helper = verify_helper.get()
+    assert helper is not None
+    helper._proc.kill()  # killed (out of memory, say) before the job is sent
+    helper._proc.join(10)
+    monkeypatch.setattr(verify_helper, "get", lambda: helper)
+    got = decide.verify_pairs(query_side(fingerprints), rule, pairs)
+    assert sizes and list(got.items()) == list(want.items())
+    assert verify_helper._failed
