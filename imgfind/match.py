@@ -66,8 +66,8 @@ def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links
     pair met from both of its rows is tried with each side's alignments in turn (never fewer
     than find_candidates merges).
 
-    The search runs one chunk ahead in a thread (ahead.py) while a chunk is decided: both
-    cores of a two-core machine. The pairs are the same: a chunk searched before the last
+    Once streaming, the search runs one chunk ahead in a thread (ahead.py) while a chunk is
+    decided: both cores of a two-core machine. The pairs are the same: a chunk searched before the last
     one's decisions keeps a few pairs that would have been dropped as linked, and deciding
     skips them as linked."""
 
@@ -112,18 +112,23 @@ def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links
             link(p.a, p.b)
             out.append(p)
 
-    for cands in ahead(iter_candidates(query, index, rule, same=same, drop=drop,
-                                       progress=progress)):
-        if streaming:
-            if len(cands):
-                decide_now(cands)
-            continue
+    chunks = iter_candidates(query, index, rule, same=same, drop=drop, progress=progress)
+    for cands in chunks:
         parts.append(cands)
         held += len(cands)
         if held > STREAM_MIN_ROWS:
             streaming = True
-            decide_now(merge(parts, same, rule))
+            merged = merge(parts, same, rule)
             parts = []
+            del cands  # held only in the merged copy now
+            decide_now(merged)
+            break
+    # Streaming: the next chunk is searched in a thread while this one is decided. (Before,
+    # there is nothing to overlap: chunks are only collected, and a chunk searched during the
+    # big first decision would add its memory to that decision's.)
+    for cands in ahead(chunks) if streaming else ():
+        if len(cands):
+            decide_now(cands)
     if parts:
         decide_now(merge(parts, same, rule))
     return out
