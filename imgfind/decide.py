@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import decision_cache, verify
+from . import decision_cache, verify, verify_helper
 from .candidates import MAX_ALIGNMENTS, Candidates, Channel, StageProgress, channels
 from .decision_cache import DecisionCache
 from .fingerprint import orient
@@ -40,6 +40,9 @@ DECIDE_BATCH = 4096
 #: Candidate pairs are verified this many at a time (one numpy batch); between batches,
 #: pairs already linked are skipped.
 VERIFY_BATCH = 256
+#: A batch of pairs to verify is shared with the helper process (verify_helper.py) when the
+#: helper would get at least this many of them (fewer are not worth the shipping).
+HELPER_MIN_TASKS = 256
 
 
 class Alignment(NamedTuple):
@@ -108,11 +111,28 @@ def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: 
         gather = ranges(batch_starts, lengths)
         rows_l = [x[gather].tolist() for x in (qa, cands.q_col, ib, cands.i_col)]
         offs = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+        # Pairs the helper process verifies meanwhile (j in the batch -> its task there).
+        shared: dict[int, int] = {}
+        job = None
+        if links is not None and same and rule.verified:
+            shared = _share(query, rule, cache, links, lo, hi, qa, ib, batch_starts, keys)
+            if shared:
+                helper = verify_helper.get()
+                if helper is None:
+                    shared = {}
+                else:
+                    tasks_h = [(int(lo[batch_starts[j]]), int(hi[batch_starts[j]]),
+                                _alignments(query, index, *(r[offs[j]:offs[j + 1]] for r in rows_l),
+                                            int(lo[batch_starts[j]]))) for j in shared]
+                    _prefetch(query, index, same, [al.row_q for _, _, al_ in tasks_h for al in al_],
+                              [al.row_i for _, _, al_ in tasks_h for al in al_])
+                    job = helper.submit(query, rule, tasks_h)
         for v0 in range(0, len(batch_starts), VERIFY_BATCH):
             tasks = []
             task_keys = []
-            # Per pair in order: (True, index into tasks) or (False, the cache's answer).
-            slots: list[tuple[bool, Any]] = []
+            # Per pair in order: (True, index into tasks), (False, the cache's answer) or
+            # (None, (task in the helper's job, a, b, key)).
+            slots: list[tuple[bool | None, Any]] = []
             flats = []
             for j, (s, key) in enumerate(zip(batch_starts[v0:v0 + VERIFY_BATCH].tolist(),
                                              keys[v0:v0 + VERIFY_BATCH]), v0):
@@ -132,6 +152,9 @@ def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: 
                         if known:
                             slots.append((False, match))
                             continue
+                    if j in shared:  # answered by the helper (after this batch's own tasks)
+                        slots.append((None, (shared[j], a, b, key)))
+                        continue
                     slots.append((True, len(tasks)))
                     tasks.append((a, b, _alignments(query, index, *(r[offs[j]:offs[j + 1]]
                                                                      for r in rows_l), a)))
@@ -151,15 +174,52 @@ def _decide_each(query: Side, index: Side, rule: Rule, cands: Candidates, same: 
             found = (_verify_remembered(query, index, rule, tasks, task_keys, same, cache)
                      if tasks else [])
             for is_task, v in slots:
-                match = found[v] if is_task else v
+                if is_task is None:
+                    assert job is not None
+                    t, a, b, key = v
+                    match = job.answer(t)
+                    if cache is not None:
+                        cache.remember(rule, a, b, key, match)
+                else:
+                    match = found[v] if is_task else v
                 if match is None:
                     continue
                 out.append(match)
                 if links is not None:
                     links.link(match.a, match.b)
+        if job is not None:
+            job.all()  # read to the end (every shared pair was asked for in the loop)
         if progress:
             progress("verifying", b0 + len(batch_starts), len(starts))
     return out
+
+
+def _share(side: Side, rule: Rule, cache: DecisionCache | None, links: Links, lo: np.ndarray,
+           hi: np.ndarray, qa: np.ndarray, ib: np.ndarray, batch_starts: np.ndarray,
+           keys: list[int]) -> dict[int, int]:
+    """Which pairs of a dedupe's batch (positions j in it) the helper process verifies, each
+    with its task number there: about half of the pairs that will be verified, taken only
+    among those *certain* to be verified, whatever the batch's earlier pairs decide (neither
+    of their files' components is met by an earlier pair: nothing can link them before their
+    turn), so the helper verifies no pair the serial loop would skip. Empty when the helper
+    would get fewer than HELPER_MIN_TASKS."""
+    met: set[int] = set()
+    picked: dict[int, int] = {}
+    verified = 0
+    flat = side.flat
+    for j, (s, key) in enumerate(zip(batch_starts.tolist(), keys)):
+        a, b = int(lo[s]), int(hi[s])
+        ra, rb = links.find(a), links.find(b)
+        if ra == rb:
+            continue  # skipped, and it links nothing new
+        if not (flat[int(qa[s])] and flat[int(ib[s])]) and (
+                cache is None or not cache.knows(rule, a, b, key)):
+            verified += 1
+            if ra not in met and rb not in met and 2 * len(picked) < verified:
+                picked[j] = len(picked)
+        met.add(ra)
+        met.add(rb)
+    return picked if len(picked) >= HELPER_MIN_TASKS else {}
 
 
 def _prefetch(query: Side, index: Side, same: bool, rows_q: list[int], rows_i: list[int]) -> None:
@@ -418,10 +478,25 @@ def verify_pairs(side: Side, rule: Rule, pairs: list[tuple[int, int]],
                     cache.remember(rule, a, b, decision_cache.OWN, None)
                 continue
             tasks.append((a, b, _alignments(side, side, *rows, a)))
-        for v0 in range(0, len(tasks), VERIFY_BATCH):
-            part = tasks[v0:v0 + VERIFY_BATCH]
+        # The second half to the helper process (verify_helper.py), verified meanwhile.
+        own, job = len(tasks), None
+        if rule.verified and len(tasks) >= 2 * HELPER_MIN_TASKS:
+            helper = verify_helper.get()
+            if helper is not None:
+                own = len(tasks) // 2
+                rows = [r for _, _, aligns in tasks[own:] for al in aligns for r in (al.row_q, al.row_i)]
+                _prefetch(side, side, True, rows, rows)
+                job = helper.submit(side, rule, tasks[own:])
+        for v0 in range(0, own, VERIFY_BATCH):
+            part = tasks[v0:min(own, v0 + VERIFY_BATCH)]
             for m in _verify_remembered(side, side, rule, part, [decision_cache.OWN] * len(part),
                                         True, cache):
+                if m is not None:
+                    out[(m.a, m.b)] = m
+        if job is not None:
+            for (a, b, _), m in zip(tasks[own:], job.all()):
+                if cache is not None:
+                    cache.remember(rule, a, b, decision_cache.OWN, m)
                 if m is not None:
                     out[(m.a, m.b)] = m
     return out

@@ -397,6 +397,11 @@ class DecisionCache:
             return True, None
         return True, PairMatch(a, b, answer[0], answer[1], answer[2], answer[3])
 
+    def knows(self, rule: Rule, a: int, b: int, aligns: int) -> bool:
+        """Whether :meth:`lookup` would answer the pair (without counting a hit or miss)."""
+        k = (int(self.ids[a]), int(self.ids[b]), self.key(rule), aligns)
+        return k in self.known or k in self.new
+
     def remember(self, rule: Rule, a: int, b: int, aligns: int, match: PairMatch | None) -> None:
         """Record the decision of rows (a, b) (a PairMatch of rows a, b, or None)."""
         k = (int(self.ids[a]), int(self.ids[b]), self.key(rule), aligns)

@@ -7,8 +7,11 @@ candidate pairs -> PairMatch). side.py holds a set of fingerprints as both stage
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
+from .ahead import ahead
 from .candidates import (MAX_ALIGNMENTS, Channel, Candidates, StageProgress, best_per_pair,
                          channels, find_candidates, iter_candidates)
 from .decide import decide, verifiable, verify_pairs
@@ -61,12 +64,19 @@ def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links
     are sorted, so memory follows the chunk and the pairs verified, not the candidate pairs:
     a family of k copies costs about k verifications, not k^2/2 candidate rows. Streamed, a
     pair met from both of its rows is tried with each side's alignments in turn (never fewer
-    than find_candidates merges)."""
+    than find_candidates merges).
+
+    Once streaming, the search runs one chunk ahead in a thread (ahead.py) while a chunk is
+    decided: both cores of a two-core machine. The pairs are the same: a chunk searched before the last
+    one's decisions keeps a few pairs that would have been dropped as linked, and deciding
+    skips them as linked."""
 
     # Component labels as an array, so a chunk's millions of hits are tested at once; a
     # merge relabels the smaller component (n log n relabels in all).
     label = np.arange(max(len(query), len(index)), dtype=np.int64)
     members: dict[int, list[int]] = {}
+    # The search thread reads the labels (drop) while this one relabels (link).
+    relabel = threading.Lock()
 
     def link(a: int, b: int) -> None:
         la, lb = int(label[a]), int(label[b])
@@ -74,12 +84,14 @@ def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links
             ma, mb = members.pop(la, [la]), members.pop(lb, [lb])
             if len(ma) < len(mb):
                 la, ma, mb = lb, mb, ma
-            label[mb] = la
+            with relabel:
+                label[mb] = la
             ma.extend(mb)
             members[la] = ma
 
     def linked(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return label[a] == label[b]
+        with relabel:
+            return label[a] == label[b]
 
     # Until the candidates pass STREAM_MIN_ROWS rows they are only collected, and decided all
     # at once as find_candidates' (the same pairs, alignments and order: libraries without
@@ -100,17 +112,23 @@ def _stream_pairs(query: Side, index: Side, rule: Rule, same: bool, links: Links
             link(p.a, p.b)
             out.append(p)
 
-    for cands in iter_candidates(query, index, rule, same=same, drop=drop, progress=progress):
-        if streaming:
-            if len(cands):
-                decide_now(cands)
-            continue
+    chunks = iter_candidates(query, index, rule, same=same, drop=drop, progress=progress)
+    for cands in chunks:
         parts.append(cands)
         held += len(cands)
         if held > STREAM_MIN_ROWS:
             streaming = True
-            decide_now(merge(parts, same, rule))
+            merged = merge(parts, same, rule)
             parts = []
+            del cands  # held only in the merged copy now
+            decide_now(merged)
+            break
+    # Streaming: the next chunk is searched in a thread while this one is decided. (Before,
+    # there is nothing to overlap: chunks are only collected, and a chunk searched during the
+    # big first decision would add its memory to that decision's.)
+    for cands in ahead(chunks) if streaming else ():
+        if len(cands):
+            decide_now(cands)
     if parts:
         decide_now(merge(parts, same, rule))
     return out

@@ -228,3 +228,57 @@ def test_a_family_after_many_unrelated_pictures_is_searched_in_bounded_chunks(mo
     pairs = {(int(a), int(b)) for c in chunks for a, b in zip(c.a, c.b)}
     assert pairs == {(int(a), int(b)) for a, b in zip(every.a, every.b)}
     assert len({(a, b) for a, b in pairs if a >= 40 and b >= 40}) == 40 * 39 // 2
+
+
+def test_streamed_dedupe_searching_ahead_in_a_thread_decides_as_the_serial_one(monkeypatch, tmp_path):
+    """The streamed dedupe searches the next chunk in a thread while it decides one
+    (ahead.py): the very pairs, evidence and order of the serial loop, with mirrored, turned
+    and rescaled copies and a family of near-identical copies, over many small chunks."""
+    import numpy as np
+    from PIL import Image
+
+    from imgfind import candidates, match
+    from imgfind.analyse import analyse
+    from imgfind.group import Links
+    from imgfind.index import query_side
+    from imgfind.model import PRESETS, FileStat
+
+    from helpers import make_image
+
+    fps = []
+
+    def add(path, im):
+        im.save(path)
+        st = path.stat()
+        fps.append(analyse(FileStat(bytes(path), st.st_size, st.st_mtime_ns)).fingerprint)
+
+    for seed in range(5):
+        im = make_image(seed=seed)
+        for n, v in enumerate((im, im.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                               im.transpose(Image.Transpose.ROTATE_90),
+                               im.transpose(Image.Transpose.TRANSPOSE), im.resize((160, 120)))):
+            add(tmp_path / f"{seed}-{n}.png", v)
+    base = np.asarray(make_image(seed=5), np.float32)
+    rng = np.random.default_rng(0)
+    for n in range(12):
+        add(tmp_path / f"family{n}.png",
+            Image.fromarray(np.clip(base + rng.normal(0, 5, base.shape), 0, 255).astype(np.uint8)))
+    rule = PRESETS["normal"]
+    monkeypatch.setattr(match, "STREAM_MIN_ROWS", 0)
+    monkeypatch.setattr(candidates, "STREAM_HITS", 300)
+    monkeypatch.setattr(candidates, "STREAM_FIRST_ROWS", 2)
+    threads = []
+    real_ahead = match.ahead
+    monkeypatch.setattr(match, "ahead", lambda items: (threads.append(1), real_ahead(items))[1])
+    links = Links(len(fps))
+    got = match.find_pairs(query_side(fps), query_side(fps), rule, same=True, links=links)
+    assert threads
+    monkeypatch.setattr(match, "ahead", iter)  # serial: each chunk searched when asked for
+    serial_links = Links(len(fps))
+    want = match.find_pairs(query_side(fps), query_side(fps), rule, same=True, links=serial_links)
+    assert got == want
+    assert links.components() == serial_links.components()
+    comps = links.components()
+    assert [len(c) for c in comps] == [5] * 5 + [12]
+    relations = {p.orientation for p in got}
+    assert len(relations) >= 3  # upright, mirrored and turned pairs among them

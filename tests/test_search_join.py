@@ -165,3 +165,34 @@ def test_crop_views_up_to_a_million_files_take_the_16_bit_substrings(n_items):
 def test_wide_substrings_when_the_16_bit_buckets_grow_large():
     # 10^8 hashes: ~1,500 per 16-bit bucket, every probe a long scan: the wide tables again
     assert max(compiled.plan(110_000_000, 10)[1]) > compiled.CACHED_WIDTH
+
+
+def test_a_join_whose_slots_span_megabytes_equals_brute_force():
+    # 9 blocks of queries x 4 substrings: output slots of 4.7 MB each (the kernels' slots are
+    # then an anonymous mapping, join._slots), filled only at their starts.
+    rng = np.random.default_rng(11)
+    items = rng.integers(0, 2**64, 2_000, dtype=np.uint64)
+    queries = rng.integers(0, 2**64, 9 * compiled.BLOCK_QUERIES, dtype=np.uint64)
+    queries[::7] = items[rng.integers(0, len(items), len(queries[::7]))] ^ np.uint64(0b101)
+    engine = compiled.CompiledJoin(items)
+    engine.layout = ([0, 16, 32, 48], [16] * 4, [2, 1, 1, 1])
+    got = engine.find_many(queries, 5)
+    want = BruteForce(items).find_many(queries, 5)
+    assert len(want[0]) >= len(queries[::7])
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w)
+
+
+@pytest.mark.skipif(not hasattr(__import__("mmap"), "MADV_NOHUGEPAGE"), reason="Linux only")
+def test_output_slots_written_only_at_their_starts_take_little_memory():
+    # As a turned-crop join of a 10^6-file dedupe's chunk: 1,368 tasks' slots of 16,384
+    # matches, a few written in each. numpy's own arrays get 2 MB pages (179 MB resident here).
+    def resident_mb() -> float:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+    before = resident_mb()
+    out = compiled._slots(1_368 * 16_384, np.int64)
+    out[::16_384] = 1
+    assert out.flags.writeable and len(out) == 1_368 * 16_384
+    assert resident_mb() - before < 40
