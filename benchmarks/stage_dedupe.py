@@ -15,8 +15,7 @@ on a copy of the index (a dedupe writes its decisions)::
 
 Prints JSON to stderr: per stage {wall_s, cpu_s, calls, raised_peak_mb: how far one call of
 it raised the process's peak resident memory}, the total, peak RSS (MB). CPU seconds are the
-process's (every thread): with the search run ahead in a thread (ahead.py), "search" is the
-caller's wait for it plus the other thread's CPU meanwhile.
+process's (every thread: the compiled search's threads included).
 """
 from __future__ import annotations
 
