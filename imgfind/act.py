@@ -85,7 +85,7 @@ def _shell(method: str, path: str, kept: str, dest: str | None) -> str:
     return {"trash": f"trash {q(path)}", "delete": f"rm {q(path)}",
             "move": f"mv {q(path)} {q(dest or '')}",
             "hardlink": f"ln -f {q(kept)} {q(path)}",
-            "symlink": f"ln -sf {q(kept)} {q(path)}"}[method]
+            "symlink": f"ln -sf {q(os.path.realpath(kept))} {q(path)}"}[method]
 
 
 def _dest(plan: Plan, path: str, move_to: str) -> str:
@@ -315,12 +315,15 @@ def _act(writer: journal.Writer, method: str, path: str, kept: str, dest: str | 
     else:
         tmp = os.path.join(os.path.dirname(path), f".imgfind-link-{os.getpid()}-{writer._step + 1}.tmp")
         held = os.path.join(writer.holding, str(writer._step + 1), os.path.basename(path))
-        step = writer.intent({"op": method, "path": path, "kept": kept, "tmp": tmp, "held": held})
+        # A symbolic link names the kept file's real path: never a link to a link (a chain).
+        target = os.path.realpath(kept)
+        step = writer.intent({"op": method, "path": path, "kept": kept, "tmp": tmp, "held": held,
+                              "target": target})
         try:
             if method == "hardlink":
                 os.link(kept, tmp)
             else:
-                os.symlink(os.path.abspath(kept), tmp)
+                os.symlink(target, tmp)
         except OSError:
             writer.done(step, failed=True)
             raise
@@ -349,7 +352,7 @@ def _is_our_link(op: str, rec: dict[str, Any], path: str, here: os.stat_result) 
     if op == "symlink":
         if not os.path.islink(path):
             return False
-        return os.readlink(path) == os.path.abspath(rec["kept"])
+        return os.readlink(path) == rec.get("target", os.path.abspath(rec["kept"]))
     if "link_ino" in rec:  # journals from this version on record the hard link's inode
         return (here.st_dev, here.st_ino) == (rec["link_dev"], rec["link_ino"])
     kept = _lstat(rec["kept"])  # older journals: the kept file must still be where it was

@@ -97,6 +97,11 @@ MAX_MIRRORED = 3
 SPARSE_OUTSIDE = 0.1
 
 
+def _real(path: bytes) -> bool:
+    """Whether *path* names its file directly: no symbolic link in it, itself included."""
+    return os.path.realpath(path) == path
+
+
 class Index:
     """An imgfind index on disk. ``Index.open(path)`` creates it on first use."""
 
@@ -191,8 +196,16 @@ class Index:
         # whose file is stored under a path outside these roots is one too (plan.aliases).
         indexed_as = {st.identity: elsewhere[st.identity].path for st in plan.aliases
                       if st.identity in elsewhere}
+        # A file first stored under a symbolic link (a folder of links indexed with
+        # --follow-symlinks) and crawled now under its real path: the real path becomes the
+        # file and the link its other name, whatever the order the folders were indexed in.
+        swaps = [(indexed_as[st.identity], st.path) for st in plan.aliases
+                 if st.identity in indexed_as and _real(st.path) and not _real(indexed_as[st.identity])]
+        self.store.rename_files(swaps)
+        swapped = {real: link for link, real in swaps}
         names = list(other_names) + [
-            (st.path, indexed_as[st.identity]) for st in plan.aliases if st.identity in indexed_as]
+            (swapped[st.path], st.path) if st.path in swapped else (st.path, indexed_as[st.identity])
+            for st in plan.aliases if st.identity in indexed_as]
         self.store.replace_aliases(abs_roots, [
             (name, kept, link_how(name, kept)) for name, kept in names])
         self._refresh_metadata(abs_roots)

@@ -1033,6 +1033,17 @@ class Store:
                 "SELECT ?, id, ? FROM files WHERE path = ?",
                 ((name, how, kept) for name, kept, how in names))
 
+    def rename_files(self, renames: Iterable[tuple[bytes, bytes]]) -> None:
+        """Store each file under another of its names: (stored path, new path), the row (id,
+        fingerprints, decisions by id) kept. A new path already stored is left alone."""
+        pairs = list(renames)
+        if not pairs:
+            return
+        with self.transaction():
+            self._bump_generation()
+            for old, new in pairs:
+                self.db.execute("UPDATE OR IGNORE files SET path = ? WHERE path = ?", (new, old))
+
     def _has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                (name,)).fetchone() is not None
