@@ -20,7 +20,7 @@ from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
 from . import crawl
 from .crawl import CrawlOptions, file_stat, walk
-from .errors import DecodeError, ImgfindError
+from .errors import DecodeError, ImgfindError, missing
 from .decision_cache import DecisionCache
 from .fingerprint import stored_thumb, thumb_parts
 from .frames import frame_only, same_place, shared_frame
@@ -1476,7 +1476,7 @@ def _stat(path: bytes) -> FileStat:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise DecodeError("no such file") from None
+        raise DecodeError(missing(path, "no such file")) from None
     except OSError as exc:
         raise DecodeError(str(exc.strerror or exc)) from None
     return file_stat(path, st)
