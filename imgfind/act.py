@@ -85,7 +85,7 @@ def _shell(method: str, path: str, kept: str, dest: str | None) -> str:
     return {"trash": f"trash {q(path)}", "delete": f"rm {q(path)}",
             "move": f"mv {q(path)} {q(dest or '')}",
             "hardlink": f"ln -f {q(kept)} {q(path)}",
-            "symlink": f"ln -sf {q(kept)} {q(path)}"}[method]
+            "symlink": f"ln -sf {q(os.path.realpath(kept))} {q(path)}"}[method]
 
 
 def _dest(plan: Plan, path: str, move_to: str) -> str:
@@ -315,21 +315,50 @@ def _act(writer: journal.Writer, method: str, path: str, kept: str, dest: str | 
     else:
         tmp = os.path.join(os.path.dirname(path), f".imgfind-link-{os.getpid()}-{writer._step + 1}.tmp")
         held = os.path.join(writer.holding, str(writer._step + 1), os.path.basename(path))
-        step = writer.intent({"op": method, "path": path, "kept": kept, "tmp": tmp, "held": held})
+        # A symbolic link names the kept file's real path: never a link to a link (a chain).
+        target = os.path.realpath(kept)
+        step = writer.intent({"op": method, "path": path, "kept": kept, "tmp": tmp, "held": held,
+                              "target": target})
         try:
             if method == "hardlink":
                 os.link(kept, tmp)
             else:
-                os.symlink(os.path.abspath(kept), tmp)
+                os.symlink(target, tmp)
         except OSError:
             writer.done(step, failed=True)
             raise
         _hold(path, held)
         os.replace(tmp, path)
-        writer.done(step)
+        st = os.lstat(path)  # the link made: undo recognises it even after the kept file moved
+        writer.done(step, link_dev=st.st_dev, link_ino=st.st_ino)
 
 
 # ----------------------------------------------------------------------------- undo
+def _lstat(path: str) -> os.stat_result | None:
+    """The path's own status (a link is not followed), or None when nothing is there."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _is_our_link(op: str, rec: dict[str, Any], path: str, here: os.stat_result) -> bool:
+    """Whether *path* still holds the link a hardlink/symlink step made, judged on the link
+    itself, never on what it points to: the kept file may have moved or gone since."""
+    if op == "symlink":
+        if not os.path.islink(path):
+            return False
+        return os.readlink(path) == rec.get("target", os.path.abspath(rec["kept"]))
+    if "link_ino" in rec:  # journals from this version on record the hard link's inode
+        return (here.st_dev, here.st_ino) == (rec["link_dev"], rec["link_ino"])
+    kept = _lstat(rec["kept"])  # older journals: the kept file must still be where it was
+    return kept is not None and _same(here, kept)
+
+
 def _undo_step(rec: dict[str, Any]) -> str:
     """Reverse one journalled step; returns what happened, for the user."""
     op, path, done = rec.get("op"), rec["path"], rec.get("state") == "done"
@@ -359,7 +388,7 @@ def _undo_step(rec: dict[str, Any]) -> str:
             os.unlink(where[1])
         return f"restored {path}"
     if op in ("hardlink", "symlink"):
-        held, tmp, kept = rec["held"], rec["tmp"], rec["kept"]
+        held, tmp = rec["held"], rec["tmp"]
         if os.path.lexists(tmp):
             os.unlink(tmp)
         if not os.path.lexists(held) and os.path.lexists(held + ".part"):
@@ -367,14 +396,14 @@ def _undo_step(rec: dict[str, Any]) -> str:
         if not os.path.lexists(held):
             return f"not needed: {path} was not replaced" if os.path.lexists(path) \
                 else f"cannot undo: the original of {path} is gone from the holding folder"
-        if os.path.lexists(path) and os.path.samefile(held, path):
+        here, original = _lstat(path), _lstat(held)
+        if here is not None and original is not None and _same(here, original):
             os.unlink(held)  # killed before the link replaced it: nothing changed
             return f"not needed: {path} was not replaced"
-        linked = os.path.lexists(path) and (
-            (op == "symlink" and os.path.islink(path)) or
-            (op == "hardlink" and os.path.exists(kept) and os.path.samefile(path, kept)))
-        if os.path.lexists(path) and not linked:
-            return f"cannot undo: {path} was changed after the apply; original kept at {held}"
+        if here is not None and not _is_our_link(op, rec, path, here):
+            return (f"cannot undo: {path} was replaced after the apply (it is no longer the "
+                    f"{'symbolic' if op == 'symlink' else 'hard'} link imgfind made); "
+                    f"original kept at {held}")
         _put_back(held, path)
         return f"restored {path}"
     if op == "merge":
@@ -395,6 +424,9 @@ def _undo_step(rec: dict[str, Any]) -> str:
 def undo(db: str, say: Say = print) -> list[str]:
     """Reverse the last apply not yet undone, step by step in reverse order.
 
+    Every step that can be undone is, even when others cannot; the lines returned (one per
+    step) start with "cannot" for those that could not (see ``failed``).
+
     Raises:
         ImgfindError: there is nothing to undo.
     """
@@ -412,6 +444,11 @@ def undo(db: str, say: Say = print) -> list[str]:
         say(line)
     journal.mark_undone(entry, [{"line": r} for r in report])
     return report
+
+
+def failed(report: list[str]) -> int:
+    """How many lines of an ``undo`` report are steps that could not be undone."""
+    return sum(1 for line in report if line.startswith("cannot"))
 
 
 def history(db: str) -> list[str]:

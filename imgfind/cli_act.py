@@ -285,6 +285,9 @@ def apply_cmd(obj: Context, plan_file: str, method: str, move_to: str | None,
 def undo_cmd(obj: Context, list_: bool, purge: bool) -> None:
     """Reverse the last 'imgfind apply': put moved, trashed and linked files back.
 
+    Every step that can be undone is; when some cannot (a deleted file, a link replaced
+    since), each says why and the exit status is 1.
+
     \b
     Example:
         imgfind undo --list
@@ -302,8 +305,11 @@ def undo_cmd(obj: Context, list_: bool, purge: bool) -> None:
         obj.say(f"purged {n} held files")
         return
     report = _act().undo(obj.db, say=lambda s: click.echo(one_line(s)))
-    bad = sum(1 for r in report if r.startswith("cannot"))
-    obj.say(f"undone: {len(report) - bad} steps, {bad} could not be undone")
+    bad = _act().failed(report)
+    summary = f"undone: {len(report) - bad} steps, {bad} could not be undone"
+    if bad:  # every step that could be undone was; the exit status says some could not
+        raise ImgfindError(f"{summary} (see the 'cannot undo' lines)")
+    obj.say(summary)
 
 
 @click.command("ignore")

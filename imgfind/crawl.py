@@ -77,6 +77,10 @@ def _no_decoder(path: bytes) -> str | None:
     return None if any(d.sniff(head) for d in REGISTRY.decoders) else why
 
 
+#: Why a symbolic link (to a picture or a folder) was passed over by a crawl.
+SYMLINK_NOT_FOLLOWED = "symbolic link, not followed (--follow-symlinks follows it)"
+
+
 def walk(roots: Sequence[bytes], options: CrawlOptions,
          warn: Callable[[bytes, str], None] = lambda _path, _msg: None,
          skip: Callable[[bytes, str], None] = lambda _path, _why: None,
@@ -87,7 +91,8 @@ def walk(roots: Sequence[bytes], options: CrawlOptions,
     is a known format without decoder (skipped, as in a folder, unless its content is a
     format some decoder reads); a root is followed
     if it is a symbolic link. Folders are walked iteratively (no recursion limit), in sorted
-    order so that runs are reproducible. Symbolic links are skipped unless ``follow_symlinks``.
+    order so that runs are reproducible. Symbolic links are skipped unless ``follow_symlinks``
+    (those to a picture name or a folder told to ``skip``, SYMLINK_NOT_FOLLOWED).
 
     One file is yielded once, under the first name that reaches it: a (device, inode) already
     yielded is skipped, whether reached again by a hard link, a followed symbolic link, a
@@ -170,6 +175,9 @@ def _walk_dir(root: bytes, root_stat: os.stat_result, options: CrawlOptions,
             try:
                 is_link = entry.is_symlink()
                 if is_link and not options.follow_symlinks:
+                    # said, not silent: a folder of links would otherwise index as empty
+                    if is_image_name(name) or entry.is_dir(follow_symlinks=True):
+                        skip(entry.path, SYMLINK_NOT_FOLLOWED)
                     continue
                 if entry.is_dir(follow_symlinks=options.follow_symlinks):
                     st = entry.stat(follow_symlinks=True)

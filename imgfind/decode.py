@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from .decoders import HEAD_BYTES, REGISTRY, Decoded
-from .errors import DecodeError
+from .errors import DecodeError, missing
 from .recipe import WORK_SIZE
 from .regular import NotRegular, open_regular
 
@@ -43,7 +43,7 @@ def open_for_hash(path: str | os.PathLike[str] | bytes) -> Decoded:
     except NotRegular as exc:  # never opened: opening a device can act
         raise DecodeError("is a directory" if exc.is_dir else str(exc)) from None
     except FileNotFoundError:
-        raise DecodeError("file not found") from None
+        raise DecodeError(missing(path, "file not found")) from None
     except PermissionError:
         raise DecodeError("permission denied") from None
     except IsADirectoryError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat as statmod
 
 
@@ -34,3 +35,13 @@ def not_regular(mode: int) -> str:
     kind = ("a FIFO" if statmod.S_ISFIFO(mode) else "a socket" if statmod.S_ISSOCK(mode)
             else "a device" if statmod.S_ISCHR(mode) or statmod.S_ISBLK(mode) else "special")
     return f"not a regular file ({kind}); not read"
+
+
+def missing(path: str | bytes, default: str) -> str:
+    """Why *path* could not be opened (FileNotFoundError): "a broken symbolic link (to
+    TARGET, which does not exist)" when it is a link whose target is gone, else *default*."""
+    try:
+        target = os.fsdecode(os.readlink(path))
+    except OSError:  # not a link (or gone itself)
+        return default
+    return f"a broken symbolic link (to {target}, which does not exist)"

@@ -20,7 +20,7 @@ from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
 from . import crawl
 from .crawl import CrawlOptions, file_stat, walk
-from .errors import DecodeError, ImgfindError
+from .errors import DecodeError, ImgfindError, missing
 from .decision_cache import DecisionCache
 from .fingerprint import stored_thumb, thumb_parts
 from .frames import frame_only, same_place, shared_frame
@@ -95,6 +95,11 @@ MAX_MIRRORED = 3
 #: smooth for partial.beyond to tell): never its source. Ours: screenshots 0.0-0.007,
 #: sources of a crop 0.37-0.50 (generated pictures).
 SPARSE_OUTSIDE = 0.1
+
+
+def _real(path: bytes) -> bool:
+    """Whether *path* names its file directly: no symbolic link in it, itself included."""
+    return os.path.realpath(path) == path
 
 
 class Index:
@@ -191,8 +196,16 @@ class Index:
         # whose file is stored under a path outside these roots is one too (plan.aliases).
         indexed_as = {st.identity: elsewhere[st.identity].path for st in plan.aliases
                       if st.identity in elsewhere}
+        # A file first stored under a symbolic link (a folder of links indexed with
+        # --follow-symlinks) and crawled now under its real path: the real path becomes the
+        # file and the link its other name, whatever the order the folders were indexed in.
+        swaps = [(indexed_as[st.identity], st.path) for st in plan.aliases
+                 if st.identity in indexed_as and _real(st.path) and not _real(indexed_as[st.identity])]
+        self.store.rename_files(swaps)
+        swapped = {real: link for link, real in swaps}
         names = list(other_names) + [
-            (st.path, indexed_as[st.identity]) for st in plan.aliases if st.identity in indexed_as]
+            (swapped[st.path], st.path) if st.path in swapped else (st.path, indexed_as[st.identity])
+            for st in plan.aliases if st.identity in indexed_as]
         self.store.replace_aliases(abs_roots, [
             (name, kept, link_how(name, kept)) for name, kept in names])
         self._refresh_metadata(abs_roots)
@@ -1463,7 +1476,7 @@ def _stat(path: bytes) -> FileStat:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise DecodeError("no such file") from None
+        raise DecodeError(missing(path, "no such file")) from None
     except OSError as exc:
         raise DecodeError(str(exc.strerror or exc)) from None
     return file_stat(path, st)

@@ -226,7 +226,14 @@ def _store_error(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
             (name.startswith("SQLITE_IOERR") or "disk I/O error" in text) and _disk_full(path)):
         return StoreError(f"cannot {doing} index {path}: {text}; the disk holding it is full "
                           "(no space left): free some space and try again")
-    why = " (read-only file system)" if _read_only_fs(path) else ""
+    if _read_only_fs(path):
+        why = " (read-only file system)"
+    elif _folder_unwritable(path):
+        why = (f" (you cannot write its folder {os.path.dirname(os.path.abspath(path))}, where"
+               " SQLite keeps its -wal and -shm files; reading commands such as status, query"
+               " and dedupe still work)")
+    else:
+        why = ""
     return StoreError(f"cannot {doing} index {path}: {text}{why}")
 
 
@@ -273,12 +280,14 @@ class Store:
 
     def _connect_readonly(self) -> sqlite3.Connection:
         uri = "file:" + _uri_path(self.path) + "?mode=ro"
-        if not _read_only_fs(self.path):
+        if not _read_only_fs(self.path) and not _folder_unwritable(self.path):
             return sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
         wal = self.path + "-wal"
-        if _size(wal) <= 0:
-            # A WAL index needs a -shm file that cannot be created here; nothing can write
-            # the file either, and no committed change waits in a -wal: immutable is safe.
+        if _size(wal) <= 0 and not os.path.exists(self.path + "-shm"):
+            # A WAL index needs a -shm file that cannot be created here (a read-only file
+            # system, or a folder this user cannot write: SQLite 3.40 then fails even with
+            # mode=ro, measured); no committed change waits in a -wal and no connection
+            # holds a -shm, so no one is writing: immutable reads the file as it is.
             return sqlite3.connect(uri + "&immutable=1", uri=True, timeout=self.timeout,
                                    isolation_level=None)
         if os.path.exists(self.path + "-shm"):
@@ -1033,6 +1042,17 @@ class Store:
                 "SELECT ?, id, ? FROM files WHERE path = ?",
                 ((name, how, kept) for name, kept, how in names))
 
+    def rename_files(self, renames: Iterable[tuple[bytes, bytes]]) -> None:
+        """Store each file under another of its names: (stored path, new path), the row (id,
+        fingerprints, decisions by id) kept. A new path already stored is left alone."""
+        pairs = list(renames)
+        if not pairs:
+            return
+        with self.transaction():
+            self._bump_generation()
+            for old, new in pairs:
+                self.db.execute("UPDATE OR IGNORE files SET path = ? WHERE path = ?", (new, old))
+
     def _has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                (name,)).fetchone() is not None
@@ -1317,6 +1337,12 @@ def _read_only_fs(path: str) -> bool:
         return bool(os.statvfs(os.path.dirname(os.path.abspath(path))).f_flag & os.ST_RDONLY)
     except OSError:
         return False
+
+
+def _folder_unwritable(path: str) -> bool:
+    """True when this user cannot create files beside *path* (its -wal and -shm)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK, effective_ids=True)
 
 
 def _size(path: str) -> int:

@@ -234,7 +234,8 @@ def test_undo_restores_byte_identical(runner, db, pairs, tmp_path, method) -> No
 def test_delete_is_reported_as_not_undoable(runner, db, pairs, tmp_path) -> None:
     make_plan(runner, db, str(pairs), out=tmp_path / "plan.json")
     invoke(runner, db, "apply", str(tmp_path / "plan.json"), "--delete", "--yes")
-    r = invoke(runner, db, "undo")
+    r = invoke(runner, db, "undo", ok=False)
+    assert r.exit_code == 1
     assert r.stdout.count("cannot undo") == 3 and "deleted for good" in r.stdout
 
 
