@@ -14,7 +14,7 @@ file alone, so every file asks for partial matches, the worst case):
 Usage::
 
     python benchmarks/bench_partial_dedupe.py e2e S10K.db S30K.db
-    python benchmarks/bench_partial_dedupe.py sample S100K.db --sample 1000 [--search-only]
+    python benchmarks/bench_partial_dedupe.py sample S100K.db --sample 1000 [--search-only] [--threads N]
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def e2e(db: str, work: Path, query: str) -> dict:
             "load_before": before, "load_after": load()}
 
 
-def sample(db: str, count: int, seed: int, search_only: bool = False) -> dict:
+def sample(db: str, count: int, seed: int, search_only: bool = False,
+           threads: int | None = 0) -> dict:
     import numpy as np
 
     import imgfind
@@ -89,21 +90,32 @@ def sample(db: str, count: int, seed: int, search_only: bool = False) -> dict:
                     "load": load()}
         index.features.prefetch({lrow[a] for a in asking} | {b for _, b in pairs})
         thumbs = {}
-        t = time.process_time()
-        verified = 0
-        for a, lb in pairs:
-            fa, fb = index.features[lrow[a]], index.features[lb]
-            ida, idb = int(prints.ids[a]), int(index.ids[lb])
-            for i in (ida, idb):
-                if i not in thumbs:
-                    blob = ix.store.thumbs([i]).get(i)
-                    thumbs[i] = None if blob is None else thumb_parts(blob)[0]
-            both = (thumbs[ida], thumbs[idb]) if thumbs[ida] is not None and thumbs[idb] is not None else None
-            p = partial.verify(fa, fb, sizes.get(ida), sizes.get(idb), both)
-            if p is None:
-                p = partial.verify(fb, fa, sizes.get(idb), sizes.get(ida), None)
-            verified += p is not None
-        verify = time.process_time() - t
+
+        def jobs():
+            for a, lb in pairs:
+                fa, fb = index.features[lrow[a]], index.features[lb]
+                ida, idb = int(prints.ids[a]), int(index.ids[lb])
+                for i in (ida, idb):
+                    if i not in thumbs:
+                        blob = ix.store.thumbs([i]).get(i)
+                        thumbs[i] = None if blob is None else thumb_parts(blob)[0]
+                both = (thumbs[ida], thumbs[idb]) if thumbs[ida] is not None and thumbs[idb] is not None else None
+                yield fa, fb, sizes.get(ida), sizes.get(idb), both
+
+        def serial(todo):  # the code before verify_threads (a is asked with thumbnails only)
+            for fa, fb, sa, sb, both in todo:
+                p = partial.verify(fa, fb, sa, sb, both)
+                yield p if p is not None else partial.verify(fb, fa, sb, sa, None)
+
+        try:
+            from imgfind.verify_threads import verify_many
+        except ImportError:
+            verify_many = None
+        t, w = time.process_time(), time.perf_counter()
+        answers = (serial(jobs()) if verify_many is None or threads == 0
+                   else verify_many(jobs(), None if threads < 0 else threads))
+        verified = sum(p is not None for p in answers)
+        verify, verify_wall = time.process_time() - t, time.perf_counter() - w
         t = time.process_time()
         views = ix._view_pairs(rows, prints, side, default_rule(),
                                lambda r: sizes.get(int(prints.ids[r])))
@@ -114,6 +126,8 @@ def sample(db: str, count: int, seed: int, search_only: bool = False) -> dict:
             "sample": len(rows), "with_features": len(asking),
             "candidates_per_picture": round(len(pairs) / max(1, len(asking)), 2),
             "verified_pairs": verified, "view_pairs": len(views),
+            "verify_threads": "serial" if verify_many is None or threads == 0 else (threads if threads > 0 else "default"),
+            "verify_wall_ms_per_picture": round(1000 * verify_wall / len(rows), 2),
             "cpu_ms_per_picture": {"search": round(1000 * search / len(rows), 2),
                                    "verify": round(1000 * verify / len(rows), 2),
                                    "views": round(1000 * view_cpu / len(rows), 2)},
@@ -127,6 +141,9 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--search-only", action="store_true", help="sample: the candidate search only")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="sample: verify through imgfind.verify_threads on this many threads "
+                         "(-1: its default; 0, or a code without it: serial, as before)")
     ap.add_argument("--query", default=os.path.expanduser(
         "~/.cache/imgfind-bench/datasets/dev/variants/d000-elephants/crop_center_70.jpg"))
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "imgfind-bench-pdedupe")
@@ -136,7 +153,7 @@ def main() -> None:
     out = []
     for db in args.dbs:
         out.append(e2e(db, args.work, args.query) if args.mode == "e2e"
-                   else sample(db, args.sample, args.seed, args.search_only))
+                   else sample(db, args.sample, args.seed, args.search_only, args.threads))
         print(json.dumps(out[-1]), flush=True)
     if args.out:
         args.out.write_text(json.dumps(out, indent=1) + "\n")

@@ -15,7 +15,7 @@ from dataclasses import astuple, dataclass, field, replace
 
 import numpy as np
 
-from . import damaged, partial, same_pixels
+from . import damaged, partial, same_pixels, verify_threads
 from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
 from . import crawl
@@ -969,19 +969,18 @@ class Index:
                 grey[r] = None if blob is None else thumb_parts(blob)[0]
             return grey[r]
 
-        def by_keypoints(a: int, b: int) -> Partial | None:
+        def job(a: int, b: int) -> verify_threads.Job | None:
+            """What verifying a against b needs (read on this thread: SQLite), or None."""
             la, lb = lrow[a], lrow[b]
             if la < 0 or lb < 0:
                 return None
             ta, tb = thumb(a), thumb(b)
             both = (ta, tb) if ta is not None and tb is not None else None
-            p = partial.verify(index.features[la], index.features[lb], size(a), size(b),
-                               both)
-            if p is None:  # the ratio test is one-sided: ask from the other picture too
-                q = partial.verify(index.features[lb], index.features[la], size(b), size(a),
-                                   None if both is None else (tb, ta))
-                p = None if q is None else q.swapped()
-            return p
+            return index.features[la], index.features[lb], size(a), size(b), both
+
+        def by_keypoints(a: int, b: int) -> Partial | None:
+            todo = job(a, b)
+            return None if todo is None else verify_threads.both_ways(*todo)
 
         pairs: list[tuple[int, int, Partial]] = []
         seen: set[tuple[int, int]] = set()
@@ -1000,25 +999,29 @@ class Index:
                      for a in asking}
         framed: dict[int, list[int]] = {}  # a -> pictures in one frame with a (SAME_FRAME)
 
-        def check(a: int, candidates: Iterable[int]) -> None:
-            for lb in candidates:
-                b = print_of_local.get(lb)
-                if b is None or (min(a, b), max(a, b)) in seen:
-                    continue
-                seen.add((min(a, b), max(a, b)))
-                p = by_keypoints(a, b)
+        def check(asked: Iterable[tuple[int, Iterable[int]]]) -> None:
+            """Verify each picture a against its candidates (local rows), each pair once, in
+            this order; the pairs on worker threads (verify_threads: the same answers)."""
+            todo = []
+            for a, candidates in asked:
+                for lb in candidates:
+                    b = print_of_local.get(lb)
+                    if b is None or (min(a, b), max(a, b)) in seen:
+                        continue
+                    seen.add((min(a, b), max(a, b)))
+                    todo.append((a, b))
+            answers = verify_threads.verify_many(job(a, b) for a, b in todo)
+            for (a, b), p in zip(todo, answers):
                 if p is not None:
                     pairs.append((a, b, p))
                     if same_frame(p):
                         framed.setdefault(a, []).append(b)
 
-        for a in asking:
-            check(a, (lb for lb, _score in found[a]))
+        check((a, (lb for lb, _score in found[a])) for a in asking)
         # A lone picture whose candidates included pictures in the same frame as itself (two
         # screenshots of one application around different pictures) asks again without the
         # frame's keypoints: the frame's votes crowd out the picture it shows.
-        for a, again in self._without_frame(index, lrow, framed).items():
-            check(a, again)
+        check(self._without_frame(index, lrow, framed).items())
         views = self._view_pairs(lone, prints, side, rule, size)
         pairs += [(a, b, p) for (a, b), p in views.items() if (min(a, b), max(a, b)) not in seen]
 

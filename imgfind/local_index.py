@@ -18,6 +18,13 @@ process that searches (107 s at 10^5 pictures, 12 million descriptors), so it is
   as contiguous runs of this array and checks the full descriptor only where these agree
   (a few percent of the entries), instead of reading ``desc`` at random (a cache miss an
   entry): 16 bytes a descriptor more on disk.
+* ``INDEX-local-far.npy``: uint16 (4, D): beside each chunk's table, the last 16 bits of each
+  descriptor (``far_bits``: the chunk after the two of ``near``). With the bucket's own 16
+  bits (its key) and ``near``'s 32, they make up the whole descriptor, so the compiled
+  lookup tells the distance of every entry without reading ``desc`` at random: where
+  descriptors crowd (ORB's bits are far from uniform), 15% of the entries pass ``near``'s
+  test and each cost a cache miss (benchmarks/RESULTS.md, session 10). 8 bytes a descriptor
+  more on disk.
 * ``INDEX-local.json``: the tag: the index's identity, write token, generation and recipe
   (prints_cache.Owner), the row and descriptor counts, and CRC-32s of the ids and of samples
   of the other arrays. A sidecar whose tag differs in anything, or whose arrays do not match
@@ -51,13 +58,13 @@ from .search import disk
 from .search.arrays import ranges
 
 #: Bump when the files' layout changes: an older sidecar is then simply rebuilt.
-LOCAL_FORMAT = 2
+LOCAL_FORMAT = 3
 #: Elements of the big arrays read for the checksum (strided over the array).
 CHECKSUM_SAMPLES = 1 << 16
 #: Query pictures per compiled block (each block holds scratch arrays of the index's size).
 BLOCKS_PER_THREAD = 4
 
-_NAMES = ("ids", "desc", "tables", "near")
+_NAMES = ("ids", "desc", "tables", "near", "far")
 
 
 def paths(index_path: str) -> dict[str, str]:
@@ -74,9 +81,9 @@ def _sample_crc(arr: np.ndarray, crc: int = 0) -> int:
 
 
 def checksum(ids: np.ndarray, desc: np.ndarray, tables: np.ndarray,
-             near: np.ndarray | None = None) -> int:
+             near: np.ndarray | None = None, far: np.ndarray | None = None) -> int:
     """CRC-32 of all of *ids* (ids and offsets) and of strided samples of the descriptors, of
-    each chunk's table and bucket offsets and (when given) of each chunk's near bits."""
+    each chunk's table and bucket offsets and (when given) of each chunk's near and far bits."""
     crc = zlib.crc32(np.ascontiguousarray(ids).data)
     crc = _sample_crc(desc, crc)
     for c in range(tables.shape[0]):
@@ -84,6 +91,9 @@ def checksum(ids: np.ndarray, desc: np.ndarray, tables: np.ndarray,
     if near is not None:
         for c in range(near.shape[0]):
             crc = _sample_crc(near[c], crc)
+    if far is not None:
+        for c in range(far.shape[0]):
+            crc = _sample_crc(far[c], crc)
     return crc
 
 
@@ -94,6 +104,22 @@ def near_bits(values: np.ndarray, chunk: int) -> np.ndarray:
     lo = (v >> np.uint64(16 * ((chunk + 1) % disk.CHUNKS))) & np.uint64(0xFFFF)
     hi = (v >> np.uint64(16 * ((chunk + 2) % disk.CHUNKS))) & np.uint64(0xFFFF)
     return (lo | (hi << np.uint64(16))).astype(np.uint32)
+
+
+def far_bits(values: np.ndarray, chunk: int) -> np.ndarray:
+    """The 16 bits of descriptors *values* (uint64) that neither chunk *chunk* nor its
+    near_bits hold: the chunk three after it (cyclically), as uint16."""
+    v = np.asarray(values, np.uint64)
+    return ((v >> np.uint64(16 * ((chunk + 3) % disk.CHUNKS))) & np.uint64(0xFFFF)).astype(np.uint16)
+
+
+def build_far(desc: np.ndarray, tables: np.ndarray) -> np.ndarray:
+    """uint16 (4, D): for each chunk, far_bits of the descriptors in that chunk's table order."""
+    d_items = len(desc)
+    out = np.empty((disk.CHUNKS, d_items), np.uint16)
+    for c in range(disk.CHUNKS):
+        out[c] = far_bits(np.asarray(desc)[np.asarray(tables[c, :d_items])], c)
+    return out
 
 
 def build_near(desc: np.ndarray, tables: np.ndarray) -> np.ndarray:
@@ -139,16 +165,17 @@ class DescriptorIndex:
     arrays may be memory maps of the sidecar.
 
     ``ids`` int64 (n,), ``starts`` int64 (n + 1,), ``desc`` uint64 (D,), ``tables`` uint32
-    (4, D + 65,537) (search.disk.build of desc), ``near`` uint32 (4, D) (build_near; made
-    here when not given), ``features`` the rows' full LocalFeatures (read on demand through
+    (4, D + 65,537) (search.disk.build of desc), ``near`` uint32 (4, D) and ``far`` uint16
+    (4, D) (build_near, build_far; made here when not given), ``features`` the rows' full LocalFeatures (read on demand through
     *read*: file ids -> {id: LocalFeatures}).
     """
 
     def __init__(self, ids: np.ndarray, starts: np.ndarray, desc: np.ndarray, tables: np.ndarray,
                  read: Callable[[list[int]], dict[int, LocalFeatures]],
-                 near: np.ndarray | None = None):
+                 near: np.ndarray | None = None, far: np.ndarray | None = None):
         self.ids, self.starts, self.desc, self.tables = ids, starts, desc, tables
         self.near = build_near(desc, tables) if near is None else near
+        self.far = build_far(desc, tables) if far is None else far
         self._owner: np.ndarray | None = None
         self.features = Features(ids, read)
 
@@ -184,9 +211,9 @@ class DescriptorIndex:
         tag = {"format": LOCAL_FORMAT, "identity": owner.identity,
                "write_token": owner.write_token, "generation": owner.generation,
                "recipe": owner.recipe, "rows": len(self.ids), "descriptors": len(self.desc),
-               "checksum": checksum(head, self.desc, self.tables, self.near)}
+               "checksum": checksum(head, self.desc, self.tables, self.near, self.far)}
         for name, arr in (("ids", head), ("desc", self.desc), ("tables", self.tables),
-                          ("near", self.near)):
+                          ("near", self.near), ("far", self.far)):
             if not _write_replace(p[name], lambda f, a=arr: np.save(f, a, allow_pickle=False)):
                 return False
         return _write_replace(p["tag"], lambda f: f.write(json.dumps(tag).encode()))
@@ -211,21 +238,23 @@ class DescriptorIndex:
             desc = np.load(p["desc"], mmap_mode="r", allow_pickle=False)
             tables = np.load(p["tables"], mmap_mode="r", allow_pickle=False)
             near = np.load(p["near"], mmap_mode="r", allow_pickle=False)
+            far = np.load(p["far"], mmap_mode="r", allow_pickle=False)
             if (not isinstance(rows, int) or not isinstance(count, int)
                     or head.dtype != np.int64 or head.shape != (2 * rows + 1,)
                     or desc.dtype != np.uint64 or desc.shape != (count,)
                     or tables.dtype != np.uint32
                     or tables.shape != (disk.CHUNKS, count + disk.BUCKETS + 1)
-                    or near.dtype != np.uint32 or near.shape != (disk.CHUNKS, count)):
+                    or near.dtype != np.uint32 or near.shape != (disk.CHUNKS, count)
+                    or far.dtype != np.uint16 or far.shape != (disk.CHUNKS, count)):
                 return None
             head = np.array(head)
-            if checksum(head, desc, tables, near) != tag.get("checksum"):
+            if checksum(head, desc, tables, near, far) != tag.get("checksum"):
                 return None
             ids, starts = head[:rows], head[rows:]
             if rows and (starts[0] != 0 or starts[-1] != count or np.any(np.diff(starts) < 0)):
                 return None
             return cls(ids, starts, np.asarray(desc), np.asarray(tables), read,
-                       np.asarray(near))
+                       np.asarray(near), np.asarray(far))
         except (OSError, EOFError, ValueError, TypeError, AttributeError, KeyError):
             return None
 
@@ -289,7 +318,7 @@ class DescriptorIndex:
             blocks = max(1, min(q, numba.get_num_threads() * BLOCKS_PER_THREAD))
             stats = np.zeros((q, 2), np.int64)
             kernel(qdesc, qstart, exclude_arr, self.desc, self.starts, self.owner, self.tables,
-                   self.near, n, partial.CANDIDATE_BITS, int(cap), crowded, weights, partial.MIN_VOTES, blocks,
+                   self.near, self.far, n, partial.CANDIDATE_BITS, int(cap), crowded, weights, partial.MIN_VOTES, blocks,
                    out_rows, out_scores, stats)
             return out_rows, out_scores
         for i in range(q):

@@ -124,14 +124,14 @@ def test_sidecar_is_written_reused_and_rebuilt_when_the_index_changes(indexed, m
     assert json.loads(open(files["tag"]).read())["rows"] == 5
 
 
-@pytest.mark.parametrize("damage", ["descriptors", "tables", "near", "truncated", "emptied",
-                                    "tag", "foreign"])
+@pytest.mark.parametrize("damage", ["descriptors", "tables", "near", "far", "truncated",
+                                    "emptied", "tag", "foreign"])
 def test_damaged_or_foreign_sidecar_is_detected_and_rebuilt(indexed, monkeypatch, tmp_path,
                                                             damage):
     tmp, lib, db = indexed
     assert _query(db, tmp / "crop.jpg") == ["p0.jpg"]
     files = local_index.paths(db)
-    if damage in ("descriptors", "tables", "near"):
+    if damage in ("descriptors", "tables", "near", "far"):
         name = files[{"descriptors": "desc"}.get(damage, damage)]
         arr = np.load(name)
         flat = arr.reshape(-1)
@@ -141,7 +141,7 @@ def test_damaged_or_foreign_sidecar_is_detected_and_rebuilt(indexed, monkeypatch
         with open(files["desc"], "r+b") as f:
             f.truncate(os.path.getsize(files["desc"]) // 2)
     elif damage == "emptied":  # a 0-byte .npy: numpy raises EOFError, not ValueError
-        for key in ("ids", "desc", "tables", "near"):
+        for key in ("ids", "desc", "tables", "near", "far"):
             open(files[key], "wb").close()
     elif damage == "tag":
         with open(files["tag"], "w") as f:
@@ -356,3 +356,56 @@ def test_near_bits_are_the_next_two_chunks_in_table_order():
         q = v ^ np.uint64(0b1011)  # 3 bits away in chunk 0
         near = np.bitwise_count(local_index.near_bits(q, c) ^ index.near[c])
         assert np.all(near <= np.bitwise_count(q ^ v))
+
+
+def test_far_bits_with_the_bucket_and_near_bits_are_the_whole_descriptor():
+    """The sidecar's ``far`` array holds, in each chunk's table order, the descriptor's last
+    16-bit chunk: with the bucket's key (its chunk) and ``near`` (the next two) that is every
+    bit, so the compiled lookup knows each entry's distance without reading ``desc``."""
+    rng = np.random.default_rng(4)
+    desc = rng.integers(0, 2**63, 600, dtype=np.int64).astype(np.uint64)
+    index = DescriptorIndex.build(np.arange(6), [desc[i * 100:(i + 1) * 100].tobytes()
+                                                 for i in range(6)], lambda want: {})
+    assert index.far.shape == (4, 600) and index.far.dtype == np.uint16
+    for c in range(4):
+        order = index.tables[c, :600].astype(np.int64)
+        key = np.repeat(np.arange(65536, dtype=np.uint64),
+                        np.diff(index.tables[c, 600:].astype(np.int64)))
+        near, far = index.near[c].astype(np.uint64), index.far[c].astype(np.uint64)
+        whole = ((key << np.uint64(16 * c)) | ((near & np.uint64(0xFFFF)) << np.uint64(16 * ((c + 1) % 4)))
+                 | ((near >> np.uint64(16)) << np.uint64(16 * ((c + 2) % 4)))
+                 | (far << np.uint64(16 * ((c + 3) % 4))))
+        assert np.array_equal(whole, desc[order])
+        assert np.array_equal(local_index.far_bits(desc[order], c), index.far[c])
+
+
+@pytest.mark.skipif(not join.available(), reason="needs numba")
+def test_the_kernel_finds_the_same_candidates_without_reading_descriptors():
+    """Without stop words (whose pictures it checks again against ``desc``), the compiled
+    lookup answers from the tables, ``near`` and ``far`` alone: the same candidates and
+    scores with ``desc`` zeroed."""
+    from imgfind.search._local_kernels import vote
+
+    feats = _library(5, 120, 24, 4)
+    ids = np.array(sorted(feats), np.int64)
+    index = DescriptorIndex.build(ids, [feats[int(i)].desc for i in ids],
+                                  lambda want: {i: feats[i] for i in want})
+    n = len(index)
+    rows = list(range(0, n, 3))
+    queries = [np.asarray(index.desc[index.starts[r]:index.starts[r + 1]]) for r in rows]
+    want, _ = index.candidates_many(queries, exclude=rows)
+    assert (want >= 0).sum() >= len(rows)
+    qstart = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum([len(x) for x in queries], out=qstart[1:])
+    cap = n  # no stop words
+    got = []
+    for desc in (index.desc, np.zeros_like(index.desc)):
+        out_rows = np.full((len(rows), partial.TOP_CANDIDATES), -1, np.int64)
+        out_scores = np.zeros(out_rows.shape)
+        vote(np.concatenate(queries), qstart, np.asarray(rows, np.int64), desc, index.starts,
+             index.owner, index.tables, index.near, index.far, n, partial.CANDIDATE_BITS, cap,
+             -1, partial.idf(n, np.arange(cap + 1)), partial.MIN_VOTES, 2, out_rows,
+             out_scores, np.zeros((len(rows), 2), np.int64))
+        got.append((out_rows, out_scores))
+    assert np.array_equal(got[0][0], got[1][0]) and np.array_equal(got[0][1], got[1][1])
+    assert (got[0][0] >= 0).sum() >= len(rows)

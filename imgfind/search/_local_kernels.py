@@ -11,8 +11,8 @@ from ._kernels import popcount
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def vote(qdesc, qstart, exclude, desc, starts, owner, tables, near, n_rows, k, cap, crowded,
-         weights, min_votes, blocks, out_rows, out_scores, out_stats):
+def vote(qdesc, qstart, exclude, desc, starts, owner, tables, near, far, n_rows, k, cap,
+         crowded, weights, min_votes, blocks, out_rows, out_scores, out_stats):
     """For each query picture p (descriptors qdesc[qstart[p]:qstart[p+1]]): every descriptor
     finds the pictures (rows) with a descriptor within k bits (exclude[p] left out); one that
     finds more than *cap* pictures is a stop word and votes for none (it stops looking as soon
@@ -23,7 +23,9 @@ def vote(qdesc, qstart, exclude, desc, starts, owner, tables, near, n_rows, k, c
     (4, D + 65537) uint32 layout over *desc*: radius 1 in the first 16-bit chunk and 0 in
     the three others cover every distance up to 4 (pigeonhole). *near* (4, D) uint32 is
     local_index.build_near's: 32 other bits of each entry in table order, read first (a
-    contiguous run) so that ``desc`` is read, at random, only where those agree within k.
+    contiguous run); *far* (4, D) uint16 local_index.build_far's: the last 16 bits, read
+    where those agree, so that with the bucket's key each entry's whole distance is known
+    without reading ``desc`` at random (a cache miss an entry).
     out_stats[p] = (stop words, distinct (descriptor, row) hits)."""
     n_q = len(qstart) - 1
     per = (n_q + blocks - 1) // blocks
@@ -31,8 +33,8 @@ def vote(qdesc, qstart, exclude, desc, starts, owner, tables, near, n_rows, k, c
         lo = b * per
         hi = min(n_q, lo + per)
         if lo < hi:
-            _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, near, n_rows, k,
-                   cap, crowded, weights, min_votes, out_rows, out_scores, out_stats)
+            _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, near, far,
+                   n_rows, k, cap, crowded, weights, min_votes, out_rows, out_scores, out_stats)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -74,8 +76,8 @@ def bucket_plan(v, tables, d_items, key_out, chunk_out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, near, n_rows, k, cap,
-           crowded, weights, min_votes, out_rows, out_scores, out_stats):
+def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, near, far, n_rows, k,
+           cap, crowded, weights, min_votes, out_rows, out_scores, out_stats):
     d_items = len(desc)
     qmax = 1
     for p in range(lo, hi):
@@ -97,6 +99,7 @@ def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, near, n_
         keys = np.empty(20, np.int64)
         chunks = np.empty(20, np.int64)
         qnear = np.empty(4, np.uint64)
+        qfar = np.empty(4, np.uint64)
         stamp = 0
         for p in range(lo, hi):
             n_touched = 0
@@ -113,6 +116,7 @@ def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, near, n_
                     qnear[c] = (((v >> np.uint64(16 * ((c + 1) % 4))) & np.uint64(0xFFFF))
                                 | (((v >> np.uint64(16 * ((c + 2) % 4))) & np.uint64(0xFFFF))
                                    << np.uint64(16)))
+                    qfar[c] = (v >> np.uint64(16 * ((c + 3) % 4))) & np.uint64(0xFFFF)
                 if crowded >= 0 and entries > crowded:
                     stop = True
                 for t in range(20):
@@ -123,12 +127,18 @@ def _block(lo, hi, qdesc, qstart, exclude, desc, starts, owner, tables, near, n_
                     s = np.int64(tables[c, d_items + probe])
                     e = np.int64(tables[c, d_items + probe + 1])
                     qn = qnear[c]
+                    qf = qfar[c]
+                    # every entry of the bucket has the probe as its chunk c: the distance
+                    # is that chunk's, near's 32 bits' and far's 16 bits'
+                    base = popcount(((v >> np.uint64(16 * c)) & np.uint64(0xFFFF))
+                                    ^ np.uint64(probe))
                     for pos in range(s, e):
-                        if popcount(qn ^ np.uint64(near[c, pos])) > kk:
+                        dist = base + popcount(qn ^ np.uint64(near[c, pos]))
+                        if dist > kk:
+                            continue
+                        if dist + popcount(qf ^ np.uint64(far[c, pos])) > kk:
                             continue
                         item = tables[c, pos]
-                        if popcount(v ^ desc[item]) > kk:
-                            continue
                         row = owner[item]
                         if row == excl or mark[row] == stamp:
                             continue
