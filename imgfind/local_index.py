@@ -113,22 +113,23 @@ def far_bits(values: np.ndarray, chunk: int) -> np.ndarray:
     return ((v >> np.uint64(16 * ((chunk + 3) % disk.CHUNKS))) & np.uint64(0xFFFF)).astype(np.uint16)
 
 
+def _in_table_order(desc: np.ndarray, tables: np.ndarray, bits, dtype) -> np.ndarray:
+    """(4, D) of *dtype*: for each chunk c, bits(descriptors in c's table order, c)."""
+    d_items = len(desc)
+    out = np.empty((disk.CHUNKS, d_items), dtype)
+    for c in range(disk.CHUNKS):
+        out[c] = bits(np.asarray(desc)[np.asarray(tables[c, :d_items])], c)
+    return out
+
+
 def build_far(desc: np.ndarray, tables: np.ndarray) -> np.ndarray:
     """uint16 (4, D): for each chunk, far_bits of the descriptors in that chunk's table order."""
-    d_items = len(desc)
-    out = np.empty((disk.CHUNKS, d_items), np.uint16)
-    for c in range(disk.CHUNKS):
-        out[c] = far_bits(np.asarray(desc)[np.asarray(tables[c, :d_items])], c)
-    return out
+    return _in_table_order(desc, tables, far_bits, np.uint16)
 
 
 def build_near(desc: np.ndarray, tables: np.ndarray) -> np.ndarray:
     """uint32 (4, D): for each chunk, near_bits of the descriptors in that chunk's table order."""
-    d_items = len(desc)
-    out = np.empty((disk.CHUNKS, d_items), np.uint32)
-    for c in range(disk.CHUNKS):
-        out[c] = near_bits(np.asarray(desc)[np.asarray(tables[c, :d_items])], c)
-    return out
+    return _in_table_order(desc, tables, near_bits, np.uint32)
 
 
 class Features(Mapping[int, LocalFeatures]):
