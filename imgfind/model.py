@@ -402,6 +402,11 @@ class Group:
     #: are not counted: partial members (their ``partial`` set) and damaged copies (relation
     #: "damaged copy"), so a group of such members only has 0
     max_distance: int
+    #: the first file is a picture shown first by partial matching (the picture the others
+    #: were cut from), not a whole copy of the others: the members without ``partial`` after
+    #: it are whole copies of each other, their distance and relation measured against the
+    #: first of them (members[1]), and a plan keeps or removes among those only (planner)
+    first_partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)
