@@ -17,6 +17,9 @@ from PIL import Image, ImageFilter
 from test_canvas_copies import phone
 from test_partial_whole import photo_like
 
+from imgfind.model import Partial
+from imgfind.partial_groups import UNIFORM, is_source, on_canvas
+
 COPIES = ("photo.png", "photo.jpg", "photo-q35.jpg")
 
 
@@ -81,3 +84,36 @@ def test_whole_copies_stay_whole_copies_whatever_heads_the_group(runner, tmp_pat
     assert action[other] == "keep"
     assert sorted(action[n] for n in COPIES) == ["keep", "remove", "remove"]
     assert action["photo-q35.jpg"] == "remove"
+
+
+# Each failed on main eea020f: the crop (the photo read as the crop "on a canvas" of its
+# blurred background) or the screenshot (showing the photo at 0.9x, within SAME_DENSITY) was
+# the likely original.
+@pytest.mark.parametrize("kind,seed", [("bokeh", 1), ("bokeh", 2), ("bokeh", 3), ("phone", 3)])
+def test_a_crop_or_screenshot_never_heads_the_photos_copies(runner, tmp_path, kind, seed):
+    lib, other = _library(tmp_path, kind, seed)
+    doc, _ = _dedupe(runner, tmp_path, lib)
+    (g,) = doc["groups"]
+    assert _name(g["files"][0]["path"]) in COPIES
+    assert g["first_partial"] is False
+    (part,) = [f for f in g["files"] if f["partial"] is not None]
+    assert _name(part["path"]) == other
+
+
+def _seen(scale: float, beyond_b: float, spread_b: float, rotation: float = 0.0) -> Partial:
+    """A picture a lying wholly inside b (b's view of the rest: beyond_b, spread_b)."""
+    return Partial(1.0, 0.3, (0.0, 0.0, 1.0, 1.0), (0.2, 0.2, 0.7, 0.7), scale, rotation,
+                   "similarity", 100, beyond_a=1.0, beyond_b=beyond_b, spread_b=spread_b)
+
+
+def test_a_canvas_fill_is_near_uniform_unless_the_copy_is_turned():
+    assert on_canvas(_seen(1.0, 0.2, 0.0))  # letterbox bars
+    assert not on_canvas(_seen(1.0, 0.2, UNIFORM + 6))  # a blurred background: a picture
+    assert is_source(_seen(1.0, 0.2, UNIFORM + 6))
+    assert on_canvas(_seen(1.0, 0.15, UNIFORM + 6, rotation=12.0))  # blurred turned corners
+
+
+def test_a_picture_shown_smaller_on_a_uniform_rest_is_not_its_source():
+    assert not is_source(_seen(0.9, 1.0, 0.0))  # a phone screenshot, too smooth to tell
+    assert is_source(_seen(0.9, 1.0, UNIFORM + 6))  # an enlarged crop's picture goes on
+    assert is_source(_seen(1.0, 1.0, 0.0))  # a crop of a picture with a plain rest
