@@ -1107,13 +1107,19 @@ class Index:
                 out[g] = replace(out[g], members=out[g].members + tuple(extra))
                 continue
             frec = records.get(int(prints.ids[first]))
-            extra = [member(first, r, p) for r, p in adds]
+            own = set(group_rows[g])
+            extra = [member(first, r, p) for r, p in adds if r not in own]
             if frec is None or any(m is None for m in extra):  # removed meanwhile: as it was
                 continue
             now = disk[os.fsencode(frec.path)]
             frec = frec if now.state == PRESENT else replace(frec, state=now.state)
-            # No whole copy of its first file: max_distance counts whole copies only.
-            out[g] = Group((Member(frec, 0, "same orientation"), *extra), 0)
+            # The group's own files stay whole copies of each other, as the global stage
+            # found them (their distance and relation against their own first): a crop or
+            # screenshot taken as their source (rightly or not) never turns a q35 copy beside
+            # its q92 copy into a "partial match" a plan keeps. Its first file is a partial
+            # relation of theirs (first_partial): a plan keeps it and chooses among them.
+            out[g] = Group((Member(frec, 0, "same orientation"), *out[g].members, *extra),
+                           out[g].max_distance, first_partial=True)
         for centre, adds in new:
             crec = records.get(int(prints.ids[centre]))
             if crec is None:

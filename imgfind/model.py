@@ -149,7 +149,10 @@ class Partial:
     picture goes on past the overlap, as a crop's source does; near 0 where it is a fill, as
     the black, white or blurred corners of a copy turned or skewed on its own canvas are, or
     the bars around a picture shown letterboxed); 1.0 when there is too little outside to
-    tell or it was not measured.
+    tell or it was not measured. ``spread_a``/``spread_b``: how far the grey levels outside
+    the overlap spread (partial.spread: their interquartile range, grey levels of the
+    thumbnail; 0.0 when nothing lies outside or it was not measured): a canvas fill is
+    near-uniform (bars, margins, black or white corners), a blurred background is not.
     """
 
     cover_a: float
@@ -167,13 +170,16 @@ class Partial:
     keystone: float = 0.0
     beyond_a: float = 1.0
     beyond_b: float = 1.0
+    spread_a: float = 0.0
+    spread_b: float = 0.0
 
     def swapped(self) -> Partial:
         """The same overlap seen from b."""
         return Partial(self.cover_b, self.cover_a, self.box_b, self.box_a,
                        round(1.0 / self.scale, 4) if self.scale else 0.0, -self.rotation,
                        self.model, self.inliers, self.seen_b, self.seen_a, self.agree,
-                       self.stretch, self.keystone, self.beyond_b, self.beyond_a)
+                       self.stretch, self.keystone, self.beyond_b, self.beyond_a,
+                       self.spread_b, self.spread_a)
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +408,11 @@ class Group:
     #: are not counted: partial members (their ``partial`` set) and damaged copies (relation
     #: "damaged copy"), so a group of such members only has 0
     max_distance: int
+    #: the first file is a picture shown first by partial matching (the picture the others
+    #: were cut from), not a whole copy of the others: the members without ``partial`` after
+    #: it are whole copies of each other, their distance and relation measured against the
+    #: first of them (members[1]), and a plan keeps or removes among those only (planner)
+    first_partial: bool = False
 
 
 @dataclass(frozen=True, slots=True)

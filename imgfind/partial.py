@@ -479,7 +479,9 @@ def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str,
                    keystone=round(_keystone(matrix, poly_a, points_a, points_b, b), 4),
                    **({} if thumbs is None else
                       {"beyond_a": beyond(a, poly_a, thumbs[0]),
-                       "beyond_b": beyond(b, poly_b, thumbs[1])}))
+                       "beyond_b": beyond(b, poly_b, thumbs[1]),
+                       "spread_a": spread(a, poly_a, thumbs[0]),
+                       "spread_b": spread(b, poly_b, thumbs[1])}))
 
 
 def _overlap_polygons(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures
@@ -564,6 +566,38 @@ def beyond(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> float:
     if g[1:-1, 1:-1][dist > BEYOND_MARGIN].std() < FLAT_SPREAD:
         return 0.0  # a flat fill (FLAT_SPREAD)
     return round(float(min(1.0, out.mean() / inside.mean())), 4)
+
+
+def _outside_levels(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The fine detail and the grey levels of *thumb*'s pixels more than BEYOND_MARGIN outside
+    the overlap *poly* (as beyond reads them), and the fine detail of those inside."""
+    h, w = thumb.shape
+    g = thumb.astype(np.float64)
+    pad = np.pad(g, 1, mode="edge")
+    mean = sum(pad[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
+    fine = np.abs(g - mean)[1:-1, 1:-1]  # the thumbnail's own border has no neighbours
+    ys, xs = np.mgrid[1:h - 1, 1:w - 1]
+    scale = np.array([w / f.width, h / f.height])
+    dist = _outside(np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1),
+                    poly * scale).reshape(fine.shape)
+    return fine, g[1:-1, 1:-1], dist
+
+
+def spread(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> float:
+    """How far the grey levels of picture *f* outside the overlap *poly* (convex, its
+    detail-picture pixels) spread: the interquartile range of its grey *thumb*'s pixels more
+    than BEYOND_MARGIN outside, in grey levels; 0.0 when fewer than BEYOND_PIXELS lie there. A
+    canvas fill is near-uniform (letterbox bars, a window's margins, black or white corners:
+    0); a blurred background around a sharp subject is not (generated bokeh photos: 12-28).
+    The interquartile range, not the deviation: a status bar's icons are a few pixels of the
+    bars. Ours."""
+    _, grey, dist = _outside_levels(f, poly, thumb)
+    out = grey[dist > BEYOND_MARGIN]
+    if len(out) < BEYOND_PIXELS:
+        return 0.0
+    q1, q3 = np.percentile(out, [25, 75])
+    return round(float(q3 - q1), 2)
 
 
 def _jacobian(matrix: np.ndarray, at: np.ndarray) -> np.ndarray:

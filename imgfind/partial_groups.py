@@ -113,11 +113,23 @@ TURNED_COVER = 0.8
 TURNED_AGREE = 0.8
 
 
+#: ... and where b shows a square and unskewed (turned less than SQUARE degrees, a similarity:
+#: letterboxed, in a window, or a crop's source), the fill must be near-uniform: its grey
+#: levels spread (Partial.spread_b, interquartile range) under UNIFORM. A sharp subject on a
+#: blurred background has little fine detail around it too, but its background spreads
+#: 12-28 grey levels (generated bokeh photos; new-user trial of session 10: the photo read as
+#: its crop on a canvas, the crop as its source), where bars and margins spread 0. The
+#: blurred corners of a copy turned in place are a fill whatever they spread. Ours.
+UNIFORM = 6.0
+
+
 def on_canvas(p: Partial) -> bool:
     """Does picture b show picture a on a canvas of fill (a copy turned or skewed on its own
     canvas, a picture letterboxed or in a window's margins): b has next to no detail outside
-    their overlap (Partial.beyond_b under FILL), a has (at least FILL, or nothing outside)?"""
-    return p.beyond_b < FILL <= p.beyond_a
+    their overlap (Partial.beyond_b under FILL), a has (at least FILL, or nothing outside),
+    and b's fill is near-uniform (UNIFORM) unless b shows a turned or skewed?"""
+    square = abs(p.rotation) < SQUARE and p.model == "similarity"
+    return p.beyond_b < FILL <= p.beyond_a and not (square and p.spread_b >= UNIFORM)
 
 
 def a_is_centre(p: Partial) -> bool:
@@ -177,15 +189,26 @@ SAME_DENSITY = 1 / SCALE_MIN
 SQUARE = 1.5
 
 
+#: ... and a picture that shows the other smaller than this (Partial.scale) on a near-uniform
+#: rest (Partial.spread_b under UNIFORM: bars, a window's margins, app chrome) merely shows
+#: it, whatever SAME_DENSITY allows: a phone screenshot of a 1200 px photo across its 1080 px
+#: width (0.9x) is not the photo's source (new-user trial of session 10: it headed the
+#: photo's group, beyond, from a thumbnail too smooth to tell, reading 1.0). A crop keeps its
+#: picture's density: generated crops read 0.997-1.005 (tests/test_whole_copies_stay.py).
+SHOWN_SMALLER = 0.97
+
+
 def is_source(p: Partial) -> bool:
     """Is picture b the source of picture a: a lies wholly inside b (b not inside a), square
     to it (SQUARE), b shows it at no smaller a scale (SAME_DENSITY), by a similarity (not a
     perspective, nor a part view: a collage's half or a window's inner picture), and b goes on
-    past a (not on_canvas: a fill around a is no picture it was cut from)? A crop and the
+    past a (not on_canvas: a fill around a is no picture it was cut from; nor shown smaller,
+    SHOWN_SMALLER, on a near-uniform rest)? A crop and the
     picture it was cut from: True; a photo and a screenshot or collage that shows it shrunk
     or letterboxed, or a turned or skewed copy of it on a canvas: False."""
     return (p.cover_a >= CONTAINED and p.cover_b < CONTAINED and p.scale >= SAME_DENSITY
-            and abs(p.rotation) < SQUARE and p.model == "similarity" and not on_canvas(p))
+            and abs(p.rotation) < SQUARE and p.model == "similarity" and not on_canvas(p)
+            and not (p.scale < SHOWN_SMALLER and p.spread_b < UNIFORM))
 
 
 def outranks_copies(p: Partial, a_pixels: int, copies_pixels: int) -> bool:

@@ -45,8 +45,11 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
     for g in groups:
         # Only whole copies are kept or removed: a partial member (a crop, a screenshot, a
         # turned copy, a collage) is another picture, listed as kept, never the kept file.
-        files = [m.file for m in g.members if m.partial is None]
-        parts = [m for m in g.members if m.partial is not None]
+        # The first file of a group shown from a picture its whole copies were cut from
+        # (Group.first_partial) is such a picture too.
+        head = g.members[:1] if g.first_partial else ()
+        files = [m.file for m in g.members[len(head):] if m.partial is None]
+        parts = [*head, *(m for m in g.members if m.partial is not None)]
         quality = {}
         if "quality" in keep_rules:
             quality = {f.path: q for f in files if (q := jpeg_quality(f.path)) is not None}
@@ -95,7 +98,8 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
             entries.append(PlanFile(
                 f.path, "keep", f.size, f.mtime_ns, content_key(side.hashes[row_of[f.id]]),
                 f.width, f.height, f.format, f.metadata.get("taken", ""), None, None,
-                f"partial: {m.relation}", under(f.path, refs)))
+                "partial: the picture the whole copies were cut from" if head and m is head[0]
+                else f"partial: {m.relation}", under(f.path, refs)))
             all_dirs.append(os.path.dirname(f.path))
         out.append(PlanGroup(kept.path, rule_said, tuple(entries)))
     base = os.path.commonpath(all_dirs) if all_dirs else "/"

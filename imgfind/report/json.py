@@ -81,6 +81,7 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
         **header_json(header),
         "groups": [{
             "max_distance": g.max_distance,
+            "first_partial": g.first_partial,
             "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
                        "joined_by": joined_by(m, i),
                        "same_pixels": same_pixels(m, i), "original": i == 0, **evidence_json(m, i),

@@ -37,6 +37,8 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
             f = m.file
             tag = "original" if i == 0 else "partial" if m.partial else f"d={m.distance:<2}"
             rel = "" if m.relation == "same orientation" else f" ({m.relation})"
+            if i == 0 and g.first_partial:
+                rel = " (partial match of the whole copies below)"
             out.write(f"  {tag:>8}  {f.width}x{f.height}  {human_size(f.size):>9}  "
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}{rel}{_mark(f)}\n")
             if m.partial:
