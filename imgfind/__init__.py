@@ -17,6 +17,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .numba_cache import prepare as _prepare_numba_cache
+
+# Before any kernel module imports numba: a writable folder for its compiled kernels.
+_prepare_numba_cache()
 
 #: Public name -> the module that defines it.
 _PUBLIC = {
