@@ -230,8 +230,9 @@ def _store_error(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
         why = " (read-only file system)"
     elif _folder_unwritable(path):
         why = (f" (you cannot write its folder {os.path.dirname(os.path.abspath(path))}, where"
-               " SQLite keeps its -wal and -shm files; reading commands such as status, query"
-               " and dedupe still work)")
+               " SQLite keeps its -wal and -shm files"
+               + ("; status, query, and dedupe without paths, which only read it, still work)"
+                  if os.path.exists(path) else ")"))
     else:
         why = ""
     return StoreError(f"cannot {doing} index {path}: {text}{why}")

@@ -60,6 +60,13 @@ def test_reading_commands_work_on_an_index_in_an_unwritable_folder(tmp_path) -> 
         assert index.returncode == 1 and "Traceback" not in index.stderr
         [line] = index.stderr.strip().splitlines()
         assert f"you cannot write its folder {folder}" in line, line
+        assert "dedupe without paths" in line, line  # dedupe PATHS indexes them first: it writes
+        fresh = subprocess.run([*prefix, sys.executable, "-m", "imgfind", "--db", str(folder / "new.db"),
+                                "index", str(photos)], env=env, capture_output=True, text=True,
+                               timeout=300)
+        assert fresh.returncode == 1 and "Traceback" not in fresh.stderr
+        [line] = fresh.stderr.strip().splitlines()
+        assert "still work" not in line, line  # no index there to read
         assert sorted(os.listdir(folder)) == ["i.db"]
     finally:
         folder.chmod(0o755)
