@@ -478,10 +478,8 @@ def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str,
                    _seen(points_a, poly_a), _seen(points_b, poly_b), stretch=round(stretch, 4),
                    keystone=round(_keystone(matrix, poly_a, points_a, points_b, b), 4),
                    **({} if thumbs is None else
-                      {"beyond_a": beyond(a, poly_a, thumbs[0]),
-                       "beyond_b": beyond(b, poly_b, thumbs[1]),
-                       "spread_a": spread(a, poly_a, thumbs[0]),
-                       "spread_b": spread(b, poly_b, thumbs[1])}))
+                      dict(zip(("beyond_a", "spread_a", "beyond_b", "spread_b"),
+                               surround(a, poly_a, thumbs[0]) + surround(b, poly_b, thumbs[1])))))
 
 
 def _overlap_polygons(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures
@@ -540,9 +538,9 @@ def _outside(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     return ((points[:, None, :] - start[None]) * normal[None]).sum(axis=2).max(axis=1)
 
 
-def beyond(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> float:
-    """How much picture *f* shows outside the overlap *poly* (convex, its detail-picture
-    pixels), from its grey *thumb* (square, any size): the mean fine detail (absolute
+def beyond(fine: np.ndarray, grey: np.ndarray, dist: np.ndarray) -> float:
+    """How much a picture shows outside an overlap, from its thumbnail's arrays
+    (_outside_levels: fine detail, grey levels, distance outside the overlap): the mean fine detail (absolute
     difference from the 3x3 mean) of the thumbnail's pixels more than BEYOND_MARGIN outside
     the overlap over that of its pixels more than BEYOND_MARGIN inside, at most 1.0; 1.0 when
     fewer than BEYOND_PIXELS lie outside, or the inside has less than BEYOND_DETAIL (too
@@ -551,27 +549,19 @@ def beyond(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> float:
     has next to none: black or white corners, blurred ones, the bars around a letterboxed
     picture, the margins of a window; 0.0 when the grey levels outside are flat (FLAT_SPREAD).
     Ours."""
-    h, w = thumb.shape
-    g = thumb.astype(np.float64)
-    pad = np.pad(g, 1, mode="edge")
-    mean = sum(pad[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)) / 9.0
-    fine = np.abs(g - mean)[1:-1, 1:-1]  # the thumbnail's own border has no neighbours
-    ys, xs = np.mgrid[1:h - 1, 1:w - 1]
-    scale = np.array([w / f.width, h / f.height])
-    dist = _outside(np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1),
-                    poly * scale).reshape(fine.shape)
     out, inside = fine[dist > BEYOND_MARGIN], fine[dist < -BEYOND_MARGIN]
     if len(out) < BEYOND_PIXELS or not len(inside) or inside.mean() < BEYOND_DETAIL:
         return 1.0
-    if g[1:-1, 1:-1][dist > BEYOND_MARGIN].std() < FLAT_SPREAD:
+    if grey[dist > BEYOND_MARGIN].std() < FLAT_SPREAD:
         return 0.0  # a flat fill (FLAT_SPREAD)
     return round(float(min(1.0, out.mean() / inside.mean())), 4)
 
 
 def _outside_levels(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The fine detail and the grey levels of *thumb*'s pixels more than BEYOND_MARGIN outside
-    the overlap *poly* (as beyond reads them), and the fine detail of those inside."""
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the pixels of *thumb* but its border: their fine detail (absolute difference from
+    the 3x3 mean), their grey levels, and their signed distance outside the overlap *poly*
+    (thumbnail pixels, negative inside), each float64 (h - 2, w - 2)."""
     h, w = thumb.shape
     g = thumb.astype(np.float64)
     pad = np.pad(g, 1, mode="edge")
@@ -584,20 +574,26 @@ def _outside_levels(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray
     return fine, g[1:-1, 1:-1], dist
 
 
-def spread(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> float:
-    """How far the grey levels of picture *f* outside the overlap *poly* (convex, its
-    detail-picture pixels) spread: the interquartile range of its grey *thumb*'s pixels more
-    than BEYOND_MARGIN outside, in grey levels; 0.0 when fewer than BEYOND_PIXELS lie there. A
+def spread(grey: np.ndarray, dist: np.ndarray) -> float:
+    """How far a picture's grey levels outside an overlap spread, from its thumbnail's arrays
+    (_outside_levels: grey levels, distance outside the overlap): the interquartile range of
+    the pixels more than BEYOND_MARGIN outside, in grey levels; 0.0 when fewer than BEYOND_PIXELS lie there. A
     canvas fill is near-uniform (letterbox bars, a window's margins, black or white corners:
     0); a blurred background around a sharp subject is not (generated bokeh photos: 12-28).
     The interquartile range, not the deviation: a status bar's icons are a few pixels of the
     bars. Ours."""
-    _, grey, dist = _outside_levels(f, poly, thumb)
     out = grey[dist > BEYOND_MARGIN]
     if len(out) < BEYOND_PIXELS:
         return 0.0
     q1, q3 = np.percentile(out, [25, 75])
     return round(float(q3 - q1), 2)
+
+
+def surround(f: LocalFeatures, poly: np.ndarray, thumb: np.ndarray) -> tuple[float, float]:
+    """(beyond, spread) of picture *f* around the overlap *poly* (convex, its detail-picture
+    pixels), from one reading of its grey *thumb* (square, any size)."""
+    fine, grey, dist = _outside_levels(f, poly, thumb)
+    return beyond(fine, grey, dist), spread(grey, dist)
 
 
 def _jacobian(matrix: np.ndarray, at: np.ndarray) -> np.ndarray:
