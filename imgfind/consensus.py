@@ -16,8 +16,11 @@ skipped: the same answer (no homography), for less.
 
 The bound is not exact for what findHomography reports: it refits its best hypothesis on
 that hypothesis' inliers and counts the inliers of the refitted model, which can explain a
-match or two that no 4-point model does. So callers ask within a wider radius than RANSAC's
-(partial.HOMOGRAPHY_SLACK). Counts also allow for rounding (OpenCV scores in float32).
+match or two that no 4-point model does (measured with OpenCV 5.0: in calls where the
+reported count exceeded the bound at RANSAC's radius, no 4-subset that OpenCV's RANSAC would
+draw reached it with OpenCV's own 4-point solve and float32 errors). So callers ask within a
+wider radius than RANSAC's (partial.HOMOGRAPHY_SLACK). Counts also allow for rounding
+(OpenCV scores in float32).
 
 Needs numba (the ``fast`` extra); without it, homography_may_reach always answers True.
 """

@@ -131,3 +131,25 @@ def test_unrelated_pictures_are_rejected_before_findhomography(seed, homography_
     monkeypatch.setattr(partial, "homography_may_reach", lambda *args: True)
     assert partial.verify(a, b) is None
     assert homography_calls and all(10 <= n <= consensus.MAX_MATCHES for n in homography_calls)
+
+
+def test_findhomography_is_skipped_when_no_model_explains_enough_within_the_slack(
+        homography_calls):
+    """Matches that a homography explains within 2x RANSAC's radius but not within
+    HOMOGRAPHY_SLACK (1.5x): four exact matches, six displaced by 1.7x RANSAC_PIXELS, the
+    rest unrelated. Not a homography RANSAC could report with the 10 matches an answer needs,
+    so findHomography is not run (at slack 2 it was)."""
+    rng = np.random.default_rng(3)
+    h = np.array([[0.9, 0.15, 20], [-0.1, 1.05, 10], [8e-4, -5e-4, 1.0]])
+    pa = (rng.random((26, 2)) * [384, 288]).astype(np.float64)
+    ph = np.hstack([pa, np.ones((26, 1))]) @ h.T
+    pb = ph[:, :2] / ph[:, 2:]
+    angle = rng.uniform(0, 2 * np.pi, 6)
+    pb[4:10] += 1.7 * partial.RANSAC_PIXELS * np.stack([np.cos(angle), np.sin(angle)], 1)
+    pb[10:] = rng.random((16, 2)) * [384, 288]
+    pa, pb = pa.astype(np.float32), pb.astype(np.float32)
+    assert consensus.homography_may_reach(pa, pb, 10, 2.0 * partial.RANSAC_PIXELS)
+    assert not consensus.homography_may_reach(pa, pb, 10, SLACK_RADIUS)
+    f = keypoints.LocalFeatures(384, 288, b"", b"")
+    assert partial._fit(pa, pb, f, f, partial.GUIDE_FROM) is None
+    assert homography_calls == []
