@@ -196,3 +196,38 @@ def test_output_slots_written_only_at_their_starts_take_little_memory():
     out[::16_384] = 1
     assert out.flags.writeable and len(out) == 1_368 * 16_384
     assert resident_mb() - before < 40
+
+
+@settings(max_examples=80, deadline=None)
+@given(length=st.integers(0, 70), start=st.integers(0, 5), k=st.integers(0, 12),
+       at=st.integers(-1, 69), seed=st.integers(0, 2**32 - 1))
+def test_bucket_screen_says_whether_any_item_is_within_k_bits(length, start, k, at, seed):
+    # The branch-free screen of a bucket (vectorised) before the loop that reports matches:
+    # every bucket length (vector tails), empty buckets, a match at any position or none.
+    from imgfind.search import _kernels
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 2**64, start + length, dtype=np.uint64)
+    v = rng.integers(0, 2**64, dtype=np.uint64)
+    if 0 <= at < length:  # one item within k bits of v
+        bits = rng.choice(64, size=k, replace=False)
+        values[start + at] = v ^ np.uint64(sum(1 << int(b) for b in bits))
+    bucket = values[start:start + length]
+    want = bool(len(bucket)) and int(min(bin(int(x) ^ int(v)).count("1") for x in bucket)) <= k
+    assert _kernels.any_within(v, values, start, start + length, np.uint64(k)) == want
+
+
+def test_long_buckets_with_matches_at_their_ends_equal_brute_force():
+    # Buckets of hundreds of items (every item shares its substrings with many others, as the
+    # crop views of 10^6 files do) whose matches sit first, last or in a vector's tail.
+    rng = np.random.default_rng(11)
+    base = rng.integers(0, 2**16, 4, dtype=np.uint64)
+    high = rng.integers(0, 2**48, 3_000, dtype=np.uint64) << np.uint64(16)
+    items = high | base[rng.integers(0, 4, 3_000)]
+    queries = items[[0, 1, 7, 8, 9, 2_999, 1_500]] ^ np.uint64(0b101 << 20)
+    for layout in (None, LAYOUTS[1], LAYOUTS[3]):
+        engine = compiled.CompiledJoin(items)
+        engine.layout = forced(9, layout)
+        got, want = engine.find_many(queries, 9), BruteForce(items).find_many(queries, 9)
+        for g, w in zip(got, want):
+            assert g.tolist() == w.tolist()

@@ -9,6 +9,13 @@ import numpy as np
 
 #: Queries per parallel block (a block writes its matches into its own slice of the output).
 BLOCK_QUERIES = 4096
+#: Queries per sub-block: a block's queries (sorted by the task's substring) go through every
+#: probe mask SUB_QUERIES at a time, and the masks go in increasing order (join._ball), so the
+#: masks that flip only low key bits read buckets a few kilobytes from the last ones, still in
+#: the core's cache: at 10^6 files (168 items a bucket) the probes were bound by memory traffic,
+#: each mask reading another megabytes of buckets for the whole block. Ours: 128 cut the crop
+#: channels' join 1.4x there (benchmarks/RESULTS.md, session 11).
+SUB_QUERIES = 128
 
 m1 = np.uint64(0x5555555555555555)
 m2 = np.uint64(0x3333333333333333)
@@ -22,14 +29,27 @@ def popcount(x):
     x = (x + (x >> np.uint64(4))) & m4
     return (x * h01) >> np.uint64(56)
 
+@nb.njit(inline="always")
+def any_within(v, values, s, e, kk):
+    """True when some values[s:e] is within kk bits of v. A branch-free count over the
+    bucket, which the compiler turns into vector popcounts; nearly every bucket holds no
+    match, and the scalar loop that reports matches runs only for those that do."""
+    # A slice indexed from 0 (not range(s, e) over the whole array, whose negative-index
+    # handling keeps the loop scalar) and a uint64 sum: the form LLVM vectorizes (measured).
+    w = values[s:e]
+    n = np.uint64(0)
+    for p in range(len(w)):
+        n += np.uint64(popcount(v ^ w[p]) <= kk)
+    return n != np.uint64(0)
+
 @nb.njit(parallel=True, cache=True, nogil=True)
 def sweep(queries, order, sorted_values, k, offsets, widths, radii, tab_values, tab_order, starts, start_base,
           masks, mask_lo, mask_hi, n_blocks, tasks, cap, out_q, out_i, out_d, counts):
     """Multi-index probes in a cache-friendly order: task (j, b) takes block b of the queries
     sorted by their substring j (order[j]; their values in that order, sorted_values[j], read
-    one after the other) and runs each probe mask over the whole block
-    before the next, so consecutive probes read nearby buckets (one query's probes, one after
-    the other, read a random bucket each: a cache miss per probe). A match within k bits is
+    one after the other) and runs each probe mask over the block (SUB_QUERIES queries at a
+    time) before the next, so consecutive probes read nearby buckets (one query's probes, one
+    after the other, read a random bucket each: a cache miss per probe). A match within k bits is
     reported by the first substring j where it is within radii[j] (the others skip it).
     Task jb = j * n_blocks + b; the t-th task run (tasks[t] = jb: every task, or again only
     those whose matches overflowed their slot) writes its matches into slot t of the outputs
@@ -48,32 +68,36 @@ def sweep(queries, order, sorted_values, k, offsets, widths, radii, tab_values, 
         off = np.uint64(offsets[j])
         mask = (np.uint64(1) << np.uint64(widths[j])) - np.uint64(1)
         base = start_base[j]
-        for t in range(mask_lo[j], mask_hi[j]):
-            flip = masks[t]
-            for qq in range(lo, hi):
-                v = sorted_values[j, qq]
-                slot = base + np.int64(((v >> off) & mask) ^ flip)
-                s = starts[slot]
-                e = starts[slot + 1]
-                for p in range(s, e):
-                    x = v ^ tab_values[j, p]
-                    d = popcount(x)
-                    if d > kk:
+        values_j = tab_values[j]
+        for sub in range(lo, hi, SUB_QUERIES):
+            for t in range(mask_lo[j], mask_hi[j]):
+                flip = masks[t]
+                for qq in range(sub, min(hi, sub + SUB_QUERIES)):
+                    v = sorted_values[j, qq]
+                    slot = base + np.int64(((v >> off) & mask) ^ flip)
+                    s = starts[slot]
+                    e = starts[slot + 1]
+                    if not any_within(v, values_j, s, e, kk):
                         continue
-                    dup = False
-                    for jj in range(j):
-                        mm = (np.uint64(1) << np.uint64(widths[jj])) - np.uint64(1)
-                        if popcount((x >> np.uint64(offsets[jj])) & mm) <= np.uint64(radii[jj]):
-                            dup = True
-                            break
-                    if dup:
-                        continue
-                    if pos < end:
-                        out_q[pos] = order[j, qq]
-                        out_i[pos] = tab_order[j, p]
-                        out_d[pos] = np.uint8(d)
-                        pos += 1
-                    found += 1
+                    for p in range(s, e):
+                        x = v ^ values_j[p]
+                        d = popcount(x)
+                        if d > kk:
+                            continue
+                        dup = False
+                        for jj in range(j):
+                            mm = (np.uint64(1) << np.uint64(widths[jj])) - np.uint64(1)
+                            if popcount((x >> np.uint64(offsets[jj])) & mm) <= np.uint64(radii[jj]):
+                                dup = True
+                                break
+                        if dup:
+                            continue
+                        if pos < end:
+                            out_q[pos] = order[j, qq]
+                            out_i[pos] = tab_order[j, p]
+                            out_d[pos] = np.uint8(d)
+                            pos += 1
+                        found += 1
         counts[t_] = found
 
 @nb.njit(parallel=True, cache=True, nogil=True)

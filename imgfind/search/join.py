@@ -68,11 +68,13 @@ def _kernels():
 
 
 def _ball(width: int, radius: int) -> np.ndarray:
-    """Every mask of at most *radius* set bits among *width* bits (0 first), uint64."""
+    """Every mask of at most *radius* set bits among *width* bits, uint64, in increasing order
+    (0 first): masks that differ in low bits only are probed one after the other, which reads
+    nearby buckets (_kernels.SUB_QUERIES)."""
     out = [0]
     for r in range(1, radius + 1):
         out.extend(sum(1 << b for b in combo) for combo in itertools.combinations(range(width), r))
-    return np.array(out, np.uint64)
+    return np.sort(np.array(out, np.uint64))
 
 
 def plan(n_items: int, k: int) -> tuple[list[int], list[int], list[int]] | None:
