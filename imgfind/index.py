@@ -43,7 +43,7 @@ from .keypoints import QUERY_KEYPOINTS
 from .keypoints import density_outside
 from .keypoints import outside as keypoints_outside
 from .inner_box import inner_boxes
-from .part_views import area as view_area, inner_print, uniform, view_prints
+from .part_views import area as view_area, inner_print, ramp, uniform, view_prints
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
@@ -1167,7 +1167,8 @@ class Index:
                      ) -> list[PairMatch]:
         """The pairs of part views (*views*, rows a) and indexed pictures (rows b of *prints*)
         in *found* where neither is a uniform fill (part_views.uniform): a solid black
-        picture is not a part of every drawing with a black rectangle in it."""
+        picture is not a part of every drawing with a black rectangle in it; nor a plain ramp
+        (part_views.ramp): half a gradient is a gradient, like any other one."""
         if not found:
             return found
         thumbs = self.store.thumbs({int(prints.ids[p.b]) for p in found})
@@ -1175,7 +1176,7 @@ class Index:
         for p in found:
             blob = thumbs.get(int(prints.ids[p.b]))
             view = np.frombuffer(stored_thumb(views[p.a]), np.uint8).reshape(-1, THUMB_SIZE)
-            if blob is not None and not uniform(blob) and not uniform(view):
+            if blob is not None and not any(uniform(t) or ramp(t) for t in (blob, view)):
                 out.append(p)
         return out
 

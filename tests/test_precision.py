@@ -195,3 +195,24 @@ def test_pure_gradients_that_differ_by_a_hue_turn_are_not_one_picture(tmp_path):
     groups = _groups(tmp_path, folder)
     assert not any({"sky-blue.jpg", "sky-orange.jpg"} <= g for g in groups), groups
     assert any({"sky-blue.jpg", "sky-blue-bright.jpg"} <= g for g in groups), groups
+
+
+# ----------------------------------------------------------------------------- kind 4
+def horizontal(size: tuple[int, int], a: tuple[int, int, int], b: tuple[int, int, int]) -> Image.Image:
+    """A smooth horizontal gradient from colour *a* (left) to *b* (right)."""
+    w, h = size
+    t = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
+    rgb = np.asarray(a, np.float32) * (1 - t) + np.asarray(b, np.float32) * t
+    return Image.fromarray(np.repeat(rgb, h, axis=0).astype(np.uint8), "RGB")
+
+
+def test_half_of_one_gradient_is_not_another_gradient(tmp_path):
+    # A new-user trial's false partial group: two different smooth gradients, one "inside" the
+    # other through a part view (a half of it matched the other whole), no keypoint in
+    # either. Half a ramp is a ramp: nothing tells it from any other ramp of its direction and
+    # colours (part_views.ramp). Found among 40 random gradients; these two are that pair.
+    folder = tmp_path / "ramps"
+    folder.mkdir()
+    horizontal((1099, 611), (33, 114, 117), (95, 252, 123)).save(folder / "teal.jpg", quality=90)
+    diagonal((937, 848), (36, 66, 77), (18, 229, 65)).save(folder / "green.jpg", quality=90)
+    assert _groups(tmp_path, folder) == []
