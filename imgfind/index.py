@@ -650,7 +650,7 @@ class Index:
                         break
                     found = sorted(found + more, key=lambda x: -x[1].inliers)
                 out.append(found)
-            if blob is not None and not fp.flat:
+            if blob is not None and not fp.flat and not ramp(blob):
                 for box, vfp in view_prints(blob):
                     owners.append((qrow, box))
                     fps.append(vfp)
@@ -1145,8 +1145,8 @@ class Index:
         owners, fps = [], []
         for r in rows:
             blob = thumbs.get(int(prints.ids[r]))
-            if blob is None or prints.flat[r]:
-                continue
+            if blob is None or prints.flat[r] or ramp(blob):
+                continue  # a plain ramp has no parts: each half of it is a ramp (part_views.ramp)
             for box, fp in view_prints(blob):
                 owners.append((r, box))
                 fps.append(fp)
@@ -1167,8 +1167,7 @@ class Index:
                      ) -> list[PairMatch]:
         """The pairs of part views (*views*, rows a) and indexed pictures (rows b of *prints*)
         in *found* where neither is a uniform fill (part_views.uniform): a solid black
-        picture is not a part of every drawing with a black rectangle in it; nor a plain ramp
-        (part_views.ramp): half a gradient is a gradient, like any other one."""
+        picture is not a part of every drawing with a black rectangle in it."""
         if not found:
             return found
         thumbs = self.store.thumbs({int(prints.ids[p.b]) for p in found})
@@ -1176,7 +1175,7 @@ class Index:
         for p in found:
             blob = thumbs.get(int(prints.ids[p.b]))
             view = np.frombuffer(stored_thumb(views[p.a]), np.uint8).reshape(-1, THUMB_SIZE)
-            if blob is not None and not any(uniform(t) or ramp(t) for t in (blob, view)):
+            if blob is not None and not uniform(blob) and not uniform(view):
                 out.append(p)
         return out
 
