@@ -43,7 +43,7 @@ from .keypoints import QUERY_KEYPOINTS
 from .keypoints import density_outside
 from .keypoints import outside as keypoints_outside
 from .inner_box import inner_boxes
-from .part_views import area as view_area, inner_print, uniform, view_prints
+from .part_views import area as view_area, inner_print, ramp, uniform, view_prints
 from .recipe import THUMB_SIZE
 from .store import Prints, Store
 
@@ -650,7 +650,7 @@ class Index:
                         break
                     found = sorted(found + more, key=lambda x: -x[1].inliers)
                 out.append(found)
-            if blob is not None and not fp.flat:
+            if blob is not None and not fp.flat and not ramp(blob):
                 for box, vfp in view_prints(blob):
                     owners.append((qrow, box))
                     fps.append(vfp)
@@ -1145,8 +1145,8 @@ class Index:
         owners, fps = [], []
         for r in rows:
             blob = thumbs.get(int(prints.ids[r]))
-            if blob is None or prints.flat[r]:
-                continue
+            if blob is None or prints.flat[r] or ramp(blob):
+                continue  # a plain ramp has no parts: each half of it is a ramp (part_views.ramp)
             for box, fp in view_prints(blob):
                 owners.append((r, box))
                 fps.append(fp)

@@ -124,5 +124,37 @@ def uniform(blob: np.ndarray) -> bool:
     return colour is None or float(np.asarray(colour, np.float32).reshape(2, -1).std(axis=1).max()) < UNIFORM_STD
 
 
+#: A thumbnail whose grey levels lie within this much (mean absolute deviation, grey levels) of
+#: their best-fitting plane, and whose colour signature's channels within as much of theirs,
+#: is a plain ramp: a smooth linear gradient. A ramp has no parts: each half of it is a ramp
+#: again, so a half of one gradient matches the whole of any other gradient of that direction
+#: and those colours, and no keypoint can tell them apart (a gradient has none): a ramp's
+#: halves are not searched (index: its views). A gradient shown inside a window is still
+#: found through the window's inner view: the screenshot as a whole is no ramp. Measured on
+#: stored thumbnails: generated linear and diagonal gradients 0.28-0.37 grey (colour up to
+#: 0.44); the bench's pictures whose halves part views match, 9.1 (smooth pool) and 13.5
+#: (dev) at their plainest. Ours.
+RAMP_RESIDUAL = 1.0
+
+
+def _off_plane(a: np.ndarray) -> float:
+    """Mean absolute deviation of the 2-D array *a* from its least-squares plane."""
+    h, w = a.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    design = np.stack([np.ones(h * w), xx.ravel(), yy.ravel()], axis=1)
+    values = np.asarray(a, np.float64).ravel()
+    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+    return float(np.abs(values - design @ coef).mean())
+
+
+def ramp(blob: np.ndarray) -> bool:
+    """Is the stored thumbnail *blob* (as uniform takes it) a plain ramp (RAMP_RESIDUAL): its
+    grey levels, and each channel of its colour signature, a plane?"""
+    grey, colour = thumb_parts(blob)
+    if _off_plane(grey) >= RAMP_RESIDUAL:
+        return False
+    return colour is None or all(_off_plane(c) < RAMP_RESIDUAL for c in colour)
+
+
 def area(box: Sequence[float]) -> float:
     return (box[2] - box[0]) * (box[3] - box[1])

@@ -159,11 +159,37 @@ def same_frame(p: Partial) -> bool:
     return min(p.cover_a, p.cover_b) >= SAME_FRAME and not moved(p)
 
 
+#: A model that rests on few keypoints (fewer than FEW_INLIERS inliers) is believed only when
+#: the pictures' thumbnails agree over the overlap it claims (Partial.agree, at least
+#: FEW_AGREE). Corners are alike at every scale and turn: the corners of flat shapes in two
+#: unrelated drawings, or the icons of one toolbar around different photos, let RANSAC fit a
+#: similarity through a few dozen of them, shrunk and often turned (19, 57, 89, 107 degrees),
+#: whose overlap shows different pictures. Ours, calibrated on ../shared/bench's dev and
+#: smooth pools and outside case 22, every pair dedupe placed at session 10's code: the
+#: different pictures on fewer than 40 inliers agree 0.0-0.096 (case 22 at K=500: 22-37
+#: inliers; both pools: a distractor pair on 27); the copies of one picture on fewer than 40
+#: (smooth: a rot_15 on 24, a perspective on 33; dev: a rot_15 on 39) 0.59-0.99. Not higher:
+#: from 40 to 64 inliers copies of one picture agree as little as different ones (smooth: a
+#: screenshot against a turned copy on 43, 0.0; a perspective on 50, 0.17), and a
+#: perspective copy fitted by a similarity agrees 0.0 on 97-197.
+FEW_INLIERS = 40
+FEW_AGREE = 0.3
+
+
+def few_keypoints_disagree(p: Partial) -> bool:
+    """Does a keypoint model of fewer than FEW_INLIERS inliers show pictures that do not agree
+    over its overlap (Partial.agree under FEW_AGREE)? A part view (no keypoints: its own
+    evidence is the global fingerprint's) never does."""
+    return 0 < p.inliers < FEW_INLIERS and p.agree < FEW_AGREE
+
+
 def groupable(p: Partial) -> bool:
     """Is a verified partial pair a relation a duplicate group shows (see CONTAINED,
-    SAME_FRAME, NEAR_WHOLE)?"""
+    SAME_FRAME, NEAR_WHOLE, FEW_INLIERS)?"""
     lo, hi = min(p.cover_a, p.cover_b), max(p.cover_a, p.cover_b)
     if p.agree < MIN_AGREE and (lo >= NEAR_WHOLE or (lo >= MOSTLY and _across(p))):
+        return False
+    if few_keypoints_disagree(p):
         return False
     return (hi >= CONTAINED or turned_in_place(p)) and not same_frame(p)
 

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from helpers import invoke, invoke_json, make_image
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
@@ -195,3 +196,71 @@ def test_pure_gradients_that_differ_by_a_hue_turn_are_not_one_picture(tmp_path):
     groups = _groups(tmp_path, folder)
     assert not any({"sky-blue.jpg", "sky-orange.jpg"} <= g for g in groups), groups
     assert any({"sky-blue.jpg", "sky-blue-bright.jpg"} <= g for g in groups), groups
+
+
+# ----------------------------------------------------------------------------- kind 4
+def horizontal(size: tuple[int, int], a: tuple[int, int, int], b: tuple[int, int, int]) -> Image.Image:
+    """A smooth horizontal gradient from colour *a* (left) to *b* (right)."""
+    w, h = size
+    t = np.linspace(0, 1, w, dtype=np.float32)[None, :, None]
+    rgb = np.asarray(a, np.float32) * (1 - t) + np.asarray(b, np.float32) * t
+    return Image.fromarray(np.repeat(rgb, h, axis=0).astype(np.uint8), "RGB")
+
+
+def test_half_of_one_gradient_is_not_another_gradient(tmp_path):
+    # A new-user trial's false partial group: two different smooth gradients, one "inside" the
+    # other through a part view (a half of it matched the other whole), no keypoint in
+    # either. Half a ramp is a ramp: nothing tells it from any other ramp of its direction and
+    # colours (part_views.ramp). Found among 40 random gradients; these two are that pair.
+    folder = tmp_path / "ramps"
+    folder.mkdir()
+    horizontal((1099, 611), (33, 114, 117), (95, 252, 123)).save(folder / "teal.jpg", quality=90)
+    diagonal((937, 848), (36, 66, 77), (18, 229, 65)).save(folder / "green.jpg", quality=90)
+    assert _groups(tmp_path, folder) == []
+
+
+# ----------------------------------------------------------------------------- kind 5
+def phone_app(photo: Image.Image, w: int = 1080, h: int = 2340) -> Image.Image:
+    """A phone screenshot of a photo app: status bar (clock, icons), app bar (back arrow,
+    title, buttons), *photo* across the width, toolbar (four labelled buttons)."""
+    from PIL import ImageFont
+
+    shot = Image.new("RGB", (w, h), (255, 255, 255))
+    d = ImageDraw.Draw(shot)
+    font = ImageFont.load_default(size=36)
+    d.rectangle((0, 0, w, 90), fill=(245, 245, 245))
+    d.text((40, 25), "12:34", fill=(0, 0, 0), font=font)
+    for k in range(4):
+        d.rectangle((w - 70 - 50 * k, 30, w - 40 - 50 * k, 62), fill=(40, 40, 40))
+    d.polygon([(40, 170), (80, 130), (80, 210)], fill=(30, 30, 30))
+    d.text((120, 145), "Photos  Album  2024", fill=(20, 20, 20), font=font)
+    for k in range(3):
+        d.ellipse((w - 90 - 90 * k, 140, w - 50 - 90 * k, 180), fill=(60, 60, 60))
+    t = photo.resize((w, round(photo.size[1] * w / photo.size[0])), Image.Resampling.LANCZOS)
+    shot.paste(t, (0, (h - t.size[1]) // 2))
+    d.rectangle((0, h - 260, w, h), fill=(250, 250, 250))
+    for k, word in enumerate(("Share", "Edit", "Like", "Delete")):
+        x = 60 + k * 260
+        d.rectangle((x + 40, h - 230, x + 100, h - 170), outline=(30, 30, 30), width=6)
+        d.text((x + 20, h - 150), word, fill=(30, 30, 30), font=font)
+    return shot
+
+
+@pytest.mark.xfail(strict=True, reason="open (session 11): the shared app chrome carries the "
+                   "keypoint model (69-105 inliers) and most of the thumbnail, so neither the "
+                   "inlier count nor the quarters' agreement (0.70-0.99) tells the photos apart")
+def test_screenshots_of_different_photos_in_one_app_are_no_partial_pair(tmp_path):
+    # A new-user trial's false partial group ("33% of it, rotated 12 degrees"): two phone
+    # screenshots of different photos in the same app, one of them turned. The keypoints
+    # match the status bar, app bar and toolbar; the photos between them differ.
+    from test_partial_whole import photo_like
+    from test_uniform_parts import _analysed
+
+    from imgfind.partial_groups import groupable
+    from imgfind.verify_threads import both_ways
+
+    a = phone_app(photo_like(300, 960, 640))
+    b = phone_app(photo_like(400, 960, 640)).rotate(12, expand=True, fillcolor=(20, 20, 20))
+    (la, sa, ta), (lb, sb, tb) = (_analysed(im, tmp_path / n) for im, n in ((a, "a.jpg"), (b, "b.jpg")))
+    found = both_ways(la, lb, sa, sb, (ta, tb))
+    assert found is None or not groupable(found), found
