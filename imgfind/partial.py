@@ -472,14 +472,15 @@ def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str,
     linear = float(np.sqrt(max(area_b, 1e-9) / max(area_a, 1e-9)))
     (aw, ah), (bw, bh) = a_size or (a.width, a.height), b_size or (b.width, b.height)
     scale = linear * (bw / b.width) / (aw / a.width)
-    rotation, stretch = _turn_and_stretch(_jacobian(matrix, poly_a.mean(axis=0)))
+    rotation, stretch, mirrored = _turn_and_stretch(_jacobian(matrix, poly_a.mean(axis=0)))
     return Partial(round(cover_a, 4), round(cover_b, 4), _box(poly_a, a), _box(poly_b, b),
                    round(scale, 4), round(rotation, 2), model, inliers,
                    _seen(points_a, poly_a), _seen(points_b, poly_b), stretch=round(stretch, 4),
                    keystone=round(_keystone(matrix, poly_a, points_a, points_b, b), 4),
                    **({} if thumbs is None else
                       dict(zip(("beyond_a", "spread_a", "beyond_b", "spread_b"),
-                               surround(a, poly_a, thumbs[0]) + surround(b, poly_b, thumbs[1])))))
+                               surround(a, poly_a, thumbs[0]) + surround(b, poly_b, thumbs[1])))),
+                   mirrored=mirrored)
 
 
 def _overlap_polygons(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures
@@ -606,19 +607,26 @@ def _jacobian(matrix: np.ndarray, at: np.ndarray) -> np.ndarray:
                      [matrix[1, 0] - v * matrix[2, 0], matrix[1, 1] - v * matrix[2, 1]]]) / w
 
 
-def _turn_and_stretch(jac: np.ndarray) -> tuple[float, float]:
-    """The rotation (degrees, counter-clockwise on screen) and the stretch (longer over
-    shorter axis scale, >= 1) of a 2x2 linear map, by its polar decomposition J = R S (R the
-    nearest rotation, from the SVD J = U D V^T as R = U V^T; Higham, "Computing the polar
-    decomposition", 1986). A stretch along the picture's axes turns nothing, where the angle
-    of a horizontal step reads a turn into any shear or stretch a similarity fit absorbs."""
+def _turn_and_stretch(jac: np.ndarray) -> tuple[float, float, bool]:
+    """The rotation (degrees, counter-clockwise on screen), the stretch (longer over shorter
+    axis scale, >= 1) and whether the map mirrors, of a 2x2 linear map, by its polar
+    decomposition J = R S (R the nearest rotation, from the SVD J = U D V^T as R = U V^T;
+    Higham, "Computing the polar decomposition", 1986). A stretch along the picture's axes
+    turns nothing, where the angle of a horizontal step reads a turn into any shear or stretch
+    a similarity fit absorbs. A map that reverses orientation (det J < 0: a homography laid
+    over a mirror image) is read as a left-right mirror then a turn, J = R S M: the rotation
+    is measured in the mirrored frame, J M (a mirrored copy turned 8 degrees: 8, where R of
+    J itself, a reflection, reads 172)."""
     if not np.all(np.isfinite(jac)):
-        return 0.0, 1.0
+        return 0.0, 1.0, False
+    mirrored = bool(np.linalg.det(jac) < 0)
+    if mirrored:
+        jac = jac @ np.diag([-1.0, 1.0])
     u, d, vt = np.linalg.svd(jac)
     r = u @ vt
     # y grows downwards: a counter-clockwise turn on screen is a negative angle in pixels
     rotation = -float(np.degrees(np.arctan2(r[1, 0], r[0, 0])))
-    return rotation, float(d[0] / max(d[1], 1e-12))
+    return rotation, float(d[0] / max(d[1], 1e-12)), mirrored
 
 
 def _keystone(matrix: np.ndarray, poly: np.ndarray, points_a: np.ndarray,
@@ -707,7 +715,8 @@ def describe(p: Partial, other: str = "the query") -> str:
 
     For example "inside the query, 35% of it", "contains the query, as 48% of it" (the
     query is a crop of it),
-    "overlaps: 40% of the query, 55% of it", with ", rotated 5 degrees clockwise",
+    "overlaps: 40% of the query, 55% of it", with ", mirrored" (b shows it in mirror image),
+    ", rotated 5 degrees clockwise" (after the mirror, when mirrored),
     ", perspective", ", stretched 2x" or ", shown 0.6x as large as in the query" after it
     when they apply. The size is the shared content's (Partial.scale), never the file's.
     """
@@ -720,6 +729,8 @@ def describe(p: Partial, other: str = "the query") -> str:
     else:
         words = f"overlaps: {p.cover_a:.0%} of {other}, {p.cover_b:.0%} of it"
     notes = [words]
+    if p.mirrored:
+        notes.append("mirrored")
     if abs(p.rotation) >= TURN_MIN:
         turn = abs(round(p.rotation))
         way = "counter-clockwise" if p.rotation > 0 else "clockwise"

@@ -1,0 +1,71 @@
+"""Partial matches through a mirror (issue 12, new-user trial of session 11): a crop or a turned
+copy of a mirrored photo. Keypoints of textured pictures (symmetric shapes) match in mirror
+image, and the homography RANSAC fits then reverses orientation: its rotation read as a turn
+said "rotated 172 degrees" for a mirrored copy turned 8. Pictures are generated with Pillow."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import numpy as np
+import pytest
+from helpers import invoke, invoke_json, textured
+from PIL import ImageOps
+from test_canvas_copies import turned
+
+from imgfind.model import Partial
+from imgfind.partial import _turn_and_stretch, describe
+
+
+def _turn(degrees: float) -> np.ndarray:
+    """A turn counter-clockwise on screen, in pixel axes (y grows downwards)."""
+    t = np.radians(degrees)
+    return np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+
+
+@pytest.mark.parametrize("degrees", [0.0, 8.0, -10.0, 90.0])
+def test_a_mirrored_turn_reads_as_mirror_then_turn(degrees):
+    mirror = np.diag([-1.0, 1.0])
+    rotation, stretch, mirrored = _turn_and_stretch(1.3 * _turn(degrees) @ mirror)
+    assert mirrored and rotation == pytest.approx(degrees, abs=1e-6)
+    assert stretch == pytest.approx(1.0)
+    rotation, _, mirrored = _turn_and_stretch(0.7 * _turn(degrees))
+    assert not mirrored and rotation == pytest.approx(degrees, abs=1e-6)
+
+
+def test_a_mirrored_turn_keeps_its_sign_seen_from_the_other_picture():
+    p = Partial(0.9, 0.9, (0, 0, 1, 1), (0, 0, 1, 1), 1.0, 8.0, "homography", 50,
+                mirrored=True)
+    assert p.swapped().rotation == 8.0 and p.swapped().mirrored
+    assert describe(p) == "same picture (local features), mirrored, rotated 8 degrees " \
+                          "counter-clockwise"
+    plain = Partial(0.9, 0.9, (0, 0, 1, 1), (0, 0, 1, 1), 1.0, 8.0, "similarity", 50)
+    assert plain.swapped().rotation == -8.0 and not plain.swapped().mirrored
+
+
+# Seed 1 is a picture whose keypoints match its mirror image through a homography (RANSAC
+# finds none for seeds 2-5 with no mirrored whole copy beside it; seed 2 fits a spurious
+# similarity turned 115 degrees instead).
+@pytest.mark.parametrize("seed", [1])
+def test_query_says_mirrored_and_the_turn_after_the_mirror(runner, tmp_path, seed):
+    # Failed on main 2d71942: "rotated 171 degrees clockwise, perspective", no "mirrored".
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    photo = textured(seed, 1024, 768)
+    photo.save(lib / "photo.jpg", quality=92)
+    turned(ImageOps.mirror(photo), 8, "black").save(lib / "mturned.jpg", quality=90)
+    db = str(tmp_path / "i.db")
+    invoke(runner, db, "index", str(lib))
+    doc = invoke_json(runner, db, "query", str(lib / "photo.jpg"))
+    (m,) = [m for m in doc["matches"] if m["path"].endswith("mturned.jpg")]
+    assert m["partial"]["mirrored"] is True, m
+    assert 6 <= m["partial"]["rotation"] <= 11, m
+    assert re.search(r"mirrored, rotated (7|8|9|10) degrees counter-clockwise", m["relation"]), m
+    text = invoke(runner, db, "query", str(lib / "photo.jpg")).stdout
+    assert "mirrored, rotated" in text and "17" not in re.findall(r"rotated (\d+)", text)[0][:2]
+    rows = list(csv.reader(io.StringIO(
+        invoke(runner, db, "query", str(lib / "photo.jpg"), "--format", "csv").stdout)))
+    row = next(r for r in rows[1:] if r[1].endswith("mturned.jpg"))
+    assert row[rows[0].index("mirrored")] == "1" and 6 <= float(row[rows[0].index("rotation")]) <= 11
