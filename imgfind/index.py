@@ -522,11 +522,16 @@ class Index:
                            rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                            p.checks)
                      for p, rec in matches]
-            # Partial matches after the copies, most keypoints first; never "the original".
+            # Partial matches after the copies: the likely original among them first, then the
+            # pictures the query was cut from (is_source), then the rest, each part most
+            # keypoints first (a copy of the source turned or skewed on its own canvas can
+            # hold more keypoints than the source: it was listed above it).
+            named = contains or bool(upright)
+            extra.sort(key=lambda e: (not ((named or e[2] in frame_copies)
+                                           and e[2].path == best.path), not is_source(e[0])))
             found += [Match(rec, dist, partial_describe(pm, "the query"), None,
                             rec.content_pixels > q_rec.content_pixels,
-                            (contains or bool(upright) or rec in frame_copies)
-                            and rec.path == best.path,
+                            (named or rec in frame_copies) and rec.path == best.path,
                             ("keypoints",), pm)
                       for pm, dist, rec in extra]
             if limit is not None:
