@@ -462,9 +462,15 @@ class Index:
             # match than the query itself is the picture, the query its mirrored copy.
             mirrored = [rec for p, rec in matches if rec.present and reflects(p.orientation)
                         and same_pixels.SAME_PIXELS not in p.checks][:MAX_MIRRORED]
+            through: dict[int, list[tuple[int, Partial]]] = {}
             if mirrored and result.local is not None:
-                known = {rec.id for _, rec in matches} | {fid for fid, _ in found_partial[qrow]}
-                counts = self._partly_matched(mirrored, known)
+                # the query's partial matches are searched again from the copy (one found
+                # from the copy with more inliers replaces the query's own: a mirror image's
+                # keypoints can lay a spurious overlap over the query), counted once
+                searched = {fid for fid, _ in found_partial[qrow]}
+                through = self._partly_matched(mirrored, {rec.id for _, rec in matches})
+                counts = {i: sum(fid not in searched for fid, _ in hits)
+                          for i, hits in through.items()}
                 picked = [rec for rec in mirrored if counts[rec.id] > len(extra)]
                 if picked:
                     best = rank_originals(picked)[0]
@@ -522,6 +528,17 @@ class Index:
                            rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                            p.checks)
                      for p, rec in matches]
+            # Pictures that partly match a whole copy in mirror image of the query (its crop,
+            # its turned copy: keypoints are not mirror-invariant, so the query's own search
+            # misses them) are partial matches of the query too, seen through that copy.
+            if partial and through:
+                seen = self._seen_through_mirror(
+                    through, [(p, rec) for p, rec in matches if rec in mirrored], q_rec, qpath,
+                    q_identity, (info.width, info.height), fp, prints)
+                mine_by = {rec.id: pm.inliers for pm, _, rec in extra}
+                better = {rec.id for pm, _, rec in seen if pm.inliers > mine_by.get(rec.id, -1)}
+                extra = [e for e in extra if e[2].id not in better] + [
+                    e for e in seen if e[2].id in better]
             # Partial matches after the copies: the likely original among them first, then the
             # pictures the query was cut from (is_source), then the rest, each part most
             # keypoints first (a copy of the source turned or skewed on its own canvas can
@@ -544,18 +561,60 @@ class Index:
                 original_upright=bool(upright)))
         return out
 
-    def _partly_matched(self, copies: list[FileRecord], known: set[int]) -> dict[int, int]:
+    def _partly_matched(self, copies: list[FileRecord], known: set[int]
+                        ) -> dict[int, list[tuple[int, Partial]]]:
         """For each of *copies* (whole copies of a query in mirror image of it), by file id:
-        how many indexed pictures partly match it (partial.search with its stored features),
-        leaving out the query's matches *known* and the copies; 0 without features."""
+        the indexed pictures that partly match it (partial.search with its stored features:
+        (file id, Partial with the copy as a)), leaving out the query's matches *known* and
+        the copies; none without features."""
         index, sizes = self.local_side()
         feats = self.store.local_features(r.id for r in copies)
         skip = sorted(known | {r.id for r in copies})
-        out = {}
+        out: dict[int, list[tuple[int, Partial]]] = {}
         for rec in copies:
             f = feats.get(rec.id)
-            out[rec.id] = 0 if f is None else len(
-                partial.search(index, f, (rec.width, rec.height), sizes, skip=skip))
+            out[rec.id] = [] if f is None else partial.search(
+                index, f, (rec.width, rec.height), sizes, skip=skip)
+        return out
+
+    def _seen_through_mirror(self, through: dict[int, list[tuple[int, Partial]]],
+                             copies: list[tuple[PairMatch, FileRecord]], q_rec: FileRecord,
+                             qpath: str, q_identity: tuple[int, int], q_size: tuple[int, int],
+                             fp: Fingerprint, prints: Prints
+                             ) -> list[tuple[Partial, int, FileRecord]]:
+        """The partial matches *through* found for the query's whole copies in mirror image
+        (*copies*: their global match and record), as (Partial seen from the query
+        (partial.through_orientation), pHash distance, record): each file once, from the copy
+        of most inliers; files gone from the index, the query itself and its copies left out."""
+        orient = {rec.id: (p.orientation, rec) for p, rec in copies}
+        best: dict[int, tuple[Partial, FileRecord]] = {}
+        for cid, hits in through.items():
+            if cid not in orient:
+                continue
+            k, crec = orient[cid]
+            for fid, pc in hits:
+                if fid in orient or fid == q_rec.id or (
+                        fid in best and best[fid][0].inliers >= pc.inliers):
+                    continue
+                best[fid] = (partial.through_orientation(pc, k, q_size,
+                                                         (crec.width, crec.height)), crec)
+        if not best:
+            return []
+        records = self.store.records(best)
+        rows = np.nonzero(np.isin(prints.ids, np.fromiter(best, np.int64)))[0]
+        row_of = {int(prints.ids[r]): int(r) for r in rows}
+        disk = look([os.fsencode(rec.path) for rec in records.values()], self.store.roots())
+        out = []
+        for fid, (pq, _) in best.items():
+            rec = records.get(fid)
+            if rec is None or fid not in row_of:
+                continue
+            now = disk[os.fsencode(rec.path)]
+            if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
+                continue
+            out.append((pq, pair_distance(fp.hashes, prints.hashes[row_of[fid]]),
+                        replace(rec, state=now.state) if not now.state == PRESENT else rec))
+        out.sort(key=lambda e: -e[0].inliers)
         return out
 
     def _not_merely_containing(self, holders: list[FileRecord]) -> list[FileRecord]:

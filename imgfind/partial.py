@@ -38,6 +38,7 @@ import numpy as np
 
 from .consensus import homography_may_reach
 from .keypoints import descriptors, positions
+from .layout import ORIENTATIONS
 from .model import LocalFeatures, Partial
 from .search import make_engine
 
@@ -695,6 +696,48 @@ def search(index: LocalIndex, query: LocalFeatures, query_size: tuple[int, int] 
             out.append((file_id, p))
     out.sort(key=lambda x: -x[1].inliers)
     return out
+
+
+def _orientation_maps(k: int) -> tuple[Callable[[float, float], tuple[float, float]], np.ndarray]:
+    """Orientation *k* (layout.ORIENTATIONS: transpose, flip left-right, flip up-down, in that
+    order) as a map of points in fractions of the picture and as its 2x2 linear part in pixel
+    axes."""
+    transpose, flip_lr, flip_ud = ORIENTATIONS[k]
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        if transpose:
+            x, y = y, x
+        return (1.0 - x if flip_lr else x), (1.0 - y if flip_ud else y)
+
+    jac = np.array([[0.0, 1.0], [1.0, 0.0]]) if transpose else np.eye(2)
+    jac = np.diag([-1.0 if flip_lr else 1.0, -1.0 if flip_ud else 1.0]) @ jac
+    return point, jac
+
+
+def through_orientation(p: Partial, k: int, a_size: tuple[int, int],
+                        copy_size: tuple[int, int]) -> Partial:
+    """How picture b overlaps picture a, from *p*: how b overlaps c, a whole copy of a in
+    orientation *k* (layout.ORIENTATIONS; c = k(a)). Used to find through a mirrored copy
+    what keypoints, which are not mirror-invariant, do not find from a itself: the crop of a
+    photo from the photo's mirror image. Covers, agreement and what lies around the overlap
+    are the same; a's box is c's mapped back; the scale counts a's pixels (*a_size*) against
+    c's (*copy_size*, (width, height)); the turn and mirror are those of p's after k's
+    (Partial.mirrored: b = turn(mirror(a)))."""
+    point, jac_k = _orientation_maps(k)
+    inverse = next(j for j in range(len(ORIENTATIONS))
+                   if np.allclose(_orientation_maps(j)[1] @ jac_k, np.eye(2)))
+    back = _orientation_maps(inverse)[0]
+    l, t, r, b = p.box_a
+    (x0, y0), (x1, y1) = back(l, t), back(r, b)
+    box_a = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    t_rad = -math.radians(p.rotation)  # counter-clockwise on screen: negative in pixel axes
+    turn = np.array([[math.cos(t_rad), -math.sin(t_rad)], [math.sin(t_rad), math.cos(t_rad)]])
+    jac_p = turn @ (np.diag([-1.0, 1.0]) if p.mirrored else np.eye(2))
+    rotation, _stretch, mirrored = _turn_and_stretch(jac_p @ jac_k)
+    linear = math.sqrt(copy_size[0] * copy_size[1] / max(1, a_size[0] * a_size[1]))
+    return replace(p, box_a=tuple(round(v, 4) for v in box_a),
+                   scale=round(p.scale * linear, 4), rotation=round(rotation, 2),
+                   mirrored=mirrored)
 
 
 #: A picture whose area is covered this much by the shared region counts as wholly inside
