@@ -462,19 +462,27 @@ class Index:
             # match than the query itself is the picture, the query its mirrored copy.
             mirrored = [rec for p, rec in matches if rec.present and reflects(p.orientation)
                         and same_pixels.SAME_PIXELS not in p.checks][:MAX_MIRRORED]
-            through: dict[int, list[tuple[int, Partial]]] = {}
+            # The pictures that partly match such a copy are partial matches of the query
+            # too, seen through the mirror (seen). The query's own partial matches are
+            # searched again from the copy: one found from it with more inliers (better) was
+            # a spurious overlap of the query's keypoints over a mirror image, and replaces
+            # the query's own, which then counts for the copy, not for the query.
+            seen: list[tuple[Partial, int, FileRecord]] = []
+            better: set[int] = set()
             if mirrored and result.local is not None:
-                # the query's partial matches are searched again from the copy (one found
-                # from the copy with more inliers replaces the query's own: a mirror image's
-                # keypoints can lay a spurious overlap over the query), counted once
-                searched = {fid for fid, _ in found_partial[qrow]}
                 through = self._partly_matched(mirrored, {rec.id for _, rec in matches})
-                counts = {i: sum(fid not in searched for fid, _ in hits)
-                          for i, hits in through.items()}
-                picked = [rec for rec in mirrored if counts[rec.id] > len(extra)]
+                if partial:
+                    seen = self._seen_through_mirror(
+                        through, [(p, rec) for p, rec in matches if rec in mirrored], q_rec,
+                        qpath, q_identity, (info.width, info.height), fp, prints)
+                mine_by = {rec.id: pm.inliers for pm, _, rec in extra}
+                better = {rec.id for pm, _, rec in seen if pm.inliers > mine_by.get(rec.id, -1)}
+                own = sum(rec.id not in better for _, _, rec in extra)
+                counts = {i: len(hits) for i, hits in through.items()}
+                picked = [rec for rec in mirrored if counts[rec.id] > own]
                 if picked:
                     best = rank_originals(picked)[0]
-                elif best in mirrored and counts[best.id] < len(extra):
+                elif best in mirrored and counts[best.id] < own:
                     # ... and the query, that more pictures partly match, is the picture
                     best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present
                                                      and rec not in mirrored] + frame_copies)[0]
@@ -530,13 +538,8 @@ class Index:
                      for p, rec in matches]
             # Pictures that partly match a whole copy in mirror image of the query (its crop,
             # its turned copy: keypoints are not mirror-invariant, so the query's own search
-            # misses them) are partial matches of the query too, seen through that copy.
-            if partial and through:
-                seen = self._seen_through_mirror(
-                    through, [(p, rec) for p, rec in matches if rec in mirrored], q_rec, qpath,
-                    q_identity, (info.width, info.height), fp, prints)
-                mine_by = {rec.id: pm.inliers for pm, _, rec in extra}
-                better = {rec.id for pm, _, rec in seen if pm.inliers > mine_by.get(rec.id, -1)}
+            # misses them) are partial matches of the query too, seen through that copy (seen).
+            if better:
                 extra = [e for e in extra if e[2].id not in better] + [
                     e for e in seen if e[2].id in better]
             # Partial matches after the copies: the likely original among them first, then the
