@@ -876,6 +876,8 @@ class Index:
             if partial:  # in the same snapshot: the rows name the files of this state
                 groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under),
                                               cache)
+            else:
+                groups = self._mirror_heads(groups, group_rows, prints, bool(under))
         cache.save()  # after the snapshot: only if the index is still in that state
         groups = self._with_other_names(groups)
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
@@ -971,6 +973,48 @@ class Index:
         kept = {(p.a, p.b) for p in self._not_frames(list(verified.values()), side, prints,
                                                      rule, memo, boxes)}
         return {k: p for k, p in verified.items() if (p.a, p.b) in kept}
+
+    def _mirror_heads(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
+                      subset: bool) -> list[Group]:
+        """*groups* (without partial members: dedupe --no-partial), each whose first file is
+        the mirror image of one of its whole copies shown from the copy that more indexed
+        pictures partly match than the first (partial.search with the stored local features,
+        the group's own files left out; at most MAX_MIRRORED copies, the first in the group's
+        order; a tie keeps the group as it is). The rule the partial stage applies with its
+        partial members (partial_groups.place's reflected) and query (MAX_MIRRORED): a mirror
+        image is an edit, like a crop, and the crops and turned copies of a photo are the
+        photo's, not its mirror image's. Only the ranking uses them: no partial member is
+        added. Groups without a mirror image cost nothing."""
+        todo = []
+        for g, rows in enumerate(group_rows):
+            if len(rows) < 2:
+                continue
+            _, orient, _ = star_distances(prints.hashes[np.array(rows)])
+            flipped = [rows[j] for j in range(1, len(rows)) if reflects(int(orient[j]))]
+            if flipped:
+                todo.append((g, flipped[:MAX_MIRRORED]))
+        if not todo:
+            return groups
+        index, sizes = self.local_side({int(i) for i in prints.ids} if subset else None)
+        ids = {r: int(prints.ids[r]) for g, flipped in todo for r in [group_rows[g][0], *flipped]}
+        feats = self.store.local_features(ids.values())
+        out = list(groups)
+        for g, flipped in todo:
+            rows = group_rows[g]
+            skip = sorted(int(prints.ids[r]) for r in rows)
+            by_file = {m.file.id: m.file for m in groups[g].members}
+
+            def matched(r: int) -> int:
+                f, rec = feats.get(ids[r]), by_file.get(ids[r])
+                if f is None or rec is None:
+                    return 0
+                return len(partial.search(index, f, (rec.width, rec.height), sizes, skip=skip))
+
+            first = matched(rows[0])
+            count, head = max((matched(r), -k, r) for k, r in enumerate(flipped))[::2]
+            if count > first:
+                out[g] = _shown_from(groups[g], rows, head, prints)
+        return out
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
                         side: Side, rule: Rule, subset: bool,
