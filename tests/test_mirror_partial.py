@@ -101,3 +101,22 @@ def test_query_finds_the_crop_and_turned_copy_of_its_mirror_image(runner, tmp_pa
     assert crop["partial"]["box_query"] == pytest.approx([0.20, 0.20, 0.85, 0.85], abs=0.02)
     assert re.search(r"mirrored, rotated (7|8|9) degrees counter-clockwise", turn["relation"])
     assert "other.jpg" not in found
+
+
+def test_a_partial_match_seen_through_a_whole_copy_in_another_orientation():
+    from imgfind.layout import ORIENTATION_NAMES
+    from imgfind.partial import through_orientation
+
+    # b is a crop of c turned 8 degrees counter-clockwise; c is a whole copy of a in
+    # orientation k, at half a's size
+    p = Partial(0.49, 1.0, (0.10, 0.20, 0.80, 0.90), (0, 0, 1, 1), 1.0, 8.0, "similarity", 90)
+    seen = {ORIENTATION_NAMES[k]: through_orientation(p, k, (2048, 1536), (1024, 768))
+            for k in range(8)}
+    assert seen["same orientation"].box_a == p.box_a and not seen["same orientation"].mirrored
+    m = seen["mirrored"]
+    assert m.box_a == (0.2, 0.2, 0.9, 0.9) and m.mirrored and m.rotation == 8.0
+    assert m.scale == 0.5 and m.cover_a == 0.49
+    r = seen["rotated 180°"]
+    assert r.box_a == (0.2, 0.1, 0.9, 0.8) and not r.mirrored and r.rotation == -172.0
+    t = seen["transposed"]  # a left-right mirror, then a quarter turn counter-clockwise
+    assert t.box_a == (0.2, 0.1, 0.9, 0.8) and t.mirrored and t.rotation == 98.0
