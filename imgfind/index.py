@@ -90,6 +90,10 @@ MAX_HOLDERS = 5
 #: query: at most this many whole copies in mirror image of the query are searched for the
 #: pictures that partly match them (Index._partly_matched)
 MAX_MIRRORED = 3
+#: ... and at most this many of the query's own partial matches (most inliers first) are
+#: verified against each such copy too: one the copy lays over it with more inliers is its
+#: match seen through the mirror, the query's a spurious overlap of a mirror image (ours).
+MAX_AGAIN = 16
 #: ... and one that holds next to no keypoints outside the other (keypoints.density_outside
 #: under this) shows it on a canvas (a phone screenshot's bars, whose 48 px thumbnail is too
 #: smooth for partial.beyond to tell): never its source. Ours: screenshots 0.0-0.007,
@@ -470,7 +474,10 @@ class Index:
             seen: list[tuple[Partial, int, FileRecord]] = []
             better: set[int] = set()
             if mirrored and result.local is not None:
-                through = self._partly_matched(mirrored, {rec.id for _, rec in matches})
+                through = self._partly_matched(
+                    mirrored, {rec.id for _, rec in matches}
+                    | ({same_rec.id} if same_rec is not None else set()),
+                    [fid for fid, _ in found_partial[qrow]][:MAX_AGAIN])
                 if partial:
                     seen = self._seen_through_mirror(
                         through, [(p, rec) for p, rec in matches if rec in mirrored], q_rec,
@@ -564,20 +571,31 @@ class Index:
                 original_upright=bool(upright)))
         return out
 
-    def _partly_matched(self, copies: list[FileRecord], known: set[int]
+    def _partly_matched(self, copies: list[FileRecord], known: set[int], again: list[int]
                         ) -> dict[int, list[tuple[int, Partial]]]:
         """For each of *copies* (whole copies of a query in mirror image of it), by file id:
         the indexed pictures that partly match it (partial.search with its stored features:
-        (file id, Partial with the copy as a)), leaving out the query's matches *known* and
-        the copies; none without features."""
+        (file id, Partial with the copy as a)), leaving out the query's matches *known*, the
+        copies and *again* (the query's own partial matches, which would take the search's
+        places), which are verified against each copy directly instead; none without
+        features."""
         index, sizes = self.local_side()
-        feats = self.store.local_features(r.id for r in copies)
-        skip = sorted(known | {r.id for r in copies})
+        feats = self.store.local_features([r.id for r in copies] + list(again))
+        skip = sorted(known | set(again) | {r.id for r in copies})
         out: dict[int, list[tuple[int, Partial]]] = {}
         for rec in copies:
             f = feats.get(rec.id)
-            out[rec.id] = [] if f is None else partial.search(
-                index, f, (rec.width, rec.height), sizes, skip=skip)
+            if f is None:
+                out[rec.id] = []
+                continue
+            found = partial.search(index, f, (rec.width, rec.height), sizes, skip=skip)
+            for fid in again:
+                g = feats.get(fid)
+                p = None if g is None or fid == rec.id else partial.verify(
+                    f, g, (rec.width, rec.height), sizes.get(fid))
+                if p is not None:
+                    found.append((fid, p))
+            out[rec.id] = found
         return out
 
     def _seen_through_mirror(self, through: dict[int, list[tuple[int, Partial]]],
