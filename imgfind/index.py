@@ -895,7 +895,7 @@ class Index:
                 groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under),
                                               cache)
             else:
-                groups = self._mirror_heads(groups, group_rows, prints, bool(under))
+                groups = self._mirror_heads(groups, group_rows, prints, rule, bool(under), cache)
         cache.save()  # after the snapshot: only if the index is still in that state
         groups = self._with_other_names(groups)
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
@@ -993,7 +993,7 @@ class Index:
         return {k: p for k, p in verified.items() if (p.a, p.b) in kept}
 
     def _mirror_heads(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
-                      subset: bool) -> list[Group]:
+                      rule: Rule, subset: bool, cache: DecisionCache) -> list[Group]:
         """*groups* (without partial members: dedupe --no-partial), each whose first file is
         the mirror image of one of its whole copies shown from the copy that more indexed
         pictures partly match than the first (partial.search with the stored local features,
@@ -1013,10 +1013,25 @@ class Index:
                 todo.append((g, flipped[:MAX_MIRRORED]))
         if not todo:
             return groups
+        # the heads found for this state of the index and these groups are kept (the
+        # decision cache, as the partial stage's placement): a second run searches nothing
+        salt = _groups_salt(group_rows, prints.ids, subset)
+        usable = cache.current()
+        kept = cache.found_stage(rule, "mirror-heads", salt) if usable else None
+        out = list(groups)
+        if isinstance(kept, list):
+            row = {int(prints.ids[r]): r for g, _ in todo for r in group_rows[g]}
+            try:
+                for g, head in kept:
+                    out[int(g)] = _shown_from(groups[int(g)], group_rows[int(g)],
+                                              row[int(head)], prints)
+                return out
+            except (TypeError, ValueError, KeyError, IndexError):  # garbled: decided again
+                out = list(groups)
         index, sizes = self.local_side({int(i) for i in prints.ids} if subset else None)
         ids = {r: int(prints.ids[r]) for g, flipped in todo for r in [group_rows[g][0], *flipped]}
         feats = self.store.local_features(ids.values())
-        out = list(groups)
+        heads = []
         for g, flipped in todo:
             rows = group_rows[g]
             skip = sorted(int(prints.ids[r]) for r in rows)
@@ -1032,6 +1047,9 @@ class Index:
             count, head = max((matched(r), -k, r) for k, r in enumerate(flipped))[::2]
             if count > first:
                 out[g] = _shown_from(groups[g], rows, head, prints)
+                heads.append([g, ids[head]])
+        if usable:
+            cache.keep_stage(rule, "mirror-heads", salt, heads)
         return out
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
