@@ -90,6 +90,10 @@ MAX_HOLDERS = 5
 #: query: at most this many whole copies in mirror image of the query are searched for the
 #: pictures that partly match them (Index._partly_matched)
 MAX_MIRRORED = 3
+#: ... and at most this many of the query's own partial matches (most inliers first) are
+#: verified against each such copy too: one the copy lays over it with more inliers is its
+#: match seen through the mirror, the query's a spurious overlap of a mirror image (ours).
+MAX_AGAIN = 16
 #: ... and one that holds next to no keypoints outside the other (keypoints.density_outside
 #: under this) shows it on a canvas (a phone screenshot's bars, whose 48 px thumbnail is too
 #: smooth for partial.beyond to tell): never its source. Ours: screenshots 0.0-0.007,
@@ -462,13 +466,30 @@ class Index:
             # match than the query itself is the picture, the query its mirrored copy.
             mirrored = [rec for p, rec in matches if rec.present and reflects(p.orientation)
                         and same_pixels.SAME_PIXELS not in p.checks][:MAX_MIRRORED]
+            # The pictures that partly match such a copy are partial matches of the query
+            # too, seen through the mirror (seen). The query's own partial matches are
+            # searched again from the copy: one found from it with more inliers (better) was
+            # a spurious overlap of the query's keypoints over a mirror image, and replaces
+            # the query's own, which then counts for the copy, not for the query.
+            seen: list[tuple[Partial, int, FileRecord]] = []
+            better: set[int] = set()
             if mirrored and result.local is not None:
-                known = {rec.id for _, rec in matches} | {fid for fid, _ in found_partial[qrow]}
-                counts = self._partly_matched(mirrored, known)
-                picked = [rec for rec in mirrored if counts[rec.id] > len(extra)]
+                through = self._partly_matched(
+                    mirrored, {rec.id for _, rec in matches}
+                    | ({same_rec.id} if same_rec is not None else set()),
+                    [fid for fid, _ in found_partial[qrow]][:MAX_AGAIN])
+                if partial:
+                    seen = self._seen_through_mirror(
+                        through, [(p, rec) for p, rec in matches if rec in mirrored], q_rec,
+                        qpath, q_identity, (info.width, info.height), fp, prints)
+                mine_by = {rec.id: pm.inliers for pm, _, rec in extra}
+                better = {rec.id for pm, _, rec in seen if pm.inliers > mine_by.get(rec.id, -1)}
+                own = sum(rec.id not in better for _, _, rec in extra)
+                counts = {i: len(hits) for i, hits in through.items()}
+                picked = [rec for rec in mirrored if counts[rec.id] > own]
                 if picked:
                     best = rank_originals(picked)[0]
-                elif best in mirrored and counts[best.id] < len(extra):
+                elif best in mirrored and counts[best.id] < own:
                     # ... and the query, that more pictures partly match, is the picture
                     best = rank_originals([q_rec] + [rec for _, rec in matches if rec.present
                                                      and rec not in mirrored] + frame_copies)[0]
@@ -522,11 +543,22 @@ class Index:
                            rec.content_pixels > q_rec.content_pixels, rec.path == best.path,
                            p.checks)
                      for p, rec in matches]
-            # Partial matches after the copies, most keypoints first; never "the original".
+            # Pictures that partly match a whole copy in mirror image of the query (its crop,
+            # its turned copy: keypoints are not mirror-invariant, so the query's own search
+            # misses them) are partial matches of the query too, seen through that copy (seen).
+            if better:
+                extra = [e for e in extra if e[2].id not in better] + [
+                    e for e in seen if e[2].id in better]
+            # Partial matches after the copies: the likely original among them first, then the
+            # pictures the query was cut from (is_source), then the rest, each part most
+            # keypoints first (a copy of the source turned or skewed on its own canvas can
+            # hold more keypoints than the source: it was listed above it).
+            named = contains or bool(upright)
+            extra.sort(key=lambda e: (not ((named or e[2] in frame_copies)
+                                           and e[2].path == best.path), not is_source(e[0])))
             found += [Match(rec, dist, partial_describe(pm, "the query"), None,
                             rec.content_pixels > q_rec.content_pixels,
-                            (contains or bool(upright) or rec in frame_copies)
-                            and rec.path == best.path,
+                            (named or rec in frame_copies) and rec.path == best.path,
                             ("keypoints",), pm)
                       for pm, dist, rec in extra]
             if limit is not None:
@@ -539,18 +571,71 @@ class Index:
                 original_upright=bool(upright)))
         return out
 
-    def _partly_matched(self, copies: list[FileRecord], known: set[int]) -> dict[int, int]:
+    def _partly_matched(self, copies: list[FileRecord], known: set[int], again: list[int]
+                        ) -> dict[int, list[tuple[int, Partial]]]:
         """For each of *copies* (whole copies of a query in mirror image of it), by file id:
-        how many indexed pictures partly match it (partial.search with its stored features),
-        leaving out the query's matches *known* and the copies; 0 without features."""
+        the indexed pictures that partly match it (partial.search with its stored features:
+        (file id, Partial with the copy as a)), leaving out the query's matches *known*, the
+        copies and *again* (the query's own partial matches, which would take the search's
+        places), which are verified against each copy directly instead; none without
+        features."""
         index, sizes = self.local_side()
-        feats = self.store.local_features(r.id for r in copies)
-        skip = sorted(known | {r.id for r in copies})
-        out = {}
+        feats = self.store.local_features([r.id for r in copies] + list(again))
+        skip = sorted(known | set(again) | {r.id for r in copies})
+        out: dict[int, list[tuple[int, Partial]]] = {}
         for rec in copies:
             f = feats.get(rec.id)
-            out[rec.id] = 0 if f is None else len(
-                partial.search(index, f, (rec.width, rec.height), sizes, skip=skip))
+            if f is None:
+                out[rec.id] = []
+                continue
+            found = partial.search(index, f, (rec.width, rec.height), sizes, skip=skip)
+            for fid in again:
+                g = feats.get(fid)
+                p = None if g is None or fid == rec.id else partial.verify(
+                    f, g, (rec.width, rec.height), sizes.get(fid))
+                if p is not None:
+                    found.append((fid, p))
+            out[rec.id] = found
+        return out
+
+    def _seen_through_mirror(self, through: dict[int, list[tuple[int, Partial]]],
+                             copies: list[tuple[PairMatch, FileRecord]], q_rec: FileRecord,
+                             qpath: str, q_identity: tuple[int, int], q_size: tuple[int, int],
+                             fp: Fingerprint, prints: Prints
+                             ) -> list[tuple[Partial, int, FileRecord]]:
+        """The partial matches *through* found for the query's whole copies in mirror image
+        (*copies*: their global match and record), as (Partial seen from the query
+        (partial.through_orientation), pHash distance, record): each file once, from the copy
+        of most inliers; files gone from the index, the query itself and its copies left out."""
+        orient = {rec.id: (p.orientation, rec) for p, rec in copies}
+        best: dict[int, tuple[Partial, FileRecord]] = {}
+        for cid, hits in through.items():
+            if cid not in orient:
+                continue
+            k, crec = orient[cid]
+            for fid, pc in hits:
+                if fid in orient or fid == q_rec.id or (
+                        fid in best and best[fid][0].inliers >= pc.inliers):
+                    continue
+                best[fid] = (partial.through_orientation(pc, k, q_size,
+                                                         (crec.width, crec.height)), crec)
+        if not best:
+            return []
+        records = self.store.records(best)
+        rows = np.nonzero(np.isin(prints.ids, np.fromiter(best, np.int64)))[0]
+        row_of = {int(prints.ids[r]): int(r) for r in rows}
+        disk = look([os.fsencode(rec.path) for rec in records.values()], self.store.roots())
+        out = []
+        for fid, (pq, _) in best.items():
+            rec = records.get(fid)
+            if rec is None or fid not in row_of:
+                continue
+            now = disk[os.fsencode(rec.path)]
+            if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
+                continue
+            out.append((pq, pair_distance(fp.hashes, prints.hashes[row_of[fid]]),
+                        replace(rec, state=now.state) if not now.state == PRESENT else rec))
+        out.sort(key=lambda e: -e[0].inliers)
         return out
 
     def _not_merely_containing(self, holders: list[FileRecord]) -> list[FileRecord]:
@@ -809,6 +894,8 @@ class Index:
             if partial:  # in the same snapshot: the rows name the files of this state
                 groups = self._partial_groups(groups, group_rows, prints, side, rule, bool(under),
                                               cache)
+            else:
+                groups = self._mirror_heads(groups, group_rows, prints, rule, bool(under), cache)
         cache.save()  # after the snapshot: only if the index is still in that state
         groups = self._with_other_names(groups)
         groups.sort(key=lambda g: (-len(g.members), g.members[0].file.path))
@@ -904,6 +991,66 @@ class Index:
         kept = {(p.a, p.b) for p in self._not_frames(list(verified.values()), side, prints,
                                                      rule, memo, boxes)}
         return {k: p for k, p in verified.items() if (p.a, p.b) in kept}
+
+    def _mirror_heads(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
+                      rule: Rule, subset: bool, cache: DecisionCache) -> list[Group]:
+        """*groups* (without partial members: dedupe --no-partial), each whose first file is
+        the mirror image of one of its whole copies shown from the copy that more indexed
+        pictures partly match than the first (partial.search with the stored local features,
+        the group's own files left out; at most MAX_MIRRORED copies, the first in the group's
+        order; a tie keeps the group as it is). The rule the partial stage applies with its
+        partial members (partial_groups.place's reflected) and query (MAX_MIRRORED): a mirror
+        image is an edit, like a crop, and the crops and turned copies of a photo are the
+        photo's, not its mirror image's. Only the ranking uses them: no partial member is
+        added. Groups without a mirror image cost nothing."""
+        todo = []
+        for g, rows in enumerate(group_rows):
+            if len(rows) < 2:
+                continue
+            _, orient, _ = star_distances(prints.hashes[np.array(rows)])
+            flipped = [rows[j] for j in range(1, len(rows)) if reflects(int(orient[j]))]
+            if flipped:
+                todo.append((g, flipped[:MAX_MIRRORED]))
+        if not todo:
+            return groups
+        # the heads found for this state of the index and these groups are kept (the
+        # decision cache, as the partial stage's placement): a second run searches nothing
+        salt = _groups_salt(group_rows, prints.ids, subset)
+        usable = cache.current()
+        kept = cache.found_stage(rule, "mirror-heads", salt) if usable else None
+        out = list(groups)
+        if isinstance(kept, list):
+            row = {int(prints.ids[r]): r for g, _ in todo for r in group_rows[g]}
+            try:
+                for g, head in kept:
+                    out[int(g)] = _shown_from(groups[int(g)], group_rows[int(g)],
+                                              row[int(head)], prints)
+                return out
+            except (TypeError, ValueError, KeyError, IndexError):  # garbled: decided again
+                out = list(groups)
+        index, sizes = self.local_side({int(i) for i in prints.ids} if subset else None)
+        ids = {r: int(prints.ids[r]) for g, flipped in todo for r in [group_rows[g][0], *flipped]}
+        feats = self.store.local_features(ids.values())
+        heads = []
+        for g, flipped in todo:
+            rows = group_rows[g]
+            skip = sorted(int(prints.ids[r]) for r in rows)
+            by_file = {m.file.id: m.file for m in groups[g].members}
+
+            def matched(r: int) -> int:
+                f, rec = feats.get(ids[r]), by_file.get(ids[r])
+                if f is None or rec is None:
+                    return 0
+                return len(partial.search(index, f, (rec.width, rec.height), sizes, skip=skip))
+
+            first = matched(rows[0])
+            count, head = max((matched(r), -k, r) for k, r in enumerate(flipped))[::2]
+            if count > first:
+                out[g] = _shown_from(groups[g], rows, head, prints)
+                heads.append([g, ids[head]])
+        if usable:
+            cache.keep_stage(rule, "mirror-heads", salt, heads)
+        return out
 
     def _partial_groups(self, groups: list[Group], group_rows: list[list[int]], prints: Prints,
                         side: Side, rule: Rule, subset: bool,

@@ -153,6 +153,10 @@ class Partial:
     the overlap spread (partial.spread: their interquartile range, grey levels of the
     thumbnail; 0.0 when nothing lies outside or it was not measured): a canvas fill is
     near-uniform (bars, margins, black or white corners), a blurred background is not.
+    ``mirrored``: b shows the content in mirror image (the fitted map reverses orientation:
+    a homography whose linear part has a negative determinant); ``rotation`` is then the turn
+    after mirroring a left to right (b = turn(mirror(a))), so a mirrored copy turned 8
+    degrees reads 8, not the 172 a rotation of the reflection reads.
     """
 
     cover_a: float
@@ -172,14 +176,17 @@ class Partial:
     beyond_b: float = 1.0
     spread_a: float = 0.0
     spread_b: float = 0.0
+    mirrored: bool = False
 
     def swapped(self) -> Partial:
-        """The same overlap seen from b."""
+        """The same overlap seen from b. (b = turn(t, mirror(a)) gives a = turn(t, mirror(b)):
+        a mirrored turn keeps its sign both ways; a plain turn is reversed.)"""
         return Partial(self.cover_b, self.cover_a, self.box_b, self.box_a,
-                       round(1.0 / self.scale, 4) if self.scale else 0.0, -self.rotation,
+                       round(1.0 / self.scale, 4) if self.scale else 0.0,
+                       self.rotation if self.mirrored else -self.rotation,
                        self.model, self.inliers, self.seen_b, self.seen_a, self.agree,
                        self.stretch, self.keystone, self.beyond_b, self.beyond_a,
-                       self.spread_b, self.spread_a)
+                       self.spread_b, self.spread_a, self.mirrored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ import numpy as np
 
 from .consensus import homography_may_reach
 from .keypoints import descriptors, positions
+from .layout import ORIENTATIONS
 from .model import LocalFeatures, Partial
 from .search import make_engine
 
@@ -476,14 +477,15 @@ def _overlap(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures, model: str,
     linear = float(np.sqrt(max(area_b, 1e-9) / max(area_a, 1e-9)))
     (aw, ah), (bw, bh) = a_size or (a.width, a.height), b_size or (b.width, b.height)
     scale = linear * (bw / b.width) / (aw / a.width)
-    rotation, stretch = _turn_and_stretch(_jacobian(matrix, poly_a.mean(axis=0)))
+    rotation, stretch, mirrored = _turn_and_stretch(_jacobian(matrix, poly_a.mean(axis=0)))
     return Partial(round(cover_a, 4), round(cover_b, 4), _box(poly_a, a), _box(poly_b, b),
                    round(scale, 4), round(rotation, 2), model, inliers,
                    _seen(points_a, poly_a), _seen(points_b, poly_b), stretch=round(stretch, 4),
                    keystone=round(_keystone(matrix, poly_a, points_a, points_b, b), 4),
                    **({} if thumbs is None else
                       dict(zip(("beyond_a", "spread_a", "beyond_b", "spread_b"),
-                               surround(a, poly_a, thumbs[0]) + surround(b, poly_b, thumbs[1])))))
+                               surround(a, poly_a, thumbs[0]) + surround(b, poly_b, thumbs[1])))),
+                   mirrored=mirrored)
 
 
 def _overlap_polygons(matrix: np.ndarray, a: LocalFeatures, b: LocalFeatures
@@ -610,19 +612,26 @@ def _jacobian(matrix: np.ndarray, at: np.ndarray) -> np.ndarray:
                      [matrix[1, 0] - v * matrix[2, 0], matrix[1, 1] - v * matrix[2, 1]]]) / w
 
 
-def _turn_and_stretch(jac: np.ndarray) -> tuple[float, float]:
-    """The rotation (degrees, counter-clockwise on screen) and the stretch (longer over
-    shorter axis scale, >= 1) of a 2x2 linear map, by its polar decomposition J = R S (R the
-    nearest rotation, from the SVD J = U D V^T as R = U V^T; Higham, "Computing the polar
-    decomposition", 1986). A stretch along the picture's axes turns nothing, where the angle
-    of a horizontal step reads a turn into any shear or stretch a similarity fit absorbs."""
+def _turn_and_stretch(jac: np.ndarray) -> tuple[float, float, bool]:
+    """The rotation (degrees, counter-clockwise on screen), the stretch (longer over shorter
+    axis scale, >= 1) and whether the map mirrors, of a 2x2 linear map, by its polar
+    decomposition J = R S (R the nearest rotation, from the SVD J = U D V^T as R = U V^T;
+    Higham, "Computing the polar decomposition", 1986). A stretch along the picture's axes
+    turns nothing, where the angle of a horizontal step reads a turn into any shear or stretch
+    a similarity fit absorbs. A map that reverses orientation (det J < 0: a homography laid
+    over a mirror image) is read as a left-right mirror then a turn, J = R S M: the rotation
+    is measured in the mirrored frame, J M (a mirrored copy turned 8 degrees: 8, where R of
+    J itself, a reflection, reads 172)."""
     if not np.all(np.isfinite(jac)):
-        return 0.0, 1.0
+        return 0.0, 1.0, False
+    mirrored = bool(np.linalg.det(jac) < 0)
+    if mirrored:
+        jac = jac @ np.diag([-1.0, 1.0])
     u, d, vt = np.linalg.svd(jac)
     r = u @ vt
     # y grows downwards: a counter-clockwise turn on screen is a negative angle in pixels
     rotation = -float(np.degrees(np.arctan2(r[1, 0], r[0, 0])))
-    return rotation, float(d[0] / max(d[1], 1e-12))
+    return rotation, float(d[0] / max(d[1], 1e-12)), mirrored
 
 
 def _keystone(matrix: np.ndarray, poly: np.ndarray, points_a: np.ndarray,
@@ -693,6 +702,48 @@ def search(index: LocalIndex, query: LocalFeatures, query_size: tuple[int, int] 
     return out
 
 
+def _orientation_maps(k: int) -> tuple[Callable[[float, float], tuple[float, float]], np.ndarray]:
+    """Orientation *k* (layout.ORIENTATIONS: transpose, flip left-right, flip up-down, in that
+    order) as a map of points in fractions of the picture and as its 2x2 linear part in pixel
+    axes."""
+    transpose, flip_lr, flip_ud = ORIENTATIONS[k]
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        if transpose:
+            x, y = y, x
+        return (1.0 - x if flip_lr else x), (1.0 - y if flip_ud else y)
+
+    jac = np.array([[0.0, 1.0], [1.0, 0.0]]) if transpose else np.eye(2)
+    jac = np.diag([-1.0 if flip_lr else 1.0, -1.0 if flip_ud else 1.0]) @ jac
+    return point, jac
+
+
+def through_orientation(p: Partial, k: int, a_size: tuple[int, int],
+                        copy_size: tuple[int, int]) -> Partial:
+    """How picture b overlaps picture a, from *p*: how b overlaps c, a whole copy of a in
+    orientation *k* (layout.ORIENTATIONS; c = k(a)). Used to find through a mirrored copy
+    what keypoints, which are not mirror-invariant, do not find from a itself: the crop of a
+    photo from the photo's mirror image. Covers, agreement and what lies around the overlap
+    are the same; a's box is c's mapped back; the scale counts a's pixels (*a_size*) against
+    c's (*copy_size*, (width, height)); the turn and mirror are those of p's after k's
+    (Partial.mirrored: b = turn(mirror(a)))."""
+    point, jac_k = _orientation_maps(k)
+    inverse = next(j for j in range(len(ORIENTATIONS))
+                   if np.allclose(_orientation_maps(j)[1] @ jac_k, np.eye(2)))
+    back = _orientation_maps(inverse)[0]
+    l, t, r, b = p.box_a
+    (x0, y0), (x1, y1) = back(l, t), back(r, b)
+    box_a = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    t_rad = -math.radians(p.rotation)  # counter-clockwise on screen: negative in pixel axes
+    turn = np.array([[math.cos(t_rad), -math.sin(t_rad)], [math.sin(t_rad), math.cos(t_rad)]])
+    jac_p = turn @ (np.diag([-1.0, 1.0]) if p.mirrored else np.eye(2))
+    rotation, _stretch, mirrored = _turn_and_stretch(jac_p @ jac_k)
+    linear = math.sqrt(copy_size[0] * copy_size[1] / max(1, a_size[0] * a_size[1]))
+    return replace(p, box_a=tuple(round(v, 4) for v in box_a),
+                   scale=round(p.scale * linear, 4), rotation=round(rotation, 2),
+                   mirrored=mirrored)
+
+
 #: A picture whose area is covered this much by the shared region counts as wholly inside
 #: the other (JPEG borders and RANSAC's few pixels keep a full overlap from reading 100%).
 WHOLE = 0.9
@@ -711,7 +762,8 @@ def describe(p: Partial, other: str = "the query") -> str:
 
     For example "inside the query, 35% of it", "contains the query, as 48% of it" (the
     query is a crop of it),
-    "overlaps: 40% of the query, 55% of it", with ", rotated 5 degrees clockwise",
+    "overlaps: 40% of the query, 55% of it", with ", mirrored" (b shows it in mirror image),
+    ", rotated 5 degrees clockwise" (after the mirror, when mirrored),
     ", perspective", ", stretched 2x" or ", shown 0.6x as large as in the query" after it
     when they apply. The size is the shared content's (Partial.scale), never the file's.
     """
@@ -724,6 +776,8 @@ def describe(p: Partial, other: str = "the query") -> str:
     else:
         words = f"overlaps: {p.cover_a:.0%} of {other}, {p.cover_b:.0%} of it"
     notes = [words]
+    if p.mirrored:
+        notes.append("mirrored")
     if abs(p.rotation) >= TURN_MIN:
         turn = abs(round(p.rotation))
         way = "counter-clockwise" if p.rotation > 0 else "clockwise"

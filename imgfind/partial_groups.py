@@ -92,8 +92,14 @@ def _across(p: Partial) -> bool:
 
 def moved(p: Partial) -> bool:
     """Does the pair's transform move the picture's frame (turned by TURNED degrees or more,
-    or a perspective of KEYSTONE or more), as no shared window or frame ever is?"""
-    return abs(p.rotation) >= TURNED or (p.model == "homography" and p.keystone >= KEYSTONE)
+    mirrored, or a perspective of KEYSTONE or more), as no shared window or frame ever is?"""
+    return turned(p) or (p.model == "homography" and p.keystone >= KEYSTONE)
+
+
+def turned(p: Partial) -> bool:
+    """Is b turned by TURNED degrees or more, or mirrored (Partial.mirrored: a mirror image
+    turns the frame over, whatever turn follows it; its rotation is read after the mirror)?"""
+    return abs(p.rotation) >= TURNED or p.mirrored
 
 
 #: on_canvas: a picture shows the other on a canvas of fill when it has less than FILL of the
@@ -143,7 +149,7 @@ def a_is_centre(p: Partial) -> bool:
 def turned_in_place(p: Partial) -> bool:
     """Is the pair a picture and its copy turned on its own canvas: covers EVEN and at least
     TURNED_COVER, a turn of TURNED degrees or more, thumbnails agreeing (TURNED_AGREE)?"""
-    return (abs(p.rotation) >= TURNED and abs(p.cover_a - p.cover_b) < EVEN
+    return (turned(p) and abs(p.cover_a - p.cover_b) < EVEN
             and min(p.cover_a, p.cover_b) >= TURNED_COVER and p.agree >= TURNED_AGREE)
 
 
@@ -233,7 +239,8 @@ def is_source(p: Partial) -> bool:
     picture it was cut from: True; a photo and a screenshot or collage that shows it shrunk
     or letterboxed, or a turned or skewed copy of it on a canvas: False."""
     return (p.cover_a >= CONTAINED and p.cover_b < CONTAINED and p.scale >= SAME_DENSITY
-            and abs(p.rotation) < SQUARE and p.model == "similarity" and not on_canvas(p)
+            and abs(p.rotation) < SQUARE and p.model == "similarity" and not p.mirrored
+            and not on_canvas(p)
             and not (p.scale < SHOWN_SMALLER and p.spread_b < UNIFORM))
 
 

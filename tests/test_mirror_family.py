@@ -8,10 +8,11 @@ Pictures are generated with Pillow."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
-from helpers import invoke_json
+from helpers import invoke, invoke_json
 from PIL import ImageOps
 from test_canvas_copies import turned
 from test_partial_whole import photo_like
@@ -101,3 +102,34 @@ def test_place_shows_a_group_from_the_copy_its_partial_members_verify_against():
     placed = place([[0, 1]], pairs4, lambda a, b: _crop() if (a, b) in both else None,
                    reflected=lambda x, y: True)
     assert placed[2] == {} and sorted(r for r, _ in placed[0][0]) == [2, 4]
+
+
+# Failed on main 2d71942 with --no-partial: the older mirrored copy first, the plan removed
+# the photo. The default (partial members shown) was right there already and stays so.
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("partial", ["--no-partial", "--partial"])
+def test_the_plan_keeps_the_photo_over_its_older_mirror_image(runner, tmp_path, seed, partial):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    w, h = 1024, 768
+    photo = photo_like(seed, w, h)
+    photo.save(lib / "photo.jpg", quality=92)
+    ImageOps.mirror(photo).save(lib / "mirrored.jpg", quality=90)
+    photo.crop((w * 15 // 100, h * 15 // 100, w * 85 // 100, h * 85 // 100)).save(
+        lib / "crop.jpg", quality=90)
+    turned(photo, 10, "black").save(lib / "turned.jpg", quality=90)
+    photo_like(seed + 100, w, h).save(lib / "other.jpg", quality=92)
+    for name in ("mirrored.jpg", "crop.jpg", "turned.jpg"):
+        os.utime(lib / name, (OLD, OLD))
+    os.utime(lib / "photo.jpg", (NEW, NEW))
+    db = str(tmp_path / "i.db")
+    doc = invoke_json(runner, db, "dedupe", partial, str(lib))
+    first = [(f["path"].rsplit("/", 1)[1], f["relation"]) for f in doc["groups"][0]["files"]]
+    assert first[:2] == [("photo.jpg", "same orientation"), ("mirrored.jpg", "mirrored")], first
+    plan = tmp_path / "plan.json"
+    invoke(runner, db, "dedupe", partial, str(lib), "--plan", str(plan))
+    (group,) = [g for g in json.loads(plan.read_text())["groups"]
+                if any(f["path"].endswith("/mirrored.jpg") for f in g["files"])]
+    assert group["kept"].endswith("/photo.jpg")
+    assert {f["path"].rsplit("/", 1)[1]: f["action"] for f in group["files"]}["mirrored.jpg"] \
+        == "remove"

@@ -108,13 +108,14 @@ def test_csv_rows_one_per_file_and_per_match():
     rows = list(csv.reader(io.StringIO(render(report.render_groups, groups(), "csv")[0])))
     assert rows[0] == ["group", "path", "distance", "relation", "original", "width", "height",
                        "bytes", "mtime", "overlap_a", "overlap_b", "box_a", "box_b", "scale",
-                       "rotation"]  # partial-match columns added at the end (empty here)
+                       "rotation", "mirrored"]  # partial-match columns at the end (empty here)
     assert [r[:5] for r in rows[1:3]] == [["1", "/p/a.jpg", "0", "same orientation", "1"],
                                           ["1", "/p/a\x1b[2J.jpg", "3", "mirrored", "0"]]
     assert rows[3][1] == "/p/x\nvictim.jpg" and len(rows) == 6
     q = list(csv.reader(io.StringIO(render(report.render_queries, results(), "csv")[0])))
     assert q[1][0:3] == ["/q/probe.png", "/p/copy.jpg", "2"] and q[1][q[0].index("creator")] == "Eve\x1b]0;owned\x07"
-    assert q[0][-6:] == ["overlap_a", "overlap_b", "box_a", "box_b", "scale", "rotation"]
+    assert q[0][-7:] == ["overlap_a", "overlap_b", "box_a", "box_b", "scale", "rotation",
+                         "mirrored"]
     assert q[0].index("original_reasons") < q[0].index("overlap_a")
     assert len(q) == 2
 

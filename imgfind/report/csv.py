@@ -18,15 +18,16 @@ from .words import creator, iso_time
 
 
 #: Columns of a partial match (empty for a global one): overlap of each picture, the box in
-#: each as "left top right bottom" fractions, scale, rotation (degrees counter-clockwise).
-PARTIAL_COLUMNS = ["overlap_a", "overlap_b", "box_a", "box_b", "scale", "rotation"]
+#: each as "left top right bottom" fractions, scale, rotation (degrees counter-clockwise,
+#: after the mirror when mirrored), mirrored (1: b shows a in mirror image, else 0).
+PARTIAL_COLUMNS = ["overlap_a", "overlap_b", "box_a", "box_b", "scale", "rotation", "mirrored"]
 
 
 def _partial(p: Partial | None) -> list[object]:
     if p is None:
         return [""] * len(PARTIAL_COLUMNS)
     return [p.cover_a, p.cover_b, " ".join(map(str, p.box_a)), " ".join(map(str, p.box_b)),
-            p.scale, p.rotation]
+            p.scale, p.rotation, int(p.mirrored)]
 
 
 #: Who-made-it columns of the query CSV and the answers.credits_of labels they come from.

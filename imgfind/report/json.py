@@ -65,13 +65,15 @@ def evidence_json(m: Member, i: int) -> dict:
 def partial_json(p: Partial | None, a: str, b: str) -> dict:
     """A partial match's keys (``{"partial": null}`` for a global match): the overlap as a
     fraction of each picture, the overlap's box in each (fractions left, top, right,
-    bottom), scale (b's pixels per a's), rotation (degrees counter-clockwise), the RANSAC
+    bottom), scale (b's pixels per a's), rotation (degrees counter-clockwise; after a left-right
+    mirror when mirrored), mirrored (b shows a in mirror image), the RANSAC
     model, its inliers and how much of the overlap they span in each (seen_*). *a* and *b* name the two pictures (e.g. "query", "match")."""
     if p is None:
         return {"partial": None}
     return {"partial": {f"overlap_{a}": p.cover_a, f"overlap_{b}": p.cover_b,
                         f"box_{a}": list(p.box_a), f"box_{b}": list(p.box_b),
-                        "scale": p.scale, "rotation": p.rotation, "model": p.model,
+                        "scale": p.scale, "rotation": p.rotation, "mirrored": p.mirrored,
+                        "model": p.model,
                         "inliers": p.inliers, f"seen_{a}": p.seen_a, f"seen_{b}": p.seen_b,
                         "agreement": p.agree}}
 
