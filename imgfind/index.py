@@ -216,12 +216,17 @@ class Index:
     def _aliases_elsewhere(self, stats: list[FileStat], known: dict[bytes, Known]
                            ) -> dict[tuple[int, int], Known]:
         """Stored files outside *known* that are the file of a crawled path not stored yet
-        (same device and inode) and whose stored path still reaches that file on disk."""
+        (same device and inode) and whose stored path still reaches that file on disk.
+
+        A crawled path is never another name of itself: another index run of these roots
+        may have stored it since *known* was read (the look-up by identity comes later),
+        and then it is the file, stored already, not an alias of it."""
+        crawled = {st.path for st in stats}
         fresh = [st for st in stats if st.path not in known and st.ino]
         out: dict[tuple[int, int], Known] = {}
         for identity, rows in self.store.known_by_identity(st.identity for st in fresh).items():
             for k in rows:
-                if k.path in known:
+                if k.path in known or k.path in crawled:
                     continue
                 try:
                     st = os.stat(k.path)

@@ -12,8 +12,8 @@ import subprocess
 import time
 
 import pytest
-from torture_corpus import (cli_env, imgfind_cmd, integrity, record, run_cli, snapshot, summary,
-                            write_images)
+from torture_corpus import (cli_env, differences, imgfind_cmd, integrity, record, run_cli,
+                            snapshot, summary, write_images)
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,9 @@ def test_two_index_runs_at_once_equal_a_serial_run(photos, tmp_path):
         # Each file is new to at least one run; a run that waited may find it done already.
         assert all(n + u == total for n, u in zip(news, unchanged)), results
         assert integrity(db) == "ok"
-        assert snapshot(db) == expected, f"trial {trial}: differs from the serial run"
+        got = snapshot(db)
+        assert got == expected, (f"trial {trial} (jobs {jobs}, small commits {fine}): differs"
+                                 f" from the serial run:\n{differences(got, expected)}")
     record("concurrency", **{"index runs side by side on one index (pairs x 2)": runs,
                              "all equal to the serial run": "yes"})
 

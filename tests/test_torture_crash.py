@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from torture_corpus import (cli_env, count_rows, imgfind_cmd, integrity, kill_all,
+from torture_corpus import (cli_env, count_rows, differences, imgfind_cmd, integrity, kill_all,
                             processes_mentioning, record, run_cli, snapshot, summary,
                             write_images)
 
@@ -120,7 +120,9 @@ def _chain(cid: int, tmp_path, folder, total: int, expected: dict, full: float, 
         assert (new, changed, removed) == (total - committed, 0, 0)
         assert unchanged == committed
         assert integrity(db) == "ok"
-        assert snapshot(db) == expected, f"chain {cid} round {rnd}: differs from uninterrupted"
+        got = snapshot(db)
+        assert got == expected, (f"chain {cid} round {rnd}: differs from uninterrupted:\n"
+                                 f"{differences(got, expected)}")
     return c
 
 
