@@ -6,7 +6,7 @@ hand. Fields may be added within a version, never renamed or removed::
     {"format": "imgfind-plan/1", "version": "...", "created": "2024-05-01T10:00:00",
      "similarity": "normal", "keep_rules": ["resolution", ...], "references": ["/abs/dir"],
      "base": "/abs/common/folder",
-     "groups": [{"kept": "/abs/a.jpg", "rule": "resolution",
+     "groups": [{"kept": "/abs/a.jpg", "rule": "resolution", "first_partial": false,
                  "files": [{"path": "/abs/a.jpg", "action": "keep", "bytes": 1234,
                             "mtime_ns": 1714550000000000000, "fingerprint": "9f...",
                             "width": 640, "height": 480, "format": "JPEG", "taken": "",
@@ -64,6 +64,9 @@ class PlanGroup:
     kept: str
     rule: str  # the keep rule that decided
     files: tuple[PlanFile, ...]
+    #: the group's first file is a picture its whole copies were cut from, listed as a
+    #: partial match and kept (model.Group.first_partial; the dedupe reports say it too)
+    first_partial: bool = False
 
     def kept_file(self) -> PlanFile:
         return next(f for f in self.files if f.path == self.kept)
@@ -86,7 +89,8 @@ def to_json(plan: Plan) -> dict[str, Any]:
         "format": FORMAT, "version": plan.version, "created": plan.created,
         "similarity": plan.similarity, "keep_rules": list(plan.keep_rules),
         "references": list(plan.references), "base": plan.base,
-        "groups": [{"kept": g.kept, "rule": g.rule, "files": [asdict(f) for f in g.files]}
+        "groups": [{"kept": g.kept, "rule": g.rule, "first_partial": g.first_partial,
+                    "files": [asdict(f) for f in g.files]}
                    for g in plan.groups],
     }
 
@@ -149,7 +153,8 @@ def from_json(doc: Any) -> Plan:
             raise PlanError(f"{where}: the kept file {kept} is not among its files")
         if kept_files[0].action != "keep":
             raise PlanError(f"{where}: the kept file {kept} has action {kept_files[0].action!r}")
-        groups.append(PlanGroup(kept, str(g.get("rule") or "edited"), tuple(files)))
+        groups.append(PlanGroup(kept, str(g.get("rule") or "edited"), tuple(files),
+                                bool(g.get("first_partial"))))
     return Plan(tuple(groups), doc.get("similarity"), tuple(doc.get("keep_rules") or ()),
                 tuple(doc.get("references") or ()), str(doc.get("base") or "/"),
                 str(doc.get("created") or ""), str(doc.get("version") or ""))

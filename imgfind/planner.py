@@ -101,7 +101,7 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
                 "partial: the picture the whole copies were cut from" if head and m is head[0]
                 else f"partial: {m.relation}", under(f.path, refs)))
             all_dirs.append(os.path.dirname(f.path))
-        out.append(PlanGroup(kept.path, rule_said, tuple(entries)))
+        out.append(PlanGroup(kept.path, rule_said, tuple(entries), g.first_partial))
     base = os.path.commonpath(all_dirs) if all_dirs else "/"
     return Plan(tuple(out), preset, tuple(keep_rules), refs, base)
 

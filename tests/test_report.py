@@ -108,15 +108,27 @@ def test_csv_rows_one_per_file_and_per_match():
     rows = list(csv.reader(io.StringIO(render(report.render_groups, groups(), "csv")[0])))
     assert rows[0] == ["group", "path", "distance", "relation", "original", "width", "height",
                        "bytes", "mtime", "overlap_a", "overlap_b", "box_a", "box_b", "scale",
-                       "rotation"]  # partial-match columns added at the end (empty here)
+                       "rotation", "first_partial", "joined_by"]  # added at the end
     assert [r[:5] for r in rows[1:3]] == [["1", "/p/a.jpg", "0", "same orientation", "1"],
                                           ["1", "/p/a\x1b[2J.jpg", "3", "mirrored", "0"]]
     assert rows[3][1] == "/p/x\nvictim.jpg" and len(rows) == 6
+    assert [r[-2:] for r in rows[1:3]] == [["0", "first file"], ["0", "pHash"]]
     q = list(csv.reader(io.StringIO(render(report.render_queries, results(), "csv")[0])))
     assert q[1][0:3] == ["/q/probe.png", "/p/copy.jpg", "2"] and q[1][q[0].index("creator")] == "Eve\x1b]0;owned\x07"
     assert q[0][-6:] == ["overlap_a", "overlap_b", "box_a", "box_b", "scale", "rotation"]
     assert q[0].index("original_reasons") < q[0].index("overlap_a")
     assert len(q) == 2
+
+
+def test_csv_says_first_partial_like_the_json():
+    # New-user trial, session 10: the JSON had first_partial, the CSV did not.
+    g = groups()[1]
+    head = Group(g.members, g.max_distance, first_partial=True)
+    rows = list(csv.DictReader(io.StringIO(render(report.render_groups, [head, groups()[0]], "csv")[0])))
+    assert [(r["group"], r["first_partial"]) for r in rows] == [("1", "1"), ("1", "1"), ("2", "0"),
+                                                                ("2", "0"), ("2", "0")]
+    doc = json.loads(render(report.render_groups, [head], "json")[0])
+    assert doc["groups"][0]["first_partial"] is True
 
 
 def test_null_goes_with_paths_only_and_formats_are_checked():
