@@ -220,12 +220,28 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord],
     if not when and not camera and len(tied) - len(worse) > 1 and \
             not any("earliest file time" in o for o in out):
         # Only when the pictures the original was chosen among tie on pixels (and were not
-        # told apart by their JPEG quality, said above): the order of group.order_members,
-        # named, not claimed (the chosen file need not be the older).
-        out.append(f"{len(tied)} copies of about as many pixels, in the order: not a visibly "
-                   "heavier JPEG re-encode, no added border, colour, older file, shorter name, "
-                   "least recompressed")
+        # told apart by their JPEG quality, said above): what put it before each of the
+        # others in group.order_members' order, the one test that decided (new-user trial:
+        # the whole list, "older file" in it, read as a claim beside an older mirror).
+        out.append(f"{len(tied)} copies of about as many pixels: "
+                   + "; ".join(_before(original, c, copies) for c in tied
+                               if c.path != original.path and c not in worse))
     return tuple(out)
+
+
+def _before(original: FileRecord, other: FileRecord, copies: Sequence[FileRecord]) -> str:
+    """Why *original* is named before *other* (a copy of as much picture), in words: the
+    first test of group.original_key that tells them apart, or that another rule chose when
+    that order alone would put *other* first."""
+    from .group import ORIGINAL_KEY_WORDS, deciding_place, original_keys  # noqa: PLC0415
+
+    keys = dict(zip((c.path for c in copies), original_keys(copies)))
+    name = os.path.basename(other.path)
+    place = deciding_place(keys[original.path], keys[other.path])
+    if place is None:
+        return (f"before {name}, which the file order alone would name "
+                "(chosen by how the copies match each other)")
+    return f"before {name}: {ORIGINAL_KEY_WORDS[place]}"
 
 
 def _coarser_copies(original: FileRecord, copies: Sequence[FileRecord]) -> list[FileRecord]:
