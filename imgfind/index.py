@@ -185,11 +185,17 @@ class Index:
             if plan.refresh:
                 self.store.refresh(plan.refresh)
         problems: list[tuple[str, str]] = []
+        failed: set[bytes] = set()
         for result in self._save_all(self._fingerprint(todo), on_progress):
             if result.error is not None:
                 problems.append((display(result.stat.path), result.error))
+                failed.add(result.stat.path)
             elif result.info is not None and result.info.warning:
                 warnings.append(f"{display(result.stat.path)}: {result.info.warning}")
+        # Unchanged files recorded unreadable by an earlier run: still unreadable, and counted
+        # so (not as unchanged), so the four counts add up to the files crawled.
+        still = [st for st in plan.unchanged if known[st.path].error is not None]
+        problems += [(display(st.path), str(known[st.path].error)) for st in still]
         with self.store.transaction():
             removed = self.store.delete(plan.gone)
         # Other names of one file: shown beside it by dedupe, never as a copy. A crawled name
@@ -209,9 +215,11 @@ class Index:
         self.store.replace_aliases(abs_roots, [
             (name, kept, link_how(name, kept)) for name, kept in names])
         self._refresh_metadata(abs_roots)
-        return IndexStats(len(plan.new), len(plan.changed),
-                          len(plan.unchanged) + len(plan.aliases), removed, len(problems),
-                          tuple(problems), tuple(warnings), tuple(sorted(skipped.items())))
+        return IndexStats(sum(st.path not in failed for st in plan.new),
+                          sum(st.path not in failed for st in plan.changed),
+                          len(plan.unchanged) - len(still) + len(plan.aliases), removed,
+                          len(problems), tuple(problems), tuple(warnings),
+                          tuple(sorted(skipped.items())))
 
     def _aliases_elsewhere(self, stats: list[FileStat], known: dict[bytes, Known]
                            ) -> dict[tuple[int, int], Known]:

@@ -256,7 +256,13 @@ class Fingerprinted:
 class IndexStats:
     """What one ``Index.update`` did; ``problems`` lists (path, reason) for unreadable files,
     ``skipped`` (reason, count) for files of a known image format that no installed decoder
-    reads (the reason names the extra to install)."""
+    reads (the reason names the extra to install).
+
+    Each file crawled is counted once: ``new``, ``changed`` and ``unchanged`` count readable
+    files (fingerprinted now, or kept as they were); ``unreadable`` counts every crawled file
+    the index holds as unreadable after the run, read now or recorded unreadable before and
+    unchanged since (``problems`` lists both). ``removed`` counts stored files that are gone.
+    """
 
     new: int = 0
     changed: int = 0
