@@ -196,7 +196,7 @@ ORIGINAL_KEY_WORDS = (
     "intact", "not a lossless copy saved from another copy", "more picture",
     "not a visibly heavier JPEG re-encode", "its file says who took it", "no added border",
     "more colour", "lossless, and not outnumbered by a lossy version's copies",
-    "older file (by a minute or more)", "shorter name (the other's name extends it)",
+    "older file (by a minute or more)", "shorter name (extended by theirs)",
     "less recompressed", "path order (a tie on everything else)")
 
 

@@ -149,7 +149,7 @@ def test_a_reason_names_the_test_that_decided_not_the_whole_order(tmp_path, runn
     reasons = doc["queries"][0]["answer"]["original"]["reasons"]
     said = " ".join(reasons)
     assert "older" not in said and "earliest" not in said, reasons
-    assert "before lake-mirror.png: shorter name" in said, reasons
+    assert "before lake-mirror.png: shorter name (extended by theirs)" in said, reasons
 
 
 def test_each_place_of_the_original_order_has_its_words():
