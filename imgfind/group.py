@@ -15,7 +15,7 @@ import numpy as np
 
 from .keep import size_class
 from .layout import distance_matrix
-from .model import COLOUR, FileRecord, PairMatch, Rule
+from .model import COLOUR, LINKS_CHECK, FileRecord, PairMatch, Rule
 from .quality import ijg_scale
 
 
@@ -367,7 +367,7 @@ def star_components(components: list[list[int]], found: Sequence[PairMatch], rul
                 dist, orient = distance_matrix(hashes[[keeper, m]])
                 evidence[(keeper, m)] = PairMatch(
                     keeper, m, int(dist[0, 1]), int(orient[0, 1]), weakest.similarity,
-                    weakest.checks + ("verified with %d members verified against the first" % len(links_of[m]),))
+                    weakest.checks + (f"verified with {len(links_of[m])} {LINKS_CHECK}",))
                 ok.add(m)
 
     # First round for every component at once: each member against the component's first, in

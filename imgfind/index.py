@@ -33,7 +33,7 @@ from .match import Side, channels, find_pairs, verifiable, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_how, link_kind, look
-from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint,
+from .model import (DAMAGED, DEFAULT_PRESET, FORMER_FIRST_CHECK, PRESETS, FileRecord, FileStat, Fingerprint,
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
@@ -1344,7 +1344,14 @@ def _shown_from(group: Group, rows: list[int], head: int, prints: Prints) -> Gro
                                    checks=()))
             continue
         own = m.relation not in ORIENTATION_NAMES
-        members.append(replace(m, distance=int(dist[k]),
+        # The evidence stays what joined it: the former first was verified against the new
+        # one (the same pair), the others against the former first, not against the new one
+        # their distance is measured to now (report.words.joined_by says so beyond the rule's
+        # threshold).
+        checks = (group.members[at].checks if j == 0
+                  else tuple(c for c in m.checks if c != FORMER_FIRST_CHECK) + (FORMER_FIRST_CHECK,))
+        similarity = group.members[at].similarity if j == 0 else m.similarity
+        members.append(replace(m, distance=int(dist[k]), checks=checks, similarity=similarity,
                                relation=m.relation if own else ORIENTATION_NAMES[int(orient[k])]))
     return replace(group, members=tuple(members))
 

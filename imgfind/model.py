@@ -388,6 +388,16 @@ class Match:
     pages: tuple[PageRef, ...] = ()  # web pages that show this file (Index.with_pages)
 
 
+#: PairMatch.checks of a member that joined its group through other members instead of
+#: its own verification against the group's first file (group.star_components: the end of
+#: "verified with N members verified against the first").
+LINKS_CHECK = "members verified against the first"
+#: Member.checks of a member verified against the file that headed its group before the
+#: group was shown from another of its files (index._shown_from); its distance is measured
+#: against the file shown first now, which it was not verified against.
+FORMER_FIRST_CHECK = "verified against the group's former first file"
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     """One file of a duplicate group, with its distance to the group's first file."""

@@ -36,7 +36,8 @@ CREDIT_LABELS = ("artist", "copyright", "creator (XMP)", "rights (XMP)", "by-lin
                  "copyright (IPTC)", "camera", "software")
 
 
-def render_groups(groups: Sequence[Group], out: TextIO) -> None:
+def render_groups(groups: Sequence[Group], out: TextIO, threshold: int | None = None) -> None:
+    """One row per group member; *threshold*: the rule's, for ``joined_by``."""
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["group", "path", "distance", "relation", "original", "width", "height",
                 "bytes", "mtime", *PARTIAL_COLUMNS,
@@ -49,7 +50,7 @@ def render_groups(groups: Sequence[Group], out: TextIO) -> None:
             f = m.file
             w.writerow([gi, f.path, m.distance, m.relation, int(i == 0), f.width, f.height,
                         f.size, iso_time(f.mtime_ns), *_partial(m.partial),
-                        int(g.first_partial), joined_by(m, i)])
+                        int(g.first_partial), joined_by(m, i, threshold)])
 
 
 def render_queries(results: Sequence[QueryResult], out: TextIO) -> None:
