@@ -2,9 +2,11 @@
 
 Before each action the file is checked against the plan: it must exist with the planned size,
 mtime and content key, the kept file likewise, the two must be different files, and the file
-must match the kept file directly at the strict preset (pair.match_pair, never through a
-chain). A file under a reference folder is never touched, the kept file never acted on, so a
-group never loses its last copy. Anything that fails a check is skipped with a message.
+must match the kept file directly at the strict preset, or at the rule that made the plan's
+groups where that is stricter (recheck_rule; pair.match_pair, never through a chain), and the
+same way as planned: a file planned as a pHash match within the rule's threshold is not let
+through by its dHash alone. A file under a reference folder is never touched, the kept file
+never acted on, so a group never loses its last copy. Anything that fails a check is skipped with a message.
 
 Methods and how each is undone:
 
@@ -38,12 +40,25 @@ from . import ignore as ignore_mod
 from . import journal
 from .errors import DecodeError, ImgfindError
 from .keep import under
-from .model import PRESETS
+from .model import PRESETS, Rule
 from .pair import content_key, fingerprint_file, match_pair
 from .plan import Plan
 
 METHODS = ("trash", "move", "hardlink", "symlink", "delete")
 Say = Callable[[str], None]
+
+
+def recheck_rule(plan: Plan) -> Rule:
+    """The rule apply re-checks each file against its kept file with: the strict preset,
+    made stricter where the plan's own rule (the one that made its groups) is stricter in a
+    threshold or a bound; never weaker than either. A plan without a rule: the strict preset."""
+    strict = PRESETS["strict"]
+    made = plan.match_rule
+    if made is None:
+        return strict
+    sim = max(strict.min_similarity or 0.0, made.min_similarity or 0.0)
+    return Rule(min(strict.threshold, made.threshold), sim,
+                max(strict.min_window, made.min_window), "strict")
 
 
 @dataclass
@@ -202,7 +217,9 @@ def apply(plan: Plan, db: str, method: str, *, yes: bool, move_to: str | None = 
         raise ImgfindError(f"unknown method {method!r}")
     if method == "move" and not move_to:
         raise ImgfindError("--move-to needs a folder")
-    strict = PRESETS["strict"]
+    strict, made = recheck_rule(plan), plan.match_rule
+    at = "the strict preset" if strict == PRESETS["strict"] else \
+        "the strict preset and the plan's rule, whichever is stricter"
     refs = [os.path.abspath(r) for r in plan.references]
     out = Outcome()
     writer = None
@@ -246,8 +263,14 @@ def apply(plan: Plan, db: str, method: str, *, yes: bool, move_to: str | None = 
                         why = f"kept file {kf.path} changed since the plan"
                     elif os.path.samefile(f.path, kf.path):
                         why = "is the same file as the kept one (already linked): last copy"
-                    elif match_pair(kept_fp, fp, strict) is None:
-                        why = "does not match the kept file directly at the strict preset"
+                    elif (m := match_pair(kept_fp, fp, strict)) is None:
+                        why = f"does not match the kept file directly at {at}"
+                    elif made is not None and m.distance > made.threshold and \
+                            f.joined_by not in ("dHash", ""):
+                        # The same way as planned: its dHash alone does not stand in for a
+                        # pHash match the plan showed within the rule's threshold.
+                        why = (f"matches the kept file only by its dHash now (pHash distance "
+                               f"{m.distance} > {made.threshold}), planned as {f.joined_by}")
                 if why:
                     skip(f.path, why)
                     continue

@@ -220,12 +220,34 @@ def reasons(original: FileRecord, copies: Sequence[FileRecord],
     if not when and not camera and len(tied) - len(worse) > 1 and \
             not any("earliest file time" in o for o in out):
         # Only when the pictures the original was chosen among tie on pixels (and were not
-        # told apart by their JPEG quality, said above): the order of group.order_members,
-        # named, not claimed (the chosen file need not be the older).
-        out.append(f"{len(tied)} copies of about as many pixels, in the order: not a visibly "
-                   "heavier JPEG re-encode, no added border, colour, older file, shorter name, "
-                   "least recompressed")
+        # told apart by their JPEG quality, said above): what put it before each of the
+        # others in group.order_members' order, the one test that decided (new-user trial:
+        # the whole list, "older file" in it, read as a claim beside an older mirror).
+        out.append(f"{len(tied)} copies of about as many pixels: " + _before(
+            original, [c for c in tied if c.path != original.path and c not in worse], copies))
     return tuple(out)
+
+
+def _before(original: FileRecord, others: Sequence[FileRecord], copies: Sequence[FileRecord]
+            ) -> str:
+    """Why *original* is named before each of *others* (copies of as much picture), in
+    words: the first test of group.original_key that tells the two apart, copies told apart
+    by the same test together; or that another rule chose, for a copy that order alone would
+    put first."""
+    from .group import ORIGINAL_KEY_WORDS, deciding_place, original_keys  # noqa: PLC0415
+
+    keys = dict(zip((c.path for c in copies), original_keys(copies)))
+    by_words: dict[str, list[str]] = {}
+    for other in others:
+        place = deciding_place(keys[original.path], keys[other.path])
+        words = ("which the file order alone would not name first (chosen by how the copies "
+                 "match each other)" if place is None else ORIGINAL_KEY_WORDS[place])
+        by_words.setdefault(words, []).append(os.path.basename(other.path))
+    return "; ".join(f"before {_and(names)}: {words}" for words, names in by_words.items())
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _coarser_copies(original: FileRecord, copies: Sequence[FileRecord]) -> list[FileRecord]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .keep import size_class
 from .layout import distance_matrix
-from .model import COLOUR, FileRecord, PairMatch, Rule
+from .model import COLOUR, LINKS_CHECK, FileRecord, PairMatch, Rule
 from .quality import ijg_scale
 
 
@@ -185,6 +185,32 @@ def clearly_degraded(records: Sequence[FileRecord]) -> list[bool]:
 
 def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:
     """Sort a group's files with the likely original first (see original_key)."""
+    keys = original_keys(records)
+    order = sorted(range(len(records)), key=keys.__getitem__)
+    return [records[i] for i in order]
+
+
+#: What each place of original_key says of the file that comes first when it is the first
+#: place two files differ (answers.reasons names the one that decided, never the list).
+ORIGINAL_KEY_WORDS = (
+    "intact", "not a lossless copy saved from another copy", "more picture",
+    "not a visibly heavier JPEG re-encode", "its file says who took it", "no added border",
+    "more colour", "lossless, and not outnumbered by a lossy version's copies",
+    "older file (by a minute or more)", "shorter name (extended by theirs)",
+    "less recompressed", "path order (a tie on everything else)")
+
+
+def deciding_place(first: tuple, other: tuple) -> int | None:
+    """The first place where two original_key values differ, when *first* sorts before
+    *other* there; None when they are equal or *other* sorts first."""
+    for i, (x, y) in enumerate(zip(first, other)):
+        if x != y:
+            return i if x < y else None
+    return None
+
+
+def original_keys(records: Sequence[FileRecord]) -> list[tuple]:
+    """original_key of each record, with the flags it takes measured over all *records*."""
     stems = [os.path.splitext(os.path.basename(r.path))[0] for r in records]
     # A stem that another (different) stem extends: in sorted order the stems that start
     # with s come right after it, so looking at the next distinct stem is enough (k log k,
@@ -197,8 +223,7 @@ def order_members(records: Sequence[FileRecord]) -> list[FileRecord]:
                 default=0)
     outnumbered = [r.format in LOSSLESS_FORMATS and c < lossy for r, c in zip(records, copies)]
     degraded = clearly_degraded(records)
-    keyed = sorted(zip(records, roots, outnumbered, degraded), key=lambda rr: original_key(*rr))
-    return [r for r, _, _, _ in keyed]
+    return [original_key(*rr) for rr in zip(records, roots, outnumbered, degraded)]
 
 
 #: A member that fails against its group's first file still joins when it is verified against at
@@ -342,7 +367,7 @@ def star_components(components: list[list[int]], found: Sequence[PairMatch], rul
                 dist, orient = distance_matrix(hashes[[keeper, m]])
                 evidence[(keeper, m)] = PairMatch(
                     keeper, m, int(dist[0, 1]), int(orient[0, 1]), weakest.similarity,
-                    weakest.checks + ("verified with %d members verified against the first" % len(links_of[m]),))
+                    weakest.checks + (f"verified with {len(links_of[m])} {LINKS_CHECK}",))
                 ok.add(m)
 
     # First round for every component at once: each member against the component's first, in

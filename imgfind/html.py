@@ -56,7 +56,8 @@ function render(){
   for(let gi=page*PAGE; gi<Math.min(n,(page+1)*PAGE); gi++){
     const g=data.groups[gi], box=el('section','group'); box.dataset.group=gi;
     const rule = kept[gi]===g.kept ? g.rule : 'your choice';
-    box.appendChild(el('h2',null,'Group '+(gi+1)+' · '+g.files.length+' files · kept by rule: '+rule));
+    box.appendChild(el('h2',null,'Group '+(gi+1)+' · '+g.files.length+' files · kept by rule: '+rule
+      +(g.first_partial?' · first file: a partial match, the picture the whole copies were cut from':'')));
     const row=el('div','files');
     for(const f of g.files){
       const isKept=f.path===kept[gi], isIgn=ignored[gi].has(f.path);

@@ -33,7 +33,7 @@ from .match import Side, channels, find_pairs, verifiable, verify_pairs
 from .side import TableLoader
 from .match import StageProgress
 from .presence import MISSING, PRESENT, UNAVAILABLE, OnDisk, link_how, link_kind, look
-from .model import (DAMAGED, DEFAULT_PRESET, PRESETS, FileRecord, FileStat, Fingerprint,
+from .model import (DAMAGED, DEFAULT_PRESET, FORMER_FIRST_CHECK, PRESETS, FileRecord, FileStat, Fingerprint,
                     Fingerprinted, Group, IndexStats, Known, Match, Member, MergeStats, PairMatch, Partial,
                     QueryResult, Rule, SiteReading, display)
 from .local_index import DescriptorIndex
@@ -189,11 +189,17 @@ class Index:
             if plan.refresh:
                 self.store.refresh(plan.refresh)
         problems: list[tuple[str, str]] = []
+        failed: set[bytes] = set()
         for result in self._save_all(self._fingerprint(todo), on_progress):
             if result.error is not None:
                 problems.append((display(result.stat.path), result.error))
+                failed.add(result.stat.path)
             elif result.info is not None and result.info.warning:
                 warnings.append(f"{display(result.stat.path)}: {result.info.warning}")
+        # Unchanged files recorded unreadable by an earlier run: still unreadable, and counted
+        # so (not as unchanged), so the four counts add up to the files crawled.
+        still = [st for st in plan.unchanged if known[st.path].error is not None]
+        problems += [(display(st.path), str(known[st.path].error)) for st in still]
         with self.store.transaction():
             removed = self.store.delete(plan.gone)
         # Other names of one file: shown beside it by dedupe, never as a copy. A crawled name
@@ -213,19 +219,26 @@ class Index:
         self.store.replace_aliases(abs_roots, [
             (name, kept, link_how(name, kept)) for name, kept in names])
         self._refresh_metadata(abs_roots)
-        return IndexStats(len(plan.new), len(plan.changed),
-                          len(plan.unchanged) + len(plan.aliases), removed, len(problems),
-                          tuple(problems), tuple(warnings), tuple(sorted(skipped.items())))
+        return IndexStats(sum(st.path not in failed for st in plan.new),
+                          sum(st.path not in failed for st in plan.changed),
+                          len(plan.unchanged) - len(still) + len(plan.aliases), removed,
+                          len(problems), tuple(problems), tuple(warnings),
+                          tuple(sorted(skipped.items())))
 
     def _aliases_elsewhere(self, stats: list[FileStat], known: dict[bytes, Known]
                            ) -> dict[tuple[int, int], Known]:
         """Stored files outside *known* that are the file of a crawled path not stored yet
-        (same device and inode) and whose stored path still reaches that file on disk."""
+        (same device and inode) and whose stored path still reaches that file on disk.
+
+        A crawled path is never another name of itself: another index run of these roots
+        may have stored it since *known* was read (the look-up by identity comes later),
+        and then it is the file, stored already, not an alias of it."""
+        crawled = {st.path for st in stats}
         fresh = [st for st in stats if st.path not in known and st.ino]
         out: dict[tuple[int, int], Known] = {}
         for identity, rows in self.store.known_by_identity(st.identity for st in fresh).items():
             for k in rows:
-                if k.path in known:
+                if k.path in known or k.path in crawled:
                     continue
                 try:
                     st = os.stat(k.path)
@@ -1478,7 +1491,14 @@ def _shown_from(group: Group, rows: list[int], head: int, prints: Prints) -> Gro
                                    checks=()))
             continue
         own = m.relation not in ORIENTATION_NAMES
-        members.append(replace(m, distance=int(dist[k]),
+        # The evidence stays what joined it: the former first was verified against the new
+        # one (the same pair), the others against the former first, not against the new one
+        # their distance is measured to now (report.words.joined_by says so beyond the rule's
+        # threshold).
+        checks = (group.members[at].checks if j == 0
+                  else tuple(c for c in m.checks if c != FORMER_FIRST_CHECK) + (FORMER_FIRST_CHECK,))
+        similarity = group.members[at].similarity if j == 0 else m.similarity
+        members.append(replace(m, distance=int(dist[k]), checks=checks, similarity=similarity,
                                relation=m.relation if own else ORIENTATION_NAMES[int(orient[k])]))
     return replace(group, members=tuple(members))
 

@@ -263,7 +263,13 @@ class Fingerprinted:
 class IndexStats:
     """What one ``Index.update`` did; ``problems`` lists (path, reason) for unreadable files,
     ``skipped`` (reason, count) for files of a known image format that no installed decoder
-    reads (the reason names the extra to install)."""
+    reads (the reason names the extra to install).
+
+    Each file crawled is counted once: ``new``, ``changed`` and ``unchanged`` count readable
+    files (fingerprinted now, or kept as they were); ``unreadable`` counts every crawled file
+    the index holds as unreadable after the run, read now or recorded unreadable before and
+    unchanged since (``problems`` lists both). ``removed`` counts stored files that are gone.
+    """
 
     new: int = 0
     changed: int = 0
@@ -387,6 +393,16 @@ class Match:
     #: query (a) and this file (b) overlap; None for a global match
     partial: Partial | None = None
     pages: tuple[PageRef, ...] = ()  # web pages that show this file (Index.with_pages)
+
+
+#: PairMatch.checks of a member that joined its group through other members instead of
+#: its own verification against the group's first file (group.star_components: the end of
+#: "verified with N members verified against the first").
+LINKS_CHECK = "members verified against the first"
+#: Member.checks of a member verified against the file that headed its group before the
+#: group was shown from another of its files (index._shown_from); its distance is measured
+#: against the file shown first now, which it was not verified against.
+FORMER_FIRST_CHECK = "verified against the group's former first file"
 
 
 @dataclass(frozen=True, slots=True)

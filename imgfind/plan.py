@@ -6,12 +6,13 @@ hand. Fields may be added within a version, never renamed or removed::
     {"format": "imgfind-plan/1", "version": "...", "created": "2024-05-01T10:00:00",
      "similarity": "normal", "keep_rules": ["resolution", ...], "references": ["/abs/dir"],
      "base": "/abs/common/folder",
-     "groups": [{"kept": "/abs/a.jpg", "rule": "resolution",
+     "match_rule": {"threshold": 10, "min_similarity": 0.8, "min_window": 0.4},
+     "groups": [{"kept": "/abs/a.jpg", "rule": "resolution", "first_partial": false,
                  "files": [{"path": "/abs/a.jpg", "action": "keep", "bytes": 1234,
                             "mtime_ns": 1714550000000000000, "fingerprint": "9f...",
                             "width": 640, "height": 480, "format": "JPEG", "taken": "",
                             "distance": 0, "similarity": 1.0, "relation": "same orientation",
-                            "reference": false},
+                            "reference": false, "joined_by": "kept"},
                            {"path": "/abs/b.jpg", "action": "remove", ...}]}]}
 
 ``action`` is ``keep`` or ``remove`` (how to remove is apply's choice: trash, move, link,
@@ -30,6 +31,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import ImgfindError
+from .model import Rule
 
 FORMAT = "imgfind-plan/1"
 ACTIONS = ("keep", "remove")
@@ -57,6 +59,11 @@ class PlanFile:
     relation: str = ""  # how this file relates to the kept one ("mirrored", ...)
     reference: bool = False  # under a reference folder: never acted on
     ignore: bool = False  # the user says: not a duplicate of the kept file
+    #: how it matched the kept file when planned, under the plan's rule: "pHash" (a distance
+    #: within the rule's threshold), "dHash" (verified, found by its upright dHash: its pHash
+    #: distance is beyond the threshold), "through another copy" (no direct match), "kept",
+    #: "partial"; "" in plans written before it (apply then asks what it always asked)
+    joined_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,9 @@ class PlanGroup:
     kept: str
     rule: str  # the keep rule that decided
     files: tuple[PlanFile, ...]
+    #: the group's first file is a picture its whole copies were cut from, listed as a
+    #: partial match and kept (model.Group.first_partial; the dedupe reports say it too)
+    first_partial: bool = False
 
     def kept_file(self) -> PlanFile:
         return next(f for f in self.files if f.path == self.kept)
@@ -78,6 +88,9 @@ class Plan:
     base: str = "/"
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
     version: str = __version__
+    #: the rule that made the groups (threshold, min_similarity, min_window); None in plans
+    #: written before it. apply re-checks each file at least as strictly (act.recheck_rule).
+    match_rule: Rule | None = None
 
 
 def to_json(plan: Plan) -> dict[str, Any]:
@@ -86,7 +99,10 @@ def to_json(plan: Plan) -> dict[str, Any]:
         "format": FORMAT, "version": plan.version, "created": plan.created,
         "similarity": plan.similarity, "keep_rules": list(plan.keep_rules),
         "references": list(plan.references), "base": plan.base,
-        "groups": [{"kept": g.kept, "rule": g.rule, "files": [asdict(f) for f in g.files]}
+        **({} if (r := plan.match_rule) is None else {"match_rule": {
+            "threshold": r.threshold, "min_similarity": r.min_similarity, "min_window": r.min_window}}),
+        "groups": [{"kept": g.kept, "rule": g.rule, "first_partial": g.first_partial,
+                    "files": [asdict(f) for f in g.files]}
                    for g in plan.groups],
     }
 
@@ -143,16 +159,34 @@ def from_json(doc: Any) -> Plan:
                 int(f.get("height") or 0), str(f.get("format") or ""), str(f.get("taken") or ""),
                 f.get("distance") if isinstance(f.get("distance"), int) else None,
                 float(sim) if isinstance(sim, (int, float)) else None,
-                str(f.get("relation") or ""), bool(f.get("reference")), bool(f.get("ignore"))))
+                str(f.get("relation") or ""), bool(f.get("reference")), bool(f.get("ignore")),
+                str(f.get("joined_by") or "")))
         kept_files = [f for f in files if f.path == kept]
         if len(kept_files) != 1:
             raise PlanError(f"{where}: the kept file {kept} is not among its files")
         if kept_files[0].action != "keep":
             raise PlanError(f"{where}: the kept file {kept} has action {kept_files[0].action!r}")
-        groups.append(PlanGroup(kept, str(g.get("rule") or "edited"), tuple(files)))
+        groups.append(PlanGroup(kept, str(g.get("rule") or "edited"), tuple(files),
+                                bool(g.get("first_partial"))))
     return Plan(tuple(groups), doc.get("similarity"), tuple(doc.get("keep_rules") or ()),
                 tuple(doc.get("references") or ()), str(doc.get("base") or "/"),
-                str(doc.get("created") or ""), str(doc.get("version") or ""))
+                str(doc.get("created") or ""), str(doc.get("version") or ""), _rule(doc))
+
+
+def _rule(doc: dict) -> Rule | None:
+    """The plan's "match_rule", the rule that made its groups (None when it has none: a plan
+    written before session 11). A group's "rule" is the keep rule that chose its kept file."""
+    if "match_rule" not in doc:
+        return None
+    r = _need(doc, "match_rule", dict, "plan")
+    threshold = _need(r, "threshold", int, "plan match_rule")
+    if not 0 <= threshold <= 64:
+        raise PlanError("plan match_rule: 'threshold' is not 0..64")
+    sim, window = r.get("min_similarity"), r.get("min_window", 0.0)
+    if (sim is not None and not isinstance(sim, (int, float))) or not isinstance(window, (int, float)) \
+            or isinstance(sim, bool) or isinstance(window, bool):
+        raise PlanError("plan match_rule: 'min_similarity' or 'min_window' has the wrong type")
+    return Rule(threshold, None if sim is None else float(sim), float(window))
 
 
 def load(path: str | os.PathLike[str]) -> Plan:

@@ -82,13 +82,17 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
             ev = evidence.get(j - 1) if j else None
             dist = 0 if not j else (ev.distance if ev else None)
             ref = under(f.path, refs)
+            # A verified rule's candidates come by pHash or by the upright dHash: a direct
+            # match beyond the threshold is a dHash one (apply asks the same of it again).
+            how = ("kept" if not j else "through another copy" if ev is None
+                   else "pHash" if ev.distance <= rule.threshold else "dHash")
             entries.append(PlanFile(
                 f.path, "keep" if (not j or ref) else "remove", f.size, f.mtime_ns,
                 content_key(side.hashes[row]), f.width, f.height, f.format,
                 f.metadata.get("taken", ""), dist,
                 1.0 if not j else (ev.similarity if ev else None),
                 "kept" if not j else (ORIENTATION_NAMES[ev.orientation] if ev else "through another copy"),
-                ref))
+                ref, joined_by=how))
             all_dirs.append(os.path.dirname(f.path))
         for m in parts:
             f = m.file
@@ -99,11 +103,11 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
                 f.path, "keep", f.size, f.mtime_ns, content_key(side.hashes[row_of[f.id]]),
                 f.width, f.height, f.format, f.metadata.get("taken", ""), None, None,
                 "partial: the picture the whole copies were cut from" if head and m is head[0]
-                else f"partial: {m.relation}", under(f.path, refs)))
+                else f"partial: {m.relation}", under(f.path, refs), joined_by="partial"))
             all_dirs.append(os.path.dirname(f.path))
-        out.append(PlanGroup(kept.path, rule_said, tuple(entries)))
+        out.append(PlanGroup(kept.path, rule_said, tuple(entries), g.first_partial))
     base = os.path.commonpath(all_dirs) if all_dirs else "/"
-    return Plan(tuple(out), preset, tuple(keep_rules), refs, base)
+    return Plan(tuple(out), preset, tuple(keep_rules), refs, base, match_rule=rule)
 
 
 def group_rows(side: Side) -> dict[int, int]:

@@ -865,8 +865,14 @@ class Store:
 
     @_guarded
     def last_indexed(self) -> float | None:
-        """When a file was last (re)fingerprinted, seconds since the epoch; None when empty."""
-        return self.db.execute("SELECT max(indexed_at) FROM files").fetchone()[0]
+        """When an index run last went through its folders (it records its roots, whether it
+        found anything changed or not) or a file was last stored, seconds since the epoch;
+        None when nothing was. A run that found nothing changed writes no file row: by the
+        files alone, status's "last indexed" stood still after it (new-user trial)."""
+        times = [self.db.execute("SELECT max(indexed_at) FROM files").fetchone()[0]]
+        if self._has_table("roots"):
+            times.append(self.db.execute("SELECT max(indexed_at) FROM roots").fetchone()[0])
+        return max((t for t in times if t is not None), default=None)
 
     @_guarded
     def recipes(self) -> set[str]:

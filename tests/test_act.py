@@ -17,9 +17,10 @@ import pytest
 from PIL import Image
 
 from helpers import invoke, make_image
+from imgfind import act
 from imgfind import plan as plan_mod
 from imgfind.keep import choose, parse_rules
-from imgfind.model import FileRecord
+from imgfind.model import PRESETS, FileRecord, Rule
 
 
 def sha(path: Path) -> str:
@@ -185,6 +186,37 @@ def test_pair_that_does_not_match_directly_is_skipped(runner, db, pairs, tmp_pat
     r = invoke(runner, db, "apply", str(tmp_path / "plan.json"), "--delete", "--yes")
     assert "does not match the kept file directly at the strict preset" in r.stdout
     assert os.path.exists(stranger["path"])
+
+
+def test_plan_records_its_rule_and_how_each_file_matched(runner, db, pairs, tmp_path) -> None:
+    doc = make_plan(runner, db, str(pairs), out=tmp_path / "plan.json")
+    assert doc["match_rule"] == {"threshold": 10, "min_similarity": 0.8, "min_window": 0.4}
+    for g in doc["groups"]:
+        assert {f["joined_by"] for f in g["files"] if f["path"] == g["kept"]} == {"kept"}
+        assert {f["joined_by"] for f in g["files"] if f["path"] != g["kept"]} <= {"pHash", "dHash"}
+    again = plan_mod.from_json(doc)
+    assert again.match_rule == Rule(10, 0.8, 0.4)
+    assert plan_mod.to_json(again)["match_rule"] == doc["match_rule"]
+
+
+def test_apply_rechecks_at_the_plans_rule_where_it_is_stricter(runner, db, pairs, tmp_path) -> None:
+    # New-user trial: apply's re-check was the strict preset whatever rule made the groups;
+    # groups made by a stricter rule than it were re-checked by a weaker one.
+    doc = make_plan(runner, db, str(pairs), out=tmp_path / "plan.json")
+    removed = [f["path"] for g in doc["groups"] for f in g["files"] if f["action"] == "remove"]
+    assert removed
+    doc["match_rule"] = {"threshold": 10, "min_similarity": 0.9999, "min_window": 0.4}
+    (tmp_path / "plan.json").write_text(json.dumps(doc))
+    r = invoke(runner, db, "apply", str(tmp_path / "plan.json"), "--delete", "--yes")
+    assert r.stdout.count("does not match the kept file directly at the strict preset and the "
+                          "plan's rule, whichever is stricter") == len(removed), r.stdout
+    assert all(os.path.exists(p) for p in removed)
+    stricter = act.recheck_rule(plan_mod.from_json(doc))
+    assert (stricter.threshold, stricter.min_similarity, stricter.min_window) == (8, 0.9999, 0.45)
+    looser = {"threshold": 12, "min_similarity": None, "min_window": 0.1}
+    assert act.recheck_rule(plan_mod.from_json({**doc, "match_rule": looser})) == PRESETS["strict"]
+    doc.pop("match_rule")  # a plan written before plans had a rule: the strict preset, as before
+    assert act.recheck_rule(plan_mod.from_json(doc)) == PRESETS["strict"]
 
 
 def test_reference_folder_is_never_touched(runner, db, pairs, tmp_path) -> None:

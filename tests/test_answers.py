@@ -131,6 +131,38 @@ def test_without_capture_times_the_earliest_file_is_said(tmp_path, runner, db):
     assert reasons[0].startswith("earliest file time") and "most picture (320x240)" in reasons
 
 
+def test_a_reason_names_the_test_that_decided_not_the_whole_order(tmp_path, runner, db):
+    # New-user trial, session 10: query lake-mirror.jpg named lake.jpg (rightly) "in the
+    # order: ..., older file, shorter name", when the mirror was the older file (both made
+    # within one minute, so equally old to the order; the name decided).
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    im = make_image(seed=8)
+    im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(lib / "lake-mirror.png")
+    im.save(lib / "lake.png")
+    minute = 1_600_000_020
+    os.utime(lib / "lake-mirror.png", (minute, minute))
+    os.utime(lib / "lake.png", (minute + 30, minute + 30))
+    invoke(runner, db, "-q", "index", str(lib))
+    doc = invoke_json(runner, db, "query", str(lib / "lake-mirror.png"), "--format", "json")
+    assert doc["queries"][0]["original"] == str(lib / "lake.png")
+    reasons = doc["queries"][0]["answer"]["original"]["reasons"]
+    said = " ".join(reasons)
+    assert "older" not in said and "earliest" not in said, reasons
+    assert "before lake-mirror.png: shorter name (extended by theirs)" in said, reasons
+
+
+def test_each_place_of_the_original_order_has_its_words():
+    from imgfind.group import ORIGINAL_KEY_WORDS, deciding_place, original_key
+    from imgfind.model import FileRecord
+
+    a = FileRecord(1, "/p/a.jpg", 10, 0, 8, 8, "JPEG")
+    b = FileRecord(2, "/p/a-copy.jpg", 10, 120 * 10**9, 8, 8, "JPEG")
+    assert len(ORIGINAL_KEY_WORDS) == len(original_key(a))
+    assert ORIGINAL_KEY_WORDS[deciding_place(original_key(a), original_key(b))].startswith("older")
+    assert deciding_place(original_key(b), original_key(a)) is None
+
+
 def test_answers_come_from_the_index_not_from_the_matched_files(fam, db, monkeypatch):
     import imgfind.index as index_mod
 

@@ -21,10 +21,13 @@ A_FAMILY = ["a-border.png", "a-exif.jpg", "a-mirror.jpg", "a-q40.jpg", "a-small.
 
 def test_index_summary_and_incremental(runner, db, photo_dir):
     first = invoke(runner, db, "index", str(photo_dir))
-    assert "9 new, 0 changed, 0 unchanged, 0 removed, 1 unreadable" in first.stderr
+    # Each of the 9 files counted once: the unreadable one is not "new" too (new-user trial)
+    assert "8 new, 0 changed, 0 unchanged, 0 removed, 1 unreadable" in first.stderr
     assert first.stdout == ""
     second = invoke(runner, db, "index", str(photo_dir))
-    assert "0 new, 0 changed, 9 unchanged, 0 removed, 0 unreadable" in second.stderr
+    # ... and still unreadable when nothing changed: not "0 unreadable" beside 1 recorded
+    assert "0 new, 0 changed, 8 unchanged, 0 removed, 1 unreadable (-v to list)" in second.stderr
+    assert "broken.jpg" in invoke(runner, db, "-v", "index", str(photo_dir)).stderr
 
 
 def test_changed_and_removed_files_are_noticed(runner, db, photo_dir):
@@ -33,18 +36,29 @@ def test_changed_and_removed_files_are_noticed(runner, db, photo_dir):
     os.utime(photo_dir / "c.jpg", ns=(1, 1_000_000_000))
     (photo_dir / "b.png").unlink()
     out = invoke(runner, db, "index", str(photo_dir)).stderr
-    assert "0 new, 1 changed, 7 unchanged, 1 removed" in out
+    assert "0 new, 1 changed, 6 unchanged, 1 removed, 1 unreadable" in out
 
 
 def test_unreadable_file_listed_with_verbose_and_retried_only_when_changed(runner, db, photo_dir):
     out = invoke(runner, db, "-v", "index", str(photo_dir)).stderr
     assert "broken.jpg: not an image" in out
+    read_at = _indexed_at(db, photo_dir / "broken.jpg")
     out = invoke(runner, db, "index", str(photo_dir)).stderr
-    assert "0 unreadable" in out and "9 unchanged" in out
+    assert "1 unreadable" in out and "8 unchanged" in out
+    assert _indexed_at(db, photo_dir / "broken.jpg") == read_at  # not read again
     make_image(photo_dir / "broken.jpg", seed=9)
     os.utime(photo_dir / "broken.jpg", ns=(1, 2_000_000_000))
     out = invoke(runner, db, "index", str(photo_dir)).stderr
     assert "1 changed" in out and "0 unreadable" in out
+
+
+def _indexed_at(db: str, path) -> float:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT indexed_at FROM files WHERE path = ?",
+                           (os.fsencode(str(path)),)).fetchone()[0]
+    finally:
+        con.close()
 
 
 def test_dedupe_json_groups_the_copies(runner, db, photo_dir):
@@ -206,6 +220,20 @@ def test_status(runner, db, photo_dir):
     out = invoke(runner, db, "-v", "status").stdout
     assert "files:         9" in out and "broken.jpg" in out
     assert re.search(r"last indexed:  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", out), out
+
+
+def test_status_last_indexed_moves_after_a_run_that_found_nothing_changed(runner, db, photo_dir):
+    # New-user trial: "last indexed" was the newest file row's time, so it stood still after
+    # a run that changed nothing. Every row is dated 2001 here; the run dates the index now.
+    invoke(runner, db, "index", str(photo_dir))
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE files SET indexed_at = 1e9")
+        con.execute("UPDATE roots SET indexed_at = 1e9")
+    con.close()
+    assert "last indexed:  2001-" in invoke(runner, db, "status").stdout
+    assert "0 new, 0 changed" in invoke(runner, db, "index", str(photo_dir)).stderr
+    assert "last indexed:  2001-" not in invoke(runner, db, "status").stdout
 
 
 def test_non_utf8_name_survives(runner, db, tmp_path):

@@ -11,7 +11,8 @@ import re
 import pytest
 
 from imgfind import report
-from imgfind.model import PRESETS, FileRecord, Group, Match, Member, QueryResult, Rule
+from imgfind.model import (FORMER_FIRST_CHECK, LINKS_CHECK, PRESETS, FileRecord, Group, Match, Member,
+                           QueryResult, Rule)
 from imgfind.report import words
 
 T = 1_700_000_000 * 10**9
@@ -48,7 +49,7 @@ def render(fn, items, fmt: str, rule: Rule = PRESETS["normal"], **kw) -> tuple[s
 def test_text_groups_escape_names_count_in_words_and_show_offsets():
     text, notes = render(report.render_groups, groups(), "text")
     assert notes == []
-    assert text.startswith("# 2 groups, 5 files (normal: pHash distance <= 10 bits")
+    assert text.startswith("# 2 groups, 5 files (normal: pHash or dHash distance <= 10 bits")
     assert "group 2: 2 files, max distance 1" in text
     assert "/p/a\\x1b[2J.jpg (mirrored)" in text and "/p/x\\nvictim.jpg" in text
     assert "\x1b" not in text and "victim.jpg\n" not in text.replace("x\\nvictim.jpg\n", "")
@@ -108,16 +109,59 @@ def test_csv_rows_one_per_file_and_per_match():
     rows = list(csv.reader(io.StringIO(render(report.render_groups, groups(), "csv")[0])))
     assert rows[0] == ["group", "path", "distance", "relation", "original", "width", "height",
                        "bytes", "mtime", "overlap_a", "overlap_b", "box_a", "box_b", "scale",
-                       "rotation", "mirrored"]  # partial-match columns at the end (empty here)
+                       "rotation", "mirrored", "first_partial", "joined_by"]  # added at the end
     assert [r[:5] for r in rows[1:3]] == [["1", "/p/a.jpg", "0", "same orientation", "1"],
                                           ["1", "/p/a\x1b[2J.jpg", "3", "mirrored", "0"]]
     assert rows[3][1] == "/p/x\nvictim.jpg" and len(rows) == 6
+    assert [r[-2:] for r in rows[1:3]] == [["0", "first file"], ["0", "pHash"]]
     q = list(csv.reader(io.StringIO(render(report.render_queries, results(), "csv")[0])))
     assert q[1][0:3] == ["/q/probe.png", "/p/copy.jpg", "2"] and q[1][q[0].index("creator")] == "Eve\x1b]0;owned\x07"
     assert q[0][-7:] == ["overlap_a", "overlap_b", "box_a", "box_b", "scale", "rotation",
                          "mirrored"]
     assert q[0].index("original_reasons") < q[0].index("overlap_a")
     assert len(q) == 2
+
+
+def test_csv_says_first_partial_like_the_json():
+    # New-user trial, session 10: the JSON had first_partial, the CSV did not.
+    g = groups()[1]
+    head = Group(g.members, g.max_distance, first_partial=True)
+    rows = list(csv.DictReader(io.StringIO(render(report.render_groups, [head, groups()[0]], "csv")[0])))
+    assert [(r["group"], r["first_partial"]) for r in rows] == [("1", "1"), ("1", "1"), ("2", "0"),
+                                                                ("2", "0"), ("2", "0")]
+    doc = json.loads(render(report.render_groups, [head], "json")[0])
+    assert doc["groups"][0]["first_partial"] is True
+
+
+def beyond_groups() -> list[Group]:
+    """Whole copies a verified rule let in beyond its threshold of 10, each one way."""
+    return [Group((Member(rec(1, "/p/lake.jpg"), 0, "same orientation"),
+                   Member(rec(2, "/p/lake-q80.jpg"), 4, "same orientation", 0.95, ("hash", "similarity")),
+                   Member(rec(3, "/p/lake-skew.jpg"), 12, "same orientation", 0.86, ("hash", "similarity")),
+                   Member(rec(4, "/p/lake-tone.jpg"), 14, "same orientation", 0.83,
+                          ("hash", "similarity", f"verified with 2 {LINKS_CHECK}")),
+                   Member(rec(5, "/p/lake-mirror.jpg"), 13, "mirrored", 0.9,
+                          ("hash", "similarity", FORMER_FIRST_CHECK))), 14)]
+
+
+def test_members_beyond_the_threshold_say_which_way_they_joined():
+    # New-user trial: the header said threshold 10, a 12% skewed copy sat at d=12 as a
+    # "pHash" member. Each such member names the way the verified rule let it in.
+    doc = json.loads(render(report.render_groups, beyond_groups(), "json")[0])
+    assert doc["threshold"] == 10 and doc["rule"].startswith("normal: pHash or dHash distance <= 10")
+    assert [f["joined_by"] for f in doc["groups"][0]["files"]] == [
+        "first file", "pHash", "dHash", "members", "former first"]
+    text, _ = render(report.render_groups, beyond_groups(), "text")
+    head = text.splitlines()[0]
+    assert "whole copies joined through dHash or other members or a former first file can be " \
+           "farther than 10 bits" in head, head
+    assert "/p/lake-skew.jpg (joined by dHash)" in text and "/p/lake-q80.jpg\n" in text
+    assert "/p/lake-mirror.jpg (mirrored) (joined by former first)" in text
+    rows = list(csv.DictReader(io.StringIO(render(report.render_groups, beyond_groups(), "csv")[0])))
+    assert [r["joined_by"] for r in rows] == ["first file", "pHash", "dHash", "members", "former first"]
+    # a plain rule (no verification) has no other way in: its header stays as it was
+    plain, _ = render(report.render_groups, groups(), "text", Rule(6, None))
+    assert "farther" not in plain
 
 
 def test_null_goes_with_paths_only_and_formats_are_checked():

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 from helpers import mount_tmpfs, umount
-from torture_corpus import count_rows, integrity, record, run_cli, snapshot, summary, write_images
+from torture_corpus import (count_rows, differences, integrity, record, run_cli, snapshot, summary,
+                            write_images)
 
 from imgfind.errors import StoreError
 from imgfind.index import Index, Settings
@@ -100,7 +101,8 @@ def test_disk_full_mid_run_is_a_clear_error_and_keeps_committed_work(
     again = run_cli(db, "index", str(folder))
     assert again.returncode == 0, again.stderr
     assert summary(again.stderr)[:3] == (IMAGES - committed, 0, committed)
-    assert snapshot(db) == expected
+    got = snapshot(db)
+    assert got == expected, differences(got, expected)
     record("disk full and read-only", **{"disk full": how,
                                          "rows committed before the disk filled": committed,
                                          "integrity after ENOSPC": "ok",

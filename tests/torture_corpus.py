@@ -331,11 +331,18 @@ def kinds(cases: list[Case]) -> Counter:
 
 # --------------------------------------------------------------------------- the index
 
-def snapshot(db: str | os.PathLike[str]) -> dict[bytes, tuple]:
+class Snapshot(dict):
+    """{path: row} (a dict, compared as one) that knows its rows' column names."""
+
+    columns: tuple[str, ...] = ()
+
+
+def snapshot(db: str | os.PathLike[str]) -> Snapshot:
     """The index's content keyed by path, without timestamps or row ids.
 
     Every column of ``files`` but id/indexed_at, plus every column of each table keyed by
-    ``file_id`` (prints, thumbnails, ...), whatever the schema version calls them.
+    ``file_id`` (prints, thumbnails, aliases, ...), whatever the schema version calls them;
+    ``.columns`` names them ("files.error", "aliases.how"), for :func:`differences`.
     """
     con = sqlite3.connect(f"file:{os.fspath(db)}?mode=ro", uri=True)
     try:
@@ -347,18 +354,42 @@ def snapshot(db: str | os.PathLike[str]) -> dict[bytes, tuple]:
                                             " ORDER BY name")]
         file_cols = [c for c in columns("files") if c not in skip]
         select = [f"f.{c}" for c in file_cols]
+        names = [f"files.{c}" for c in file_cols]
         joins = []
         for t in tables:
             cols = columns(t)
             if t != "files" and "file_id" in cols:
                 select += [f"{t}.{c}" for c in cols if c not in skip]
+                names += [f"{t}.{c}" for c in cols if c not in skip]
                 joins.append(f"LEFT JOIN {t} ON {t}.file_id = f.id")
         rows = con.execute(f"SELECT {', '.join(select)} FROM files f {' '.join(joins)}"
                            ).fetchall()
     finally:
         con.close()
     path_at = file_cols.index("path")
-    return {bytes(r[path_at]): tuple(r[:path_at] + r[path_at + 1:]) for r in rows}
+    out = Snapshot((bytes(r[path_at]), tuple(r[:path_at] + r[path_at + 1:])) for r in rows)
+    out.columns = tuple(names[:path_at] + names[path_at + 1:])
+    return out
+
+
+def differences(got: Snapshot, expected: Snapshot, limit: int = 5) -> str:
+    """The files whose records differ, each with the differing columns (name: got !=
+    expected), for an assertion's message: pytest's diff of two big dicts cuts them."""
+    lines = []
+    for path in sorted(set(got) | set(expected)):
+        a, b = got.get(path), expected.get(path)
+        if a == b:
+            continue
+        if a is None or b is None:
+            lines.append(f"{path!r}: {'only expected' if a is None else 'not expected'}")
+            continue
+        names = got.columns or expected.columns or tuple(map(str, range(len(a))))
+        cols = [f"{name}: {x!r} != {y!r}" for name, x, y in zip(names, a, b) if x != y]
+        if len(a) != len(b):
+            cols.append(f"{len(a)} values != {len(b)}")
+        lines.append(f"{path!r}: " + "; ".join(cols))
+    more = f" (and {len(lines) - limit} more files)" if len(lines) > limit else ""
+    return "\n".join(lines[:limit]) + more
 
 
 def integrity(db: str | os.PathLike[str]) -> str:

@@ -48,7 +48,7 @@ def render_groups(groups: Sequence[Group], fmt: str, out: TextIO, rule: Rule, *,
     if fmt == "json":
         json.render_groups(head, groups, out)
     elif fmt == "csv":
-        csv.render_groups(groups, out)
+        csv.render_groups(groups, out, rule.threshold)
     else:
         text.render_groups(head, groups, out)
     return []

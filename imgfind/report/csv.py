@@ -14,7 +14,7 @@ from typing import TextIO
 
 from ..answers import captured, credits_of, summarize
 from ..model import Group, Partial, QueryResult
-from .words import creator, iso_time
+from .words import creator, iso_time, joined_by
 
 
 #: Columns of a partial match (empty for a global one): overlap of each picture, the box in
@@ -37,15 +37,21 @@ CREDIT_LABELS = ("artist", "copyright", "creator (XMP)", "rights (XMP)", "by-lin
                  "copyright (IPTC)", "camera", "software")
 
 
-def render_groups(groups: Sequence[Group], out: TextIO) -> None:
+def render_groups(groups: Sequence[Group], out: TextIO, threshold: int | None = None) -> None:
+    """One row per group member; *threshold*: the rule's, for ``joined_by``."""
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["group", "path", "distance", "relation", "original", "width", "height",
-                "bytes", "mtime", *PARTIAL_COLUMNS])
+                "bytes", "mtime", *PARTIAL_COLUMNS,
+                # the JSON report's group and member fields, added at the end: the group's
+                # first file is a picture its whole copies were cut from (1 on each of the
+                # group's rows; model.Group.first_partial), and which test joined the member
+                "first_partial", "joined_by"])
     for gi, g in enumerate(groups, 1):
         for i, m in enumerate(g.members):
             f = m.file
             w.writerow([gi, f.path, m.distance, m.relation, int(i == 0), f.width, f.height,
-                        f.size, iso_time(f.mtime_ns), *_partial(m.partial)])
+                        f.size, iso_time(f.mtime_ns), *_partial(m.partial),
+                        int(g.first_partial), joined_by(m, i, threshold)])
 
 
 def render_queries(results: Sequence[QueryResult], out: TextIO) -> None:

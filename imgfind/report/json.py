@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ..answers import captured, credits_of, summarize
 from ..model import Answer, FileRecord, Group, Member, PageRef, Partial, QueryResult, ReportHeader
-from .words import iso_time, joined_by
+from .words import describe_rule, iso_time, joined_by
 
 #: The check of a pixel-identical pair (same_pixels.SAME_PIXELS; reports import no numpy).
 SAME_PIXELS = "same pixels"
@@ -27,7 +27,10 @@ def header_json(header: ReportHeader) -> dict:
     rule = header.rule
     return {"format": header.format, "version": header.version, "threshold": rule.threshold,
             "min_similarity": rule.min_similarity, "min_window": rule.min_window,
-            "similarity": rule.name}
+            "similarity": rule.name,
+            # added in session 11: the rule in words, what made the groups (a verified rule
+            # takes candidates by pHash or dHash; each file's joined_by says which way)
+            "rule": describe_rule(rule)}
 
 
 def file_json(rec: FileRecord) -> dict:
@@ -85,7 +88,7 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
             "max_distance": g.max_distance,
             "first_partial": g.first_partial,
             "files": [{**file_json(m.file), "distance": m.distance, "relation": m.relation,
-                       "joined_by": joined_by(m, i),
+                       "joined_by": joined_by(m, i, header.rule.threshold),
                        "same_pixels": same_pixels(m, i), "original": i == 0, **evidence_json(m, i),
                        **partial_json(m.partial, "first", "member")}
                       for i, m in enumerate(g.members)],

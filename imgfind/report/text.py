@@ -9,8 +9,8 @@ from typing import TextIO
 
 from ..answers import credits_of, summarize
 from ..model import Answer, FileRecord, Group, Partial, QueryResult, ReportHeader
-from .words import (DAMAGED_COPY, creator, describe_rule, human_size, iso_time, joined_by, one_line,
-                    own_tests, plural)
+from .words import (BEYOND, DAMAGED_COPY, beyond_threshold, creator, describe_rule, human_size, iso_time,
+                    joined_by, one_line, own_tests, plural)
 
 
 def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) -> None:
@@ -20,9 +20,13 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
     # Members joined by a test of their own (a damaged copy, a partial match) show their pHash
     # distance, which the rule did not bound: the header says so, and max distance (the
     # pHash members' spread, model.Group) leaves them out.
+    # Whole copies the verified rule let in beyond the threshold say how, here and per file.
+    t = header.rule.threshold
+    beyond = beyond_threshold(groups, t)
     out.write(f"# {plural(len(groups), 'group')}, {plural(n_files, 'file')} "
               f"({describe_rule(header.rule)}"
-              f"{f'; {own} by their own tests, at any pHash distance' if own else ''})\n")
+              f"{f'; {own} by their own tests, at any pHash distance' if own else ''}"
+              f"{f'; whole copies joined through {beyond} can be farther than {t} bits' if beyond else ''})\n")
     for gi, g in enumerate(groups, 1):
         whole = [m for m in g.members[1:] if not m.partial]
         spread = (f"max distance {g.max_distance}" if whole
@@ -39,6 +43,9 @@ def render_groups(header: ReportHeader, groups: Sequence[Group], out: TextIO) ->
             rel = "" if m.relation == "same orientation" else f" ({m.relation})"
             if i == 0 and g.first_partial:
                 rel = " (partial match of the whole copies below)"
+            how = joined_by(m, i, t)
+            if how in BEYOND:
+                rel += f" (joined by {how})"
             out.write(f"  {tag:>8}  {f.width}x{f.height}  {human_size(f.size):>9}  "
                       f"{iso_time(f.mtime_ns)}  {one_line(f.path)}{rel}{_mark(f)}\n")
             if m.partial:

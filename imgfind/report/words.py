@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from ..model import Group, Member, Rule
+from ..model import FORMER_FIRST_CHECK, LINKS_CHECK, Group, Member, Rule
 
 #: C0 controls and DEL shown escaped, so that a name is one line and never drives a terminal.
 _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
@@ -68,8 +68,10 @@ def describe_rule(rule: Rule) -> str:
     """Return the rule in words, with its preset name when it comes from one."""
     if not rule.verified:
         return f"pHash distance <= {rule.threshold} bits"
+    # A verified rule's candidates come from pHash (every view) and the upright dHash
+    # (candidates.channels): a copy found by its dHash shows a pHash distance beyond this.
     name = f"{rule.name}: " if rule.name else ""
-    return (f"{name}pHash distance <= {rule.threshold} bits, verified similarity >= "
+    return (f"{name}pHash or dHash distance <= {rule.threshold} bits, verified similarity >= "
             f"{rule.min_similarity:.2f}, local >= {rule.min_window:.2f}")
 
 
@@ -79,12 +81,22 @@ DAMAGED_COPY = "damaged copy"
 #: (its distance is within the threshold), or by a test of its own, whose member's pHash
 #: distance may be anything: pixels identical to the first file's (shown at distance 0), a
 #: damaged copy of it (damaged.py: the rows that survived agree), or a partial match
-#: (keypoints or a part view). The first file itself is "first file".
-JOINED_BY = ("first file", "pHash", "same pixels", DAMAGED_COPY, "partial")
+#: (keypoints or a part view). The first file itself is "first file". Whole copies beyond
+#: the threshold say which way the verified rule let them in: "dHash" (verified against
+#: the first file, found by its upright dHash within the threshold), "members" (verified
+#: against group.TWO_LINKS or more members that are verified against the first, not
+#: against the first itself) or "former first" (verified against the file that headed the
+#: group before it was shown from another of its files; its distance is to the new first).
+JOINED_BY = ("first file", "pHash", "same pixels", DAMAGED_COPY, "partial", "dHash", "members",
+             "former first")
+#: The kinds of JOINED_BY that are whole copies the verified rule let in beyond its threshold.
+BEYOND = ("dHash", "members", "former first")
 
 
-def joined_by(m: Member, i: int) -> str:
-    """Which test joined member *i* of a group to the group's first file (one of JOINED_BY)."""
+def joined_by(m: Member, i: int, threshold: int | None = None) -> str:
+    """Which test joined member *i* of a group to the group's first file (one of JOINED_BY).
+    Without *threshold* (the rule's), a whole copy not joined through members is "pHash"
+    whatever its distance."""
     if i == 0:
         return "first file"
     if m.partial is not None:
@@ -93,7 +105,20 @@ def joined_by(m: Member, i: int) -> str:
         return DAMAGED_COPY
     if "same pixels" in m.checks or m.relation == "same pixels":
         return "same pixels"
-    return "pHash"
+    if any(c.endswith(LINKS_CHECK) for c in m.checks):
+        return "members"
+    if threshold is None or m.distance <= threshold:
+        return "pHash"
+    return "former first" if FORMER_FIRST_CHECK in m.checks else "dHash"
+
+
+def beyond_threshold(groups: Sequence[Group], threshold: int) -> str:
+    """The words for the whole copies of *groups* that the verified rule let in other than by
+    a pHash distance within *threshold* ("" when there are none): "dHash or other members"."""
+    kinds = {joined_by(m, i, threshold) for g in groups for i, m in enumerate(g.members)}
+    names = [name for kind, name in (("dHash", "dHash"), ("members", "other members"),
+                                     ("former first", "a former first file")) if kind in kinds]
+    return " or ".join(names)
 
 
 def own_tests(groups: Sequence[Group]) -> str:
