@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,6 +44,13 @@ IN_FLIGHT_PER_THREAD = 4
 CONNECT_TIMEOUT = 20.0
 #: The most worker processes ``local:N`` starts (as many as ``-j`` allows).
 MAX_LOCAL_WORKERS = 512
+#: Seconds a cluster may have no worker at all while work is pending before the run stops
+#: (workers killed faster than their nannies restart them, the OOM killer, a cluster scaled to
+#: zero): long enough for a nanny's restart (about a second) or a worker joining, and bounded
+#: so that a dead cluster ends the run instead of hanging it.
+NO_WORKERS_TIMEOUT = 60.0
+#: Seconds between checks of the cluster's workers while waiting for a result.
+POLL_SECONDS = 1.0
 _LOCAL = re.compile(r"local(?::(.*))?$")
 
 
@@ -110,6 +118,8 @@ class DaskExecutor:
         client: an existing ``distributed.Client`` to use (not closed on exit).
         on_poison: makes the result of a batch of one item that killed workers repeatedly
             (its argument: the batch and a reason); by default the exception is raised.
+        no_workers_timeout: seconds the cluster may have no worker while work is pending
+            before map_batches raises ImgfindError (NO_WORKERS_TIMEOUT).
 
     Raises:
         ImgfindError: the address is malformed; on enter: distributed is not installed, or
@@ -118,7 +128,8 @@ class DaskExecutor:
 
     def __init__(self, address: str | SchedulerAddress | None = None, *, client: Any = None,
                  on_poison: Callable[[Sequence[Any], str], Any] | None = None,
-                 connect_timeout: float | None = None):
+                 connect_timeout: float | None = None,
+                 no_workers_timeout: float = NO_WORKERS_TIMEOUT):
         if address is None and client is None:
             raise ImgfindError("a Dask executor needs a scheduler address or a client")
         self._address = None
@@ -133,6 +144,7 @@ class DaskExecutor:
         self.client = client
         self.on_poison = on_poison
         self.connect_timeout = connect_timeout or CONNECT_TIMEOUT
+        self.no_workers_timeout = no_workers_timeout
         self._own_client = client is None
         self._cluster: Any = None
         self._local_workers = 0
@@ -204,7 +216,9 @@ class DaskExecutor:
         A batch that fails with ``KilledWorker`` is split into single items, run one at a
         time with nothing else in flight after the other batches; an item that fails so is
         given to *on_poison* (or ImgfindError is raised). Any other exception from *fn* is
-        raised here. Closing the iterator cancels what is pending.
+        raised here. Closing the iterator cancels what is pending. Raises ImgfindError when
+        the cluster has had no worker for ``no_workers_timeout`` seconds while work is
+        pending (the results yielded before stay valid: the caller saves them).
         """
         distributed = _distributed()
         if self.client is None:
@@ -236,6 +250,7 @@ class DaskExecutor:
                     alone = submit(suspects.pop(0))
                 if not inflight:
                     return
+                self._wait_any(distributed, inflight)
                 future = next(done)
                 batch = inflight.pop(future)
                 was_alone, alone = future is alone, (None if future is alone else alone)
@@ -261,6 +276,39 @@ class DaskExecutor:
             done.clear()
             if inflight:
                 client.cancel(list(inflight))
+
+    def _wait_any(self, distributed: Any, inflight: dict[Any, Any]) -> None:
+        """Return once one of *inflight* is done; checking the cluster every POLL_SECONDS.
+
+        Raises:
+            ImgfindError: no worker for no_workers_timeout seconds (tasks wait forever for a
+                worker that never comes, e.g. once nannies give up restarting killed workers),
+                or the scheduler is gone.
+        """
+        assert self.client is not None
+        since: float | None = None
+        while True:
+            try:
+                distributed.wait(list(inflight), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+                return
+            except TimeoutError:
+                pass
+            try:
+                workers = len(self.client.nthreads())
+            except (OSError, TimeoutError) as exc:
+                raise ImgfindError(f"lost the Dask scheduler at {self.address or 'the given client'}"
+                                   f" ({type(exc).__name__}); what was fingerprinted is saved: "
+                                   "run the same command again to resume") from None
+            if workers:
+                since = None
+                continue
+            now = time.monotonic()
+            since = now if since is None else since
+            if now - since >= self.no_workers_timeout:
+                raise ImgfindError(
+                    f"the Dask cluster has had no worker for {self.no_workers_timeout:g} s "
+                    "(workers killed and not restarted: out of memory?); stopped. What was "
+                    "fingerprinted is saved: run the same command again to resume")
 
 
 def scheduler_executor(address: str | SchedulerAddress | None,
