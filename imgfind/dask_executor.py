@@ -51,17 +51,22 @@ MAX_LOCAL_WORKERS = 512
 NO_WORKERS_TIMEOUT = 60.0
 #: Seconds between checks of the cluster's workers while waiting for a result.
 POLL_SECONDS = 1.0
+#: The protocols a scheduler address may name (Dask's UCX and in-process transports are not
+#: for a client in another process: inproc:// only exists inside one).
+PROTOCOLS = ("tcp", "tls")
 _LOCAL = re.compile(r"local(?::(.*))?$")
 
 
 def parse_scheduler(text: str) -> int | None:
     """Check a scheduler address before anything connects or starts: return N for
     ``local:N`` (0 for ``local`` alone: one worker process per core), None for a scheduler
-    address (``tcp://host:8786``, ``host:8786``; Dask's own check follows on connecting).
+    address (``tcp://host:8786``, ``host:8786``, ``tls://host:8786``; Dask's own check
+    follows on connecting).
 
     Raises:
-        ValueError: empty; ``local:N`` with N not a whole number in 1..MAX_LOCAL_WORKERS; an
-            address whose port is not a number. The message says what is expected.
+        ValueError: empty; ``local:N`` with N not a whole number in 1..MAX_LOCAL_WORKERS; a
+            protocol other than PROTOCOLS; no host or no port; a port that is not a number
+            in 1..65535. The message says what is expected.
     """
     text = text.strip()
     if not text:
@@ -75,12 +80,20 @@ def parse_scheduler(text: str) -> int | None:
             raise ValueError(f"{text!r}: local:N needs a whole number of worker processes N "
                              f"from 1 to {MAX_LOCAL_WORKERS} (local:2), or 'local' for one per core")
         return int(n)
-    rest = text.split("://", 1)[-1]
-    if ":" in rest and not rest.endswith("]"):
-        port = rest.rsplit(":", 1)[1]
-        if not port.isdigit():
-            raise ValueError(f"{text!r}: the port {port!r} is not a number; give a scheduler "
-                             "address like tcp://host:8786, or local:N")
+    scheme, sep, rest = text.rpartition("://")
+    scheme = scheme.lower() if sep else "tcp"
+    if scheme not in PROTOCOLS:
+        raise ValueError(f"{text!r}: the protocol {scheme}:// is not supported; give "
+                         "tcp://host:port (tls://host:port with Dask's TLS settings), or local:N")
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or host.endswith("[") or (host.startswith("[") != host.endswith("]")):
+        raise ValueError(f"{text!r}: no host and port; give a scheduler address like "
+                         "tcp://host:8786, or local:N")
+    if not port.isdigit():
+        raise ValueError(f"{text!r}: the port {port!r} is not a number; give a scheduler "
+                         "address like tcp://host:8786, or local:N")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: the port {port} is out of range (1 to 65535)")
     return None
 
 
@@ -165,6 +178,7 @@ class DaskExecutor:
                     n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
                 self.client = distributed.Client(self._cluster)
             else:
+                self._check_tls(distributed)
                 self.client = distributed.Client(self.address, timeout=self.connect_timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             self.close()
@@ -172,6 +186,16 @@ class DaskExecutor:
                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                                ) from None
         return self
+
+    def _check_tls(self, distributed: Any) -> None:
+        """A tls:// address needs Dask's TLS settings (without them Client raises TypeError)."""
+        assert self.address is not None
+        if not self.address.lower().startswith("tls://"):
+            return
+        if distributed.Security().get_connection_args("client").get("ssl_context") is None:
+            raise ImgfindError(f"{self.address} needs Dask's TLS settings: set "
+                               "distributed.comm.tls.ca-file, .client.cert and .client.key in "
+                               "Dask's configuration (or DASK_DISTRIBUTED__COMM__TLS__* variables)")
 
     def __exit__(self, *exc: object) -> None:
         self.close()
