@@ -24,6 +24,7 @@ imports it before an executor is made.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -161,6 +162,7 @@ class DaskExecutor:
         self._own_client = client is None
         self._cluster: Any = None
         self._local_workers = 0
+        self._log_level: int | None = None
         #: Files isolated because they killed workers (for reports and tests).
         self.poisoned: list[Any] = []
 
@@ -174,8 +176,14 @@ class DaskExecutor:
         try:
             if local is not None:
                 n = self._local_workers = local or os.cpu_count() or 1
+                # imgfind owns stderr: Dask's warnings (a worker restarted, a nanny killing a
+                # slow worker at shutdown) are below ERROR, here and in the workers
+                # (silence_logs); the dashboard takes a free local port ("127.0.0.1:0"),
+                # since None still starts the HTTP server on 8787 and warns when it is taken.
+                self._quiet_dask()
                 self._cluster = distributed.LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+                    n_workers=n, threads_per_worker=1, processes=True,
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
                 self.client = distributed.Client(self._cluster)
             else:
                 self._check_tls(distributed)
@@ -186,6 +194,12 @@ class DaskExecutor:
                                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                                ) from None
         return self
+
+    def _quiet_dask(self) -> None:
+        """Raise distributed's loggers in this process to ERROR until close()."""
+        logger = logging.getLogger("distributed")
+        self._log_level = logger.level
+        logger.setLevel(logging.ERROR)
 
     def _check_tls(self, distributed: Any) -> None:
         """A tls:// address needs Dask's TLS settings (without them Client raises TypeError)."""
@@ -213,6 +227,9 @@ class DaskExecutor:
             except Exception:
                 pass
             self._cluster = None
+        if self._log_level is not None:
+            logging.getLogger("distributed").setLevel(self._log_level)
+            self._log_level = None
 
     def describe(self) -> str:
         """What runs the work, for the user: "a local Dask cluster of 2 worker processes (1
