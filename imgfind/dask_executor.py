@@ -24,6 +24,7 @@ imports it before an executor is made.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -168,32 +169,42 @@ class DaskExecutor:
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> DaskExecutor:
+        """Connect to the scheduler; a local cluster is only planned here and started by the
+        first batch (an incremental run with nothing to fingerprint starts no processes)."""
         if self.client is not None:
             return self
         distributed = _distributed()
         assert self._address is not None
         local = self._address.local
+        if local is not None:
+            self._local_workers = local or os.cpu_count() or 1
+            return self
         try:
-            if local is not None:
-                n = self._local_workers = local or os.cpu_count() or 1
-                # imgfind owns stderr: Dask's warnings (a worker restarted, a nanny killing a
-                # slow worker at shutdown) are below ERROR, here and in the workers
-                # (silence_logs); the dashboard takes a free local port ("127.0.0.1:0"),
-                # since None still starts the HTTP server on 8787 and warns when it is taken.
-                self._quiet_dask()
-                self._cluster = distributed.LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True,
-                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
-                self.client = distributed.Client(self._cluster)
-            else:
-                self._check_tls(distributed)
-                self.client = distributed.Client(self.address, timeout=self.connect_timeout)
+            self._check_tls(distributed)
+            self.client = distributed.Client(self.address, timeout=self.connect_timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             self.close()
-            raise ImgfindError(f"cannot reach the Dask scheduler at {self.address}: "
-                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                               ) from None
+            raise self._unreachable(exc) from None
         return self
+
+    def _start_local(self, distributed: Any) -> None:
+        # imgfind owns stderr: Dask's warnings (a worker restarted, a nanny killing a slow
+        # worker at shutdown) are below ERROR, here and in the workers (silence_logs); the
+        # dashboard takes a free local port ("127.0.0.1:0"), since None still starts the
+        # HTTP server on 8787 and warns when it is taken.
+        self._quiet_dask()
+        try:
+            self._cluster = distributed.LocalCluster(
+                n_workers=self._local_workers, threads_per_worker=1, processes=True,
+                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+            self.client = distributed.Client(self._cluster)
+        except (OSError, TimeoutError, ValueError) as exc:
+            self.close()
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: BaseException) -> ImgfindError:
+        return ImgfindError(f"cannot reach the Dask scheduler at {self.address}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
 
     def _quiet_dask(self) -> None:
         """Raise distributed's loggers in this process to ERROR until close()."""
@@ -236,7 +247,7 @@ class DaskExecutor:
         thread each)" or "the Dask scheduler at ADDRESS (3 workers, 12 threads)"."""
         nthreads = self.client.nthreads() if self.client is not None else {}
         workers, threads = len(nthreads), sum(nthreads.values())
-        if self._cluster is not None:  # what was started, registered yet or not
+        if self._local_workers:  # a local cluster, started or still to start
             n = self._local_workers
             return f"a local Dask cluster of {n} worker process{'es' if n != 1 else ''} (1 thread each)"
         return (f"the Dask scheduler at {self.address or 'the given client'} ({workers} "
@@ -246,7 +257,7 @@ class DaskExecutor:
     def workers(self) -> int:
         """Worker threads in the cluster now (at least 1)."""
         if self.client is None:
-            return 1
+            return max(1, self._local_workers)  # a local cluster not started yet: as planned
         return max(1, sum(self.client.nthreads().values()))
 
     # ------------------------------------------------------------------ the work
@@ -262,11 +273,17 @@ class DaskExecutor:
         pending (the results yielded before stay valid: the caller saves them).
         """
         distributed = _distributed()
+        queue = iter(batches)
+        if self.client is None and self._local_workers:
+            first = next(queue, None)
+            if first is None:
+                return  # nothing to do: no cluster started
+            self._start_local(distributed)
+            queue = itertools.chain([first], queue)
         if self.client is None:
             raise ImgfindError("the Dask executor is not connected (use it as a context manager)")
         client = self.client
         window = IN_FLIGHT_PER_THREAD * self.workers
-        queue = iter(batches)
         suspects: list[Sequence[T]] = []  # items of killed batches, to run alone
         alone: Any = None  # the future of the one item running with nothing beside it
         done = distributed.as_completed()

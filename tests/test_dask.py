@@ -266,3 +266,26 @@ def test_cluster_left_without_workers_stops_and_keeps_what_was_read(tmp_path, li
     # commit thresholds were not reached), so the next run resumes after it.
     assert 0 < executor.yielded < 41
     assert len(dump_index(tmp_path / "d.db")) == executor.yielded
+
+
+def test_dedupe_paths_fingerprints_on_the_scheduler_of_the_environment(
+        tmp_path, library, local_dump, cluster, runner, monkeypatch):
+    # dedupe PATHS indexes PATHS first: IMGFIND_SCHEDULER was silently ignored there.
+    db = str(tmp_path / "cli.db")
+    monkeypatch.setenv("IMGFIND_SCHEDULER", cluster.scheduler_address)
+    result = invoke(runner, db, "dedupe", str(library), "-j", "3")
+    assert f"fingerprinting on the Dask scheduler at {cluster.scheduler_address}" in result.stderr
+    assert "warning: -j 3 is ignored with IMGFIND_SCHEDULER" in result.stderr
+    assert dump_index(db) == local_dump
+
+
+def test_nothing_to_fingerprint_starts_no_local_cluster(tmp_path, library, local_dump):
+    db = tmp_path / "d.db"
+    with Index.open(db, Settings(executor=InlineExecutor())) as idx:
+        idx.update([library])
+    executor = scheduler_executor("local:1")
+    with executor, Index.open(db, Settings(executor=executor)) as idx:
+        stats = idx.update([library])
+        assert executor._cluster is None and executor.client is None  # no process started
+    assert stats.unchanged == len(local_dump) and stats.new == 0
+    assert executor.describe() == "a local Dask cluster of 1 worker process (1 thread each)"
