@@ -192,6 +192,15 @@ def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
     """
     from .export import write_parquet
 
+    # Checked before anything is read: "-" is not stdout here (a Parquet file is written
+    # whole, then renamed into place), and a missing folder is named as such rather than
+    # by the temporary file's name in pyarrow's wording.
+    if out == "-":
+        raise ImgfindError("--parquet writes a file, not standard output: give a file name "
+                           "(export --parquet prints.parquet)")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise ImgfindError(f"cannot write {out}: folder {folder} does not exist")
     with obj.open(readonly=True) as idx:
         note_stale(obj, idx)
         rows = write_parquet(idx.store.stored_files(), out, thumbs=thumbs)
