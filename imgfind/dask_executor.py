@@ -188,15 +188,16 @@ class DaskExecutor:
         return self
 
     def _start_local(self, distributed: Any) -> None:
-        # imgfind owns stderr: Dask's warnings (a worker restarted, a nanny killing a slow
-        # worker at shutdown) are below ERROR, here and in the workers (silence_logs); the
+        # imgfind owns stderr: Dask's log lines (a worker restarted, a nanny killing a slow
+        # worker at shutdown, a killed worker's heartbeat traceback) are kept below CRITICAL,
+        # here and in the workers (silence_logs); imgfind says itself what failed. The
         # dashboard takes a free local port ("127.0.0.1:0"), since None still starts the
         # HTTP server on 8787 and warns when it is taken.
         self._quiet_dask()
         try:
             self._cluster = distributed.LocalCluster(
                 n_workers=self._local_workers, threads_per_worker=1, processes=True,
-                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
             self.client = distributed.Client(self._cluster)
         except (OSError, TimeoutError, ValueError) as exc:
             self.close()
@@ -207,10 +208,10 @@ class DaskExecutor:
                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
 
     def _quiet_dask(self) -> None:
-        """Raise distributed's loggers in this process to ERROR until close()."""
+        """Raise distributed's loggers in this process to CRITICAL until close()."""
         logger = logging.getLogger("distributed")
         self._log_level = logger.level
-        logger.setLevel(logging.ERROR)
+        logger.setLevel(logging.CRITICAL)
 
     def _check_tls(self, distributed: Any) -> None:
         """A tls:// address needs Dask's TLS settings (without them Client raises TypeError)."""
