@@ -12,7 +12,9 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +28,9 @@ from .errors import ImgfindError
 from .model import display
 from .report import one_line, plural, render_groups, render_queries
 from .report.text import render_status
+
+if TYPE_CHECKING:
+    from .index import Settings
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,14 +73,34 @@ def _check_scheduler(ctx: click.Context, param: click.Parameter,
         raise click.BadParameter(f"{exc}{where}", ctx, param) from None
 
 
+scheduler_option = click.option(
+    "--scheduler", metavar="ADDRESS", envvar="IMGFIND_SCHEDULER", default=None,
+    callback=_check_scheduler,
+    help="Fingerprint on a Dask cluster: a scheduler address (tcp://host:8786), or "
+         "local:N for N local worker processes (env IMGFIND_SCHEDULER; needs "
+         "distributed: imgfind's 'dask' extra). The workers must see the same paths.")
+
+
+def dask_settings(obj: Context, settings: Settings, scheduler: SchedulerAddress | None,
+                  jobs: int | None, stack: ExitStack) -> Settings:
+    """*settings* with the Dask executor of --scheduler/IMGFIND_SCHEDULER (entered on
+    *stack*, its banner said), or as they are without either. -j is then the cluster's
+    business: a warning says so rather than ignoring it silently."""
+    executor = scheduler_executor(scheduler, _scheduler_source())
+    if executor is None:
+        return settings
+    if jobs is not None:
+        obj.say(f"warning: -j {jobs} is ignored with {_scheduler_source()}: the cluster's "
+                "workers run the fingerprinting")
+    stack.enter_context(executor)
+    obj.say(f"fingerprinting on {executor.describe()}")
+    return replace(settings, executor=executor)
+
+
 @cli.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @crawl_options
-@click.option("--scheduler", metavar="ADDRESS", envvar="IMGFIND_SCHEDULER", default=None,
-              callback=_check_scheduler,
-              help="Fingerprint on a Dask cluster: a scheduler address (tcp://host:8786), or "
-                   "local:N for N local worker processes (env IMGFIND_SCHEDULER; needs "
-                   "distributed: imgfind's 'dask' extra). The workers must see the same paths.")
+@scheduler_option
 @group_options
 @pass_ctx
 @user_errors
@@ -90,17 +115,12 @@ def index_cmd(obj: Context, paths: tuple[str, ...], exclude: tuple[str, ...], hi
         imgfind index ~/Photos ~/Downloads --exclude '*.tmp'
         imgfind index /shared/photos --scheduler tcp://scheduler:8786
     """
-    settings = make_settings(exclude, hidden, follow_symlinks, jobs)
-    executor = scheduler_executor(scheduler, _scheduler_source())
-    if executor is None:
+    with ExitStack() as stack:
+        settings = dask_settings(obj, make_settings(exclude, hidden, follow_symlinks, jobs),
+                                 scheduler, jobs, stack)
         with obj.open(settings) as idx:
             note_stale(obj, idx, indexing=True)
             run_index(obj, idx, paths)
-        return
-    with executor, obj.open(replace(settings, executor=executor)) as idx:
-        obj.say(f"fingerprinting on {executor.describe()}")
-        note_stale(obj, idx, indexing=True)
-        run_index(obj, idx, paths)
 
 
 def _check_maps(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -172,6 +192,15 @@ def export_cmd(obj: Context, out: str, thumbs: bool) -> None:
     """
     from .export import write_parquet
 
+    # Checked before anything is read: "-" is not stdout here (a Parquet file is written
+    # whole, then renamed into place), and a missing folder is named as such rather than
+    # by the temporary file's name in pyarrow's wording.
+    if out == "-":
+        raise ImgfindError("--parquet writes a file, not standard output: give a file name "
+                           "(export --parquet prints.parquet)")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise ImgfindError(f"cannot write {out}: folder {folder} does not exist")
     with obj.open(readonly=True) as idx:
         note_stale(obj, idx)
         rows = write_parquet(idx.store.stored_files(), out, thumbs=thumbs)
@@ -275,6 +304,7 @@ def query_cmd(obj: Context, images: tuple[str, ...], threshold: int | None, simi
 @match_options(cli_act.DEDUPE_FORMATS)
 @cli_act.plan_options
 @crawl_options
+@scheduler_option
 @click.option("--partial/--no-partial", "use_partial", default=None,
               help="Add partial matches (crops, screenshots, collages, turned or skewed copies) "
                    "to groups as partial members; they never merge two groups. Default: on for "
@@ -286,11 +316,12 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
                fmt: str | None, null: bool, plan_path: str | None, keep: tuple[str, ...],
                reference: tuple[str, ...], against: str | None, unique: bool,
                exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool,
-               jobs: int | None, use_partial: bool | None) -> None:
+               jobs: int | None, scheduler: SchedulerAddress | None,
+               use_partial: bool | None) -> None:
     """Print groups of duplicates and near-duplicates (read-only: touches no file).
 
-    With PATHS, index them first (incrementally) and group only the files under them;
-    without, group the whole index.
+    With PATHS, index them first (incrementally; on Dask with --scheduler, as 'index') and
+    group only the files under them; without, group the whole index.
 
     \b
     Example:
@@ -300,7 +331,17 @@ def dedupe_cmd(obj: Context, paths: tuple[str, ...], threshold: int | None, simi
     """
     fmt = output_format(fmt, null)
     rule = make_rule(threshold, similarity)
-    settings = make_settings(exclude, hidden, follow_symlinks, jobs)
+    with ExitStack() as stack:
+        settings = make_settings(exclude, hidden, follow_symlinks, jobs)
+        if paths:  # without PATHS nothing is fingerprinted: no cluster
+            settings = dask_settings(obj, settings, scheduler, jobs, stack)
+        _dedupe(obj, paths, rule, fmt, settings, null, plan_path, keep, reference, against,
+                unique, use_partial)
+
+
+def _dedupe(obj: Context, paths: tuple[str, ...], rule: Any, fmt: str, settings: Settings,
+            null: bool, plan_path: str | None, keep: tuple[str, ...], reference: tuple[str, ...],
+            against: str | None, unique: bool, use_partial: bool | None) -> None:
     if cli_act.acting(obj, fmt, plan_path, keep, reference, against, unique):
         # keep rules, a plan, another folder to compare with, or remembered decisions
         cli_act.dedupe_act(obj, paths, rule, fmt, settings, null=null, plan_path=plan_path, keep=keep,

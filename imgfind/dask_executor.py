@@ -24,8 +24,11 @@ imports it before an executor is made.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,17 +46,29 @@ IN_FLIGHT_PER_THREAD = 4
 CONNECT_TIMEOUT = 20.0
 #: The most worker processes ``local:N`` starts (as many as ``-j`` allows).
 MAX_LOCAL_WORKERS = 512
+#: Seconds a cluster may have no worker at all while work is pending before the run stops
+#: (workers killed faster than their nannies restart them, the OOM killer, a cluster scaled to
+#: zero): long enough for a nanny's restart (about a second) or a worker joining, and bounded
+#: so that a dead cluster ends the run instead of hanging it.
+NO_WORKERS_TIMEOUT = 60.0
+#: Seconds between checks of the cluster's workers while waiting for a result.
+POLL_SECONDS = 1.0
+#: The protocols a scheduler address may name (Dask's UCX and in-process transports are not
+#: for a client in another process: inproc:// only exists inside one).
+PROTOCOLS = ("tcp", "tls")
 _LOCAL = re.compile(r"local(?::(.*))?$")
 
 
 def parse_scheduler(text: str) -> int | None:
     """Check a scheduler address before anything connects or starts: return N for
     ``local:N`` (0 for ``local`` alone: one worker process per core), None for a scheduler
-    address (``tcp://host:8786``, ``host:8786``; Dask's own check follows on connecting).
+    address (``tcp://host:8786``, ``host:8786``, ``tls://host:8786``; Dask's own check
+    follows on connecting).
 
     Raises:
-        ValueError: empty; ``local:N`` with N not a whole number in 1..MAX_LOCAL_WORKERS; an
-            address whose port is not a number. The message says what is expected.
+        ValueError: empty; ``local:N`` with N not a whole number in 1..MAX_LOCAL_WORKERS; a
+            protocol other than PROTOCOLS; no host or no port; a port that is not a number
+            in 1..65535. The message says what is expected.
     """
     text = text.strip()
     if not text:
@@ -67,12 +82,20 @@ def parse_scheduler(text: str) -> int | None:
             raise ValueError(f"{text!r}: local:N needs a whole number of worker processes N "
                              f"from 1 to {MAX_LOCAL_WORKERS} (local:2), or 'local' for one per core")
         return int(n)
-    rest = text.split("://", 1)[-1]
-    if ":" in rest and not rest.endswith("]"):
-        port = rest.rsplit(":", 1)[1]
-        if not port.isdigit():
-            raise ValueError(f"{text!r}: the port {port!r} is not a number; give a scheduler "
-                             "address like tcp://host:8786, or local:N")
+    scheme, sep, rest = text.rpartition("://")
+    scheme = scheme.lower() if sep else "tcp"
+    if scheme not in PROTOCOLS:
+        raise ValueError(f"{text!r}: the protocol {scheme}:// is not supported; give "
+                         "tcp://host:port (tls://host:port with Dask's TLS settings), or local:N")
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or host.endswith("[") or (host.startswith("[") != host.endswith("]")):
+        raise ValueError(f"{text!r}: no host and port; give a scheduler address like "
+                         "tcp://host:8786, or local:N")
+    if not port.isdigit():
+        raise ValueError(f"{text!r}: the port {port!r} is not a number; give a scheduler "
+                         "address like tcp://host:8786, or local:N")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: the port {port} is out of range (1 to 65535)")
     return None
 
 
@@ -110,6 +133,8 @@ class DaskExecutor:
         client: an existing ``distributed.Client`` to use (not closed on exit).
         on_poison: makes the result of a batch of one item that killed workers repeatedly
             (its argument: the batch and a reason); by default the exception is raised.
+        no_workers_timeout: seconds the cluster may have no worker while work is pending
+            before map_batches raises ImgfindError (NO_WORKERS_TIMEOUT).
 
     Raises:
         ImgfindError: the address is malformed; on enter: distributed is not installed, or
@@ -118,7 +143,8 @@ class DaskExecutor:
 
     def __init__(self, address: str | SchedulerAddress | None = None, *, client: Any = None,
                  on_poison: Callable[[Sequence[Any], str], Any] | None = None,
-                 connect_timeout: float | None = None):
+                 connect_timeout: float | None = None,
+                 no_workers_timeout: float = NO_WORKERS_TIMEOUT):
         if address is None and client is None:
             raise ImgfindError("a Dask executor needs a scheduler address or a client")
         self._address = None
@@ -133,33 +159,69 @@ class DaskExecutor:
         self.client = client
         self.on_poison = on_poison
         self.connect_timeout = connect_timeout or CONNECT_TIMEOUT
+        self.no_workers_timeout = no_workers_timeout
         self._own_client = client is None
         self._cluster: Any = None
         self._local_workers = 0
+        self._log_level: int | None = None
         #: Files isolated because they killed workers (for reports and tests).
         self.poisoned: list[Any] = []
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> DaskExecutor:
+        """Connect to the scheduler; a local cluster is only planned here and started by the
+        first batch (an incremental run with nothing to fingerprint starts no processes)."""
         if self.client is not None:
             return self
         distributed = _distributed()
         assert self._address is not None
         local = self._address.local
+        if local is not None:
+            self._local_workers = local or os.cpu_count() or 1
+            return self
         try:
-            if local is not None:
-                n = self._local_workers = local or os.cpu_count() or 1
-                self._cluster = distributed.LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-                self.client = distributed.Client(self._cluster)
-            else:
-                self.client = distributed.Client(self.address, timeout=self.connect_timeout)
+            self._check_tls(distributed)
+            self.client = distributed.Client(self.address, timeout=self.connect_timeout)
         except (OSError, TimeoutError, ValueError) as exc:
             self.close()
-            raise ImgfindError(f"cannot reach the Dask scheduler at {self.address}: "
-                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                               ) from None
+            raise self._unreachable(exc) from None
         return self
+
+    def _start_local(self, distributed: Any) -> None:
+        # imgfind owns stderr: Dask's log lines (a worker restarted, a nanny killing a slow
+        # worker at shutdown, a killed worker's heartbeat traceback) are kept below CRITICAL,
+        # here and in the workers (silence_logs); imgfind says itself what failed. The
+        # dashboard takes a free local port ("127.0.0.1:0"), since None still starts the
+        # HTTP server on 8787 and warns when it is taken.
+        self._quiet_dask()
+        try:
+            self._cluster = distributed.LocalCluster(
+                n_workers=self._local_workers, threads_per_worker=1, processes=True,
+                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
+            self.client = distributed.Client(self._cluster)
+        except (OSError, TimeoutError, ValueError) as exc:
+            self.close()
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: BaseException) -> ImgfindError:
+        return ImgfindError(f"cannot reach the Dask scheduler at {self.address}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+
+    def _quiet_dask(self) -> None:
+        """Raise distributed's loggers in this process to CRITICAL until close()."""
+        logger = logging.getLogger("distributed")
+        self._log_level = logger.level
+        logger.setLevel(logging.CRITICAL)
+
+    def _check_tls(self, distributed: Any) -> None:
+        """A tls:// address needs Dask's TLS settings (without them Client raises TypeError)."""
+        assert self.address is not None
+        if not self.address.lower().startswith("tls://"):
+            return
+        if distributed.Security().get_connection_args("client").get("ssl_context") is None:
+            raise ImgfindError(f"{self.address} needs Dask's TLS settings: set "
+                               "distributed.comm.tls.ca-file, .client.cert and .client.key in "
+                               "Dask's configuration (or DASK_DISTRIBUTED__COMM__TLS__* variables)")
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -177,13 +239,16 @@ class DaskExecutor:
             except Exception:
                 pass
             self._cluster = None
+        if self._log_level is not None:
+            logging.getLogger("distributed").setLevel(self._log_level)
+            self._log_level = None
 
     def describe(self) -> str:
         """What runs the work, for the user: "a local Dask cluster of 2 worker processes (1
         thread each)" or "the Dask scheduler at ADDRESS (3 workers, 12 threads)"."""
         nthreads = self.client.nthreads() if self.client is not None else {}
         workers, threads = len(nthreads), sum(nthreads.values())
-        if self._cluster is not None:  # what was started, registered yet or not
+        if self._local_workers:  # a local cluster, started or still to start
             n = self._local_workers
             return f"a local Dask cluster of {n} worker process{'es' if n != 1 else ''} (1 thread each)"
         return (f"the Dask scheduler at {self.address or 'the given client'} ({workers} "
@@ -193,7 +258,7 @@ class DaskExecutor:
     def workers(self) -> int:
         """Worker threads in the cluster now (at least 1)."""
         if self.client is None:
-            return 1
+            return max(1, self._local_workers)  # a local cluster not started yet: as planned
         return max(1, sum(self.client.nthreads().values()))
 
     # ------------------------------------------------------------------ the work
@@ -204,14 +269,22 @@ class DaskExecutor:
         A batch that fails with ``KilledWorker`` is split into single items, run one at a
         time with nothing else in flight after the other batches; an item that fails so is
         given to *on_poison* (or ImgfindError is raised). Any other exception from *fn* is
-        raised here. Closing the iterator cancels what is pending.
+        raised here. Closing the iterator cancels what is pending. Raises ImgfindError when
+        the cluster has had no worker for ``no_workers_timeout`` seconds while work is
+        pending (the results yielded before stay valid: the caller saves them).
         """
         distributed = _distributed()
+        queue = iter(batches)
+        if self.client is None and self._local_workers:
+            first = next(queue, None)
+            if first is None:
+                return  # nothing to do: no cluster started
+            self._start_local(distributed)
+            queue = itertools.chain([first], queue)
         if self.client is None:
             raise ImgfindError("the Dask executor is not connected (use it as a context manager)")
         client = self.client
         window = IN_FLIGHT_PER_THREAD * self.workers
-        queue = iter(batches)
         suspects: list[Sequence[T]] = []  # items of killed batches, to run alone
         alone: Any = None  # the future of the one item running with nothing beside it
         done = distributed.as_completed()
@@ -236,6 +309,7 @@ class DaskExecutor:
                     alone = submit(suspects.pop(0))
                 if not inflight:
                     return
+                self._wait_any(distributed, inflight)
                 future = next(done)
                 batch = inflight.pop(future)
                 was_alone, alone = future is alone, (None if future is alone else alone)
@@ -261,6 +335,39 @@ class DaskExecutor:
             done.clear()
             if inflight:
                 client.cancel(list(inflight))
+
+    def _wait_any(self, distributed: Any, inflight: dict[Any, Any]) -> None:
+        """Return once one of *inflight* is done; checking the cluster every POLL_SECONDS.
+
+        Raises:
+            ImgfindError: no worker for no_workers_timeout seconds (tasks wait forever for a
+                worker that never comes, e.g. once nannies give up restarting killed workers),
+                or the scheduler is gone.
+        """
+        assert self.client is not None
+        since: float | None = None
+        while True:
+            try:
+                distributed.wait(list(inflight), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+                return
+            except TimeoutError:
+                pass
+            try:
+                workers = len(self.client.nthreads())
+            except (OSError, TimeoutError) as exc:
+                raise ImgfindError(f"lost the Dask scheduler at {self.address or 'the given client'}"
+                                   f" ({type(exc).__name__}); what was fingerprinted is saved: "
+                                   "run the same command again to resume") from None
+            if workers:
+                since = None
+                continue
+            now = time.monotonic()
+            since = now if since is None else since
+            if now - since >= self.no_workers_timeout:
+                raise ImgfindError(
+                    f"the Dask cluster has had no worker for {self.no_workers_timeout:g} s "
+                    "(workers killed and not restarted: out of memory?); stopped. What was "
+                    "fingerprinted is saved: run the same command again to resume")
 
 
 def scheduler_executor(address: str | SchedulerAddress | None,

@@ -262,12 +262,19 @@ class Index:
                   ) -> Iterator[Fingerprinted]:
         batch: list[Fingerprinted] = []
         last = time.monotonic()
-        for r in results:
-            batch.append(r)
-            if len(batch) >= self.settings.commit_every or time.monotonic() - last > self.settings.commit_seconds:
+        try:
+            for r in results:
+                batch.append(r)
+                if len(batch) >= self.settings.commit_every or time.monotonic() - last > self.settings.commit_seconds:
+                    self._commit(batch, on_progress)
+                    yield from batch
+                    batch, last = [], time.monotonic()
+        except ImgfindError:
+            # The executor gave up (a Dask cluster left without workers): keep what was
+            # fingerprinted before, so the next run resumes after it.
+            if batch:
                 self._commit(batch, on_progress)
-                yield from batch
-                batch, last = [], time.monotonic()
+            raise
         if batch:
             self._commit(batch, on_progress)
             yield from batch

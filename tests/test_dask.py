@@ -217,3 +217,75 @@ def test_missing_distributed_is_one_line_error(monkeypatch, tmp_path, runner, li
     assert "pip install distributed (imgfind's 'dask' extra)" in result.stderr
     monkeypatch.delenv("IMGFIND_SCHEDULER", raising=False)
     assert scheduler_executor(None) is None  # without a scheduler nothing changes
+
+
+class WorkersGoAway:
+    """Wraps a DaskExecutor: once the first batch's results are back, the cluster loses every
+    worker (as when nannies give up restarting workers the OOM killer keeps killing)."""
+
+    def __init__(self, inner, cluster):
+        self.inner, self.cluster, self.yielded = inner, cluster, 0
+        self.workers = inner.workers
+
+    def map_batches(self, fn, batches):
+        for results in self.inner.map_batches(fn, batches):
+            if not self.yielded:
+                self.cluster.scale(0)
+            self.yielded += len(results)
+            yield results
+
+
+def test_cluster_left_without_workers_stops_and_keeps_what_was_read(tmp_path, library):
+    # Threads rather than processes: the cluster starts in a fraction of a second; losing
+    # its workers is the same to the scheduler.
+    import threading
+
+    outcome: list[BaseException | None] = []
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as lc, distributed.Client(lc) as c:
+        c.wait_for_workers(1, timeout=60)
+        executor = WorkersGoAway(DaskExecutor(client=c, no_workers_timeout=1.0), lc)
+        settings = Settings(executor=executor, batch_files=2, commit_every=10_000,
+                            commit_seconds=3600)
+
+        def run():
+            try:
+                with Index.open(tmp_path / "d.db", settings) as idx:
+                    idx.update([library])
+                outcome.append(None)
+            except BaseException as exc:  # handed to the test's thread
+                outcome.append(exc)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(60)
+        assert not thread.is_alive(), "the run hung on a cluster without workers"
+    assert isinstance(outcome[0], ImgfindError)
+    assert "no worker for 1 s" in str(outcome[0]) and "run the same command again" in str(outcome[0])
+    # What came back before the workers went is saved (never committed otherwise: the
+    # commit thresholds were not reached), so the next run resumes after it.
+    assert 0 < executor.yielded < 41
+    assert len(dump_index(tmp_path / "d.db")) == executor.yielded
+
+
+def test_dedupe_paths_fingerprints_on_the_scheduler_of_the_environment(
+        tmp_path, library, local_dump, cluster, runner, monkeypatch):
+    # dedupe PATHS indexes PATHS first: IMGFIND_SCHEDULER was silently ignored there.
+    db = str(tmp_path / "cli.db")
+    monkeypatch.setenv("IMGFIND_SCHEDULER", cluster.scheduler_address)
+    result = invoke(runner, db, "dedupe", str(library), "-j", "3")
+    assert f"fingerprinting on the Dask scheduler at {cluster.scheduler_address}" in result.stderr
+    assert "warning: -j 3 is ignored with IMGFIND_SCHEDULER" in result.stderr
+    assert dump_index(db) == local_dump
+
+
+def test_nothing_to_fingerprint_starts_no_local_cluster(tmp_path, library, local_dump):
+    db = tmp_path / "d.db"
+    with Index.open(db, Settings(executor=InlineExecutor())) as idx:
+        idx.update([library])
+    executor = scheduler_executor("local:1")
+    with executor, Index.open(db, Settings(executor=executor)) as idx:
+        stats = idx.update([library])
+        assert executor._cluster is None and executor.client is None  # no process started
+    assert stats.unchanged == len(local_dump) and stats.new == 0
+    assert executor.describe() == "a local Dask cluster of 1 worker process (1 thread each)"

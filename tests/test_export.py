@@ -74,3 +74,16 @@ def test_unwritable_output_and_missing_pyarrow_are_one_line_errors(tmp_path, ind
     monkeypatch.setattr(builtins, "__import__", fake)
     with pytest.raises(ImgfindError, match=r"pip install pyarrow \(imgfind's 'parquet' extra\)"):
         write_parquet([], tmp_path / "x.parquet")
+
+
+def test_dash_and_missing_folder_are_named_in_one_line(tmp_path, indexed, runner, monkeypatch):
+    # "-" wrote a file named "-"; a missing folder was reported by the temporary file's name
+    # in pyarrow's wording.
+    monkeypatch.chdir(tmp_path)
+    result = invoke(runner, str(indexed), "export", "--parquet", "-", ok=False)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "not standard output" in result.stderr and not (tmp_path / "-").exists()
+    missing = tmp_path / "nonexist"
+    result = invoke(runner, str(indexed), "export", "--parquet", str(missing / "x.parquet"), ok=False)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert f"folder {missing} does not exist" in result.stderr and ".tmp" not in result.stderr

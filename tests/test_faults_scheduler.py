@@ -23,7 +23,9 @@ def pics(tmp_path):
 
 
 @pytest.mark.parametrize("value", ["local:x", "local:-1", "local:0", "local:", "local:1.5",
-                                   "tcp://host:port", " "])
+                                   "tcp://host:port", " ", "foo", "tcp://127.0.0.1:99999",
+                                   "tcp://127.0.0.1:0", "ucx://127.0.0.1:1", "inproc://x",
+                                   "tcp://127.0.0.1", "[::1"])
 @pytest.mark.parametrize("given", ["option", "env"])
 def test_malformed_scheduler_is_a_usage_error_at_once(tmp_path, pics, value, given):
     db = tmp_path / "i.db"
@@ -70,3 +72,40 @@ def test_local_banner_says_worker_processes(tmp_path, pics):
     no_crash(result)
     assert result.exit_code == 0, result.stderr
     assert "local Dask cluster of 1 worker process (1 thread each)" in result.stderr, result.stderr
+
+
+def test_tls_without_dask_tls_settings_is_one_line(tmp_path, pics):
+    # Dask's Client raised "TypeError: TLS expects a `ssl_context` argument" with a traceback.
+    pytest.importorskip("distributed")
+    result = cli_run("--db", str(tmp_path / "i.db"), "index", str(pics),
+                     "--scheduler", "tls://127.0.0.1:1")
+    no_crash(result)
+    line = one_error_line(result.exit_code, result.stderr)
+    assert "TLS settings" in line and "tls://127.0.0.1:1" in line
+
+
+def test_local_cluster_leaves_stderr_to_imgfind(tmp_path, pics):
+    # With something on Dask's dashboard port, a run printed a 4-line UserWarning ("Port 8787
+    # is already in use"); Dask's WARNING lines (a nanny killing a worker at shutdown, a
+    # restarted worker) came after the summary. Only imgfind's own lines are left.
+    pytest.importorskip("distributed")
+    import socket
+
+    from faults_support import sub_run, text
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:
+        pass  # already taken by something else: the same condition
+    try:
+        result = sub_run("--db", str(tmp_path / "i.db"), "index", str(pics), "--scheduler",
+                         "local:1", timeout=240)
+    finally:
+        holder.close()
+    err = text(result.stderr)
+    assert result.returncode == 0, err
+    assert "UserWarning" not in err and "distributed." not in err and "8787" not in err, err
+    assert [line.split(":")[0] for line in err.splitlines() if line.strip()] == [
+        "fingerprinting on a local Dask cluster of 1 worker process (1 thread each)", "indexed"], err
