@@ -179,7 +179,7 @@ def test_cli_scheduler_option_and_env(tmp_path, library, local_dump, cluster, ru
     assert dump_index(db) == local_dump
     monkeypatch.setenv("IMGFIND_SCHEDULER", cluster.scheduler_address)
     result = invoke(runner, db, "index", str(library))
-    assert "Dask" in result.stderr and "41 unchanged" in result.stderr
+    assert "Dask" in result.stderr and "40 unchanged, 0 removed, 1 unreadable" in result.stderr
 
 
 def test_unreachable_scheduler_is_one_line_error(tmp_path, runner, library, monkeypatch):
