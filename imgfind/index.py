@@ -106,6 +106,26 @@ def _real(path: bytes) -> bool:
     return os.path.realpath(path) == path
 
 
+def _other_files(found: Iterable[tuple[int, Partial]], records: Mapping[int, FileRecord],
+                 row_of: Mapping[int, int], disk: Mapping[bytes, OnDisk], query_hashes: np.ndarray,
+                 hashes: np.ndarray, qpath: str, q_identity: tuple[int, int]
+                 ) -> list[tuple[Partial, int, FileRecord]]:
+    """A query's partial matches *found* (file id, Partial) as (Partial, pHash distance to the
+    query, record with its state on disk), in the given order: files no longer indexed
+    (missing from *records* or *row_of*) and the query file itself (same path, or same device
+    and inode) left out. *hashes* are the prints' rows (row_of maps file id -> row)."""
+    out = []
+    for fid, pm in found:
+        rec = records.get(fid)
+        if rec is None or fid not in row_of:
+            continue
+        now = disk[os.fsencode(rec.path)]
+        if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
+            continue
+        out.append((pm, pair_distance(query_hashes, hashes[row_of[fid]]),
+                    replace(rec, state=now.state) if not now.state == PRESENT else rec))
+    return out
+
 class Index:
     """An imgfind index on disk. ``Index.open(path)`` creates it on first use."""
 
@@ -440,16 +460,8 @@ class Index:
                     continue
                 matches.append((p, replace(rec, state=now.state) if not now.state == PRESENT else rec))
             matches.sort(key=lambda m: (m[0].distance, -(m[0].similarity or 0), m[1].path))
-            extra = []
-            for fid, pm in found_partial[qrow]:
-                rec = records.get(fid)
-                if rec is None or fid not in row_of:
-                    continue
-                now = disk[os.fsencode(rec.path)]
-                if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
-                    continue
-                extra.append((pm, pair_distance(fp.hashes, prints.hashes[row_of[fid]]),
-                              replace(rec, state=now.state) if not now.state == PRESENT else rec))
+            extra = _other_files(found_partial[qrow], records, row_of, disk, fp.hashes,
+                                 prints.hashes, qpath, q_identity)
             l, t, r, b = fp.trim
             q_rec = FileRecord(-1, qpath, result.stat.size, result.stat.mtime_ns, info.width,
                                info.height, info.format, info.stored_metadata, (r - l) * (b - t))
@@ -645,16 +657,8 @@ class Index:
         rows = np.nonzero(np.isin(prints.ids, np.fromiter(best, np.int64)))[0]
         row_of = {int(prints.ids[r]): int(r) for r in rows}
         disk = look([os.fsencode(rec.path) for rec in records.values()], self.store.roots())
-        out = []
-        for fid, (pq, _) in best.items():
-            rec = records.get(fid)
-            if rec is None or fid not in row_of:
-                continue
-            now = disk[os.fsencode(rec.path)]
-            if rec.path == qpath or (now.identity is not None and now.identity == q_identity):
-                continue
-            out.append((pq, pair_distance(fp.hashes, prints.hashes[row_of[fid]]),
-                        replace(rec, state=now.state) if not now.state == PRESENT else rec))
+        out = _other_files(((fid, pq) for fid, (pq, _) in best.items()), records, row_of, disk,
+                           fp.hashes, prints.hashes, qpath, q_identity)
         out.sort(key=lambda e: -e[0].inliers)
         return out
 
