@@ -18,13 +18,12 @@ import pytest
 import imgfind
 from imgfind import numba_cache
 
+from faults_support import as_nobody
+
 pytest.importorskip("numba")
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-
-
 def _as_nobody(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*NOBODY, sys.executable, "-c", code], env=env, cwd=cwd,
+    return subprocess.run([*as_nobody(), sys.executable, "-c", code], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=600)
 
 
