@@ -27,7 +27,7 @@ from .candidates import MAX_ALIGNMENTS, Candidates, Channel, StageProgress, chan
 from .decision_cache import DecisionCache
 from .fingerprint import orient
 from .group import Links
-from .layout import HASH_VIEW, TRIMMED, WHOLE, invert, pair_distance, relative
+from .layout import HASH_VIEW, TRIMMED, WHOLE, invert, pair_distance, pair_distances, relative
 from .model import PairMatch, Rule
 from .search import ranges
 from .side import Side
@@ -363,13 +363,16 @@ def verify_alignments(query: Side, index: Side, rule: Rule,
                 if t not in passed or k < passed[t][0]:
                     passed[t] = (k, float(sims[j]), judged, bool(colour_only[j]))
     out = []
-    for t, (k, sim, judged, by_colour) in sorted(passed.items()):
+    won = sorted(passed.items())
+    # The matches' distances at once (one k x k matrix per match cost more than its checks).
+    firsts = [tasks[t][2][0] for t, _ in won]
+    dists = pair_distances(query.hashes[[al.row_q for al in firsts]],
+                           index.hashes[[al.row_i for al in firsts]]).tolist() if won else []
+    for (t, (k, sim, judged, by_colour)), dist in zip(won, dists):
         a, b, aligns = tasks[t]
-        row_q, row_i = aligns[0].row_q, aligns[0].row_i
         checks = (("hash", "similarity", "texture", "frame", "window") + (("colour",) if judged else ())
                   + (("smooth: colour layout instead of detail",) if by_colour else ()))
-        out.append(PairMatch(a, b, pair_distance(query.hashes[row_q], index.hashes[row_i]),
-                             aligns[k].orient_ab, round(sim, 4), checks))
+        out.append(PairMatch(a, b, dist, aligns[k].orient_ab, round(sim, 4), checks))
     return out
 
 

@@ -21,6 +21,7 @@ Pure: numpy on arrays.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -58,6 +59,23 @@ def _longest_runs(edges: np.ndarray) -> np.ndarray:
     return (count - restart).max(axis=-2).astype(np.int64)
 
 
+def _has_run(edges: np.ndarray, least: float) -> np.ndarray:
+    """Whether ``_longest_runs(edges) >= least``, per column (bool (..., cols)), without the
+    running maximum _longest_runs needs (numpy's accumulate along a middle axis is its
+    slowest step): a column has a run of at least ceil(least) edges exactly where some
+    window of that many rows holds that many, told by differences of one cumulative sum."""
+    rows = edges.shape[-2]
+    need = math.ceil(least)
+    shape = edges.shape[:-2] + edges.shape[-1:]
+    if need <= 0:
+        return np.ones(shape, bool)
+    if need > rows:
+        return np.zeros(shape, bool)
+    count = np.zeros(edges.shape[:-2] + (rows + 1,) + edges.shape[-1:], np.int32)
+    np.cumsum(edges, axis=-2, dtype=np.int32, out=count[..., 1:, :])
+    return ((count[..., need:, :] - count[..., :-need, :]) == need).any(axis=-2)
+
+
 def _lines(edges: np.ndarray, least: float) -> np.ndarray:
     """Indices of the columns of *edges* whose longest run reaches *least*, longest first,
     at most MAX_LINES."""
@@ -87,8 +105,8 @@ def inner_boxes(greys: Sequence[np.ndarray]) -> list[tuple[float, float, float, 
             g = np.stack([np.asarray(greys[k], np.float32) for k in some])
             v = np.abs(g[:, :, 2:] - g[:, :, :-2]) >= STEP
             h = np.abs(g[:, 2:, :] - g[:, :-2, :]) >= STEP
-            n_x = (_longest_runs(v) >= MIN_SIDE * rows).sum(axis=1)
-            n_y = (_longest_runs(np.swapaxes(h, 1, 2)) >= MIN_SIDE * cols).sum(axis=1)
+            n_x = _has_run(v, MIN_SIDE * rows).sum(axis=1)
+            n_y = _has_run(np.swapaxes(h, 1, 2), MIN_SIDE * cols).sum(axis=1)
             for k, ok in zip(some, (n_x >= 2) & (n_y >= 2)):
                 if ok:
                     out[k] = inner_box(greys[k])

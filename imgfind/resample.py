@@ -72,9 +72,17 @@ def coefficients(in_size: int, out_size: int) -> np.ndarray:
     return out
 
 
+#: 1 / _ONE: a power of two, so multiplying by it is the division, exactly.
+_INV_ONE = 1.0 / _ONE
+
+
 def _round_clip(x: np.ndarray) -> np.ndarray:
-    """Pillow's clip8: (sum + half) >> PRECISION_BITS, clipped to 0..255 (exact in float64)."""
-    return np.clip(np.floor((x + _HALF) / _ONE), 0.0, 255.0)
+    """Pillow's clip8: (sum + half) >> PRECISION_BITS, clipped to 0..255 (exact in float64).
+    Works in place on *x* (a pass's fresh product) and returns it."""
+    x += _HALF
+    x *= _INV_ONE
+    np.floor(x, out=x)
+    return np.clip(x, 0.0, 255.0, out=x)
 
 
 def _passes(x: np.ndarray, size: int, vertical_first: bool) -> np.ndarray:

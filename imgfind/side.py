@@ -34,6 +34,15 @@ TableLoader = Callable[[np.ndarray, int], "Engine | None"]
 SCAN_QUERIES = 512
 SCANS_BEFORE_TABLES = 2
 
+#: :meth:`Side.forget` keeps the most recently used thumbnails up to this many bytes (about
+#: 23,000 thumbnails of 2.8 kB): a dedupe's stages (verification, frame checks, star checks)
+#: load the same files' thumbnails again and again, batch after batch; at 10^5 files each
+#: thumbnail was read from SQLite and unpacked 3.3 times on average, once with this budget
+#: (ours, issue 15: benchmarks/RESULTS.md, "Dedupe's stages after the search, session 12").
+#: At ten times the files most rereads are stages apart and fall outside it (9% fewer reads
+#: at a tenth of the budget there).
+THUMB_CACHE_BYTES = 64 << 20
+
 
 class Side:
     """One set of fingerprints (the index, or the query files) with lazily loaded thumbnails."""
@@ -43,7 +52,8 @@ class Side:
         self.ids, self.hashes, self.trims, self.flat = ids, hashes, trims, flat
         self._load = load_thumbs
         self._tables = tables
-        self._thumbs: dict[int, np.ndarray] = {}
+        self._thumbs: dict[int, np.ndarray] = {}  # by file id, least recently used first
+        self._thumb_bytes = 0  # their size
         self._views: dict[tuple[int, int, int], np.ndarray | None] = {}
         self._engines: dict[bytes, Engine] = {}
         self._scans: dict[bytes, int] = {}
@@ -137,7 +147,7 @@ class Side:
 
     def _boxes(self, row: int) -> list[tuple[float, float, float, float]]:
         """Every view's box of a row (layout.view_boxes of its trim), shared by equal trims."""
-        trim = tuple(float(x) for x in self.trims[row])
+        trim = tuple(self.trims[row].tolist())  # Python floats, as float() of each
         boxes = self._box_cache.get(trim)
         if boxes is None:
             boxes = self._box_cache[trim] = view_boxes(trim)
@@ -214,14 +224,28 @@ class Side:
         return by_column[cols].reshape(-1)
 
     def forget(self) -> None:
-        """Drop loaded thumbnails and views (their memory grows with every pair decided)."""
-        self._thumbs.clear()
+        """Drop the views and the least recently used thumbnails beyond THUMB_CACHE_BYTES
+        (their memory grows with every pair decided; the others are often needed again)."""
         self._views.clear()
+        thumbs = self._thumbs
+        while self._thumb_bytes > THUMB_CACHE_BYTES and thumbs:
+            self._thumb_bytes -= thumbs.pop(next(iter(thumbs))).nbytes
 
     def prefetch(self, rows: np.ndarray) -> None:
-        want = [int(i) for i in np.unique(self.ids[rows]) if int(i) not in self._thumbs]
+        """Load the thumbnails of these rows (an int array) not loaded yet; those loaded
+        become the most recently used."""
+        thumbs = self._thumbs
+        want = []
+        for i in np.unique(self.ids[rows]).tolist():
+            t = thumbs.pop(i, None)
+            if t is None:
+                want.append(i)
+            else:
+                thumbs[i] = t
         if want:
-            self._thumbs.update(self._load(np.array(want)))
+            got = self._load(np.array(want, dtype=np.int64))
+            thumbs.update(got)
+            self._thumb_bytes += sum(t.nbytes for t in got.values())
 
     def pixels(self, row: int, view: int, size: int) -> np.ndarray:
         """Cut view *view* of a row's thumbnail and bring it to *size* square (uint8)."""

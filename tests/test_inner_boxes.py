@@ -12,7 +12,7 @@ from PIL import Image
 from test_inner_views import gradient, radial
 from test_partial import window
 
-from imgfind.inner_box import _longest_runs, inner_box, inner_boxes
+from imgfind.inner_box import _has_run, _longest_runs, inner_box, inner_boxes
 
 
 def _runs_by_rows(edges: np.ndarray) -> np.ndarray:
@@ -35,6 +35,21 @@ def test_longest_runs_are_the_row_by_row_runs(seed):
     # a stack: each array its own runs
     stack = rng.random((5, 17, 9)) < 0.7
     assert np.array_equal(_longest_runs(stack), np.stack([_runs_by_rows(e) for e in stack]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_has_run_is_longest_runs_at_least(seed):
+    # inner_boxes' first pass asks only whether a run reaches a fractional length (0.2 x 48
+    # = 9.6...): the window test must say exactly what the runs say, at every threshold.
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        rows, cols = (int(x) for x in rng.integers(0, 30, 2))
+        edges = rng.random((rows, cols)) < rng.random()
+        runs = _runs_by_rows(edges)
+        for least in (-1.0, 0.0, 0.5, 1.0, 2.0, 0.2 * rows, 0.2 * 48, 7.5, rows, rows + 0.1):
+            assert np.array_equal(_has_run(edges, least), runs >= least), (rows, cols, least)
+    stack = rng.random((5, 17, 9)) < 0.8
+    assert np.array_equal(_has_run(stack, 4.2), _longest_runs(stack) >= 4.2)
 
 
 def _grey(im: Image.Image, size: tuple[int, int] = (48, 48)) -> np.ndarray:

@@ -66,6 +66,32 @@ def test_pair_distance_is_smallest_over_views_and_orientations():
     assert dist[0, 0] == 0
 
 
+def test_pair_distances_equal_distance_matrix_pair_by_pair():
+    # Near pairs (a few bits apart in one column, either way) and far ones, in batches larger
+    # than PAIR_BATCH: each distance is distance_matrix's of the pair on its own.
+    rng = np.random.default_rng(7)
+    n = L.PAIR_BATCH + 37
+    ha = rng.integers(0, 2**63, (n, L.N_HASHES), dtype=np.int64).astype(np.uint64)
+    hb = rng.integers(0, 2**63, (n, L.N_HASHES), dtype=np.int64).astype(np.uint64)
+    for j in range(0, n, 3):
+        src, dst = (ha, hb) if j % 2 else (hb, ha)
+        col = int(L.QUERYING[j % len(L.QUERYING)])
+        dst[j, L.INDEXED[j % len(L.INDEXED)]] = src[j, col] ^ np.uint64((1 << (j % 9)) - 1)
+    got = L.pair_distances(ha, hb)
+    assert got.dtype == np.int64 and got.shape == (n,)
+    want = [L.distance_matrix(np.stack([ha[j], hb[j]]))[0][0, 1] for j in range(n)]
+    assert got.tolist() == want
+    assert [L.pair_distance(ha[j], hb[j]) for j in range(50)] == want[:50]
+    assert L.pair_distances(ha[:0], hb[:0]).shape == (0,)
+
+
+def test_pair_distances_rejects_unequal_shapes():
+    import pytest
+
+    with pytest.raises(ValueError):
+        L.pair_distances(np.zeros((2, L.N_HASHES), np.uint64), np.zeros((3, L.N_HASHES), np.uint64))
+
+
 def test_star_distances_equal_row_0_and_the_largest_of_distance_matrix():
     from imgfind.layout import COMPILED_MIN_ROWS, N_HASHES, distance_matrix, star_distances
 
