@@ -31,6 +31,35 @@ def _orient(x, y, i, j, k):
     return (x[j] - x[i]) * (y[k] - y[i]) - (y[j] - y[i]) * (x[k] - x[i])
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _explained(ax, ay, bx, by, h, radius, margin, rel, flag):
+    """How many of the n matches homography *h* (h[2, 2] = 1) puts within *radius* (+ the
+    rounding allowance, see reaches) of their partners; flag[p] = 1 for each, else 0. A match
+    sent near the horizon counts (its divisions, by a w near 0, are computed and ignored:
+    error_model numpy gives inf or nan there instead of raising, so the loop has no branch)."""
+    h00, h01, h02 = h[0, 0], h[0, 1], h[0, 2]
+    h10, h11, h12 = h[1, 0], h[1, 1], h[1, 2]
+    h20, h21 = h[2, 0], h[2, 1]
+    total = 0
+    for p in range(ax.shape[0]):
+        x = ax[p]
+        y = ay[p]
+        w = h20 * x + h21 * y + 1.0
+        size = abs(h20 * x) + abs(h21 * y) + 1.0
+        u0 = h00 * x + h01 * y + h02
+        u1 = h10 * x + h11 * y + h12
+        terms = (abs(h00 * x) + abs(h01 * y) + abs(h02)
+                 + abs(h10 * x) + abs(h11 * y) + abs(h12)
+                 + size * (abs(u0) + abs(u1)) / abs(w)) / abs(w)
+        dx = u0 / w - bx[p]
+        dy = u1 / w - by[p]
+        lim = radius + margin + rel * terms
+        ok = (abs(w) <= 1e-4 * size) | (dx * dx + dy * dy <= lim * lim)
+        flag[p] = 1 if ok else 0
+        total += flag[p]
+    return total
+
+
 @nb.njit(cache=True, nogil=True)
 def reaches(ax, ay, bx, by, need, radius, margin, rel):
     """Is there a 4-subset of the n matches (ax, ay) -> (bx, by) (float64 (n,) each), with
@@ -46,6 +75,7 @@ def reaches(ax, ay, bx, by, need, radius, margin, rel):
     mb = np.empty((3, 3))
     inv = np.empty((3, 3))
     h = np.empty((3, 3))
+    flag = np.empty(n, np.int64)
     # sign of (orientation in a) x (orientation in b) of every triple i < j < k
     sgn = np.zeros((n, n, n), np.int8)
     for i in range(n):
@@ -83,30 +113,11 @@ def reaches(ax, ay, bx, by, need, radius, margin, rel):
                     for r in range(3):
                         for c in range(3):
                             h[r, c] *= s22
-                    found = 4  # the subset's own four matches
-                    left = n - 4
-                    for p in range(n):
-                        if p == i or p == j or p == k or p == m:
-                            continue
-                        left -= 1
-                        w = h[2, 0] * ax[p] + h[2, 1] * ay[p] + 1.0
-                        size = abs(h[2, 0] * ax[p]) + abs(h[2, 1] * ay[p]) + 1.0
-                        u0 = h[0, 0] * ax[p] + h[0, 1] * ay[p] + h[0, 2]
-                        u1 = h[1, 0] * ax[p] + h[1, 1] * ay[p] + h[1, 2]
-                        if abs(w) <= 1e-4 * size:
-                            inlier = True  # near the horizon, rounding decides: counted
-                        else:
-                            terms = (abs(h[0, 0] * ax[p]) + abs(h[0, 1] * ay[p]) + abs(h[0, 2])
-                                     + abs(h[1, 0] * ax[p]) + abs(h[1, 1] * ay[p]) + abs(h[1, 2])
-                                     + size * (abs(u0) + abs(u1)) / abs(w)) / abs(w)
-                            dx = u0 / w - bx[p]
-                            dy = u1 / w - by[p]
-                            lim = radius + margin + rel * terms
-                            inlier = dx * dx + dy * dy <= lim * lim
-                        if inlier:
-                            found += 1
-                            if found >= need:
-                                return 1
-                        elif found + left < need:
-                            break
+                    # every match's verdict, branch-free so that the loop runs on the
+                    # vector unit (the same IEEE operations as one at a time), then the
+                    # subset's own four replaced by their count
+                    found = 4 + _explained(ax, ay, bx, by, h, radius, margin, rel, flag)
+                    found -= flag[i] + flag[j] + flag[k] + flag[m]
+                    if found >= need:
+                        return 1
     return 0

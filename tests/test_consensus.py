@@ -153,3 +153,58 @@ def test_findhomography_is_skipped_when_no_model_explains_enough_within_the_slac
     f = keypoints.LocalFeatures(384, 288, b"", b"")
     assert partial._fit(pa, pb, f, f, partial.GUIDE_FROM) is None
     assert homography_calls == []
+
+
+def _explained_one(h: np.ndarray, x: float, y: float, u: float, v: float, radius: float) -> bool:
+    """Does *h* put match (x, y) -> (u, v) within *radius* (+ the rounding allowance)? One
+    match at a time in Python floats (IEEE doubles, the operations in the kernel's order):
+    the definition the compiled kernel's vector loop must answer exactly."""
+    w = h[2, 0] * x + h[2, 1] * y + 1.0
+    size = abs(h[2, 0] * x) + abs(h[2, 1] * y) + 1.0
+    if abs(w) <= 1e-4 * size:
+        return True  # near the horizon: counted
+    u0 = h[0, 0] * x + h[0, 1] * y + h[0, 2]
+    u1 = h[1, 0] * x + h[1, 1] * y + h[1, 2]
+    terms = (abs(h[0, 0] * x) + abs(h[0, 1] * y) + abs(h[0, 2])
+             + abs(h[1, 0] * x) + abs(h[1, 1] * y) + abs(h[1, 2])
+             + size * (abs(u0) + abs(u1)) / abs(w)) / abs(w)
+    dx, dy = u0 / w - u, u1 / w - v
+    lim = radius + consensus.MARGIN + consensus.REL * terms
+    return dx * dx + dy * dy <= lim * lim
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_vector_count_answers_as_one_match_at_a_time(seed):
+    """The kernel's branch-free count (all matches at once, divisions by w = 0 computed and
+    ignored) flags exactly the matches the one-at-a-time definition does: matches at the
+    horizon (w = 0 exactly and nearly), on the radius' edge, far, and at the model."""
+    from imgfind import _consensus_kernels as kernels
+
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        h = np.array([[1 + rng.normal(0, .2), rng.normal(0, .2), rng.uniform(-50, 50)],
+                      [rng.normal(0, .2), 1 + rng.normal(0, .2), rng.uniform(-50, 50)],
+                      [rng.normal(0, 3e-3), rng.normal(0, 3e-3), 1.0]])
+        n = int(rng.integers(5, 70))
+        a = rng.random((n, 2)) * [384, 288]
+        if h[2, 1] != 0:  # two matches on the horizon: w = 0 exactly, and nearly
+            a[0, 1] = -(1.0 + h[2, 0] * a[0, 0]) / h[2, 1]
+            a[1, 1] = a[0, 1] * (1 + 1e-9)
+        ph = np.hstack([a, np.ones((n, 1))]) @ h.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = ph[:, :2] / ph[:, 2:]
+        b = np.where(np.isfinite(b), b, 0.0)
+        radius = float(rng.uniform(2, 10))
+        turn = rng.uniform(0, 2 * np.pi, n)
+        edge = radius + consensus.MARGIN * rng.uniform(0.5, 1.5, n)  # about where lim is
+        step = np.where(rng.random(n) < 0.5, edge, rng.uniform(0, 40, n))  # there, or anywhere
+        b = b + np.stack([np.cos(turn), np.sin(turn)], axis=1) * step[:, None]
+        flag = np.zeros(n, np.int64)
+        count = kernels._explained(a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(),
+                                   b[:, 1].copy(), h, radius, consensus.MARGIN, consensus.REL,
+                                   flag)
+        want = [_explained_one(h, *a[p], *b[p], radius) for p in range(n)]
+        assert flag.tolist() == [int(x) for x in want]
+        assert count == sum(want)
+        if h[2, 1] != 0:
+            assert flag[0] == 1  # at the horizon: counted
