@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .cores import usable_cores
 from .errors import ImgfindError, extra_hint
 
 T = TypeVar("T")
@@ -177,7 +178,7 @@ class DaskExecutor:
         assert self._address is not None
         local = self._address.local
         if local is not None:
-            self._local_workers = local or os.cpu_count() or 1
+            self._local_workers = local or usable_cores()
             return self
         try:
             self._check_tls(distributed)
