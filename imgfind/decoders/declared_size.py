@@ -24,10 +24,11 @@ fewer). Deflate's best case is a 258-byte match coded in 2 bits (a 1-bit length 
 
 GIF (GIF89a, LZW with codes of up to 12 bits). Each code adds at most one byte to the longest
 string in the table, which holds 4096 entries: a code stands for at most 4096 pixels and takes
-at least 12 bits once the table is full (fewer bits only while its strings are shorter), so at
-most 4096 x 8 / 12 ~ 2731 pixels per byte, plus a table's worth of slack. The first frame's
-own rectangle is checked (the logical screen may be larger than any frame: that is legal, and
-its background is not coded).
+at least 12 bits once the table is full (fewer bits only while its strings are shorter: while
+the table fills, its k-th code stands for at most k + 1 pixels), so at most 4096 x 8 / 12 ~ 2731
+pixels per byte, plus the pixels of one full table's strings as slack (4096 x 4097 / 2). The
+first frame's own rectangle is checked (the logical screen may be larger than any frame: that
+is legal, and its background is not coded).
 
 Not checked: WebP (VP8's boolean coder skips a macroblock in ~0.006 bit, and VP8L allows a
 one-symbol code of 0 bits; WebP's own 16383-pixel side limit and MAX_PIXELS bound it), TIFF
@@ -55,7 +56,7 @@ DEFLATE_MAX_RATIO = 258 * 8 // 2
 #: GIF LZW's best ratio, pixels per byte: a 4096-pixel string in a 12-bit code.
 LZW_MAX_RATIO = 4096 * 8 / 12
 #: Pixels an LZW stream may yield beyond LZW_MAX_RATIO x bytes (one full table's strings).
-LZW_SLACK = 4096 * 4096
+LZW_SLACK = 4096 * 4097 // 2
 #: Huffman-coded JPEG frames (SOF0-3, SOF5-7): every block of a scan costs at least 1 bit.
 JPEG_HUFFMAN_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7})
 #: All frame markers (SOF0-15 but DHT C4, JPG C8 and DAC CC).
