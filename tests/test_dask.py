@@ -20,6 +20,10 @@ from imgfind.indexer import InlineExecutor
 distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402  (installed with distributed)
 
+#: Seconds to wait for workers to (re)start: a restarted worker took over 120 s on the shared
+#: 2-core machine at load 11, seconds when idle; only a worker that never comes takes this.
+WORKERS_WAIT = 600
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -34,7 +38,7 @@ def cluster():
 @pytest.fixture
 def client(cluster):
     with distributed.Client(cluster) as c:
-        c.wait_for_workers(2, timeout=120)
+        c.wait_for_workers(2, timeout=WORKERS_WAIT)
         yield c
 
 
@@ -129,18 +133,22 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path, library, local_
     assert killed
     assert dump_index(tmp_path / "d.db") == local_dump
     assert counting.seen == dict.fromkeys(local_dump, 1)
-    client.wait_for_workers(2, timeout=120)
+    client.wait_for_workers(2, timeout=WORKERS_WAIT)
 
 
 @pytest.fixture
 def own_client():
     """A cluster of its own for the test that kills workers again and again: a nanny may give
-    up restarting a worker that dies while starting, which must not shrink the shared one."""
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    up restarting a worker that dies while starting, which must not shrink the shared one.
+    Both workers are down at once between restarts; a restart took over 60 s at load 11, so
+    the run waits for workers as long as a real fault needs to show (Dask's no-workers-timeout,
+    read by the executor made inside this configuration)."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                          "distributed.scheduler.no-workers-timeout": "600s"}):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None, memory_limit="1GiB") as lc:
             with distributed.Client(lc) as c:
-                c.wait_for_workers(2, timeout=120)
+                c.wait_for_workers(2, timeout=WORKERS_WAIT)
                 yield c
 
 
@@ -243,7 +251,7 @@ def test_cluster_left_without_workers_stops_and_keeps_what_was_read(tmp_path, li
     outcome: list[BaseException | None] = []
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as lc, distributed.Client(lc) as c:
-        c.wait_for_workers(1, timeout=60)
+        c.wait_for_workers(1, timeout=WORKERS_WAIT)
         executor = WorkersGoAway(DaskExecutor(client=c, no_workers_timeout=1.0), lc)
         settings = Settings(executor=executor, batch_files=2, commit_every=10_000,
                             commit_seconds=3600)
@@ -258,7 +266,7 @@ def test_cluster_left_without_workers_stops_and_keeps_what_was_read(tmp_path, li
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
-        thread.join(60)
+        thread.join(WORKERS_WAIT)
         assert not thread.is_alive(), "the run hung on a cluster without workers"
     assert isinstance(outcome[0], ImgfindError)
     assert "no worker for 1 s" in str(outcome[0]) and "run the same command again" in str(outcome[0])
@@ -321,7 +329,8 @@ def test_a_timeout_that_is_not_a_duration_is_one_line_error(tmp_path, runner, li
 
 
 def _run_in_thread(fn):
-    """fn() on a thread, its outcome (None or the exception) back; fails if it hangs."""
+    """fn() on a thread, its outcome (None or the exception) back; fails if it hangs (runs
+    past WORKERS_WAIT: the no-worker timeouts of these tests are far shorter)."""
     import threading
 
     outcome: list[BaseException | None] = []
@@ -335,7 +344,7 @@ def _run_in_thread(fn):
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    thread.join(60)
+    thread.join(WORKERS_WAIT)
     assert not thread.is_alive(), "hung on a cluster without workers"
     return outcome[0]
 
@@ -343,7 +352,7 @@ def _run_in_thread(fn):
 def test_configured_no_workers_timeout_stops_a_cluster_left_without_workers(tmp_path, library):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as lc, distributed.Client(lc) as c:
-        c.wait_for_workers(1, timeout=60)
+        c.wait_for_workers(1, timeout=WORKERS_WAIT)
         with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
             executor = WorkersGoAway(DaskExecutor(client=c), lc)
         settings = Settings(executor=executor, batch_files=2)
@@ -362,7 +371,7 @@ def test_cluster_scaling_up_from_zero_is_waited_for(tmp_path, library):
 
     with distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as lc, distributed.Client(lc) as c:
-        with dask.config.set({"distributed.scheduler.no-workers-timeout": "50s"}):
+        with dask.config.set({"distributed.scheduler.no-workers-timeout": f"{WORKERS_WAIT}s"}):
             executor = DaskExecutor(client=c)
         timer = threading.Timer(1.5, lc.scale, (1,))
         timer.start()
