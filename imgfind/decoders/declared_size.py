@@ -7,15 +7,16 @@ camera JPEG (whose reduced decode is cheap); its size can. Each format's entropy
 best case, so a picture of W x H needs at least some number of bytes whatever it shows:
 
 JPEG, Huffman-coded (SOF0-3, SOF5-7; ITU-T T.81). The first scan of a frame codes every 8x8
-block of each of its components, sequential and progressive alike (a progressive frame's first
-scan of a component is its DC scan, T.81 G.1.1.1.1). Every block costs at least one Huffman
+block of each of its components, sequential and progressive alike (T.81 Annex G: a component's
+DC coefficients are coded before any of its AC ones). Every block costs at least one Huffman
 code, at least 1 bit (codes are 1 to 16 bits long; a sequential block costs two: its DC
 difference and an EOB, or a 16-zero run): so the data holds at least ``min_c blocks_c`` bits,
 the fewest blocks of any component (a component sampled at h_c/Hmax, v_c/Vmax of the frame
 has ceil(ceil(W h_c / Hmax) / 8) x ceil(ceil(H v_c / Vmax) / 8) blocks). Lossless frames
 (SOF3, SOF7) code every sample with at least 1 bit: the same bound holds, 64 times loose.
 Arithmetic-coded frames (SOF9-11, SOF13-15) have no such floor: the QM coder codes a likely
-decision in ~1e-4 bit, so a legal flat arithmetic JPEG can be this small; they are not checked.
+decision in well under 1e-3 bit, so a legal flat arithmetic JPEG can be this small; they are
+not checked.
 
 PNG (RFC 2083 / ISO 15948). The image data is a zlib (deflate, RFC 1951) stream of H rows of
 1 + ceil(W x bits per pixel / 8) bytes (an interlaced image has more filter bytes, never
