@@ -102,8 +102,10 @@ def test_jpeg_cut_after_its_headers_is_refused(tmp_path):
         open_for_hash(tmp_path / "cut.jpg")
 
 
+# VmHWM, not ru_maxrss: Linux carries a process's peak RSS across execve, so a child of a big
+# pytest process would report its parent's size.
 _PEAK = """
-import resource, sys
+import re, sys
 from imgfind.decode import open_for_hash
 from imgfind.errors import DecodeError
 try:
@@ -111,7 +113,7 @@ try:
     print("decoded")
 except DecodeError as exc:
     print(exc)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 """
 
 
