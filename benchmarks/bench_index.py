@@ -120,7 +120,9 @@ def build_folders(work: Path, count: int, seed: int) -> dict[str, Path]:
         for i, src in enumerate(picked):
             tasks.append((str(src), str(folders[name] / f"{i:03d}-{src.stem}{ext}"), size, fmt))
     print(f"building {len(tasks)} files under {base} ...", file=sys.stderr)
-    with Pool(os.cpu_count() or 1) as pool:
+    from imgfind.cores import usable_cores
+
+    with Pool(usable_cores()) as pool:
         pool.map(_make_one, tasks, chunksize=1)
     (base / "DONE").write_text("\n".join(str(p) for p in picked) + "\n")
     return folders
@@ -355,7 +357,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     folders = build_folders(args.work, args.files, args.seed)
     wanted = [f for f in args.folders.split(",") if f]
-    jobs = os.cpu_count() or 1
+    from imgfind.cores import usable_cores
+
+    jobs = usable_cores()  # the count imgfind's own -j default uses
     ded_py = args.imagededup_python
     have_ded = bool(ded_py) and os.path.exists(ded_py) and subprocess.run(
         [ded_py, "-c", "import imagededup"], capture_output=True).returncode == 0

@@ -21,5 +21,15 @@ def versions() -> dict:
     except OSError:
         pass
     return {"python": platform.python_version(), "pillow": PIL.__version__,
-            "numpy": numpy.__version__, "cpus": os.cpu_count(), "cpu_model": cpu,
+            "numpy": numpy.__version__, "cpus": os.cpu_count(), "usable_cpus": _usable(),
+            "cpu_model": cpu,
             "machine": platform.machine()}
+
+
+def _usable() -> int | None:
+    """The cores imgfind's defaults use here (imgfind.cores), or None without imgfind."""
+    try:
+        from imgfind.cores import usable_cores
+    except ImportError:
+        return None
+    return usable_cores()

@@ -78,7 +78,10 @@ scheduler_option = click.option(
     callback=_check_scheduler,
     help="Fingerprint on a Dask cluster: a scheduler address (tcp://host:8786), or "
          "local:N for N local worker processes (env IMGFIND_SCHEDULER; needs "
-         "distributed: imgfind's 'dask' extra). The workers must see the same paths.")
+         "distributed: imgfind's 'dask' extra). The workers must see the same paths. "
+         "Timeouts are Dask's configuration: distributed.comm.timeouts.connect for the "
+         "scheduler to answer, distributed.scheduler.no-workers-timeout for a cluster with no "
+         "worker (default 60 s; raise it for a cluster that scales up from zero).")
 
 
 def dask_settings(obj: Context, settings: Settings, scheduler: SchedulerAddress | None,

@@ -177,7 +177,8 @@ def crawl_options(fn: F) -> F:
         click.option("--hidden", is_flag=True, help="Include hidden files and folders."),
         click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links."),
         click.option("-j", "--jobs", type=click.IntRange(1, 512), default=None,
-                     help="Worker processes [default: all cores]."),
+                     help="Worker processes [default: the cores this process may use: CPU "
+                          "affinity and cgroup CPU quota count]."),
     )):
         fn = decorator(fn)
     return fn

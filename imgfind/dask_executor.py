@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .cores import usable_cores
 from .errors import ImgfindError, extra_hint
 
 T = TypeVar("T")
@@ -42,15 +43,28 @@ R = TypeVar("R")
 SCHEDULER_ENV = "IMGFIND_SCHEDULER"
 #: Batches in flight per worker thread: enough to keep workers busy while results travel.
 IN_FLIGHT_PER_THREAD = 4
-#: Seconds to wait for a scheduler to answer.
-CONNECT_TIMEOUT = 20.0
+#: Dask's configuration key for the seconds to wait for a scheduler to answer (Dask's default
+#: 30 s; env DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT): what every Dask client waits.
+CONNECT_KEY = "distributed.comm.timeouts.connect"
+#: Seconds to wait for a scheduler when Dask's configuration has no CONNECT_KEY.
+CONNECT_TIMEOUT = 30.0
 #: The most worker processes ``local:N`` starts (as many as ``-j`` allows).
 MAX_LOCAL_WORKERS = 512
 #: Seconds a cluster may have no worker at all while work is pending before the run stops
 #: (workers killed faster than their nannies restart them, the OOM killer, a cluster scaled to
 #: zero): long enough for a nanny's restart (about a second) or a worker joining, and bounded
-#: so that a dead cluster ends the run instead of hanging it.
+#: so that a dead cluster ends the run instead of hanging it. Used when Dask's configuration
+#: leaves NO_WORKERS_KEY unset (null, Dask's default: wait for ever).
 NO_WORKERS_TIMEOUT = 60.0
+#: Dask's configuration key for how long a task may wait with no worker to run it ("10m";
+#: env DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT). Dask's scheduler fails such tasks
+#: after it (NoValidWorkerError), and Dask tells users of adaptive clusters to set it above
+#: the time workers take to start: a cluster that scales up from zero needs it. imgfind waits
+#: as long (its own count, in the client, so that a scheduler without the key is bounded too).
+NO_WORKERS_KEY = "distributed.scheduler.no-workers-timeout"
+#: What the scheduler fails a task with after NO_WORKERS_KEY: no worker at all, or none that
+#: meets the task's restrictions (distributed.scheduler; both carry .timeout).
+NO_WORKER_ERRORS = frozenset({"NoWorkerError", "NoValidWorkerError"})
 #: Seconds between checks of the cluster's workers while waiting for a result.
 POLL_SECONDS = 1.0
 #: The protocols a scheduler address may name (Dask's UCX and in-process transports are not
@@ -133,18 +147,22 @@ class DaskExecutor:
         client: an existing ``distributed.Client`` to use (not closed on exit).
         on_poison: makes the result of a batch of one item that killed workers repeatedly
             (its argument: the batch and a reason); by default the exception is raised.
+        connect_timeout: seconds to wait for the scheduler to answer; by default Dask's
+            configuration (CONNECT_KEY; CONNECT_TIMEOUT without it).
         no_workers_timeout: seconds the cluster may have no worker while work is pending
-            before map_batches raises ImgfindError (NO_WORKERS_TIMEOUT).
+            before map_batches raises ImgfindError; by default Dask's configuration
+            (NO_WORKERS_KEY) when set, else NO_WORKERS_TIMEOUT.
 
     Raises:
-        ImgfindError: the address is malformed; on enter: distributed is not installed, or
-            the scheduler cannot be reached.
+        ImgfindError: the address is malformed, or a timeout in Dask's configuration is not a
+            duration; on enter: distributed is not installed, or the scheduler cannot be
+            reached.
     """
 
     def __init__(self, address: str | SchedulerAddress | None = None, *, client: Any = None,
                  on_poison: Callable[[Sequence[Any], str], Any] | None = None,
                  connect_timeout: float | None = None,
-                 no_workers_timeout: float = NO_WORKERS_TIMEOUT):
+                 no_workers_timeout: float | None = None):
         if address is None and client is None:
             raise ImgfindError("a Dask executor needs a scheduler address or a client")
         self._address = None
@@ -158,8 +176,9 @@ class DaskExecutor:
         self.address = address.text if address is not None else None
         self.client = client
         self.on_poison = on_poison
-        self.connect_timeout = connect_timeout or CONNECT_TIMEOUT
-        self.no_workers_timeout = no_workers_timeout
+        self.connect_timeout = connect_timeout or configured_seconds(CONNECT_KEY, CONNECT_TIMEOUT)
+        self.no_workers_timeout = (no_workers_timeout if no_workers_timeout is not None
+                                   else configured_seconds(NO_WORKERS_KEY, NO_WORKERS_TIMEOUT))
         self._own_client = client is None
         self._cluster: Any = None
         self._local_workers = 0
@@ -177,7 +196,7 @@ class DaskExecutor:
         assert self._address is not None
         local = self._address.local
         if local is not None:
-            self._local_workers = local or os.cpu_count() or 1
+            self._local_workers = local or usable_cores()
             return self
         try:
             self._check_tls(distributed)
@@ -315,6 +334,12 @@ class DaskExecutor:
                 was_alone, alone = future is alone, (None if future is alone else alone)
                 if future.status == "error":
                     exc = future.exception()
+                    if type(exc).__name__ in NO_WORKER_ERRORS:
+                        # The scheduler's own no-workers-timeout (its configuration's
+                        # NO_WORKERS_KEY) failed the task: the same end as imgfind's count.
+                        timeout = getattr(exc, "timeout", None)
+                        raise self._no_workers(timeout if isinstance(timeout, (int, float))
+                                               else self.no_workers_timeout) from None
                     if not isinstance(exc, distributed.KilledWorker):
                         future.result()  # raises fn's own error as it is
                     if not was_alone:
@@ -364,10 +389,41 @@ class DaskExecutor:
             now = time.monotonic()
             since = now if since is None else since
             if now - since >= self.no_workers_timeout:
-                raise ImgfindError(
-                    f"the Dask cluster has had no worker for {self.no_workers_timeout:g} s "
-                    "(workers killed and not restarted: out of memory?); stopped. What was "
-                    "fingerprinted is saved: run the same command again to resume")
+                raise self._no_workers(self.no_workers_timeout)
+
+    @staticmethod
+    def _no_workers(seconds: float) -> ImgfindError:
+        return ImgfindError(
+            f"the Dask cluster has had no worker for {seconds:g} s (workers killed and not "
+            "restarted: out of memory? a cluster that starts workers slowly: raise Dask's "
+            f"{NO_WORKERS_KEY}); stopped. What was fingerprinted is saved: run the same "
+            "command again to resume")
+
+
+def configured_seconds(key: str, default: float) -> float:
+    """The duration at *key* in Dask's configuration (YAML files, DASK_* variables,
+    dask.config.set), in seconds; *default* when it is unset or null, or Dask is not installed.
+    A number is seconds; text is Dask's ("90s", "10m", "1h").
+
+    Raises:
+        ImgfindError: the value is not a positive duration (one line, naming the key).
+    """
+    try:
+        import dask.config
+        from dask.utils import parse_timedelta
+    except ImportError:
+        return default
+    value = dask.config.get(key, None)
+    if value is None:
+        return default
+    try:
+        seconds = parse_timedelta(value, default="seconds")
+    except (ValueError, TypeError, KeyError):
+        seconds = None
+    if seconds is None or not 0 < float(seconds) < float("inf"):
+        raise ImgfindError(f"Dask's configuration {key} = {value!r} is not a positive duration "
+                           "(give seconds, or text like '90s', '10m')")
+    return float(seconds)
 
 
 def scheduler_executor(address: str | SchedulerAddress | None,

@@ -19,6 +19,7 @@ from . import damaged, partial, same_pixels, verify_threads
 from .analyse import analyse, analyse_batch
 from .answers import rank_originals, with_pages
 from . import crawl
+from .cores import usable_cores
 from .crawl import CrawlOptions, file_stat, walk
 from .errors import DecodeError, ImgfindError, missing
 from .decision_cache import DecisionCache
@@ -272,7 +273,7 @@ class Index:
     def _fingerprint(self, todo: list[FileStat]) -> Iterator[Fingerprinted]:
         """Yield results from the executor (``Settings.executor``, or worker processes when
         there is enough work for them)."""
-        jobs = self.settings.jobs or os.cpu_count() or 1
+        jobs = self.settings.jobs or usable_cores()
         executor = self.settings.executor or default_executor(jobs, len(todo))
         jobs = getattr(executor, "workers", jobs)  # a cluster's threads, for the batch size
         for results in executor.map_batches(analyse_batch, batches_for(todo, jobs, self.settings.batch_files)):

@@ -13,13 +13,13 @@ and picklable and the results go back to the one process that writes the index.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from .cores import usable_cores
 from .model import FileStat, Known
 from .recipe import recipe_id
 
@@ -199,7 +199,7 @@ def default_executor(jobs: int | None, n_files: int) -> Executor:
     """Today's choice: worker processes when there is enough work for them, else inline."""
     from .analyse import exit_with_parent
 
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or usable_cores()
     if jobs <= 1 or n_files < 2 * jobs:
         return InlineExecutor()
     return ProcessExecutor(jobs, exit_with_parent)

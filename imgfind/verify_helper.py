@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .cores import usable_cores
 from .model import PairMatch, Rule
 from .side import Side
 
@@ -39,8 +40,9 @@ _failed = False
 
 
 def enabled() -> bool:
-    """Whether a helper may be used: two cores or more, and not turned off by IMGFIND_HELPER=0."""
-    return os.environ.get(ENV, "1") != "0" and (os.cpu_count() or 1) >= 2
+    """Whether a helper may be used: two usable cores or more (cores.usable_cores), and not
+    turned off by IMGFIND_HELPER=0."""
+    return os.environ.get(ENV, "1") != "0" and usable_cores() >= 2
 
 
 def get() -> Helper | None:

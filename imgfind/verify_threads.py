@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from . import partial
+from .cores import usable_cores
 from .model import LocalFeatures, Partial
 
 #: Pairs handed to a worker at once, and batches in flight per worker: enough to keep the
@@ -49,11 +50,7 @@ def default_threads() -> int:
             return max(1, int(env))
         except ValueError:
             pass  # a malformed value: the default, as an unset one
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(MAX_THREADS, cores))
+    return max(1, min(MAX_THREADS, usable_cores()))
 
 
 def both_ways(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None,

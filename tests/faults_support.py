@@ -59,7 +59,13 @@ def one_error_line(exit_code: int, stderr: str) -> str:
     return lines[0]
 
 
-def sub_run(*args: str | bytes, timeout: float = 60, env: dict[str, str] | None = None,
+#: Seconds after which a run of the CLI counts as hung. A hang never ends; a Python start and
+#: imgfind's imports took over 10 s on the shared 2-core machine at load 11, so nothing
+#: shorter than minutes tells the two apart.
+HANG_SECONDS = 180
+
+
+def sub_run(*args: str | bytes, timeout: float = HANG_SECONDS, env: dict[str, str] | None = None,
             prefix: list[str] | None = None, **kwargs) -> subprocess.CompletedProcess:
     """Run ``python -m imgfind ARGS`` for real; bytes out, a hang is a TimeoutExpired."""
     return subprocess.run([*(prefix or []), sys.executable, "-m", "imgfind", *args],

@@ -346,43 +346,68 @@ def test_against_and_unique(runner, db, tmp_path) -> None:
 
 
 # ----------------------------------------------------------------------------- kill -9
+#: Apply runs tried, at most, until a kill lands in the middle of one. Where it lands depends
+#: on the machine's speed (a starved test process may wake after the apply is done); a run
+#: that ended first is undone and another library tried with an earlier kill. Only an apply
+#: that cannot be interrupted at all (a fault) uses them all.
+KILL_ATTEMPTS = 5
+
+
 @pytest.mark.slow
-def test_kill_during_apply_leaves_done_or_untouched_and_undo_works(runner, db, tmp_path) -> None:
-    d = tmp_path / "many"
-    (d / "copies").mkdir(parents=True)
+def test_kill_during_apply_leaves_done_or_untouched_and_undo_works(runner, tmp_path) -> None:
     n = 60
+    wait_for = 10  # intents journaled before the kill; 1 after a run that ended first
+    for attempt in range(KILL_ATTEMPTS):
+        base = tmp_path / f"try{attempt}"
+        landed = _kill_apply_once(runner, str(base / "i.db"), base, n, wait_for)
+        if landed:
+            return
+        wait_for = 1
+    pytest.fail(f"{KILL_ATTEMPTS} apply runs all ended before their kill")
+
+
+def _kill_apply_once(runner, db: str, base: Path, n: int, wait_for: int) -> bool:
+    """Plan and apply a move of n copies, kill -9 the apply once *wait_for* intents are
+    journaled; check done-or-untouched and undo. False when the apply ended before the kill
+    (then undone, nothing else checked)."""
+    d = base / "many"
+    (d / "copies").mkdir(parents=True)
     for seed in range(n):
         im = make_image(d / f"p{seed:02d}.png", seed=100 + seed, size=(256, 192))
         im.save(d / "copies" / f"p{seed:02d}.jpg", quality=85)
-    make_plan(runner, db, str(d), out=tmp_path / "plan.json")
+    make_plan(runner, db, str(d), out=base / "plan.json")
     before = {p: sha(p) for p in d.rglob("*") if p.is_file()}
-    moved = tmp_path / "moved"
+    moved = base / "moved"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-m", "imgfind", "--db", db, "apply",
-                             str(tmp_path / "plan.json"), "--move-to", str(moved), "--yes"],
+                             str(base / "plan.json"), "--move-to", str(moved), "--yes"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = Path(db + ".act") / "journal" / "000001.jsonl"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journal.exists() and journal.read_text().count('"intent"') >= 10:
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.exists() and journal.read_text().count('"intent"') >= wait_for:
             break
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     text = journal.read_text()
     intents = {json.loads(line)["path"] for line in text.splitlines() if '"intent"' in line}
-    assert 10 <= len(intents) < n, "the kill should land in the middle of the apply"
-    for seed in range(n):
-        src = d / "copies" / f"p{seed:02d}.jpg"
-        dst = moved / "copies" / f"p{seed:02d}.jpg"
-        assert src.exists() != dst.exists()  # exactly one: done or untouched, never both or none
-        if dst.exists():
-            assert str(src) in intents and sha(dst) == before[src]
-        else:
-            assert sha(src) == before[src]
+    assert len(intents) >= wait_for, "the apply journaled nothing before it ended"
+    finished = len(intents) == n and all((moved / "copies" / f"p{s:02d}.jpg").exists()
+                                         for s in range(n))
+    if not finished:
+        for seed in range(n):
+            src = d / "copies" / f"p{seed:02d}.jpg"
+            dst = moved / "copies" / f"p{seed:02d}.jpg"
+            assert src.exists() != dst.exists()  # exactly one: done or untouched, never both
+            if dst.exists():
+                assert str(src) in intents and sha(dst) == before[src]
+            else:
+                assert sha(src) == before[src]
     invoke(runner, db, "undo")
     assert {p: sha(p) for p in d.rglob("*") if p.is_file()} == before
     assert not any(p.is_file() for p in moved.rglob("*"))
+    return not finished
 
 
 def test_null_separated_paths_hold_with_remembered_decisions(runner, db, tmp_path) -> None:

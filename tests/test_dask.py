@@ -20,6 +20,10 @@ from imgfind.indexer import InlineExecutor
 distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402  (installed with distributed)
 
+#: Seconds to wait for workers to (re)start: a restarted worker took over 120 s on the shared
+#: 2-core machine at load 11, seconds when idle; only a worker that never comes takes this.
+WORKERS_WAIT = 600
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -34,7 +38,7 @@ def cluster():
 @pytest.fixture
 def client(cluster):
     with distributed.Client(cluster) as c:
-        c.wait_for_workers(2, timeout=120)
+        c.wait_for_workers(2, timeout=WORKERS_WAIT)
         yield c
 
 
@@ -129,18 +133,22 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(tmp_path, library, local_
     assert killed
     assert dump_index(tmp_path / "d.db") == local_dump
     assert counting.seen == dict.fromkeys(local_dump, 1)
-    client.wait_for_workers(2, timeout=120)
+    client.wait_for_workers(2, timeout=WORKERS_WAIT)
 
 
 @pytest.fixture
 def own_client():
     """A cluster of its own for the test that kills workers again and again: a nanny may give
-    up restarting a worker that dies while starting, which must not shrink the shared one."""
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    up restarting a worker that dies while starting, which must not shrink the shared one.
+    Both workers are down at once between restarts; a restart took over 60 s at load 11, so
+    the run waits for workers as long as a real fault needs to show (Dask's no-workers-timeout,
+    read by the executor made inside this configuration)."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                          "distributed.scheduler.no-workers-timeout": "600s"}):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None, memory_limit="1GiB") as lc:
             with distributed.Client(lc) as c:
-                c.wait_for_workers(2, timeout=120)
+                c.wait_for_workers(2, timeout=WORKERS_WAIT)
                 yield c
 
 
@@ -182,10 +190,10 @@ def test_cli_scheduler_option_and_env(tmp_path, library, local_dump, cluster, ru
     assert "Dask" in result.stderr and "40 unchanged, 0 removed, 1 unreadable" in result.stderr
 
 
-def test_unreachable_scheduler_is_one_line_error(tmp_path, runner, library, monkeypatch):
-    monkeypatch.setattr("imgfind.dask_executor.CONNECT_TIMEOUT", 2.0)
-    result = invoke(runner, str(tmp_path / "x.db"), "index", str(library), "--scheduler",
-                    "tcp://127.0.0.1:9", ok=False)
+def test_unreachable_scheduler_is_one_line_error(tmp_path, runner, library):
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        result = invoke(runner, str(tmp_path / "x.db"), "index", str(library), "--scheduler",
+                        "tcp://127.0.0.1:9", ok=False)
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot reach the Dask scheduler at tcp://127.0.0.1:9")
     assert "Traceback" not in result.output
@@ -243,7 +251,7 @@ def test_cluster_left_without_workers_stops_and_keeps_what_was_read(tmp_path, li
     outcome: list[BaseException | None] = []
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as lc, distributed.Client(lc) as c:
-        c.wait_for_workers(1, timeout=60)
+        c.wait_for_workers(1, timeout=WORKERS_WAIT)
         executor = WorkersGoAway(DaskExecutor(client=c, no_workers_timeout=1.0), lc)
         settings = Settings(executor=executor, batch_files=2, commit_every=10_000,
                             commit_seconds=3600)
@@ -258,7 +266,7 @@ def test_cluster_left_without_workers_stops_and_keeps_what_was_read(tmp_path, li
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
-        thread.join(60)
+        thread.join(WORKERS_WAIT)
         assert not thread.is_alive(), "the run hung on a cluster without workers"
     assert isinstance(outcome[0], ImgfindError)
     assert "no worker for 1 s" in str(outcome[0]) and "run the same command again" in str(outcome[0])
@@ -289,3 +297,97 @@ def test_nothing_to_fingerprint_starts_no_local_cluster(tmp_path, library, local
         assert executor._cluster is None and executor.client is None  # no process started
     assert stats.unchanged + stats.unreadable == len(local_dump) and stats.new == 0
     assert executor.describe() == "a local Dask cluster of 1 worker process (1 thread each)"
+
+
+# ----------------------------------------------------------------------------- timeouts
+def test_timeouts_are_dasks_configuration(monkeypatch):
+    """A Dask user sets timeouts in Dask's configuration (YAML, DASK_* variables); imgfind
+    reads the same keys: a cluster that scales up from zero gets the time its user gave."""
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s",
+                          "distributed.scheduler.no-workers-timeout": "10m"}):
+        executor = DaskExecutor("tcp://127.0.0.1:9")
+    assert (executor.connect_timeout, executor.no_workers_timeout) == (2.0, 600.0)
+    monkeypatch.setenv("DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT", "90s")
+    dask.config.refresh()
+    try:
+        assert DaskExecutor("local:1").no_workers_timeout == 90.0
+    finally:
+        monkeypatch.delenv("DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT")
+        dask.config.refresh()
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": None}):
+        assert DaskExecutor("local:1").no_workers_timeout == 60.0  # Dask's null: imgfind's 60 s
+    assert DaskExecutor("local:1", no_workers_timeout=5).no_workers_timeout == 5  # the API's
+
+
+@pytest.mark.parametrize("value", ["soon", "-5s", 0])
+def test_a_timeout_that_is_not_a_duration_is_one_line_error(tmp_path, runner, library, value):
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": value}):
+        result = invoke(runner, str(tmp_path / "x.db"), "index", str(library), "--scheduler",
+                        "local:1", ok=False)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "distributed.scheduler.no-workers-timeout" in result.stderr
+
+
+def _run_in_thread(fn):
+    """fn() on a thread, its outcome (None or the exception) back; fails if it hangs (runs
+    past WORKERS_WAIT: the no-worker timeouts of these tests are far shorter)."""
+    import threading
+
+    outcome: list[BaseException | None] = []
+
+    def run():
+        try:
+            fn()
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(WORKERS_WAIT)
+    assert not thread.is_alive(), "hung on a cluster without workers"
+    return outcome[0]
+
+
+def test_configured_no_workers_timeout_stops_a_cluster_left_without_workers(tmp_path, library):
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as lc, distributed.Client(lc) as c:
+        c.wait_for_workers(1, timeout=WORKERS_WAIT)
+        with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
+            executor = WorkersGoAway(DaskExecutor(client=c), lc)
+        settings = Settings(executor=executor, batch_files=2)
+
+        def index():
+            with Index.open(tmp_path / "d.db", settings) as idx:
+                idx.update([library])
+
+        exc = _run_in_thread(index)
+    assert isinstance(exc, ImgfindError) and "no worker for 1 s" in str(exc), exc
+
+
+def test_cluster_scaling_up_from_zero_is_waited_for(tmp_path, library):
+    """No worker when the run starts; the first joins a moment later, within the timeout."""
+    import threading
+
+    with distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as lc, distributed.Client(lc) as c:
+        with dask.config.set({"distributed.scheduler.no-workers-timeout": f"{WORKERS_WAIT}s"}):
+            executor = DaskExecutor(client=c)
+        timer = threading.Timer(1.5, lc.scale, (1,))
+        timer.start()
+        got = []
+        exc = _run_in_thread(lambda: got.extend(executor.map_batches(len, [[1, 2], [3]])))
+        timer.join()
+    assert exc is None and sorted(got) == [1, 2]
+
+
+def test_scheduler_failing_tasks_for_want_of_workers_is_one_line_error():
+    """A scheduler whose own configuration sets no-workers-timeout fails the tasks itself
+    (NoValidWorkerError): the run stops as when imgfind counts (not with a traceback)."""
+    with dask.config.set({"distributed.scheduler.no-workers-timeout": "1s"}):
+        with distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as lc, distributed.Client(lc) as c:
+            executor = DaskExecutor(client=c, no_workers_timeout=3600)  # imgfind never counts out
+            exc = _run_in_thread(lambda: list(executor.map_batches(len, [[1, 2], [3]])))
+    assert isinstance(exc, ImgfindError), repr(exc)
+    assert "no worker for 1 s" in str(exc) and "\n" not in str(exc)

@@ -8,7 +8,6 @@ the environment variable names that variable.
 from __future__ import annotations
 
 import builtins
-import time
 
 import pytest
 from faults_support import cli_run, no_crash, one_error_line, photo
@@ -30,14 +29,15 @@ def pics(tmp_path):
 def test_malformed_scheduler_is_a_usage_error_at_once(tmp_path, pics, value, given):
     db = tmp_path / "i.db"
     args = ["--db", str(db), "index", str(pics)]
-    start = time.monotonic()
     if given == "option":
         result = cli_run(*args, "--scheduler", value)
     else:
         result = cli_run(*args, env={"IMGFIND_SCHEDULER": value})
     no_crash(result)
+    # Exit 2 with Click's usage message: refused by the option's check while the command
+    # line was parsed, before any command ran (nothing connected, nothing waited; a wait
+    # measured in seconds would depend on the machine's load).
     assert result.exit_code == 2, (result.exit_code, result.stderr)
-    assert time.monotonic() - start < 5, "it waited for a scheduler"
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: Invalid value for '--scheduler'"), result.stderr
     assert "int()" not in last and "invalid literal" not in last

@@ -371,10 +371,10 @@ def test_decompression_bombs_keep_memory_bounded(corpus, tmp_path):
 @pytest.mark.slow
 def test_bounded_address_space_turns_out_of_memory_into_a_reason(tmp_path):
     """With the address space capped, a large picture is a one-line 'out of memory', no crash."""
-    from torture_corpus import png_raw
+    from torture_corpus import png_flat
 
     path = tmp_path / "big.png"
-    path.write_bytes(png_raw(9000, 9000, 8, 2))  # 81 Mpx RGB: ~320 MB once decoded
+    path.write_bytes(png_flat(9000, 9000))  # 81 Mpx RGB: ~320 MB once decoded
     code = ("import resource, sys; sys.path.insert(0, sys.argv[1]);"
             "from imgfind.analyse import analyse; from imgfind.model import FileStat;"
             "analyse(FileStat(b'/nonexistent', 0, 0));"

@@ -118,6 +118,18 @@ def png_raw(width: int, height: int, depth: int, colour: int, rows: bytes | None
             + _png_chunk(b"IEND", b""))
 
 
+def png_flat(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
+    """A complete, legal PNG of width x height all zero (black), compressed row by row (never
+    holding the raw picture): as big as the picture needs, unlike png_raw's lying headers."""
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
+    row = b"\0" * (1 + -(-width * depth * channels // 8))
+    z = zlib.compressobj(9)
+    body = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    header = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0))
+    return (b"\x89PNG\r\n\x1a\n" + header + _png_chunk(b"IDAT", body)
+            + _png_chunk(b"IEND", b""))
+
+
 def png16_rgb(width: int = 24, height: int = 16) -> bytes:
     rng = np.random.default_rng(16)
     pixels = rng.integers(0, 65536, (height, width, 3), dtype=np.uint16).astype(">u2")

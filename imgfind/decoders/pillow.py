@@ -13,7 +13,8 @@ Other steps: transparency is composited at working size from premultiplied plane
 background chosen against the ink (recipe.ALPHA_LIGHT_INK); an animation is the mean of a few
 sampled frames (recipe.ANIMATION_SAMPLES); a file whose data ends early is decoded as far as it
 goes and accepted, with a warning, when at least :data:`TRUNCATED_MIN_ROWS` of its rows
-are there.
+are there. A file too small for the picture its header declares (a forged or cut header) is
+refused before any pixel is allocated (declared_size.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ..recipe import (ALPHA_LIGHT_INK, ANIMATION_SAMPLES, COLOUR_SIZE, DETAIL_SI
                       DRAFT_SIZE, FLAT_STD, JPEG_EXACT_PIXELS, WORK_SIZE)
 from ..model import COLOUR, JPEG_HEAD
 from . import Decoded, Missing
+from .declared_size import check_declared_size
 
 #: EXIF Orientation tag.
 ORIENTATION_TAG = 0x0112
@@ -226,6 +228,7 @@ def _decode_file(fp: BinaryIO, st: os.stat_result, truncated: bool) -> Decoded:
         width, height = im.size
         if width < 1 or height < 1:
             raise DecodeError("image has no pixels")
+        check_declared_size(im, fp, st.st_size)  # before any pixel is allocated
         orientation = _orientation(im)
         metadata = _metadata(im)
         second_draft = False
