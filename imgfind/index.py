@@ -1213,7 +1213,14 @@ class Index:
             """Are rows x and y whole copies in mirror image (layout.reflects)?"""
             return reflects(int(distance_matrix(prints.hashes[[x, y]])[1][0, 1]))
 
-        return place(group_rows, pairs, verify, ranks, reflected)
+        def through(a: int, c: int, p: Partial) -> Partial:
+            """*p* (how a picture overlaps row c, a whole copy of row a in mirror image) seen
+            from row a (partial.through_orientation, c ~ k(a))."""
+            k = int(distance_matrix(prints.hashes[[a, c]])[1][0, 1])
+            sa, sc = size(a), size(c)
+            return partial.through_orientation(p, k, sa or (1, 1), sc or sa or (1, 1))
+
+        return place(group_rows, pairs, verify, ranks, reflected, through)
 
     @staticmethod
     def _without_frame(index: partial.LocalIndex | DescriptorIndex, lrow: list[int],
