@@ -8,10 +8,12 @@ with Pillow."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 
 import pytest
-from helpers import invoke_json
+from helpers import invoke, invoke_json
 from PIL import ImageOps
 from test_canvas_copies import turned
 from test_partial_whole import photo_like
@@ -113,3 +115,17 @@ def test_place_keeps_members_found_only_through_the_mirrored_copy():
     # without through (as before): the members the first does not verify are left out
     assert sorted(r for r, _ in place([[0, 1]], pairs, verify,
                                       reflected=lambda x, y: True)[0][0]) == [2, 3]
+
+
+# Failed on main e142d20: the column was empty for the whole mirrored copy (only partial
+# members filled it).
+def test_csv_says_mirrored_for_every_member_seen_through_a_mirror(runner, tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _family(lib, 1, (1200, 800), 1)
+    out = invoke(runner, str(tmp_path / "i.db"), "dedupe", str(lib), "--format", "csv").stdout
+    rows = {r["path"].rsplit("/", 1)[1]: r for r in csv.DictReader(io.StringIO(out))}
+    assert rows["mirror.jpg"]["relation"] == "mirrored"
+    assert {n: r["mirrored"] for n, r in rows.items()} == {
+        "photo.jpg": "", "mirror.jpg": "1", "crop.jpg": "0", "turned.jpg": "0",
+        "mirror-crop.jpg": "1"}
