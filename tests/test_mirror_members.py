@@ -129,3 +129,21 @@ def test_csv_says_mirrored_for_every_member_seen_through_a_mirror(runner, tmp_pa
     assert {n: r["mirrored"] for n, r in rows.items()} == {
         "photo.jpg": "", "mirror.jpg": "1", "crop.jpg": "0", "turned.jpg": "0",
         "mirror-crop.jpg": "1"}
+
+
+# Failed on main e142d20: query crop.jpg listed the photo and its turned copy, not the photo's
+# mirrored copy; query mirror-crop.jpg listed the mirrored copy only, not the photo.
+@pytest.mark.parametrize("seed", [1, 2])
+def test_query_lists_the_mirrored_copy_of_the_picture_it_was_cut_from(runner, tmp_path, seed):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _family(lib, seed, (1200, 800), 1)
+    db = str(tmp_path / "i.db")
+    invoke(runner, db, "index", str(lib))
+    for query, other in (("crop.jpg", "mirror.jpg"), ("mirror-crop.jpg", "photo.jpg")):
+        doc = invoke_json(runner, db, "query", str(lib / query))
+        got = {m["path"].rsplit("/", 1)[1]: m for m in doc["matches"]}
+        assert other in got, (query, sorted(got))
+        p = got[other]["partial"]
+        assert p["mirrored"] is True and "mirrored" in got[other]["relation"], got[other]
+        assert p["overlap_query"] > 0.9 and 0.4 < p["overlap_match"] < 0.75, p
