@@ -18,7 +18,8 @@ from PIL import ImageOps
 from test_canvas_copies import turned
 from test_partial_whole import photo_like
 
-from imgfind.model import Partial
+from imgfind.layout import ORIENTATION_NAMES, reflects
+from imgfind.model import MIRROR_RELATIONS, Partial
 from imgfind.partial_groups import place
 
 OLD, NEW = 1500000000, 1704067200  # 2017-07-14, 2024-01-01 (UTC)
@@ -147,3 +148,7 @@ def test_query_lists_the_mirrored_copy_of_the_picture_it_was_cut_from(runner, tm
         p = got[other]["partial"]
         assert p["mirrored"] is True and "mirrored" in got[other]["relation"], got[other]
         assert p["overlap_query"] > 0.9 and 0.4 < p["overlap_match"] < 0.75, p
+
+
+def test_mirror_relations_are_the_reflecting_orientations():
+    assert MIRROR_RELATIONS == {n for k, n in enumerate(ORIENTATION_NAMES) if reflects(k)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from ..layout import ORIENTATION_NAMES, reflects
-from ..model import FORMER_FIRST_CHECK, LINKS_CHECK, PARTIAL_HEAD, Group, Member, Rule
+from ..model import (FORMER_FIRST_CHECK, LINKS_CHECK, MIRROR_RELATIONS, PARTIAL_HEAD, Group,
+                     Member, Rule)
 
 #: C0 controls and DEL shown escaped, so that a name is one line and never drives a terminal.
 _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
@@ -92,11 +92,6 @@ JOINED_BY = ("first file", "pHash", "same pixels", DAMAGED_COPY, "partial", "dHa
              "former first")
 #: The kinds of JOINED_BY that are whole copies the verified rule let in beyond its threshold.
 BEYOND = ("dHash", "members", "former first")
-
-
-#: The relations of whole copies in mirror image (layout.reflects): mirrored, flipped upside
-#: down, transposed, transverse.
-MIRROR_RELATIONS = frozenset(name for k, name in enumerate(ORIENTATION_NAMES) if reflects(k))
 
 
 def relation(g: Group, m: Member, i: int) -> str:
