@@ -355,7 +355,8 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
         for r, p_first in joins.pop(g, []):  # the first's partial members: seen from the head
             if all(r != k for k, _ in kept):
                 seen = verify(head, r)
-                if (seen is None or not groupable(seen)) and through is not None:
+                if (seen is None or not groupable(seen)) and through is not None \
+                        and p_first.inliers > 0:  # keypoints, not a part view (_through)
                     seen = through(head, first, p_first)  # the first is the head's mirror
                 if seen is not None and groupable(seen):
                     kept.append((r, seen))
@@ -430,6 +431,10 @@ def _through(first: int, copy: int, adds: list[tuple[int, Partial]], have: set[i
     for r, p in adds:
         if r in have or r == head:
             continue
+        if p.inliers <= 0:
+            continue  # a part view: the global fingerprint's evidence of a half, too weak
+            # to stand for a pair no keypoints verify against the first (bench smooth pool:
+            # a turned copy of another wallpaper joined a group of 39 through a flip_h copy)
         seen = through(first, copy, p) if head == first else verify(head, r)
         if seen is not None and groupable(seen):
             out.append((r, seen))

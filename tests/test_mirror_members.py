@@ -152,3 +152,13 @@ def test_query_lists_the_mirrored_copy_of_the_picture_it_was_cut_from(runner, tm
 
 def test_mirror_relations_are_the_reflecting_orientations():
     assert MIRROR_RELATIONS == {n for k, n in enumerate(ORIENTATION_NAMES) if reflects(k)}
+
+
+def test_place_joins_no_part_view_through_a_mirror():
+    # a part view (no keypoints: inliers 0) of the mirrored copy alone is too weak a pair
+    view = Partial(1.0, 0.5, (0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.5, 1.0), 1.0, 0.0, "view", 0)
+    pairs = [(0, 2, _crop()), (0, 3, _crop()), (1, 4, view)]
+    joins, new, promoted = place([[0, 1]], pairs,
+                                 lambda a, b: _crop() if (a, b) in {(0, 2), (0, 3)} else None,
+                                 reflected=lambda x, y: True, through=lambda a, c, p: p)
+    assert not new and not promoted and sorted(r for r, _ in joins[0]) == [2, 3]
