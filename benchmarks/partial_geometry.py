@@ -22,11 +22,12 @@ from imgfind.store import Store
 
 pool, db, path = sys.argv[1:4]
 cache = os.environ.get("BENCH_CACHE", os.path.expanduser("~/.cache/imgfind-bench"))
-manifest = {}
-with open(os.path.join(cache, "datasets", pool, "manifest.jsonl")) as f:
+base = os.path.join(cache, "datasets", pool)
+manifest = {}  # by path: variant names repeat in every family (variants/ORIGINAL/NAME)
+with open(os.path.join(base, "manifest.jsonl")) as f:
     for line in f:
         r = json.loads(line)
-        manifest[os.path.basename(r["file"])] = r
+        manifest[os.path.normpath(os.path.join(base, r["file"]))] = r
 with open(path) as f:
     report = json.load(f)
 store = Store(db, readonly=True)
@@ -35,7 +36,7 @@ ids = {os.fsdecode(p) if isinstance(p, bytes) else p: i
 rows = []
 for group in report["groups"]:
     head = group["files"][0]
-    first = manifest[os.path.basename(head["path"])]
+    first = manifest[os.path.normpath(head["path"])]
     for m in group["files"][1:]:
         p = m["partial"]
         if not p or p["model"] not in ("similarity", "homography"):
@@ -48,7 +49,7 @@ for group in report["groups"]:
             continue
         _, model, ia, ib = fitted
         pa, pb = positions(fa)[ia], positions(fb)[ib]
-        r = manifest[os.path.basename(m["path"])]
+        r = manifest[os.path.normpath(m["path"])]
         same = r["original"] == first["original"] and r["transform"] != "distractor"
         rows.append((same, r["transform"], first["transform"], len(ia),
                      min(partial.places(pa), partial.places(pb)),
