@@ -121,6 +121,9 @@ OFF_LINE_PLACES = 20
 #: the two kinds above read 20 and 20, 21 and 16.
 FEW_PLACES = 30
 PLACES_AGREE = 0.3
+#: Off: the bench smooth pool lost a perspective copy with the rule on (6ac8f15; 494a398 lost
+#: one on the dev pool too): the pairs through which dedupe finds a copy were not measured.
+PLACES_RULE = False
 #: A homography is preferred to the similarity only when it explains this many more matches
 #: (a perspective copy); otherwise the simpler model is the answer.
 HOMOGRAPHY_GAIN = 1.3
@@ -256,7 +259,8 @@ def verify(a: LocalFeatures, b: LocalFeatures, a_size: tuple[int, int] | None = 
     found = _overlap(matrix, a, b, model, len(ia), a_size, b_size, pa, pb, thumbs)
     if found is not None and thumbs is not None:
         found = replace(found, agree=agreement(matrix, a, b, *thumbs))
-        if found.agree < PLACES_AGREE and max(places(pa), places(pb)) < FEW_PLACES:
+        if PLACES_RULE and found.agree < PLACES_AGREE \
+                and max(places(pa), places(pb)) < FEW_PLACES:
             return None  # a few alike corners or one alike shape, over pictures that differ
     return found
 

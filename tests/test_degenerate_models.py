@@ -86,7 +86,9 @@ def test_a_crop_of_a_drawing_with_a_line_is_still_a_partial_member(runner, tmp_p
 
 
 # Failed on main e142d20: one pair, "contains the first file, as 24% of it", 43 inliers on
-# 16 places, agreement 0.0.
+# 16 places, agreement 0.0. partial.PLACES_RULE is off (it cost a perspective copy on the
+# bench smooth pool), so this kind is open again.
+@pytest.mark.xfail(strict=True, reason="partial.PLACES_RULE off: the bench lost a perspective copy")
 def test_photos_of_shapes_on_one_colour_field_are_no_partial_pair(runner, tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
