@@ -622,8 +622,9 @@ class Index:
         _, sizes = self.local_side()
         out = []
         for qrow, hits in enumerate(found):
-            have = {fid for fid, _ in hits} | {int(prints.ids[p.b]) for p in pairs
-                                                if p.a == qrow}
+            own = dict(hits)  # a hit the mirror lays over with more inliers is replaced: the
+            # query's keypoints found a spurious overlap on a mirror image (_partly_matched)
+            have = {int(prints.ids[p.b]) for p in pairs if p.a == qrow}
             ranked = sorted(hits, key=lambda h: -h[1].inliers)[:MAX_PARTIAL_MIRRORS]
             rows = np.nonzero(np.isin(prints.ids, np.fromiter((f for f, _ in ranked),
                                                               np.int64)))[0]
@@ -644,9 +645,11 @@ class Index:
                     continue
                 seen = partial.through_orientation(pm.swapped(), int(invert(p.orientation)),
                                                    c_size, m_size).swapped()
-                if cid not in added or added[cid].inliers < seen.inliers:
+                if (cid not in added or added[cid].inliers < seen.inliers) and (
+                        cid not in own or own[cid].inliers < seen.inliers):
                     added[cid] = seen
-            out.append(hits + sorted(added.items(), key=lambda h: -h[1].inliers))
+            kept = [(f, p) for f, p in hits if f not in added]
+            out.append(kept + sorted(added.items(), key=lambda h: -h[1].inliers))
         return out
 
     def _partly_matched(self, copies: list[FileRecord], known: set[int], again: list[int]
