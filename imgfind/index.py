@@ -28,7 +28,7 @@ from .frames import frame_only, same_place, shared_frame
 from .group import Links, order_members, star_components
 from .indexer import Executor, batches_for, default_executor, diff
 from .decide import VERIFY_SIZE
-from .layout import (ORIENTATION_NAMES, WHOLE, distance_matrix, pair_distance, reflects,
+from .layout import (ORIENTATION_NAMES, WHOLE, distance_matrix, invert, pair_distance, reflects,
                      star_distances)
 from .match import Side, channels, find_pairs, verifiable, verify_pairs
 from .side import TableLoader
@@ -95,6 +95,11 @@ MAX_MIRRORED = 3
 #: verified against each such copy too: one the copy lays over it with more inliers is its
 #: match seen through the mirror, the query's a spurious overlap of a mirror image (ours).
 MAX_AGAIN = 16
+#: query: at most this many of the query's partial matches (most inliers first) are searched
+#: for their whole copies in mirror image, listed as partial matches of the query seen through
+#: the mirror (Index._mirror_copies_of_partials): the mirrored copy of the photo a crop was
+#: cut from is that crop's family too (new-user trial 11b).
+MAX_PARTIAL_MIRRORS = 4
 #: ... and one that holds next to no keypoints outside the other (keypoints.density_outside
 #: under this) shows it on a canvas (a phone screenshot's bars, whose 48 px thumbnail is too
 #: smooth for partial.beyond to tell): never its source. Ours: screenshots 0.0-0.007,
@@ -430,6 +435,9 @@ class Index:
             pairs = self._query_twins(prepared, prints, pairs)
             found_partial = (self._query_partial(prepared, pairs, prints, library_side, rule)
                              if partial else [[] for _ in prepared])
+            if partial:
+                found_partial = self._mirror_copies_of_partials(found_partial, pairs, prints,
+                                                                library_side, rule)
             records = self.store.records([int(prints.ids[p.b]) for p in pairs]
                                          + [fid for hits in found_partial for fid, _ in hits])
             roots = self.store.roots()
@@ -602,6 +610,47 @@ class Index:
                 content=q_rec.content, original_file=None if is_query else best,
                 weighed=weighed, original_contains=contains, pixels_of=q_rec.pixels_of,
                 original_upright=bool(upright)))
+        return out
+
+    def _mirror_copies_of_partials(self, found: list[list[tuple[int, Partial]]],
+                                   pairs: list[PairMatch], prints: Prints, side: Side,
+                                   rule: Rule) -> list[list[tuple[int, Partial]]]:
+        """Each query's partial matches *found* (file id, Partial with the query as a),
+        followed by the whole copies in mirror image (global matches under *rule*, a
+        reflecting orientation) of its first MAX_PARTIAL_MIRRORS partial matches, seen from
+        the query through the mirror (partial.through_orientation): each file once, none of
+        the query's own matches (*pairs*), from the partial match of most inliers."""
+        _, sizes = self.local_side()
+        out = []
+        for qrow, hits in enumerate(found):
+            own = dict(hits)  # a hit the mirror lays over with more inliers is replaced: the
+            # query's keypoints found a spurious overlap on a mirror image (_partly_matched)
+            have = {int(prints.ids[p.b]) for p in pairs if p.a == qrow}
+            ranked = sorted(hits, key=lambda h: -h[1].inliers)[:MAX_PARTIAL_MIRRORS]
+            rows = np.nonzero(np.isin(prints.ids, np.fromiter((f for f, _ in ranked),
+                                                              np.int64)))[0]
+            if not len(rows):
+                out.append(hits)
+                continue
+            by_id = dict(ranked)
+            sub = Side(side.ids[rows], side.hashes[rows], side.trims[rows], side.flat[rows],
+                       side._load)
+            added: dict[int, Partial] = {}
+            for p in find_pairs(sub, side, rule, same=False):
+                mid, cid = int(sub.ids[p.a]), int(prints.ids[p.b])
+                if cid in have or cid == mid or not reflects(p.orientation):
+                    continue
+                pm = by_id[mid]  # c = k(m): m is c's copy in orientation k^-1
+                m_size, c_size = sizes.get(mid), sizes.get(cid)
+                if m_size is None or c_size is None:
+                    continue
+                seen = partial.through_orientation(pm.swapped(), int(invert(p.orientation)),
+                                                   c_size, m_size).swapped()
+                if (cid not in added or added[cid].inliers < seen.inliers) and (
+                        cid not in own or own[cid].inliers < seen.inliers):
+                    added[cid] = seen
+            kept = [(f, p) for f, p in hits if f not in added]
+            out.append(kept + sorted(added.items(), key=lambda h: -h[1].inliers))
         return out
 
     def _partly_matched(self, copies: list[FileRecord], known: set[int], again: list[int]
@@ -1214,7 +1263,14 @@ class Index:
             """Are rows x and y whole copies in mirror image (layout.reflects)?"""
             return reflects(int(distance_matrix(prints.hashes[[x, y]])[1][0, 1]))
 
-        return place(group_rows, pairs, verify, ranks, reflected)
+        def through(a: int, c: int, p: Partial) -> Partial:
+            """*p* (how a picture overlaps row c, a whole copy of row a in mirror image) seen
+            from row a (partial.through_orientation, c ~ k(a))."""
+            k = int(distance_matrix(prints.hashes[[a, c]])[1][0, 1])
+            sa, sc = size(a), size(c)
+            return partial.through_orientation(p, k, sa or (1, 1), sc or sa or (1, 1))
+
+        return place(group_rows, pairs, verify, ranks, reflected, through)
 
     @staticmethod
     def _without_frame(index: partial.LocalIndex | DescriptorIndex, lrow: list[int],

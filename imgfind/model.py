@@ -395,6 +395,12 @@ class Match:
     pages: tuple[PageRef, ...] = ()  # web pages that show this file (Index.with_pages)
 
 
+#: The relations (layout.ORIENTATION_NAMES) of whole copies in mirror image (layout.reflects),
+#: spelled out here so that the reports need not import layout (numpy).
+MIRROR_RELATIONS = frozenset(("mirrored", "flipped upside down", "transposed", "transverse"))
+#: The relation of a group's first file when it is the picture its whole copies were cut from
+#: (Group.first_partial), as the plan and the CSV both say it.
+PARTIAL_HEAD = "partial: the picture the whole copies were cut from"
 #: PairMatch.checks of a member that joined its group through other members instead of
 #: its own verification against the group's first file (group.star_components: the end of
 #: "verified with N members verified against the first").

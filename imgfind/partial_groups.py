@@ -272,6 +272,11 @@ Ranks = Callable[[int, int], bool]
 #: Are rows x and y of one group whole copies in mirror image of each other?
 Reflected = Callable[[int, int], bool]
 
+#: (row a, row c, Partial with c as a) -> the same overlap seen from a, where c is a whole copy
+#: of a in mirror image (partial.through_orientation): keypoints are not mirror-invariant, so a
+#: crop of the mirror image verifies against the mirror image only
+Through = Callable[[int, int, Partial], Partial]
+
 #: Covers closer than this say nothing about which picture lies inside the other: two turned
 #: copies of one square picture (a photo and the same photo rotated 15 degrees without
 #: expanding, black corners: covers 0.90 and 0.90 in the new-user trial) each hold about as
@@ -281,7 +286,7 @@ EVEN = 0.05
 
 def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Partial]],
           verify: Verify, ranks: Ranks | None = None,
-          reflected: Reflected | None = None) -> Placed:
+          reflected: Reflected | None = None, through: Through | None = None) -> Placed:
     """Decide where partial pairs go.
 
     Args:
@@ -346,14 +351,34 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
         kept = list({r: (r, a) for r, a in reversed(adds)}.values())[::-1]  # once each
         if len(kept) <= len(joins.get(g, ())):
             continue
-        for r, _ in joins.pop(g, []):  # joined through the mirror image: seen from the head
+        first = groups[g][0]
+        for r, p_first in joins.pop(g, []):  # the first's partial members: seen from the head
             if all(r != k for k, _ in kept):
                 seen = verify(head, r)
+                if (seen is None or not groupable(seen)) and through is not None \
+                        and p_first.inliers > 0:  # keypoints, not a part view (_through)
+                    seen = through(head, first, p_first)  # the first is the head's mirror
                 if seen is not None and groupable(seen):
                     kept.append((r, seen))
+        for copy, adds in by_copy.items():  # other mirrored copies' members (once each)
+            if copy != head and through is not None:
+                kept += _through(first, copy, adds, {r for r, _ in kept}, head, through,
+                                 verify)
         for r, _ in kept:
             joined.add((g, r))
         reheaded[g] = (head, kept)
+    # ... else the members found only through a mirror image join the group as it is, seen
+    # from its first file through the mirror (a crop of the older mirrored copy beside the
+    # photo's own crops: trial of session 11, dropped from every group).
+    for g, by_copy in mirror.items():
+        if g in reheaded or through is None:
+            continue
+        first = groups[g][0]
+        for copy, adds in sorted(by_copy.items()):
+            for r, seen in _through(first, copy, adds, {r for gg, r in joined if gg == g},
+                                    first, through, verify):
+                joined.add((g, r))
+                joins.setdefault(g, []).append((r, seen))
     groups_joined: dict[int, set[int]] = {}
     for g, r in joined:
         groups_joined.setdefault(r, set()).add(g)
@@ -394,6 +419,27 @@ def place(groups: Sequence[Sequence[int]], pairs: Sequence[tuple[int, int, Parti
     return once(groups, {g: adds for g, adds in joins.items() if g not in promoted},
                 [source_first(c, adds, verify, (), ranks) for c, adds in new.items()], promoted,
                 verify)
+
+
+def _through(first: int, copy: int, adds: list[tuple[int, Partial]], have: set[int],
+             head: int, through: Through, verify: Verify) -> list[tuple[int, Partial]]:
+    """The partial members *adds* of *copy* (seen from it), a whole copy of a group's *first*
+    in mirror image, seen from *head*: through the mirror when head is the first, else (head
+    a promoted copy in the copy's orientation) verified directly; each once, none in *have*
+    (updated), only groupable ones."""
+    out = []
+    for r, p in adds:
+        if r in have or r == head:
+            continue
+        if p.inliers <= 0:
+            continue  # a part view: the global fingerprint's evidence of a half, too weak
+            # to stand for a pair no keypoints verify against the first (bench smooth pool:
+            # a turned copy of another wallpaper joined a group of 39 through a flip_h copy)
+        seen = through(first, copy, p) if head == first else verify(head, r)
+        if seen is not None and groupable(seen):
+            out.append((r, seen))
+            have.add(r)
+    return out
 
 
 def once(groups: Sequence[Sequence[int]], joins: dict[int, list[tuple[int, Partial]]],

@@ -16,7 +16,7 @@ from .group import clearly_degraded
 from .keep import choose, under
 from .layout import ORIENTATION_NAMES
 from .match import Side, find_pairs
-from .model import Group, Rule
+from .model import PARTIAL_HEAD, Group, Rule
 from .pair import content_key
 from .plan import Plan, PlanFile, PlanGroup
 from .quality import jpeg_quality
@@ -102,7 +102,7 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
             entries.append(PlanFile(
                 f.path, "keep", f.size, f.mtime_ns, content_key(side.hashes[row_of[f.id]]),
                 f.width, f.height, f.format, f.metadata.get("taken", ""), None, None,
-                "partial: the picture the whole copies were cut from" if head and m is head[0]
+                PARTIAL_HEAD if head and m is head[0]
                 else f"partial: {m.relation}", under(f.path, refs), joined_by="partial"))
             all_dirs.append(os.path.dirname(f.path))
         out.append(PlanGroup(kept.path, rule_said, tuple(entries), g.first_partial))

@@ -42,3 +42,17 @@ def test_csv_plan_and_html_say_the_first_file_is_a_partial_match(runner, db, tmp
     embedded = json.loads(re.search(r'<script[^>]*id="plan-data"[^>]*>(.*?)</script>', page, re.S)[1])
     assert embedded["groups"][0]["first_partial"] is True
     assert "first file: a partial match" in page  # the group heading the page shows
+
+
+# Failed on main e142d20: the CSV said "same orientation" for the photo, the plan "partial:
+# the picture the whole copies were cut from" (trial 11b: the two described one file two ways).
+def test_csv_and_plan_give_a_partial_first_file_one_relation(runner, db, tmp_path):
+    lib = _library(tmp_path)
+    invoke(runner, db, "index", str(lib))
+    rows = list(csv.DictReader(io.StringIO(invoke(runner, db, "dedupe", "--format", "csv").stdout)))
+    plan_path = tmp_path / "plan.json"
+    invoke(runner, db, "dedupe", "--plan", str(plan_path))
+    (planned,) = json.loads(plan_path.read_text())["groups"]
+    said = {f["path"]: f["relation"] for f in planned["files"]}
+    assert rows[0]["path"].endswith("photo.jpg")
+    assert rows[0]["relation"] == said[rows[0]["path"]] and rows[0]["relation"].startswith("partial")

@@ -14,12 +14,13 @@ from typing import TextIO
 
 from ..answers import captured, credits_of, summarize
 from ..model import Group, Partial, QueryResult
-from .words import creator, iso_time, joined_by
+from .words import creator, iso_time, joined_by, mirrored, relation
 
 
 #: Columns of a partial match (empty for a global one): overlap of each picture, the box in
 #: each as "left top right bottom" fractions, scale, rotation (degrees counter-clockwise,
-#: after the mirror when mirrored), mirrored (1: b shows a in mirror image, else 0).
+#: after the mirror when mirrored), mirrored (1: b shows a in mirror image, else 0; in dedupe
+#: filled for whole copies too, from their relation: words.mirrored).
 PARTIAL_COLUMNS = ["overlap_a", "overlap_b", "box_a", "box_b", "scale", "rotation", "mirrored"]
 
 
@@ -49,8 +50,10 @@ def render_groups(groups: Sequence[Group], out: TextIO, threshold: int | None = 
     for gi, g in enumerate(groups, 1):
         for i, m in enumerate(g.members):
             f = m.file
-            w.writerow([gi, f.path, m.distance, m.relation, int(i == 0), f.width, f.height,
-                        f.size, iso_time(f.mtime_ns), *_partial(m.partial),
+            flipped = mirrored(m, i)
+            cells = _partial(m.partial)[:-1] + ["" if flipped is None else int(flipped)]
+            w.writerow([gi, f.path, m.distance, relation(g, m, i), int(i == 0), f.width,
+                        f.height, f.size, iso_time(f.mtime_ns), *cells,
                         int(g.first_partial), joined_by(m, i, threshold)])
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from ..model import FORMER_FIRST_CHECK, LINKS_CHECK, Group, Member, Rule
+from ..model import (FORMER_FIRST_CHECK, LINKS_CHECK, MIRROR_RELATIONS, PARTIAL_HEAD, Group,
+                     Member, Rule)
 
 #: C0 controls and DEL shown escaped, so that a name is one line and never drives a terminal.
 _ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
@@ -91,6 +92,24 @@ JOINED_BY = ("first file", "pHash", "same pixels", DAMAGED_COPY, "partial", "dHa
              "former first")
 #: The kinds of JOINED_BY that are whole copies the verified rule let in beyond its threshold.
 BEYOND = ("dHash", "members", "former first")
+
+
+def relation(g: Group, m: Member, i: int) -> str:
+    """How member *i* of group *g* relates to the group's first file, as the machine formats
+    say it: its relation, or PARTIAL_HEAD for the first file of a group shown from the
+    picture its whole copies were cut from (Group.first_partial), as the plan says it."""
+    return PARTIAL_HEAD if i == 0 and g.first_partial else m.relation
+
+
+def mirrored(m: Member, i: int) -> bool | None:
+    """Does member *i* show the picture in mirror image: a partial member through its model
+    (Partial.mirrored), a whole copy by its relation (MIRROR_RELATIONS)? None for the first
+    file."""
+    if i == 0:
+        return None
+    if m.partial is not None:
+        return m.partial.mirrored
+    return m.relation in MIRROR_RELATIONS
 
 
 def joined_by(m: Member, i: int, threshold: int | None = None) -> str:
