@@ -246,9 +246,6 @@ class WorkersGoAway:
 def test_cluster_left_without_workers_stops_and_keeps_what_was_read(tmp_path, library):
     # Threads rather than processes: the cluster starts in a fraction of a second; losing
     # its workers is the same to the scheduler.
-    import threading
-
-    outcome: list[BaseException | None] = []
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as lc, distributed.Client(lc) as c:
         c.wait_for_workers(1, timeout=WORKERS_WAIT)
@@ -257,19 +254,12 @@ def test_cluster_left_without_workers_stops_and_keeps_what_was_read(tmp_path, li
                             commit_seconds=3600)
 
         def run():
-            try:
-                with Index.open(tmp_path / "d.db", settings) as idx:
-                    idx.update([library])
-                outcome.append(None)
-            except BaseException as exc:  # handed to the test's thread
-                outcome.append(exc)
+            with Index.open(tmp_path / "d.db", settings) as idx:
+                idx.update([library])
 
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        thread.join(WORKERS_WAIT)
-        assert not thread.is_alive(), "the run hung on a cluster without workers"
-    assert isinstance(outcome[0], ImgfindError)
-    assert "no worker for 1 s" in str(outcome[0]) and "run the same command again" in str(outcome[0])
+        error = _run_in_thread(run)
+    assert isinstance(error, ImgfindError)
+    assert "no worker for 1 s" in str(error) and "run the same command again" in str(error)
     # What came back before the workers went is saved (never committed otherwise: the
     # commit thresholds were not reached), so the next run resumes after it.
     assert 0 < executor.yielded < 41
