@@ -16,6 +16,7 @@ import argparse
 import json
 
 import numpy as np
+from partial_sample import sampled_candidates
 
 
 def main() -> None:
@@ -42,13 +43,7 @@ def main() -> None:
     with Index.open(args.db, readonly=True) as ix:
         prints, _ = ix.search_side()
         index, _ = ix.local_side()
-        rng = np.random.default_rng(args.seed)
-        rows = sorted(rng.choice(len(prints), min(args.sample, len(prints)), replace=False).tolist())
-        lr = {int(i): r for r, i in enumerate(index.ids)}
-        asking = [lr[int(prints.ids[r])] for r in rows if int(prints.ids[r]) in lr]
-        found, _ = index.candidates_many(
-            [np.asarray(index.desc[index.starts[a]:index.starts[a + 1]]) for a in asking],
-            exclude=asking)
+        _, asking, found = sampled_candidates(prints, index, args.sample, args.seed)
         for a, rs in zip(asking, found):
             for b in rs:
                 if b >= 0:

@@ -14,7 +14,7 @@ import json
 import os
 import time
 
-import numpy as np
+from partial_sample import sampled_candidates
 
 
 def main() -> None:
@@ -44,13 +44,7 @@ def main() -> None:
         prints, _ = ix.search_side()
         index, _ = ix.local_side()
         sizes = ix.store.sizes()
-        rng = np.random.default_rng(args.seed)
-        rows = sorted(rng.choice(len(prints), min(args.sample, len(prints)), replace=False).tolist())
-        lr = {int(i): r for r, i in enumerate(index.ids)}
-        asking = [lr[int(prints.ids[r])] for r in rows if int(prints.ids[r]) in lr]
-        found, _ = index.candidates_many(
-            [np.asarray(index.desc[index.starts[a]:index.starts[a + 1]]) for a in asking],
-            exclude=asking)
+        _, asking, found = sampled_candidates(prints, index, args.sample, args.seed)
         pairs = [(a, int(b)) for a, rs in zip(asking, found) for b in rs if b >= 0]
         index.features.prefetch({a for a, _ in pairs} | {b for _, b in pairs})
         ids = {int(index.ids[r]) for p in pairs for r in p}

@@ -19,6 +19,7 @@ import os
 import time
 
 import numpy as np
+from partial_sample import sampled_candidates
 
 
 def main() -> None:
@@ -36,13 +37,7 @@ def main() -> None:
         prints, _side = ix.search_side()
         index, _ = ix.local_side()
         sizes = ix.store.sizes()
-        rng = np.random.default_rng(args.seed)
-        rows = sorted(rng.choice(len(prints), min(args.sample, len(prints)), replace=False).tolist())
-        local_row = {int(i): r for r, i in enumerate(index.ids)}
-        asking = [r for r in rows if local_row.get(int(prints.ids[r]), -1) >= 0]
-        la = [local_row[int(prints.ids[a])] for a in asking]
-        found, _ = index.candidates_many(
-            [np.asarray(index.desc[index.starts[x]:index.starts[x + 1]]) for x in la], exclude=la)
+        sampled, la, found = sampled_candidates(prints, index, args.sample, args.seed)
         pairs, seen = [], set()
         for x, rs in zip(la, found):
             for y in rs:
@@ -73,10 +68,10 @@ def main() -> None:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")
     print(json.dumps({"db": args.db, "imgfind": os.path.dirname(imgfind.__file__),
-                      "sample": len(rows), "pairs": len(pairs),
+                      "sample": sampled, "pairs": len(pairs),
                       "verified": sum(p is not None for p in answers),
                       "sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
-                      "verify_cpu_ms_per_picture": round(1000 * cpu / max(1, len(rows)), 2),
+                      "verify_cpu_ms_per_picture": round(1000 * cpu / max(1, sampled), 2),
                       "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}))
 
 
