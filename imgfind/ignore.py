@@ -114,8 +114,7 @@ def split_groups(groups: Sequence[Group], side: Side, row_of: dict[int, int], ru
         if not bad:
             out.append(g)
             continue
-        sub = Side(side.ids[rows], side.hashes[rows], side.trims[rows], side.flat[rows],
-                   side._load)
+        sub = side.subset(rows)
         edges = {(p.a, p.b) for p in find_pairs(sub, sub, rule, same=True)}
         edges = {e for e in edges if e not in bad and e[::-1] not in bad}
         parts: list[list[int]] = []

@@ -633,8 +633,7 @@ class Index:
                 out.append(hits)
                 continue
             by_id = dict(ranked)
-            sub = Side(side.ids[rows], side.hashes[rows], side.trims[rows], side.flat[rows],
-                       side._load)
+            sub = side.subset(rows)
             added: dict[int, Partial] = {}
             for p in find_pairs(sub, side, rule, same=False):
                 mid, cid = int(sub.ids[p.a]), int(prints.ids[p.b])
@@ -1259,14 +1258,18 @@ class Index:
             rx, ry = recs.get(int(prints.ids[x])), recs.get(int(prints.ids[y]))
             return rx is not None and ry is not None and order_members([rx, ry])[0] is ry
 
+        def orientation(x: int, y: int) -> int:
+            """The orientation k of row y as a whole copy of row x (y ~ k(x); layout)."""
+            return int(distance_matrix(prints.hashes[[x, y]])[1][0, 1])
+
         def reflected(x: int, y: int) -> bool:
             """Are rows x and y whole copies in mirror image (layout.reflects)?"""
-            return reflects(int(distance_matrix(prints.hashes[[x, y]])[1][0, 1]))
+            return reflects(orientation(x, y))
 
         def through(a: int, c: int, p: Partial) -> Partial:
             """*p* (how a picture overlaps row c, a whole copy of row a in mirror image) seen
             from row a (partial.through_orientation, c ~ k(a))."""
-            k = int(distance_matrix(prints.hashes[[a, c]])[1][0, 1])
+            k = orientation(a, c)
             sa, sc = size(a), size(c)
             return partial.through_orientation(p, k, sa or (1, 1), sc or sa or (1, 1))
 

@@ -22,10 +22,6 @@ from .plan import Plan, PlanFile, PlanGroup
 from .quality import jpeg_quality
 
 
-def _sub(side: Side, rows: list[int]) -> Side:
-    return Side(side.ids[rows], side.hashes[rows], side.trims[rows], side.flat[rows], side._load)
-
-
 #: The rule a plan names for a group whose other members are all partial matches.
 ONLY_WHOLE_COPY = "only whole copy (the others are partial matches: other pictures, kept)"
 
@@ -72,7 +68,7 @@ def build_plan(groups: Sequence[Group], side: Side, row_of: dict[int, int], rule
         k_row = row_of[kept.id]
         o_rows = [row_of[f.id] for f in others]
         evidence = {}
-        for p in find_pairs(_sub(side, [k_row]), _sub(side, o_rows), rule, same=False) \
+        for p in find_pairs(side.subset([k_row]), side.subset(o_rows), rule, same=False) \
                 if o_rows else ():
             if p.b not in evidence or p.distance < evidence[p.b].distance:
                 evidence[p.b] = p

@@ -64,6 +64,13 @@ class Side:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def subset(self, rows) -> "Side":
+        """The fingerprints of *rows* (an index array or list of this side's rows, in that
+        order) as a new Side reading thumbnails the same way (no tables: a small side's
+        search builds its own engines)."""
+        return Side(self.ids[rows], self.hashes[rows], self.trims[rows], self.flat[rows],
+                    self._load)
+
     @property
     def engines(self) -> dict[bytes, Engine]:
         """The engines built and kept so far, by their index columns (``cols.tobytes()``)."""
